@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# Builds the pinned upstream programs under tools/<name>/ into a binary cache kept outside
+# the repository, keyed on each tool's pins (go.mod, go.sum) and recipe, then links them into
+# .local/bin. A tool whose key is already cached is not rebuilt.
+#
+# usage: tools/build.sh [tool ...]      (default: every tool under tools/ with a recipe.sh)
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+# Go lives in /usr/local/go on the project's machines; a login shell may not have it on PATH.
+command -v go >/dev/null 2>&1 || export PATH=/usr/local/go/bin:$PATH
+command -v go >/dev/null 2>&1 || { echo "tools: Go is needed to build the pinned programs (https://go.dev/dl/)" >&2; exit 1; }
+cache=${MUTUALIS_BIN_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/mutualis/bin}
+bin=$root/.local/bin
+mkdir -p "$cache" "$bin"
+
+if [ $# -eq 0 ]; then
+  set -- $(cd "$root/tools" && ls -d */ | tr -d / | while read -r t; do [ -f "$t/recipe.sh" ] && echo "$t"; done)
+fi
+
+tool_key() {
+  # The Go version is part of the key: a new toolchain rebuilds everything.
+  (cd "$root/tools/$1" && cat go.mod go.sum recipe.sh && go env GOVERSION) | sha256sum | cut -c1-16
+}
+
+build_one() {
+  local tool=$1 key out started
+  key=$(tool_key "$tool")
+  out=$cache/$tool-$key
+  if [ -f "$out/.complete" ]; then
+    echo "tools: $tool is up to date ($out)"
+  else
+    echo "tools: building $tool (key $key); the first build of a tool can take a while"
+    started=$(date +%s)
+    rm -rf "$out.partial" && mkdir -p "$out.partial"
+    (
+      cd "$root/tools/$tool"
+      export OUT=$out.partial CGO_ENABLED=${CGO_ENABLED:-0}
+      # shellcheck source=/dev/null
+      source ./recipe.sh
+      build
+    )
+    touch "$out.partial/.complete"
+    rm -rf "$out" && mv "$out.partial" "$out"
+    echo "tools: built $tool in $(( $(date +%s) - started ))s"
+    # Builds for older pins are no longer reachable from any checkout of this tree's history
+    # that is current; keep the cache from growing without bound.
+    find "$cache" -maxdepth 1 -name "$tool-*" ! -name "$tool-$key" -exec rm -rf {} +
+  fi
+  local f
+  for f in "$out"/*; do
+    ln -sfn "$f" "$bin/$(basename "$f")"
+  done
+}
+
+for tool in "$@"; do
+  [ -f "$root/tools/$tool/recipe.sh" ] || { echo "tools: unknown tool '$tool'" >&2; exit 2; }
+  build_one "$tool"
+done

@@ -1,0 +1,16 @@
+# FerretDB v1 (MongoDB wire protocol, SQLite backend). Its version check panics unless
+# build/version/version.txt exists, and the module as served has no such file. The pinned
+# module's source is therefore copied out of the module cache, the file written, and the
+# command built there with FerretDB's own go.mod, as upstream's release build does.
+build() {
+  local version src work
+  version=$(go list -m -f '{{.Version}}' github.com/FerretDB/FerretDB)
+  src=$(go list -m -f '{{.Dir}}' github.com/FerretDB/FerretDB)
+  work=$(mktemp -d)
+  trap 'chmod -R u+w "$work"; rm -rf "$work"' RETURN
+  cp -r "$src/." "$work/"
+  chmod -R u+w "$work"
+  echo "$version" > "$work/build/version/version.txt"
+  echo "local" > "$work/build/version/package.txt"
+  (cd "$work" && go build -trimpath -ldflags "-s -w" -o "$OUT/ferretdb" ./cmd/ferretdb)
+}
