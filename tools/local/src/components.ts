@@ -1,0 +1,309 @@
+import { copyFileSync, mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { stringify } from "yaml";
+import type { PlatformConfig } from "./config.ts";
+import { answersOk } from "./http.ts";
+import { writeKubeconfig } from "./kubeconfig.ts";
+import type { Layout } from "./layout.ts";
+import { ensureOperatorIdentity } from "./nats/auth.ts";
+import type { Pki } from "./pki.ts";
+import type { Daemon } from "./processes.ts";
+
+/** One program of the local platform: how to start it, and how to tell it is ready. */
+export interface Component {
+  readonly name: string;
+  /** What a user connects to, for `make status`. */
+  readonly endpoint: string;
+  readonly daemon: Daemon;
+  /** How long a cold start may take before `make up` gives up. */
+  readonly startTimeoutMs: number;
+  /** The TCP ports it listens on, which `make down` checks are free again. */
+  readonly ports: readonly number[];
+  /** Writes configuration files the daemon reads; runs before each start. */
+  prepare?(): Promise<void> | void;
+  ready(): Promise<boolean>;
+}
+
+export interface ComponentContext {
+  readonly config: PlatformConfig;
+  readonly paths: Layout;
+  readonly pki: Pki;
+}
+
+const loopback = "127.0.0.1";
+
+function daemon(ctx: ComponentContext, name: string, program: string, args: string[]): Daemon {
+  return {
+    name,
+    command: ctx.paths.bin(program),
+    args,
+    logFile: ctx.paths.log(name),
+    pidFile: ctx.paths.pid(name),
+  };
+}
+
+function etcd(ctx: ComponentContext): Component {
+  const { ports } = ctx.config;
+  const client = `http://${loopback}:${ports.etcd}`;
+  const peer = `http://${loopback}:${ports.etcdPeer}`;
+  const args = [
+    "--name=mutualis-local",
+    `--data-dir=${join(ctx.paths.data, "etcd")}`,
+    `--listen-client-urls=${client}`,
+    `--advertise-client-urls=${client}`,
+    `--listen-peer-urls=${peer}`,
+    `--initial-advertise-peer-urls=${peer}`,
+    `--initial-cluster=mutualis-local=${peer}`,
+    `--listen-metrics-urls=http://${loopback}:${ports.etcdMetrics}`,
+    "--quota-backend-bytes=4294967296",
+    "--log-level=warn",
+  ];
+  if (ctx.config.unsafeFastStorage) args.push("--unsafe-no-fsync");
+  return {
+    name: "etcd",
+    endpoint: client,
+    daemon: daemon(ctx, "etcd", "etcd", args),
+    startTimeoutMs: 30_000,
+    ports: [ports.etcd, ports.etcdPeer, ports.etcdMetrics],
+    ready: () => answersOk(`${client}/health`),
+  };
+}
+
+function apiServer(ctx: ComponentContext): Component {
+  const { ports } = ctx.config;
+  const { pki } = ctx;
+  const url = `https://${loopback}:${ports.apiServer}`;
+  return {
+    name: "kube-apiserver",
+    endpoint: url,
+    daemon: daemon(ctx, "kube-apiserver", "kube-apiserver", [
+      `--etcd-servers=http://${loopback}:${ports.etcd}`,
+      `--bind-address=${loopback}`,
+      `--advertise-address=${loopback}`,
+      `--secure-port=${ports.apiServer}`,
+      `--cert-dir=${join(ctx.paths.kube, "apiserver")}`,
+      `--tls-cert-file=${pki.serving.cert}`,
+      `--tls-private-key-file=${pki.serving.key}`,
+      `--client-ca-file=${pki.ca.cert}`,
+      "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
+      `--service-account-key-file=${pki.serviceAccountPublicKey}`,
+      `--service-account-signing-key-file=${pki.serviceAccountPrivateKey}`,
+      "--service-cluster-ip-range=10.96.0.0/12",
+      "--authorization-mode=Node,RBAC",
+      "--endpoint-reconciler-type=none",
+      "--allow-privileged=true",
+      "--profiling=false",
+      "--v=1",
+    ]),
+    startTimeoutMs: 90_000,
+    ports: [ports.apiServer],
+    ready: () => answersOk(`${url}/readyz`, { caFile: pki.ca.cert, client: pki.admin }),
+  };
+}
+
+/** The controller manager and the scheduler share their flags for serving and delegated auth. */
+function controlPlaneServing(ctx: ComponentContext, port: number, kubeconfig: string): string[] {
+  return [
+    `--kubeconfig=${kubeconfig}`,
+    `--authentication-kubeconfig=${kubeconfig}`,
+    `--authorization-kubeconfig=${kubeconfig}`,
+    `--bind-address=${loopback}`,
+    `--secure-port=${port}`,
+    `--tls-cert-file=${ctx.pki.serving.cert}`,
+    `--tls-private-key-file=${ctx.pki.serving.key}`,
+    `--client-ca-file=${ctx.pki.ca.cert}`,
+    "--leader-elect=false",
+    "--authorization-always-allow-paths=/healthz,/readyz,/livez,/metrics",
+    "--profiling=false",
+    "--v=1",
+  ];
+}
+
+function controllerManager(ctx: ComponentContext): Component {
+  const { ports } = ctx.config;
+  const { pki } = ctx;
+  const kubeconfig = join(ctx.paths.kube, "controller-manager.kubeconfig");
+  const url = `https://${loopback}:${ports.controllerManager}`;
+  return {
+    name: "kube-controller-manager",
+    endpoint: url,
+    daemon: daemon(ctx, "kube-controller-manager", "kube-controller-manager", [
+      ...controlPlaneServing(ctx, ports.controllerManager, kubeconfig),
+      `--root-ca-file=${pki.ca.cert}`,
+      `--service-account-private-key-file=${pki.serviceAccountPrivateKey}`,
+      "--use-service-account-credentials=true",
+      `--cluster-signing-cert-file=${pki.ca.cert}`,
+      `--cluster-signing-key-file=${pki.ca.key}`,
+      "--service-cluster-ip-range=10.96.0.0/12",
+    ]),
+    startTimeoutMs: 60_000,
+    ports: [ports.controllerManager],
+    prepare: () =>
+      writeKubeconfig(kubeconfig, `https://${loopback}:${ports.apiServer}`, pki.ca.cert, pki.controllerManager, "system:kube-controller-manager"),
+    ready: () => answersOk(`${url}/healthz`, { caFile: pki.ca.cert }),
+  };
+}
+
+function scheduler(ctx: ComponentContext): Component {
+  const { ports } = ctx.config;
+  const { pki } = ctx;
+  const kubeconfig = join(ctx.paths.kube, "scheduler.kubeconfig");
+  const url = `https://${loopback}:${ports.scheduler}`;
+  return {
+    name: "kube-scheduler",
+    endpoint: url,
+    daemon: daemon(ctx, "kube-scheduler", "kube-scheduler", controlPlaneServing(ctx, ports.scheduler, kubeconfig)),
+    startTimeoutMs: 60_000,
+    ports: [ports.scheduler],
+    prepare: () =>
+      writeKubeconfig(kubeconfig, `https://${loopback}:${ports.apiServer}`, pki.ca.cert, pki.scheduler, "system:kube-scheduler"),
+    ready: () => answersOk(`${url}/healthz`, { caFile: pki.ca.cert }),
+  };
+}
+
+function kwok(ctx: ComponentContext): Component {
+  const { ports } = ctx.config;
+  const { pki } = ctx;
+  const kubeconfig = join(ctx.paths.kube, "kwok.kubeconfig");
+  const stages = join(ctx.paths.kube, "kwok-stages.yaml");
+  const url = `http://${loopback}:${ports.kwok}`;
+  return {
+    name: "kwok",
+    endpoint: url,
+    daemon: daemon(ctx, "kwok", "kwok", [
+      `--kubeconfig=${kubeconfig}`,
+      `--config=${stages}`,
+      "--manage-all-nodes=false",
+      "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",
+      `--node-ip=${loopback}`,
+      "--cidr=10.244.0.0/16",
+      `--server-address=${loopback}:${ports.kwok}`,
+    ]),
+    startTimeoutMs: 30_000,
+    ports: [ports.kwok],
+    prepare: () => {
+      writeKubeconfig(kubeconfig, `https://${loopback}:${ports.apiServer}`, pki.ca.cert, pki.kwok, "mutualis:kwok");
+      // The stages are built with the binary (tools/kwok/recipe.sh) from the pinned module.
+      copyFileSync(ctx.paths.bin("kwok-stages.yaml"), stages);
+    },
+    ready: () => answersOk(`${url}/healthz`),
+  };
+}
+
+function nats(ctx: ComponentContext): Component {
+  const { ports } = ctx.config;
+  const configFile = join(ctx.paths.nats, "nats.conf");
+  const url = `nats://${loopback}:${ports.nats}`;
+  const monitor = `http://${loopback}:${ports.natsMonitor}`;
+  return {
+    name: "nats",
+    endpoint: url,
+    daemon: daemon(ctx, "nats", "nats-server", [`--config=${configFile}`]),
+    startTimeoutMs: 30_000,
+    ports: [ports.nats, ports.natsMonitor],
+    prepare: async () => {
+      const identity = await ensureOperatorIdentity(ctx.paths.nats);
+      const store = join(ctx.paths.data, "nats");
+      mkdirSync(join(store, "accounts"), { recursive: true });
+      const sys = identity.systemAccount.getPublicKey();
+      // JSON is valid NATS configuration syntax, and quoting JWTs this way is safe.
+      const config = {
+        server_name: "mutualis-local",
+        listen: `${loopback}:${ports.nats}`,
+        http: `${loopback}:${ports.natsMonitor}`,
+        max_payload: 8 * 1024 * 1024,
+        jetstream: { store_dir: store, max_memory_store: 256 * 1024 * 1024, max_file_store: 8 * 1024 * 1024 * 1024 },
+        operator: identity.operatorJwt,
+        system_account: sys,
+        // A full resolver keeps every pushed account JWT on disk, so tenants' accounts
+        // survive restarts and can be added or updated without one.
+        resolver: { type: "full", dir: join(store, "accounts"), allow_delete: true, interval: "2m", timeout: "5s" },
+        resolver_preload: { [sys]: identity.systemAccountJwt },
+      };
+      writeFileSync(configFile, JSON.stringify(config, null, 2) + "\n", { mode: 0o600 });
+    },
+    ready: () => answersOk(`${monitor}/healthz`),
+  };
+}
+
+function ferretdb(ctx: ComponentContext): Component {
+  const { ports } = ctx.config;
+  const storage = join(ctx.paths.data, "ferretdb");
+  const debug = `http://${loopback}:${ports.ferretdbDebug}`;
+  return {
+    name: "ferretdb",
+    endpoint: `mongodb://${loopback}:${ports.ferretdb}/?directConnection=true`,
+    daemon: daemon(ctx, "ferretdb", "ferretdb", [
+      "--handler=sqlite",
+      `--sqlite-url=file:${storage}/`,
+      `--listen-addr=${loopback}:${ports.ferretdb}`,
+      `--debug-addr=${loopback}:${ports.ferretdbDebug}`,
+      `--state-dir=${join(ctx.paths.data, "ferretdb-state")}`,
+      "--telemetry=disable",
+      "--log-level=warn",
+    ]),
+    startTimeoutMs: 30_000,
+    ports: [ports.ferretdb, ports.ferretdbDebug],
+    prepare: () => {
+      mkdirSync(storage, { recursive: true });
+      mkdirSync(join(ctx.paths.data, "ferretdb-state"), { recursive: true });
+    },
+    ready: () => answersOk(`${debug}/debug/readyz`),
+  };
+}
+
+function prometheus(ctx: ComponentContext): Component {
+  const { ports } = ctx.config;
+  const { pki } = ctx;
+  const configFile = join(ctx.paths.prometheus, "prometheus.yml");
+  const url = `http://${loopback}:${ports.prometheus}`;
+  const tls = { ca_file: pki.ca.cert, cert_file: pki.prometheus.cert, key_file: pki.prometheus.key };
+  const job = (name: string, target: string, extra: Record<string, unknown> = {}) => ({
+    job_name: name,
+    static_configs: [{ targets: [target], labels: { platform: "mutualis-local" } }],
+    ...extra,
+  });
+  return {
+    name: "prometheus",
+    endpoint: url,
+    daemon: {
+      ...daemon(ctx, "prometheus", "prometheus", [
+        `--config.file=${configFile}`,
+        `--storage.tsdb.path=${join(ctx.paths.data, "prometheus")}`,
+        `--web.listen-address=${loopback}:${ports.prometheus}`,
+        "--web.enable-lifecycle",
+        "--storage.tsdb.retention.time=15d",
+        "--log.level=warn",
+      ]),
+      // Debian's package, not one of the pinned builds.
+      command: "/usr/bin/prometheus",
+    },
+    startTimeoutMs: 30_000,
+    ports: [ports.prometheus],
+    prepare: () => {
+      const targets = join(ctx.paths.prometheus, "targets");
+      mkdirSync(targets, { recursive: true });
+      const config = {
+        global: { scrape_interval: "5s", evaluation_interval: "15s" },
+        scrape_configs: [
+          job("prometheus", `${loopback}:${ports.prometheus}`),
+          job("etcd", `${loopback}:${ports.etcdMetrics}`),
+          job("kube-apiserver", `${loopback}:${ports.apiServer}`, { scheme: "https", tls_config: tls }),
+          job("kube-controller-manager", `${loopback}:${ports.controllerManager}`, { scheme: "https", tls_config: tls }),
+          job("kube-scheduler", `${loopback}:${ports.scheduler}`, { scheme: "https", tls_config: tls }),
+          job("kwok", `${loopback}:${ports.kwok}`),
+          job("ferretdb", `${loopback}:${ports.ferretdbDebug}`, { metrics_path: "/debug/metrics" }),
+          // Later parts of the platform (operator, services) drop target files here.
+          { job_name: "mutualis", file_sd_configs: [{ files: [join(targets, "*.json")], refresh_interval: "10s" }] },
+        ],
+      };
+      writeFileSync(configFile, stringify(config));
+    },
+    ready: () => answersOk(`${url}/-/ready`),
+  };
+}
+
+/** The components in start order; `make down` stops them in reverse. */
+export function components(ctx: ComponentContext): Component[] {
+  return [etcd(ctx), apiServer(ctx), controllerManager(ctx), scheduler(ctx), kwok(ctx), nats(ctx), ferretdb(ctx), prometheus(ctx)];
+}

@@ -1,0 +1,18 @@
+export { ConfigError, defaultPorts, defaultZones, loadConfig, type PlatformConfig, type Ports, type Zone } from "./config.ts";
+export { down, platformEnv, restart, status, up, type ComponentStatus, type PlatformEnv, type Progress } from "./platform.ts";
+export { StartError } from "./processes.ts";
+export { ensurePki, issueCertificate, pkiPaths, type CertificateFiles, type ClientIdentity, type Pki } from "./pki.ts";
+export { layout } from "./layout.ts";
+export { writeKubeconfig } from "./kubeconfig.ts";
+export {
+  createAccount,
+  createUser,
+  ensureOperatorIdentity,
+  fromSeed,
+  signAccount,
+  userCreds,
+  type KeyPair,
+  type OperatorIdentity,
+} from "./nats/auth.ts";
+export { AccountPushError, pushAccountJwt } from "./nats/resolver.ts";
+export { httpGet, type HttpAnswer, type TlsClient } from "./http.ts";

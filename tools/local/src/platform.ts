@@ -1,0 +1,199 @@
+import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { setTimeout as sleep } from "node:timers/promises";
+import { kwokNodeAnnotation, Kubectl, platformRbac, zoneNodes } from "./cluster.ts";
+import { components, type Component, type ComponentContext } from "./components.ts";
+import type { PlatformConfig } from "./config.ts";
+import { writeKubeconfig } from "./kubeconfig.ts";
+import { layout } from "./layout.ts";
+import { ensurePki, pkiPaths } from "./pki.ts";
+import { portInUse, runningPid, startDaemon, StartError, stopDaemon, waitUntilReady } from "./processes.ts";
+
+export type Progress = (line: string) => void;
+
+const silent: Progress = () => {};
+
+/** Everything a client of the local platform needs, as written to `.local/env`. */
+export interface PlatformEnv {
+  readonly KUBECONFIG: string;
+  readonly KUBE_API_URL: string;
+  readonly NATS_URL: string;
+  readonly NATS_MONITOR_URL: string;
+  readonly NATS_SYSTEM_CREDS: string;
+  readonly NATS_OPERATOR_SEED_FILE: string;
+  readonly MONGODB_URI: string;
+  readonly PROMETHEUS_URL: string;
+  readonly ETCD_URL: string;
+  readonly MUTUALIS_ZONES: string;
+}
+
+/** What the components need to be described; nothing is created on disk. */
+function context(config: PlatformConfig): ComponentContext {
+  const paths = layout(config);
+  return { config, paths, pki: pkiPaths(paths.pki) };
+}
+
+/** Creates the directories, the PKI and the admin kubeconfig, once. */
+function prepareDisk(ctx: ComponentContext): void {
+  const { config, paths } = ctx;
+  for (const dir of [config.dir, paths.logs, paths.run, paths.kube, paths.nats, paths.prometheus, paths.data]) {
+    mkdirSync(dir, { recursive: true });
+  }
+  const pki = ensurePki(paths.pki);
+  writeKubeconfig(paths.kubeconfig, `https://127.0.0.1:${config.ports.apiServer}`, pki.ca.cert, pki.admin, "mutualis-admin");
+}
+
+export function platformEnv(config: PlatformConfig): PlatformEnv {
+  const paths = layout(config);
+  const { ports } = config;
+  return {
+    KUBECONFIG: paths.kubeconfig,
+    KUBE_API_URL: `https://127.0.0.1:${ports.apiServer}`,
+    NATS_URL: `nats://127.0.0.1:${ports.nats}`,
+    NATS_MONITOR_URL: `http://127.0.0.1:${ports.natsMonitor}`,
+    NATS_SYSTEM_CREDS: `${paths.nats}/system-user.creds`,
+    NATS_OPERATOR_SEED_FILE: `${paths.nats}/operator.nk`,
+    MONGODB_URI: `mongodb://127.0.0.1:${ports.ferretdb}/?directConnection=true`,
+    PROMETHEUS_URL: `http://127.0.0.1:${ports.prometheus}`,
+    ETCD_URL: `http://127.0.0.1:${ports.etcd}`,
+    MUTUALIS_ZONES: config.zones.map((z) => z.name).join(","),
+  };
+}
+
+function checkBinaries(list: readonly Component[]): void {
+  const missing = list.filter((c) => !existsSync(c.daemon.command)).map((c) => c.daemon.command);
+  if (missing.length > 0) {
+    throw new StartError("local platform", `missing programs: ${missing.join(", ")} (run tools/build.sh, or make tools)`, "");
+  }
+}
+
+/** Starts one component unless it already runs; waits until it is ready either way. */
+async function ensureStarted(component: Component, progress: Progress): Promise<void> {
+  const started = Date.now();
+  if (runningPid(component.daemon) !== undefined) {
+    await waitUntilReady(component.daemon, () => component.ready(), component.startTimeoutMs);
+    progress(`  ✓ ${component.name} already running (${component.endpoint})`);
+    return;
+  }
+  for (const port of component.ports) {
+    if (await portInUse(port)) {
+      throw new StartError(
+        component.name,
+        `port ${port} is already taken by another program; move the platform with MUTUALIS_PORT_OFFSET or MUTUALIS_PORT_* (see README)`,
+        "",
+      );
+    }
+  }
+  progress(`  … starting ${component.name}`);
+  await component.prepare?.();
+  startDaemon(component.daemon);
+  await waitUntilReady(component.daemon, () => component.ready(), component.startTimeoutMs);
+  progress(`  ✓ ${component.name} ready in ${((Date.now() - started) / 1000).toFixed(1)}s (${component.endpoint})`);
+}
+
+async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check().catch(() => false))) {
+    if (Date.now() > deadline) throw new StartError("local platform", `${what} did not happen within ${timeoutMs / 1000}s`, "");
+    await sleep(500);
+  }
+}
+
+/** Cluster objects that belong to the platform itself, applied once their component is up. */
+function bootstrapSteps(ctx: ComponentContext, kubectl: Kubectl, progress: Progress): Record<string, () => Promise<void>> {
+  return {
+    "kube-apiserver": async () => {
+      await kubectl.apply(platformRbac());
+    },
+    "kube-controller-manager": async () => {
+      // Pods cannot be admitted in a namespace until its default service account exists.
+      await waitFor(
+        "the default service account",
+        async () => (await kubectl.run(["get", "serviceaccount", "default", "-n", "default", "-o", "name"])).trim() !== "",
+        60_000,
+      );
+    },
+    kwok: async () => {
+      await kubectl.apply(zoneNodes(ctx.config.zones));
+      const names = ctx.config.zones.map((z) => `node/${z.node}`);
+      await kubectl.run(["wait", "--for=condition=Ready", "--timeout=90s", ...names]);
+      progress(`  ✓ nodes Ready: ${ctx.config.zones.map((z) => `${z.node} (${z.name})`).join(", ")}`);
+    },
+  };
+}
+
+function writeEnvFile(config: PlatformConfig): void {
+  const env = platformEnv(config);
+  const lines = Object.entries(env).map(([key, value]) => `${key}=${value}`);
+  writeFileSync(layout(config).env, lines.join("\n") + "\n");
+}
+
+/** Starts the whole local platform; running it again while it runs changes nothing. */
+export async function up(config: PlatformConfig, progress: Progress = silent): Promise<PlatformEnv> {
+  const ctx = context(config);
+  const list = components(ctx);
+  checkBinaries(list);
+  prepareDisk(ctx);
+  const kubectl = new Kubectl(ctx.paths.bin("kubectl"), ctx.paths.kubeconfig);
+  const steps = bootstrapSteps(ctx, kubectl, progress);
+  for (const component of list) {
+    await ensureStarted(component, progress);
+    await steps[component.name]?.();
+  }
+  writeEnvFile(config);
+  return platformEnv(config);
+}
+
+/** Stops every component, last started first, and checks that their ports are free again. */
+export async function down(config: PlatformConfig, progress: Progress = silent): Promise<void> {
+  const list = components(context(config)).reverse();
+  for (const component of list) {
+    const started = Date.now();
+    if (await stopDaemon(component.daemon)) {
+      progress(`  ✓ stopped ${component.name} in ${((Date.now() - started) / 1000).toFixed(1)}s`);
+    }
+  }
+  const deadline = Date.now() + 10_000;
+  for (const component of list) {
+    for (const port of component.ports) {
+      while (await portInUse(port)) {
+        if (Date.now() > deadline) {
+          throw new StartError(component.name, `port ${port} is still in use after stopping`, "");
+        }
+        await sleep(200);
+      }
+    }
+  }
+}
+
+/** Stops and starts one component, keeping its data: used by tests of persistence. */
+export async function restart(config: PlatformConfig, name: string, progress: Progress = silent): Promise<void> {
+  const ctx = context(config);
+  prepareDisk(ctx);
+  const component = components(ctx).find((c) => c.name === name);
+  if (!component) throw new Error(`no component named ${name}`);
+  await stopDaemon(component.daemon);
+  for (const port of component.ports) {
+    while (await portInUse(port)) await sleep(100);
+  }
+  await ensureStarted(component, progress);
+}
+
+export interface ComponentStatus {
+  readonly name: string;
+  readonly pid?: number;
+  readonly ready: boolean;
+  readonly endpoint: string;
+  readonly log: string;
+}
+
+export async function status(config: PlatformConfig): Promise<ComponentStatus[]> {
+  return Promise.all(
+    components(context(config)).map(async (c) => {
+      const pid = runningPid(c.daemon);
+      const ready = pid !== undefined && (await c.ready().catch(() => false));
+      return { name: c.name, pid, ready, endpoint: c.endpoint, log: c.daemon.logFile };
+    }),
+  );
+}
+
+export { kwokNodeAnnotation };

@@ -1,0 +1,146 @@
+import { spawn } from "node:child_process";
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createConnection } from "node:net";
+import { dirname } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+
+/** A long-running program of the platform, started detached so it outlives `make up`. */
+export interface Daemon {
+  readonly name: string;
+  readonly command: string;
+  readonly args: readonly string[];
+  readonly env?: NodeJS.ProcessEnv;
+  readonly logFile: string;
+  readonly pidFile: string;
+}
+
+export class StartError extends Error {
+  override name = "StartError";
+  constructor(
+    readonly component: string,
+    message: string,
+    readonly logTail: string,
+  ) {
+    super(`${component}: ${message}` + (logTail ? `\n--- last lines of its log ---\n${logTail}` : ""));
+  }
+}
+
+/** The pid recorded for a daemon, if that process is still alive and still runs its command. */
+export function runningPid(daemon: Pick<Daemon, "pidFile" | "command">): number | undefined {
+  if (!existsSync(daemon.pidFile)) return undefined;
+  const pid = Number(readFileSync(daemon.pidFile, "utf8").trim());
+  if (!Number.isInteger(pid) || pid <= 0) return undefined;
+  try {
+    // A recycled pid would belong to some other program: check what it runs.
+    const cmdline = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0")[0] ?? "";
+    return cmdline === daemon.command ? pid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export function startDaemon(daemon: Daemon): number {
+  mkdirSync(dirname(daemon.logFile), { recursive: true });
+  mkdirSync(dirname(daemon.pidFile), { recursive: true });
+  const log = openSync(daemon.logFile, "a");
+  try {
+    writeFileSync(log, `\n=== ${new Date().toISOString()} starting ${daemon.command} ${daemon.args.join(" ")}\n`);
+    const child = spawn(daemon.command, daemon.args, {
+      detached: true,
+      stdio: ["ignore", log, log],
+      env: daemon.env ?? process.env,
+    });
+    if (child.pid === undefined) throw new StartError(daemon.name, `could not run ${daemon.command}`, "");
+    child.unref();
+    writeFileSync(daemon.pidFile, String(child.pid) + "\n");
+    return child.pid;
+  } finally {
+    closeSync(log);
+  }
+}
+
+/** A process that has exited but not yet been reaped by its parent (a zombie) counts as gone. */
+function alive(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    // The state follows the parenthesised command name, which may itself contain spaces.
+    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z";
+  } catch {
+    return false;
+  }
+}
+
+/** Sends SIGTERM to the daemon's process group, then SIGKILL if it has not exited in time. */
+export async function stopDaemon(
+  daemon: Pick<Daemon, "pidFile" | "command">,
+  graceMs = 15_000,
+): Promise<boolean> {
+  const pid = runningPid(daemon);
+  if (pid === undefined) {
+    rmSync(daemon.pidFile, { force: true });
+    return false;
+  }
+  const signal = (sig: NodeJS.Signals) => {
+    try {
+      process.kill(-pid, sig);
+    } catch {
+      try {
+        process.kill(pid, sig);
+      } catch {
+        // already gone
+      }
+    }
+  };
+  signal("SIGTERM");
+  const deadline = Date.now() + graceMs;
+  while (alive(pid) && Date.now() < deadline) await sleep(100);
+  if (alive(pid)) {
+    signal("SIGKILL");
+    while (alive(pid)) await sleep(50);
+  }
+  rmSync(daemon.pidFile, { force: true });
+  return true;
+}
+
+export function tailLog(file: string, lines = 25): string {
+  if (!existsSync(file)) return "";
+  return readFileSync(file, "utf8").trimEnd().split("\n").slice(-lines).join("\n");
+}
+
+/**
+ * Polls `check` until it answers true. Fails with the daemon's log tail when the deadline
+ * passes or the process dies on the way.
+ */
+export async function waitUntilReady(
+  daemon: Daemon,
+  check: () => Promise<boolean>,
+  timeoutMs: number,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (await check().catch(() => false)) return;
+    if (runningPid(daemon) === undefined) {
+      throw new StartError(daemon.name, "exited before it was ready", tailLog(daemon.logFile));
+    }
+    if (Date.now() > deadline) {
+      throw new StartError(daemon.name, `not ready after ${Math.round(timeoutMs / 1000)}s`, tailLog(daemon.logFile));
+    }
+    await sleep(250);
+  }
+}
+
+/** True when something accepts TCP connections on 127.0.0.1:port. */
+export function portInUse(port: number, host = "127.0.0.1"): Promise<boolean> {
+  return new Promise((resolvePromise) => {
+    const socket = createConnection({ port, host });
+    socket.once("connect", () => {
+      socket.destroy();
+      resolvePromise(true);
+    });
+    socket.once("error", () => resolvePromise(false));
+    socket.setTimeout(1000, () => {
+      socket.destroy();
+      resolvePromise(false);
+    });
+  });
+}
