@@ -1,0 +1,86 @@
+import { randomBytes } from "node:crypto";
+import { AppsV1Api, CoreV1Api, type V1Deployment } from "@kubernetes/client-node";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { httpGet } from "@mutualis/local-platform";
+import { eventually, testPlatform } from "../support/platform.ts";
+
+const platform = testPlatform();
+const kc = platform.kubeConfig();
+const core = kc.makeApiClient(CoreV1Api);
+const apps = kc.makeApiClient(AppsV1Api);
+const namespace = `platform-test-${randomBytes(3).toString("hex")}`;
+
+describe("the local control plane", () => {
+  beforeAll(async () => {
+    await core.createNamespace({ body: { metadata: { name: namespace } } });
+  });
+  afterAll(async () => {
+    await core.deleteNamespace({ name: namespace }).catch(() => undefined);
+  });
+
+  it("when asked /readyz with the admin certificate, then the API server answers ok", async () => {
+    const pki = `${platform.config.dir}/pki`;
+    const answer = await httpGet(`${platform.env.KUBE_API_URL}/readyz`, {
+      caFile: `${pki}/ca.crt`,
+      client: { cert: `${pki}/admin.crt`, key: `${pki}/admin.key` },
+    });
+    expect(answer).toEqual({ status: 200, body: "ok" });
+  });
+
+  it("when the platform is up, then one Ready node per hosting zone carries its zone and region labels", async () => {
+    const nodes = await core.listNode();
+    const zoned = nodes.items
+      .filter((n) => n.metadata?.labels?.["topology.kubernetes.io/zone"])
+      .map((n) => ({
+        zone: n.metadata?.labels?.["topology.kubernetes.io/zone"],
+        region: n.metadata?.labels?.["topology.kubernetes.io/region"],
+        ready: n.status?.conditions?.find((c) => c.type === "Ready")?.status,
+      }))
+      .sort((a, b) => String(a.zone).localeCompare(String(b.zone)));
+    expect(zoned).toEqual([
+      { zone: "fr-bzh-1a", region: "fr-bzh", ready: "True" },
+      { zone: "fr-bzh-1b", region: "fr-bzh", ready: "True" },
+    ]);
+  });
+
+  it("when a Deployment is applied, then it becomes Available on simulated nodes, and deleting it collects its ReplicaSet and pods", async () => {
+    const labels = { app: "hello" };
+    const deployment: V1Deployment = {
+      metadata: { name: "hello", namespace },
+      spec: {
+        replicas: 2,
+        selector: { matchLabels: labels },
+        template: {
+          metadata: { labels },
+          spec: {
+            // Spread over the zones, as tenant workloads will be.
+            topologySpreadConstraints: [
+              { maxSkew: 1, topologyKey: "topology.kubernetes.io/zone", whenUnsatisfiable: "DoNotSchedule", labelSelector: { matchLabels: labels } },
+            ],
+            containers: [{ name: "hello", image: "registry.invalid/hello:1" }],
+          },
+        },
+      },
+    };
+    await apps.createNamespacedDeployment({ namespace, body: deployment });
+
+    const available = await eventually("the Deployment to be Available", async () => {
+      const d = await apps.readNamespacedDeployment({ name: "hello", namespace });
+      const condition = d.status?.conditions?.find((c) => c.type === "Available");
+      return condition?.status === "True" && d.status?.readyReplicas === 2 ? d : undefined;
+    });
+    expect(available.status?.availableReplicas).toBe(2);
+
+    const pods = (await core.listNamespacedPod({ namespace, labelSelector: "app=hello" })).items;
+    expect(pods.map((p) => p.status?.phase)).toEqual(["Running", "Running"]);
+    const nodes = new Set(pods.map((p) => p.spec?.nodeName));
+    expect(nodes).toEqual(new Set(platform.config.zones.map((z) => z.node)));
+
+    await apps.deleteNamespacedDeployment({ name: "hello", namespace, propagationPolicy: "Background" });
+    await eventually("the ReplicaSet and pods to be garbage-collected", async () => {
+      const replicaSets = await apps.listNamespacedReplicaSet({ namespace });
+      const remaining = await core.listNamespacedPod({ namespace });
+      return replicaSets.items.length === 0 && remaining.items.length === 0 ? true : undefined;
+    });
+  });
+});

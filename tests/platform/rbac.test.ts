@@ -1,0 +1,61 @@
+import { randomBytes } from "node:crypto";
+import { ApiException, CoreV1Api, RbacAuthorizationV1Api } from "@kubernetes/client-node";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { issueCertificate, layout } from "@mutualis/local-platform";
+import { eventually, testPlatform } from "../support/platform.ts";
+
+const platform = testPlatform();
+const admin = platform.kubeConfig();
+const namespace = `rbac-test-${randomBytes(3).toString("hex")}`;
+const user = `agent-${randomBytes(3).toString("hex")}`;
+
+async function statusOf(call: Promise<unknown>): Promise<number> {
+  try {
+    await call;
+    return 200;
+  } catch (error) {
+    if (error instanceof ApiException) return error.code;
+    throw error;
+  }
+}
+
+describe("RBAC on the local API server", () => {
+  const identity = issueCertificate(layout(platform.config).pki, user, { commonName: user, organizations: ["mutualis:agents"] });
+  const asUser = platform.kubeConfigFor(identity, user).makeApiClient(CoreV1Api);
+
+  beforeAll(async () => {
+    await admin.makeApiClient(CoreV1Api).createNamespace({ body: { metadata: { name: namespace } } });
+  });
+  afterAll(async () => {
+    await admin.makeApiClient(CoreV1Api).deleteNamespace({ name: namespace }).catch(() => undefined);
+  });
+
+  it("when an ordinary user has no Role, then the API server refuses it with 403", async () => {
+    expect(await statusOf(asUser.listNamespacedPod({ namespace }))).toBe(403);
+    expect(await statusOf(asUser.listNode())).toBe(403);
+  });
+
+  it("when a Role grants reading pods in one namespace, then the user reads there and is still refused elsewhere", async () => {
+    const rbac = admin.makeApiClient(RbacAuthorizationV1Api);
+    await rbac.createNamespacedRole({
+      namespace,
+      body: {
+        metadata: { name: "pod-reader" },
+        rules: [{ apiGroups: [""], resources: ["pods"], verbs: ["get", "list"] }],
+      },
+    });
+    await rbac.createNamespacedRoleBinding({
+      namespace,
+      body: {
+        metadata: { name: "pod-reader" },
+        roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: "pod-reader" },
+        subjects: [{ apiGroup: "rbac.authorization.k8s.io", kind: "User", name: user }],
+      },
+    });
+    await eventually("the RoleBinding to take effect", async () =>
+      (await statusOf(asUser.listNamespacedPod({ namespace }))) === 200 ? true : undefined,
+    );
+    expect(await statusOf(asUser.listNamespacedPod({ namespace: "default" }))).toBe(403);
+    expect(await statusOf(asUser.listNamespacedSecret({ namespace }))).toBe(403);
+  });
+});
