@@ -9,7 +9,9 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 # Go lives in /usr/local/go on the project's machines; a login shell may not have it on PATH.
 command -v go >/dev/null 2>&1 || export PATH=/usr/local/go/bin:$PATH
-command -v go >/dev/null 2>&1 || { echo "tools: Go is needed to build the pinned programs (https://go.dev/dl/)" >&2; exit 1; }
+command -v go >/dev/null 2>&1 || { echo "tools: Go is needed to build the pinned programs" >&2; exit 1; }
+# Builds depend on the pins only: no VCS stamping, and no switching to another Go toolchain.
+export GOFLAGS="-buildvcs=false ${GOFLAGS:-}" GOTOOLCHAIN=${GOTOOLCHAIN:-local}
 cache=${MUTUALIS_BIN_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/mutualis/bin}
 bin=$root/.local/bin
 mkdir -p "$cache" "$bin"
@@ -21,6 +23,19 @@ fi
 tool_key() {
   # The Go version is part of the key: a new toolchain rebuilds everything.
   (cd "$root/tools/$1" && cat go.mod go.sum recipe.sh && go env GOVERSION) | sha256sum | cut -c1-16
+}
+
+# The source directory of a pinned module, downloaded first: `go list -m` alone answers with
+# an empty directory while the module is not in the module cache yet.
+module_dir() {
+  local dir
+  go mod download "$1" >&2
+  dir=$(go list -m -f '{{.Dir}}' "$1")
+  if [ -z "$dir" ] || [ ! -f "$dir/go.mod" ]; then
+    echo "tools: no source directory for module $1" >&2
+    return 1
+  fi
+  echo "$dir"
 }
 
 build_one() {

@@ -5,7 +5,7 @@
 build() {
   local version src work
   version=$(go list -m -f '{{.Version}}' github.com/FerretDB/FerretDB)
-  src=$(go list -m -f '{{.Dir}}' github.com/FerretDB/FerretDB)
+  src=$(module_dir github.com/FerretDB/FerretDB)
   work=$(mktemp -d)
   trap 'chmod -R u+w "$work"; rm -rf "$work"' RETURN
   cp -r "$src/." "$work/"

@@ -3,7 +3,7 @@
 build() {
   local dir
   go build -trimpath -ldflags "-s -w" -o "$OUT/kwok" sigs.k8s.io/kwok/cmd/kwok
-  dir=$(go list -m -f '{{.Dir}}' sigs.k8s.io/kwok)/kustomize/stage
+  dir=$(module_dir sigs.k8s.io/kwok)/kustomize/stage
   {
     cat "$dir/node/fast/node-initialize.yaml"; echo "---"
     cat "$dir/node/heartbeat-with-lease/node-heartbeat-with-lease.yaml"; echo "---"

@@ -26,15 +26,19 @@ async function printStatus(config: PlatformConfig): Promise<void> {
 function printGuide(config: PlatformConfig): void {
   const env = platformEnv(config);
   const local = relative(process.cwd(), config.dir) || ".";
+  const rows: [string, string][] = [
+    [`set -a; . ${local}/env; set +a`, "KUBECONFIG, NATS_URL, MONGODB_URI, PROMETHEUS_URL… in your shell"],
+    [`${local}/bin/kubectl get nodes -L topology.kubernetes.io/zone`, "two simulated nodes, one per hosting zone"],
+    [`${local}/bin/kubectl get --raw '/readyz?verbose'`, "the real kube-apiserver (RBAC on)"],
+    [`${env.PROMETHEUS_URL}/targets`, "what Prometheus scrapes"],
+    [`curl -s ${env.NATS_MONITOR_URL}/varz`, "NATS: operator mode, JetStream"],
+    [env.MONGODB_URI, "FerretDB (SQLite backend) for any MongoDB driver"],
+    ["make status / make down", "show or stop the platform"],
+  ];
+  const width = Math.max(...rows.map(([command]) => command.length));
   say("");
   say("Have a look:");
-  say(`  source ${local}/env                       # KUBECONFIG, NATS_URL, MONGODB_URI, PROMETHEUS_URL…`);
-  say(`  ${local}/bin/kubectl get nodes -L topology.kubernetes.io/zone   # two simulated nodes, one per zone`);
-  say(`  ${local}/bin/kubectl get --raw /readyz?verbose                    # the real kube-apiserver, RBAC on`);
-  say(`  open ${env.PROMETHEUS_URL}/targets                                # what Prometheus scrapes`);
-  say(`  curl -s ${env.NATS_MONITOR_URL}/varz | head                       # NATS (operator mode, JetStream)`);
-  say(`  MongoDB driver URI: ${env.MONGODB_URI}                            # FerretDB, SQLite backend`);
-  say("  make status | make down");
+  for (const [command, what] of rows) say(`  ${command.padEnd(width)}   # ${what}`);
 }
 
 async function main(command: string | undefined): Promise<number> {

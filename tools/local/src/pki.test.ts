@@ -1,5 +1,5 @@
 import { execFileSync } from "node:child_process";
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -27,6 +27,12 @@ describe("the local PKI", () => {
     const text = openssl("x509", "-in", pki.serving.cert, "-noout", "-ext", "subjectAltName");
     expect(text).toContain("IP Address:127.0.0.1");
     expect(text).toContain("DNS:kubernetes.default.svc");
+  });
+
+  it("when keys are written, then only their owner can read them", () => {
+    for (const key of [pki.ca.key, pki.admin.key, pki.serviceAccountPrivateKey]) {
+      expect(statSync(key).mode & 0o777).toBe(0o600);
+    }
   });
 
   it("when the admin certificate is read, then it is in system:masters", () => {

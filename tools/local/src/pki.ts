@@ -1,5 +1,5 @@
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 
 /** Paths of one certificate and its key. */
@@ -44,6 +44,12 @@ function openssl(args: readonly string[], cwd: string): void {
   execFileSync("openssl", args, { cwd, stdio: ["ignore", "ignore", "pipe"] });
 }
 
+/** An ECDSA P-256 private key, readable by its owner only. */
+function generateKey(dir: string, file: string): void {
+  openssl(["ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", file], dir);
+  chmodSync(join(dir, file), 0o600);
+}
+
 /**
  * Issues a certificate signed by the local CA. Client certificates carry the Kubernetes
  * user in CN and its groups in O; serving certificates carry subject alternative names.
@@ -66,7 +72,7 @@ export function issueCertificate(
     ...(usage === "serving" ? ["subjectAltName=" + servingNames.join(",")] : []),
   ];
   writeFileSync(join(dir, `${name}.ext`), extensions.join("\n") + "\n");
-  openssl(["ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", `${name}.key`], dir);
+  generateKey(dir, `${name}.key`);
   openssl(["req", "-new", "-key", `${name}.key`, "-subj", subject, "-out", `${name}.csr`], dir);
   openssl(
     ["x509", "-req", "-in", `${name}.csr`, "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial",
@@ -116,7 +122,7 @@ export function pkiPaths(dir: string): Pki {
 export function ensurePki(dir: string): Pki {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   if (!existsSync(join(dir, "ca.crt"))) {
-    openssl(["ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", "ca.key"], dir);
+    generateKey(dir, "ca.key");
     openssl(
       ["req", "-x509", "-new", "-key", "ca.key", "-subj", "/CN=mutualis-local-ca", "-days", "3650", "-sha256",
         "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign",
@@ -126,6 +132,7 @@ export function ensurePki(dir: string): Pki {
   }
   if (!existsSync(join(dir, "sa.key"))) {
     openssl(["genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out", "sa.key"], dir);
+    chmodSync(join(dir, "sa.key"), 0o600);
     openssl(["pkey", "-in", "sa.key", "-pubout", "-out", "sa.pub"], dir);
   }
   issueCertificate(dir, "serving", { commonName: "mutualis-local" }, "serving");

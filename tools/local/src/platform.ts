@@ -143,6 +143,17 @@ export async function up(config: PlatformConfig, progress: Progress = silent): P
   return platformEnv(config);
 }
 
+/** Waits until nothing listens on the component's ports any more. */
+async function waitForPortsFree(component: Component, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (const port of component.ports) {
+    while (await portInUse(port)) {
+      if (Date.now() > deadline) throw new StartError(component.name, `port ${port} is still in use after stopping`, "");
+      await sleep(100);
+    }
+  }
+}
+
 /** Stops every component, last started first, and checks that their ports are free again. */
 export async function down(config: PlatformConfig, progress: Progress = silent): Promise<void> {
   const list = components(context(config)).reverse();
@@ -152,17 +163,7 @@ export async function down(config: PlatformConfig, progress: Progress = silent):
       progress(`  ✓ stopped ${component.name} in ${((Date.now() - started) / 1000).toFixed(1)}s`);
     }
   }
-  const deadline = Date.now() + 10_000;
-  for (const component of list) {
-    for (const port of component.ports) {
-      while (await portInUse(port)) {
-        if (Date.now() > deadline) {
-          throw new StartError(component.name, `port ${port} is still in use after stopping`, "");
-        }
-        await sleep(200);
-      }
-    }
-  }
+  for (const component of list) await waitForPortsFree(component);
 }
 
 /** Stops and starts one component, keeping its data: used by tests of persistence. */
@@ -172,9 +173,7 @@ export async function restart(config: PlatformConfig, name: string, progress: Pr
   const component = components(ctx).find((c) => c.name === name);
   if (!component) throw new Error(`no component named ${name}`);
   await stopDaemon(component.daemon);
-  for (const port of component.ports) {
-    while (await portInUse(port)) await sleep(100);
-  }
+  await waitForPortsFree(component);
   await ensureStarted(component, progress);
 }
 
