@@ -6,7 +6,7 @@ SHELL := /bin/bash
 TSX := node_modules/.bin/tsx
 LOCAL := $(TSX) tools/local/src/cli.ts
 
-.PHONY: help setup tools up down status demo test test-unit test-integration lint clean
+.PHONY: help setup tools up down status demo test test-unit test-integration lint generate verify clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -35,6 +35,12 @@ status: ## Show each component of the local platform, its state and endpoint
 demo: setup ## Set everything up, start the platform and show what to look at
 	@$(LOCAL) demo
 
+generate: node_modules/.package-lock.json ## Regenerate the CRDs and TypeScript types from the schemas in api/src/schema
+	@$(TSX) api/src/generate/main.ts
+
+verify: node_modules/.package-lock.json ## Fail if a generated file is out of date
+	@$(TSX) api/src/generate/main.ts --check
+
 lint: node_modules/.package-lock.json ## Lint and type-check the TypeScript
 	npm run --silent lint
 
@@ -47,6 +53,7 @@ test-integration: setup ## Run the integration tests against real servers (they 
 test: setup ## Set everything up, lint, and run every test
 	@rm -rf .local/test-results
 	@status=0; \
+	  $(TSX) api/src/generate/main.ts --check || status=1; \
 	  npm run --silent lint || status=1; \
 	  npm run --silent test:unit -- --reporter=default --reporter=json --outputFile.json=.local/test-results/unit.json || status=1; \
 	  npm run --silent test:integration -- --reporter=default --reporter=json --outputFile.json=.local/test-results/integration.json || status=1; \

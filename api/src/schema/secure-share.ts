@@ -1,0 +1,81 @@
+import { ageColumn, readyColumn, reasonColumn, type ResourceDefinition } from "./crd.ts";
+import { array, conditions, enumeration, integer, object, observedGeneration, string } from "./dsl.ts";
+
+export const shareStates = ["Pending", "Ready", "Expired", "Revoked", "Failed"] as const;
+
+export const secureShare: ResourceDefinition = {
+  kind: "SecureShare",
+  plural: "secureshares",
+  singular: "secureshare",
+  shortNames: ["share"],
+  scope: "Namespaced",
+  description:
+    "A secure file exchange between a collectivity and recipients: encrypted, expiring, optionally download-limited " +
+    "and password-protected. File contents never go into the cluster; recipients' links are kept in a Secret.",
+  spec: object(
+    "The share the collectivity declares.",
+    {
+      description: string("What is shared, shown to recipients.", { maxLength: 500 }),
+      recipients: array(
+        "Who may download; each recipient gets a link of their own.",
+        object(
+          "A recipient.",
+          {
+            email: string("The recipient's e-mail address.", {
+              maxLength: 254,
+              "x-kubernetes-validations": [
+                { rule: "self.matches('^[^@\\\\s]+@[^@\\\\s]+\\\\.[^@\\\\s]+$')", message: "must be an e-mail address such as agent@mairie-rennes.fr" },
+              ],
+            }),
+            name: string("The recipient's name, shown in the audit trail.", { maxLength: 200 }),
+          },
+          { required: ["email"] },
+        ),
+        { minItems: 1, maxItems: 50, "x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["email"] },
+      ),
+      expiryDays: integer("Days until the links expire and the content is purged.", { minimum: 1, maximum: 30, default: 7 }),
+      downloadLimit: integer("Downloads allowed per link; 1 deletes the content after the first download. Unlimited when left out.", {
+        minimum: 1,
+        maximum: 1000,
+      }),
+      passwordSecretRef: object(
+        "A Secret in the same namespace holding the password recipients must give; no password when left out.",
+        {
+          name: string("Name of the Secret.", { minLength: 1, maxLength: 253 }),
+          key: string("Key in the Secret that holds the password.", { default: "password", minLength: 1, maxLength: 253 }),
+        },
+        { required: ["name"] },
+      ),
+    },
+    { required: ["recipients"] },
+  ),
+  status: object("What the operator observed and did.", {
+    observedGeneration,
+    conditions,
+    state: enumeration("Where the share is in its life.", shareStates),
+    expiresAt: string("When the links expire.", { format: "date-time" }),
+    files: integer("Number of files uploaded.", { minimum: 0 }),
+    totalBytes: integer("Total size of the files, in bytes.", { minimum: 0 }),
+    downloads: array(
+      "Downloads so far, per recipient.",
+      object(
+        "Downloads of one recipient.",
+        {
+          recipient: string("The recipient's e-mail address."),
+          count: integer("Number of downloads.", { minimum: 0 }),
+        },
+        { required: ["recipient", "count"] },
+      ),
+      { "x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["recipient"] },
+    ),
+    linksSecret: string("The Secret in this namespace holding each recipient's link."),
+  }),
+  printerColumns: [
+    { name: "State", type: "string", jsonPath: ".status.state", description: "Where the share is in its life." },
+    { name: "Expires", type: "date", jsonPath: ".status.expiresAt", description: "When the links expire." },
+    { name: "Files", type: "integer", jsonPath: ".status.files", description: "Files uploaded." },
+    readyColumn,
+    reasonColumn,
+    ageColumn,
+  ],
+};

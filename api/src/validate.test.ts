@@ -1,0 +1,52 @@
+import { describe, expect, it } from "vitest";
+import { isValidSiren, validateCollectivitySpec, validateServiceInstanceSpec, ValidationError } from "./validate.ts";
+
+describe("isValidSiren", () => {
+  it.each([
+    ["213502388", true, "Ville de Rennes"],
+    ["212900195", true, "Ville de Brest"],
+    ["212902324", true, "Ville de Quimper"],
+    ["223500018", true, "Département d'Ille-et-Vilaine"],
+    ["233500016", true, "Région Bretagne"],
+    ["243500139", true, "Rennes Métropole"],
+    ["213502389", false, "a wrong check digit"],
+    ["21350238", false, "eight digits"],
+    ["2135023881", false, "ten digits"],
+    ["21350238A", false, "a letter"],
+  ])("when the SIREN is %s (%s), then it is valid: %s", (siren, valid) => {
+    expect(isValidSiren(siren)).toBe(valid);
+  });
+});
+
+describe("validateCollectivitySpec", () => {
+  const rennes = { displayName: "Ville de Rennes", siren: "213502388", category: "commune", zone: "fr-bzh-1a" };
+
+  it("when the spec is valid, then defaults are filled in and the input is left unchanged", () => {
+    const input = structuredClone(rennes);
+    const spec = validateCollectivitySpec(input);
+    expect(spec.deletionPolicy).toBe("Retain");
+    expect(spec.suspended).toBe(false);
+    expect(input).toEqual(rennes);
+  });
+
+  it("when several fields are wrong, then every problem is named", () => {
+    const attempt = () => validateCollectivitySpec({ ...rennes, category: "village", population: -1 });
+    expect(attempt).toThrow(ValidationError);
+    expect(attempt).toThrow(/category: must be one of "commune", "epci"/);
+    expect(attempt).toThrow(/population: must be >= 0/);
+  });
+
+  it("when the SIREN's check digit is wrong, then it is refused", () => {
+    expect(() => validateCollectivitySpec({ ...rennes, siren: "213502389" })).toThrow(/check digit/);
+  });
+});
+
+describe("validateServiceInstanceSpec", () => {
+  it("when the service is unknown, then the error lists the known ones", () => {
+    expect(() => validateServiceInstanceSpec({ service: "bingo" })).toThrow(/service: must be one of "actes", "helios"/);
+  });
+
+  it("when only the service is given, then plan and tenancy take their defaults", () => {
+    expect(validateServiceInstanceSpec({ service: "actes" })).toEqual({ service: "actes", plan: "standard", tenancy: "shared" });
+  });
+});

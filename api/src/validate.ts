@@ -1,0 +1,67 @@
+import { Ajv, type ErrorObject, type ValidateFunction } from "ajv";
+import type { CollectivitySpec, SecureShareSpec, ServiceInstanceSpec } from "./generated/types.ts";
+import { collectivity, secureShare, serviceInstance, type ResourceDefinition } from "./schema/index.ts";
+
+/**
+ * Validators built from the same schemas as the CRDs. They check what OpenAPI checks (types,
+ * enums, bounds, patterns) and fill in defaults; the CEL rules run in the API server, except the
+ * SIREN check digit, which `isValidSiren` also computes here.
+ */
+const ajv = new Ajv({ allErrors: true, useDefaults: true, validateFormats: false, strict: true });
+ajv.addVocabulary([
+  "x-kubernetes-validations",
+  "x-kubernetes-list-type",
+  "x-kubernetes-list-map-keys",
+  "x-kubernetes-map-type",
+  "x-kubernetes-preserve-unknown-fields",
+  "x-kubernetes-int-or-string",
+  "x-kubernetes-embedded-resource",
+]);
+
+export class ValidationError extends Error {
+  override name = "ValidationError";
+  constructor(
+    readonly kind: string,
+    readonly problems: readonly string[],
+  ) {
+    super(`invalid ${kind}: ${problems.join("; ")}`);
+  }
+}
+
+/** The SIREN's Luhn check, as the CRD's CEL rule computes it. */
+export function isValidSiren(siren: string): boolean {
+  if (!/^[0-9]{9}$/.test(siren)) return false;
+  let sum = 0;
+  for (let i = 0; i < 9; i++) {
+    const digit = Number(siren[i]);
+    const doubled = digit * 2;
+    sum += i % 2 === 1 ? (doubled > 9 ? doubled - 9 : doubled) : digit;
+  }
+  return sum % 10 === 0;
+}
+
+function describe(error: ErrorObject): string {
+  const path = error.instancePath.replace(/^\//, "").replace(/\//g, ".") || "spec";
+  if (error.keyword === "enum") {
+    return `${path}: must be one of ${(error.params.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(", ")}`;
+  }
+  return `${path}: ${error.message ?? "is invalid"}`;
+}
+
+function specValidator<T>(definition: ResourceDefinition, extra: (spec: T) => string[] = () => []) {
+  let compiled: ValidateFunction | undefined;
+  /** Returns a copy of `spec` with defaults filled in, or throws ValidationError listing every problem. */
+  return (spec: unknown): T => {
+    compiled ??= ajv.compile(definition.spec);
+    const copy = structuredClone(spec);
+    const problems = compiled(copy) ? extra(copy as T) : (compiled.errors ?? []).map(describe);
+    if (problems.length > 0) throw new ValidationError(definition.kind, problems);
+    return copy as T;
+  };
+}
+
+export const validateCollectivitySpec = specValidator<CollectivitySpec>(collectivity, (spec) =>
+  isValidSiren(spec.siren) ? [] : ["siren: this is not a valid SIREN: its check digit (Luhn) does not match"],
+);
+export const validateServiceInstanceSpec = specValidator<ServiceInstanceSpec>(serviceInstance);
+export const validateSecureShareSpec = specValidator<SecureShareSpec>(secureShare);
