@@ -43,6 +43,7 @@ build_one() {
   key=$(tool_key "$tool")
   out=$cache/$tool-$key
   if [ -f "$out/.complete" ]; then
+    touch "$out" # marks the build as in use, for the pruning below
     echo "tools: $tool is up to date ($out)"
   else
     echo "tools: building $tool (key $key); the first build of a tool can take a while"
@@ -56,11 +57,12 @@ build_one() {
       build
     )
     touch "$out.partial/.complete"
-    rm -rf "$out" && mv "$out.partial" "$out"
+    rm -rf "$out" && mv "$out.partial" "$out" && touch "$out"
     echo "tools: built $tool in $(( $(date +%s) - started ))s"
-    # Builds for older pins are no longer reachable from any checkout of this tree's history
-    # that is current; keep the cache from growing without bound.
-    find "$cache" -maxdepth 1 -name "$tool-*" ! -name "$tool-$key" -exec rm -rf {} +
+    # Other checkouts (a CI clone, another branch) may still use builds of other pins: only
+    # those unused for a week are removed, which keeps the cache from growing without bound.
+    find "$cache" -maxdepth 1 -name "$tool-*" ! -name "$tool-$key" ! -name "*.partial" \
+      ! -newermt "-7 days" -exec rm -rf {} +
   fi
   local f
   for f in "$out"/*; do

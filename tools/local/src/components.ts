@@ -92,6 +92,8 @@ function apiServer(ctx: ComponentContext): Component {
       "--authorization-mode=Node,RBAC",
       "--endpoint-reconciler-type=none",
       "--allow-privileged=true",
+      // Pins every pod of a tenant namespace to the namespace's zone (data residency).
+      "--enable-admission-plugins=PodNodeSelector",
       "--profiling=false",
       "--v=1",
     ]),
@@ -293,6 +295,7 @@ function prometheus(ctx: ComponentContext): Component {
           job("kube-scheduler", `${loopback}:${ports.scheduler}`, { scheme: "https", tls_config: tls }),
           job("kwok", `${loopback}:${ports.kwok}`),
           job("ferretdb", `${loopback}:${ports.ferretdbDebug}`, { metrics_path: "/debug/metrics" }),
+          job("mutualis-operator", `${loopback}:${ports.operator}`),
           // Later parts of the platform (operator, services) drop target files here.
           { job_name: "mutualis", file_sd_configs: [{ files: [join(targets, "*.json")], refresh_interval: "10s" }] },
         ],
@@ -303,7 +306,41 @@ function prometheus(ctx: ComponentContext): Component {
   };
 }
 
+/** The Mutualis operator, run from this checkout's sources against the local platform. */
+function operator(ctx: ComponentContext, env: Record<string, string>): Component {
+  const { ports } = ctx.config;
+  const url = `http://${loopback}:${ports.operator}`;
+  return {
+    name: "operator",
+    endpoint: `${url}/metrics`,
+    daemon: {
+      name: "operator",
+      command: process.execPath,
+      args: ["--import", "tsx", join(ctx.config.root, "operator/src/main.ts")],
+      cwd: ctx.config.root,
+      marker: join(ctx.config.root, "operator/src/main.ts"),
+      env: {
+        PATH: process.env.PATH,
+        HOME: process.env.HOME,
+        ...env,
+        OPERATOR_HTTP_PORT: String(ports.operator),
+        OPERATOR_HTTP_HOST: loopback,
+        // NetworkPolicies name the ports the platform's NATS and database listen on.
+        MUTUALIS_NATS_PORT: String(ports.nats),
+        MUTUALIS_DATABASE_PORT: String(ports.ferretdb),
+      },
+      logFile: ctx.paths.log("operator"),
+      pidFile: ctx.paths.pid("operator"),
+    },
+    startTimeoutMs: 60_000,
+    ports: [ports.operator],
+    ready: () => answersOk(`${url}/readyz`),
+  };
+}
+
 /** The components in start order; `make down` stops them in reverse. */
-export function components(ctx: ComponentContext): Component[] {
-  return [etcd(ctx), apiServer(ctx), controllerManager(ctx), scheduler(ctx), kwok(ctx), nats(ctx), ferretdb(ctx), prometheus(ctx)];
+export function components(ctx: ComponentContext, operatorEnv: Record<string, string> = {}): Component[] {
+  const list = [etcd(ctx), apiServer(ctx), controllerManager(ctx), scheduler(ctx), kwok(ctx), nats(ctx), ferretdb(ctx), prometheus(ctx)];
+  if (ctx.config.withOperator) list.push(operator(ctx, operatorEnv));
+  return list;
 }

@@ -14,6 +14,7 @@ export interface Ports {
   readonly ferretdb: number;
   readonly ferretdbDebug: number;
   readonly prometheus: number;
+  readonly operator: number;
 }
 
 /**
@@ -34,6 +35,7 @@ export const defaultPorts: Ports = {
   ferretdb: 16017,
   ferretdbDebug: 16018,
   prometheus: 16090,
+  operator: 16080,
 };
 
 /** A hosting zone of the local platform and the simulated node that stands for it. */
@@ -62,6 +64,8 @@ export interface PlatformConfig {
    * throw-away platforms such as the test suite's.
    */
   readonly unsafeFastStorage: boolean;
+  /** Whether `up` also starts the Mutualis operator (tests that drive operators themselves turn it off). */
+  readonly withOperator: boolean;
 }
 
 export class ConfigError extends Error {
@@ -107,6 +111,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, root = reposito
     ports,
     zones: defaultZones,
     unsafeFastStorage: env.MUTUALIS_UNSAFE_FAST_STORAGE === "1",
+    withOperator: env.MUTUALIS_WITH_OPERATOR !== "0",
   };
 }
 

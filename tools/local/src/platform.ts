@@ -1,4 +1,5 @@
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { kwokNodeAnnotation, Kubectl, platformRbac, zoneNodes } from "./cluster.ts";
 import { components, type Component, type ComponentContext } from "./components.ts";
@@ -6,7 +7,7 @@ import type { PlatformConfig } from "./config.ts";
 import { writeKubeconfig } from "./kubeconfig.ts";
 import { layout } from "./layout.ts";
 import { ensurePki, pkiPaths } from "./pki.ts";
-import { portInUse, runningPid, startDaemon, StartError, stopDaemon, waitUntilReady } from "./processes.ts";
+import { listeningPids, portInUse, runningPid, runsDaemon, startDaemon, StartError, stopDaemon, waitUntilReady } from "./processes.ts";
 
 export type Progress = (line: string) => void;
 
@@ -24,6 +25,7 @@ export interface PlatformEnv {
   readonly PROMETHEUS_URL: string;
   readonly ETCD_URL: string;
   readonly MUTUALIS_ZONES: string;
+  readonly OPERATOR_URL: string;
 }
 
 /** What the components need to be described; nothing is created on disk. */
@@ -56,7 +58,13 @@ export function platformEnv(config: PlatformConfig): PlatformEnv {
     PROMETHEUS_URL: `http://127.0.0.1:${ports.prometheus}`,
     ETCD_URL: `http://127.0.0.1:${ports.etcd}`,
     MUTUALIS_ZONES: config.zones.map((z) => z.name).join(","),
+    OPERATOR_URL: `http://127.0.0.1:${ports.operator}`,
   };
+}
+
+/** The components, the operator's environment being the one `.local/env` describes. */
+function platformComponents(ctx: ComponentContext): Component[] {
+  return components(ctx, { ...platformEnv(ctx.config) });
 }
 
 function checkBinaries(list: readonly Component[]): void {
@@ -103,6 +111,8 @@ function bootstrapSteps(ctx: ComponentContext, kubectl: Kubectl, progress: Progr
   return {
     "kube-apiserver": async () => {
       await kubectl.apply(platformRbac());
+      // The custom resources, generated from api/ (the Helm chart installs the same files).
+      await kubectl.run(["apply", "--server-side", "--field-manager=mutualis-local", "-f", join(ctx.config.root, "crds")]);
     },
     "kube-controller-manager": async () => {
       // Pods cannot be admitted in a namespace until its default service account exists.
@@ -130,7 +140,7 @@ function writeEnvFile(config: PlatformConfig): void {
 /** Starts the whole local platform; running it again while it runs changes nothing. */
 export async function up(config: PlatformConfig, progress: Progress = silent): Promise<PlatformEnv> {
   const ctx = context(config);
-  const list = components(ctx);
+  const list = platformComponents(ctx);
   checkBinaries(list);
   prepareDisk(ctx);
   const kubectl = new Kubectl(ctx.paths.bin("kubectl"), ctx.paths.kubeconfig);
@@ -143,12 +153,25 @@ export async function up(config: PlatformConfig, progress: Progress = silent): P
   return platformEnv(config);
 }
 
-/** Waits until nothing listens on the component's ports any more. */
+/**
+ * Waits until nothing listens on the component's ports any more. A process of the component's
+ * own program still listening there (its pid file lost, say) is stopped too; anything else is
+ * reported.
+ */
 async function waitForPortsFree(component: Component, timeoutMs = 10_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (const port of component.ports) {
+    for (const pid of listeningPids(port)) {
+      if (runsDaemon(pid, component.daemon)) {
+        writeFileSync(component.daemon.pidFile, `${pid}\n`);
+        await stopDaemon(component.daemon);
+      }
+    }
     while (await portInUse(port)) {
-      if (Date.now() > deadline) throw new StartError(component.name, `port ${port} is still in use after stopping`, "");
+      if (Date.now() > deadline) {
+        const owners = listeningPids(port).join(", ") || "unknown";
+        throw new StartError(component.name, `port ${port} is still in use after stopping (pid ${owners})`, "");
+      }
       await sleep(100);
     }
   }
@@ -156,7 +179,7 @@ async function waitForPortsFree(component: Component, timeoutMs = 10_000): Promi
 
 /** Stops every component, last started first, and checks that their ports are free again. */
 export async function down(config: PlatformConfig, progress: Progress = silent): Promise<void> {
-  const list = components(context(config)).reverse();
+  const list = platformComponents(context(config)).reverse();
   for (const component of list) {
     const started = Date.now();
     if (await stopDaemon(component.daemon)) {
@@ -170,7 +193,7 @@ export async function down(config: PlatformConfig, progress: Progress = silent):
 export async function restart(config: PlatformConfig, name: string, progress: Progress = silent): Promise<void> {
   const ctx = context(config);
   prepareDisk(ctx);
-  const component = components(ctx).find((c) => c.name === name);
+  const component = platformComponents(ctx).find((c) => c.name === name);
   if (!component) throw new Error(`no component named ${name}`);
   await stopDaemon(component.daemon);
   await waitForPortsFree(component);
@@ -187,7 +210,7 @@ export interface ComponentStatus {
 
 export async function status(config: PlatformConfig): Promise<ComponentStatus[]> {
   return Promise.all(
-    components(context(config)).map(async (c) => {
+    platformComponents(context(config)).map(async (c) => {
       const pid = runningPid(c.daemon);
       const ready = pid !== undefined && (await c.ready().catch(() => false));
       return { name: c.name, pid, ready, endpoint: c.endpoint, log: c.daemon.logFile };

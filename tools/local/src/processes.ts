@@ -1,5 +1,5 @@
 import { spawn } from "node:child_process";
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync, realpathSync, rmSync, writeFileSync } from "node:fs";
 import { createConnection } from "node:net";
 import { dirname } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -10,6 +10,9 @@ export interface Daemon {
   readonly command: string;
   readonly args: readonly string[];
   readonly env?: NodeJS.ProcessEnv;
+  readonly cwd?: string;
+  /** For interpreted programs (node), an argument that tells this daemon from other processes of the interpreter. */
+  readonly marker?: string;
   readonly logFile: string;
   readonly pidFile: string;
 }
@@ -25,15 +28,20 @@ export class StartError extends Error {
   }
 }
 
-/** The pid recorded for a daemon, if that process is still alive and still runs its command. */
-export function runningPid(daemon: Pick<Daemon, "pidFile" | "command">): number | undefined {
+/**
+ * The pid recorded for a daemon, if that process is still alive and still runs its program. Only
+ * the program is compared, not its flags: a platform started before a flag changed must still
+ * be found, and stopped, by `make down`.
+ */
+export function runningPid(daemon: Pick<Daemon, "pidFile" | "command" | "marker">): number | undefined {
   if (!existsSync(daemon.pidFile)) return undefined;
   const pid = Number(readFileSync(daemon.pidFile, "utf8").trim());
   if (!Number.isInteger(pid) || pid <= 0) return undefined;
   try {
     // A recycled pid would belong to some other program: check what it runs.
-    const cmdline = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0")[0] ?? "";
-    return cmdline === daemon.command ? pid : undefined;
+    const cmdline = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0");
+    if (cmdline[0] !== daemon.command) return undefined;
+    return daemon.marker === undefined || cmdline.includes(daemon.marker) ? pid : undefined;
   } catch {
     return undefined;
   }
@@ -49,6 +57,7 @@ export function startDaemon(daemon: Daemon): number {
       detached: true,
       stdio: ["ignore", log, log],
       env: daemon.env ?? process.env,
+      cwd: daemon.cwd,
     });
     if (child.pid === undefined) throw new StartError(daemon.name, `could not run ${daemon.command}`, "");
     child.unref();
@@ -72,7 +81,7 @@ function alive(pid: number): boolean {
 
 /** Sends SIGTERM to the daemon's process group, then SIGKILL if it has not exited in time. */
 export async function stopDaemon(
-  daemon: Pick<Daemon, "pidFile" | "command">,
+  daemon: Pick<Daemon, "pidFile" | "command" | "marker">,
   graceMs = 15_000,
 ): Promise<boolean> {
   const pid = runningPid(daemon);
@@ -143,4 +152,48 @@ export function portInUse(port: number, host = "127.0.0.1"): Promise<boolean> {
       resolvePromise(false);
     });
   });
+}
+
+/** The pids of processes listening on a TCP port, found through /proc (Linux). */
+export function listeningPids(port: number): number[] {
+  const inodes = new Set<string>();
+  for (const table of ["/proc/net/tcp", "/proc/net/tcp6"]) {
+    if (!existsSync(table)) continue;
+    for (const line of readFileSync(table, "utf8").split("\n").slice(1)) {
+      const fields = line.trim().split(/\s+/);
+      const local = fields[1];
+      // State 0A is LISTEN; the port is the hex number after the colon.
+      if (!local || fields[3] !== "0A" || parseInt(local.split(":")[1] ?? "", 16) !== port) continue;
+      if (fields[9]) inodes.add(fields[9]);
+    }
+  }
+  if (inodes.size === 0) return [];
+  const pids: number[] = [];
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      for (const fd of readdirSync(`/proc/${entry}/fd`)) {
+        const target = readlinkSync(`/proc/${entry}/fd/${fd}`);
+        const inode = /^socket:\[(\d+)\]$/.exec(target)?.[1];
+        if (inode && inodes.has(inode)) {
+          pids.push(Number(entry));
+          break;
+        }
+      }
+    } catch {
+      // a process that exited meanwhile, or one we may not inspect
+    }
+  }
+  return pids;
+}
+
+/** True when `pid` runs the daemon's program (symlinks resolved), whatever its pid file says. */
+export function runsDaemon(pid: number, daemon: Pick<Daemon, "command" | "marker">): boolean {
+  try {
+    const exe = realpathSync(`/proc/${pid}/exe`);
+    if (exe !== realpathSync(daemon.command)) return false;
+    return daemon.marker === undefined || readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").includes(daemon.marker);
+  } catch {
+    return false;
+  }
 }

@@ -1,0 +1,88 @@
+import { readFileSync } from "node:fs";
+
+export class OperatorConfigError extends Error {
+  override name = "OperatorConfigError";
+}
+
+export interface OperatorConfig {
+  /** Path to a kubeconfig; in a pod, the service account is used when this is not set. */
+  readonly kubeconfig?: string;
+  readonly platformNamespace: string;
+  readonly zones: readonly string[];
+  readonly natsUrl: string;
+  /** The NATS URL tenants' workloads use (inside the cluster it differs from the operator's). */
+  readonly natsUrlForTenants: string;
+  readonly natsSystemCreds: Uint8Array;
+  readonly natsOperatorSeed: Uint8Array;
+  readonly mongodbUri: string;
+  readonly databaseUsers: boolean;
+  readonly httpPort: number;
+  readonly httpHost: string;
+  readonly leaderElection: boolean;
+  readonly workers: number;
+  readonly resyncMs: number;
+  readonly natsPortForPolicies: number;
+  readonly databasePortForPolicies: number;
+}
+
+function required(env: NodeJS.ProcessEnv, name: string): string {
+  const value = env[name];
+  if (!value) throw new OperatorConfigError(`${name} is required`);
+  return value;
+}
+
+function integer(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
+  const text = env[name];
+  if (text === undefined || text === "") return fallback;
+  const value = Number(text);
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new OperatorConfigError(`${name} must be an integer from ${min} to ${max}, got "${text}"`);
+  }
+  return value;
+}
+
+function flag(env: NodeJS.ProcessEnv, name: string, fallback: boolean): boolean {
+  const text = env[name];
+  if (text === undefined || text === "") return fallback;
+  if (text === "true" || text === "1") return true;
+  if (text === "false" || text === "0") return false;
+  throw new OperatorConfigError(`${name} must be true or false, got "${text}"`);
+}
+
+function file(env: NodeJS.ProcessEnv, name: string): Uint8Array {
+  const path = required(env, name);
+  try {
+    return readFileSync(path);
+  } catch (error) {
+    // The path is safe to show; the file's content never is.
+    throw new OperatorConfigError(`${name}: cannot read ${path}: ${(error as NodeJS.ErrnoException).code ?? "error"}`);
+  }
+}
+
+/** Reads and checks the operator's settings; a bad one fails at start, naming the setting. */
+export function loadOperatorConfig(env: NodeJS.ProcessEnv = process.env): OperatorConfig {
+  const zones = required(env, "MUTUALIS_ZONES")
+    .split(",")
+    .map((z) => z.trim())
+    .filter(Boolean);
+  if (zones.length === 0) throw new OperatorConfigError("MUTUALIS_ZONES must list at least one zone");
+  const natsUrl = required(env, "NATS_URL");
+  return {
+    kubeconfig: env.KUBECONFIG || undefined,
+    platformNamespace: env.MUTUALIS_PLATFORM_NAMESPACE || "mutualis-system",
+    zones,
+    natsUrl,
+    natsUrlForTenants: env.NATS_URL_FOR_TENANTS || natsUrl,
+    natsSystemCreds: file(env, "NATS_SYSTEM_CREDS"),
+    natsOperatorSeed: file(env, "NATS_OPERATOR_SEED_FILE"),
+    mongodbUri: required(env, "MONGODB_URI"),
+    databaseUsers: flag(env, "MUTUALIS_DATABASE_USERS", false),
+    httpPort: integer(env, "OPERATOR_HTTP_PORT", 8080, 0, 65535),
+    httpHost: env.OPERATOR_HTTP_HOST || "0.0.0.0",
+    leaderElection: flag(env, "OPERATOR_LEADER_ELECTION", true),
+    workers: integer(env, "OPERATOR_WORKERS", 4, 1, 64),
+    resyncMs: integer(env, "OPERATOR_RESYNC_SECONDS", 600, 10, 86_400) * 1000,
+    natsPortForPolicies: integer(env, "MUTUALIS_NATS_PORT", 4222, 1, 65535),
+    databasePortForPolicies: integer(env, "MUTUALIS_DATABASE_PORT", 27017, 1, 65535),
+  };
+}

@@ -1,0 +1,63 @@
+/** Names shared by the operator's controllers: labels, annotations, finalizers, conditions. */
+export const fieldManager = "mutualis-operator";
+export const operatorName = "mutualis-operator";
+
+export const labels = {
+  collectivity: "mutualis.fr/collectivity",
+  zone: "mutualis.fr/zone",
+  managedBy: "app.kubernetes.io/managed-by",
+  partOf: "app.kubernetes.io/part-of",
+  platformComponent: "mutualis.fr/platform-component",
+} as const;
+
+export const annotations = {
+  /** Replicas a workload had before its tenant was suspended, restored on resume. */
+  replicasBeforeSuspension: "mutualis.fr/replicas-before-suspension",
+  /** Read by the PodNodeSelector admission plugin: every pod of the namespace is pinned to the zone. */
+  namespaceNodeSelector: "scheduler.alpha.kubernetes.io/node-selector",
+} as const;
+
+export const finalizers = {
+  /** Held while data outside the cluster (database, NATS account and streams) awaits its deletion policy. */
+  tenantCleanup: "mutualis.fr/tenant-cleanup",
+} as const;
+
+export const conditionTypes = {
+  ready: "Ready",
+  namespaceReady: "NamespaceReady",
+  quotaApplied: "QuotaApplied",
+  networkIsolated: "NetworkIsolated",
+  accessConfigured: "AccessConfigured",
+  messagingReady: "MessagingReady",
+  databaseReady: "DatabaseReady",
+} as const;
+
+export const reasons = {
+  ready: "Ready",
+  progressing: "Progressing",
+  applied: "Applied",
+  failed: "Failed",
+  suspended: "Suspended",
+  quotaInvalid: "QuotaInvalid",
+  unknownZone: "UnknownZone",
+  messagingUnavailable: "MessagingUnavailable",
+  databaseUnavailable: "DatabaseUnavailable",
+  deleting: "Deleting",
+} as const;
+
+export const zoneLabel = "topology.kubernetes.io/zone";
+export const namespacePrefix = "coll-";
+
+export function tenantNamespace(collectivity: string): string {
+  return `${namespacePrefix}${collectivity}`;
+}
+
+/** MongoDB database names may not contain '-': coll_<name> with '_' instead. */
+export function tenantDatabase(collectivity: string): string {
+  return `coll_${collectivity.replace(/-/g, "_")}`;
+}
+
+/** Every NATS subject of a tenant starts with this. */
+export function tenantSubjectPrefix(collectivity: string): string {
+  return `tenant.${collectivity}`;
+}

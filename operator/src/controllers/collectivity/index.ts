@@ -1,0 +1,96 @@
+import type { KubernetesObject } from "@kubernetes/client-node";
+import type { Collectivity } from "@mutualis/api";
+import { Gauge } from "prom-client";
+import { conditionTypes, fieldManager, labels } from "../../constants.ts";
+import { resourceTypes } from "../../kube/resources.ts";
+import { Applier } from "../../runtime/apply.ts";
+import { findCondition, type Condition } from "../../runtime/conditions.ts";
+import { Controller } from "../../runtime/controller.ts";
+import type { Manager } from "../../runtime/manager.ts";
+import type { TenantDatabases } from "../../tenancy/databases.ts";
+import type { NatsAccounts } from "../../tenancy/nats-accounts.ts";
+import type { PlatformNetwork } from "./network-policies.ts";
+import { CollectivityReconciler } from "./reconciler.ts";
+
+export interface CollectivityControllerOptions {
+  readonly workers: number;
+  readonly nats: NatsAccounts;
+  readonly natsUrlForTenants: string;
+  readonly databases: TenantDatabases;
+  readonly network: PlatformNetwork;
+  readonly platformNamespace: string;
+  readonly zones: ReadonlySet<string>;
+}
+
+/** Kinds the operator keeps per tenant: a change or deletion of one re-queues its Collectivity. */
+const ownedKinds = [
+  resourceTypes.Namespace,
+  resourceTypes.ResourceQuota,
+  resourceTypes.LimitRange,
+  resourceTypes.NetworkPolicy,
+  resourceTypes.Role,
+  resourceTypes.RoleBinding,
+  resourceTypes.Secret,
+];
+
+export function setupCollectivityController(manager: Manager, options: CollectivityControllerOptions): Controller {
+  const collectivities = manager.informer<Collectivity>(resourceTypes.Collectivity);
+  // Only the objects the operator labels: the cache never holds other tenants' or users' secrets.
+  const children = new Map(
+    ownedKinds.map((type) => [`${type.apiVersion}/${type.kind}`, manager.informer<KubernetesObject>(type, { labelSelector: labels.collectivity })]),
+  );
+  const applier = new Applier(manager.client, fieldManager, (apiVersion, kind, name, namespace) =>
+    children.get(`${apiVersion}/${kind}`)?.get(name, namespace),
+  );
+  const reconciler = new CollectivityReconciler({
+    client: manager.client,
+    applier,
+    events: manager.events,
+    log: manager.log.child({ controller: "collectivity" }),
+    collectivities,
+    secrets: children.get("v1/Secret")!,
+    nats: options.nats,
+    natsUrlForTenants: options.natsUrlForTenants,
+    databases: options.databases,
+    network: options.network,
+    platformNamespace: options.platformNamespace,
+    zones: () => options.zones,
+  });
+  const controller = new Controller({ name: "collectivity", workers: options.workers }, reconciler, manager.metrics, manager.log);
+  controller.watchPrimary(collectivities);
+  for (const informer of children.values()) {
+    controller.watchOwned(informer, "Collectivity");
+    // The keys Secret in the platform namespace has no owner (it may outlive the tenant).
+    controller.watchMapped(informer, (object) =>
+      object.kind === "Secret" && object.metadata?.namespace === options.platformNamespace && object.metadata.labels?.[labels.collectivity]
+        ? [object.metadata.labels[labels.collectivity]!]
+        : [],
+    );
+  }
+  manager.addController(controller);
+
+  new Gauge({
+    name: "mutualis_collectivities",
+    help: "Collectivities by the status and reason of their Ready condition.",
+    labelNames: ["condition", "status", "reason"] as const,
+    registers: [manager.metrics.registry],
+    collect() {
+      this.reset();
+      for (const c of collectivities.list()) {
+        const ready = findCondition(c.status?.conditions as Condition[] | undefined, conditionTypes.ready);
+        this.inc({ condition: conditionTypes.ready, status: ready?.status ?? "Unknown", reason: ready?.reason ?? "Pending" });
+      }
+    },
+  });
+  new Gauge({
+    name: "mutualis_tenants",
+    help: "Tenants (Collectivities) per hosting zone.",
+    labelNames: ["zone"] as const,
+    registers: [manager.metrics.registry],
+    collect() {
+      this.reset();
+      for (const c of collectivities.list()) this.inc({ zone: c.spec.zone });
+    },
+  });
+  return controller;
+}

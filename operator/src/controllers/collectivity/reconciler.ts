@@ -1,0 +1,344 @@
+import { randomBytes } from "node:crypto";
+import type { KubernetesObject } from "@kubernetes/client-node";
+import { validateCollectivitySpec, type Collectivity, type CollectivitySpec, type CollectivityStatus } from "@mutualis/api";
+import {
+  conditionTypes,
+  finalizers,
+  labels,
+  reasons,
+  tenantDatabase,
+  tenantNamespace,
+} from "../../constants.ts";
+import type { KubeClient } from "../../kube/client.ts";
+import { KubeApiError, isNotFound } from "../../kube/errors.ts";
+import { resourceTypes } from "../../kube/resources.ts";
+import type { Applier } from "../../runtime/apply.ts";
+import { findCondition, setCondition, type Condition, type ConditionUpdate } from "../../runtime/conditions.ts";
+import type { Reconciler, Request, Result } from "../../runtime/controller.ts";
+import type { EventRecorder } from "../../runtime/events.ts";
+import type { Informer } from "../../runtime/informer.ts";
+import type { Logger } from "../../runtime/log.ts";
+import { writeStatus } from "../../runtime/status.ts";
+import type { TenantDatabases } from "../../tenancy/databases.ts";
+import { newTenantKeys, type NatsAccounts, type TenantKeys } from "../../tenancy/nats-accounts.ts";
+import { renderQuota } from "./limits.ts";
+import { renderNamespace } from "./namespace.ts";
+import { renderNetworkPolicies, type PlatformNetwork } from "./network-policies.ts";
+import { quotaProblems, resolveQuota } from "./quota.ts";
+import { renderAccess } from "./rbac.ts";
+import { renderDatabaseSecret, renderNatsSecret } from "./secrets.ts";
+import { syncSuspension } from "./suspension.ts";
+
+interface Secret extends KubernetesObject {
+  data?: Record<string, string>;
+}
+
+/** What the operator keeps about a tenant in the platform namespace, never in the tenant's own. */
+interface TenantSecrets extends TenantKeys {
+  readonly databasePassword: string;
+}
+
+const secretFields = ["accountSeed", "userSeed", "userJwt", "databasePassword"] as const;
+
+function readTenantSecrets(secret: Secret | undefined): TenantSecrets | undefined {
+  const data = secret?.data;
+  if (!data?.accountSeed || !data.userSeed || !data.databasePassword) return undefined;
+  return {
+    accountSeed: decode(data.accountSeed)!,
+    userSeed: decode(data.userSeed)!,
+    userJwt: decode(data.userJwt),
+    databasePassword: decode(data.databasePassword)!,
+  };
+}
+
+export interface CollectivityReconcilerDeps {
+  readonly client: KubeClient;
+  readonly applier: Applier;
+  readonly events: EventRecorder;
+  readonly log: Logger;
+  readonly collectivities: Informer<Collectivity>;
+  /** Secrets labelled with a collectivity, in tenant namespaces and the platform namespace. */
+  readonly secrets: Informer<Secret>;
+  readonly nats: NatsAccounts;
+  readonly natsUrlForTenants: string;
+  readonly databases: TenantDatabases;
+  readonly network: PlatformNetwork;
+  readonly platformNamespace: string;
+  /** The platform's hosting zones. */
+  readonly zones: () => ReadonlySet<string>;
+  readonly now?: () => Date;
+}
+
+/** A step's failure that retrying cannot fix until the spec changes; said in status only. */
+class SpecProblem extends Error {
+  constructor(
+    readonly reason: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+function reasonOf(error: unknown, fallback: string): string {
+  if (error instanceof SpecProblem) return error.reason;
+  const name = (error as Error)?.name;
+  if (name === "MessagingError") return reasons.messagingUnavailable;
+  if (name === "DatabaseError") return reasons.databaseUnavailable;
+  return fallback;
+}
+
+const decode = (value: string | undefined) => (value ? Buffer.from(value, "base64").toString("utf8") : undefined);
+
+/**
+ * Keeps, for each Collectivity, an isolated tenant: namespace, quota, network policies,
+ * administrators' access, NATS account and user, database; suspends and resumes it; and on
+ * deletion applies its deletion policy to the data outside the cluster.
+ */
+export class CollectivityReconciler implements Reconciler {
+  constructor(private readonly deps: CollectivityReconcilerDeps) {}
+
+  private now(): Date {
+    return this.deps.now?.() ?? new Date();
+  }
+
+  async reconcile({ name }: Request): Promise<Result | undefined> {
+    const collectivity = this.deps.collectivities.get(name);
+    if (!collectivity) return undefined;
+    if (collectivity.metadata?.deletionTimestamp) {
+      await this.finalize(collectivity);
+      return undefined;
+    }
+    const current = await this.ensureFinalizer(collectivity);
+    if (!current) return undefined;
+
+    const spec = validateCollectivitySpec(current.spec);
+    const steps = new Map<string, ConditionUpdate>();
+    const failures: unknown[] = [];
+    const step = async (type: string, run: () => Promise<ConditionUpdate>) => {
+      try {
+        steps.set(type, await run());
+      } catch (error) {
+        if (!(error instanceof SpecProblem)) failures.push(error);
+        steps.set(type, { type, status: "False", reason: reasonOf(error, reasons.failed), message: (error as Error).message });
+      }
+    };
+    const applied = (type: string, message: string): ConditionUpdate => ({ type, status: "True", reason: reasons.applied, message });
+
+    let natsAccount = current.status?.natsAccount;
+    let database = current.status?.database;
+    if (!this.deps.zones().has(spec.zone)) {
+      const known = [...this.deps.zones()].sort().join(", ");
+      steps.set(conditionTypes.namespaceReady, {
+        type: conditionTypes.namespaceReady,
+        status: "False",
+        reason: reasons.unknownZone,
+        message: `zone ${spec.zone} is not a hosting zone of this platform (known: ${known}); nothing is created outside a known zone`,
+      });
+    } else {
+      const namespace = tenantNamespace(name);
+      await step(conditionTypes.namespaceReady, async () => {
+        await this.deps.applier.sync(renderNamespace(current));
+        return applied(conditionTypes.namespaceReady, `namespace ${namespace}, pods pinned to zone ${spec.zone}`);
+      });
+      await step(conditionTypes.quotaApplied, () => this.syncQuota(current, spec));
+      await step(conditionTypes.networkIsolated, async () => {
+        for (const policy of renderNetworkPolicies(current, this.deps.network)) await this.deps.applier.sync(policy);
+        return applied(conditionTypes.networkIsolated, "default deny; allowed: own namespace, DNS, platform NATS and database, gateway and monitoring");
+      });
+      await step(conditionTypes.accessConfigured, async () => {
+        for (const object of renderAccess(current)) await this.deps.applier.sync(object);
+        const admins = (spec.administrators?.users?.length ?? 0) + (spec.administrators?.groups?.length ?? 0);
+        return applied(conditionTypes.accessConfigured, `${admins} administrator subject(s) may manage ServiceInstances and SecureShares in ${namespace}`);
+      });
+      await step(conditionTypes.messagingReady, async () => {
+        const keys = await this.tenantKeys(current);
+        const tenant = await this.deps.nats.ensureTenant(name, keys, spec.suspended ?? false);
+        natsAccount = tenant.accountPublicKey;
+        if (tenant.userJwt !== keys.userJwt) await this.saveKeys(current, { ...keys, userJwt: tenant.userJwt });
+        await this.deps.applier.sync(renderNatsSecret(current, this.deps.natsUrlForTenants, tenant.userCreds));
+        return spec.suspended
+          ? { type: conditionTypes.messagingReady, status: "False", reason: reasons.suspended, message: "the tenant's NATS user is revoked while suspended" }
+          : applied(conditionTypes.messagingReady, `NATS account ${tenant.accountPublicKey}; user limited to tenant.${name}.>`);
+      });
+      await step(conditionTypes.databaseReady, async () => {
+        const result = await this.deps.databases.ensure(name, spec.siren, (await this.tenantKeys(current)).databasePassword);
+        database = result.database;
+        await this.deps.applier.sync(renderDatabaseSecret(current, result.uri, result.database));
+        return applied(conditionTypes.databaseReady, `database ${result.database}`);
+      });
+      if (steps.get(conditionTypes.namespaceReady)?.status === "True") {
+        try {
+          await syncSuspension(this.deps.client, namespace, spec.suspended ?? false, this.wasSuspended(current));
+        } catch (error) {
+          failures.push(error);
+        }
+      }
+    }
+
+    const ready = this.readiness(name, spec, steps, failures);
+    const now = this.now();
+    let conditions: Condition[] = (current.status?.conditions ?? []) as Condition[];
+    for (const update of [...steps.values(), ready]) conditions = setCondition(conditions, update, current.metadata?.generation, now);
+    const status: CollectivityStatus = {
+      observedGeneration: current.metadata?.generation,
+      conditions,
+      namespace: tenantNamespace(name),
+      zone: spec.zone,
+      ...(natsAccount ? { natsAccount } : {}),
+      ...(database ? { database } : {}),
+    };
+    await this.recordTransitions(current, ready);
+    await writeStatus(this.deps.client, resourceTypes.Collectivity, current, status);
+    if (failures.length > 0) throw failures[0];
+    return undefined;
+  }
+
+  private readiness(name: string, spec: CollectivitySpec, steps: Map<string, ConditionUpdate>, failures: unknown[]): ConditionUpdate {
+    const failed = [...steps.values()].find((c) => c.status === "False" && c.reason !== reasons.suspended);
+    if (failed) return { type: conditionTypes.ready, status: "False", reason: failed.reason, message: `${failed.type}: ${failed.message}` };
+    if (failures.length > 0) {
+      return { type: conditionTypes.ready, status: "False", reason: reasons.failed, message: (failures[0] as Error).message };
+    }
+    if (spec.suspended) {
+      return {
+        type: conditionTypes.ready,
+        status: "False",
+        reason: reasons.suspended,
+        message: "suspended: NATS user revoked and workloads scaled to zero, data kept; set spec.suspended to false to resume",
+      };
+    }
+    return { type: conditionTypes.ready, status: "True", reason: reasons.ready, message: `tenant ${tenantNamespace(name)} is ready in zone ${spec.zone}` };
+  }
+
+  private wasSuspended(collectivity: Collectivity): boolean {
+    return findCondition(collectivity.status?.conditions as Condition[] | undefined, conditionTypes.ready)?.reason === reasons.suspended;
+  }
+
+  private async syncQuota(collectivity: Collectivity, spec: CollectivitySpec): Promise<ConditionUpdate> {
+    const quota = resolveQuota(spec);
+    const problems = quotaProblems(quota);
+    if (problems.length > 0) throw new SpecProblem(reasons.quotaInvalid, `the quota cannot be applied: ${problems.join("; ")}`);
+    try {
+      for (const object of renderQuota(collectivity, quota)) await this.deps.applier.sync(object);
+    } catch (error) {
+      if (error instanceof KubeApiError && error.status === 422) {
+        throw new SpecProblem(reasons.quotaInvalid, `the quota cannot be applied: ${error.message}`);
+      }
+      throw error;
+    }
+    return {
+      type: conditionTypes.quotaApplied,
+      status: "True",
+      reason: reasons.applied,
+      message: `cpu ${quota.cpu}, memory ${quota.memory}, storage ${quota.storage}, ${quota.pods} pods, ${quota.serviceInstances} service instances`,
+    };
+  }
+
+  private keysSecretName(name: string): string {
+    return `tenant-keys-${name}`;
+  }
+
+  /** The tenant's keys and passwords, created once and kept in the platform namespace. */
+  private async tenantKeys(collectivity: Collectivity): Promise<TenantSecrets> {
+    const name = collectivity.metadata!.name!;
+    const cached = readTenantSecrets(this.deps.secrets.get(this.keysSecretName(name), this.deps.platformNamespace));
+    if (cached) return cached;
+    try {
+      const existing = readTenantSecrets(await this.deps.client.get<Secret>(resourceTypes.Secret, this.keysSecretName(name), this.deps.platformNamespace));
+      if (existing) return existing;
+    } catch (error) {
+      if (!isNotFound(error)) throw error;
+    }
+    const keys: TenantSecrets = { ...newTenantKeys(), databasePassword: randomBytes(18).toString("base64url") };
+    await this.saveKeys(collectivity, keys);
+    return keys;
+  }
+
+  private async saveKeys(collectivity: Collectivity, keys: TenantSecrets): Promise<void> {
+    const name = collectivity.metadata!.name!;
+    const data: Record<string, string> = {};
+    for (const field of secretFields) {
+      const value = keys[field];
+      if (value) data[field] = Buffer.from(value).toString("base64");
+    }
+    // No owner reference: with deletionPolicy Retain the keys outlive the Collectivity, so a
+    // Collectivity created again under the same name finds its account and streams again.
+    await this.deps.client.apply<Secret>(
+      {
+        apiVersion: "v1",
+        kind: "Secret",
+        metadata: {
+          name: this.keysSecretName(name),
+          namespace: this.deps.platformNamespace,
+          labels: { [labels.collectivity]: name, [labels.managedBy]: "mutualis-operator" },
+        },
+        type: "Opaque",
+        data,
+      } as Secret,
+      "mutualis-operator",
+    );
+  }
+
+  private async ensureFinalizer(collectivity: Collectivity): Promise<Collectivity | undefined> {
+    const existing = collectivity.metadata?.finalizers ?? [];
+    if (existing.includes(finalizers.tenantCleanup)) return collectivity;
+    try {
+      return await this.deps.client.mergePatch<Collectivity>(resourceTypes.Collectivity, collectivity.metadata!.name!, undefined, {
+        metadata: { finalizers: [...existing, finalizers.tenantCleanup], resourceVersion: collectivity.metadata?.resourceVersion },
+      });
+    } catch (error) {
+      if (isNotFound(error)) return undefined;
+      throw error;
+    }
+  }
+
+  private async recordTransitions(collectivity: Collectivity, ready: ConditionUpdate): Promise<void> {
+    const previous = findCondition(collectivity.status?.conditions as Condition[] | undefined, conditionTypes.ready);
+    if (previous?.status === ready.status && previous.reason === ready.reason) return;
+    if (ready.status === "True") {
+      await this.deps.events.record(collectivity, "Normal", previous?.reason === reasons.suspended ? "Resumed" : "TenantReady", ready.message);
+    } else if (ready.reason === reasons.suspended) {
+      await this.deps.events.record(collectivity, "Normal", "Suspended", ready.message);
+    } else if (ready.reason !== reasons.progressing) {
+      await this.deps.events.record(collectivity, "Warning", ready.reason, ready.message);
+    }
+  }
+
+  /** Applies the deletion policy to data outside the cluster, then lets the Collectivity go. */
+  private async finalize(collectivity: Collectivity): Promise<void> {
+    const name = collectivity.metadata!.name!;
+    if (!(collectivity.metadata?.finalizers ?? []).includes(finalizers.tenantCleanup)) return;
+    const policy = collectivity.spec.deletionPolicy ?? "Retain";
+    if (policy === "Delete") {
+      let streams = 0;
+      const secret = await this.deps.client
+        .get<Secret>(resourceTypes.Secret, this.keysSecretName(name), this.deps.platformNamespace)
+        .catch((error: unknown) => (isNotFound(error) ? undefined : Promise.reject(error)));
+      const keys = readTenantSecrets(secret);
+      if (keys) streams = await this.deps.nats.deleteTenant(keys);
+      await this.deps.databases.drop(name);
+      if (secret) await this.deps.client.delete(resourceTypes.Secret, this.keysSecretName(name), this.deps.platformNamespace).catch(() => undefined);
+      await this.deps.events.record(
+        collectivity,
+        "Normal",
+        "TenantDataDeleted",
+        `deletionPolicy Delete: dropped database ${tenantDatabase(name)}, ${streams} message stream(s) and NATS account ${collectivity.status?.natsAccount ?? ""}`.trim(),
+      );
+    } else {
+      await this.deps.events.record(
+        collectivity,
+        "Normal",
+        "TenantDataRetained",
+        `deletionPolicy Retain: database ${tenantDatabase(name)} and the streams of NATS account ${collectivity.status?.natsAccount ?? "(none)"} are kept ` +
+          `(keys in Secret ${this.deps.platformNamespace}/${this.keysSecretName(name)}); a Collectivity created again as ${name} gets them back`,
+      );
+    }
+    const remaining = (collectivity.metadata?.finalizers ?? []).filter((f) => f !== finalizers.tenantCleanup);
+    await this.deps.client
+      .mergePatch(resourceTypes.Collectivity, name, undefined, {
+        metadata: { finalizers: remaining.length > 0 ? remaining : null, resourceVersion: collectivity.metadata?.resourceVersion },
+      })
+      .catch((error: unknown) => (isNotFound(error) ? undefined : Promise.reject(error)));
+    this.deps.log.info({ collectivity: name, deletionPolicy: policy }, "tenant finalized");
+  }
+}

@@ -1,0 +1,245 @@
+import { Agent, request, type RequestOptions } from "node:https";
+import { createInterface } from "node:readline";
+import type { KubeConfig, KubernetesObject } from "@kubernetes/client-node";
+import { KubeApiError } from "./errors.ts";
+import { resourcePath, resourceTypeOf, type ResourceType } from "./resources.ts";
+
+export interface ObjectList<T> {
+  readonly metadata: { readonly resourceVersion?: string; readonly continue?: string };
+  readonly items: T[];
+}
+
+export interface WatchEvent<T> {
+  readonly type: "ADDED" | "MODIFIED" | "DELETED" | "BOOKMARK" | "ERROR";
+  readonly object: T;
+}
+
+export interface ListOptions {
+  readonly namespace?: string;
+  readonly labelSelector?: string;
+  readonly limit?: number;
+}
+
+/** Counts every request by verb, so idle write traffic can be measured. */
+export type RequestObserver = (verb: string, path: string, status: number) => void;
+
+interface Request {
+  readonly method: "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
+  readonly path: string;
+  readonly query?: Record<string, string | number | boolean | undefined>;
+  readonly body?: unknown;
+  readonly contentType?: string;
+}
+
+function queryString(query: Request["query"]): string {
+  const params = new URLSearchParams();
+  for (const [key, value] of Object.entries(query ?? {})) if (value !== undefined) params.set(key, String(value));
+  const text = params.toString();
+  return text ? `?${text}` : "";
+}
+
+/**
+ * A small REST client over the API server, with keep-alive connections. The operator needs
+ * only a handful of verbs, server-side apply and streaming watches; owning them keeps every
+ * request visible (metrics, tests) and avoids per-call discovery.
+ */
+export class KubeClient {
+  private readonly server: URL;
+  private readonly agent = new Agent({ keepAlive: true, maxSockets: 32 });
+  private observer: RequestObserver = () => {};
+
+  private constructor(
+    private readonly kubeConfig: KubeConfig,
+  ) {
+    const cluster = kubeConfig.getCurrentCluster();
+    if (!cluster) throw new Error("the kubeconfig has no current cluster");
+    this.server = new URL(cluster.server);
+  }
+
+  static fromKubeConfig(kubeConfig: KubeConfig): KubeClient {
+    return new KubeClient(kubeConfig);
+  }
+
+  observe(observer: RequestObserver): void {
+    this.observer = observer;
+  }
+
+  private async options(method: string, path: string): Promise<RequestOptions> {
+    const options: RequestOptions = {
+      method,
+      protocol: this.server.protocol,
+      hostname: this.server.hostname,
+      port: this.server.port,
+      path,
+      agent: this.agent,
+      headers: { accept: "application/json" },
+    };
+    await this.kubeConfig.applyToHTTPSOptions(options);
+    return options;
+  }
+
+  async request<T>(req: Request): Promise<T> {
+    const options = await this.options(req.method, req.path + queryString(req.query));
+    const payload = req.body === undefined ? undefined : JSON.stringify(req.body);
+    if (payload !== undefined) {
+      options.headers = { ...options.headers, "content-type": req.contentType ?? "application/json" };
+    }
+    return new Promise<T>((resolvePromise, reject) => {
+      const call = request(options, (res) => {
+        const chunks: Buffer[] = [];
+        res.on("data", (chunk: Buffer) => chunks.push(chunk));
+        res.on("error", reject);
+        res.on("end", () => {
+          const status = res.statusCode ?? 0;
+          this.observer(req.method, req.path, status);
+          const text = Buffer.concat(chunks).toString("utf8");
+          if (status >= 200 && status < 300) {
+            resolvePromise((text ? JSON.parse(text) : undefined) as T);
+            return;
+          }
+          let reason = "Unknown";
+          let message = text || `HTTP ${status}`;
+          try {
+            const parsed = JSON.parse(text) as { reason?: string; message?: string };
+            reason = parsed.reason ?? reason;
+            message = parsed.message ?? message;
+          } catch {
+            // not a Status object
+          }
+          reject(new KubeApiError(status, reason, `${req.method} ${req.path}: ${message}`));
+        });
+      });
+      call.on("error", reject);
+      call.setTimeout(60_000, () => call.destroy(new Error(`${req.method} ${req.path} timed out`)));
+      call.end(payload);
+    });
+  }
+
+  get<T extends KubernetesObject>(type: ResourceType, name: string, namespace?: string): Promise<T> {
+    return this.request<T>({ method: "GET", path: resourcePath(type, namespace, name) });
+  }
+
+  /** Lists every object, following `continue` tokens; returns the list's resourceVersion. */
+  async list<T extends KubernetesObject>(type: ResourceType, options: ListOptions = {}): Promise<ObjectList<T>> {
+    const items: T[] = [];
+    let token: string | undefined;
+    let resourceVersion: string | undefined;
+    do {
+      const page = await this.request<ObjectList<T>>({
+        method: "GET",
+        path: resourcePath(type, options.namespace),
+        query: { labelSelector: options.labelSelector, limit: options.limit ?? 500, continue: token },
+      });
+      items.push(...page.items);
+      token = page.metadata.continue || undefined;
+      resourceVersion = page.metadata.resourceVersion;
+    } while (token);
+    return { metadata: { resourceVersion }, items };
+  }
+
+  create<T extends KubernetesObject>(type: ResourceType, object: T): Promise<T> {
+    return this.request<T>({ method: "POST", path: resourcePath(type, object.metadata?.namespace), body: object });
+  }
+
+  replace<T extends KubernetesObject>(type: ResourceType, object: T): Promise<T> {
+    return this.request<T>({
+      method: "PUT",
+      path: resourcePath(type, object.metadata?.namespace, object.metadata?.name),
+      body: object,
+    });
+  }
+
+  /** Server-side apply: the field manager owns exactly the fields in `object`. */
+  apply<T extends KubernetesObject>(object: T, fieldManager: string, subresource?: "status"): Promise<T> {
+    if (!object.apiVersion || !object.kind || !object.metadata?.name) {
+      throw new Error("server-side apply needs apiVersion, kind and metadata.name");
+    }
+    const type = resourceTypeOf(object.apiVersion, object.kind);
+    return this.request<T>({
+      method: "PATCH",
+      path: resourcePath(type, object.metadata.namespace, object.metadata.name, subresource),
+      query: { fieldManager, force: true },
+      body: object,
+      contentType: "application/apply-patch+yaml",
+    });
+  }
+
+  /** A JSON merge patch, on the object or its status subresource. */
+  mergePatch<T extends KubernetesObject>(
+    type: ResourceType,
+    name: string,
+    namespace: string | undefined,
+    patch: unknown,
+    subresource?: "status",
+  ): Promise<T> {
+    return this.request<T>({
+      method: "PATCH",
+      path: resourcePath(type, namespace, name, subresource),
+      body: patch,
+      contentType: "application/merge-patch+json",
+    });
+  }
+
+  delete(type: ResourceType, name: string, namespace?: string, propagationPolicy: "Background" | "Foreground" | "Orphan" = "Background"): Promise<unknown> {
+    return this.request({
+      method: "DELETE",
+      path: resourcePath(type, namespace, name),
+      body: { kind: "DeleteOptions", apiVersion: "v1", propagationPolicy },
+    });
+  }
+
+  /**
+   * Streams watch events from `resourceVersion` until the server closes the watch (resolves),
+   * the signal aborts it (resolves), or it fails (rejects; a 410 arrives as KubeApiError.gone).
+   */
+  async watch<T extends KubernetesObject>(
+    type: ResourceType,
+    resourceVersion: string,
+    onEvent: (event: WatchEvent<T>) => void,
+    signal: AbortSignal,
+    options: { labelSelector?: string; timeoutSeconds?: number } = {},
+  ): Promise<void> {
+    const path =
+      resourcePath(type) +
+      queryString({
+        watch: true,
+        resourceVersion,
+        allowWatchBookmarks: true,
+        labelSelector: options.labelSelector,
+        timeoutSeconds: options.timeoutSeconds ?? 300 + Math.floor(Math.random() * 300),
+      });
+    const requestOptions = await this.options("GET", path);
+    // Watches are long-lived: keep them off the pooled connections used for requests.
+    requestOptions.agent = false;
+    await new Promise<void>((resolvePromise, reject) => {
+      const call = request({ ...requestOptions, signal }, (res) => {
+        if (res.statusCode !== 200) {
+          const chunks: Buffer[] = [];
+          res.on("data", (c: Buffer) => chunks.push(c));
+          res.on("end", () => reject(new KubeApiError(res.statusCode ?? 0, "WatchFailed", Buffer.concat(chunks).toString("utf8"))));
+          return;
+        }
+        const lines = createInterface({ input: res });
+        lines.on("line", (line) => {
+          if (!line.trim()) return;
+          const event = JSON.parse(line) as WatchEvent<T>;
+          if (event.type === "ERROR") {
+            const status = event.object as unknown as { code?: number; reason?: string; message?: string };
+            call.destroy();
+            reject(new KubeApiError(status.code ?? 500, status.reason ?? "WatchError", status.message ?? "watch error"));
+            return;
+          }
+          onEvent(event);
+        });
+        lines.on("close", () => resolvePromise());
+        res.on("error", (error) => (signal.aborted ? resolvePromise() : reject(error)));
+      });
+      call.on("error", (error) => (signal.aborted ? resolvePromise() : reject(error)));
+      call.end();
+    });
+  }
+
+  close(): void {
+    this.agent.destroy();
+  }
+}

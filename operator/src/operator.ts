@@ -1,0 +1,51 @@
+import { KubeConfig } from "@kubernetes/client-node";
+import { fromSeed } from "@nats-io/nkeys";
+import type { OperatorConfig } from "./config.ts";
+import { setupCollectivityController } from "./controllers/collectivity/index.ts";
+import { KubeClient } from "./kube/client.ts";
+import type { Logger } from "./runtime/log.ts";
+import { Manager } from "./runtime/manager.ts";
+import { ensurePlatformObjects } from "./platform-setup.ts";
+import { TenantDatabases } from "./tenancy/databases.ts";
+import { NatsAccounts } from "./tenancy/nats-accounts.ts";
+
+export interface RunningOperator {
+  readonly manager: Manager;
+  stop(): Promise<void>;
+}
+
+/** Builds and starts the operator: platform objects, informers, controllers, leader election. */
+export async function startOperator(config: OperatorConfig, log: Logger): Promise<RunningOperator> {
+  const kubeConfig = new KubeConfig();
+  if (config.kubeconfig) kubeConfig.loadFromFile(config.kubeconfig);
+  else kubeConfig.loadFromCluster();
+  const client = KubeClient.fromKubeConfig(kubeConfig);
+  await ensurePlatformObjects(client, config.platformNamespace, config.zones);
+
+  const nats = new NatsAccounts(config.natsUrl, fromSeed(config.natsOperatorSeed), config.natsSystemCreds);
+  const databases = new TenantDatabases({ uri: config.mongodbUri, perTenantUsers: config.databaseUsers });
+  const manager = new Manager(client, log, {
+    httpPort: config.httpPort,
+    httpHost: config.httpHost,
+    resyncMs: config.resyncMs,
+    ...(config.leaderElection ? { leaderElection: { namespace: config.platformNamespace, name: "mutualis-operator" } } : {}),
+  });
+  setupCollectivityController(manager, {
+    workers: config.workers,
+    nats,
+    natsUrlForTenants: config.natsUrlForTenants,
+    databases,
+    network: { platformNamespace: config.platformNamespace, natsPort: config.natsPortForPolicies, databasePort: config.databasePortForPolicies },
+    platformNamespace: config.platformNamespace,
+    zones: new Set(config.zones),
+  });
+  await manager.start();
+  return {
+    manager,
+    stop: async () => {
+      await manager.stop();
+      await nats.close();
+      await databases.close();
+    },
+  };
+}

@@ -1,0 +1,173 @@
+import type { KubernetesObject } from "@kubernetes/client-node";
+import type { KubeClient } from "../kube/client.ts";
+import { KubeApiError } from "../kube/errors.ts";
+import type { ResourceType } from "../kube/resources.ts";
+import type { Logger } from "./log.ts";
+
+export type EventKind = "add" | "update" | "delete" | "resync";
+export type Handler<T> = (kind: EventKind, object: T, old?: T) => void;
+
+export function objectKey(object: KubernetesObject): string {
+  const { namespace, name } = object.metadata ?? {};
+  return namespace ? `${namespace}/${name}` : `${name}`;
+}
+
+export interface InformerOptions {
+  readonly labelSelector?: string;
+  /** How often every cached object is handed to the handlers again, to catch anything missed. */
+  readonly resyncMs?: number;
+}
+
+/**
+ * A cache of one kind kept current by list + watch, as client-go's informers do: it lists,
+ * watches from the list's resourceVersion, lists again when the server answers 410 Gone, and
+ * retries with backoff after any other failure. Handlers see adds, updates (only when the
+ * resourceVersion changed), deletes, and a periodic resync of everything.
+ */
+export class Informer<T extends KubernetesObject> {
+  private readonly objects = new Map<string, T>();
+  private readonly handlers: Handler<T>[] = [];
+  private resourceVersion = "";
+  private abort = new AbortController();
+  private running = false;
+  private synced = false;
+  private readonly syncedWaiters: (() => void)[] = [];
+  private resyncTimer: NodeJS.Timeout | undefined;
+  private loop: Promise<void> | undefined;
+
+  constructor(
+    private readonly client: KubeClient,
+    readonly type: ResourceType,
+    private readonly log: Logger,
+    private readonly options: InformerOptions = {},
+  ) {}
+
+  on(handler: Handler<T>): void {
+    this.handlers.push(handler);
+  }
+
+  get(name: string, namespace?: string): T | undefined {
+    return this.objects.get(namespace ? `${namespace}/${name}` : name);
+  }
+
+  list(namespace?: string): T[] {
+    const all = [...this.objects.values()];
+    return namespace === undefined ? all : all.filter((o) => o.metadata?.namespace === namespace);
+  }
+
+  get hasSynced(): boolean {
+    return this.synced;
+  }
+
+  /** Resolves once the first list has filled the cache. */
+  waitForSync(): Promise<void> {
+    if (this.synced) return Promise.resolve();
+    return new Promise((r) => this.syncedWaiters.push(r));
+  }
+
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.abort = new AbortController();
+    this.loop = this.run();
+    if (this.options.resyncMs) {
+      this.resyncTimer = setInterval(() => this.resync(), this.options.resyncMs);
+      this.resyncTimer.unref();
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    clearInterval(this.resyncTimer);
+    this.abort.abort();
+    await this.loop;
+  }
+
+  private emit(kind: EventKind, object: T, old?: T): void {
+    for (const handler of this.handlers) {
+      try {
+        handler(kind, object, old);
+      } catch (error) {
+        this.log.error({ err: error, kind: this.type.kind }, "informer handler failed");
+      }
+    }
+  }
+
+  private resync(): void {
+    for (const object of this.objects.values()) this.emit("resync", object);
+  }
+
+  private async relist(): Promise<void> {
+    const list = await this.client.list<T>(this.type, { labelSelector: this.options.labelSelector });
+    const seen = new Set<string>();
+    for (const object of list.items) {
+      // Lists do not carry apiVersion/kind on items; handlers and owners need them.
+      const item = { apiVersion: this.type.apiVersion, kind: this.type.kind, ...object } as T;
+      const key = objectKey(item);
+      seen.add(key);
+      this.store(key, item);
+    }
+    for (const [key, object] of this.objects) {
+      if (!seen.has(key)) {
+        this.objects.delete(key);
+        this.emit("delete", object);
+      }
+    }
+    this.resourceVersion = list.metadata.resourceVersion ?? "";
+    if (!this.synced) {
+      this.synced = true;
+      this.syncedWaiters.splice(0).forEach((r) => r());
+    }
+  }
+
+  private store(key: string, object: T): void {
+    const old = this.objects.get(key);
+    this.objects.set(key, object);
+    if (!old) this.emit("add", object);
+    else if (old.metadata?.resourceVersion !== object.metadata?.resourceVersion) this.emit("update", object, old);
+  }
+
+  private async run(): Promise<void> {
+    let failures = 0;
+    while (this.running) {
+      try {
+        if (!this.resourceVersion) await this.relist();
+        await this.client.watch<T>(
+          this.type,
+          this.resourceVersion,
+          (event) => {
+            const object = event.object;
+            if (event.type === "BOOKMARK") {
+              this.resourceVersion = object.metadata?.resourceVersion ?? this.resourceVersion;
+              return;
+            }
+            const key = objectKey(object);
+            if (event.type === "DELETED") {
+              const old = this.objects.get(key);
+              this.objects.delete(key);
+              this.emit("delete", old ?? object);
+            } else {
+              this.store(key, object);
+            }
+            this.resourceVersion = object.metadata?.resourceVersion ?? this.resourceVersion;
+          },
+          this.abort.signal,
+          { labelSelector: this.options.labelSelector },
+        );
+        failures = 0;
+      } catch (error) {
+        if (!this.running) return;
+        if (error instanceof KubeApiError && error.gone) {
+          this.log.debug({ kind: this.type.kind }, "watch expired (410 Gone), listing again");
+          this.resourceVersion = "";
+          continue;
+        }
+        failures++;
+        const delay = Math.min(30_000, 200 * 2 ** Math.min(failures, 8));
+        this.log.warn({ kind: this.type.kind, err: error, retryInMs: delay }, "watch failed, retrying");
+        if (failures > 3) this.resourceVersion = "";
+        await new Promise((r) => setTimeout(r, delay));
+      }
+    }
+  }
+}

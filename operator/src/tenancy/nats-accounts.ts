@@ -1,0 +1,154 @@
+import { decode, encodeAccount, encodeGeneric, encodeUser, fmtCreds, type Account, type User } from "@nats-io/jwt";
+import { createAccount, createUser, fromSeed, type KeyPair } from "@nats-io/nkeys";
+import { jetstreamManager } from "@nats-io/jetstream";
+import { connect, credsAuthenticator, type NatsConnection } from "@nats-io/transport-node";
+import { tenantSubjectPrefix } from "../constants.ts";
+
+export class MessagingError extends Error {
+  override name = "MessagingError";
+}
+
+/** The keys of one tenant's account and user; kept by the operator, never in the tenant's namespace. */
+export interface TenantKeys {
+  readonly accountSeed: string;
+  readonly userSeed: string;
+  /** The user's JWT as last issued: kept so the tenant's creds do not change on every reconcile. */
+  readonly userJwt?: string;
+}
+
+export function newTenantKeys(): TenantKeys {
+  return {
+    accountSeed: new TextDecoder().decode(createAccount().getSeed()),
+    userSeed: new TextDecoder().decode(createUser().getSeed()),
+  };
+}
+
+const noLimits = { subs: -1, data: -1, payload: -1, imports: -1, exports: -1, wildcards: true, conn: -1, leaf: -1 };
+const jetStreamOn = { mem_storage: -1, disk_storage: -1, streams: -1, consumer: -1 };
+
+/** What a tenant's user may publish and subscribe to: its own subjects and what JetStream and replies need. */
+export function tenantPermissions(collectivity: string): Partial<User> {
+  const own = `${tenantSubjectPrefix(collectivity)}.>`;
+  return {
+    pub: { allow: [own, "_INBOX.>", "$JS.API.>", "$JS.ACK.>", "$JS.FC.>"] },
+    sub: { allow: [own, "_INBOX.>"] },
+  };
+}
+
+interface ClaimsReply {
+  data?: { code?: number; message?: string };
+  error?: { code?: number; description?: string };
+}
+
+/**
+ * Keeps one NATS account per tenant on a server in operator mode: account JWTs signed with the
+ * platform's operator key and pushed to the server's resolver through the system account.
+ */
+export class NatsAccounts {
+  private connection: NatsConnection | undefined;
+  /** What was last pushed per account, so an unchanged account is not pushed again. */
+  private readonly pushed = new Map<string, string>();
+
+  constructor(
+    private readonly url: string,
+    private readonly operator: KeyPair,
+    private readonly systemCreds: Uint8Array,
+  ) {}
+
+  private async system(): Promise<NatsConnection> {
+    if (!this.connection || this.connection.isClosed()) {
+      try {
+        this.connection = await connect({
+          servers: this.url,
+          authenticator: credsAuthenticator(this.systemCreds),
+          name: "mutualis-operator",
+          maxReconnectAttempts: -1,
+        });
+      } catch (error) {
+        throw new MessagingError(`cannot reach NATS at ${this.url}: ${(error as Error).message}`, { cause: error });
+      }
+    }
+    return this.connection;
+  }
+
+  get connected(): boolean {
+    return this.connection !== undefined && !this.connection.isClosed();
+  }
+
+  private async request(subject: string, jwt: string): Promise<void> {
+    const nc = await this.system();
+    let body: ClaimsReply;
+    try {
+      body = (await nc.request(subject, jwt, { timeout: 5000 })).json<ClaimsReply>();
+    } catch (error) {
+      throw new MessagingError(`the NATS account resolver did not answer: ${(error as Error).message}`, { cause: error });
+    }
+    if (body.error) throw new MessagingError(`the NATS account resolver refused: ${body.error.description ?? "unknown error"}`);
+  }
+
+  /**
+   * Pushes the tenant's account (revoking its user while suspended) when it differs from what
+   * was last pushed. Returns the account's public key and the user's JWT and creds file; the JWT
+   * is the one in `keys` unless its permissions are out of date.
+   */
+  async ensureTenant(
+    collectivity: string,
+    keys: TenantKeys,
+    suspended: boolean,
+  ): Promise<{ accountPublicKey: string; userJwt: string; userCreds: Uint8Array }> {
+    const account = fromSeed(new TextEncoder().encode(keys.accountSeed));
+    const user = fromSeed(new TextEncoder().encode(keys.userSeed));
+    const accountPublicKey = account.getPublicKey();
+    const claims: Partial<Account> = {
+      limits: { ...noLimits, ...jetStreamOn },
+      // A revocation dated t rejects the user's JWTs issued up to t; 2100-01-01 covers them all.
+      ...(suspended ? { revocations: { [user.getPublicKey()]: 4_102_444_800 } } : {}),
+      tags: [`collectivity:${collectivity}`],
+    };
+    const fingerprint = JSON.stringify(claims);
+    if (this.pushed.get(accountPublicKey) !== fingerprint) {
+      await this.request("$SYS.REQ.CLAIMS.UPDATE", await encodeAccount(`coll-${collectivity}`, account, claims, { signer: this.operator }));
+      this.pushed.set(accountPublicKey, fingerprint);
+    }
+    const permissions = tenantPermissions(collectivity);
+    const current = keys.userJwt ? decode<User>(keys.userJwt) : undefined;
+    const upToDate =
+      current?.iss === accountPublicKey &&
+      JSON.stringify({ pub: current.nats.pub, sub: current.nats.sub }) === JSON.stringify(permissions);
+    const userJwt = upToDate ? keys.userJwt! : await encodeUser(`coll-${collectivity}`, user, account, permissions);
+    return { accountPublicKey, userJwt, userCreds: fmtCreds(userJwt, user) };
+  }
+
+  /** Drops every stream of the tenant's account, then removes the account from the resolver. */
+  async deleteTenant(keys: TenantKeys): Promise<number> {
+    const account = fromSeed(new TextEncoder().encode(keys.accountSeed));
+    const cleaner = createUser();
+    const creds = fmtCreds(await encodeUser("cleanup", cleaner, account, {}), cleaner);
+    let dropped = 0;
+    let nc: NatsConnection | undefined;
+    try {
+      nc = await connect({ servers: this.url, authenticator: credsAuthenticator(creds), name: "mutualis-operator-cleanup" });
+      const jsm = await jetstreamManager(nc);
+      for await (const name of jsm.streams.names()) {
+        await jsm.streams.delete(name);
+        dropped++;
+      }
+    } catch (error) {
+      // An account the server no longer knows has no streams left to drop.
+      if (!/authorization|not enabled/i.test(String((error as Error).message))) {
+        throw new MessagingError(`could not drop the tenant's streams: ${(error as Error).message}`, { cause: error });
+      }
+    } finally {
+      await nc?.close();
+    }
+    const request = await encodeGeneric("delete", this.operator, "generic", { accounts: [account.getPublicKey()] });
+    await this.request("$SYS.REQ.CLAIMS.DELETE", request);
+    this.pushed.delete(account.getPublicKey());
+    return dropped;
+  }
+
+  async close(): Promise<void> {
+    await this.connection?.close();
+  }
+}
+
