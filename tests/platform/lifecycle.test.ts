@@ -1,6 +1,6 @@
 import { readFileSync, rmSync } from "node:fs";
 import { createServer, type Server } from "node:net";
-import { afterAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { down, loadConfig, status, up, StartError } from "@mutualis/local-platform";
 import { testPlatformEnv } from "../support/platform.ts";
 
@@ -25,7 +25,10 @@ function listening(port: number): Promise<boolean> {
 }
 
 describe("make up and make down", () => {
-  rmSync(config.dir, { recursive: true, force: true });
+  beforeAll(async () => {
+    await down(config);
+    rmSync(config.dir, { recursive: true, force: true });
+  });
   afterAll(() => down(config));
 
   it("when up runs twice, then the second run starts nothing and writes the same environment", async () => {

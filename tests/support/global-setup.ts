@@ -11,6 +11,8 @@ import { testPlatformEnv } from "./platform.ts";
 export default async function setup(project: TestProject) {
   const env = testPlatformEnv();
   const config = loadConfig(env);
+  // A test platform left running (MUTUALIS_KEEP_TEST_PLATFORM, or an interrupted run) goes first.
+  await down(config);
   rmSync(resolve(config.dir), { recursive: true, force: true });
   console.log(`test platform: starting in ${config.dir}`);
   await up(config, (line) => console.log(`test platform: ${line.trim()}`));

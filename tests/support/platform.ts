@@ -20,6 +20,8 @@ export function testPlatformEnv(env: NodeJS.ProcessEnv = process.env): NodeJS.Pr
     MUTUALIS_LOCAL_DIR: env.MUTUALIS_TEST_LOCAL_DIR ?? ".local/test-platform",
     MUTUALIS_PORT_OFFSET: env.MUTUALIS_TEST_PORT_OFFSET ?? String(defaultTestPortOffset),
     MUTUALIS_UNSAFE_FAST_STORAGE: "1",
+    // Operator tests start the operators they need themselves, in process.
+    MUTUALIS_WITH_OPERATOR: env.MUTUALIS_TEST_WITH_OPERATOR ?? "0",
   };
 }
 

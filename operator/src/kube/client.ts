@@ -231,8 +231,11 @@ export class KubeClient {
           }
           onEvent(event);
         });
+        const failed = (error: Error) => (signal.aborted ? resolvePromise() : reject(error));
         lines.on("close", () => resolvePromise());
-        res.on("error", (error) => (signal.aborted ? resolvePromise() : reject(error)));
+        // readline re-emits its input's errors: both must be handled, or an aborted watch crashes the process.
+        lines.on("error", failed);
+        res.on("error", failed);
       });
       call.on("error", (error) => (signal.aborted ? resolvePromise() : reject(error)));
       call.end();

@@ -1,4 +1,5 @@
 import type { KubernetesObject } from "@kubernetes/client-node";
+import { isConflict } from "../kube/errors.ts";
 import { objectKey, type Informer } from "./informer.ts";
 import type { Logger } from "./log.ts";
 import type { RuntimeMetrics } from "./metrics.ts";
@@ -130,6 +131,10 @@ export class Controller {
         this.metrics.terminalErrors.inc(labels);
         this.queue.forget(key);
         this.log.error({ controller: this.name, key, err: error }, "reconcile failed for good");
+      } else if (isConflict(error)) {
+        // Someone wrote the object since it was read: usual under load, and the retry reads it afresh.
+        this.log.debug({ controller: this.name, key }, "conflict, reconciling again");
+        this.queue.addRateLimited(key);
       } else {
         this.log.warn({ controller: this.name, key, err: error, retries: this.queue.retries(key) }, "reconcile failed, will retry");
         this.queue.addRateLimited(key);
