@@ -57,6 +57,15 @@ export class Controller {
     this.name = options.name;
     this.workers = options.workers ?? 4;
     this.queue = new WorkQueue(options.backoff ?? new ItemBackoff(), metrics.queue(options.name));
+    // As controller-runtime does, every series exists from the start, at zero: a dashboard or
+    // an alert on errors sees 0, not "no data".
+    const labels = { controller: this.name };
+    for (const result of ["success", "error", "requeue_after"]) metrics.reconcileTotal.inc({ ...labels, result }, 0);
+    metrics.reconcileErrors.inc(labels, 0);
+    metrics.terminalErrors.inc(labels, 0);
+    metrics.queueAdds.inc({ name: this.name }, 0);
+    metrics.queueRetries.inc({ name: this.name }, 0);
+    metrics.queueDepth.set({ name: this.name }, 0);
   }
 
   /** Reconciles the primary kind's objects when they change. */
