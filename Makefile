@@ -6,7 +6,7 @@ SHELL := /bin/bash
 TSX := node_modules/.bin/tsx
 LOCAL := $(TSX) tools/local/src/cli.ts
 
-.PHONY: help setup tools up down status demo test test-unit test-integration lint generate verify clean
+.PHONY: help setup tools up down status demo test test-unit test-integration lint generate verify bench clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -59,6 +59,9 @@ test: setup ## Set everything up, lint, and run every test
 	  npm run --silent test:integration -- --reporter=default --reporter=json --outputFile.json=.local/test-results/integration.json || status=1; \
 	  node scripts/test-summary.mjs .local/test-results/unit.json .local/test-results/integration.json || status=1; \
 	  exit $$status
+
+bench: setup ## Benchmarks on a platform of their own; BENCH_COLLECTIVITIES=1500 for every authority in Brittany
+	@$(TSX) bench/collectivities.ts
 
 clean: down ## Stop the platform and delete .local/ (the binary cache outside the repo is kept)
 	rm -rf .local

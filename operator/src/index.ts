@@ -6,3 +6,4 @@ export { tenantPermissions } from "./tenancy/nats-accounts.ts";
 export { resolveQuota, defaultSize } from "./controllers/collectivity/quota.ts";
 export { administratorRules } from "./controllers/collectivity/rbac.ts";
 export { platformObjects, zonePolicy, zonesConfigMap } from "./platform-setup.ts";
+export { renderTenant, type TenantConnections } from "./controllers/collectivity/render.ts";

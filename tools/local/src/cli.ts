@@ -3,7 +3,9 @@
  * mutualis-local up|down|status|env|demo — the commands behind `make up`, `make down`,
  * `make status` and `make demo`.
  */
-import { relative } from "node:path";
+import { join, relative } from "node:path";
+import { Kubectl } from "./cluster.ts";
+import { layout } from "./layout.ts";
 import { loadConfig, type PlatformConfig } from "./config.ts";
 import { down, platformEnv, status, up } from "./platform.ts";
 import { StartError } from "./processes.ts";
@@ -22,16 +24,29 @@ async function printStatus(config: PlatformConfig): Promise<void> {
   say(`${readyCount}/${rows.length} components ready; logs in ${relative(process.cwd(), config.dir) || "."}/logs/`);
 }
 
+/** Applies examples/collectivities and waits until the operator has made each one a Ready tenant. */
+async function applyExamples(config: PlatformConfig): Promise<void> {
+  const kubectl = new Kubectl(layout(config).bin("kubectl"), platformEnv(config).KUBECONFIG);
+  say("");
+  say("Applying examples/collectivities (real Breton authorities) and waiting for their tenants…");
+  await kubectl.run(["apply", "--server-side", "-f", join(config.root, "examples/collectivities")]);
+  await kubectl.run(["wait", "--for=condition=Ready", "collectivities", "--all", "--timeout=180s"]);
+  say(await kubectl.run(["get", "collectivities", "-o", "wide"]));
+}
+
 /** What a newcomer should look at once the platform runs. */
 function printGuide(config: PlatformConfig): void {
   const env = platformEnv(config);
   const local = relative(process.cwd(), config.dir) || ".";
   const rows: [string, string][] = [
     [`set -a; . ${local}/env; set +a`, "KUBECONFIG, NATS_URL, MONGODB_URI, PROMETHEUS_URL… in your shell"],
+    [`${local}/bin/kubectl get collectivities`, "the tenants (kubectl get mutualis lists every Mutualis resource)"],
+    [`${local}/bin/kubectl get ns,resourcequota,networkpolicy,rolebinding,secret -n coll-rennes`, "what the operator made for Rennes"],
     [`${local}/bin/kubectl get nodes -L topology.kubernetes.io/zone`, "two simulated nodes, one per hosting zone"],
     [`${local}/bin/kubectl get --raw '/readyz?verbose'`, "the real kube-apiserver (RBAC on)"],
     [`${env.PROMETHEUS_URL}/targets`, "what Prometheus scrapes"],
-    [`curl -s ${env.NATS_MONITOR_URL}/varz`, "NATS: operator mode, JetStream"],
+    [`curl -s ${env.OPERATOR_URL}/metrics | grep ^controller_runtime`, "the operator's metrics"],
+    [`curl -s ${env.NATS_MONITOR_URL}/accountz`, "NATS: one account per tenant, JetStream"],
     [env.MONGODB_URI, "FerretDB (SQLite backend) for any MongoDB driver"],
     ["make status / make down", "show or stop the platform"],
   ];
@@ -59,14 +74,16 @@ async function main(command: string | undefined): Promise<number> {
     case "status":
       await printStatus(config);
       return 0;
-    case "demo":
+    case "demo": {
       say(`Starting the Mutualis local platform in ${config.dir}`);
       await up(config, say);
       say("");
       say("The local platform:");
       await printStatus(config);
+      if (config.withOperator) await applyExamples(config);
       printGuide(config);
       return 0;
+    }
     case "env":
       for (const [key, value] of Object.entries(platformEnv(config))) say(`${key}=${value}`);
       return 0;

@@ -1,6 +1,6 @@
 export { ConfigError, defaultPorts, defaultZones, loadConfig, type PlatformConfig, type Ports, type Zone } from "./config.ts";
 export { down, platformEnv, restart, status, up, type ComponentStatus, type PlatformEnv, type Progress } from "./platform.ts";
-export { StartError } from "./processes.ts";
+export { runningPid, startDaemon, StartError, stopDaemon, type Daemon } from "./processes.ts";
 export { ensurePki, issueCertificate, pkiPaths, type CertificateFiles, type ClientIdentity, type Pki } from "./pki.ts";
 export { layout } from "./layout.ts";
 export { writeKubeconfig } from "./kubeconfig.ts";

@@ -1,0 +1,176 @@
+/**
+ * Benchmark: N Collectivities (BENCH_COLLECTIVITIES, default 200; up to ~1,500, every authority
+ * in Brittany) until all are Ready, against a floor measured in the same run: a plain client
+ * creating the same child objects with the same concurrency and no operator. Also the
+ * operator's peak memory and its API writes per minute while idle after convergence.
+ *
+ * It runs on a platform of its own (.local/bench, ports +3000), started and stopped here.
+ */
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { KubeConfig, KubernetesObjectApi, type KubernetesObject } from "@kubernetes/client-node";
+import { down, layout, loadConfig, platformEnv, runningPid, startDaemon, stopDaemon, up, type PlatformConfig } from "@mutualis/local-platform";
+import { renderTenant, tenantDatabase } from "@mutualis/operator";
+
+const count = Number(process.env.BENCH_COLLECTIVITIES ?? 200);
+const concurrency = Number(process.env.BENCH_CONCURRENCY ?? 8);
+const idleSeconds = Number(process.env.BENCH_IDLE_SECONDS ?? 60);
+
+function siren(i: number): string {
+  const base = `2${String(i).padStart(7, "0")}`;
+  for (let check = 0; check <= 9; check++) {
+    const candidate = `${base}${check}`;
+    let sum = 0;
+    for (let k = 0; k < 9; k++) {
+      const d = Number(candidate[k]) * (k % 2 === 1 ? 2 : 1);
+      sum += d > 9 ? d - 9 : d;
+    }
+    if (sum % 10 === 0) return candidate;
+  }
+  throw new Error("unreachable");
+}
+
+function collectivity(prefix: string, i: number): KubernetesObject & { spec: Record<string, unknown> } {
+  return {
+    apiVersion: "mutualis.fr/v1alpha1",
+    kind: "Collectivity",
+    metadata: { name: `${prefix}-${i}`, uid: "00000000-0000-0000-0000-000000000000" },
+    spec: { displayName: `Commune ${i}`, siren: siren(i), category: "commune", population: 1000 + i * 37, zone: i % 2 ? "fr-bzh-1a" : "fr-bzh-1b" },
+  };
+}
+
+/** Runs `work` over items with at most `limit` in flight. */
+async function pool<T>(items: T[], limit: number, work: (item: T) => Promise<unknown>): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: limit }, async () => {
+      while (next < items.length) await work(items[next++]!);
+    }),
+  );
+}
+
+async function floor(api: KubernetesObjectApi, config: PlatformConfig): Promise<{ seconds: number; writes: number }> {
+  const env = platformEnv(config);
+  const tenants = Array.from({ length: count }, (_, i) => collectivity("floor", i));
+  let writes = 0;
+  const started = performance.now();
+  await pool(tenants, concurrency, async (tenant) => {
+    const objects = renderTenant(tenant as never, { platformNamespace: "mutualis-system", natsPort: 4222, databasePort: 27017 }, {
+      natsUrl: env.NATS_URL,
+      natsCreds: new TextEncoder().encode("-----BEGIN NATS USER JWT-----\nbench\n------END NATS USER JWT------\n"),
+      databaseUri: env.MONGODB_URI,
+      database: tenantDatabase(tenant.metadata!.name!),
+    });
+    for (const object of objects) {
+      // No owner: the floor has no Collectivity objects.
+      delete object.metadata.ownerReferences;
+      await api.create(object as KubernetesObject);
+      writes++;
+    }
+  });
+  return { seconds: (performance.now() - started) / 1000, writes };
+}
+
+async function metric(url: string, name: string, method: string): Promise<number> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  return text
+    .split("\n")
+    .filter((l) => l.startsWith(`${name}{`) && l.includes(`method="${method}"`))
+    .reduce((sum, l) => sum + Number(l.split(" ").at(-1)), 0);
+}
+
+function peakMemoryMiB(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, "utf8");
+  return Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? 0) / 1024;
+}
+
+async function main(): Promise<void> {
+  const config = loadConfig({ ...process.env, MUTUALIS_LOCAL_DIR: ".local/bench", MUTUALIS_PORT_OFFSET: process.env.BENCH_PORT_OFFSET ?? "3000", MUTUALIS_UNSAFE_FAST_STORAGE: "1", MUTUALIS_WITH_OPERATOR: "0" });
+  await down(config);
+  console.log(`bench: starting a platform of its own in ${config.dir}`);
+  await up(config);
+  const env = platformEnv(config);
+  const kc = new KubeConfig();
+  kc.loadFromFile(env.KUBECONFIG);
+  const api = KubernetesObjectApi.makeApiClient(kc);
+  const paths = layout(config);
+  const operatorDaemon = {
+    name: "bench-operator",
+    command: process.execPath,
+    args: ["--import", "tsx", join(config.root, "operator/src/main.ts")],
+    cwd: config.root,
+    marker: join(config.root, "operator/src/main.ts"),
+    env: {
+      ...process.env,
+      ...env,
+      OPERATOR_HTTP_PORT: String(config.ports.operator),
+      OPERATOR_HTTP_HOST: "127.0.0.1",
+      OPERATOR_WORKERS: String(concurrency),
+      LOG_LEVEL: "warn",
+    },
+    logFile: paths.log("bench-operator"),
+    pidFile: paths.pid("bench-operator"),
+  };
+  try {
+    console.log(`bench: floor — a plain client creating the child objects of ${count} tenants, ${concurrency} at a time`);
+    const baseline = await floor(api, config);
+    console.log(`bench: floor done in ${baseline.seconds.toFixed(1)}s (${baseline.writes} objects)`);
+
+    startDaemon(operatorDaemon);
+    for (let i = 0; i < 240 && !(await fetch(`${env.OPERATOR_URL}/readyz`).then((r) => r.ok, () => false)); i++) await new Promise((r) => setTimeout(r, 250));
+    console.log(`bench: operator — ${count} Collectivities created ${concurrency} at a time, until all are Ready`);
+    const started = performance.now();
+    const tenants = Array.from({ length: count }, (_, i) => collectivity("bench", i));
+    await pool(tenants, concurrency, async (tenant) => {
+      const { uid: _uid, ...metadata } = tenant.metadata!;
+      await api.create({ ...tenant, metadata });
+    });
+    let ready = 0;
+    while (ready < count) {
+      await new Promise((r) => setTimeout(r, 250));
+      const list = await api.list<KubernetesObject & { status?: { conditions?: { type: string; status: string }[] } }>("mutualis.fr/v1alpha1", "Collectivity");
+      ready = list.items.filter((c) => c.status?.conditions?.some((k) => k.type === "Ready" && k.status === "True")).length;
+      if ((performance.now() - started) / 1000 > 1800) throw new Error(`only ${ready}/${count} Ready after 30 minutes`);
+    }
+    const seconds = (performance.now() - started) / 1000;
+    console.log(`bench: operator done in ${seconds.toFixed(1)}s`);
+
+    const pid = runningPid(operatorDaemon)!;
+    await new Promise((r) => setTimeout(r, 5000));
+    const writeMethods = ["POST", "PATCH", "DELETE", "PUT"];
+    const before = await Promise.all(writeMethods.map((m) => metric(env.OPERATOR_URL, "rest_client_requests_total", m)));
+    console.log(`bench: measuring API writes while idle for ${idleSeconds}s`);
+    await new Promise((r) => setTimeout(r, idleSeconds * 1000));
+    const after = await Promise.all(writeMethods.map((m) => metric(env.OPERATOR_URL, "rest_client_requests_total", m)));
+    const perMinute = (i: number) => ((after[i]! - before[i]!) * 60) / idleSeconds;
+    const result = {
+      collectivities: count,
+      concurrency,
+      floorSeconds: Number(baseline.seconds.toFixed(2)),
+      floorObjects: baseline.writes,
+      operatorSeconds: Number(seconds.toFixed(2)),
+      ratio: Number((seconds / baseline.seconds).toFixed(2)),
+      operatorPeakMemoryMiB: Number(peakMemoryMiB(pid).toFixed(1)),
+      idleWritesPerMinute: { create: perMinute(0), patch: perMinute(1), delete: perMinute(2), leaseRenewals: perMinute(3) },
+    };
+    mkdirSync(join(config.dir, "results"), { recursive: true });
+    writeFileSync(join(config.dir, "results", "collectivities.json"), JSON.stringify(result, null, 2) + "\n");
+    console.log("");
+    console.log(`Collectivities until Ready, N=${count}, concurrency ${concurrency}:`);
+    console.log(`  floor (plain client, same ${baseline.writes} child objects): ${result.floorSeconds}s`);
+    console.log(`  operator (create → all Ready):                   ${result.operatorSeconds}s   ratio ${result.ratio}× the floor`);
+    console.log(`  operator peak memory (VmHWM):                    ${result.operatorPeakMemoryMiB} MiB`);
+    console.log(
+      `  API writes/min while idle: ${result.idleWritesPerMinute.create} create, ${result.idleWritesPerMinute.patch} patch, ` +
+        `${result.idleWritesPerMinute.delete} delete; ${result.idleWritesPerMinute.leaseRenewals} lease renewals (PUT)`,
+    );
+  } finally {
+    await stopDaemon(operatorDaemon);
+    await down(config);
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exit(1);
+});
