@@ -1,3 +1,5 @@
+import { spawn } from "node:child_process";
+import { createInterface } from "node:readline";
 import { CoordinationV1Api, CoreV1Api, KubernetesObjectApi } from "@kubernetes/client-node";
 import { afterAll, describe, expect, it } from "vitest";
 import type { RunningOperator } from "@mutualis/operator";
@@ -108,6 +110,38 @@ describe("the operator's runtime", () => {
     expect(metricValue(after, "controller_runtime_reconcile_total")).toBeGreaterThan(metricValue(before, "controller_runtime_reconcile_total"));
     expect(writes(after) - writes(before)).toBe(0);
     await stop(operator);
+  });
+
+  it("when the operator process gets SIGTERM, then it finishes its work, releases the lease and exits 0", async () => {
+    const child = spawn(process.execPath, ["--import", "tsx", "operator/src/main.ts"], {
+      cwd: platform.config.root,
+      env: {
+        ...process.env,
+        ...platform.env,
+        OPERATOR_HTTP_PORT: "0",
+        OPERATOR_HTTP_HOST: "127.0.0.1",
+        MUTUALIS_NATS_PORT: String(platform.config.ports.nats),
+        MUTUALIS_DATABASE_PORT: String(platform.config.ports.ferretdb),
+        LOG_LEVEL: "info",
+      },
+      stdio: ["ignore", "pipe", "inherit"],
+    });
+    const messages: string[] = [];
+    createInterface({ input: child.stdout! }).on("line", (line) => {
+      try {
+        messages.push((JSON.parse(line) as { msg: string }).msg);
+      } catch {
+        messages.push(line);
+      }
+    });
+    const exited = new Promise<number | null>((resolvePromise) => child.on("exit", (code) => resolvePromise(code)));
+    await eventually("the process to lead", async () => (messages.includes("became leader") ? true : undefined), 60_000);
+
+    child.kill("SIGTERM");
+    expect(await exited).toBe(0);
+    expect(messages).toEqual(expect.arrayContaining(["signal received", "released the lease", "stopped"]));
+    const lease = await kc.makeApiClient(CoordinationV1Api).readNamespacedLease({ name: "mutualis-operator", namespace: "mutualis-system" });
+    expect(lease.spec?.holderIdentity ?? "").toBe("");
   });
 
   it("when /metrics is scraped, then the controller-runtime names and the Mutualis gauges are there", async () => {

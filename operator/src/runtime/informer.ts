@@ -7,6 +7,16 @@ import type { Logger } from "./log.ts";
 export type EventKind = "add" | "update" | "delete" | "resync";
 export type Handler<T> = (kind: EventKind, object: T, old?: T) => void;
 
+/**
+ * managedFields (server-side apply's bookkeeping) is often the largest part of an object and no
+ * controller reads it: the cache drops it, as client-go's transform functions are used to.
+ */
+function withoutManagedFields<T extends KubernetesObject>(object: T): T {
+  if (!object.metadata?.managedFields) return object;
+  const { managedFields: _dropped, ...metadata } = object.metadata;
+  return { ...object, metadata };
+}
+
 export function objectKey(object: KubernetesObject): string {
   const { namespace, name } = object.metadata ?? {};
   return namespace ? `${namespace}/${name}` : `${name}`;
@@ -120,7 +130,8 @@ export class Informer<T extends KubernetesObject> {
     }
   }
 
-  private store(key: string, object: T): void {
+  private store(key: string, incoming: T): void {
+    const object = withoutManagedFields(incoming);
     const old = this.objects.get(key);
     this.objects.set(key, object);
     if (!old) this.emit("add", object);
@@ -132,6 +143,7 @@ export class Informer<T extends KubernetesObject> {
     while (this.running) {
       try {
         if (!this.resourceVersion) await this.relist();
+        if (!this.running) return;
         await this.client.watch<T>(
           this.type,
           this.resourceVersion,

@@ -26,6 +26,8 @@ export interface DatabaseOptions {
  */
 export class TenantDatabases {
   private client: MongoClient | undefined;
+  /** Databases already prepared by this process: reconciles after the first need not write again. */
+  private readonly prepared = new Map<string, string | undefined>();
 
   constructor(private readonly options: DatabaseOptions) {}
 
@@ -43,6 +45,7 @@ export class TenantDatabases {
 
   async ensure(collectivity: string, siren: string, password?: string): Promise<TenantDatabase> {
     const name = tenantDatabase(collectivity);
+    if (this.prepared.has(name) && this.prepared.get(name) === password) return { database: name, uri: this.tenantUri(name, password) };
     const client = await this.connection();
     const db = client.db(name);
     try {
@@ -62,6 +65,7 @@ export class TenantDatabases {
     } catch (error) {
       throw new DatabaseError(`could not prepare database ${name}: ${(error as Error).message}`, { cause: error });
     }
+    this.prepared.set(name, password);
     return { database: name, uri: this.tenantUri(name, password) };
   }
 
@@ -78,6 +82,7 @@ export class TenantDatabases {
 
   async drop(collectivity: string): Promise<void> {
     const name = tenantDatabase(collectivity);
+    this.prepared.delete(name);
     const client = await this.connection();
     try {
       if (this.options.perTenantUsers) await client.db(name).command({ dropUser: name }).catch(() => undefined);

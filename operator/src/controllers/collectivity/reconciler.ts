@@ -87,6 +87,15 @@ function reasonOf(error: unknown, fallback: string): string {
   return fallback;
 }
 
+const stepOrder = [
+  conditionTypes.namespaceReady,
+  conditionTypes.quotaApplied,
+  conditionTypes.networkIsolated,
+  conditionTypes.accessConfigured,
+  conditionTypes.messagingReady,
+  conditionTypes.databaseReady,
+];
+
 const decode = (value: string | undefined) => (value ? Buffer.from(value, "base64").toString("utf8") : undefined);
 
 /**
@@ -140,32 +149,39 @@ export class CollectivityReconciler implements Reconciler {
         await this.deps.applier.sync(renderNamespace(current));
         return applied(conditionTypes.namespaceReady, `namespace ${namespace}, pods pinned to zone ${spec.zone}`);
       });
-      await step(conditionTypes.quotaApplied, () => this.syncQuota(current, spec));
-      await step(conditionTypes.networkIsolated, async () => {
-        for (const policy of renderNetworkPolicies(current, this.deps.network)) await this.deps.applier.sync(policy);
-        return applied(conditionTypes.networkIsolated, "default deny; allowed: own namespace, DNS, platform NATS and database, gateway and monitoring");
-      });
-      await step(conditionTypes.accessConfigured, async () => {
-        for (const object of renderAccess(current)) await this.deps.applier.sync(object);
-        const admins = (spec.administrators?.users?.length ?? 0) + (spec.administrators?.groups?.length ?? 0);
-        return applied(conditionTypes.accessConfigured, `${admins} administrator subject(s) may manage ServiceInstances and SecureShares in ${namespace}`);
-      });
-      await step(conditionTypes.messagingReady, async () => {
-        const keys = await this.tenantKeys(current);
-        const tenant = await this.deps.nats.ensureTenant(name, keys, spec.suspended ?? false);
-        natsAccount = tenant.accountPublicKey;
-        if (tenant.userJwt !== keys.userJwt) await this.saveKeys(current, { ...keys, userJwt: tenant.userJwt });
-        await this.deps.applier.sync(renderNatsSecret(current, this.deps.natsUrlForTenants, tenant.userCreds));
-        return spec.suspended
-          ? { type: conditionTypes.messagingReady, status: "False", reason: reasons.suspended, message: "the tenant's NATS user is revoked while suspended" }
-          : applied(conditionTypes.messagingReady, `NATS account ${tenant.accountPublicKey}; user limited to tenant.${name}.>`);
-      });
-      await step(conditionTypes.databaseReady, async () => {
-        const result = await this.deps.databases.ensure(name, spec.siren, (await this.tenantKeys(current)).databasePassword);
-        database = result.database;
-        await this.deps.applier.sync(renderDatabaseSecret(current, result.uri, result.database));
-        return applied(conditionTypes.databaseReady, `database ${result.database}`);
-      });
+      // Once the namespace exists the other steps are independent: run them together.
+      await Promise.all([
+        step(conditionTypes.quotaApplied, () => this.syncQuota(current, spec)),
+        step(conditionTypes.networkIsolated, async () => {
+          await Promise.all(renderNetworkPolicies(current, this.deps.network).map((policy) => this.deps.applier.sync(policy)));
+          return applied(conditionTypes.networkIsolated, "default deny; allowed: own namespace, DNS, platform NATS and database, gateway and monitoring");
+        }),
+        step(conditionTypes.accessConfigured, async () => {
+          await Promise.all(renderAccess(current).map((object) => this.deps.applier.sync(object)));
+          const admins = (spec.administrators?.users?.length ?? 0) + (spec.administrators?.groups?.length ?? 0);
+          return applied(conditionTypes.accessConfigured, `${admins} administrator subject(s) may manage ServiceInstances and SecureShares in ${namespace}`);
+        }),
+        (async () => {
+          // Both need the tenant's keys, created once: fetch them before the two steps.
+          let keys: TenantSecrets | undefined;
+          await step(conditionTypes.messagingReady, async () => {
+            keys = await this.tenantKeys(current);
+            const tenant = await this.deps.nats.ensureTenant(name, keys, spec.suspended ?? false);
+            natsAccount = tenant.accountPublicKey;
+            if (tenant.userJwt !== keys.userJwt) await this.saveKeys(current, { ...keys, userJwt: tenant.userJwt });
+            await this.deps.applier.sync(renderNatsSecret(current, this.deps.natsUrlForTenants, tenant.userCreds));
+            return spec.suspended
+              ? { type: conditionTypes.messagingReady, status: "False", reason: reasons.suspended, message: "the tenant's NATS user is revoked while suspended" }
+              : applied(conditionTypes.messagingReady, `NATS account ${tenant.accountPublicKey}; user limited to tenant.${name}.>`);
+          });
+          await step(conditionTypes.databaseReady, async () => {
+            const result = await this.deps.databases.ensure(name, spec.siren, (keys ?? (await this.tenantKeys(current))).databasePassword);
+            database = result.database;
+            await this.deps.applier.sync(renderDatabaseSecret(current, result.uri, result.database));
+            return applied(conditionTypes.databaseReady, `database ${result.database}`);
+          });
+        })(),
+      ]);
       if (steps.get(conditionTypes.namespaceReady)?.status === "True") {
         try {
           await syncSuspension(this.deps.client, namespace, spec.suspended ?? false, this.wasSuspended(current));
@@ -178,7 +194,9 @@ export class CollectivityReconciler implements Reconciler {
     const ready = this.readiness(name, spec, steps, failures);
     const now = this.now();
     let conditions: Condition[] = (current.status?.conditions ?? []) as Condition[];
-    for (const update of [...steps.values(), ready]) conditions = setCondition(conditions, update, current.metadata?.generation, now);
+    // A fixed order: steps finish in any order, and a reordered list would be a needless write.
+    const ordered = stepOrder.map((type) => steps.get(type)).filter((c): c is ConditionUpdate => c !== undefined);
+    for (const update of [...ordered, ready]) conditions = setCondition(conditions, update, current.metadata?.generation, now);
     const status: CollectivityStatus = {
       observedGeneration: current.metadata?.generation,
       conditions,
@@ -219,7 +237,7 @@ export class CollectivityReconciler implements Reconciler {
     const problems = quotaProblems(quota);
     if (problems.length > 0) throw new SpecProblem(reasons.quotaInvalid, `the quota cannot be applied: ${problems.join("; ")}`);
     try {
-      for (const object of renderQuota(collectivity, quota)) await this.deps.applier.sync(object);
+      await Promise.all(renderQuota(collectivity, quota).map((object) => this.deps.applier.sync(object)));
     } catch (error) {
       if (error instanceof KubeApiError && error.status === 422) {
         throw new SpecProblem(reasons.quotaInvalid, `the quota cannot be applied: ${error.message}`);
