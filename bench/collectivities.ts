@@ -6,7 +6,7 @@
  *
  * It runs on a platform of its own (.local/bench, ports +3000), started and stopped here.
  */
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { KubeConfig, KubernetesObjectApi, type KubernetesObject } from "@kubernetes/client-node";
 import { down, layout, loadConfig, platformEnv, runningPid, startDaemon, stopDaemon, up, type PlatformConfig } from "@mutualis/local-platform";
@@ -87,6 +87,8 @@ function peakMemoryMiB(pid: number): number {
 async function main(): Promise<void> {
   const config = loadConfig({ ...process.env, MUTUALIS_LOCAL_DIR: ".local/bench", MUTUALIS_PORT_OFFSET: process.env.BENCH_PORT_OFFSET ?? "3000", MUTUALIS_UNSAFE_FAST_STORAGE: "1", MUTUALIS_WITH_OPERATOR: "0" });
   await down(config);
+  // Every run measures a fresh cluster.
+  rmSync(config.dir, { recursive: true, force: true });
   console.log(`bench: starting a platform of its own in ${config.dir}`);
   await up(config);
   const env = platformEnv(config);
@@ -97,7 +99,7 @@ async function main(): Promise<void> {
   const operatorDaemon = {
     name: "bench-operator",
     command: process.execPath,
-    args: ["--import", "tsx", join(config.root, "operator/src/main.ts")],
+    args: [...(process.env.BENCH_CPU_PROFILE ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_CPU_PROFILE}`] : []), "--import", "tsx", join(config.root, "operator/src/main.ts")],
     cwd: config.root,
     marker: join(config.root, "operator/src/main.ts"),
     env: {
@@ -136,6 +138,19 @@ async function main(): Promise<void> {
     console.log(`bench: operator done in ${seconds.toFixed(1)}s`);
 
     const pid = runningPid(operatorDaemon)!;
+    const metricsText = await (await fetch(`${env.OPERATOR_URL}/metrics`)).text();
+    const sum = (prefix: string) =>
+      metricsText
+        .split("\n")
+        .filter((l) => l.startsWith(prefix))
+        .reduce((total, l) => total + Number(l.split(" ").at(-1)), 0);
+    const work = {
+      reconciles: sum('controller_runtime_reconcile_total{controller="collectivity"'),
+      reconcileSeconds: Number(sum("controller_runtime_reconcile_time_seconds_sum").toFixed(1)),
+      apiRequests: sum("rest_client_requests_total"),
+      apiWrites: ["POST", "PUT", "PATCH", "DELETE"].reduce((t, m) => t + sum(`rest_client_requests_total{method="${m}"`), 0),
+      cpuSeconds: Number(sum("process_cpu_seconds_total").toFixed(1)),
+    };
     await new Promise((r) => setTimeout(r, 5000));
     const writeMethods = ["POST", "PATCH", "DELETE", "PUT"];
     const before = await Promise.all(writeMethods.map((m) => metric(env.OPERATOR_URL, "rest_client_requests_total", m)));
@@ -151,15 +166,22 @@ async function main(): Promise<void> {
       operatorSeconds: Number(seconds.toFixed(2)),
       ratio: Number((seconds / baseline.seconds).toFixed(2)),
       operatorPeakMemoryMiB: Number(peakMemoryMiB(pid).toFixed(1)),
+      work,
       idleWritesPerMinute: { create: perMinute(0), patch: perMinute(1), delete: perMinute(2), leaseRenewals: perMinute(3) },
     };
-    mkdirSync(join(config.dir, "results"), { recursive: true });
-    writeFileSync(join(config.dir, "results", "collectivities.json"), JSON.stringify(result, null, 2) + "\n");
+    // Results outlive the bench platform's directory, which the next run wipes.
+    const results = join(config.root, ".local", "bench-results");
+    mkdirSync(results, { recursive: true });
+    writeFileSync(join(results, `collectivities-${count}.json`), JSON.stringify(result, null, 2) + "\n");
     console.log("");
     console.log(`Collectivities until Ready, N=${count}, concurrency ${concurrency}:`);
     console.log(`  floor (plain client, same ${baseline.writes} child objects): ${result.floorSeconds}s`);
     console.log(`  operator (create → all Ready):                   ${result.operatorSeconds}s   ratio ${result.ratio}× the floor`);
     console.log(`  operator peak memory (VmHWM):                    ${result.operatorPeakMemoryMiB} MiB`);
+    console.log(
+      `  operator work: ${work.reconciles} reconciles (${work.reconcileSeconds}s in total), ${work.apiRequests} API requests ` +
+        `(${work.apiWrites} writes), ${work.cpuSeconds}s of CPU`,
+    );
     console.log(
       `  API writes/min while idle: ${result.idleWritesPerMinute.create} create, ${result.idleWritesPerMinute.patch} patch, ` +
         `${result.idleWritesPerMinute.delete} delete; ${result.idleWritesPerMinute.leaseRenewals} lease renewals (PUT)`,

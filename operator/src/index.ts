@@ -7,3 +7,6 @@ export { resolveQuota, defaultSize } from "./controllers/collectivity/quota.ts";
 export { administratorRules } from "./controllers/collectivity/rbac.ts";
 export { platformObjects, zonePolicy, zonesConfigMap } from "./platform-setup.ts";
 export { renderTenant, type TenantConnections } from "./controllers/collectivity/render.ts";
+export { KubeClient } from "./kube/client.ts";
+export { KubeApiError } from "./kube/errors.ts";
+export { resourceTypes } from "./kube/resources.ts";

@@ -45,7 +45,10 @@ function queryString(query: Request["query"]): string {
  */
 export class KubeClient {
   private readonly server: URL;
-  private readonly agent = new Agent({ keepAlive: true, maxSockets: 32 });
+  private agent: Agent | undefined;
+  private tls: Pick<RequestOptions, "ca" | "cert" | "key" | "rejectUnauthorized" | "servername"> = {};
+  private authHeaders: RequestOptions["headers"] = {};
+  private credentialsReadAt = 0;
   private observer: RequestObserver = () => {};
 
   private constructor(
@@ -64,25 +67,49 @@ export class KubeClient {
     this.observer = observer;
   }
 
+  /**
+   * The kubeconfig's TLS material and auth headers, read once a minute (service-account tokens
+   * rotate) rather than per request: client-node re-reads the files and builds a new agent on
+   * every call, which costs a TLS handshake per request.
+   */
+  private async credentials(): Promise<void> {
+    if (this.agent && Date.now() - this.credentialsReadAt < 60_000) return;
+    const probe: RequestOptions = {};
+    await this.kubeConfig.applyToHTTPSOptions(probe);
+    this.authHeaders = { ...(probe.headers ?? {}) };
+    const tls = { ca: probe.ca, cert: probe.cert, key: probe.key, rejectUnauthorized: probe.rejectUnauthorized, servername: probe.servername };
+    if (!this.agent || JSON.stringify(tls) !== JSON.stringify(this.tls)) {
+      this.agent?.destroy();
+      this.tls = tls;
+      this.agent = new Agent({ keepAlive: true, maxSockets: 32, ...tls });
+    }
+    this.credentialsReadAt = Date.now();
+  }
+
   private async options(method: string, path: string): Promise<RequestOptions> {
-    const options: RequestOptions = {
+    await this.credentials();
+    return {
       method,
       protocol: this.server.protocol,
       hostname: this.server.hostname,
       port: this.server.port,
       path,
       agent: this.agent,
-      headers: { accept: "application/json" },
+      headers: { accept: "application/json", ...this.authHeaders },
     };
-    await this.kubeConfig.applyToHTTPSOptions(options);
-    return options;
   }
 
   async request<T>(req: Request): Promise<T> {
     const options = await this.options(req.method, req.path + queryString(req.query));
     const payload = req.body === undefined ? undefined : JSON.stringify(req.body);
     if (payload !== undefined) {
-      options.headers = { ...options.headers, "content-type": req.contentType ?? "application/json" };
+      // Explicitly: Node sends no Content-Length for a DELETE body, and the API server would then
+      // read that body as the start of the next request on the same kept-alive connection.
+      options.headers = {
+        ...options.headers,
+        "content-type": req.contentType ?? "application/json",
+        "content-length": Buffer.byteLength(payload),
+      };
     }
     return new Promise<T>((resolvePromise, reject) => {
       const call = request(options, (res) => {
@@ -210,7 +237,7 @@ export class KubeClient {
       });
     const requestOptions = await this.options("GET", path);
     // Watches are long-lived: keep them off the pooled connections used for requests.
-    requestOptions.agent = false;
+    Object.assign(requestOptions, this.tls, { agent: false });
     await new Promise<void>((resolvePromise, reject) => {
       const call = request({ ...requestOptions, signal }, (res) => {
         if (res.statusCode !== 200) {
@@ -243,6 +270,6 @@ export class KubeClient {
   }
 
   close(): void {
-    this.agent.destroy();
+    this.agent?.destroy();
   }
 }

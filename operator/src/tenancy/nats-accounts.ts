@@ -1,4 +1,4 @@
-import { decode, encodeAccount, encodeGeneric, encodeUser, fmtCreds, type Account, type User } from "@nats-io/jwt";
+import { encodeAccount, encodeGeneric, encodeUser, fmtCreds, type Account, type User } from "@nats-io/jwt";
 import { createAccount, createUser, fromSeed, type KeyPair } from "@nats-io/nkeys";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { connect, credsAuthenticator, type NatsConnection } from "@nats-io/transport-node";
@@ -44,6 +44,38 @@ interface ClaimsReply {
  * Keeps one NATS account per tenant on a server in operator mode: account JWTs signed with the
  * platform's operator key and pushed to the server's resolver through the system account.
  */
+/**
+ * Key pairs by seed, their public and private keys computed once. nkeys derives them from the
+ * seed on every call, with an ed25519 scalar multiplication in plain JavaScript (tweetnacl):
+ * milliseconds each, and the JWT encoders ask several times per token. Profiling showed a busy
+ * operator spending most of its CPU there.
+ */
+const keyPairs = new Map<string, KeyPair>();
+function keyPair(seed: string): KeyPair {
+  const known = keyPairs.get(seed);
+  if (known) return known;
+  const derived = fromSeed(new TextEncoder().encode(seed));
+  const publicKey = derived.getPublicKey();
+  const privateKey = derived.getPrivateKey();
+  const pair: KeyPair = {
+    getPublicKey: () => publicKey,
+    getPrivateKey: () => privateKey,
+    getSeed: () => derived.getSeed(),
+    sign: (input) => derived.sign(input),
+    verify: (input, signature) => derived.verify(input, signature),
+    seal: (input, recipient, nonce) => derived.seal(input, recipient, nonce),
+    open: (message, sender) => derived.open(message, sender),
+    clear: () => derived.clear(),
+  };
+  keyPairs.set(seed, pair);
+  return pair;
+}
+
+/** A JWT's claims, read without checking its signature: only for tokens this operator signed and stored itself. */
+function claimsOf<T>(jwt: string): { iss: string; nats: Partial<T> } {
+  return JSON.parse(Buffer.from(jwt.split(".")[1] ?? "", "base64url").toString("utf8")) as { iss: string; nats: Partial<T> };
+}
+
 export class NatsAccounts {
   private connection: NatsConnection | undefined;
   /** What was last pushed per account, so an unchanged account is not pushed again. */
@@ -96,8 +128,8 @@ export class NatsAccounts {
     keys: TenantKeys,
     suspended: boolean,
   ): Promise<{ accountPublicKey: string; userJwt: string; userCreds: Uint8Array }> {
-    const account = fromSeed(new TextEncoder().encode(keys.accountSeed));
-    const user = fromSeed(new TextEncoder().encode(keys.userSeed));
+    const account = keyPair(keys.accountSeed);
+    const user = keyPair(keys.userSeed);
     const accountPublicKey = account.getPublicKey();
     const claims: Partial<Account> = {
       limits: { ...noLimits, ...jetStreamOn },
@@ -111,7 +143,7 @@ export class NatsAccounts {
       this.pushed.set(accountPublicKey, fingerprint);
     }
     const permissions = tenantPermissions(collectivity);
-    const current = keys.userJwt ? decode<User>(keys.userJwt) : undefined;
+    const current = keys.userJwt ? claimsOf<User>(keys.userJwt) : undefined;
     const upToDate =
       current?.iss === accountPublicKey &&
       JSON.stringify({ pub: current.nats.pub, sub: current.nats.sub }) === JSON.stringify(permissions);
@@ -121,7 +153,7 @@ export class NatsAccounts {
 
   /** Drops every stream of the tenant's account, then removes the account from the resolver. */
   async deleteTenant(keys: TenantKeys): Promise<number> {
-    const account = fromSeed(new TextEncoder().encode(keys.accountSeed));
+    const account = keyPair(keys.accountSeed);
     const cleaner = createUser();
     const creds = fmtCreds(await encodeUser("cleanup", cleaner, account, {}), cleaner);
     let dropped = 0;
@@ -144,6 +176,8 @@ export class NatsAccounts {
     const request = await encodeGeneric("delete", this.operator, "generic", { accounts: [account.getPublicKey()] });
     await this.request("$SYS.REQ.CLAIMS.DELETE", request);
     this.pushed.delete(account.getPublicKey());
+    keyPairs.delete(keys.accountSeed);
+    keyPairs.delete(keys.userSeed);
     return dropped;
   }
 
