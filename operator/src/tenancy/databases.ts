@@ -21,6 +21,23 @@ export interface DatabaseOptions {
 }
 
 /**
+ * The URI a tenant's workloads use: the platform's server, the tenant's database, and, where
+ * the server has per-tenant users, the tenant's own user (authenticated against its database).
+ */
+export function tenantConnectionUri(platformUri: string, database: string, password?: string): string {
+  const url = new URL(platformUri);
+  url.username = "";
+  url.password = "";
+  if (password) {
+    url.username = encodeURIComponent(database);
+    url.password = encodeURIComponent(password);
+    url.searchParams.set("authSource", database);
+  }
+  url.pathname = `/${database}`;
+  return url.toString();
+}
+
+/**
  * One database per tenant on the platform's MongoDB-compatible server. A marker document
  * records which collectivity the database belongs to, which also creates the database.
  */
@@ -70,14 +87,7 @@ export class TenantDatabases {
   }
 
   private tenantUri(database: string, password?: string): string {
-    const url = new URL(this.options.uri);
-    if (this.options.perTenantUsers && password) {
-      url.username = encodeURIComponent(database);
-      url.password = encodeURIComponent(password);
-      url.searchParams.set("authSource", database);
-    }
-    url.pathname = `/${database}`;
-    return url.toString();
+    return tenantConnectionUri(this.options.uri, database, this.options.perTenantUsers ? password : undefined);
   }
 
   async drop(collectivity: string): Promise<void> {
