@@ -10,6 +10,7 @@ import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { KubeConfig, KubernetesObjectApi, type KubernetesObject } from "@kubernetes/client-node";
 import { down, layout, loadConfig, platformEnv, runningPid, startDaemon, stopDaemon, up, type PlatformConfig } from "@mutualis/local-platform";
+import { sirenWithCheckDigit } from "@mutualis/api";
 import { renderTenant, tenantDatabase } from "@mutualis/operator";
 
 const count = Number(process.env.BENCH_COLLECTIVITIES ?? 200);
@@ -17,17 +18,7 @@ const concurrency = Number(process.env.BENCH_CONCURRENCY ?? 8);
 const idleSeconds = Number(process.env.BENCH_IDLE_SECONDS ?? 60);
 
 function siren(i: number): string {
-  const base = `2${String(i).padStart(7, "0")}`;
-  for (let check = 0; check <= 9; check++) {
-    const candidate = `${base}${check}`;
-    let sum = 0;
-    for (let k = 0; k < 9; k++) {
-      const d = Number(candidate[k]) * (k % 2 === 1 ? 2 : 1);
-      sum += d > 9 ? d - 9 : d;
-    }
-    if (sum % 10 === 0) return candidate;
-  }
-  throw new Error("unreachable");
+  return sirenWithCheckDigit(`2${String(i).padStart(7, "0")}`);
 }
 
 function collectivity(prefix: string, i: number): KubernetesObject & { spec: Record<string, unknown> } {

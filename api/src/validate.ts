@@ -40,6 +40,14 @@ export function isValidSiren(siren: string): boolean {
   return sum % 10 === 0;
 }
 
+/** The SIREN made of these eight digits and the check digit that makes it valid (for fixtures and benchmarks). */
+export function sirenWithCheckDigit(eightDigits: string): string {
+  for (let check = 0; check <= 9; check++) {
+    if (isValidSiren(`${eightDigits}${check}`)) return `${eightDigits}${check}`;
+  }
+  throw new Error(`"${eightDigits}" is not eight digits`);
+}
+
 function describe(error: ErrorObject): string {
   const path = error.instancePath.replace(/^\//, "").replace(/\//g, ".") || "spec";
   if (error.keyword === "enum") {

@@ -1,6 +1,5 @@
 import { readFileSync } from "node:fs";
 import {
-  ApiException,
   AppsV1Api,
   CoreV1Api,
   CustomObjectsApi,
@@ -25,7 +24,7 @@ import {
   waitForGone,
   waitForReady,
 } from "../support/operator.ts";
-import { eventually, testPlatform } from "../support/platform.ts";
+import { eventually, statusOf, testPlatform } from "../support/platform.ts";
 
 const platform = testPlatform();
 const kc = platform.kubeConfig();
@@ -36,16 +35,6 @@ const opened: NatsConnection[] = [];
 
 const rennes = { name: "t-rennes", siren: "213502388", population: 227_830, administrators: { users: ["agent@rennes.test"], groups: ["rennes-admins"] } };
 const brest = { name: "t-brest", siren: "212900195", population: 139_000, zone: "fr-bzh-1b", administrators: { users: ["agent@brest.test"] } };
-
-async function statusOf(call: Promise<unknown>): Promise<number> {
-  try {
-    await call;
-    return 200;
-  } catch (error) {
-    if (error instanceof ApiException) return error.code;
-    throw error;
-  }
-}
 
 function restrictedPod(name: string, nodeSelector?: Record<string, string>): V1Pod {
   return {

@@ -1,23 +1,13 @@
 import { randomBytes } from "node:crypto";
-import { ApiException, CoreV1Api, RbacAuthorizationV1Api } from "@kubernetes/client-node";
+import { CoreV1Api, RbacAuthorizationV1Api } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { issueCertificate, layout } from "@mutualis/local-platform";
-import { eventually, testPlatform } from "../support/platform.ts";
+import { eventually, statusOf, testPlatform } from "../support/platform.ts";
 
 const platform = testPlatform();
 const admin = platform.kubeConfig();
 const namespace = `rbac-test-${randomBytes(3).toString("hex")}`;
 const user = `agent-${randomBytes(3).toString("hex")}`;
-
-async function statusOf(call: Promise<unknown>): Promise<number> {
-  try {
-    await call;
-    return 200;
-  } catch (error) {
-    if (error instanceof ApiException) return error.code;
-    throw error;
-  }
-}
 
 describe("RBAC on the local API server", () => {
   const identity = issueCertificate(layout(platform.config).pki, user, { commonName: user, organizations: ["mutualis:agents"] });

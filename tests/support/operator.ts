@@ -1,4 +1,5 @@
 import { KubernetesObjectApi, type KubeConfig, type KubernetesObject } from "@kubernetes/client-node";
+import { sirenWithCheckDigit } from "@mutualis/api";
 import { createLogger, loadOperatorConfig, startOperator, type RunningOperator } from "@mutualis/operator";
 import { eventually, testPlatform } from "./platform.ts";
 
@@ -105,15 +106,4 @@ export async function waitForGone(kc: KubeConfig, name: string, timeoutMs = 60_0
 }
 
 /** A SIREN with a valid check digit, from any eight digits. */
-export function sirenFrom(eightDigits: string): string {
-  for (let check = 0; check <= 9; check++) {
-    const candidate = `${eightDigits}${check}`;
-    let sum = 0;
-    for (let i = 0; i < 9; i++) {
-      const d = Number(candidate[i]) * (i % 2 === 1 ? 2 : 1);
-      sum += d > 9 ? d - 9 : d;
-    }
-    if (sum % 10 === 0) return candidate;
-  }
-  throw new Error("unreachable");
-}
+export const sirenFrom = sirenWithCheckDigit;

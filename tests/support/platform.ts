@@ -1,5 +1,5 @@
 import { readFileSync } from "node:fs";
-import { KubeConfig } from "@kubernetes/client-node";
+import { ApiException, KubeConfig } from "@kubernetes/client-node";
 import { credsAuthenticator, connect, type NatsConnection } from "@nats-io/transport-node";
 import {
   ensureOperatorIdentity,
@@ -85,5 +85,16 @@ export async function eventually<T>(what: string, check: () => Promise<T | undef
       throw new Error(`timed out waiting for ${what}` + (lastError ? `: ${String(lastError)}` : ""));
     }
     await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+/** The HTTP status of a Kubernetes API call: 200 when it succeeds, the error's code otherwise. */
+export async function statusOf(call: Promise<unknown>): Promise<number> {
+  try {
+    await call;
+    return 200;
+  } catch (error) {
+    if (error instanceof ApiException) return error.code;
+    throw error;
   }
 }

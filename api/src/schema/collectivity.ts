@@ -1,17 +1,5 @@
 import { ageColumn, readyColumn, reasonColumn, type ResourceDefinition } from "./crd.ts";
-import {
-  array,
-  boolean,
-  conditions,
-  enumeration,
-  immutable,
-  integer,
-  object,
-  observedGeneration,
-  quantity,
-  string,
-  type CelRule,
-} from "./dsl.ts";
+import { array, boolean, enumeration, immutable, integer, object, quantity, resourceStatus, string, type CelRule } from "./dsl.ts";
 
 export const collectivityCategories = ["commune", "epci", "departement", "region", "syndicat", "other"] as const;
 export const deletionPolicies = ["Retain", "Delete"] as const;
@@ -112,9 +100,7 @@ export const collectivity: ResourceDefinition = {
     },
     { required: ["displayName", "siren", "category", "zone"] },
   ),
-  status: object("What the operator observed and did.", {
-    observedGeneration,
-    conditions,
+  status: resourceStatus({
     namespace: string("The tenant's namespace."),
     zone: string("The hosting zone the tenant's workloads are pinned to."),
     natsAccount: string("Public key of the tenant's NATS account."),

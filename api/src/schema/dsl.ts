@@ -127,3 +127,8 @@ export const conditions: Schema = array("The latest observations of the resource
 });
 
 export const observedGeneration: Schema = integer("The metadata.generation the operator last acted on.", { minimum: 0 });
+
+/** A resource's status: what the operator observed and did, with the conventional fields first. */
+export function resourceStatus(fields: Record<string, Schema>): Schema {
+  return object("What the operator observed and did.", { observedGeneration, conditions, ...fields });
+}

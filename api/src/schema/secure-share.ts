@@ -1,5 +1,5 @@
 import { ageColumn, readyColumn, reasonColumn, type ResourceDefinition } from "./crd.ts";
-import { array, conditions, enumeration, integer, object, observedGeneration, string } from "./dsl.ts";
+import { array, enumeration, integer, object, resourceStatus, string } from "./dsl.ts";
 
 export const shareStates = ["Pending", "Ready", "Expired", "Revoked", "Failed"] as const;
 
@@ -49,9 +49,7 @@ export const secureShare: ResourceDefinition = {
     },
     { required: ["recipients"] },
   ),
-  status: object("What the operator observed and did.", {
-    observedGeneration,
-    conditions,
+  status: resourceStatus({
     state: enumeration("Where the share is in its life.", shareStates),
     expiresAt: string("When the links expire.", { format: "date-time" }),
     files: integer("Number of files uploaded.", { minimum: 0 }),

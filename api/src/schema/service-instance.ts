@@ -1,5 +1,5 @@
 import { ageColumn, readyColumn, reasonColumn, type ResourceDefinition } from "./crd.ts";
-import { conditions, enumeration, freeForm, immutable, integer, object, observedGeneration, string } from "./dsl.ts";
+import { enumeration, freeForm, immutable, integer, object, resourceStatus, string } from "./dsl.ts";
 
 /** The services of the catalogue (SPEC.md, "The platform's services"). */
 export const serviceNames = ["actes", "helios", "parapheur", "marketplace", "sesf", "ipl", "invoices", "identity"] as const;
@@ -47,9 +47,7 @@ export const serviceInstance: ResourceDefinition = {
       ],
     },
   ),
-  status: object("What the operator observed and did.", {
-    observedGeneration,
-    conditions,
+  status: resourceStatus({
     tenancy: string("The tenancy in effect."),
     readyReplicas: integer("Pods of a dedicated service that are ready.", { minimum: 0 }),
     url: string("Where the collectivity reaches the service through the platform gateway."),
