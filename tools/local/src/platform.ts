@@ -189,15 +189,30 @@ export async function down(config: PlatformConfig, progress: Progress = silent):
   for (const component of list) await waitForPortsFree(component);
 }
 
-/** Stops and starts one component, keeping its data: used by tests of persistence. */
-export async function restart(config: PlatformConfig, name: string, progress: Progress = silent): Promise<void> {
-  const ctx = context(config);
-  prepareDisk(ctx);
+function componentNamed(ctx: ComponentContext, name: string): Component {
   const component = platformComponents(ctx).find((c) => c.name === name);
   if (!component) throw new Error(`no component named ${name}`);
+  return component;
+}
+
+/** Stops one component, keeping its data: for tests of what happens while it is away. */
+export async function stopComponent(config: PlatformConfig, name: string): Promise<void> {
+  const component = componentNamed(context(config), name);
   await stopDaemon(component.daemon);
   await waitForPortsFree(component);
-  await ensureStarted(component, progress);
+}
+
+/** Starts one component again (or leaves it running) and waits until it is ready. */
+export async function startComponent(config: PlatformConfig, name: string, progress: Progress = silent): Promise<void> {
+  const ctx = context(config);
+  prepareDisk(ctx);
+  await ensureStarted(componentNamed(ctx, name), progress);
+}
+
+/** Stops and starts one component, keeping its data: used by tests of persistence. */
+export async function restart(config: PlatformConfig, name: string, progress: Progress = silent): Promise<void> {
+  await stopComponent(config, name);
+  await startComponent(config, name, progress);
 }
 
 export interface ComponentStatus {

@@ -1,0 +1,33 @@
+import { z } from "zod";
+import { ConfigError } from "./errors.ts";
+
+/** Settings every service has; a service extends this schema with its own. */
+export const baseSettings = z.object({
+  SERVICE_NAME: z.string().min(1),
+  SERVICE_VERSION: z.string().default("0.1.0"),
+  HTTP_PORT: z.coerce.number().int().min(0).max(65535).default(8080),
+  HTTP_HOST: z.string().default("0.0.0.0"),
+  HTTP_BODY_LIMIT: z.string().default("1mb"),
+  NATS_URL: z.string().regex(/^(nats|tls|wss?):\/\//, "must be a nats://, tls:// or ws(s):// URL"),
+  /** A creds file (tenant or platform user). */
+  NATS_CREDS_FILE: z.string().optional(),
+  MONGODB_URI: z.string().regex(/^mongodb(\+srv)?:\/\//, "must be a mongodb:// URI"),
+  MONGODB_DATABASE: z.string().min(1).optional(),
+  LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+});
+
+export type BaseSettings = z.infer<typeof baseSettings>;
+
+/**
+ * Reads settings from the environment with one schema: a bad or missing setting fails at start
+ * with the setting's name (and never its value, which may be a secret).
+ */
+export function loadSettings<S extends z.ZodObject>(schema: S, env: NodeJS.ProcessEnv = process.env): z.infer<S> {
+  const result = schema.safeParse(env);
+  if (result.success) return result.data;
+  const problems = result.error.issues.map((issue) => {
+    const name = issue.path.join(".") || "(settings)";
+    return issue.code === "invalid_type" && (issue as { input?: unknown }).input === undefined ? `${name} is required` : `${name}: ${issue.message}`;
+  });
+  throw new ConfigError(`invalid settings: ${problems.join("; ")}`);
+}

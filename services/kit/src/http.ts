@@ -1,0 +1,65 @@
+import express, { type ErrorRequestHandler, type Express, type RequestHandler } from "express";
+import helmet from "helmet";
+import { InvalidRequest, NotFound, PayloadTooLarge, publicBody, statusOf } from "./errors.ts";
+import type { Logger } from "./log.ts";
+import type { ServiceMetrics } from "./metrics.ts";
+
+export interface HttpOptions {
+  readonly bodyLimit: string;
+  readonly metrics: ServiceMetrics;
+  readonly log: Logger;
+  /** Why the service is not ready, or undefined when it is. */
+  readonly notReady: () => Promise<string | undefined>;
+}
+
+/** Body-parser failures become the service's own errors, so they map like any other. */
+function bodyError(error: { type?: string; message?: string }): Error | undefined {
+  if (error.type === "entity.too.large") return new PayloadTooLarge("the request body is too large");
+  if (error.type === "entity.parse.failed") return new InvalidRequest("the request body is not valid JSON");
+  return undefined;
+}
+
+/**
+ * The HTTP side of a service: security headers, a body limit, request metrics, health and
+ * readiness, /metrics, the service's routes, then one error handler for everything.
+ */
+export function createHttpApp(options: HttpOptions, routes: (app: Express) => void): Express {
+  const app = express();
+  app.disable("x-powered-by");
+  app.set("trust proxy", "loopback");
+  app.use(helmet());
+
+  const timing: RequestHandler = (req, res, next) => {
+    const stop = options.metrics.httpDuration.startTimer();
+    res.on("finish", () => {
+      const route = req.route?.path ? `${req.baseUrl}${String(req.route.path)}` : "unmatched";
+      stop({ method: req.method, route, status_code: String(res.statusCode) });
+    });
+    next();
+  };
+  app.use(timing);
+
+  app.get("/healthz", (_req, res) => {
+    res.type("text/plain").send("ok");
+  });
+  app.get("/readyz", async (_req, res) => {
+    const reason = await options.notReady();
+    res.status(reason ? 503 : 200).type("text/plain").send(reason ?? "ok");
+  });
+  app.get("/metrics", async (_req, res) => {
+    res.type(options.metrics.registry.contentType).send(await options.metrics.registry.metrics());
+  });
+
+  app.use(express.json({ limit: options.bodyLimit }));
+  routes(app);
+
+  app.use((req, _res, next) => next(new NotFound(`no route for ${req.method} ${req.path}`)));
+  const handleError: ErrorRequestHandler = (error: unknown, req, res, _next) => {
+    const mapped = bodyError(error as { type?: string }) ?? error;
+    const status = statusOf(mapped);
+    if (status >= 500) options.log.error({ err: mapped, method: req.method, path: req.path }, "request failed");
+    res.status(status).json(publicBody(mapped));
+  };
+  app.use(handleError);
+  return app;
+}

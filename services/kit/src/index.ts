@@ -1,0 +1,20 @@
+export { baseSettings, loadSettings, type BaseSettings } from "./config.ts";
+export {
+  ConfigError,
+  Conflict,
+  Forbidden,
+  Gone,
+  InvalidRequest,
+  NotFound,
+  PayloadTooLarge,
+  publicBody,
+  ServiceError,
+  statusOf,
+  Unauthorized,
+  Unavailable,
+} from "./errors.ts";
+export { createLogger, type Logger } from "./log.ts";
+export { ServiceMetrics } from "./metrics.ts";
+export { Database, Repository } from "./mongo.ts";
+export { collectivityOf, type EndpointSpec, type RequestContext } from "./nats.ts";
+export { RunningService, runService, type ServiceContext, type ServiceDefinition } from "./service.ts";

@@ -1,0 +1,38 @@
+import { collectDefaultMetrics, Counter, Histogram, Registry } from "prom-client";
+
+const latencyBuckets = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
+/** A service's Prometheus metrics: process defaults, HTTP and NATS request durations, business counters. */
+export class ServiceMetrics {
+  readonly registry = new Registry();
+  readonly httpDuration = new Histogram({
+    name: "http_request_duration_seconds",
+    help: "Duration of HTTP requests, by method, route and status code.",
+    labelNames: ["method", "route", "status_code"] as const,
+    buckets: latencyBuckets,
+    registers: [this.registry],
+  });
+  readonly natsDuration = new Histogram({
+    name: "nats_request_duration_seconds",
+    help: "Duration of NATS service requests handled, by endpoint and outcome.",
+    labelNames: ["endpoint", "outcome"] as const,
+    buckets: latencyBuckets,
+    registers: [this.registry],
+  });
+  private readonly counters = new Map<string, Counter<"collectivity">>();
+
+  constructor(service: string) {
+    this.registry.setDefaultLabels({ service });
+    collectDefaultMetrics({ register: this.registry });
+  }
+
+  /** A business counter labelled by collectivity, e.g. mutualis_actes_submitted_total. */
+  businessCounter(name: string, help: string): Counter<"collectivity"> {
+    let counter = this.counters.get(name);
+    if (!counter) {
+      counter = new Counter({ name, help, labelNames: ["collectivity"] as const, registers: [this.registry] });
+      this.counters.set(name, counter);
+    }
+    return counter;
+  }
+}

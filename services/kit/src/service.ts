@@ -1,0 +1,144 @@
+import { once } from "node:events";
+import type { Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import type { Service as NatsService } from "@nats-io/services";
+import type { NatsConnection } from "@nats-io/transport-node";
+import type { Express } from "express";
+import type { BaseSettings } from "./config.ts";
+import { createHttpApp } from "./http.ts";
+import { createLogger, type Logger } from "./log.ts";
+import { ServiceMetrics } from "./metrics.ts";
+import { Database } from "./mongo.ts";
+import { connectNats, serveEndpoints, type EndpointSpec } from "./nats.ts";
+
+/** What a service's domain code is given. */
+export interface ServiceContext<S extends BaseSettings = BaseSettings> {
+  readonly settings: S;
+  readonly log: Logger;
+  readonly metrics: ServiceMetrics;
+  readonly nats: NatsConnection;
+  readonly database: Database;
+}
+
+/** A service is its domain: routes, NATS endpoints, and what to do at start and stop. */
+export interface ServiceDefinition<S extends BaseSettings = BaseSettings> {
+  readonly description?: string;
+  routes?(app: Express, context: ServiceContext<S>): void;
+  endpoints?(context: ServiceContext<S>): readonly EndpointSpec[];
+  onStart?(context: ServiceContext<S>): Promise<void>;
+  /** Called after HTTP and NATS stop taking work, before connections close. */
+  onStop?(context: ServiceContext<S>): Promise<void>;
+}
+
+/**
+ * A running service: `start()` connects NATS and the database and listens (port 0 in tests);
+ * `stop()` stops taking work, lets requests in flight finish, drains NATS and closes the rest.
+ */
+export class RunningService<S extends BaseSettings = BaseSettings> {
+  private server: Server | undefined;
+  private natsService: NatsService | undefined;
+  private context: ServiceContext<S> | undefined;
+  private stopping: Promise<void> | undefined;
+  private readyCache = { at: 0, reason: undefined as string | undefined };
+  readonly log: Logger;
+  readonly metrics: ServiceMetrics;
+
+  constructor(
+    private readonly definition: ServiceDefinition<S>,
+    readonly settings: S,
+  ) {
+    this.log = createLogger(settings.SERVICE_NAME, settings.LOG_LEVEL);
+    this.metrics = new ServiceMetrics(settings.SERVICE_NAME);
+  }
+
+  /** The HTTP port, once started. */
+  get port(): number {
+    return (this.server?.address() as AddressInfo | null)?.port ?? 0;
+  }
+
+  get url(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  async start(): Promise<this> {
+    const { settings } = this;
+    const nats = await connectNats(settings.NATS_URL, settings.NATS_CREDS_FILE, settings.SERVICE_NAME, this.log);
+    const database = await Database.connect(settings.MONGODB_URI, settings.MONGODB_DATABASE, settings.SERVICE_NAME);
+    const context: ServiceContext<S> = { settings, log: this.log, metrics: this.metrics, nats, database };
+    this.context = context;
+    await this.definition.onStart?.(context);
+    const endpoints = this.definition.endpoints?.(context) ?? [];
+    if (endpoints.length > 0) {
+      this.natsService = await serveEndpoints(
+        nats,
+        { name: settings.SERVICE_NAME, version: settings.SERVICE_VERSION, description: this.definition.description },
+        endpoints,
+        this.metrics,
+        this.log,
+      );
+    }
+    const app = createHttpApp(
+      { bodyLimit: settings.HTTP_BODY_LIMIT, metrics: this.metrics, log: this.log, notReady: () => this.notReady() },
+      (express) => this.definition.routes?.(express, context),
+    );
+    this.server = app.listen(settings.HTTP_PORT, settings.HTTP_HOST);
+    await once(this.server, "listening");
+    this.log.info({ port: this.port, endpoints: endpoints.map((e) => e.subject) }, "service started");
+    return this;
+  }
+
+  /** Why the service cannot serve now (NATS or the database unreachable), checked at most every 2 s. */
+  async notReady(): Promise<string | undefined> {
+    if (this.stopping) return "stopping";
+    if (Date.now() - this.readyCache.at < 2000) return this.readyCache.reason;
+    const context = this.context;
+    let reason: string | undefined;
+    if (!context) reason = "starting";
+    else if (context.nats.isClosed()) reason = "NATS connection closed";
+    else if (!(await context.database.ping())) reason = "database unreachable";
+    else {
+      try {
+        await context.nats.flush();
+      } catch {
+        reason = "NATS unreachable";
+      }
+    }
+    this.readyCache = { at: Date.now(), reason };
+    return reason;
+  }
+
+  stop(): Promise<void> {
+    this.stopping ??= (async () => {
+      this.log.info("stopping: finishing requests in flight");
+      const closed = this.server ? new Promise<void>((r) => this.server!.close(() => r())) : Promise.resolve();
+      this.server?.closeIdleConnections();
+      await this.natsService?.stop();
+      await closed;
+      if (this.context) {
+        await this.definition.onStop?.(this.context);
+        await this.context.nats.drain();
+        await this.context.database.close();
+      }
+      this.log.info("stopped");
+    })();
+    return this.stopping;
+  }
+}
+
+/** Runs a service as a process: starts it, and stops it gracefully on SIGTERM or SIGINT. */
+export async function runService<S extends BaseSettings>(definition: ServiceDefinition<S>, settings: S): Promise<RunningService<S>> {
+  const service = new RunningService(definition, settings);
+  const shutdown = (signal: string) => {
+    service.log.info({ signal }, "signal received");
+    service.stop().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        service.log.error({ err: error }, "unclean shutdown");
+        process.exit(1);
+      },
+    );
+  };
+  process.once("SIGTERM", () => shutdown("SIGTERM"));
+  process.once("SIGINT", () => shutdown("SIGINT"));
+  return service.start();
+}
