@@ -1,0 +1,78 @@
+import { AckPolicy, jetstream, jetstreamManager, RetentionPolicy, StorageType, type ConsumerMessages, type JsMsg } from "@nats-io/jetstream";
+import { nanos, type NatsConnection } from "@nats-io/transport-node";
+import { Conflict, statusOf, type Logger } from "@mutualis/service-kit";
+
+export interface FlowNames {
+  readonly transmissions: string;
+  readonly returns: string;
+  readonly transmitSubject: string;
+  readonly returnsSubject: string;
+}
+
+export function flowNames(streamPrefix: string, prefectureSubject: string): FlowNames {
+  return {
+    transmissions: `${streamPrefix}_TRANSMISSIONS`,
+    returns: `${streamPrefix}_RETURNS`,
+    transmitSubject: "actes.transmit",
+    returnsSubject: `${prefectureSubject}.returns`,
+  };
+}
+
+/**
+ * The two durable flows: acts waiting to be transmitted (a work queue, deduplicated on the
+ * act's id) and what the prefecture sends back. Both survive restarts of NATS and the service.
+ */
+export async function ensureStreams(nc: NatsConnection, names: FlowNames): Promise<void> {
+  const jsm = await jetstreamManager(nc);
+  const streams = [
+    { name: names.transmissions, subjects: [`${names.transmitSubject}.>`] },
+    { name: names.returns, subjects: [`${names.returnsSubject}.>`] },
+  ];
+  for (const stream of streams) {
+    const config = {
+      ...stream,
+      retention: RetentionPolicy.Workqueue,
+      storage: StorageType.File,
+      duplicate_window: nanos(10 * 60 * 1000),
+    };
+    try {
+      await jsm.streams.info(stream.name);
+      await jsm.streams.update(stream.name, config);
+    } catch {
+      await jsm.streams.add(config);
+    }
+    await jsm.consumers.add(stream.name, { durable_name: "actes", ack_policy: AckPolicy.Explicit, ack_wait: nanos(30_000), max_deliver: -1 });
+  }
+}
+
+/**
+ * Consumes one flow until stopped. A handler that throws leaves the message to be delivered
+ * again after a delay; a Conflict (the event was already applied) is acknowledged.
+ */
+export async function consumeFlow(
+  nc: NatsConnection,
+  stream: string,
+  handle: (msg: JsMsg) => Promise<void>,
+  log: Logger,
+): Promise<ConsumerMessages> {
+  const consumer = await jetstream(nc).consumers.get(stream, "actes");
+  const messages = await consumer.consume({ max_messages: 16 });
+  void (async () => {
+    for await (const msg of messages) {
+      try {
+        await handle(msg);
+        msg.ack();
+      } catch (error) {
+        if (error instanceof Conflict) {
+          log.info({ stream, subject: msg.subject, reason: error.message }, "event already applied");
+          msg.ack();
+        } else {
+          const retryMs = Math.min(30_000, 500 * 2 ** Math.min(msg.info.deliveryCount, 6));
+          (statusOf(error) >= 500 ? log.warn.bind(log) : log.info.bind(log))({ stream, subject: msg.subject, err: error, retryMs }, "will retry");
+          msg.nak(retryMs);
+        }
+      }
+    }
+  })();
+  return messages;
+}

@@ -1,0 +1,105 @@
+import { randomUUID } from "node:crypto";
+import { Conflict, Forbidden, NotFound, Repository, type Database } from "@mutualis/service-kit";
+import type { ActSubmission } from "./domain/act.ts";
+import { nextStatus, type ActEvent, type ActStatus } from "./domain/statuses.ts";
+
+export interface Tenant {
+  _id: string;
+  siren: string;
+  departement: string;
+  displayName: string;
+  enabledAt: Date;
+}
+
+export interface HistoryEntry {
+  status: ActStatus;
+  at: Date;
+  detail?: string;
+}
+
+export interface Act extends Omit<ActSubmission, "document" | "annexes"> {
+  _id: string;
+  collectivity: string;
+  status: ActStatus;
+  document: { fileName: string; size: number; sha256: string };
+  annexes: { fileName: string; size: number; sha256: string }[];
+  submittedAt: Date;
+  history: HistoryEntry[];
+  identifier?: string;
+  acknowledgedAt?: Date;
+  reason?: string;
+  /** Letters from the prefecture: courrier simple, demande de pièces complémentaires, lettre d'observations. */
+  courriers?: { kind: string; text: string; at: Date }[];
+}
+
+/** The collectivities enabled on this shared deployment. */
+export class TenantRepository extends Repository<Tenant> {
+  constructor(database: Database) {
+    super(database, "tenants");
+  }
+
+  async enable(collectivity: string, tenant: Omit<Tenant, "_id" | "enabledAt">): Promise<void> {
+    await this.collection.updateOne({ _id: collectivity }, { $set: tenant, $setOnInsert: { enabledAt: new Date() } }, { upsert: true });
+  }
+
+  async require(collectivity: string): Promise<Tenant> {
+    const tenant = await this.collection.findOne({ _id: collectivity });
+    if (!tenant) throw new Forbidden(`collectivity ${collectivity} is not enabled on the actes service`);
+    return tenant;
+  }
+}
+
+/** Acts, always read and written for one collectivity: a tenant never reaches another's acts. */
+export class ActRepository extends Repository<Act> {
+  constructor(database: Database) {
+    super(database, "acts");
+  }
+
+  async insert(collectivity: string, submission: Omit<Act, "_id" | "collectivity" | "status" | "submittedAt" | "history">): Promise<Act> {
+    const duplicate = await this.collection.findOne({ collectivity, numeroInterne: submission.numeroInterne });
+    if (duplicate) throw new Conflict(`an act numbered ${submission.numeroInterne} was already submitted (${duplicate._id})`);
+    const now = new Date();
+    const act: Act = { ...submission, _id: randomUUID(), collectivity, status: "posted", submittedAt: now, history: [{ status: "posted", at: now }] };
+    await this.collection.insertOne(act);
+    return act;
+  }
+
+  async get(collectivity: string, id: string): Promise<Act> {
+    const act = await this.collection.findOne({ _id: id, collectivity });
+    if (!act) throw new NotFound(`no act ${id} for collectivity ${collectivity}`);
+    return act;
+  }
+
+  list(collectivity: string, limit = 100): Promise<Act[]> {
+    return this.collection.find({ collectivity }).sort({ submittedAt: -1 }).limit(limit).toArray();
+  }
+
+  /**
+   * Applies an event if the act is still in the status it was read in. Returns the act as it
+   * is afterwards; a concurrent or repeated event (a redelivered message) changes nothing.
+   */
+  async apply(act: Act, event: ActEvent, fields: Partial<Act> = {}): Promise<Act> {
+    const status = nextStatus(act.status, event);
+    const detail = "reason" in event ? event.reason : "identifier" in event ? event.identifier : undefined;
+    const entry: HistoryEntry = { status, at: new Date(), ...(detail ? { detail } : {}) };
+    const result = await this.collection.findOneAndUpdate(
+      { _id: act._id, collectivity: act.collectivity, status: act.status },
+      { $set: { ...fields, status }, $push: { history: entry } },
+      { returnDocument: "after" },
+    );
+    return result ?? (await this.get(act.collectivity, act._id));
+  }
+
+  async addCourrier(act: Act, kind: string, text: string): Promise<void> {
+    await this.collection.updateOne({ _id: act._id, collectivity: act.collectivity }, { $push: { courriers: { kind, text, at: new Date() } } });
+  }
+
+  /** Acts of every collectivity in a status, for the flows that move them on. */
+  inStatus(status: ActStatus): Promise<Act[]> {
+    return this.collection.find({ status }).toArray();
+  }
+
+  byId(id: string): Promise<Act | null> {
+    return this.collection.findOne({ _id: id });
+  }
+}

@@ -1,0 +1,17 @@
+import { baseSettings } from "@mutualis/service-kit";
+import { z } from "zod";
+
+export const actesSettings = baseSettings.extend({
+  /** Largest file accepted over NATS (the server's max_payload bounds it). */
+  ACTES_MAX_FILE_BYTES: z.coerce.number().int().positive().default(6 * 1024 * 1024),
+  /** Subject prefix of the prefecture connector (the simulator locally, the TdT in production). */
+  PREFECTURE_SUBJECT: z.string().default("prefecture.actes"),
+  /** The transmitter's three-letter code in archive names. */
+  TRANSMITTER_TRIGRAM: z.string().regex(/^[0-9A-Z]{3}$/).default("MUT"),
+  /** Version of the matières classification the collectivities use. */
+  CLASSIFICATION_VERSION: z.iso.date().default("2026-01-01"),
+  /** Prefix of the JetStream streams (one platform may run several environments). */
+  ACTES_STREAM_PREFIX: z.string().regex(/^[A-Z0-9_]+$/).default("ACTES"),
+});
+
+export type ActesSettings = z.infer<typeof actesSettings>;

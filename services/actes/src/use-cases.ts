@@ -1,0 +1,162 @@
+import { jetstream } from "@nats-io/jetstream";
+import type { NatsConnection } from "@nats-io/transport-node";
+import type { ServiceMetrics } from "@mutualis/service-kit";
+import { Unavailable } from "@mutualis/service-kit";
+import { archiveName } from "./domain/identifiers.ts";
+import { acteXml, envelopeXml } from "./domain/envelope.ts";
+import type { DocumentRepository } from "./documents.ts";
+import type { FlowNames } from "./flows.ts";
+import type { Act, ActRepository, TenantRepository } from "./repository.ts";
+import type { ActesSettings } from "./settings.ts";
+import { checkAct, type ActRequest } from "./submission.ts";
+
+/** What the prefecture's connector answers to a transmission. */
+export interface TransmissionReply {
+  readonly received: boolean;
+  readonly reason?: string;
+}
+
+/** What the prefecture sends back later on the returns flow. */
+export type PrefectureReturn =
+  | { actId: string; type: "acknowledgement"; identifier: string; receivedAt: string }
+  | { actId: string; type: "refusal"; reason: string }
+  | { actId: string; type: "courrier"; kind: "courrier simple" | "demande de pièces complémentaires" | "lettre d'observations"; text: string }
+  | { actId: string; type: "cancellation"; receivedAt: string };
+
+export interface ActesDependencies {
+  readonly settings: ActesSettings;
+  readonly nats: NatsConnection;
+  readonly acts: ActRepository;
+  readonly tenants: TenantRepository;
+  readonly documents: DocumentRepository;
+  readonly flows: FlowNames;
+  readonly metrics: ServiceMetrics;
+  readonly now?: () => Date;
+}
+
+/**
+ * The story of an act: submitted by an agent, checked, stored, queued on a durable flow,
+ * transmitted to the prefecture, then acknowledged or refused. Each step is recorded in the
+ * act's history and can be replayed without sending anything twice.
+ */
+export class ActesUseCases {
+  private readonly submitted;
+  private readonly acknowledged;
+  private readonly refused;
+
+  constructor(private readonly deps: ActesDependencies) {
+    this.submitted = deps.metrics.businessCounter("mutualis_actes_submitted_total", "Acts submitted, per collectivity.");
+    this.acknowledged = deps.metrics.businessCounter("mutualis_actes_acknowledged_total", "Acts acknowledged by the prefecture, per collectivity.");
+    this.refused = deps.metrics.businessCounter("mutualis_actes_refused_total", "Acts refused by the prefecture, per collectivity.");
+  }
+
+  private now(): Date {
+    return this.deps.now?.() ?? new Date();
+  }
+
+  async submit(collectivity: string, request: ActRequest): Promise<Act> {
+    await this.deps.tenants.require(collectivity);
+    const { act, contents } = checkAct(request, this.deps.settings.ACTES_MAX_FILE_BYTES, this.now());
+    const stored = await this.deps.acts.insert(collectivity, {
+      ...act,
+      document: { fileName: act.document.fileName, size: act.document.size, sha256: act.document.sha256 },
+      annexes: act.annexes.map((a) => ({ fileName: a.fileName, size: a.size, sha256: a.sha256 })),
+    });
+    await this.deps.documents.store(collectivity, stored._id, contents);
+    this.submitted.inc({ collectivity });
+    return this.queue(stored);
+  }
+
+  /** Puts a posted act on the transmission flow; the act's id deduplicates a repeated queueing. */
+  async queue(act: Act): Promise<Act> {
+    try {
+      await jetstream(this.deps.nats).publish(`${this.deps.flows.transmitSubject}.${act.collectivity}`, JSON.stringify({ actId: act._id }), {
+        msgID: act._id,
+      });
+    } catch (error) {
+      throw new Unavailable(`the act is stored but not yet queued for transmission: ${(error as Error).message}`, { cause: error });
+    }
+    return act.status === "posted" ? this.deps.acts.apply(act, { type: "queued" }) : act;
+  }
+
+  /**
+   * At start, acts a crash left between storing and transmission are queued again; the act's id
+   * deduplicates the message, and transmit() skips an act already sent.
+   */
+  async recoverUnsent(): Promise<number> {
+    const unsent = [...(await this.deps.acts.inStatus("posted")), ...(await this.deps.acts.inStatus("waitingForTransmission"))];
+    for (const act of unsent) await this.queue(act);
+    return unsent.length;
+  }
+
+  /** Sends an act to the prefecture; a redelivered message for an act already sent does nothing. */
+  async transmit(actId: string): Promise<void> {
+    let act = await this.deps.acts.byId(actId);
+    if (!act) return;
+    // The message can arrive before the submission has recorded the queueing: record it here.
+    if (act.status === "posted") act = await this.deps.acts.apply(act, { type: "queued" });
+    if (act.status !== "waitingForTransmission") return;
+    const tenant = await this.deps.tenants.require(act.collectivity);
+    const metadataFile = `${act.numeroInterne}-acte.xml`;
+    const contents = await this.deps.documents.load(act.collectivity, act._id);
+    const payload = {
+      actId: act._id,
+      archive: archiveName(this.deps.settings.TRANSMITTER_TRIGRAM, tenant.siren, act.date, 1),
+      envelope: envelopeXml(
+        {
+          siren: tenant.siren,
+          departement: tenant.departement,
+          arrondissement: 1,
+          natureCollectivite: 1,
+          referent: { name: tenant.displayName, email: `actes@${act.collectivity}.mutualis.invalid` },
+          returnAddress: `actes@${act.collectivity}.mutualis.invalid`,
+        },
+        metadataFile,
+      ),
+      acte: acteXml({ ...act, document: { ...act.document, mimeType: "application/pdf" }, annexes: act.annexes.map((a) => ({ ...a, mimeType: "application/pdf" })) }, this.deps.settings.CLASSIFICATION_VERSION),
+      files: contents.map((content) => Buffer.from(content).toString("base64")),
+    };
+    const reply = await this.deps.nats.request(`${this.deps.settings.PREFECTURE_SUBJECT}.submit`, JSON.stringify(payload), { timeout: 10_000 });
+    const answer = reply.json<TransmissionReply>();
+    const sent = await this.deps.acts.apply(act, { type: "sent" });
+    if (!answer.received) {
+      await this.deps.acts.apply(sent, { type: "refused", reason: answer.reason ?? "refused by the prefecture" }, { reason: answer.reason });
+      this.refused.inc({ collectivity: act.collectivity });
+    }
+  }
+
+  /** Applies what the prefecture sent back. */
+  async receive(message: PrefectureReturn): Promise<void> {
+    const act = await this.deps.acts.byId(message.actId);
+    if (!act) return;
+    switch (message.type) {
+      case "acknowledgement":
+        await this.deps.acts.apply(act, { type: "acknowledged", identifier: message.identifier, receivedAt: message.receivedAt }, {
+          identifier: message.identifier,
+          acknowledgedAt: new Date(message.receivedAt),
+        });
+        this.acknowledged.inc({ collectivity: act.collectivity });
+        return;
+      case "refusal":
+        await this.deps.acts.apply(act, { type: "refused", reason: message.reason }, { reason: message.reason });
+        this.refused.inc({ collectivity: act.collectivity });
+        return;
+      case "cancellation":
+        await this.deps.acts.apply(act, { type: "cancellationAcknowledged" });
+        return;
+      case "courrier":
+        await this.deps.acts.addCourrier(act, message.kind, message.text);
+        return;
+    }
+  }
+
+  /** Asks the prefecture to cancel an acknowledged act; its answer comes back on the returns flow. */
+  async requestCancellation(collectivity: string, id: string): Promise<Act> {
+    const act = await this.deps.acts.get(collectivity, id);
+    const asked = await this.deps.acts.apply(act, { type: "cancellationRequested" });
+    await this.deps.nats.request(`${this.deps.settings.PREFECTURE_SUBJECT}.cancel`, JSON.stringify({ actId: act._id, identifier: act.identifier }), {
+      timeout: 10_000,
+    });
+    return asked;
+  }
+}

@@ -1,0 +1,1 @@
+export { prefectureSimulator, refusalReason, simulatorSettings, type SimulatorSettings } from "./service.ts";

@@ -1,0 +1,141 @@
+import { jetstream } from "@nats-io/jetstream";
+import { actIdentifier, looksLikePdf, type NatureCode, type PrefectureReturn, type TransmissionReply } from "@mutualis/actes";
+import { isValidSiren } from "@mutualis/api";
+import { baseSettings, Repository, type Database, type ServiceContext, type ServiceDefinition } from "@mutualis/service-kit";
+import { z } from "zod";
+
+export const simulatorSettings = baseSettings.extend({
+  PREFECTURE_SUBJECT: z.string().default("prefecture.actes"),
+  /** How long the simulated prefecture takes to acknowledge. */
+  SIMULATOR_ACK_DELAY_MS: z.coerce.number().int().min(0).max(600_000).default(200),
+});
+
+export type SimulatorSettings = z.infer<typeof simulatorSettings>;
+
+interface Transmission {
+  _id: string;
+  reply: TransmissionReply;
+  identifier?: string;
+  returned: boolean;
+  receivedAt: Date;
+}
+
+class TransmissionRepository extends Repository<Transmission> {
+  constructor(database: Database) {
+    super(database, "transmissions");
+  }
+  find(actId: string) {
+    return this.collection.findOne({ _id: actId });
+  }
+  async record(transmission: Transmission) {
+    await this.collection.insertOne(transmission);
+  }
+  async markReturned(actId: string) {
+    await this.collection.updateOne({ _id: actId }, { $set: { returned: true } });
+  }
+  pending() {
+    return this.collection.find({ returned: false, "reply.received": true }).toArray();
+  }
+}
+
+const attribute = (xml: string, name: string) => new RegExp(`${name}="([^"]*)"`).exec(xml)?.[1];
+const element = (xml: string, name: string) => new RegExp(`<actes:${name}>([\\s\\S]*?)</actes:${name}>`).exec(xml)?.[1];
+
+/** What the prefecture's application checks before it accepts a transmission. */
+export function refusalReason(envelope: string, acte: string, files: readonly string[]): string | undefined {
+  const siren = attribute(envelope, "insee:SIREN") ?? "";
+  if (!isValidSiren(siren)) return `enveloppe: SIREN ${siren || "(absent)"} invalide`;
+  const nature = Number(attribute(acte, "actes:CodeNatureActe"));
+  if (!(nature >= 1 && nature <= 6)) return "acte: CodeNatureActe doit être compris entre 1 et 6";
+  if (!/^[0-9A-Z_]{2,15}$/.test(attribute(acte, "actes:NumeroInterne") ?? "")) return "acte: NumeroInterne invalide";
+  const objet = element(acte, "Objet") ?? "";
+  if (objet.length === 0 || objet.length > 499) return "acte: Objet absent ou trop long";
+  if (files.length === 0) return "acte: aucun document";
+  if (files.some((file) => !looksLikePdf(Buffer.from(file.slice(0, 12), "base64")))) return "acte: un document n'est pas au format PDF";
+  return undefined;
+}
+
+/**
+ * The simulated prefecture: answers each transmission at once (received or refused with a
+ * reason), then acknowledges it on the returns flow after a delay, as the real one does. A
+ * transmission received twice gets the same answer and one acknowledgement.
+ */
+export function prefectureSimulator(): ServiceDefinition<SimulatorSettings> {
+  const timers = new Set<NodeJS.Timeout>();
+  const publishReturn = async (context: ServiceContext<SimulatorSettings>, message: PrefectureReturn, id: string) => {
+    await jetstream(context.nats).publish(`${context.settings.PREFECTURE_SUBJECT}.returns.${message.actId}`, JSON.stringify(message), { msgID: id });
+  };
+  const later = (context: ServiceContext<SimulatorSettings>, work: () => Promise<void>) => {
+    const timer = setTimeout(() => {
+      timers.delete(timer);
+      work().catch((error: unknown) => context.log.error({ err: error }, "could not send a return"));
+    }, context.settings.SIMULATOR_ACK_DELAY_MS);
+    timers.add(timer);
+  };
+  const acknowledge = (context: ServiceContext<SimulatorSettings>, repository: TransmissionRepository, actId: string, identifier: string) =>
+    later(context, async () => {
+      await publishReturn(context, { actId, type: "acknowledgement", identifier, receivedAt: new Date().toISOString() }, `ack-${actId}`);
+      await repository.markReturned(actId);
+    });
+
+  return {
+    description: "Simulated prefecture (@ctes) for the local platform",
+    async onStart(context) {
+      // Acknowledgements promised before a restart are sent now.
+      const repository = new TransmissionRepository(context.database);
+      for (const pending of await repository.pending()) acknowledge(context, repository, pending._id, pending.identifier!);
+    },
+    async onStop() {
+      for (const timer of timers) clearTimeout(timer);
+    },
+    endpoints: (context) => {
+      const repository = new TransmissionRepository(context.database);
+      return [
+        {
+          name: "submit",
+          subject: `${context.settings.PREFECTURE_SUBJECT}.submit`,
+          schema: z.object({ actId: z.string(), archive: z.string(), envelope: z.string(), acte: z.string(), files: z.array(z.string()) }),
+          handle: async (request) => {
+            const { actId, envelope, acte, files } = request as { actId: string; envelope: string; acte: string; files: string[] };
+            const known = await repository.find(actId);
+            if (known) return known.reply;
+            const reason = refusalReason(envelope, acte, files);
+            const reply: TransmissionReply = reason ? { received: false, reason } : { received: true };
+            const identifier = reason
+              ? undefined
+              : actIdentifier(
+                  attribute(envelope, "actes:Departement") ?? "000",
+                  attribute(envelope, "insee:SIREN")!,
+                  attribute(acte, "actes:Date")!,
+                  attribute(acte, "actes:NumeroInterne")!,
+                  Number(attribute(acte, "actes:CodeNatureActe")) as NatureCode,
+                );
+            await repository.record({ _id: actId, reply, ...(identifier ? { identifier } : {}), returned: !identifier, receivedAt: new Date() });
+            if (identifier) acknowledge(context, repository, actId, identifier);
+            return reply;
+          },
+        },
+        {
+          name: "cancel",
+          subject: `${context.settings.PREFECTURE_SUBJECT}.cancel`,
+          schema: z.object({ actId: z.string() }),
+          handle: async (request) => {
+            const { actId } = request as { actId: string };
+            later(context, () => publishReturn(context, { actId, type: "cancellation", receivedAt: new Date().toISOString() }, `cancel-${actId}`));
+            return { received: true };
+          },
+        },
+        {
+          name: "courrier",
+          subject: `${context.settings.PREFECTURE_SUBJECT}.courrier`,
+          schema: z.object({ actId: z.string(), text: z.string().min(1).max(5000) }),
+          handle: async (request) => {
+            const { actId, text } = request as { actId: string; text: string };
+            await publishReturn(context, { actId, type: "courrier", kind: "courrier simple", text }, `courrier-${actId}-${Date.now()}`);
+            return { sent: true };
+          },
+        },
+      ];
+    },
+  };
+}

@@ -1,0 +1,206 @@
+import { randomBytes } from "node:crypto";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { connect, credsAuthenticator, type NatsConnection } from "@nats-io/transport-node";
+import { MongoClient } from "mongodb";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { actesService, actesSettings } from "@mutualis/actes";
+import { createAccount, ensureOperatorIdentity, layout, pushAccountJwt, restart, signAccount, userCreds } from "@mutualis/local-platform";
+import { prefectureSimulator, simulatorSettings } from "@mutualis/prefecture-simulator";
+import { loadSettings, RunningService } from "@mutualis/service-kit";
+import { eventually, testPlatform } from "../support/platform.ts";
+
+const platform = testPlatform();
+const run = randomBytes(3).toString("hex");
+const pdf = (text: string) => Buffer.from(`%PDF-1.7\n% ${text}\n%%EOF\n`).toString("base64");
+let credsFile: string;
+let client: NatsConnection;
+let actes: RunningService;
+let simulator: RunningService;
+
+interface ActView {
+  id: string;
+  status: string;
+  statusLabel: string;
+  identifier?: string;
+  reason?: string;
+  history: { status: string }[];
+  courriers: { kind: string; text: string }[];
+}
+
+const startActes = () =>
+  new RunningService(
+    actesService(),
+    loadSettings(actesSettings, {
+      SERVICE_NAME: "actes",
+      HTTP_PORT: "0",
+      HTTP_HOST: "127.0.0.1",
+      NATS_URL: platform.env.NATS_URL,
+      NATS_CREDS_FILE: credsFile,
+      MONGODB_URI: platform.env.MONGODB_URI,
+      MONGODB_DATABASE: `actes_${run}`,
+      ACTES_MAX_FILE_BYTES: "65536",
+      ACTES_STREAM_PREFIX: `ACTES_${run.toUpperCase()}`,
+      LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? "error",
+    }),
+  ).start();
+
+const startSimulator = () =>
+  new RunningService(
+    prefectureSimulator(),
+    loadSettings(simulatorSettings, {
+      SERVICE_NAME: "prefecture-simulator",
+      HTTP_PORT: "0",
+      HTTP_HOST: "127.0.0.1",
+      NATS_URL: platform.env.NATS_URL,
+      NATS_CREDS_FILE: credsFile,
+      MONGODB_URI: platform.env.MONGODB_URI,
+      MONGODB_DATABASE: `prefecture_${run}`,
+      SIMULATOR_ACK_DELAY_MS: "100",
+      LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? "error",
+    }),
+  ).start();
+
+async function call<T>(subject: string, body: unknown): Promise<{ status: number; body: T }> {
+  const reply = await client.request(subject, JSON.stringify(body), { timeout: 10_000 });
+  const code = reply.headers?.get("Nats-Service-Error-Code");
+  return { status: code ? Number(code) : 200, body: reply.json<T>() };
+}
+
+function act(numeroInterne: string, change: Record<string, unknown> = {}) {
+  return {
+    numeroInterne,
+    nature: 1,
+    classification: "7.1",
+    objet: "Budget primitif 2027 de la ville",
+    date: "2026-11-20",
+    document: { fileName: "deliberation.pdf", mimeType: "application/pdf", contentBase64: pdf("deliberation") },
+    annexes: [{ fileName: "annexe.pdf", mimeType: "application/pdf", contentBase64: pdf("annexe") }],
+    ...change,
+  };
+}
+
+async function waitForStatus(collectivity: string, id: string, status: string): Promise<ActView> {
+  return eventually(`act ${id} to be ${status}`, async () => {
+    const { body } = await call<ActView>(`tenant.${collectivity}.actes.get`, { id });
+    return body.status === status ? body : undefined;
+  }, 60_000);
+}
+
+describe("the actes service with the prefecture simulator, over real NATS JetStream and FerretDB", () => {
+  beforeAll(async () => {
+    const identity = await ensureOperatorIdentity(layout(platform.config).nats);
+    const account = createAccount();
+    const system = await platform.systemNats();
+    await pushAccountJwt(system, await signAccount(identity, "platform-services-test", account));
+    await system.close();
+    credsFile = join(mkdtempSync(join(tmpdir(), "actes-")), "services.creds");
+    writeFileSync(credsFile, await userCreds("services", account), { mode: 0o600 });
+    client = await connect({ servers: platform.env.NATS_URL, authenticator: credsAuthenticator(await userCreds("caller", account)), maxReconnectAttempts: -1 });
+    simulator = await startSimulator();
+    actes = await startActes();
+    for (const [collectivity, siren, departement] of [["rennes", "213502388", "35"], ["brest", "212900195", "29"], ["faux", "123456789", "35"]]) {
+      await call("platform.actes.tenants.enable", { collectivity, siren, departement, displayName: collectivity });
+    }
+  });
+
+  afterAll(async () => {
+    await actes?.stop();
+    await simulator?.stop();
+    await client?.close();
+  });
+
+  it("when Rennes submits a valid act, then it is transmitted and acknowledged with the prefecture's identifier", async () => {
+    const submitted = await call<ActView>("tenant.rennes.actes.submit", act("D2026_001"));
+    expect(submitted.status).toBe(200);
+    const acknowledged = await waitForStatus("rennes", submitted.body.id, "acknowledged");
+    expect(acknowledged.identifier).toBe("035-213502388-20261120-D2026_001-DE");
+    expect(acknowledged.statusLabel).toBe("Acquittement reçu");
+    expect(acknowledged.history.map((h) => h.status)).toEqual(["posted", "waitingForTransmission", "transmitted", "acknowledged"]);
+  });
+
+  it.each([
+    ["a nature of 9", { nature: 9 }, "nature: must be 1 to 6"],
+    ["a lower-case number", { numeroInterne: "d-1" }, "numeroInterne: must be 2 to 15 capital letters"],
+    ["a Word file renamed to PDF", { document: { fileName: "x.pdf", mimeType: "application/pdf", contentBase64: Buffer.from("\xd0\xcf\x11\xe0 word").toString("base64") } }, "document: x.pdf is not a PDF file"],
+    ["an object of 600 characters", { objet: "x".repeat(600) }, "objet: must be at most 499 characters"],
+    ["a date in the future", { date: "2099-01-01" }, "date: an act cannot be dated in the future"],
+  ])("when an act has %s, then it is refused with 400 and the reason, and nothing is stored", async (_case, change, reason) => {
+    const before = (await call<ActView[]>("tenant.rennes.actes.list", {})).body.length;
+    const answer = await call<{ details: string[] }>("tenant.rennes.actes.submit", act(`BAD_${run.toUpperCase()}`, change));
+    expect(answer.status).toBe(400);
+    expect(answer.body.details.join("\n")).toContain(reason);
+    expect((await call<ActView[]>("tenant.rennes.actes.list", {})).body.length).toBe(before);
+  });
+
+  it("when a file is over the size limit, then it is refused with 413", async () => {
+    const big = Buffer.concat([Buffer.from("%PDF-1.7\n"), Buffer.alloc(70_000, 32)]).toString("base64");
+    const answer = await call("tenant.rennes.actes.submit", act("D2026_BIG", { document: { fileName: "big.pdf", mimeType: "application/pdf", contentBase64: big } }));
+    expect(answer.status).toBe(413);
+  });
+
+  it("when the same internal number is submitted twice, then the second is refused with 409", async () => {
+    expect((await call("tenant.rennes.actes.submit", act("D2026_002"))).status).toBe(200);
+    expect((await call("tenant.rennes.actes.submit", act("D2026_002"))).status).toBe(409);
+  });
+
+  it("when a collectivity is not enabled on the service, then its submissions are refused with 403", async () => {
+    expect((await call("tenant.quimper.actes.submit", act("D2026_001"))).status).toBe(403);
+  });
+
+  it("when Brest asks for Rennes's act, then it is not found: each collectivity sees only its own acts", async () => {
+    const rennesActs = (await call<ActView[]>("tenant.rennes.actes.list", {})).body;
+    expect(rennesActs.length).toBeGreaterThan(0);
+    expect((await call("tenant.brest.actes.get", { id: rennesActs[0]!.id })).status).toBe(404);
+    expect((await call<ActView[]>("tenant.brest.actes.list", {})).body).toEqual([]);
+  });
+
+  it("when the prefecture finds the envelope invalid, then the act is refused with the prefecture's reason", async () => {
+    const submitted = await call<ActView>("tenant.faux.actes.submit", act("D2026_001"));
+    const refused = await waitForStatus("faux", submitted.body.id, "refused");
+    expect(refused.reason).toBe("enveloppe: SIREN 123456789 invalide");
+  });
+
+  it("when the prefecture sends a courrier simple, then it is attached to the act; a cancellation asked is confirmed", async () => {
+    const id = (await call<ActView>("tenant.rennes.actes.submit", act("D2026_003"))).body.id;
+    await waitForStatus("rennes", id, "acknowledged");
+    await call("prefecture.actes.courrier", { actId: id, text: "Merci de préciser la date de la séance." });
+    await eventually("the courrier to arrive", async () => {
+      const { body } = await call<ActView>("tenant.rennes.actes.get", { id });
+      return body.courriers.length === 1 ? body : undefined;
+    });
+    expect((await call<ActView>("tenant.rennes.actes.cancel", { id })).body.status).toBe("cancellationAsked");
+    await waitForStatus("rennes", id, "cancelled");
+  });
+
+  it("when /metrics is scraped, then acts submitted, acknowledged and refused are counted per collectivity", async () => {
+    const text = await (await fetch(`${actes.url}/metrics`)).text();
+    expect(text).toMatch(/^mutualis_actes_submitted_total\{collectivity="rennes",service="actes"\} [1-9]/m);
+    expect(text).toMatch(/^mutualis_actes_acknowledged_total\{collectivity="rennes",service="actes"\} [1-9]/m);
+    expect(text).toMatch(/^mutualis_actes_refused_total\{collectivity="faux",service="actes"\} 1$/m);
+  });
+
+  it("when NATS and both services restart while an act is in flight, then it ends acknowledged exactly once", async () => {
+    await simulator.stop();
+    const id = (await call<ActView>("tenant.rennes.actes.submit", act("D2026_004"))).body.id;
+    await waitForStatus("rennes", id, "waitingForTransmission");
+    await actes.stop();
+    await client.close();
+    await restart(platform.config, "nats");
+    client = await eventually("NATS to come back", async () =>
+      connect({ servers: platform.env.NATS_URL, authenticator: credsAuthenticator((await import("node:fs")).readFileSync(credsFile)) }),
+    );
+    actes = await startActes();
+    simulator = await startSimulator();
+    const acknowledged = await waitForStatus("rennes", id, "acknowledged");
+    expect(acknowledged.history.filter((h) => h.status === "transmitted")).toHaveLength(1);
+    expect(acknowledged.history.filter((h) => h.status === "acknowledged")).toHaveLength(1);
+    const mongo = await new MongoClient(platform.env.MONGODB_URI).connect();
+    try {
+      expect(await mongo.db(`prefecture_${run}`).collection("transmissions").countDocuments({ _id: id as never })).toBe(1);
+    } finally {
+      await mongo.close();
+    }
+  });
+});
