@@ -22,6 +22,8 @@ export interface OperatorConfig {
   readonly workers: number;
   readonly resyncMs: number;
   readonly natsPortForPolicies: number;
+  /** Where tenants reach their services, shown in ServiceInstance status. */
+  readonly gatewayUrl: string;
   readonly databasePortForPolicies: number;
 }
 
@@ -83,6 +85,7 @@ export function loadOperatorConfig(env: NodeJS.ProcessEnv = process.env): Operat
     workers: integer(env, "OPERATOR_WORKERS", 4, 1, 64),
     resyncMs: integer(env, "OPERATOR_RESYNC_SECONDS", 600, 10, 86_400) * 1000,
     natsPortForPolicies: integer(env, "MUTUALIS_NATS_PORT", 4222, 1, 65535),
+    gatewayUrl: (env.GATEWAY_URL || "http://127.0.0.1:16081").replace(/\/$/, ""),
     databasePortForPolicies: integer(env, "MUTUALIS_DATABASE_PORT", 27017, 1, 65535),
   };
 }

@@ -2,12 +2,14 @@ import { KubeConfig } from "@kubernetes/client-node";
 import { fromSeed } from "@nats-io/nkeys";
 import type { OperatorConfig } from "./config.ts";
 import { setupCollectivityController } from "./controllers/collectivity/index.ts";
+import { setupServiceInstanceController } from "./controllers/service-instance/index.ts";
 import { KubeClient } from "./kube/client.ts";
 import type { Logger } from "./runtime/log.ts";
 import { Manager } from "./runtime/manager.ts";
 import { ensurePlatformObjects } from "./platform-setup.ts";
 import { TenantDatabases } from "./tenancy/databases.ts";
 import { NatsAccounts } from "./tenancy/nats-accounts.ts";
+import { ensurePlatformServices } from "./tenancy/platform-services.ts";
 
 export interface RunningOperator {
   readonly manager: Manager;
@@ -23,6 +25,7 @@ export async function startOperator(config: OperatorConfig, log: Logger): Promis
   await ensurePlatformObjects(client, config.platformNamespace, config.zones);
 
   const nats = new NatsAccounts(config.natsUrl, fromSeed(config.natsOperatorSeed), config.natsSystemCreds);
+  await ensurePlatformServices(client, nats, config.platformNamespace);
   const databases = new TenantDatabases({ uri: config.mongodbUri, perTenantUsers: config.databaseUsers });
   const manager = new Manager(client, log, {
     httpPort: config.httpPort,
@@ -39,6 +42,7 @@ export async function startOperator(config: OperatorConfig, log: Logger): Promis
     platformNamespace: config.platformNamespace,
     zones: new Set(config.zones),
   });
+  setupServiceInstanceController(manager, { workers: config.workers, nats, gatewayUrl: config.gatewayUrl });
   await manager.start();
   return {
     manager,

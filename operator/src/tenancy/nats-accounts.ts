@@ -80,6 +80,10 @@ export class NatsAccounts {
   private connection: NatsConnection | undefined;
   /** What was last pushed per account, so an unchanged account is not pushed again. */
   private readonly pushed = new Map<string, string>();
+  /** The shared services each collectivity's account imports, as last pushed. */
+  private readonly imported = new Map<string, readonly string[]>();
+  private servicesAccount: string | undefined;
+  private servicesConnection: NatsConnection | undefined;
 
   constructor(
     private readonly url: string,
@@ -127,14 +131,29 @@ export class NatsAccounts {
     collectivity: string,
     keys: TenantKeys,
     suspended: boolean,
+    sharedServices: readonly string[] = [],
   ): Promise<{ accountPublicKey: string; userJwt: string; userCreds: Uint8Array }> {
     const account = keyPair(keys.accountSeed);
     const user = keyPair(keys.userSeed);
     const accountPublicKey = account.getPublicKey();
+    const services = [...new Set(sharedServices)].sort();
+    if (services.length > 0 && !this.servicesAccount) throw new MessagingError("the platform services account is not set up yet");
     const claims: Partial<Account> = {
       limits: { ...noLimits, ...jetStreamOn },
       // A revocation dated t rejects the user's JWTs issued up to t; 2100-01-01 covers them all.
       ...(suspended ? { revocations: { [user.getPublicKey()]: 4_102_444_800 } } : {}),
+      // Each shared service the tenant uses, imported from the platform services account: only
+      // the tenant's own subjects, so a request can only ever speak for this collectivity.
+      ...(services.length > 0
+        ? {
+            imports: services.map((service) => ({
+              name: service,
+              type: "service" as const,
+              subject: `${tenantSubjectPrefix(collectivity)}.${service}.>`,
+              account: this.servicesAccount!,
+            })),
+          }
+        : {}),
       tags: [`collectivity:${collectivity}`],
     };
     const fingerprint = JSON.stringify(claims);
@@ -142,6 +161,7 @@ export class NatsAccounts {
       await this.request("$SYS.REQ.CLAIMS.UPDATE", await encodeAccount(`coll-${collectivity}`, account, claims, { signer: this.operator }));
       this.pushed.set(accountPublicKey, fingerprint);
     }
+    this.imported.set(collectivity, services);
     const permissions = tenantPermissions(collectivity);
     const current = keys.userJwt ? claimsOf<User>(keys.userJwt) : undefined;
     const upToDate =
@@ -181,7 +201,54 @@ export class NatsAccounts {
     return dropped;
   }
 
+  /** The shared services the collectivity's account imports now. */
+  importsOf(collectivity: string): readonly string[] {
+    return this.imported.get(collectivity) ?? [];
+  }
+
+  /**
+   * Pushes the platform services account: it runs the shared deployments and exports each
+   * catalogue service's tenant subjects, `tenant.*.<service>.>`. Returns the creds of the user
+   * the shared deployments (and the operator, to enable tenants) connect with.
+   */
+  async ensurePlatformServices(keys: TenantKeys, services: readonly string[]): Promise<{ accountPublicKey: string; userCreds: Uint8Array }> {
+    const account = keyPair(keys.accountSeed);
+    const user = keyPair(keys.userSeed);
+    const claims: Partial<Account> = {
+      limits: { ...noLimits, ...jetStreamOn },
+      exports: services.map((service) => ({ name: service, type: "service" as const, subject: `tenant.*.${service}.>` })),
+      tags: ["platform:services"],
+    };
+    const fingerprint = JSON.stringify(claims);
+    if (this.pushed.get(account.getPublicKey()) !== fingerprint) {
+      await this.request("$SYS.REQ.CLAIMS.UPDATE", await encodeAccount("mutualis-services", account, claims, { signer: this.operator }));
+      this.pushed.set(account.getPublicKey(), fingerprint);
+    }
+    this.servicesAccount = account.getPublicKey();
+    const userJwt = keys.userJwt ?? (await encodeUser("mutualis-services", user, account, {}));
+    const userCreds = fmtCreds(userJwt, user);
+    if (!this.servicesConnection || this.servicesConnection.isClosed()) {
+      this.servicesConnection = await connect({ servers: this.url, authenticator: credsAuthenticator(userCreds), name: "mutualis-operator-services", maxReconnectAttempts: -1 });
+    }
+    return { accountPublicKey: account.getPublicKey(), userCreds };
+  }
+
+  /** A request to a shared service's platform endpoint, from the services account. */
+  async requestService<T>(subject: string, body: unknown): Promise<T> {
+    if (!this.servicesConnection) throw new MessagingError("the platform services account is not set up yet");
+    let reply;
+    try {
+      reply = await this.servicesConnection.request(subject, JSON.stringify(body), { timeout: 5000 });
+    } catch (error) {
+      throw new MessagingError(`no answer on ${subject}: ${(error as Error).message}`, { cause: error });
+    }
+    const code = reply.headers?.get("Nats-Service-Error-Code");
+    if (code) throw new MessagingError(`${subject} answered ${code}: ${reply.headers?.get("Nats-Service-Error") ?? ""}`);
+    return reply.json<T>();
+  }
+
   async close(): Promise<void> {
+    await this.servicesConnection?.close();
     await this.connection?.close();
   }
 }

@@ -1,5 +1,5 @@
 import type { KubernetesObject } from "@kubernetes/client-node";
-import type { Collectivity } from "@mutualis/api";
+import type { Collectivity, ServiceInstance } from "@mutualis/api";
 import { Gauge } from "prom-client";
 import { conditionTypes, fieldManager, labels } from "../../constants.ts";
 import { resourceTypes } from "../../kube/resources.ts";
@@ -35,6 +35,7 @@ const ownedKinds = [
 
 export function setupCollectivityController(manager: Manager, options: CollectivityControllerOptions): Controller {
   const collectivities = manager.informer<Collectivity>(resourceTypes.Collectivity);
+  const instances = manager.informer<ServiceInstance>(resourceTypes.ServiceInstance);
   // Only the objects the operator labels: the cache never holds other tenants' or users' secrets.
   const children = new Map(
     ownedKinds.map((type) => [`${type.apiVersion}/${type.kind}`, manager.informer<KubernetesObject>(type, { labelSelector: labels.collectivity })]),
@@ -55,9 +56,16 @@ export function setupCollectivityController(manager: Manager, options: Collectiv
     network: options.network,
     platformNamespace: options.platformNamespace,
     zones: () => options.zones,
+    sharedServices: (name) =>
+      instances
+        .list(`coll-${name}`)
+        .filter((si) => !si.metadata?.deletionTimestamp && (si.spec.tenancy ?? "shared") === "shared")
+        .map((si) => si.spec.service),
   });
   const controller = new Controller({ name: "collectivity", workers: options.workers }, reconciler, manager.metrics, manager.log);
   controller.watchPrimary(collectivities);
+  // A ServiceInstance added or removed changes what the collectivity's NATS account imports.
+  controller.watchMapped(instances, (si) => (si.metadata?.namespace?.startsWith("coll-") ? [si.metadata.namespace.slice("coll-".length)] : []));
   for (const informer of children.values()) {
     controller.watchOwned(informer, "Collectivity");
     // The keys Secret in the platform namespace has no owner (it may outlive the tenant).

@@ -66,6 +66,8 @@ export interface CollectivityReconcilerDeps {
   readonly platformNamespace: string;
   /** The platform's hosting zones. */
   readonly zones: () => ReadonlySet<string>;
+  /** The shared services the collectivity's ServiceInstances ask for (its NATS account imports them). */
+  readonly sharedServices: (collectivity: string) => string[];
   readonly now?: () => Date;
 }
 
@@ -166,7 +168,7 @@ export class CollectivityReconciler implements Reconciler {
           let keys: TenantSecrets | undefined;
           await step(conditionTypes.messagingReady, async () => {
             keys = await this.tenantKeys(current);
-            const tenant = await this.deps.nats.ensureTenant(name, keys, spec.suspended ?? false);
+            const tenant = await this.deps.nats.ensureTenant(name, keys, spec.suspended ?? false, this.deps.sharedServices(name));
             natsAccount = tenant.accountPublicKey;
             if (tenant.userJwt !== keys.userJwt) await this.saveKeys(current, { ...keys, userJwt: tenant.userJwt });
             await this.deps.applier.sync(renderNatsSecret(current, this.deps.natsUrlForTenants, tenant.userCreds));

@@ -1,0 +1,99 @@
+import { validateServiceInstanceSpec, type Collectivity, type ServiceInstance, type ServiceInstanceStatus } from "@mutualis/api";
+import { conditionTypes, reasons } from "../../constants.ts";
+import type { KubeClient } from "../../kube/client.ts";
+import { resourceTypes } from "../../kube/resources.ts";
+import { findCondition, setCondition, type Condition, type ConditionUpdate } from "../../runtime/conditions.ts";
+import type { Reconciler, Request, Result } from "../../runtime/controller.ts";
+import type { EventRecorder } from "../../runtime/events.ts";
+import type { Informer } from "../../runtime/informer.ts";
+import { writeStatus } from "../../runtime/status.ts";
+import type { NatsAccounts } from "../../tenancy/nats-accounts.ts";
+
+export interface ServiceInstanceReconcilerDeps {
+  readonly client: KubeClient;
+  readonly events: EventRecorder;
+  readonly instances: Informer<ServiceInstance>;
+  readonly collectivities: Informer<Collectivity>;
+  readonly nats: NatsAccounts;
+  /** Where tenants reach services through the platform gateway. */
+  readonly gatewayUrl: string;
+  readonly now?: () => Date;
+}
+
+/**
+ * The département of a public body, read from its SIREN (21/22/23/24/25 + two département
+ * digits for communes, départements, régions, EPCI and syndicats); 000 when it cannot be read.
+ */
+export function departementOf(siren: string): string {
+  return /^2[1-5][0-9]{2}/.test(siren) ? `0${siren.slice(2, 4)}` : "000";
+}
+
+/** How often to look again while a shared service does not answer. */
+const retryMs = 15_000;
+
+/**
+ * Turns a ServiceInstance into a service the collectivity can use. Shared tenancy: the
+ * collectivity's NATS account imports the service from the platform services account (the
+ * Collectivity controller writes that import), then the shared deployment is asked to enable
+ * the collectivity; Ready when it has.
+ */
+export class ServiceInstanceReconciler implements Reconciler {
+  constructor(private readonly deps: ServiceInstanceReconcilerDeps) {}
+
+  async reconcile({ name, namespace }: Request): Promise<Result | undefined> {
+    const instance = this.deps.instances.get(name, namespace);
+    if (!instance || instance.metadata?.deletionTimestamp) return undefined;
+    const spec = validateServiceInstanceSpec(instance.spec);
+    const collectivityName = namespace?.startsWith("coll-") ? namespace.slice("coll-".length) : undefined;
+    const collectivity = collectivityName ? this.deps.collectivities.get(collectivityName) : undefined;
+    let ready: ConditionUpdate;
+    let result: Result | undefined;
+    if (!collectivity) {
+      ready = { type: conditionTypes.ready, status: "False", reason: "NoCollectivity", message: `namespace ${namespace} belongs to no Collectivity; create ServiceInstances in a coll-<name> namespace` };
+    } else if (spec.tenancy === "dedicated") {
+      ready = {
+        type: conditionTypes.ready,
+        status: "False",
+        reason: "DedicatedNotAvailable",
+        message: "dedicated tenancy needs the platform's node agent, which this version does not ship yet; use tenancy: shared",
+      };
+    } else if (findCondition(collectivity.status?.conditions as Condition[] | undefined, conditionTypes.ready)?.status !== "True") {
+      ready = { type: conditionTypes.ready, status: "False", reason: "CollectivityNotReady", message: `Collectivity ${collectivityName} is not Ready` };
+      result = { requeueAfterMs: retryMs };
+    } else if (!this.deps.nats.importsOf(collectivityName!).includes(spec.service)) {
+      ready = { type: conditionTypes.ready, status: "False", reason: reasons.progressing, message: `importing the shared ${spec.service} service into the collectivity's NATS account` };
+      result = { requeueAfterMs: 1000 };
+    } else {
+      try {
+        await this.deps.nats.requestService(`platform.${spec.service}.tenants.enable`, {
+          collectivity: collectivityName,
+          siren: collectivity.spec.siren,
+          departement: departementOf(collectivity.spec.siren),
+          displayName: collectivity.spec.displayName,
+        });
+        ready = { type: conditionTypes.ready, status: "True", reason: reasons.ready, message: `enabled on the shared ${spec.service} service` };
+      } catch (error) {
+        ready = {
+          type: conditionTypes.ready,
+          status: "False",
+          reason: "SharedServiceUnavailable",
+          message: `the shared ${spec.service} service did not enable the collectivity: ${(error as Error).message}`,
+        };
+        result = { requeueAfterMs: retryMs };
+      }
+    }
+    const conditions = setCondition(instance.status?.conditions as Condition[] | undefined, ready, instance.metadata?.generation, this.deps.now?.() ?? new Date());
+    const status: ServiceInstanceStatus = {
+      observedGeneration: instance.metadata?.generation,
+      conditions,
+      tenancy: spec.tenancy,
+      url: `${this.deps.gatewayUrl}/api/v1/tenants/${collectivityName ?? "-"}/${spec.service}`,
+    };
+    const previous = findCondition(instance.status?.conditions as Condition[] | undefined, conditionTypes.ready);
+    if (previous?.status !== ready.status || previous?.reason !== ready.reason) {
+      await this.deps.events.record(instance, ready.status === "True" ? "Normal" : "Warning", ready.status === "True" ? "ServiceReady" : ready.reason, ready.message);
+    }
+    await writeStatus(this.deps.client, resourceTypes.ServiceInstance, instance, status);
+    return result;
+  }
+}

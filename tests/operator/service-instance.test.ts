@@ -1,0 +1,135 @@
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { CoreV1Api, CustomObjectsApi, KubernetesObjectApi } from "@kubernetes/client-node";
+import { connect, credsAuthenticator, type NatsConnection } from "@nats-io/transport-node";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { actesService, actesSettings } from "@mutualis/actes";
+import type { RunningOperator } from "@mutualis/operator";
+import { prefectureSimulator, simulatorSettings } from "@mutualis/prefecture-simulator";
+import { loadSettings, RunningService } from "@mutualis/service-kit";
+import { collectivityManifest, deleteCollectivity, sirenFrom, startTestOperator, waitForGone, waitForReady } from "../support/operator.ts";
+import { eventually, testPlatform } from "../support/platform.ts";
+
+const platform = testPlatform();
+const kc = platform.kubeConfig();
+const core = kc.makeApiClient(CoreV1Api);
+const custom = kc.makeApiClient(CustomObjectsApi);
+const objects = KubernetesObjectApi.makeApiClient(kc);
+let operator: RunningOperator;
+const running: RunningService[] = [];
+const connections: NatsConnection[] = [];
+
+const si = { group: "mutualis.fr", version: "v1alpha1", plural: "serviceinstances" };
+const pdf = Buffer.from("%PDF-1.7\n% acte\n%%EOF\n").toString("base64");
+
+async function createInstance(namespace: string, name: string, spec: Record<string, unknown>): Promise<void> {
+  await custom.createNamespacedCustomObject({ ...si, namespace, body: { apiVersion: "mutualis.fr/v1alpha1", kind: "ServiceInstance", metadata: { name }, spec } });
+}
+
+interface InstanceStatus {
+  status?: { tenancy?: string; url?: string; conditions?: { type: string; status: string; reason: string; message: string }[] };
+}
+
+async function waitForInstance(namespace: string, name: string, status: string, reason: string) {
+  return eventually(`ServiceInstance ${namespace}/${name} Ready=${status} (${reason})`, async () => {
+    const object = (await custom.getNamespacedCustomObject({ ...si, namespace, name })) as InstanceStatus;
+    const ready = object.status?.conditions?.find((c) => c.type === "Ready");
+    return ready?.status === status && ready.reason === reason ? object : undefined;
+  }, 60_000);
+}
+
+async function secretFile(namespace: string, name: string, key: string): Promise<string> {
+  const secret = await core.readNamespacedSecret({ name, namespace });
+  const file = join(mkdtempSync(join(tmpdir(), "si-")), key);
+  writeFileSync(file, Buffer.from(secret.data![key]!, "base64"), { mode: 0o600 });
+  return file;
+}
+
+async function tenantConnection(collectivity: string): Promise<NatsConnection> {
+  const secret = await core.readNamespacedSecret({ name: "nats-credentials", namespace: `coll-${collectivity}` });
+  const nc = await connect({ servers: platform.env.NATS_URL, authenticator: credsAuthenticator(Buffer.from(secret.data!["user.creds"]!, "base64")) });
+  connections.push(nc);
+  return nc;
+}
+
+/** The error a request ends with, or "answered". */
+async function attempt(nc: NatsConnection, subject: string, body: unknown = {}): Promise<string> {
+  try {
+    await nc.request(subject, JSON.stringify(body), { timeout: 3000 });
+    return "answered";
+  } catch (error) {
+    const cause = (error as { cause?: Error }).cause;
+    return `${(error as Error).message} ${cause?.message ?? ""}`;
+  }
+}
+
+describe("ServiceInstance, shared tenancy: the NATS way", () => {
+  beforeAll(async () => {
+    operator = await startTestOperator();
+    await objects.create(collectivityManifest({ name: "t-si-a", siren: sirenFrom("21350011") }));
+    await objects.create(collectivityManifest({ name: "t-si-b", siren: sirenFrom("21350012") }));
+    await waitForReady(kc, "t-si-a");
+    await waitForReady(kc, "t-si-b");
+    // The shared deployments run with the platform services account's creds, as the hosting lot mounts them.
+    const creds = await secretFile("mutualis-system", "platform-services-nats", "user.creds");
+    const common = { HTTP_PORT: "0", HTTP_HOST: "127.0.0.1", NATS_URL: platform.env.NATS_URL, NATS_CREDS_FILE: creds, MONGODB_URI: platform.env.MONGODB_URI, LOG_LEVEL: "error" };
+    running.push(await new RunningService(prefectureSimulator(), loadSettings(simulatorSettings, { ...common, SERVICE_NAME: "prefecture-simulator", MONGODB_DATABASE: "si_prefecture", SIMULATOR_ACK_DELAY_MS: "50" })).start());
+    running.push(await new RunningService(actesService(), loadSettings(actesSettings, { ...common, SERVICE_NAME: "actes", MONGODB_DATABASE: "si_actes", ACTES_STREAM_PREFIX: "ACTES_SI" })).start());
+  });
+
+  afterAll(async () => {
+    await Promise.all(connections.map((nc) => nc.close().catch(() => undefined)));
+    for (const service of running.reverse()) await service.stop();
+    await deleteCollectivity(kc, "t-si-a");
+    await deleteCollectivity(kc, "t-si-b");
+    await waitForGone(kc, "t-si-a");
+    await waitForGone(kc, "t-si-b");
+    await operator.stop();
+  });
+
+  it("when a collectivity asks for the shared actes service, then it becomes Ready and its agents submit acts that get acknowledged", async () => {
+    await createInstance("coll-t-si-a", "actes", { service: "actes" });
+    const ready = await waitForInstance("coll-t-si-a", "actes", "True", "Ready");
+    expect(ready.status).toMatchObject({ tenancy: "shared", url: expect.stringMatching(/\/api\/v1\/tenants\/t-si-a\/actes$/) });
+
+    const agents = await tenantConnection("t-si-a");
+    const reply = await agents.request(
+      "tenant.t-si-a.actes.submit",
+      JSON.stringify({
+        numeroInterne: "D2026_010",
+        nature: 1,
+        classification: "1.1",
+        objet: "Marché de travaux de la médiathèque",
+        date: "2026-11-20",
+        document: { fileName: "d.pdf", mimeType: "application/pdf", contentBase64: pdf },
+      }),
+      { timeout: 10_000 },
+    );
+    const id = reply.json<{ id: string }>().id;
+    const acknowledged = await eventually("the act to be acknowledged", async () => {
+      const act = (await agents.request("tenant.t-si-a.actes.get", JSON.stringify({ id }), { timeout: 5000 })).json<{ status: string; identifier?: string }>();
+      return act.status === "acknowledged" ? act : undefined;
+    });
+    expect(acknowledged.identifier).toMatch(/^035-21350011\d-20261120-D2026_010-DE$/);
+  });
+
+  it("when a collectivity without the service asks for it, then nothing answers; asking as another collectivity is refused", async () => {
+    const other = await tenantConnection("t-si-b");
+    expect(await attempt(other, "tenant.t-si-b.actes.list")).toMatch(/no responders|503/i);
+    expect(await attempt(other, "tenant.t-si-a.actes.list")).toMatch(/permission/i);
+  });
+
+  it("when the ServiceInstance is deleted, then the import is revoked and the service no longer answers that collectivity", async () => {
+    const agents = await tenantConnection("t-si-a");
+    expect(await attempt(agents, "tenant.t-si-a.actes.list")).toBe("answered");
+    await custom.deleteNamespacedCustomObject({ ...si, namespace: "coll-t-si-a", name: "actes" });
+    await eventually("the import to be revoked", async () => ((await attempt(agents, "tenant.t-si-a.actes.list")) !== "answered" ? true : undefined), 30_000);
+  });
+
+  it("when a dedicated instance is asked for, then Ready is False and says why", async () => {
+    await createInstance("coll-t-si-b", "parapheur", { service: "parapheur", tenancy: "dedicated" });
+    const object = await waitForInstance("coll-t-si-b", "parapheur", "False", "DedicatedNotAvailable");
+    expect(object.status?.conditions?.find((c) => c.type === "Ready")?.message).toContain("use tenancy: shared");
+  });
+});
