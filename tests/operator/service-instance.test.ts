@@ -75,7 +75,7 @@ describe("ServiceInstance, shared tenancy: the NATS way", () => {
     const creds = await secretFile("mutualis-system", "platform-services-nats", "user.creds");
     const common = { HTTP_PORT: "0", HTTP_HOST: "127.0.0.1", NATS_URL: platform.env.NATS_URL, NATS_CREDS_FILE: creds, MONGODB_URI: platform.env.MONGODB_URI, LOG_LEVEL: "error" };
     running.push(await new RunningService(prefectureSimulator(), loadSettings(simulatorSettings, { ...common, SERVICE_NAME: "prefecture-simulator", MONGODB_DATABASE: "si_prefecture", SIMULATOR_ACK_DELAY_MS: "50" })).start());
-    running.push(await new RunningService(actesService(), loadSettings(actesSettings, { ...common, SERVICE_NAME: "actes", MONGODB_DATABASE: "si_actes", ACTES_STREAM_PREFIX: "ACTES_SI" })).start());
+    running.push(await new RunningService(actesService(), loadSettings(actesSettings, { ...common, SERVICE_NAME: "actes", MONGODB_DATABASE: "si_actes" })).start());
   });
 
   afterAll(async () => {

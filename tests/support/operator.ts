@@ -1,4 +1,4 @@
-import { KubernetesObjectApi, type KubeConfig, type KubernetesObject } from "@kubernetes/client-node";
+import { CoreV1Api, KubernetesObjectApi, type KubeConfig, type KubernetesObject } from "@kubernetes/client-node";
 import { sirenWithCheckDigit } from "@mutualis/api";
 import { createLogger, loadOperatorConfig, startOperator, type RunningOperator } from "@mutualis/operator";
 import { eventually, testPlatform } from "./platform.ts";
@@ -90,16 +90,15 @@ export async function deleteCollectivity(kc: KubeConfig, name: string): Promise<
     .catch(() => undefined);
 }
 
-export async function waitForGone(kc: KubeConfig, name: string, timeoutMs = 60_000): Promise<void> {
+/** Waits until the Collectivity and its namespace are gone (the operator must run meanwhile: finalizers). */
+export async function waitForGone(kc: KubeConfig, name: string, timeoutMs = 90_000): Promise<void> {
+  const core = kc.makeApiClient(CoreV1Api);
   await eventually(
-    `Collectivity ${name} to be gone`,
+    `Collectivity ${name} and its namespace to be gone`,
     async () => {
-      try {
-        await readCollectivity(kc, name);
-        return undefined;
-      } catch {
-        return true;
-      }
+      const collectivity = await readCollectivity(kc, name).then(() => true, () => false);
+      const namespace = await core.readNamespace({ name: `coll-${name}` }).then(() => true, () => false);
+      return collectivity || namespace ? undefined : true;
     },
     timeoutMs,
   );

@@ -9,6 +9,7 @@ export interface Tenant {
   departement: string;
   displayName: string;
   enabledAt: Date;
+  disabledAt?: Date;
 }
 
 export interface HistoryEntry {
@@ -38,12 +39,16 @@ export class TenantRepository extends Repository<Tenant> {
     super(database, "tenants");
   }
 
-  async enable(collectivity: string, tenant: Omit<Tenant, "_id" | "enabledAt">): Promise<void> {
-    await this.collection.updateOne({ _id: collectivity }, { $set: tenant, $setOnInsert: { enabledAt: new Date() } }, { upsert: true });
+  async enable(collectivity: string, tenant: Omit<Tenant, "_id" | "enabledAt" | "disabledAt">): Promise<void> {
+    await this.collection.updateOne({ _id: collectivity }, { $set: tenant, $unset: { disabledAt: "" }, $setOnInsert: { enabledAt: new Date() } }, { upsert: true });
+  }
+
+  async disable(collectivity: string): Promise<void> {
+    await this.collection.updateOne({ _id: collectivity }, { $set: { disabledAt: new Date() } });
   }
 
   async require(collectivity: string): Promise<Tenant> {
-    const tenant = await this.collection.findOne({ _id: collectivity });
+    const tenant = await this.collection.findOne({ _id: collectivity, disabledAt: { $exists: false } });
     if (!tenant) throw new Forbidden(`collectivity ${collectivity} is not enabled on the actes service`);
     return tenant;
   }

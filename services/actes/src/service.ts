@@ -30,7 +30,7 @@ export function actView(act: Act) {
   };
 }
 
-function tenantOf(collectivity: string | undefined): string {
+function subjectTenant(collectivity: string | undefined): string {
   if (!collectivity) throw new Forbidden("acts are submitted on a tenant subject, tenant.<collectivity>.actes.…");
   return collectivity;
 }
@@ -66,29 +66,35 @@ export function actesService(): ServiceDefinition<ActesSettings> {
     endpoints: (context) => {
       const tenants = new TenantRepository(context.database);
       const acts = new ActRepository(context.database);
+      /** Every tenant operation is for an enabled collectivity only. */
+      const tenantOf = async (collectivity: string | undefined) => {
+        const name = subjectTenant(collectivity);
+        await tenants.require(name);
+        return name;
+      };
       const endpoints: EndpointSpec[] = [
         {
           name: "submit",
           subject: "tenant.*.actes.submit",
           schema: actRequest,
-          handle: async (request, { collectivity }) => actView(await useCases.submit(tenantOf(collectivity), request as z.infer<typeof actRequest>)),
+          handle: async (request, { collectivity }) => actView(await useCases.submit(await tenantOf(collectivity), request as z.infer<typeof actRequest>)),
         },
         {
           name: "get",
           subject: "tenant.*.actes.get",
           schema: z.object({ id: z.uuid() }),
-          handle: async (request, { collectivity }) => actView(await acts.get(tenantOf(collectivity), (request as { id: string }).id)),
+          handle: async (request, { collectivity }) => actView(await acts.get(await tenantOf(collectivity), (request as { id: string }).id)),
         },
         {
           name: "list",
           subject: "tenant.*.actes.list",
-          handle: async (_request, { collectivity }) => (await acts.list(tenantOf(collectivity))).map(actView),
+          handle: async (_request, { collectivity }) => (await acts.list(await tenantOf(collectivity))).map(actView),
         },
         {
           name: "cancel",
           subject: "tenant.*.actes.cancel",
           schema: z.object({ id: z.uuid() }),
-          handle: async (request, { collectivity }) => actView(await useCases.requestCancellation(tenantOf(collectivity), (request as { id: string }).id)),
+          handle: async (request, { collectivity }) => actView(await useCases.requestCancellation(await tenantOf(collectivity), (request as { id: string }).id)),
         },
         {
           name: "enable-tenant",
@@ -103,6 +109,17 @@ export function actesService(): ServiceDefinition<ActesSettings> {
             const { collectivity, ...tenant } = request as { collectivity: string; siren: string; departement: string; displayName: string };
             await tenants.enable(collectivity, { ...tenant, departement: tenant.departement.padStart(3, "0") });
             return { enabled: collectivity };
+          },
+        },
+        {
+          // The collectivity's acts are kept: disabling only stops new requests.
+          name: "disable-tenant",
+          subject: "platform.actes.tenants.disable",
+          schema: z.object({ collectivity: z.string().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/) }),
+          handle: async (request) => {
+            const { collectivity } = request as { collectivity: string };
+            await tenants.disable(collectivity);
+            return { disabled: collectivity };
           },
         },
       ];

@@ -57,7 +57,9 @@ export function createHttpApp(options: HttpOptions, routes: (app: Express) => vo
   const handleError: ErrorRequestHandler = (error: unknown, req, res, _next) => {
     const mapped = bodyError(error as { type?: string }) ?? error;
     const status = statusOf(mapped);
-    if (status >= 500) options.log.error({ err: mapped, method: req.method, path: req.path }, "request failed");
+    // An unexpected failure is an error; a dependency that does not answer (503) is a warning.
+    if (status === 503) options.log.warn({ reason: (mapped as Error).message, method: req.method, path: req.path }, "dependency unavailable");
+    else if (status >= 500) options.log.error({ err: mapped, method: req.method, path: req.path }, "request failed");
     res.status(status).json(publicBody(mapped));
   };
   app.use(handleError);

@@ -1,6 +1,7 @@
 import { validateServiceInstanceSpec, type Collectivity, type ServiceInstance, type ServiceInstanceStatus } from "@mutualis/api";
 import { conditionTypes, reasons } from "../../constants.ts";
 import type { KubeClient } from "../../kube/client.ts";
+import { isNotFound } from "../../kube/errors.ts";
 import { resourceTypes } from "../../kube/resources.ts";
 import { findCondition, setCondition, type Condition, type ConditionUpdate } from "../../runtime/conditions.ts";
 import type { Reconciler, Request, Result } from "../../runtime/controller.ts";
@@ -42,9 +43,13 @@ export class ServiceInstanceReconciler implements Reconciler {
 
   async reconcile({ name, namespace }: Request): Promise<Result | undefined> {
     const instance = this.deps.instances.get(name, namespace);
-    if (!instance || instance.metadata?.deletionTimestamp) return undefined;
+    if (!instance) return undefined;
     const spec = validateServiceInstanceSpec(instance.spec);
     const collectivityName = namespace?.startsWith("coll-") ? namespace.slice("coll-".length) : undefined;
+    if (instance.metadata?.deletionTimestamp) {
+      await this.finalize(instance, spec.service, collectivityName);
+      return undefined;
+    }
     const collectivity = collectivityName ? this.deps.collectivities.get(collectivityName) : undefined;
     let ready: ConditionUpdate;
     let result: Result | undefined;
@@ -65,6 +70,7 @@ export class ServiceInstanceReconciler implements Reconciler {
       result = { requeueAfterMs: 1000 };
     } else {
       try {
+        await this.ensureFinalizer(instance);
         await this.deps.nats.requestService(`platform.${spec.service}.tenants.enable`, {
           collectivity: collectivityName,
           siren: collectivity.spec.siren,
@@ -96,4 +102,37 @@ export class ServiceInstanceReconciler implements Reconciler {
     await writeStatus(this.deps.client, resourceTypes.ServiceInstance, instance, status);
     return result;
   }
+
+  /** Held while a shared deployment has the collectivity enabled, so it can be told to stop. */
+  private async ensureFinalizer(instance: ServiceInstance): Promise<void> {
+    const current = instance.metadata?.finalizers ?? [];
+    if (current.includes(serviceFinalizer)) return;
+    await this.deps.client.mergePatch(resourceTypes.ServiceInstance, instance.metadata!.name!, instance.metadata?.namespace, {
+      metadata: { finalizers: [...current, serviceFinalizer], resourceVersion: instance.metadata?.resourceVersion },
+    });
+  }
+
+  /**
+   * Tells the shared deployment to stop serving the collectivity (its data stays); the NATS import
+   * is already revoked, since the Collectivity controller leaves instances being deleted out.
+   */
+  private async finalize(instance: ServiceInstance, service: string, collectivity: string | undefined): Promise<void> {
+    const current = instance.metadata?.finalizers ?? [];
+    if (!current.includes(serviceFinalizer)) return;
+    if (collectivity) {
+      try {
+        await this.deps.nats.requestService(`platform.${service}.tenants.disable`, { collectivity });
+      } catch (error) {
+        await this.deps.events.record(instance, "Warning", "DisableFailed", `the shared ${service} service was not told (${(error as Error).message}); the collectivity's access is revoked all the same`);
+      }
+    }
+    const remaining = current.filter((f) => f !== serviceFinalizer);
+    await this.deps.client
+      .mergePatch(resourceTypes.ServiceInstance, instance.metadata!.name!, instance.metadata?.namespace, {
+        metadata: { finalizers: remaining.length > 0 ? remaining : null, resourceVersion: instance.metadata?.resourceVersion },
+      })
+      .catch((error: unknown) => (isNotFound(error) ? undefined : Promise.reject(error)));
+  }
 }
+
+const serviceFinalizer = "mutualis.fr/service-instance";

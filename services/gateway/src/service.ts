@@ -1,0 +1,141 @@
+import type { Request } from "express";
+import { baseSettings, Forbidden, InvalidRequest, Repository, statusOf, Unavailable, type Database, type ServiceDefinition } from "@mutualis/service-kit";
+import { z } from "zod";
+import { Authenticator, type Caller } from "./auth.ts";
+import { ImpersonatingClient } from "./kubernetes.ts";
+import { openApiDocument } from "./openapi.ts";
+
+export const gatewaySettings = baseSettings.extend({
+  GATEWAY_JWKS_FILE: z.string().optional(),
+  GATEWAY_JWKS_URL: z.url().optional(),
+  GATEWAY_ISSUER: z.string().default("mutualis-local"),
+  GATEWAY_AUDIENCE: z.string().default("mutualis-gateway"),
+  GATEWAY_PUBLIC_URL: z.url().default("http://127.0.0.1:16081"),
+  KUBECONFIG: z.string().optional(),
+  GATEWAY_REQUEST_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(15_000),
+});
+
+export type GatewaySettings = z.infer<typeof gatewaySettings>;
+
+const name = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+const instanceRequest = z.object({
+  name: z.string().regex(name).max(63),
+  service: z.string(),
+  plan: z.string().optional(),
+  tenancy: z.string().optional(),
+  version: z.string().optional(),
+  settings: z.record(z.string(), z.unknown()).optional(),
+});
+
+interface AuditEntry {
+  at: Date;
+  user: string;
+  collectivity: string;
+  action: string;
+  status: number;
+}
+
+/** Who did what through the gateway; never the request's content. */
+class AuditRepository extends Repository<AuditEntry> {
+  constructor(database: Database) {
+    super(database, "audit");
+  }
+  async record(entry: AuditEntry): Promise<void> {
+    await this.collection.insertOne(entry);
+  }
+}
+
+function pathParam(req: Request, key: string): string {
+  const value = req.params[key];
+  if (typeof value !== "string" || !name.test(value)) throw new InvalidRequest(`${key} is not a valid name`);
+  return value;
+}
+
+/**
+ * The gateway: authenticates the caller, refuses a caller whose token names another
+ * collectivity, forwards service calls over NATS on `tenant.<collectivity>.<service>.<operation>`,
+ * and manages ServiceInstances by impersonating the caller before the Kubernetes API.
+ */
+export function gateway(): ServiceDefinition<GatewaySettings> {
+  return {
+    description: "The platform's service bus facade",
+    routes(app, { settings, nats, database, log }) {
+      const auth = new Authenticator({ jwksFile: settings.GATEWAY_JWKS_FILE, jwksUrl: settings.GATEWAY_JWKS_URL, issuer: settings.GATEWAY_ISSUER, audience: settings.GATEWAY_AUDIENCE });
+      const kubernetes = new ImpersonatingClient(settings.KUBECONFIG);
+      const audit = new AuditRepository(database);
+      const document = openApiDocument(settings.GATEWAY_PUBLIC_URL);
+
+      /** The caller, who must belong to the collectivity named in the path. */
+      const callerFor = async (req: Request): Promise<{ caller: Caller; tenant: string }> => {
+        const caller = await auth.verify(req.headers.authorization);
+        const tenant = pathParam(req, "tenant");
+        if (caller.collectivity !== tenant) throw new Forbidden(`this token is for collectivity ${caller.collectivity}, not ${tenant}`);
+        return { caller, tenant };
+      };
+      const record = (caller: Caller, action: string, status: number) =>
+        audit.record({ at: new Date(), user: caller.user, collectivity: caller.collectivity, action, status }).catch((error: unknown) => log.warn({ err: error }, "audit entry not written"));
+
+      app.get("/api/v1/openapi.json", (_req, res) => {
+        res.json(document);
+      });
+
+      const instancesPath = (tenant: string) => `/apis/mutualis.fr/v1alpha1/namespaces/coll-${tenant}/serviceinstances`;
+      app.get("/api/v1/tenants/:tenant/service-instances", async (req, res) => {
+        const { caller, tenant } = await callerFor(req);
+        const list = await kubernetes.call<{ items: unknown[] }>(caller, "GET", instancesPath(tenant));
+        res.json(list.items);
+      });
+      app.post("/api/v1/tenants/:tenant/service-instances", async (req, res) => {
+        const { caller, tenant } = await callerFor(req);
+        const parsed = instanceRequest.safeParse(req.body);
+        if (!parsed.success) throw new InvalidRequest("the request is invalid", { details: parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`) });
+        const { name: instanceName, ...spec } = parsed.data;
+        try {
+          const created = await kubernetes.call(caller, "POST", instancesPath(tenant), {
+            apiVersion: "mutualis.fr/v1alpha1",
+            kind: "ServiceInstance",
+            metadata: { name: instanceName },
+            spec,
+          });
+          await record(caller, `create service-instance ${instanceName}`, 201);
+          res.status(201).json(created);
+        } catch (error) {
+          await record(caller, `create service-instance ${instanceName}`, statusOf(error));
+          throw error;
+        }
+      });
+      app.delete("/api/v1/tenants/:tenant/service-instances/:name", async (req, res) => {
+        const { caller, tenant } = await callerFor(req);
+        const instanceName = pathParam(req, "name");
+        await kubernetes.call(caller, "DELETE", `${instancesPath(tenant)}/${instanceName}`);
+        await record(caller, `delete service-instance ${instanceName}`, 200);
+        res.json({ deleted: instanceName });
+      });
+
+      const forward = async (req: Request, input: unknown) => {
+        const { caller, tenant } = await callerFor(req);
+        const service = pathParam(req, "service");
+        const operation = pathParam(req, "operation");
+        const subject = `tenant.${tenant}.${service}.${operation}`;
+        let reply;
+        try {
+          reply = await nats.request(subject, JSON.stringify(input ?? {}), { timeout: settings.GATEWAY_REQUEST_TIMEOUT_MS });
+        } catch (error) {
+          await record(caller, `${service}.${operation}`, 503);
+          throw new Unavailable(`the ${service} service does not answer for ${tenant}: is it enabled (a ServiceInstance) for this collectivity?`, { cause: error });
+        }
+        const code = Number(reply.headers?.get("Nats-Service-Error-Code") ?? 200);
+        await record(caller, `${service}.${operation}`, code);
+        return { code, body: reply.data.length > 0 ? reply.json() : null };
+      };
+      app.get("/api/v1/tenants/:tenant/:service/:operation", async (req, res) => {
+        const { code, body } = await forward(req, req.query);
+        res.status(code).json(body);
+      });
+      app.post("/api/v1/tenants/:tenant/:service/:operation", async (req, res) => {
+        const { code, body } = await forward(req, req.body);
+        res.status(code).json(body);
+      });
+    },
+  };
+}
