@@ -3,7 +3,7 @@
 import { join } from "node:path";
 import { ensureDevKeys, mintDevToken } from "./dev-keys.ts";
 
-const [user, collectivity, role = "agent", groups = ""] = process.argv.slice(2);
+const [user, collectivity, role, groups] = process.argv.slice(2);
 if (!user || !collectivity) {
   console.error("usage: make token USER=<user> TENANT=<collectivity> [ROLE=agent] [GROUPS=a,b]");
   process.exit(2);
@@ -14,7 +14,7 @@ console.log(
   await mintDevToken(keyFile, {
     user,
     collectivity,
-    roles: [role],
+    roles: [role || "agent"],
     groups: groups ? groups.split(",") : [],
     issuer: "mutualis-local",
     audience: "mutualis-gateway",

@@ -4,6 +4,7 @@
  * `make status` and `make demo`.
  */
 import { join, relative } from "node:path";
+import { mintDevToken } from "@mutualis/gateway";
 import { Kubectl } from "./cluster.ts";
 import { layout } from "./layout.ts";
 import { loadConfig, type PlatformConfig } from "./config.ts";
@@ -34,6 +35,49 @@ async function applyExamples(config: PlatformConfig): Promise<void> {
   say(await kubectl.run(["get", "collectivities", "-o", "wide"]));
 }
 
+/**
+ * Rennes's administrator asks for the shared actes service through the gateway, then an agent
+ * submits a délibération, which the simulated prefecture acknowledges.
+ */
+async function actesWalkthrough(config: PlatformConfig): Promise<void> {
+  const env = platformEnv(config);
+  const keyFile = join(layout(config).gateway, "signing-key.json");
+  const token = (user: string) => mintDevToken(keyFile, { user, collectivity: "rennes", issuer: "mutualis-local", audience: "mutualis-gateway" });
+  const call = async (method: string, path: string, bearer: string, body?: unknown) => {
+    const res = await fetch(`${env.GATEWAY_URL}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${bearer}`, ...(body ? { "content-type": "application/json" } : {}) },
+      body: body ? JSON.stringify(body) : undefined,
+    });
+    return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+  };
+  say("");
+  say("Rennes's administrator asks for the shared actes service through the gateway…");
+  const admin = await token("dsi@ville-rennes.example");
+  const created = await call("POST", "/api/v1/tenants/rennes/service-instances", admin, { name: "actes", service: "actes" });
+  if (created.status !== 201 && created.status !== 409) throw new StartError("demo", `the gateway answered ${created.status}: ${JSON.stringify(created.body)}`, "");
+  const kubectl = new Kubectl(layout(config).bin("kubectl"), env.KUBECONFIG);
+  await kubectl.run(["wait", "--for=condition=Ready", "serviceinstance/actes", "-n", "coll-rennes", "--timeout=120s"]);
+  say("  ✓ ServiceInstance coll-rennes/actes is Ready (the Rennes NATS account imports the shared service)");
+  const agent = await token("agent@ville-rennes.example");
+  const numero = `DEMO_${Date.now().toString(36).toUpperCase()}`.slice(0, 15);
+  const act = await call("POST", "/api/v1/tenants/rennes/actes/submit", agent, {
+    numeroInterne: numero,
+    nature: 1,
+    classification: "7.1",
+    objet: "Vote du budget primitif 2027",
+    date: new Date().toISOString().slice(0, 10),
+    document: { fileName: "deliberation.pdf", mimeType: "application/pdf", contentBase64: Buffer.from("%PDF-1.7\n% démonstration\n%%EOF\n").toString("base64") },
+  });
+  if (act.status !== 200) throw new StartError("demo", `submitting an act answered ${act.status}: ${JSON.stringify(act.body)}`, "");
+  let status = act.body;
+  for (let i = 0; i < 60 && status.status !== "acknowledged"; i++) {
+    await new Promise((r) => setTimeout(r, 250));
+    status = (await call("GET", `/api/v1/tenants/rennes/actes/get?id=${String(act.body.id)}`, agent)).body;
+  }
+  say(`  ✓ act ${numero} submitted by an agent: ${String(status.statusLabel)}, identifier ${String(status.identifier ?? "(pending)")}`);
+}
+
 /** What a newcomer should look at once the platform runs. */
 function printGuide(config: PlatformConfig): void {
   const env = platformEnv(config);
@@ -44,6 +88,9 @@ function printGuide(config: PlatformConfig): void {
     [`${local}/bin/kubectl get ns,resourcequota,networkpolicy,rolebinding,secret -n coll-rennes`, "what the operator made for Rennes"],
     [`${local}/bin/kubectl get nodes -L topology.kubernetes.io/zone`, "two simulated nodes, one per hosting zone"],
     [`${local}/bin/kubectl get --raw '/readyz?verbose'`, "the real kube-apiserver (RBAC on)"],
+    [`TOKEN=$(make -s token USER=agent@ville-rennes.example TENANT=rennes)`, "a development token for an agent of Rennes"],
+    [`curl -H "Authorization: Bearer $TOKEN" ${env.GATEWAY_URL}/api/v1/tenants/rennes/actes/list`, "Rennes's acts, through the gateway"],
+    [`${env.GATEWAY_URL}/api/v1/openapi.json`, "the gateway's API"],
     [`${env.PROMETHEUS_URL}/targets`, "what Prometheus scrapes"],
     [`curl -s ${env.OPERATOR_URL}/metrics | grep ^controller_runtime`, "the operator's metrics"],
     [`curl -s ${env.NATS_MONITOR_URL}/accountz`, "NATS: one account per tenant, JetStream"],
@@ -80,7 +127,10 @@ async function main(command: string | undefined): Promise<number> {
       say("");
       say("The local platform:");
       await printStatus(config);
-      if (config.withOperator) await applyExamples(config);
+      if (config.withOperator) {
+        await applyExamples(config);
+        await actesWalkthrough(config);
+      }
       printGuide(config);
       return 0;
     }

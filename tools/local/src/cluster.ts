@@ -38,6 +38,9 @@ export function platformRbac(): Manifest[] {
     bindToUser("mutualis:kwok", "mutualis:kwok"),
     clusterRole("mutualis:prometheus", [{ nonResourceURLs: ["/metrics"], verbs: ["get"] }]),
     bindToUser("mutualis:prometheus", "mutualis:prometheus"),
+    // The gateway acts only as its callers: RBAC then judges each call as the caller's own.
+    clusterRole("mutualis:gateway", [{ apiGroups: [""], resources: ["users", "groups"], verbs: ["impersonate"] }]),
+    bindToUser("mutualis:gateway", "mutualis:gateway"),
   ];
 }
 

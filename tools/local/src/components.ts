@@ -1,4 +1,6 @@
 import { copyFileSync, mkdirSync, writeFileSync } from "node:fs";
+import { ensureDevKeys } from "@mutualis/gateway";
+import { Kubectl } from "./cluster.ts";
 import { join } from "node:path";
 import { stringify } from "yaml";
 import type { PlatformConfig } from "./config.ts";
@@ -295,7 +297,14 @@ function prometheus(ctx: ComponentContext): Component {
           job("kube-scheduler", `${loopback}:${ports.scheduler}`, { scheme: "https", tls_config: tls }),
           job("kwok", `${loopback}:${ports.kwok}`),
           job("ferretdb", `${loopback}:${ports.ferretdbDebug}`, { metrics_path: "/debug/metrics" }),
-          job("mutualis-operator", `${loopback}:${ports.operator}`),
+          ...(ctx.config.withOperator
+            ? [
+                job("mutualis-operator", `${loopback}:${ports.operator}`),
+                job("gateway", `${loopback}:${ports.gateway}`),
+                job("actes", `${loopback}:${ports.actes}`),
+                job("prefecture-simulator", `${loopback}:${ports.prefectureSimulator}`),
+              ]
+            : []),
           // Later parts of the platform (operator, services) drop target files here.
           { job_name: "mutualis", file_sd_configs: [{ files: [join(targets, "*.json")], refresh_interval: "10s" }] },
         ],
@@ -306,41 +315,111 @@ function prometheus(ctx: ComponentContext): Component {
   };
 }
 
+/** A Node.js program of this checkout (the operator, a service), run with tsx from its sources. */
+function nodeProgram(
+  ctx: ComponentContext,
+  name: string,
+  entry: string,
+  port: number,
+  env: Record<string, string | undefined>,
+  options: { endpoint?: string; prepare?: () => Promise<void> } = {},
+): Component {
+  const url = `http://${loopback}:${port}`;
+  const script = join(ctx.config.root, entry);
+  return {
+    name,
+    endpoint: options.endpoint ?? url,
+    daemon: {
+      name,
+      command: process.execPath,
+      args: ["--import", "tsx", script],
+      cwd: ctx.config.root,
+      marker: script,
+      env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
+      logFile: ctx.paths.log(name),
+      pidFile: ctx.paths.pid(name),
+    },
+    startTimeoutMs: 60_000,
+    ports: [port],
+    prepare: options.prepare,
+    ready: () => answersOk(`${url}/readyz`),
+  };
+}
+
 /** The Mutualis operator, run from this checkout's sources against the local platform. */
 function operator(ctx: ComponentContext, env: Record<string, string>): Component {
   const { ports } = ctx.config;
-  const url = `http://${loopback}:${ports.operator}`;
-  return {
-    name: "operator",
-    endpoint: `${url}/metrics`,
-    daemon: {
-      name: "operator",
-      command: process.execPath,
-      args: ["--import", "tsx", join(ctx.config.root, "operator/src/main.ts")],
-      cwd: ctx.config.root,
-      marker: join(ctx.config.root, "operator/src/main.ts"),
-      env: {
-        PATH: process.env.PATH,
-        HOME: process.env.HOME,
-        ...env,
-        OPERATOR_HTTP_PORT: String(ports.operator),
-        OPERATOR_HTTP_HOST: loopback,
-        // NetworkPolicies name the ports the platform's NATS and database listen on.
-        MUTUALIS_NATS_PORT: String(ports.nats),
-        MUTUALIS_DATABASE_PORT: String(ports.ferretdb),
-      },
-      logFile: ctx.paths.log("operator"),
-      pidFile: ctx.paths.pid("operator"),
+  return nodeProgram(
+    ctx,
+    "operator",
+    "operator/src/main.ts",
+    ports.operator,
+    {
+      ...env,
+      OPERATOR_HTTP_PORT: String(ports.operator),
+      OPERATOR_HTTP_HOST: loopback,
+      GATEWAY_URL: `http://${loopback}:${ports.gateway}`,
+      // NetworkPolicies name the ports the platform's NATS and database listen on.
+      MUTUALIS_NATS_PORT: String(ports.nats),
+      MUTUALIS_DATABASE_PORT: String(ports.ferretdb),
     },
-    startTimeoutMs: 60_000,
-    ports: [ports.operator],
-    ready: () => answersOk(`${url}/readyz`),
+    { endpoint: `http://${loopback}:${ports.operator}/metrics` },
+  );
+}
+
+/**
+ * The platform's shared deployments, run as processes: they connect to NATS with the platform
+ * services account's creds, which the operator keeps in the Secret mutualis-system/platform-services-nats.
+ */
+function sharedServices(ctx: ComponentContext, env: Record<string, string>): Component[] {
+  const { ports } = ctx.config;
+  const credsFile = join(ctx.paths.services, "platform-services.creds");
+  const fetchCreds = async () => {
+    mkdirSync(ctx.paths.services, { recursive: true, mode: 0o700 });
+    const kubectl = new Kubectl(ctx.paths.bin("kubectl"), ctx.paths.kubeconfig);
+    const encoded = await kubectl.run(["get", "secret", "platform-services-nats", "-n", "mutualis-system", "-o", "jsonpath={.data.user\\.creds}"]);
+    writeFileSync(credsFile, Buffer.from(encoded.trim(), "base64"), { mode: 0o600 });
   };
+  const common = (name: string, port: number, database: string) => ({
+    SERVICE_NAME: name,
+    HTTP_PORT: String(port),
+    HTTP_HOST: loopback,
+    NATS_URL: env.NATS_URL,
+    NATS_CREDS_FILE: credsFile,
+    MONGODB_URI: env.MONGODB_URI,
+    MONGODB_DATABASE: database,
+  });
+  const gatewayKubeconfig = join(ctx.paths.kube, "gateway.kubeconfig");
+  return [
+    nodeProgram(ctx, "prefecture-simulator", "services/prefecture-simulator/src/main.ts", ports.prefectureSimulator, common("prefecture-simulator", ports.prefectureSimulator, "prefecture"), {
+      prepare: fetchCreds,
+    }),
+    nodeProgram(ctx, "actes", "services/actes/src/main.ts", ports.actes, common("actes", ports.actes, "actes"), { prepare: fetchCreds }),
+    nodeProgram(
+      ctx,
+      "gateway",
+      "services/gateway/src/main.ts",
+      ports.gateway,
+      {
+        ...common("gateway", ports.gateway, "gateway"),
+        GATEWAY_JWKS_FILE: join(ctx.paths.gateway, "jwks.json"),
+        GATEWAY_PUBLIC_URL: `http://${loopback}:${ports.gateway}`,
+        KUBECONFIG: gatewayKubeconfig,
+      },
+      {
+        prepare: async () => {
+          await fetchCreds();
+          await ensureDevKeys(ctx.paths.gateway);
+          writeKubeconfig(gatewayKubeconfig, `https://${loopback}:${ports.apiServer}`, ctx.pki.ca.cert, ctx.pki.gateway, "mutualis:gateway");
+        },
+      },
+    ),
+  ];
 }
 
 /** The components in start order; `make down` stops them in reverse. */
 export function components(ctx: ComponentContext, operatorEnv: Record<string, string> = {}): Component[] {
   const list = [etcd(ctx), apiServer(ctx), controllerManager(ctx), scheduler(ctx), kwok(ctx), nats(ctx), ferretdb(ctx), prometheus(ctx)];
-  if (ctx.config.withOperator) list.push(operator(ctx, operatorEnv));
+  if (ctx.config.withOperator) list.push(operator(ctx, operatorEnv), ...sharedServices(ctx, operatorEnv));
   return list;
 }

@@ -15,6 +15,9 @@ export interface Ports {
   readonly ferretdbDebug: number;
   readonly prometheus: number;
   readonly operator: number;
+  readonly gateway: number;
+  readonly actes: number;
+  readonly prefectureSimulator: number;
 }
 
 /**
@@ -36,6 +39,9 @@ export const defaultPorts: Ports = {
   ferretdbDebug: 16018,
   prometheus: 16090,
   operator: 16080,
+  gateway: 16081,
+  actes: 16082,
+  prefectureSimulator: 16083,
 };
 
 /** A hosting zone of the local platform and the simulated node that stands for it. */

@@ -14,6 +14,8 @@ export function layout(config: PlatformConfig) {
     data: join(dir, "data"),
     nats: join(dir, "nats"),
     prometheus: join(dir, "prometheus"),
+    services: join(dir, "services"),
+    gateway: join(dir, "gateway"),
     bin: (program: string) => join(config.binDir, program),
     log: (component: string) => join(dir, "logs", `${component}.log`),
     pid: (component: string) => join(dir, "run", `${component}.pid`),

@@ -26,6 +26,7 @@ export interface Pki {
   readonly scheduler: CertificateFiles;
   readonly kwok: CertificateFiles;
   readonly prometheus: CertificateFiles;
+  readonly gateway: CertificateFiles;
   readonly serviceAccountPublicKey: string;
   readonly serviceAccountPrivateKey: string;
 }
@@ -88,6 +89,7 @@ const identities = {
   scheduler: { commonName: "system:kube-scheduler" },
   kwok: { commonName: "mutualis:kwok" },
   prometheus: { commonName: "mutualis:prometheus" },
+  gateway: { commonName: "mutualis:gateway" },
 } satisfies Record<string, ClientIdentity>;
 
 const fileNames: Record<keyof typeof identities, string> = {
@@ -96,6 +98,7 @@ const fileNames: Record<keyof typeof identities, string> = {
   scheduler: "scheduler",
   kwok: "kwok",
   prometheus: "prometheus",
+  gateway: "gateway",
 };
 
 function files(dir: string, name: string): CertificateFiles {
@@ -113,6 +116,7 @@ export function pkiPaths(dir: string): Pki {
     scheduler: files(dir, fileNames.scheduler),
     kwok: files(dir, fileNames.kwok),
     prometheus: files(dir, fileNames.prometheus),
+    gateway: files(dir, fileNames.gateway),
     serviceAccountPublicKey: join(dir, "sa.pub"),
     serviceAccountPrivateKey: join(dir, "sa.key"),
   };

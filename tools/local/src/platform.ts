@@ -26,6 +26,7 @@ export interface PlatformEnv {
   readonly ETCD_URL: string;
   readonly MUTUALIS_ZONES: string;
   readonly OPERATOR_URL: string;
+  readonly GATEWAY_URL: string;
 }
 
 /** What the components need to be described; nothing is created on disk. */
@@ -59,6 +60,7 @@ export function platformEnv(config: PlatformConfig): PlatformEnv {
     ETCD_URL: `http://127.0.0.1:${ports.etcd}`,
     MUTUALIS_ZONES: config.zones.map((z) => z.name).join(","),
     OPERATOR_URL: `http://127.0.0.1:${ports.operator}`,
+    GATEWAY_URL: `http://127.0.0.1:${ports.gateway}`,
   };
 }
 
