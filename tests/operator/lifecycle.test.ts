@@ -30,10 +30,13 @@ async function creds(namespace: string): Promise<Uint8Array> {
   return Buffer.from(secret.data!["user.creds"]!, "base64");
 }
 
-/** "ok" when the creds connect to NATS, else the server's reason. */
+/**
+ * "ok" when the creds connect to NATS, else the server's reason. The timeout outlasts the
+ * server's own account-resolver lookup (5 s), after which it answers with an authorization error.
+ */
 async function natsLogin(userCreds: Uint8Array): Promise<string> {
   try {
-    const nc = await connect({ servers: platform.env.NATS_URL, authenticator: credsAuthenticator(userCreds), reconnect: false, timeout: 3000 });
+    const nc = await connect({ servers: platform.env.NATS_URL, authenticator: credsAuthenticator(userCreds), reconnect: false, timeout: 10_000 });
     await nc.close();
     return "ok";
   } catch (error) {
