@@ -1,15 +1,11 @@
-import { mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { CoreV1Api, CustomObjectsApi, KubernetesObjectApi } from "@kubernetes/client-node";
 import { connect, credsAuthenticator, type NatsConnection } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { actesService, actesSettings } from "@mutualis/actes";
 import type { RunningOperator } from "@mutualis/operator";
-import { prefectureSimulator, simulatorSettings } from "@mutualis/prefecture-simulator";
-import { loadSettings, RunningService } from "@mutualis/service-kit";
+import type { RunningService } from "@mutualis/service-kit";
 import { collectivityManifest, deleteCollectivity, sirenFrom, startTestOperator, waitForGone, waitForReady } from "../support/operator.ts";
 import { eventually, testPlatform } from "../support/platform.ts";
+import { platformServicesCreds, startSharedActes } from "../support/services.ts";
 
 const platform = testPlatform();
 const kc = platform.kubeConfig();
@@ -39,13 +35,6 @@ async function waitForInstance(namespace: string, name: string, status: string, 
   }, 60_000);
 }
 
-async function secretFile(namespace: string, name: string, key: string): Promise<string> {
-  const secret = await core.readNamespacedSecret({ name, namespace });
-  const file = join(mkdtempSync(join(tmpdir(), "si-")), key);
-  writeFileSync(file, Buffer.from(secret.data![key]!, "base64"), { mode: 0o600 });
-  return file;
-}
-
 async function tenantConnection(collectivity: string): Promise<NatsConnection> {
   const secret = await core.readNamespacedSecret({ name: "nats-credentials", namespace: `coll-${collectivity}` });
   const nc = await connect({ servers: platform.env.NATS_URL, authenticator: credsAuthenticator(Buffer.from(secret.data!["user.creds"]!, "base64")) });
@@ -72,10 +61,7 @@ describe("ServiceInstance, shared tenancy: the NATS way", () => {
     await waitForReady(kc, "t-si-a");
     await waitForReady(kc, "t-si-b");
     // The shared deployments run with the platform services account's creds, as the hosting lot mounts them.
-    const creds = await secretFile("mutualis-system", "platform-services-nats", "user.creds");
-    const common = { HTTP_PORT: "0", HTTP_HOST: "127.0.0.1", NATS_URL: platform.env.NATS_URL, NATS_CREDS_FILE: creds, MONGODB_URI: platform.env.MONGODB_URI, LOG_LEVEL: "error" };
-    running.push(await new RunningService(prefectureSimulator(), loadSettings(simulatorSettings, { ...common, SERVICE_NAME: "prefecture-simulator", MONGODB_DATABASE: "si_prefecture", SIMULATOR_ACK_DELAY_MS: "50" })).start());
-    running.push(await new RunningService(actesService(), loadSettings(actesSettings, { ...common, SERVICE_NAME: "actes", MONGODB_DATABASE: "si_actes" })).start());
+    running.push(...(await startSharedActes(await platformServicesCreds(), "si")));
   });
 
   afterAll(async () => {

@@ -1,16 +1,15 @@
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { CoreV1Api, KubernetesObjectApi } from "@kubernetes/client-node";
+import { KubernetesObjectApi } from "@kubernetes/client-node";
 import { MongoClient } from "mongodb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { actesService, actesSettings } from "@mutualis/actes";
 import { ensureDevKeys, gateway, gatewaySettings, mintDevToken } from "@mutualis/gateway";
 import type { RunningOperator } from "@mutualis/operator";
-import { prefectureSimulator, simulatorSettings } from "@mutualis/prefecture-simulator";
 import { loadSettings, RunningService } from "@mutualis/service-kit";
 import { collectivityManifest, deleteCollectivity, sirenFrom, startTestOperator, waitForGone, waitForReady } from "../support/operator.ts";
 import { eventually, testPlatform } from "../support/platform.ts";
+import { platformServicesCreds, serviceSettings, startSharedActes } from "../support/services.ts";
 
 const platform = testPlatform();
 const kc = platform.kubeConfig();
@@ -48,14 +47,11 @@ describe("the gateway: authenticated HTTP in front of the services", () => {
     await objects.create(collectivityManifest({ name: "t-gw-b", siren: sirenFrom("21350022") }));
     await waitForReady(kc, "t-gw-a");
     await waitForReady(kc, "t-gw-b");
-    const secret = await kc.makeApiClient(CoreV1Api).readNamespacedSecret({ name: "platform-services-nats", namespace: "mutualis-system" });
-    const creds = join(mkdtempSync(join(tmpdir(), "gw-")), "services.creds");
-    writeFileSync(creds, Buffer.from(secret.data!["user.creds"]!, "base64"), { mode: 0o600 });
+    const creds = await platformServicesCreds();
     const keys = await ensureDevKeys(mkdtempSync(join(tmpdir(), "gw-keys-")));
     keyFile = keys.keyFile;
-    const common = { HTTP_PORT: "0", HTTP_HOST: "127.0.0.1", NATS_URL: platform.env.NATS_URL, NATS_CREDS_FILE: creds, MONGODB_URI: platform.env.MONGODB_URI, LOG_LEVEL: "error" };
-    running.push(await new RunningService(prefectureSimulator(), loadSettings(simulatorSettings, { ...common, SERVICE_NAME: "prefecture-simulator", MONGODB_DATABASE: "gw_prefecture", SIMULATOR_ACK_DELAY_MS: "50" })).start());
-    running.push(await new RunningService(actesService(), loadSettings(actesSettings, { ...common, SERVICE_NAME: "actes", MONGODB_DATABASE: "gw_actes" })).start());
+    running.push(...(await startSharedActes(creds, "gw")));
+    const common = serviceSettings(creds);
     gatewayService = await new RunningService(
       gateway(),
       loadSettings(gatewaySettings, { ...common, SERVICE_NAME: "gateway", MONGODB_DATABASE: "gw_gateway", GATEWAY_JWKS_FILE: keys.jwksFile, KUBECONFIG: platform.env.KUBECONFIG }),

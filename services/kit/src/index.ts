@@ -17,4 +17,4 @@ export { createLogger, type Logger } from "./log.ts";
 export { ServiceMetrics } from "./metrics.ts";
 export { Database, Repository } from "./mongo.ts";
 export { collectivityOf, type EndpointSpec, type RequestContext } from "./nats.ts";
-export { RunningService, runService, type ServiceContext, type ServiceDefinition } from "./service.ts";
+export { RunningService, runService, serviceMain, type ServiceContext, type ServiceDefinition } from "./service.ts";

@@ -4,7 +4,9 @@ import type { AddressInfo } from "node:net";
 import type { Service as NatsService } from "@nats-io/services";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { Express } from "express";
-import type { BaseSettings } from "./config.ts";
+import type { z } from "zod";
+import { loadSettings, type BaseSettings } from "./config.ts";
+import { ConfigError } from "./errors.ts";
 import { createHttpApp } from "./http.ts";
 import { createLogger, type Logger } from "./log.ts";
 import { ServiceMetrics } from "./metrics.ts";
@@ -141,4 +143,21 @@ export async function runService<S extends BaseSettings>(definition: ServiceDefi
   process.once("SIGTERM", () => shutdown("SIGTERM"));
   process.once("SIGINT", () => shutdown("SIGINT"));
   return service.start();
+}
+
+/**
+ * A service's whole `main`: reads its settings, runs it, and exits with a clear message when it
+ * cannot start (a bad setting is named; its value never printed).
+ */
+export async function serviceMain<T extends z.ZodObject>(
+  name: string,
+  definition: ServiceDefinition<z.infer<T> & BaseSettings>,
+  schema: T,
+): Promise<void> {
+  try {
+    await runService(definition, loadSettings(schema) as z.infer<T> & BaseSettings);
+  } catch (error) {
+    createLogger(name, "info").fatal({ err: error instanceof ConfigError ? error.message : error }, `${name} failed to start`);
+    process.exit(1);
+  }
 }
