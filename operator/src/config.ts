@@ -24,6 +24,8 @@ export interface OperatorConfig {
   readonly natsPortForPolicies: number;
   /** Where tenants reach their services, shown in ServiceInstance status. */
   readonly gatewayUrl: string;
+  /** The one image of the services, without tag. */
+  readonly servicesImage: string;
   readonly databasePortForPolicies: number;
 }
 
@@ -86,6 +88,7 @@ export function loadOperatorConfig(env: NodeJS.ProcessEnv = process.env): Operat
     resyncMs: integer(env, "OPERATOR_RESYNC_SECONDS", 600, 10, 86_400) * 1000,
     natsPortForPolicies: integer(env, "MUTUALIS_NATS_PORT", 4222, 1, 65535),
     gatewayUrl: (env.GATEWAY_URL || "http://127.0.0.1:16081").replace(/\/$/, ""),
+    servicesImage: env.MUTUALIS_SERVICES_IMAGE || "registry.mutualis.invalid/mutualis/services",
     databasePortForPolicies: integer(env, "MUTUALIS_DATABASE_PORT", 27017, 1, 65535),
   };
 }

@@ -1,4 +1,4 @@
-import { CoreV1Api, CustomObjectsApi, KubernetesObjectApi } from "@kubernetes/client-node";
+import { AppsV1Api, CoreV1Api, CustomObjectsApi, KubernetesObjectApi, PatchStrategy, PolicyV1Api, setHeaderOptions } from "@kubernetes/client-node";
 import { connect, credsAuthenticator, type NatsConnection } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RunningOperator } from "@mutualis/operator";
@@ -10,6 +10,7 @@ import { platformServicesCreds, startSharedActes } from "../support/services.ts"
 const platform = testPlatform();
 const kc = platform.kubeConfig();
 const core = kc.makeApiClient(CoreV1Api);
+const apps = kc.makeApiClient(AppsV1Api);
 const custom = kc.makeApiClient(CustomObjectsApi);
 const objects = KubernetesObjectApi.makeApiClient(kc);
 let operator: RunningOperator;
@@ -27,12 +28,18 @@ interface InstanceStatus {
   status?: { tenancy?: string; url?: string; conditions?: { type: string; status: string; reason: string; message: string }[] };
 }
 
-async function waitForInstance(namespace: string, name: string, status: string, reason: string) {
-  return eventually(`ServiceInstance ${namespace}/${name} Ready=${status} (${reason})`, async () => {
-    const object = (await custom.getNamespacedCustomObject({ ...si, namespace, name })) as InstanceStatus;
-    const ready = object.status?.conditions?.find((c) => c.type === "Ready");
-    return ready?.status === status && ready.reason === reason ? object : undefined;
-  }, 60_000);
+async function waitForInstance(namespace: string, name: string, status: string, reason: string, timeoutMs = 60_000) {
+  let last: unknown;
+  try {
+    return await eventually(`ServiceInstance ${namespace}/${name} Ready=${status} (${reason})`, async () => {
+      const object = (await custom.getNamespacedCustomObject({ ...si, namespace, name })) as InstanceStatus;
+      const ready = object.status?.conditions?.find((c) => c.type === "Ready");
+      last = ready;
+      return ready?.status === status && ready.reason === reason ? object : undefined;
+    }, timeoutMs);
+  } catch (error) {
+    throw new Error(`${(error as Error).message}; last Ready condition: ${JSON.stringify(last)}`, { cause: error });
+  }
 }
 
 async function tenantConnection(collectivity: string): Promise<NatsConnection> {
@@ -113,9 +120,30 @@ describe("ServiceInstance, shared tenancy: the NATS way", () => {
     await eventually("the import to be revoked", async () => ((await attempt(agents, "tenant.t-si-a.actes.list")) !== "answered" ? true : undefined), 30_000);
   });
 
-  it("when a dedicated instance is asked for, then Ready is False and says why", async () => {
-    await createInstance("coll-t-si-b", "parapheur", { service: "parapheur", tenancy: "dedicated" });
-    const object = await waitForInstance("coll-t-si-b", "parapheur", "False", "DedicatedNotAvailable");
-    expect(object.status?.conditions?.find((c) => c.type === "Ready")?.message).toContain("use tenancy: shared");
+  it("when a dedicated instance is asked for, then its Deployment runs in the tenant's namespace and Ready follows its availability", async () => {
+    await createInstance("coll-t-si-b", "parapheur", { service: "parapheur", tenancy: "dedicated", plan: "small", replicas: 2, version: "1.0.0" });
+    const ready = await waitForInstance("coll-t-si-b", "parapheur", "True", "Ready");
+    expect(ready.status?.conditions?.find((c) => c.type === "Ready")?.message).toBe("2/2 pods ready");
+    const deployment = await apps.readNamespacedDeployment({ name: "svc-parapheur", namespace: "coll-t-si-b" });
+    expect(deployment.spec?.template.spec?.containers[0]?.image).toMatch(/:1\.0\.0$/);
+    const pods = await core.listNamespacedPod({ namespace: "coll-t-si-b", labelSelector: "app.kubernetes.io/instance=parapheur" });
+    // The namespace's node selector pins the pods to the collectivity's zone.
+    expect(new Set(pods.items.map((p) => p.spec?.nodeName))).toEqual(new Set(["kwok-fr-bzh-1a"]));
+    await kc.makeApiClient(PolicyV1Api).readNamespacedPodDisruptionBudget({ name: "svc-parapheur", namespace: "coll-t-si-b" });
+
+    await custom.patchNamespacedCustomObject(
+      { ...si, namespace: "coll-t-si-b", name: "parapheur", body: { spec: { version: "1.1.0" } } },
+      setHeaderOptions("Content-Type", PatchStrategy.MergePatch),
+    );
+    await eventually("the new version to roll out", async () => {
+      const d = await apps.readNamespacedDeployment({ name: "svc-parapheur", namespace: "coll-t-si-b" });
+      return d.spec?.template.spec?.containers[0]?.image?.endsWith(":1.1.0") ? true : undefined;
+    });
+    await waitForInstance("coll-t-si-b", "parapheur", "True", "Ready");
+  });
+
+  it("when a service runs only shared, then asking for it dedicated is refused in Ready", async () => {
+    await createInstance("coll-t-si-b", "identity", { service: "identity", tenancy: "dedicated" });
+    await waitForInstance("coll-t-si-b", "identity", "False", "TenancyNotSupported");
   });
 });

@@ -18,6 +18,8 @@ export const resourceTypes = {
   ResourceQuota: type("v1", "ResourceQuota", "resourcequotas", true),
   LimitRange: type("v1", "LimitRange", "limitranges", true),
   Pod: type("v1", "Pod", "pods", true),
+  Service: type("v1", "Service", "services", true),
+  PodDisruptionBudget: type("policy/v1", "PodDisruptionBudget", "poddisruptionbudgets", true),
   Event: type("v1", "Event", "events", true),
   Node: type("v1", "Node", "nodes", false),
   Deployment: type("apps/v1", "Deployment", "deployments", true),

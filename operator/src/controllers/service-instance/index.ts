@@ -1,4 +1,7 @@
+import type { KubernetesObject } from "@kubernetes/client-node";
 import type { Collectivity, ServiceInstance } from "@mutualis/api";
+import { fieldManager, labels } from "../../constants.ts";
+import { Applier } from "../../runtime/apply.ts";
 import { resourceTypes } from "../../kube/resources.ts";
 import { Controller } from "../../runtime/controller.ts";
 import type { Manager } from "../../runtime/manager.ts";
@@ -9,12 +12,23 @@ export interface ServiceInstanceControllerOptions {
   readonly workers: number;
   readonly nats: NatsAccounts;
   readonly gatewayUrl: string;
+  readonly servicesImage: string;
 }
 
 export function setupServiceInstanceController(manager: Manager, options: ServiceInstanceControllerOptions): Controller {
   const instances = manager.informer<ServiceInstance>(resourceTypes.ServiceInstance);
   const collectivities = manager.informer<Collectivity>(resourceTypes.Collectivity);
+  // The dedicated instances' objects carry the collectivity label, like the tenant's other children.
+  const owned = [resourceTypes.Deployment, resourceTypes.Service, resourceTypes.PodDisruptionBudget].map((type) =>
+    manager.informer<KubernetesObject>(type, { labelSelector: labels.collectivity }),
+  );
+  const applier = new Applier(manager.client, fieldManager, (apiVersion, kind, name, namespace) =>
+    owned.find((i) => i.type.apiVersion === apiVersion && i.type.kind === kind)?.get(name, namespace),
+  );
   const reconciler = new ServiceInstanceReconciler({
+    applier,
+    deployments: owned[0]!,
+    servicesImage: options.servicesImage,
     client: manager.client,
     events: manager.events,
     instances,
@@ -24,6 +38,7 @@ export function setupServiceInstanceController(manager: Manager, options: Servic
   });
   const controller = new Controller({ name: "serviceinstance", workers: options.workers }, reconciler, manager.metrics, manager.log);
   controller.watchPrimary(instances);
+  for (const informer of owned) controller.watchOwned(informer, "ServiceInstance", true);
   // When a Collectivity changes (becomes Ready, imports a service), its instances are looked at again.
   controller.watchMapped(collectivities, (c) => instances.list(`coll-${c.metadata!.name}`).map((si) => `${si.metadata!.namespace}/${si.metadata!.name}`));
   manager.addController(controller);

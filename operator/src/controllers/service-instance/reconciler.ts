@@ -1,5 +1,7 @@
 import { validateServiceInstanceSpec, type Collectivity, type ServiceInstance, type ServiceInstanceStatus } from "@mutualis/api";
 import { conditionTypes, reasons } from "../../constants.ts";
+import type { KubernetesObject } from "@kubernetes/client-node";
+import { catalogue } from "../../catalogue.ts";
 import type { KubeClient } from "../../kube/client.ts";
 import { isNotFound } from "../../kube/errors.ts";
 import { resourceTypes } from "../../kube/resources.ts";
@@ -9,6 +11,8 @@ import type { EventRecorder } from "../../runtime/events.ts";
 import type { Informer } from "../../runtime/informer.ts";
 import { writeStatus } from "../../runtime/status.ts";
 import type { NatsAccounts } from "../../tenancy/nats-accounts.ts";
+import type { Applier } from "../../runtime/apply.ts";
+import { dedicatedReadiness, renderDedicated, workloadName } from "./dedicated.ts";
 
 export interface ServiceInstanceReconcilerDeps {
   readonly client: KubeClient;
@@ -16,6 +20,11 @@ export interface ServiceInstanceReconcilerDeps {
   readonly instances: Informer<ServiceInstance>;
   readonly collectivities: Informer<Collectivity>;
   readonly nats: NatsAccounts;
+  readonly applier: Applier;
+  /** Deployments the operator made for dedicated instances. */
+  readonly deployments: Informer<KubernetesObject>;
+  /** The services image, without its tag (the tag is the instance's version). */
+  readonly servicesImage: string;
   /** Where tenants reach services through the platform gateway. */
   readonly gatewayUrl: string;
   readonly now?: () => Date;
@@ -53,15 +62,19 @@ export class ServiceInstanceReconciler implements Reconciler {
     const collectivity = collectivityName ? this.deps.collectivities.get(collectivityName) : undefined;
     let ready: ConditionUpdate;
     let result: Result | undefined;
+    let readyReplicas: number | undefined;
     if (!collectivity) {
       ready = { type: conditionTypes.ready, status: "False", reason: "NoCollectivity", message: `namespace ${namespace} belongs to no Collectivity; create ServiceInstances in a coll-<name> namespace` };
+    } else if (!catalogue[spec.service].tenancies.includes(spec.tenancy ?? "shared")) {
+      ready = { type: conditionTypes.ready, status: "False", reason: "TenancyNotSupported", message: `${spec.service} runs only as ${catalogue[spec.service].tenancies.join(" or ")}` };
     } else if (spec.tenancy === "dedicated") {
-      ready = {
-        type: conditionTypes.ready,
-        status: "False",
-        reason: "DedicatedNotAvailable",
-        message: "dedicated tenancy needs the platform's node agent, which this version does not ship yet; use tenancy: shared",
-      };
+      const replicas = collectivity.spec.suspended ? 0 : (spec.replicas ?? 1);
+      for (const object of renderDedicated(instance, spec, this.deps.servicesImage, replicas)) await this.deps.applier.sync(object as KubernetesObject);
+      const deployment = this.deps.deployments.get(workloadName(instance), namespace) as { metadata?: { generation?: number }; status?: object } | undefined;
+      const pods = (await this.deps.client.list<KubernetesObject & { status?: object }>(resourceTypes.Pod, { namespace, labelSelector: `app.kubernetes.io/instance=${name}` })).items;
+      const readiness = dedicatedReadiness(deployment?.metadata?.generation, deployment?.status as never, replicas, pods.map((p) => (p.status ?? {}) as never));
+      readyReplicas = readiness.readyReplicas;
+      ready = { type: conditionTypes.ready, status: readiness.status, reason: readiness.reason, message: readiness.message };
     } else if (findCondition(collectivity.status?.conditions as Condition[] | undefined, conditionTypes.ready)?.status !== "True") {
       ready = { type: conditionTypes.ready, status: "False", reason: "CollectivityNotReady", message: `Collectivity ${collectivityName} is not Ready` };
       result = { requeueAfterMs: retryMs };
@@ -93,6 +106,7 @@ export class ServiceInstanceReconciler implements Reconciler {
       observedGeneration: instance.metadata?.generation,
       conditions,
       tenancy: spec.tenancy,
+      ...(readyReplicas !== undefined ? { readyReplicas } : {}),
       url: `${this.deps.gatewayUrl}/api/v1/tenants/${collectivityName ?? "-"}/${spec.service}`,
     };
     const previous = findCondition(instance.status?.conditions as Condition[] | undefined, conditionTypes.ready);

@@ -1,0 +1,42 @@
+import type { ServiceInstanceSpec } from "@mutualis/api";
+
+/** Requests and limits of one pod, by plan. */
+export interface PlanResources {
+  readonly cpu: string;
+  readonly memory: string;
+  readonly memoryLimit: string;
+}
+
+export interface CatalogueEntry {
+  /** What the services image runs for this service (its first argument). */
+  readonly command: string;
+  readonly port: number;
+  readonly tenancies: readonly ("shared" | "dedicated")[];
+  readonly plans: Readonly<Record<NonNullable<ServiceInstanceSpec["plan"]>, PlanResources>>;
+}
+
+const plans = {
+  small: { cpu: "100m", memory: "128Mi", memoryLimit: "256Mi" },
+  standard: { cpu: "250m", memory: "256Mi", memoryLimit: "512Mi" },
+  large: { cpu: "1", memory: "1Gi", memoryLimit: "2Gi" },
+} as const;
+
+const entry = (command: string, tenancies: CatalogueEntry["tenancies"] = ["shared", "dedicated"]): CatalogueEntry => ({ command, port: 8080, tenancies, plans });
+
+/**
+ * The catalogue: one image for every service, the service chosen by its first argument. The
+ * schema's enum (api/src/schema/service-instance.ts) lists the same names; admission refuses others.
+ */
+export const catalogue: Readonly<Record<ServiceInstanceSpec["service"], CatalogueEntry>> = {
+  actes: entry("actes"),
+  helios: entry("helios"),
+  parapheur: entry("parapheur"),
+  marketplace: entry("marketplace"),
+  sesf: entry("sesf"),
+  ipl: entry("ipl"),
+  invoices: entry("invoices"),
+  // One identity provider per platform: it federates every collectivity.
+  identity: entry("identity", ["shared"]),
+};
+
+export const defaultServiceVersion = "0.1.0";

@@ -1,0 +1,52 @@
+import { describe, expect, it } from "vitest";
+import type { ServiceInstance } from "@mutualis/api";
+import { dedicatedReadiness, renderDedicated } from "./dedicated.ts";
+
+const instance: ServiceInstance = {
+  metadata: { name: "actes", namespace: "coll-rennes", uid: "u-1", generation: 2 },
+  spec: { service: "actes", tenancy: "dedicated", plan: "small", version: "1.2.0", replicas: 2 },
+};
+
+describe("renderDedicated", () => {
+  // Manifests are plain JSON: reading them as such keeps the assertions short.
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  const [deployment, service, budget] = renderDedicated(instance, instance.spec, "registry.example/mutualis/services", 2) as Record<string, any>[];
+
+  it("when an instance is dedicated, then its Deployment runs the services image for the service with the plan's resources", () => {
+    const container = deployment!.spec.template.spec.containers[0];
+    expect(container.image).toBe("registry.example/mutualis/services:1.2.0");
+    expect(container.args).toEqual(["actes"]);
+    expect(container.resources).toEqual({ requests: { cpu: "100m", memory: "128Mi" }, limits: { memory: "256Mi" } });
+    expect(container.readinessProbe.httpGet.path).toBe("/readyz");
+    expect(container.securityContext).toEqual({ allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ["ALL"] } });
+    expect(deployment!.spec.template.metadata.annotations["prometheus.io/scrape"]).toBe("true");
+    expect(deployment!.metadata.ownerReferences[0]).toMatchObject({ kind: "ServiceInstance", name: "actes", controller: true });
+  });
+
+  it("when the pods read their credentials, then they come from the tenant's Secrets, never from the spec", () => {
+    const env = deployment!.spec.template.spec.containers[0].env as { name: string; valueFrom?: { secretKeyRef: { name: string } } }[];
+    expect(env.filter((e) => e.valueFrom).map((e) => `${e.name}<-${e.valueFrom!.secretKeyRef.name}`)).toEqual([
+      "NATS_URL<-nats-credentials",
+      "MONGODB_URI<-database",
+      "MONGODB_DATABASE<-database",
+    ]);
+  });
+
+  it("when there are two replicas, then a Service and a PodDisruptionBudget come with the Deployment", () => {
+    expect(service!.kind).toBe("Service");
+    expect(budget!.kind).toBe("PodDisruptionBudget");
+    expect(renderDedicated(instance, instance.spec, "img", 1).map((o) => o.kind)).toEqual(["Deployment", "Service"]);
+  });
+});
+
+describe("dedicatedReadiness", () => {
+  it.each([
+    ["all pods are ready", { observedGeneration: 2, readyReplicas: 2 }, [], "True", "Ready"],
+    ["the rollout is under way", { observedGeneration: 2, readyReplicas: 1 }, [], "False", "Progressing"],
+    ["the quota is exceeded", { conditions: [{ type: "ReplicaFailure", status: "True", message: 'pods "x" is forbidden: exceeded quota: tenant-quota' }] }, [], "False", "QuotaExceeded"],
+    ["the image is missing", { readyReplicas: 0 }, [{ containerStatuses: [{ state: { waiting: { reason: "ImagePullBackOff" } } }] }], "False", "ImageMissing"],
+    ["the pods crash", { readyReplicas: 0 }, [{ containerStatuses: [{ state: { waiting: { reason: "CrashLoopBackOff" } } }] }], "False", "CrashLooping"],
+  ])("when %s, then Ready is %s", (_case, status, pods, expectedStatus, reason) => {
+    expect(dedicatedReadiness(2, status, 2, pods)).toMatchObject({ status: expectedStatus, reason });
+  });
+});
