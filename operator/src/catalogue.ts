@@ -4,6 +4,8 @@ import type { ServiceInstanceSpec } from "@mutualis/api";
 export interface PlanResources {
   readonly cpu: string;
   readonly memory: string;
+  /** Limits are explicit: the namespace's default limits could be below the plan's requests. */
+  readonly cpuLimit: string;
   readonly memoryLimit: string;
 }
 
@@ -16,9 +18,9 @@ export interface CatalogueEntry {
 }
 
 const plans = {
-  small: { cpu: "100m", memory: "128Mi", memoryLimit: "256Mi" },
-  standard: { cpu: "250m", memory: "256Mi", memoryLimit: "512Mi" },
-  large: { cpu: "1", memory: "1Gi", memoryLimit: "2Gi" },
+  small: { cpu: "100m", memory: "128Mi", cpuLimit: "500m", memoryLimit: "256Mi" },
+  standard: { cpu: "250m", memory: "256Mi", cpuLimit: "1", memoryLimit: "512Mi" },
+  large: { cpu: "1", memory: "1Gi", cpuLimit: "2", memoryLimit: "2Gi" },
 } as const;
 
 const entry = (command: string, tenancies: CatalogueEntry["tenancies"] = ["shared", "dedicated"]): CatalogueEntry => ({ command, port: 8080, tenancies, plans });

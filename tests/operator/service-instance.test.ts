@@ -76,8 +76,10 @@ describe("ServiceInstance, shared tenancy: the NATS way", () => {
     for (const service of running.reverse()) await service.stop();
     await deleteCollectivity(kc, "t-si-a");
     await deleteCollectivity(kc, "t-si-b");
+    await deleteCollectivity(kc, "t-si-c");
     await waitForGone(kc, "t-si-a");
     await waitForGone(kc, "t-si-b");
+    await waitForGone(kc, "t-si-c");
     await operator.stop();
   });
 
@@ -140,6 +142,14 @@ describe("ServiceInstance, shared tenancy: the NATS way", () => {
       return d.spec?.template.spec?.containers[0]?.image?.endsWith(":1.1.0") ? true : undefined;
     });
     await waitForInstance("coll-t-si-b", "parapheur", "True", "Ready");
+  });
+
+  it("when a dedicated instance's plan does not fit in the collectivity's quota, then Ready says so", async () => {
+    await objects.create(collectivityManifest({ name: "t-si-c", siren: sirenFrom("21350013"), quota: { memory: "1Gi" } }));
+    await waitForReady(kc, "t-si-c");
+    await createInstance("coll-t-si-c", "sesf", { service: "sesf", tenancy: "dedicated", plan: "large" });
+    const refused = await waitForInstance("coll-t-si-c", "sesf", "False", "QuotaExceeded");
+    expect(refused.status?.conditions?.find((c) => c.type === "Ready")?.message).toContain("maximum memory usage per Container is 1Gi");
   });
 
   it("when a service runs only shared, then asking for it dedicated is refused in Ready", async () => {

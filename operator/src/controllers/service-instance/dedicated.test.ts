@@ -16,7 +16,7 @@ describe("renderDedicated", () => {
     const container = deployment!.spec.template.spec.containers[0];
     expect(container.image).toBe("registry.example/mutualis/services:1.2.0");
     expect(container.args).toEqual(["actes"]);
-    expect(container.resources).toEqual({ requests: { cpu: "100m", memory: "128Mi" }, limits: { memory: "256Mi" } });
+    expect(container.resources).toEqual({ requests: { cpu: "100m", memory: "128Mi" }, limits: { cpu: "500m", memory: "256Mi" } });
     expect(container.readinessProbe.httpGet.path).toBe("/readyz");
     expect(container.securityContext).toEqual({ allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ["ALL"] } });
     expect(deployment!.spec.template.metadata.annotations["prometheus.io/scrape"]).toBe("true");
@@ -44,6 +44,8 @@ describe("dedicatedReadiness", () => {
     ["all pods are ready", { observedGeneration: 2, readyReplicas: 2 }, [], "True", "Ready"],
     ["the rollout is under way", { observedGeneration: 2, readyReplicas: 1 }, [], "False", "Progressing"],
     ["the quota is exceeded", { conditions: [{ type: "ReplicaFailure", status: "True", message: 'pods "x" is forbidden: exceeded quota: tenant-quota' }] }, [], "False", "QuotaExceeded"],
+    ["a container is over the namespace's limits", { conditions: [{ type: "ReplicaFailure", status: "True", message: 'pods "x" is forbidden: maximum memory usage per Container is 1Gi, but limit is 2Gi' }] }, [], "False", "QuotaExceeded"],
+    ["the pods are invalid", { conditions: [{ type: "ReplicaFailure", status: "True", message: 'Pod "x" is invalid: spec.containers[0]' }] }, [], "False", "PodsRejected"],
     ["the image is missing", { readyReplicas: 0 }, [{ containerStatuses: [{ state: { waiting: { reason: "ImagePullBackOff" } } }] }], "False", "ImageMissing"],
     ["the pods crash", { readyReplicas: 0 }, [{ containerStatuses: [{ state: { waiting: { reason: "CrashLoopBackOff" } } }] }], "False", "CrashLooping"],
   ])("when %s, then Ready is %s", (_case, status, pods, expectedStatus, reason) => {

@@ -62,7 +62,7 @@ export function renderDedicated(instance: ServiceInstance, spec: ServiceInstance
                 { name: "MONGODB_URI", valueFrom: { secretKeyRef: { name: "database", key: "MONGODB_URI" } } },
                 { name: "MONGODB_DATABASE", valueFrom: { secretKeyRef: { name: "database", key: "MONGODB_DATABASE" } } },
               ],
-              resources: { requests: { cpu: resources.cpu, memory: resources.memory }, limits: { memory: resources.memoryLimit } },
+              resources: { requests: { cpu: resources.cpu, memory: resources.memory }, limits: { cpu: resources.cpuLimit, memory: resources.memoryLimit } },
               readinessProbe: { httpGet: { path: "/readyz", port: "http" }, periodSeconds: 5 },
               livenessProbe: { httpGet: { path: "/healthz", port: "http" }, periodSeconds: 10, failureThreshold: 6 },
               securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ["ALL"] } },
@@ -112,8 +112,11 @@ export function dedicatedReadiness(
 ): { status: "True" | "False"; reason: string; message: string; readyReplicas: number } {
   const ready = status?.readyReplicas ?? 0;
   const failure = status?.conditions?.find((c) => c.type === "ReplicaFailure" && c.status === "True");
-  if (failure && /exceeded quota|forbidden/i.test(failure.message ?? "")) {
+  if (failure && /exceeded quota|maximum .* usage/i.test(failure.message ?? "")) {
     return { status: "False", reason: "QuotaExceeded", message: `the collectivity's quota does not leave room for the pods: ${failure.message}`, readyReplicas: ready };
+  }
+  if (failure) {
+    return { status: "False", reason: "PodsRejected", message: `the pods are refused: ${failure.message}`, readyReplicas: ready };
   }
   const waiting = pods.flatMap((p) => p.containerStatuses ?? []).map((c) => c.state?.waiting).filter((w) => w?.reason);
   if (waiting.some((w) => /ImagePullBackOff|ErrImagePull|InvalidImageName/.test(w!.reason!))) {
