@@ -1,0 +1,134 @@
+/**
+ * Benchmark: an authenticated request through the gateway to a service that reads from the
+ * database (GET …/actes/list: JWT check, NATS request, tenant check, a query), against the
+ * floor of a plain NATS request/reply whose responder makes the same database read, from the
+ * same client, in the same run. Reports requests per second and p50/p99 latency.
+ *
+ * Runs on a platform of its own (.local/bench-gateway, ports +4000), started and stopped here.
+ */
+import { mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { connect, credsAuthenticator, type NatsConnection } from "@nats-io/transport-node";
+import { MongoClient } from "mongodb";
+import { actesService, actesSettings } from "@mutualis/actes";
+import { ensureDevKeys, gateway, gatewaySettings, mintDevToken } from "@mutualis/gateway";
+import { createAccount, down, ensureOperatorIdentity, layout, loadConfig, platformEnv, pushAccountJwt, signAccount, up, userCreds } from "@mutualis/local-platform";
+import { prefectureSimulator, simulatorSettings } from "@mutualis/prefecture-simulator";
+import { loadSettings, RunningService } from "@mutualis/service-kit";
+
+const concurrency = Number(process.env.BENCH_CONCURRENCY ?? 16);
+const seconds = Number(process.env.BENCH_SECONDS ?? 10);
+
+interface Result {
+  readonly requests: number;
+  readonly perSecond: number;
+  readonly p50: number;
+  readonly p99: number;
+}
+
+async function measure(call: () => Promise<void>): Promise<Result> {
+  for (let i = 0; i < 200; i++) await call(); // warm-up
+  const latencies: number[] = [];
+  const deadline = performance.now() + seconds * 1000;
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (performance.now() < deadline) {
+        const t = performance.now();
+        await call();
+        latencies.push(performance.now() - t);
+      }
+    }),
+  );
+  const elapsed = (performance.now() - started) / 1000;
+  latencies.sort((a, b) => a - b);
+  const at = (q: number) => Number(latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))]!.toFixed(2));
+  return { requests: latencies.length, perSecond: Math.round(latencies.length / elapsed), p50: at(0.5), p99: at(0.99) };
+}
+
+async function main(): Promise<void> {
+  const config = loadConfig({ ...process.env, MUTUALIS_LOCAL_DIR: ".local/bench-gateway", MUTUALIS_PORT_OFFSET: "4000", MUTUALIS_UNSAFE_FAST_STORAGE: "1", MUTUALIS_WITH_OPERATOR: "0" });
+  await down(config);
+  rmSync(config.dir, { recursive: true, force: true });
+  console.log(`bench: starting a platform of its own in ${config.dir}`);
+  await up(config);
+  const env = platformEnv(config);
+  const services: RunningService[] = [];
+  let client: NatsConnection | undefined;
+  let floorResponder: NatsConnection | undefined;
+  const mongo = await new MongoClient(env.MONGODB_URI).connect();
+  try {
+    const identity = await ensureOperatorIdentity(layout(config).nats);
+    const account = createAccount();
+    const system = await connect({ servers: env.NATS_URL, authenticator: credsAuthenticator(identity.systemUserCreds) });
+    await pushAccountJwt(system, await signAccount(identity, "bench-services", account));
+    await system.close();
+    const credsFile = join(config.dir, "services.creds");
+    writeFileSync(credsFile, await userCreds("services", account), { mode: 0o600 });
+    const keys = await ensureDevKeys(join(config.dir, "gateway"));
+    const common = { HTTP_PORT: "0", HTTP_HOST: "127.0.0.1", NATS_URL: env.NATS_URL, NATS_CREDS_FILE: credsFile, MONGODB_URI: env.MONGODB_URI, LOG_LEVEL: "error" };
+    services.push(await new RunningService(prefectureSimulator(), loadSettings(simulatorSettings, { ...common, SERVICE_NAME: "prefecture-simulator", MONGODB_DATABASE: "prefecture" })).start());
+    services.push(await new RunningService(actesService(), loadSettings(actesSettings, { ...common, SERVICE_NAME: "actes", MONGODB_DATABASE: "actes" })).start());
+    const gatewayService = await new RunningService(gateway(), loadSettings(gatewaySettings, { ...common, SERVICE_NAME: "gateway", MONGODB_DATABASE: "gateway", GATEWAY_JWKS_FILE: keys.jwksFile, KUBECONFIG: env.KUBECONFIG })).start();
+    services.push(gatewayService);
+
+    client = await connect({ servers: env.NATS_URL, authenticator: credsAuthenticator(await userCreds("bench", account)) });
+    await client.request("platform.actes.tenants.enable", JSON.stringify({ collectivity: "rennes", siren: "213502388", departement: "35", displayName: "Rennes" }), { timeout: 5000 });
+    const pdf = Buffer.from("%PDF-1.7\n%%EOF\n").toString("base64");
+    for (let i = 0; i < 20; i++) {
+      await client.request(
+        "tenant.rennes.actes.submit",
+        JSON.stringify({ numeroInterne: `B${i}`, nature: 1, classification: "1.1", objet: "Bench", date: "2026-11-20", document: { fileName: "a.pdf", mimeType: "application/pdf", contentBase64: pdf } }),
+        { timeout: 10_000 },
+      );
+    }
+
+    // The floor: a bare responder doing the same read, no framework, no authentication.
+    floorResponder = await connect({ servers: env.NATS_URL, authenticator: credsAuthenticator(await userCreds("floor", account)) });
+    const acts = mongo.db("actes").collection("acts");
+    floorResponder.subscribe("floor.actes.list", {
+      callback: (_error, msg) => {
+        void acts
+          .find({ collectivity: "rennes" })
+          .sort({ submittedAt: -1 })
+          .limit(100)
+          .toArray()
+          .then((items) => msg.respond(JSON.stringify(items)));
+      },
+    });
+    await floorResponder.flush();
+    const nats = client;
+    console.log(`bench: floor — NATS request/reply with the same database read, ${concurrency} at a time for ${seconds}s`);
+    const floor = await measure(async () => {
+      await nats.request("floor.actes.list", "", { timeout: 10_000 });
+    });
+    const token = await mintDevToken(keys.keyFile, { user: "agent@rennes", collectivity: "rennes", issuer: "mutualis-local", audience: "mutualis-gateway" });
+    const url = `${gatewayService.url}/api/v1/tenants/rennes/actes/list`;
+    console.log(`bench: gateway — GET ${url.replace(gatewayService.url, "")}, ${concurrency} at a time for ${seconds}s`);
+    const through = await measure(async () => {
+      const res = await fetch(url, { headers: { authorization: `Bearer ${token}` } });
+      if (res.status !== 200) throw new Error(`gateway answered ${res.status}`);
+      await res.arrayBuffer();
+    });
+    const result = { concurrency, seconds, floor, gateway: through, throughputRatio: Number((floor.perSecond / through.perSecond).toFixed(2)), p50Ratio: Number((through.p50 / floor.p50).toFixed(2)) };
+    const results = join(config.root, ".local", "bench-results");
+    mkdirSync(results, { recursive: true });
+    writeFileSync(join(results, "gateway.json"), JSON.stringify(result, null, 2) + "\n");
+    console.log("");
+    console.log(`Gateway, list of 20 acts, concurrency ${concurrency}:`);
+    console.log(`  floor (NATS request + same DB read): ${floor.perSecond} req/s, p50 ${floor.p50} ms, p99 ${floor.p99} ms`);
+    console.log(`  through the gateway (JWT, HTTP, NATS, service, DB): ${through.perSecond} req/s, p50 ${through.p50} ms, p99 ${through.p99} ms`);
+    console.log(`  the floor serves ${result.throughputRatio}× the gateway's rate; gateway p50 is ${result.p50Ratio}× the floor's`);
+  } finally {
+    await floorResponder?.close();
+    await client?.close();
+    for (const service of services.reverse()) await service.stop();
+    await mongo.close();
+    await down(config);
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exit(1);
+});
