@@ -1,5 +1,5 @@
 import { spawn } from "node:child_process";
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync, realpathSync, rmSync, writeFileSync } from "node:fs";
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
 import { createConnection } from "node:net";
 import { dirname } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -37,14 +37,8 @@ export function runningPid(daemon: Pick<Daemon, "pidFile" | "command" | "marker"
   if (!existsSync(daemon.pidFile)) return undefined;
   const pid = Number(readFileSync(daemon.pidFile, "utf8").trim());
   if (!Number.isInteger(pid) || pid <= 0) return undefined;
-  try {
-    // A recycled pid would belong to some other program: check what it runs.
-    const cmdline = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0");
-    if (cmdline[0] !== daemon.command) return undefined;
-    return daemon.marker === undefined || cmdline.includes(daemon.marker) ? pid : undefined;
-  } catch {
-    return undefined;
-  }
+  // A recycled pid would belong to some other program: check what it runs.
+  return runsDaemon(pid, daemon) ? pid : undefined;
 }
 
 export function startDaemon(daemon: Daemon): number {
@@ -187,12 +181,16 @@ export function listeningPids(port: number): number[] {
   return pids;
 }
 
-/** True when `pid` runs the daemon's program (symlinks resolved), whatever its pid file says. */
+/**
+ * True when `pid` runs the daemon's program, as it was started (the path it was given, so a
+ * process started before a rebuild of the binary cache is still recognised), and, for node
+ * programs, with the daemon's marker argument. A zombie has no command line: it does not count.
+ */
 export function runsDaemon(pid: number, daemon: Pick<Daemon, "command" | "marker">): boolean {
   try {
-    const exe = realpathSync(`/proc/${pid}/exe`);
-    if (exe !== realpathSync(daemon.command)) return false;
-    return daemon.marker === undefined || readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").includes(daemon.marker);
+    const cmdline = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0");
+    if (cmdline[0] !== daemon.command) return false;
+    return daemon.marker === undefined || cmdline.includes(daemon.marker);
   } catch {
     return false;
   }
