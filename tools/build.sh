@@ -39,9 +39,16 @@ module_dir() {
 }
 
 build_one() {
-  local tool=$1 key out started
+  local tool=$1 key out started lock
   key=$(tool_key "$tool")
   out=$cache/$tool-$key
+  # Two checkouts (a CI clone beside a working copy) may build the same tool at once: the
+  # second waits for the first and then finds its build complete.
+  exec {lock}>"$cache/.$tool.lock"
+  if ! flock -n "$lock"; then
+    echo "tools: another build of $tool is running; waiting for it"
+    flock "$lock"
+  fi
   if [ -f "$out/.complete" ]; then
     touch "$out" # marks the build as in use, for the pruning below
     echo "tools: $tool is up to date ($out)"
@@ -64,6 +71,7 @@ build_one() {
     find "$cache" -maxdepth 1 -name "$tool-*" ! -name "$tool-$key" ! -name "*.partial" \
       ! -newermt "-7 days" -exec rm -rf {} +
   fi
+  exec {lock}>&-
   local f
   for f in "$out"/*; do
     ln -sfn "$f" "$bin/$(basename "$f")"
