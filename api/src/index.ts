@@ -1,4 +1,4 @@
 export * from "./schema/index.ts";
 export * from "./generated/types.ts";
-export { isValidSiren, sirenWithCheckDigit, validateCollectivitySpec, validateSecureShareSpec, validateServiceInstanceSpec, ValidationError } from "./validate.ts";
+export { departementOf, isValidSiren, sirenWithCheckDigit, validateCollectivitySpec, validateSecureShareSpec, validateServiceInstanceSpec, ValidationError } from "./validate.ts";
 export { customResourceDefinition } from "./generate/crd.ts";

@@ -73,3 +73,11 @@ export const validateCollectivitySpec = specValidator<CollectivitySpec>(collecti
 );
 export const validateServiceInstanceSpec = specValidator<ServiceInstanceSpec>(serviceInstance);
 export const validateSecureShareSpec = specValidator<SecureShareSpec>(secureShare);
+
+/**
+ * The département of a public body, read from its SIREN (21/22/23/24/25 + two département
+ * digits for communes, départements, régions, EPCI and syndicats); 000 when it cannot be read.
+ */
+export function departementOf(siren: string): string {
+  return /^2[1-5][0-9]{2}/.test(siren) ? `0${siren.slice(2, 4)}` : "000";
+}

@@ -14,7 +14,7 @@ export function flowNames(streamPrefix: string, prefectureSubject: string): Flow
     transmissions: `${streamPrefix}_TRANSMISSIONS`,
     returns: `${streamPrefix}_RETURNS`,
     transmitSubject: "actes.transmit",
-    returnsSubject: `${prefectureSubject}.returns`,
+    returnsSubject: `${prefectureSubject}.*.returns`,
   };
 }
 

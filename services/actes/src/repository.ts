@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { Conflict, Forbidden, NotFound, Repository, type Database } from "@mutualis/service-kit";
+import { Conflict, Forbidden, NoReply, NotFound, Repository, type Database } from "@mutualis/service-kit";
 import type { ActSubmission } from "./domain/act.ts";
 import { nextStatus, type ActEvent, type ActStatus } from "./domain/statuses.ts";
 
@@ -10,6 +10,8 @@ export interface Tenant {
   displayName: string;
   enabledAt: Date;
   disabledAt?: Date;
+  /** Served by the collectivity's own dedicated deployment: this shared one stays silent for it. */
+  delegated?: boolean;
 }
 
 export interface HistoryEntry {
@@ -39,8 +41,12 @@ export class TenantRepository extends Repository<Tenant> {
     super(database, "tenants");
   }
 
-  async enable(collectivity: string, tenant: Omit<Tenant, "_id" | "enabledAt" | "disabledAt">): Promise<void> {
-    await this.collection.updateOne({ _id: collectivity }, { $set: tenant, $unset: { disabledAt: "" }, $setOnInsert: { enabledAt: new Date() } }, { upsert: true });
+  async enable(collectivity: string, tenant: Omit<Tenant, "_id" | "enabledAt" | "disabledAt" | "delegated">, delegated = false): Promise<void> {
+    await this.collection.updateOne(
+      { _id: collectivity },
+      { $set: { ...tenant, delegated }, $unset: { disabledAt: "" }, $setOnInsert: { enabledAt: new Date() } },
+      { upsert: true },
+    );
   }
 
   async disable(collectivity: string): Promise<void> {
@@ -49,6 +55,7 @@ export class TenantRepository extends Repository<Tenant> {
 
   async require(collectivity: string): Promise<Tenant> {
     const tenant = await this.collection.findOne({ _id: collectivity, disabledAt: { $exists: false } });
+    if (tenant?.delegated) throw new NoReply(`collectivity ${collectivity} has a dedicated actes deployment`);
     if (!tenant) throw new Forbidden(`collectivity ${collectivity} is not enabled on the actes service`);
     return tenant;
   }

@@ -1,5 +1,6 @@
 import type { ConsumerMessages } from "@nats-io/jetstream";
-import { Forbidden, type EndpointSpec, type ServiceContext, type ServiceDefinition } from "@mutualis/service-kit";
+import { departementOf } from "@mutualis/api";
+import { ConfigError, Forbidden, type EndpointSpec, type ServiceContext, type ServiceDefinition } from "@mutualis/service-kit";
 import { z } from "zod";
 import { natures } from "./domain/act.ts";
 import { actStatuses } from "./domain/statuses.ts";
@@ -52,6 +53,12 @@ export function actesService(): ServiceDefinition<ActesSettings> {
         flows,
         metrics: context.metrics,
       });
+      const { TENANT, TENANT_SIREN, TENANT_DISPLAY_NAME } = context.settings;
+      if (TENANT) {
+        // A deployment dedicated to one collectivity serves it from the start.
+        if (!TENANT_SIREN || !TENANT_DISPLAY_NAME) throw new ConfigError("invalid settings: TENANT_SIREN and TENANT_DISPLAY_NAME are required with TENANT");
+        await new TenantRepository(context.database).enable(TENANT, { siren: TENANT_SIREN, departement: departementOf(TENANT_SIREN), displayName: TENANT_DISPLAY_NAME });
+      }
       await ensureStreams(context.nats, flows);
       const recovered = await useCases.recoverUnsent();
       if (recovered > 0) context.log.info({ recovered }, "queued again the acts an interrupted run had not sent");
@@ -104,11 +111,13 @@ export function actesService(): ServiceDefinition<ActesSettings> {
             siren: z.string().regex(/^[0-9]{9}$/),
             departement: z.string().regex(/^[0-9]{2,3}[AB]?$/),
             displayName: z.string().min(1).max(200),
+            /** The collectivity has its own dedicated deployment: this one stands aside. */
+            dedicated: z.boolean().default(false),
           }),
           handle: async (request) => {
-            const { collectivity, ...tenant } = request as { collectivity: string; siren: string; departement: string; displayName: string };
-            await tenants.enable(collectivity, { ...tenant, departement: tenant.departement.padStart(3, "0") });
-            return { enabled: collectivity };
+            const { collectivity, dedicated, ...tenant } = request as { collectivity: string; siren: string; departement: string; displayName: string; dedicated: boolean };
+            await tenants.enable(collectivity, { ...tenant, departement: tenant.departement.padStart(3, "0") }, dedicated);
+            return dedicated ? { delegated: collectivity } : { enabled: collectivity };
           },
         },
         {

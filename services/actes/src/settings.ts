@@ -4,7 +4,11 @@ import { z } from "zod";
 export const actesSettings = baseSettings.extend({
   /** Largest file accepted over NATS (the server's max_payload bounds it). */
   ACTES_MAX_FILE_BYTES: z.coerce.number().int().positive().default(6 * 1024 * 1024),
-  /** Subject prefix of the prefecture connector (the simulator locally, the TdT in production). */
+  /**
+   * Subject prefix of the prefecture connector (the simulator locally, the TdT in production):
+   * a collectivity's acts go to `<prefix>.<collectivity>.submit`, its returns come back on
+   * `<prefix>.<collectivity>.returns.<act>`, so a dedicated deployment's account imports only its own.
+   */
   PREFECTURE_SUBJECT: z.string().default("prefecture.actes"),
   /** The transmitter's three-letter code in archive names. */
   TRANSMITTER_TRIGRAM: z.string().regex(/^[0-9A-Z]{3}$/).default("MUT"),

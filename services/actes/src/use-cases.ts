@@ -116,7 +116,7 @@ export class ActesUseCases {
       acte: acteXml({ ...act, document: { ...act.document, mimeType: "application/pdf" }, annexes: act.annexes.map((a) => ({ ...a, mimeType: "application/pdf" })) }, this.deps.settings.CLASSIFICATION_VERSION),
       files: contents.map((content) => Buffer.from(content).toString("base64")),
     };
-    const reply = await this.deps.nats.request(`${this.deps.settings.PREFECTURE_SUBJECT}.submit`, JSON.stringify(payload), { timeout: 10_000 });
+    const reply = await this.deps.nats.request(`${this.deps.settings.PREFECTURE_SUBJECT}.${act.collectivity}.submit`, JSON.stringify(payload), { timeout: 10_000 });
     const answer = reply.json<TransmissionReply>();
     const sent = await this.deps.acts.apply(act, { type: "sent" });
     if (!answer.received) {
@@ -154,7 +154,7 @@ export class ActesUseCases {
   async requestCancellation(collectivity: string, id: string): Promise<Act> {
     const act = await this.deps.acts.get(collectivity, id);
     const asked = await this.deps.acts.apply(act, { type: "cancellationRequested" });
-    await this.deps.nats.request(`${this.deps.settings.PREFECTURE_SUBJECT}.cancel`, JSON.stringify({ actId: act._id, identifier: act.identifier }), {
+    await this.deps.nats.request(`${this.deps.settings.PREFECTURE_SUBJECT}.${collectivity}.cancel`, JSON.stringify({ actId: act._id, identifier: act.identifier }), {
       timeout: 10_000,
     });
     return asked;

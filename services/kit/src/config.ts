@@ -3,6 +3,13 @@ import { ConfigError } from "./errors.ts";
 
 /** Settings every service has; a service extends this schema with its own. */
 export const baseSettings = z.object({
+  /**
+   * Set on a deployment dedicated to one collectivity (tenancy: dedicated): it serves only
+   * `tenant.<TENANT>.…`, with the collectivity's own NATS creds and database.
+   */
+  TENANT: z.string().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, "must be a collectivity name").optional(),
+  TENANT_SIREN: z.string().regex(/^[0-9]{9}$/, "must be 9 digits").optional(),
+  TENANT_DISPLAY_NAME: z.string().min(1).optional(),
   SERVICE_NAME: z.string().min(1),
   SERVICE_VERSION: z.string().default("0.1.0"),
   HTTP_PORT: z.coerce.number().int().min(0).max(65535).default(8080),

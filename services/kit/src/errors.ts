@@ -29,6 +29,14 @@ export class NotFound extends ServiceError {
   override name = "NotFound";
 }
 
+/**
+ * Another responder serves this request: this one stays silent. A shared deployment raises it
+ * for a collectivity that has its own dedicated deployment, which answers on the same subject.
+ */
+export class NoReply extends Error {
+  override name = "NoReply";
+}
+
 /** The request conflicts with the current state (a duplicate, a wrong transition). */
 export class Conflict extends ServiceError {
   override name = "Conflict";

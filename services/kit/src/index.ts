@@ -6,6 +6,7 @@ export {
   Gone,
   InvalidRequest,
   NotFound,
+  NoReply,
   PayloadTooLarge,
   publicBody,
   ServiceError,
@@ -16,5 +17,5 @@ export {
 export { createLogger, type Logger } from "./log.ts";
 export { ServiceMetrics } from "./metrics.ts";
 export { Database, Repository } from "./mongo.ts";
-export { collectivityOf, type EndpointSpec, type RequestContext } from "./nats.ts";
+export { collectivityOf, endpointsForTenant, type EndpointSpec, type RequestContext } from "./nats.ts";
 export { RunningService, runService, serviceMain, type ServiceContext, type ServiceDefinition } from "./service.ts";

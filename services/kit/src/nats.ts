@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import { Svcm, type Service as NatsService, type ServiceMsg } from "@nats-io/services";
 import { connect, credsAuthenticator, type NatsConnection } from "@nats-io/transport-node";
 import type { z } from "zod";
-import { InvalidRequest, publicBody, statusOf, Unavailable } from "./errors.ts";
+import { InvalidRequest, NoReply, publicBody, statusOf, Unavailable } from "./errors.ts";
 import type { Logger } from "./log.ts";
 import type { ServiceMetrics } from "./metrics.ts";
 
@@ -26,6 +26,18 @@ export interface EndpointSpec<Request = unknown, Response = unknown> {
 export function collectivityOf(subject: string): string | undefined {
   const [root, name] = subject.split(".");
   return root === "tenant" && name ? name : undefined;
+}
+
+/**
+ * The endpoints of a deployment dedicated to one collectivity: its tenant subjects only
+ * (`tenant.*.` becomes `tenant.<name>.`; the collectivity's NATS user may subscribe to nothing
+ * else), and no platform endpoints, which belong to the shared deployment.
+ */
+export function endpointsForTenant(endpoints: readonly EndpointSpec[], tenant: string | undefined): EndpointSpec[] {
+  if (!tenant) return [...endpoints];
+  return endpoints
+    .filter((endpoint) => endpoint.subject.startsWith("tenant.*."))
+    .map((endpoint) => ({ ...endpoint, subject: `tenant.${tenant}.${endpoint.subject.slice("tenant.*.".length)}` }));
 }
 
 export async function connectNats(url: string, credsFile: string | undefined, name: string, log: Logger): Promise<NatsConnection> {
@@ -95,6 +107,10 @@ export async function serveEndpoints(
             msg.respond(JSON.stringify(response ?? null));
             stop({ outcome: "ok" });
           } catch (failure) {
+            if (failure instanceof NoReply) {
+              stop({ outcome: "skipped" });
+              return;
+            }
             const status = statusOf(failure);
             if (status >= 500) log.error({ err: failure, endpoint: endpoint.name }, "endpoint failed");
             msg.respondError(status, publicBody(failure).message, JSON.stringify(publicBody(failure)));

@@ -11,7 +11,7 @@ import { createHttpApp } from "./http.ts";
 import { createLogger, type Logger } from "./log.ts";
 import { ServiceMetrics } from "./metrics.ts";
 import { Database } from "./mongo.ts";
-import { connectNats, serveEndpoints, type EndpointSpec } from "./nats.ts";
+import { connectNats, endpointsForTenant, serveEndpoints, type EndpointSpec } from "./nats.ts";
 
 /** What a service's domain code is given. */
 export interface ServiceContext<S extends BaseSettings = BaseSettings> {
@@ -69,7 +69,7 @@ export class RunningService<S extends BaseSettings = BaseSettings> {
     const context: ServiceContext<S> = { settings, log: this.log, metrics: this.metrics, nats, database };
     this.context = context;
     await this.definition.onStart?.(context);
-    const endpoints = this.definition.endpoints?.(context) ?? [];
+    const endpoints = endpointsForTenant(this.definition.endpoints?.(context) ?? [], settings.TENANT);
     if (endpoints.length > 0) {
       this.natsService = await serveEndpoints(
         nats,

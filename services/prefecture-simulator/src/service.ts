@@ -1,7 +1,7 @@
 import { jetstream } from "@nats-io/jetstream";
 import { actIdentifier, looksLikePdf, type NatureCode, type PrefectureReturn, type TransmissionReply } from "@mutualis/actes";
 import { isValidSiren } from "@mutualis/api";
-import { baseSettings, Repository, type Database, type ServiceContext, type ServiceDefinition } from "@mutualis/service-kit";
+import { baseSettings, NotFound, Repository, type Database, type ServiceContext, type ServiceDefinition } from "@mutualis/service-kit";
 import { z } from "zod";
 
 export const simulatorSettings = baseSettings.extend({
@@ -14,6 +14,7 @@ export type SimulatorSettings = z.infer<typeof simulatorSettings>;
 
 interface Transmission {
   _id: string;
+  collectivity: string;
   reply: TransmissionReply;
   identifier?: string;
   returned: boolean;
@@ -62,8 +63,9 @@ export function refusalReason(envelope: string, acte: string, files: readonly st
  */
 export function prefectureSimulator(): ServiceDefinition<SimulatorSettings> {
   const timers = new Set<NodeJS.Timeout>();
-  const publishReturn = async (context: ServiceContext<SimulatorSettings>, message: PrefectureReturn, id: string) => {
-    await jetstream(context.nats).publish(`${context.settings.PREFECTURE_SUBJECT}.returns.${message.actId}`, JSON.stringify(message), { msgID: id });
+  // Returns go on the collectivity's own subject: a dedicated deployment's account imports only its own.
+  const publishReturn = async (context: ServiceContext<SimulatorSettings>, collectivity: string, message: PrefectureReturn, id: string) => {
+    await jetstream(context.nats).publish(`${context.settings.PREFECTURE_SUBJECT}.${collectivity}.returns.${message.actId}`, JSON.stringify(message), { msgID: id });
   };
   const later = (context: ServiceContext<SimulatorSettings>, work: () => Promise<void>) => {
     const timer = setTimeout(() => {
@@ -72,9 +74,9 @@ export function prefectureSimulator(): ServiceDefinition<SimulatorSettings> {
     }, context.settings.SIMULATOR_ACK_DELAY_MS);
     timers.add(timer);
   };
-  const acknowledge = (context: ServiceContext<SimulatorSettings>, repository: TransmissionRepository, actId: string, identifier: string) =>
+  const acknowledge = (context: ServiceContext<SimulatorSettings>, repository: TransmissionRepository, collectivity: string, actId: string, identifier: string) =>
     later(context, async () => {
-      await publishReturn(context, { actId, type: "acknowledgement", identifier, receivedAt: new Date().toISOString() }, `ack-${actId}`);
+      await publishReturn(context, collectivity, { actId, type: "acknowledgement", identifier, receivedAt: new Date().toISOString() }, `ack-${actId}`);
       await repository.markReturned(actId);
     });
 
@@ -83,7 +85,7 @@ export function prefectureSimulator(): ServiceDefinition<SimulatorSettings> {
     async onStart(context) {
       // Acknowledgements promised before a restart are sent now.
       const repository = new TransmissionRepository(context.database);
-      for (const pending of await repository.pending()) acknowledge(context, repository, pending._id, pending.identifier!);
+      for (const pending of await repository.pending()) acknowledge(context, repository, pending.collectivity, pending._id, pending.identifier!);
     },
     async onStop() {
       for (const timer of timers) clearTimeout(timer);
@@ -93,9 +95,11 @@ export function prefectureSimulator(): ServiceDefinition<SimulatorSettings> {
       return [
         {
           name: "submit",
-          subject: `${context.settings.PREFECTURE_SUBJECT}.submit`,
+          // The collectivity is the subject's: its account can only send on its own.
+          subject: `${context.settings.PREFECTURE_SUBJECT}.*.submit`,
           schema: z.object({ actId: z.string(), archive: z.string(), envelope: z.string(), acte: z.string(), files: z.array(z.string()) }),
-          handle: async (request) => {
+          handle: async (request, { subject }) => {
+            const collectivity = subject.split(".").at(-2)!;
             const { actId, envelope, acte, files } = request as { actId: string; envelope: string; acte: string; files: string[] };
             const known = await repository.find(actId);
             if (known) return known.reply;
@@ -110,18 +114,19 @@ export function prefectureSimulator(): ServiceDefinition<SimulatorSettings> {
                   attribute(acte, "actes:NumeroInterne")!,
                   Number(attribute(acte, "actes:CodeNatureActe")) as NatureCode,
                 );
-            await repository.record({ _id: actId, reply, ...(identifier ? { identifier } : {}), returned: !identifier, receivedAt: new Date() });
-            if (identifier) acknowledge(context, repository, actId, identifier);
+            await repository.record({ _id: actId, collectivity, reply, ...(identifier ? { identifier } : {}), returned: !identifier, receivedAt: new Date() });
+            if (identifier) acknowledge(context, repository, collectivity, actId, identifier);
             return reply;
           },
         },
         {
           name: "cancel",
-          subject: `${context.settings.PREFECTURE_SUBJECT}.cancel`,
+          subject: `${context.settings.PREFECTURE_SUBJECT}.*.cancel`,
           schema: z.object({ actId: z.string() }),
-          handle: async (request) => {
+          handle: async (request, { subject }) => {
             const { actId } = request as { actId: string };
-            later(context, () => publishReturn(context, { actId, type: "cancellation", receivedAt: new Date().toISOString() }, `cancel-${actId}`));
+            const collectivity = subject.split(".").at(-2)!;
+            later(context, () => publishReturn(context, collectivity, { actId, type: "cancellation", receivedAt: new Date().toISOString() }, `cancel-${actId}`));
             return { received: true };
           },
         },
@@ -131,7 +136,9 @@ export function prefectureSimulator(): ServiceDefinition<SimulatorSettings> {
           schema: z.object({ actId: z.string(), text: z.string().min(1).max(5000) }),
           handle: async (request) => {
             const { actId, text } = request as { actId: string; text: string };
-            await publishReturn(context, { actId, type: "courrier", kind: "courrier simple", text }, `courrier-${actId}-${Date.now()}`);
+            const known = await repository.find(actId);
+            if (!known) throw new NotFound(`no transmission ${actId}`);
+            await publishReturn(context, known.collectivity, { actId, type: "courrier", kind: "courrier simple", text }, `courrier-${actId}-${Date.now()}`);
             return { sent: true };
           },
         },
