@@ -15,6 +15,12 @@ export interface CatalogueEntry {
   readonly port: number;
   readonly tenancies: readonly ("shared" | "dedicated")[];
   readonly plans: Readonly<Record<NonNullable<ServiceInstanceSpec["plan"]>, PlanResources>>;
+  /**
+   * What a dedicated deployment reaches in the platform services account, `{collectivity}` being
+   * the collectivity's name: request/reply services, and streams it receives. The platform
+   * exports them for every collectivity; a collectivity's account imports only its own.
+   */
+  readonly platformImports?: { readonly services: readonly string[]; readonly streams: readonly string[] };
 }
 
 const plans = {
@@ -23,14 +29,22 @@ const plans = {
   large: { cpu: "1", memory: "1Gi", cpuLimit: "2", memoryLimit: "2Gi" },
 } as const;
 
-const entry = (command: string, tenancies: CatalogueEntry["tenancies"] = ["shared", "dedicated"]): CatalogueEntry => ({ command, port: 8080, tenancies, plans });
+const entry = (
+  command: string,
+  tenancies: CatalogueEntry["tenancies"] = ["shared", "dedicated"],
+  platformImports?: CatalogueEntry["platformImports"],
+): CatalogueEntry => ({ command, port: 8080, tenancies, plans, ...(platformImports ? { platformImports } : {}) });
 
 /**
  * The catalogue: one image for every service, the service chosen by its first argument. The
  * schema's enum (api/src/schema/service-instance.ts) lists the same names; admission refuses others.
  */
 export const catalogue: Readonly<Record<ServiceInstanceSpec["service"], CatalogueEntry>> = {
-  actes: entry("actes"),
+  // The prefecture's connector: transmissions and cancellations out, returns back.
+  actes: entry("actes", ["shared", "dedicated"], {
+    services: ["prefecture.actes.{collectivity}.submit", "prefecture.actes.{collectivity}.cancel"],
+    streams: ["prefecture.actes.{collectivity}.returns.>"],
+  }),
   helios: entry("helios"),
   parapheur: entry("parapheur"),
   marketplace: entry("marketplace"),

@@ -10,3 +10,6 @@ export { renderTenant, type TenantConnections } from "./controllers/collectivity
 export { KubeClient } from "./kube/client.ts";
 export { KubeApiError } from "./kube/errors.ts";
 export { resourceTypes } from "./kube/resources.ts";
+export { isNotFound } from "./kube/errors.ts";
+export { Informer } from "./runtime/informer.ts";
+export { EventRecorder } from "./runtime/events.ts";

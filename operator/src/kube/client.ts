@@ -17,6 +17,7 @@ export interface WatchEvent<T> {
 export interface ListOptions {
   readonly namespace?: string;
   readonly labelSelector?: string;
+  readonly fieldSelector?: string;
   readonly limit?: number;
 }
 
@@ -155,7 +156,7 @@ export class KubeClient {
       const page = await this.request<ObjectList<T>>({
         method: "GET",
         path: resourcePath(type, options.namespace),
-        query: { labelSelector: options.labelSelector, limit: options.limit ?? 500, continue: token },
+        query: { labelSelector: options.labelSelector, fieldSelector: options.fieldSelector, limit: options.limit ?? 500, continue: token },
       });
       items.push(...page.items);
       token = page.metadata.continue || undefined;
@@ -224,7 +225,7 @@ export class KubeClient {
     resourceVersion: string,
     onEvent: (event: WatchEvent<T>) => void,
     signal: AbortSignal,
-    options: { labelSelector?: string; timeoutSeconds?: number } = {},
+    options: { labelSelector?: string; fieldSelector?: string; timeoutSeconds?: number } = {},
   ): Promise<void> {
     const path =
       resourcePath(type) +
@@ -233,6 +234,7 @@ export class KubeClient {
         resourceVersion,
         allowWatchBookmarks: true,
         labelSelector: options.labelSelector,
+        fieldSelector: options.fieldSelector,
         timeoutSeconds: options.timeoutSeconds ?? 300 + Math.floor(Math.random() * 300),
       });
     const requestOptions = await this.options("GET", path);

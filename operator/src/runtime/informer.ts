@@ -24,6 +24,8 @@ export function objectKey(object: KubernetesObject): string {
 
 export interface InformerOptions {
   readonly labelSelector?: string;
+  /** For example `spec.nodeName=local-1`: a kubelet's view of the pods bound to its node. */
+  readonly fieldSelector?: string;
   /** How often every cached object is handed to the handlers again, to catch anything missed. */
   readonly resyncMs?: number;
 }
@@ -108,7 +110,7 @@ export class Informer<T extends KubernetesObject> {
   }
 
   private async relist(): Promise<void> {
-    const list = await this.client.list<T>(this.type, { labelSelector: this.options.labelSelector });
+    const list = await this.client.list<T>(this.type, { labelSelector: this.options.labelSelector, fieldSelector: this.options.fieldSelector });
     const seen = new Set<string>();
     for (const object of list.items) {
       // Lists do not carry apiVersion/kind on items; handlers and owners need them.
@@ -164,7 +166,7 @@ export class Informer<T extends KubernetesObject> {
             this.resourceVersion = object.metadata?.resourceVersion ?? this.resourceVersion;
           },
           this.abort.signal,
-          { labelSelector: this.options.labelSelector },
+          { labelSelector: this.options.labelSelector, fieldSelector: this.options.fieldSelector },
         );
         failures = 0;
       } catch (error) {

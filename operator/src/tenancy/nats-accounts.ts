@@ -2,6 +2,7 @@ import { encodeAccount, encodeGeneric, encodeUser, fmtCreds, type Account, type 
 import { createAccount, createUser, fromSeed, type KeyPair } from "@nats-io/nkeys";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { connect, credsAuthenticator, type NatsConnection } from "@nats-io/transport-node";
+import { catalogue } from "../catalogue.ts";
 import { tenantSubjectPrefix } from "../constants.ts";
 
 export class MessagingError extends Error {
@@ -26,13 +27,26 @@ export function newTenantKeys(): TenantKeys {
 const noLimits = { subs: -1, data: -1, payload: -1, imports: -1, exports: -1, wildcards: true, conn: -1, leaf: -1 };
 const jetStreamOn = { mem_storage: -1, disk_storage: -1, streams: -1, consumer: -1 };
 
-/** What a tenant's user may publish and subscribe to: its own subjects and what JetStream and replies need. */
+/**
+ * What a tenant's user may publish and subscribe to: its own subjects, what JetStream, replies
+ * and service discovery need, and what its dedicated deployments send the platform (the
+ * prefecture connector, on its own subjects; the actes transmission flow, in its own account).
+ */
 export function tenantPermissions(collectivity: string): Partial<User> {
   const own = `${tenantSubjectPrefix(collectivity)}.>`;
   return {
-    pub: { allow: [own, "_INBOX.>", "$JS.API.>", "$JS.ACK.>", "$JS.FC.>"] },
-    sub: { allow: [own, "_INBOX.>"] },
+    pub: { allow: [own, "_INBOX.>", "$JS.API.>", "$JS.ACK.>", "$JS.FC.>", `prefecture.*.${collectivity}.>`, `actes.transmit.${collectivity}`] },
+    sub: { allow: [own, "_INBOX.>", "$SRV.>"] },
+    // A dedicated deployment answers requests the gateway sends through the platform's import.
+    resp: { max: 1, ttl: 0 },
   };
+}
+
+/** The catalogue's platform subjects for one collectivity (or `*`, for the platform's exports). */
+function platformSubjects(service: string, collectivity: string): { services: string[]; streams: string[] } {
+  const imports = catalogue[service as keyof typeof catalogue]?.platformImports;
+  const fill = (subject: string) => subject.replaceAll("{collectivity}", collectivity);
+  return { services: (imports?.services ?? []).map(fill), streams: (imports?.streams ?? []).map(fill) };
 }
 
 interface ClaimsReply {
@@ -84,6 +98,10 @@ export class NatsAccounts {
   private readonly imported = new Map<string, readonly string[]>();
   private servicesAccount: string | undefined;
   private servicesConnection: NatsConnection | undefined;
+  private servicesKeys: TenantKeys | undefined;
+  private servicesList: readonly string[] = [];
+  /** Per collectivity, its account and the services it runs dedicated, which the platform imports. */
+  private readonly dedicated = new Map<string, { account: string; services: readonly string[] }>();
 
   constructor(
     private readonly url: string,
@@ -132,27 +150,42 @@ export class NatsAccounts {
     keys: TenantKeys,
     suspended: boolean,
     sharedServices: readonly string[] = [],
+    dedicatedServices: readonly string[] = [],
   ): Promise<{ accountPublicKey: string; userJwt: string; userCreds: Uint8Array }> {
     const account = keyPair(keys.accountSeed);
     const user = keyPair(keys.userSeed);
     const accountPublicKey = account.getPublicKey();
     const services = [...new Set(sharedServices)].sort();
-    if (services.length > 0 && !this.servicesAccount) throw new MessagingError("the platform services account is not set up yet");
+    const dedicated = [...new Set(dedicatedServices)].sort();
+    if (services.length + dedicated.length > 0 && !this.servicesAccount) throw new MessagingError("the platform services account is not set up yet");
+    const fromPlatform = (type: "service" | "stream", subject: string) => ({ name: subject, type, subject, account: this.servicesAccount! });
     const claims: Partial<Account> = {
       limits: { ...noLimits, ...jetStreamOn },
       // A revocation dated t rejects the user's JWTs issued up to t; 2100-01-01 covers them all.
       ...(suspended ? { revocations: { [user.getPublicKey()]: 4_102_444_800 } } : {}),
       // Each shared service the tenant uses, imported from the platform services account: only
       // the tenant's own subjects, so a request can only ever speak for this collectivity.
-      ...(services.length > 0
+      // Each dedicated service: its deployment runs in this account, which exports its subjects
+      // to the platform (the gateway reaches it there) and imports what it needs from the
+      // platform, on this collectivity's subjects only.
+      ...(services.length + dedicated.length > 0
         ? {
-            imports: services.map((service) => ({
-              name: service,
-              type: "service" as const,
-              subject: `${tenantSubjectPrefix(collectivity)}.${service}.>`,
-              account: this.servicesAccount!,
-            })),
+            imports: [
+              ...services.map((service) => ({
+                name: service,
+                type: "service" as const,
+                subject: `${tenantSubjectPrefix(collectivity)}.${service}.>`,
+                account: this.servicesAccount!,
+              })),
+              ...dedicated.flatMap((service) => {
+                const subjects = platformSubjects(service, collectivity);
+                return [...subjects.services.map((s) => fromPlatform("service", s)), ...subjects.streams.map((s) => fromPlatform("stream", s))];
+              }),
+            ],
           }
+        : {}),
+      ...(dedicated.length > 0
+        ? { exports: dedicated.map((service) => ({ name: service, type: "service" as const, subject: `${tenantSubjectPrefix(collectivity)}.${service}.>` })) }
         : {}),
       tags: [`collectivity:${collectivity}`],
     };
@@ -162,11 +195,12 @@ export class NatsAccounts {
       this.pushed.set(accountPublicKey, fingerprint);
     }
     this.imported.set(collectivity, services);
+    await this.setDedicated(collectivity, accountPublicKey, suspended ? [] : dedicated);
     const permissions = tenantPermissions(collectivity);
     const current = keys.userJwt ? claimsOf<User>(keys.userJwt) : undefined;
     const upToDate =
       current?.iss === accountPublicKey &&
-      JSON.stringify({ pub: current.nats.pub, sub: current.nats.sub }) === JSON.stringify(permissions);
+      JSON.stringify({ pub: current.nats.pub, sub: current.nats.sub, resp: current.nats.resp }) === JSON.stringify(permissions);
     const userJwt = upToDate ? keys.userJwt! : await encodeUser(`coll-${collectivity}`, user, account, permissions);
     return { accountPublicKey, userJwt, userCreds: fmtCreds(userJwt, user) };
   }
@@ -196,6 +230,7 @@ export class NatsAccounts {
     const request = await encodeGeneric("delete", this.operator, "generic", { accounts: [account.getPublicKey()] });
     await this.request("$SYS.REQ.CLAIMS.DELETE", request);
     this.pushed.delete(account.getPublicKey());
+    for (const [collectivity, { account: key }] of this.dedicated) if (key === account.getPublicKey()) await this.setDedicated(collectivity, key, []);
     keyPairs.delete(keys.accountSeed);
     keyPairs.delete(keys.userSeed);
     return dropped;
@@ -214,9 +249,41 @@ export class NatsAccounts {
   async ensurePlatformServices(keys: TenantKeys, services: readonly string[]): Promise<{ accountPublicKey: string; userCreds: Uint8Array }> {
     const account = keyPair(keys.accountSeed);
     const user = keyPair(keys.userSeed);
+    this.servicesKeys = keys;
+    this.servicesList = services;
+    this.servicesAccount = account.getPublicKey();
+    // The dedicated deployments' imports the running platform has: a restarted operator keeps
+    // them until the collectivities are reconciled, so the gateway never loses its way there.
+    if (this.dedicated.size === 0) await this.adoptDedicatedImports(account.getPublicKey());
+    await this.pushPlatformServices();
+    const userJwt = keys.userJwt ?? (await encodeUser("mutualis-services", user, account, {}));
+    const userCreds = fmtCreds(userJwt, user);
+    if (!this.servicesConnection || this.servicesConnection.isClosed()) {
+      this.servicesConnection = await connect({ servers: this.url, authenticator: credsAuthenticator(userCreds), name: "mutualis-operator-services", maxReconnectAttempts: -1 });
+    }
+    return { accountPublicKey: account.getPublicKey(), userCreds };
+  }
+
+  /**
+   * The platform services account: it runs the shared deployments, exports each catalogue
+   * service's tenant subjects (`tenant.*.<service>.>`) and the platform subjects dedicated
+   * deployments use, and imports each dedicated deployment's subjects from its collectivity.
+   */
+  private async pushPlatformServices(): Promise<void> {
+    const account = keyPair(this.servicesKeys!.accountSeed);
+    const wildcard = this.servicesList.map((service) => platformSubjects(service, "*"));
     const claims: Partial<Account> = {
       limits: { ...noLimits, ...jetStreamOn },
-      exports: services.map((service) => ({ name: service, type: "service" as const, subject: `tenant.*.${service}.>` })),
+      exports: [
+        ...this.servicesList.map((service) => ({ name: service, type: "service" as const, subject: `tenant.*.${service}.>` })),
+        ...wildcard.flatMap((s) => s.services.map((subject) => ({ name: subject, type: "service" as const, subject }))),
+        ...wildcard.flatMap((s) => s.streams.map((subject) => ({ name: subject, type: "stream" as const, subject }))),
+      ],
+      imports: [...this.dedicated.entries()]
+        .sort(([a], [b]) => a.localeCompare(b))
+        .flatMap(([collectivity, { account: from, services }]) =>
+          services.map((service) => ({ name: `${collectivity}-${service}`, type: "service" as const, subject: `${tenantSubjectPrefix(collectivity)}.${service}.>`, account: from })),
+        ),
       tags: ["platform:services"],
     };
     const fingerprint = JSON.stringify(claims);
@@ -224,13 +291,36 @@ export class NatsAccounts {
       await this.request("$SYS.REQ.CLAIMS.UPDATE", await encodeAccount("mutualis-services", account, claims, { signer: this.operator }));
       this.pushed.set(account.getPublicKey(), fingerprint);
     }
-    this.servicesAccount = account.getPublicKey();
-    const userJwt = keys.userJwt ?? (await encodeUser("mutualis-services", user, account, {}));
-    const userCreds = fmtCreds(userJwt, user);
-    if (!this.servicesConnection || this.servicesConnection.isClosed()) {
-      this.servicesConnection = await connect({ servers: this.url, authenticator: credsAuthenticator(userCreds), name: "mutualis-operator-services", maxReconnectAttempts: -1 });
+  }
+
+  /** Sets the services a collectivity runs dedicated; the platform account imports their subjects. */
+  async setDedicated(collectivity: string, account: string, services: readonly string[]): Promise<void> {
+    const current = this.dedicated.get(collectivity);
+    if (JSON.stringify(current ?? { account, services: [] }) === JSON.stringify({ account, services })) return;
+    if (services.length > 0) this.dedicated.set(collectivity, { account, services });
+    else this.dedicated.delete(collectivity);
+    if (this.servicesKeys) await this.pushPlatformServices();
+  }
+
+  /** The services a collectivity runs dedicated, as the platform account imports them now. */
+  dedicatedOf(collectivity: string): readonly string[] {
+    return this.dedicated.get(collectivity)?.services ?? [];
+  }
+
+  private async adoptDedicatedImports(account: string): Promise<void> {
+    let jwt: string;
+    try {
+      jwt = (await (await this.system()).request(`$SYS.REQ.ACCOUNT.${account}.CLAIMS.LOOKUP`, "", { timeout: 5000 })).string();
+    } catch {
+      return; // a new platform: nothing to adopt
     }
-    return { accountPublicKey: account.getPublicKey(), userCreds };
+    if (!jwt.startsWith("ey")) return;
+    for (const imported of claimsOf<Account>(jwt).nats.imports ?? []) {
+      const [root, collectivity, service] = imported.subject.split(".");
+      if (root !== "tenant" || !collectivity || !service || !imported.account) continue;
+      const known = this.dedicated.get(collectivity);
+      this.dedicated.set(collectivity, { account: imported.account, services: [...(known?.services ?? []), service].sort() });
+    }
   }
 
   /** A request to a shared service's platform endpoint, from the services account. */

@@ -43,6 +43,11 @@ export function setupCollectivityController(manager: Manager, options: Collectiv
   const applier = new Applier(manager.client, fieldManager, (apiVersion, kind, name, namespace) =>
     children.get(`${apiVersion}/${kind}`)?.get(name, namespace),
   );
+  const servicesOf = (name: string, tenancy: "shared" | "dedicated") =>
+    instances
+      .list(`coll-${name}`)
+      .filter((si) => !si.metadata?.deletionTimestamp && (si.spec.tenancy ?? "shared") === tenancy)
+      .map((si) => si.spec.service);
   const reconciler = new CollectivityReconciler({
     client: manager.client,
     applier,
@@ -56,11 +61,8 @@ export function setupCollectivityController(manager: Manager, options: Collectiv
     network: options.network,
     platformNamespace: options.platformNamespace,
     zones: () => options.zones,
-    sharedServices: (name) =>
-      instances
-        .list(`coll-${name}`)
-        .filter((si) => !si.metadata?.deletionTimestamp && (si.spec.tenancy ?? "shared") === "shared")
-        .map((si) => si.spec.service),
+    sharedServices: (name) => servicesOf(name, "shared"),
+    dedicatedServices: (name) => servicesOf(name, "dedicated"),
   });
   const controller = new Controller({ name: "collectivity", workers: options.workers }, reconciler, manager.metrics, manager.log);
   controller.watchPrimary(collectivities);

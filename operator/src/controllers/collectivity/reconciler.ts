@@ -68,6 +68,8 @@ export interface CollectivityReconcilerDeps {
   readonly zones: () => ReadonlySet<string>;
   /** The shared services the collectivity's ServiceInstances ask for (its NATS account imports them). */
   readonly sharedServices: (collectivity: string) => string[];
+  /** The services it runs dedicated (their deployments use its account; the platform imports them). */
+  readonly dedicatedServices: (collectivity: string) => string[];
   readonly now?: () => Date;
 }
 
@@ -168,7 +170,7 @@ export class CollectivityReconciler implements Reconciler {
           let keys: TenantSecrets | undefined;
           await step(conditionTypes.messagingReady, async () => {
             keys = await this.tenantKeys(current);
-            const tenant = await this.deps.nats.ensureTenant(name, keys, spec.suspended ?? false, this.deps.sharedServices(name));
+            const tenant = await this.deps.nats.ensureTenant(name, keys, spec.suspended ?? false, this.deps.sharedServices(name), this.deps.dedicatedServices(name));
             natsAccount = tenant.accountPublicKey;
             if (tenant.userJwt !== keys.userJwt) await this.saveKeys(current, { ...keys, userJwt: tenant.userJwt });
             await this.deps.applier.sync(renderNatsSecret(current, this.deps.natsUrlForTenants, tenant.userCreds));

@@ -7,10 +7,12 @@ const instance: ServiceInstance = {
   spec: { service: "actes", tenancy: "dedicated", plan: "small", version: "1.2.0", replicas: 2 },
 };
 
+const rennes = { name: "rennes", siren: "213502388", displayName: "Ville de Rennes" };
+
 describe("renderDedicated", () => {
   // Manifests are plain JSON: reading them as such keeps the assertions short.
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  const [deployment, service, budget] = renderDedicated(instance, instance.spec, "registry.example/mutualis/services", 2) as Record<string, any>[];
+  const [deployment, service, budget] = renderDedicated(instance, instance.spec, "registry.example/mutualis/services", 2, rennes) as Record<string, any>[];
 
   it("when an instance is dedicated, then its Deployment runs the services image for the service with the plan's resources", () => {
     const container = deployment!.spec.template.spec.containers[0];
@@ -24,18 +26,25 @@ describe("renderDedicated", () => {
   });
 
   it("when the pods read their credentials, then they come from the tenant's Secrets, never from the spec", () => {
-    const env = deployment!.spec.template.spec.containers[0].env as { name: string; valueFrom?: { secretKeyRef: { name: string } } }[];
-    expect(env.filter((e) => e.valueFrom).map((e) => `${e.name}<-${e.valueFrom!.secretKeyRef.name}`)).toEqual([
+    const env = deployment!.spec.template.spec.containers[0].env as { name: string; valueFrom?: { secretKeyRef?: { name: string } } }[];
+    expect(env.filter((e) => e.valueFrom?.secretKeyRef).map((e) => `${e.name}<-${e.valueFrom!.secretKeyRef!.name}`)).toEqual([
       "NATS_URL<-nats-credentials",
       "MONGODB_URI<-database",
       "MONGODB_DATABASE<-database",
     ]);
   });
 
+  it("when the pods start, then they serve only their collectivity, listening on their own address", () => {
+    const env = deployment!.spec.template.spec.containers[0].env as { name: string; value?: string; valueFrom?: { fieldRef?: { fieldPath: string } } }[];
+    expect(env.find((e) => e.name === "TENANT")?.value).toBe("rennes");
+    expect(env.find((e) => e.name === "TENANT_SIREN")?.value).toBe("213502388");
+    expect(env.find((e) => e.name === "HTTP_HOST")?.valueFrom?.fieldRef?.fieldPath).toBe("status.podIP");
+  });
+
   it("when there are two replicas, then a Service and a PodDisruptionBudget come with the Deployment", () => {
     expect(service!.kind).toBe("Service");
     expect(budget!.kind).toBe("PodDisruptionBudget");
-    expect(renderDedicated(instance, instance.spec, "img", 1).map((o) => o.kind)).toEqual(["Deployment", "Service"]);
+    expect(renderDedicated(instance, instance.spec, "img", 1, rennes).map((o) => o.kind)).toEqual(["Deployment", "Service"]);
   });
 });
 

@@ -19,7 +19,13 @@ function selector(instance: ServiceInstance): Record<string, string> {
  * creds and database), a Service, and a PodDisruptionBudget when there is more than one replica.
  * The namespace's node selector pins the pods to the collectivity's zone.
  */
-export function renderDedicated(instance: ServiceInstance, spec: ServiceInstanceSpec, image: string, replicas: number): Manifest[] {
+export function renderDedicated(
+  instance: ServiceInstance,
+  spec: ServiceInstanceSpec,
+  image: string,
+  replicas: number,
+  tenant: { name: string; siren: string; displayName: string },
+): Manifest[] {
   const entry = catalogue[spec.service];
   const resources = entry.plans[spec.plan ?? "standard"];
   const namespace = instance.metadata!.namespace!;
@@ -55,8 +61,15 @@ export function renderDedicated(instance: ServiceInstance, spec: ServiceInstance
               ports: [{ name: "http", containerPort: entry.port }],
               env: [
                 { name: "SERVICE_NAME", value: spec.service },
+                // Dedicated to this collectivity: it serves only tenant.<name>.<service>.…
+                { name: "TENANT", value: tenant.name },
+                { name: "TENANT_SIREN", value: tenant.siren },
+                { name: "TENANT_DISPLAY_NAME", value: tenant.displayName },
                 { name: "SERVICE_VERSION", value: spec.version ?? defaultServiceVersion },
                 { name: "HTTP_PORT", value: String(entry.port) },
+                // Listening on the pod's own address is right in a container and lets pods share
+                // a host on the local platform, where each pod has its own loopback address.
+                { name: "HTTP_HOST", valueFrom: { fieldRef: { fieldPath: "status.podIP" } } },
                 { name: "NATS_URL", valueFrom: { secretKeyRef: { name: "nats-credentials", key: "NATS_URL" } } },
                 { name: "NATS_CREDS_FILE", value: "/var/run/mutualis/nats/user.creds" },
                 { name: "MONGODB_URI", valueFrom: { secretKeyRef: { name: "database", key: "MONGODB_URI" } } },

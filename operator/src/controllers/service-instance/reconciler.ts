@@ -1,4 +1,4 @@
-import { validateServiceInstanceSpec, type Collectivity, type ServiceInstance, type ServiceInstanceStatus } from "@mutualis/api";
+import { departementOf, validateServiceInstanceSpec, type Collectivity, type ServiceInstance, type ServiceInstanceStatus } from "@mutualis/api";
 import { conditionTypes, reasons } from "../../constants.ts";
 import type { KubernetesObject } from "@kubernetes/client-node";
 import { catalogue } from "../../catalogue.ts";
@@ -28,14 +28,6 @@ export interface ServiceInstanceReconcilerDeps {
   /** Where tenants reach services through the platform gateway. */
   readonly gatewayUrl: string;
   readonly now?: () => Date;
-}
-
-/**
- * The département of a public body, read from its SIREN (21/22/23/24/25 + two département
- * digits for communes, départements, régions, EPCI and syndicats); 000 when it cannot be read.
- */
-export function departementOf(siren: string): string {
-  return /^2[1-5][0-9]{2}/.test(siren) ? `0${siren.slice(2, 4)}` : "000";
 }
 
 /** How often to look again while a shared service does not answer. */
@@ -69,12 +61,20 @@ export class ServiceInstanceReconciler implements Reconciler {
       ready = { type: conditionTypes.ready, status: "False", reason: "TenancyNotSupported", message: `${spec.service} runs only as ${catalogue[spec.service].tenancies.join(" or ")}` };
     } else if (spec.tenancy === "dedicated") {
       const replicas = collectivity.spec.suspended ? 0 : (spec.replicas ?? 1);
-      for (const object of renderDedicated(instance, spec, this.deps.servicesImage, replicas)) await this.deps.applier.sync(object as KubernetesObject);
+      const tenant = { name: collectivityName!, siren: collectivity.spec.siren, displayName: collectivity.spec.displayName };
+      for (const object of renderDedicated(instance, spec, this.deps.servicesImage, replicas, tenant)) await this.deps.applier.sync(object as KubernetesObject);
       const deployment = this.deps.deployments.get(workloadName(instance), namespace) as { metadata?: { generation?: number }; status?: object } | undefined;
       const pods = (await this.deps.client.list<KubernetesObject & { status?: object }>(resourceTypes.Pod, { namespace, labelSelector: `app.kubernetes.io/instance=${name}` })).items;
       const readiness = dedicatedReadiness(deployment?.metadata?.generation, deployment?.status as never, replicas, pods.map((p) => (p.status ?? {}) as never));
       readyReplicas = readiness.readyReplicas;
       ready = { type: conditionTypes.ready, status: readiness.status, reason: readiness.reason, message: readiness.message };
+      if (readiness.status === "True" && !this.deps.nats.dedicatedOf(collectivityName!).includes(spec.service)) {
+        ready = { type: conditionTypes.ready, status: "False", reason: reasons.progressing, message: `connecting the dedicated ${spec.service} deployment to the platform's NATS account` };
+        result = { requeueAfterMs: 1000 };
+      } else if (readiness.status === "True") {
+        await this.ensureFinalizer(instance);
+        await this.standAside(spec.service, collectivityName!, collectivity);
+      }
     } else if (findCondition(collectivity.status?.conditions as Condition[] | undefined, conditionTypes.ready)?.status !== "True") {
       ready = { type: conditionTypes.ready, status: "False", reason: "CollectivityNotReady", message: `Collectivity ${collectivityName} is not Ready` };
       result = { requeueAfterMs: retryMs };
@@ -117,6 +117,24 @@ export class ServiceInstanceReconciler implements Reconciler {
     return result;
   }
 
+  /**
+   * Tells the shared deployment, if the platform runs one, that the collectivity has its own:
+   * it stops answering the collectivity's subjects, which the dedicated deployment now serves.
+   */
+  private async standAside(service: string, collectivity: string, spec: Collectivity): Promise<void> {
+    try {
+      await this.deps.nats.requestService(`platform.${service}.tenants.enable`, {
+        collectivity,
+        siren: spec.spec.siren,
+        departement: departementOf(spec.spec.siren),
+        displayName: spec.spec.displayName,
+        dedicated: true,
+      });
+    } catch {
+      // No shared deployment of this service: nothing answers in the dedicated one's place.
+    }
+  }
+
   /** Held while a shared deployment has the collectivity enabled, so it can be told to stop. */
   private async ensureFinalizer(instance: ServiceInstance): Promise<void> {
     const current = instance.metadata?.finalizers ?? [];
@@ -137,7 +155,8 @@ export class ServiceInstanceReconciler implements Reconciler {
       try {
         await this.deps.nats.requestService(`platform.${service}.tenants.disable`, { collectivity });
       } catch (error) {
-        await this.deps.events.record(instance, "Warning", "DisableFailed", `the shared ${service} service was not told (${(error as Error).message}); the collectivity's access is revoked all the same`);
+        // A dedicated instance may have no shared deployment to tell.
+        if (instance.spec.tenancy !== "dedicated") await this.deps.events.record(instance, "Warning", "DisableFailed", `the shared ${service} service was not told (${(error as Error).message}); the collectivity's access is revoked all the same`);
       }
     }
     const remaining = current.filter((f) => f !== serviceFinalizer);
