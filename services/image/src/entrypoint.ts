@@ -1,0 +1,16 @@
+#!/usr/bin/env -S npx tsx
+/**
+ * The services image's entrypoint: `services <name>` runs that service's process. The local node
+ * agent runs this same file for the pods it hosts, so a pod runs what the image would.
+ */
+import { imageServices, unknownServiceExitCode } from "./services.ts";
+
+const name = process.argv[2];
+const start = name ? imageServices[name] : undefined;
+if (!start) {
+  process.stderr.write(
+    `${name ? `unknown service "${name}"` : "no service named"}: this image runs ${Object.keys(imageServices).sort().join(", ")}\n`,
+  );
+  process.exit(unknownServiceExitCode);
+}
+await start();

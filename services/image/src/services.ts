@@ -1,0 +1,13 @@
+/**
+ * What the services image can run: each service's process, by the name the catalogue gives as
+ * the image's first argument. Services the catalogue lists but this build does not have yet are
+ * absent, and the entrypoint says so.
+ */
+export const imageServices: Readonly<Record<string, () => Promise<unknown>>> = {
+  actes: () => import("@mutualis/actes/main"),
+  gateway: () => import("@mutualis/gateway/main"),
+  "prefecture-simulator": () => import("@mutualis/prefecture-simulator/main"),
+};
+
+/** Exit code for an unknown service: a usage error (sysexits EX_USAGE). */
+export const unknownServiceExitCode = 64;

@@ -1,0 +1,32 @@
+import { execFileSync, spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+
+const root = join(import.meta.dirname, "../..");
+
+describe("the services image", () => {
+  // Docker cannot run here; the image's build step (the bundle) and its entrypoint can.
+  const out = join(mkdtempSync(join(tmpdir(), "image-")), "services.mjs");
+  execFileSync(process.execPath, [join(root, "services/image/scripts/bundle.mjs"), out]);
+
+  it("when the image runs without a service or with an unknown one, then it exits with a usage error listing its services", () => {
+    const run = spawnSync(process.execPath, [out, "helios"], { encoding: "utf8", env: { PATH: process.env.PATH } });
+    expect(run.status).toBe(64);
+    expect(run.stderr).toContain('unknown service "helios": this image runs actes, gateway, prefecture-simulator');
+  });
+
+  it("when the image runs a service with missing settings, then the bundled service names them and exits", () => {
+    const run = spawnSync(process.execPath, [out, "actes"], { encoding: "utf8", env: { PATH: process.env.PATH } });
+    expect(run.status).toBe(1);
+    expect(run.stdout).toContain("invalid settings: SERVICE_NAME is required; NATS_URL is required; MONGODB_URI is required");
+  });
+
+  it("when the Dockerfile builds the image, then it bundles with the same script and runs as the Deployments' non-root user", () => {
+    const dockerfile = readFileSync(join(root, "Dockerfile"), "utf8");
+    expect(dockerfile).toContain("node services/image/scripts/bundle.mjs /out/services.mjs");
+    expect(dockerfile).toContain("USER 10001:10001");
+    expect(dockerfile).toMatch(/ENTRYPOINT \[.*"\/app\/services\.mjs"\]/);
+  });
+});
