@@ -3,7 +3,7 @@
 # Package services are not started: the local platform runs its own instances on its own ports.
 set -euo pipefail
 
-packages=(prometheus openssl curl)
+packages=(openssl curl)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -17,7 +17,7 @@ fi
 
 echo "install-system-packages: installing ${missing[*]}"
 # policy-rc.d answering 101 stops the packages' init scripts from starting system services
-# (Prometheus would otherwise take port 9090); it is removed again afterwards.
+# (the platform runs its own, on its own ports); it is removed again afterwards.
 policy=/usr/sbin/policy-rc.d
 placed=false
 if [ ! -e "$policy" ]; then

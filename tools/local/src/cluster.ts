@@ -36,17 +36,33 @@ export function platformRbac(): Manifest[] {
       { apiGroups: ["", "events.k8s.io"], resources: ["events"], verbs: ["create", "patch", "update"] },
     ]),
     bindToUser("mutualis:kwok", "mutualis:kwok"),
-    clusterRole("mutualis:prometheus", [{ nonResourceURLs: ["/metrics"], verbs: ["get"] }]),
+    // Prometheus reads metrics, and finds the pods to scrape (kubernetes_sd, role pod).
+    clusterRole("mutualis:prometheus", [
+      { nonResourceURLs: ["/metrics"], verbs: ["get"] },
+      { apiGroups: [""], resources: ["pods"], verbs: ["list", "watch"] },
+    ]),
     bindToUser("mutualis:prometheus", "mutualis:prometheus"),
     // The gateway acts only as its callers: RBAC then judges each call as the caller's own.
     clusterRole("mutualis:gateway", [{ apiGroups: [""], resources: ["users", "groups"], verbs: ["impersonate"] }]),
     bindToUser("mutualis:gateway", "mutualis:gateway"),
+    // The node agent is the kubelet of its node. Without the Node authorizer it reads Secrets
+    // and ConfigMaps cluster-wide (read only), as an RBAC-only cluster's kubelets do.
+    clusterRole("mutualis:node-agent", [
+      { apiGroups: [""], resources: ["nodes"], verbs: ["get", "list", "watch", "create", "patch"] },
+      { apiGroups: [""], resources: ["nodes/status"], verbs: ["patch"] },
+      { apiGroups: [""], resources: ["pods"], verbs: ["get", "list", "watch", "delete"] },
+      { apiGroups: [""], resources: ["pods/status"], verbs: ["patch"] },
+      { apiGroups: [""], resources: ["secrets", "configmaps"], verbs: ["get"] },
+      { apiGroups: ["coordination.k8s.io"], resources: ["leases"], verbs: ["get", "create", "patch"] },
+      { apiGroups: [""], resources: ["events"], verbs: ["create"] },
+    ]),
+    bindToUser("mutualis:node-agent", "mutualis:node-agent"),
   ];
 }
 
-/** One simulated node per hosting zone, labelled the way the scheduler and tenants expect. */
+/** The simulated nodes of KWOK's zones, labelled the way the scheduler and tenants expect. */
 export function zoneNodes(zones: readonly Zone[]): Manifest[] {
-  return zones.map((zone) => ({
+  return zones.filter((zone) => zone.runner === "kwok").map((zone) => ({
     apiVersion: "v1",
     kind: "Node",
     metadata: {

@@ -3,7 +3,7 @@ import { ensureDevKeys } from "@mutualis/gateway";
 import { Kubectl } from "./cluster.ts";
 import { join } from "node:path";
 import { stringify } from "yaml";
-import type { PlatformConfig } from "./config.ts";
+import { servicesImage, type PlatformConfig } from "./config.ts";
 import { answersOk } from "./http.ts";
 import { writeKubeconfig } from "./kubeconfig.ts";
 import type { Layout } from "./layout.ts";
@@ -270,18 +270,14 @@ function prometheus(ctx: ComponentContext): Component {
   return {
     name: "prometheus",
     endpoint: url,
-    daemon: {
-      ...daemon(ctx, "prometheus", "prometheus", [
-        `--config.file=${configFile}`,
-        `--storage.tsdb.path=${join(ctx.paths.data, "prometheus")}`,
-        `--web.listen-address=${loopback}:${ports.prometheus}`,
-        "--web.enable-lifecycle",
-        "--storage.tsdb.retention.time=15d",
-        "--log.level=warn",
-      ]),
-      // Debian's package, not one of the pinned builds.
-      command: "/usr/bin/prometheus",
-    },
+    daemon: daemon(ctx, "prometheus", "prometheus", [
+      `--config.file=${configFile}`,
+      `--storage.tsdb.path=${join(ctx.paths.data, "prometheus")}`,
+      `--web.listen-address=${loopback}:${ports.prometheus}`,
+      "--web.enable-lifecycle",
+      "--storage.tsdb.retention.time=15d",
+      "--log.level=warn",
+    ]),
     startTimeoutMs: 30_000,
     ports: [ports.prometheus],
     prepare: () => {
@@ -305,6 +301,7 @@ function prometheus(ctx: ComponentContext): Component {
                 job("prefecture-simulator", `${loopback}:${ports.prefectureSimulator}`),
               ]
             : []),
+          ...podDiscovery(ctx, tls),
           // Later parts of the platform (operator, services) drop target files here.
           { job_name: "mutualis", file_sd_configs: [{ files: [join(targets, "*.json")], refresh_interval: "10s" }] },
         ],
@@ -313,6 +310,34 @@ function prometheus(ctx: ComponentContext): Component {
     },
     ready: () => answersOk(`${url}/-/ready`),
   };
+}
+
+/**
+ * Service pods found through the API server, as a production Prometheus finds them: pods
+ * annotated prometheus.io/scrape, scraped at their address on the annotated port and path,
+ * labelled with their namespace, pod and service. Only pods of the agent's node really run
+ * (KWOK's pods have made-up addresses), so only those are kept here.
+ */
+function podDiscovery(ctx: ComponentContext, tls: Record<string, string>): Record<string, unknown>[] {
+  const agentNodes = ctx.config.zones.filter((z) => z.runner === "agent").map((z) => z.node);
+  if (agentNodes.length === 0) return [];
+  const annotation = (name: string) => `__meta_kubernetes_pod_annotation_prometheus_io_${name}`;
+  return [
+    {
+      job_name: "mutualis-pods",
+      kubernetes_sd_configs: [{ role: "pod", api_server: `https://${loopback}:${ctx.config.ports.apiServer}`, tls_config: tls }],
+      relabel_configs: [
+        { source_labels: [annotation("scrape")], regex: "true", action: "keep" },
+        { source_labels: ["__meta_kubernetes_pod_node_name"], regex: agentNodes.join("|"), action: "keep" },
+        { source_labels: ["__meta_kubernetes_pod_phase"], regex: "Running", action: "keep" },
+        { source_labels: [annotation("path")], regex: "(.+)", target_label: "__metrics_path__" },
+        { source_labels: ["__meta_kubernetes_pod_ip", annotation("port")], regex: "(.+);(.+)", replacement: "$1:$2", target_label: "__address__" },
+        { source_labels: ["__meta_kubernetes_namespace"], target_label: "namespace" },
+        { source_labels: ["__meta_kubernetes_pod_name"], target_label: "pod" },
+        { source_labels: ["__meta_kubernetes_pod_label_app_kubernetes_io_name"], target_label: "service" },
+      ],
+    },
+  ];
 }
 
 /** A Node.js program of this checkout (the operator, a service), run with tsx from its sources. */
@@ -344,6 +369,31 @@ function nodeProgram(
     prepare: options.prepare,
     ready: () => answersOk(`${url}/readyz`),
   };
+}
+
+/**
+ * The node agent: the kubelet of the zone served by real processes (see node-agent/agent.ts).
+ * Pods it runs are children of it; `make down` stops it, and it stops them gracefully.
+ */
+function nodeAgent(ctx: ComponentContext): Component | undefined {
+  const zone = ctx.config.zones.find((z) => z.runner === "agent");
+  if (!zone) return undefined;
+  const { ports } = ctx.config;
+  const kubeconfig = join(ctx.paths.kube, "node-agent.kubeconfig");
+  const program = nodeProgram(ctx, "node-agent", "tools/local/src/node-agent/main.ts", ports.nodeAgent, {
+    NODE_AGENT_KUBECONFIG: kubeconfig,
+    NODE_AGENT_PORT: String(ports.nodeAgent),
+    NODE_NAME: zone.node,
+    NODE_ZONE: zone.name,
+    NODE_REGION: zone.region,
+    NODE_AGENT_ROOT: ctx.config.root,
+    NODE_AGENT_STATE_DIR: ctx.paths.nodeAgent,
+    NODE_AGENT_ADDRESS_BLOCK: String(ctx.config.podAddressBlock),
+    MUTUALIS_SERVICES_IMAGE: servicesImage,
+  }, {
+    prepare: async () => writeKubeconfig(kubeconfig, `https://${loopback}:${ports.apiServer}`, ctx.pki.ca.cert, ctx.pki.nodeAgent, "mutualis:node-agent"),
+  });
+  return { ...program, ready: () => answersOk(`http://${loopback}:${ports.nodeAgent}/healthz`) };
 }
 
 /** The Mutualis operator, run from this checkout's sources against the local platform. */
@@ -419,7 +469,8 @@ function sharedServices(ctx: ComponentContext, env: Record<string, string>): Com
 
 /** The components in start order; `make down` stops them in reverse. */
 export function components(ctx: ComponentContext, operatorEnv: Record<string, string> = {}): Component[] {
-  const list = [etcd(ctx), apiServer(ctx), controllerManager(ctx), scheduler(ctx), kwok(ctx), nats(ctx), ferretdb(ctx), prometheus(ctx)];
+  const agent = nodeAgent(ctx);
+  const list = [etcd(ctx), apiServer(ctx), controllerManager(ctx), scheduler(ctx), kwok(ctx), ...(agent ? [agent] : []), nats(ctx), ferretdb(ctx), prometheus(ctx)];
   if (ctx.config.withOperator) list.push(operator(ctx, operatorEnv), ...sharedServices(ctx, operatorEnv));
   return list;
 }

@@ -18,6 +18,7 @@ export interface Ports {
   readonly gateway: number;
   readonly actes: number;
   readonly prefectureSimulator: number;
+  readonly nodeAgent: number;
 }
 
 /**
@@ -42,19 +43,28 @@ export const defaultPorts: Ports = {
   gateway: 16081,
   actes: 16082,
   prefectureSimulator: 16083,
+  nodeAgent: 16250,
 };
 
-/** A hosting zone of the local platform and the simulated node that stands for it. */
+/**
+ * A hosting zone of the local platform and the node that stands for it: served by the project's
+ * node agent (its pods run as local processes) or simulated by KWOK (pods only pretend to run,
+ * for scale).
+ */
 export interface Zone {
   readonly name: string;
   readonly region: string;
   readonly node: string;
+  readonly runner: "agent" | "kwok";
 }
 
 export const defaultZones: readonly Zone[] = [
-  { name: "fr-bzh-1a", region: "fr-bzh", node: "kwok-fr-bzh-1a" },
-  { name: "fr-bzh-1b", region: "fr-bzh", node: "kwok-fr-bzh-1b" },
+  { name: "fr-bzh-1a", region: "fr-bzh", node: "local-1", runner: "agent" },
+  { name: "fr-bzh-1b", region: "fr-bzh", node: "kwok-fr-bzh-1b", runner: "kwok" },
 ];
+
+/** The services image's repository: the operator renders it, the node agent runs it. */
+export const servicesImage = "registry.mutualis.invalid/mutualis/services";
 
 export interface PlatformConfig {
   /** The repository checkout. */
@@ -72,6 +82,12 @@ export interface PlatformConfig {
   readonly unsafeFastStorage: boolean;
   /** Whether `up` also starts the Mutualis operator (tests that drive operators themselves turn it off). */
   readonly withOperator: boolean;
+  /**
+   * Pods of the agent's node get addresses in 127.<block>.0.0/16; each platform its own block
+   * (MUTUALIS_POD_ADDRESS_BLOCK, by default derived from the API server's port), so that two
+   * platforms on one machine never give two pods the same address.
+   */
+  readonly podAddressBlock: number;
 }
 
 export class ConfigError extends Error {
@@ -118,6 +134,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, root = reposito
     zones: defaultZones,
     unsafeFastStorage: env.MUTUALIS_UNSAFE_FAST_STORAGE === "1",
     withOperator: env.MUTUALIS_WITH_OPERATOR !== "0",
+    podAddressBlock: env.MUTUALIS_POD_ADDRESS_BLOCK ? Number(env.MUTUALIS_POD_ADDRESS_BLOCK) : 20 + (Math.floor(ports.apiServer / 1000) % 200),
   };
 }
 

@@ -16,6 +16,7 @@ export function layout(config: PlatformConfig) {
     prometheus: join(dir, "prometheus"),
     services: join(dir, "services"),
     gateway: join(dir, "gateway"),
+    nodeAgent: join(dir, "node-agent"),
     bin: (program: string) => join(config.binDir, program),
     log: (component: string) => join(dir, "logs", `${component}.log`),
     pid: (component: string) => join(dir, "run", `${component}.pid`),

@@ -27,6 +27,7 @@ export interface Pki {
   readonly kwok: CertificateFiles;
   readonly prometheus: CertificateFiles;
   readonly gateway: CertificateFiles;
+  readonly nodeAgent: CertificateFiles;
   readonly serviceAccountPublicKey: string;
   readonly serviceAccountPrivateKey: string;
 }
@@ -90,6 +91,7 @@ const identities = {
   kwok: { commonName: "mutualis:kwok" },
   prometheus: { commonName: "mutualis:prometheus" },
   gateway: { commonName: "mutualis:gateway" },
+  nodeAgent: { commonName: "mutualis:node-agent" },
 } satisfies Record<string, ClientIdentity>;
 
 const fileNames: Record<keyof typeof identities, string> = {
@@ -99,6 +101,7 @@ const fileNames: Record<keyof typeof identities, string> = {
   kwok: "kwok",
   prometheus: "prometheus",
   gateway: "gateway",
+  nodeAgent: "node-agent",
 };
 
 function files(dir: string, name: string): CertificateFiles {
@@ -117,6 +120,7 @@ export function pkiPaths(dir: string): Pki {
     kwok: files(dir, fileNames.kwok),
     prometheus: files(dir, fileNames.prometheus),
     gateway: files(dir, fileNames.gateway),
+    nodeAgent: files(dir, fileNames.nodeAgent),
     serviceAccountPublicKey: join(dir, "sa.pub"),
     serviceAccountPrivateKey: join(dir, "sa.key"),
   };

@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { kwokNodeAnnotation, Kubectl, platformRbac, zoneNodes } from "./cluster.ts";
 import { components, type Component, type ComponentContext } from "./components.ts";
-import type { PlatformConfig } from "./config.ts";
+import { servicesImage, type PlatformConfig } from "./config.ts";
 import { writeKubeconfig } from "./kubeconfig.ts";
 import { layout } from "./layout.ts";
 import { ensurePki, pkiPaths } from "./pki.ts";
@@ -25,6 +25,7 @@ export interface PlatformEnv {
   readonly PROMETHEUS_URL: string;
   readonly ETCD_URL: string;
   readonly MUTUALIS_ZONES: string;
+  readonly MUTUALIS_SERVICES_IMAGE: string;
   readonly OPERATOR_URL: string;
   readonly GATEWAY_URL: string;
 }
@@ -59,6 +60,7 @@ export function platformEnv(config: PlatformConfig): PlatformEnv {
     PROMETHEUS_URL: `http://127.0.0.1:${ports.prometheus}`,
     ETCD_URL: `http://127.0.0.1:${ports.etcd}`,
     MUTUALIS_ZONES: config.zones.map((z) => z.name).join(","),
+    MUTUALIS_SERVICES_IMAGE: servicesImage,
     OPERATOR_URL: `http://127.0.0.1:${ports.operator}`,
     GATEWAY_URL: `http://127.0.0.1:${ports.gateway}`,
   };
@@ -126,9 +128,18 @@ function bootstrapSteps(ctx: ComponentContext, kubectl: Kubectl, progress: Progr
     },
     kwok: async () => {
       await kubectl.apply(zoneNodes(ctx.config.zones));
+      const names = ctx.config.zones.filter((z) => z.runner === "kwok").map((z) => `node/${z.node}`);
+      if (names.length > 0) await kubectl.run(["wait", "--for=condition=Ready", "--timeout=90s", ...names]);
+    },
+    "node-agent": async () => {
+      await waitFor(
+        "the node agent's node registration",
+        async () => (await kubectl.run(["get", "nodes", "-o", "name"])).split("\n").filter(Boolean).length >= ctx.config.zones.length,
+        30_000,
+      );
       const names = ctx.config.zones.map((z) => `node/${z.node}`);
       await kubectl.run(["wait", "--for=condition=Ready", "--timeout=90s", ...names]);
-      progress(`  ✓ nodes Ready: ${ctx.config.zones.map((z) => `${z.node} (${z.name})`).join(", ")}`);
+      progress(`  ✓ nodes Ready: ${ctx.config.zones.map((z) => `${z.node} (${z.name}, ${z.runner === "agent" ? "pods run as local processes" : "simulated by KWOK"})`).join(", ")}`);
     },
   };
 }
