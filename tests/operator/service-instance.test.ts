@@ -64,7 +64,8 @@ describe("ServiceInstance, shared tenancy: the NATS way", () => {
   beforeAll(async () => {
     operator = await startTestOperator();
     await objects.create(collectivityManifest({ name: "t-si-a", siren: sirenFrom("21350011") }));
-    await objects.create(collectivityManifest({ name: "t-si-b", siren: sirenFrom("21350012") }));
+    // In the zone KWOK simulates: its dedicated pods only pretend to run, which is all the rollout checks need.
+    await objects.create(collectivityManifest({ name: "t-si-b", siren: sirenFrom("21350012"), zone: "fr-bzh-1b" }));
     await waitForReady(kc, "t-si-a");
     await waitForReady(kc, "t-si-b");
     // The shared deployments run with the platform services account's creds, as the hosting lot mounts them.
@@ -130,7 +131,7 @@ describe("ServiceInstance, shared tenancy: the NATS way", () => {
     expect(deployment.spec?.template.spec?.containers[0]?.image).toMatch(/:1\.0\.0$/);
     const pods = await core.listNamespacedPod({ namespace: "coll-t-si-b", labelSelector: "app.kubernetes.io/instance=parapheur" });
     // The namespace's node selector pins the pods to the collectivity's zone.
-    expect(new Set(pods.items.map((p) => p.spec?.nodeName))).toEqual(new Set(["kwok-fr-bzh-1a"]));
+    expect(new Set(pods.items.map((p) => p.spec?.nodeName))).toEqual(new Set(["kwok-fr-bzh-1b"]));
     await kc.makeApiClient(PolicyV1Api).readNamespacedPodDisruptionBudget({ name: "svc-parapheur", namespace: "coll-t-si-b" });
 
     await custom.patchNamespacedCustomObject(

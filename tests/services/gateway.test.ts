@@ -1,15 +1,11 @@
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { KubernetesObjectApi } from "@kubernetes/client-node";
 import { MongoClient } from "mongodb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ensureDevKeys, gateway, gatewaySettings, mintDevToken } from "@mutualis/gateway";
 import type { RunningOperator } from "@mutualis/operator";
-import { loadSettings, RunningService } from "@mutualis/service-kit";
+import type { RunningService } from "@mutualis/service-kit";
 import { collectivityManifest, deleteCollectivity, sirenFrom, startTestOperator, waitForGone, waitForReady } from "../support/operator.ts";
 import { eventually, testPlatform } from "../support/platform.ts";
-import { platformServicesCreds, serviceSettings, startSharedActes } from "../support/services.ts";
+import { platformServicesCreds, startSharedActes, startTestGateway } from "../support/services.ts";
 
 const platform = testPlatform();
 const kc = platform.kubeConfig();
@@ -17,10 +13,8 @@ const objects = KubernetesObjectApi.makeApiClient(kc);
 let operator: RunningOperator;
 let gatewayService: RunningService;
 const running: RunningService[] = [];
-let keyFile: string;
 
-const token = (user: string, collectivity: string, expiresIn = "1h") =>
-  mintDevToken(keyFile, { user, collectivity, issuer: "mutualis-local", audience: "mutualis-gateway", expiresIn });
+let token: (user: string, collectivity: string, expiresIn?: string) => Promise<string>;
 
 async function api(method: string, path: string, bearer?: string, body?: unknown): Promise<{ status: number; body: Record<string, unknown> & { details?: string[] } }> {
   const res = await fetch(`${gatewayService.url}${path}`, {
@@ -48,14 +42,8 @@ describe("the gateway: authenticated HTTP in front of the services", () => {
     await waitForReady(kc, "t-gw-a");
     await waitForReady(kc, "t-gw-b");
     const creds = await platformServicesCreds();
-    const keys = await ensureDevKeys(mkdtempSync(join(tmpdir(), "gw-keys-")));
-    keyFile = keys.keyFile;
     running.push(...(await startSharedActes(creds, "gw")));
-    const common = serviceSettings(creds);
-    gatewayService = await new RunningService(
-      gateway(),
-      loadSettings(gatewaySettings, { ...common, SERVICE_NAME: "gateway", MONGODB_DATABASE: "gw_gateway", GATEWAY_JWKS_FILE: keys.jwksFile, KUBECONFIG: platform.env.KUBECONFIG }),
-    ).start();
+    ({ service: gatewayService, token } = await startTestGateway(creds, "gw"));
     running.push(gatewayService);
   });
 

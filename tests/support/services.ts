@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { CoreV1Api } from "@kubernetes/client-node";
 import { actesService, actesSettings } from "@mutualis/actes";
 import { prefectureSimulator, simulatorSettings } from "@mutualis/prefecture-simulator";
+import { ensureDevKeys, gateway, gatewaySettings, mintDevToken } from "@mutualis/gateway";
 import { loadSettings, RunningService } from "@mutualis/service-kit";
 import { testPlatform } from "./platform.ts";
 
@@ -38,4 +39,22 @@ export async function startSharedActes(credsFile: string, databasePrefix: string
   ).start();
   const actes = await new RunningService(actesService(), loadSettings(actesSettings, { ...common, SERVICE_NAME: "actes", MONGODB_DATABASE: `${databasePrefix}_actes` })).start();
   return [simulator, actes];
+}
+
+/** The gateway in this process, as the platform runs it, and a way to mint its callers' tokens. */
+export async function startTestGateway(credsFile: string, databasePrefix: string): Promise<{ service: RunningService; token: (user: string, collectivity: string, expiresIn?: string) => Promise<string> }> {
+  const keys = await ensureDevKeys(mkdtempSync(join(tmpdir(), "gw-keys-")));
+  const service = await new RunningService(
+    gateway(),
+    loadSettings(gatewaySettings, {
+      ...serviceSettings(credsFile),
+      SERVICE_NAME: "gateway",
+      MONGODB_DATABASE: `${databasePrefix}_gateway`,
+      GATEWAY_JWKS_FILE: keys.jwksFile,
+      KUBECONFIG: platform.env.KUBECONFIG,
+    }),
+  ).start();
+  const token = (user: string, collectivity: string, expiresIn = "1h") =>
+    mintDevToken(keys.keyFile, { user, collectivity, issuer: "mutualis-local", audience: "mutualis-gateway", expiresIn });
+  return { service, token };
 }
