@@ -35,14 +35,26 @@ async function applyExamples(config: PlatformConfig): Promise<void> {
   say(await kubectl.run(["get", "collectivities", "-o", "wide"]));
 }
 
+interface Walkthrough {
+  readonly collectivity: string;
+  readonly name: string;
+  readonly admin: string;
+  readonly adminGroups?: string[];
+  readonly agent: string;
+  readonly tenancy: "shared" | "dedicated";
+}
+
 /**
- * Rennes's administrator asks for the shared actes service through the gateway, then an agent
- * submits a délibération, which the simulated prefecture acknowledges.
+ * A collectivity's administrator asks for the actes service through the gateway (shared, or its
+ * own dedicated deployment, which the node agent runs as a process), then an agent submits a
+ * délibération, which the simulated prefecture acknowledges.
  */
-async function actesWalkthrough(config: PlatformConfig): Promise<void> {
+async function actesWalkthrough(config: PlatformConfig, walk: Walkthrough): Promise<void> {
   const env = platformEnv(config);
   const keyFile = join(layout(config).gateway, "signing-key.json");
-  const token = (user: string) => mintDevToken(keyFile, { user, collectivity: "rennes", issuer: "mutualis-local", audience: "mutualis-gateway" });
+  const { collectivity } = walk;
+  const token = (user: string, groups?: string[]) =>
+    mintDevToken(keyFile, { user, collectivity, issuer: "mutualis-local", audience: "mutualis-gateway", ...(groups ? { groups } : {}) });
   const call = async (method: string, path: string, bearer: string, body?: unknown) => {
     const res = await fetch(`${env.GATEWAY_URL}${path}`, {
       method,
@@ -52,16 +64,21 @@ async function actesWalkthrough(config: PlatformConfig): Promise<void> {
     return { status: res.status, body: (await res.json()) as Record<string, unknown> };
   };
   say("");
-  say("Rennes's administrator asks for the shared actes service through the gateway…");
-  const admin = await token("dsi@ville-rennes.example");
-  const created = await call("POST", "/api/v1/tenants/rennes/service-instances", admin, { name: "actes", service: "actes" });
+  say(`${walk.name}'s administrator asks for ${walk.tenancy === "shared" ? "the shared actes service" : "its own dedicated actes deployment"} through the gateway…`);
+  const admin = await token(walk.admin, walk.adminGroups);
+  const created = await call("POST", `/api/v1/tenants/${collectivity}/service-instances`, admin, { name: "actes", service: "actes", tenancy: walk.tenancy });
   if (created.status !== 201 && created.status !== 409) throw new StartError("demo", `the gateway answered ${created.status}: ${JSON.stringify(created.body)}`, "");
   const kubectl = new Kubectl(layout(config).bin("kubectl"), env.KUBECONFIG);
-  await kubectl.run(["wait", "--for=condition=Ready", "serviceinstance/actes", "-n", "coll-rennes", "--timeout=120s"]);
-  say("  ✓ ServiceInstance coll-rennes/actes is Ready (the Rennes NATS account imports the shared service)");
-  const agent = await token("agent@ville-rennes.example");
+  await kubectl.run(["wait", "--for=condition=Ready", "serviceinstance/actes", "-n", `coll-${collectivity}`, "--timeout=120s"]);
+  if (walk.tenancy === "shared") {
+    say(`  ✓ ServiceInstance coll-${collectivity}/actes is Ready (its NATS account imports the shared service)`);
+  } else {
+    const pod = (await kubectl.run(["get", "pods", "-n", `coll-${collectivity}`, "-l", "app.kubernetes.io/instance=actes", "-o", "jsonpath={.items[0].metadata.name} on {.items[0].spec.nodeName} at {.items[0].status.podIP}"])).trim();
+    say(`  ✓ ServiceInstance coll-${collectivity}/actes is Ready: pod ${pod}, a process run by the node agent`);
+  }
+  const agent = await token(walk.agent);
   const numero = `DEMO_${Date.now().toString(36).toUpperCase()}`.slice(0, 15);
-  const act = await call("POST", "/api/v1/tenants/rennes/actes/submit", agent, {
+  const act = await call("POST", `/api/v1/tenants/${collectivity}/actes/submit`, agent, {
     numeroInterne: numero,
     nature: 1,
     classification: "7.1",
@@ -73,7 +90,7 @@ async function actesWalkthrough(config: PlatformConfig): Promise<void> {
   let status = act.body;
   for (let i = 0; i < 60 && status.status !== "acknowledged"; i++) {
     await new Promise((r) => setTimeout(r, 250));
-    status = (await call("GET", `/api/v1/tenants/rennes/actes/get?id=${String(act.body.id)}`, agent)).body;
+    status = (await call("GET", `/api/v1/tenants/${collectivity}/actes/get?id=${String(act.body.id)}`, agent)).body;
   }
   say(`  ✓ act ${numero} submitted by an agent: ${String(status.statusLabel)}, identifier ${String(status.identifier ?? "(pending)")}`);
 }
@@ -86,7 +103,8 @@ function printGuide(config: PlatformConfig): void {
     [`set -a; . ${local}/env; set +a`, "KUBECONFIG, NATS_URL, MONGODB_URI, PROMETHEUS_URL… in your shell"],
     [`${local}/bin/kubectl get collectivities`, "the tenants (kubectl get mutualis lists every Mutualis resource)"],
     [`${local}/bin/kubectl get ns,resourcequota,networkpolicy,rolebinding,secret -n coll-rennes`, "what the operator made for Rennes"],
-    [`${local}/bin/kubectl get nodes -L topology.kubernetes.io/zone`, "two simulated nodes, one per hosting zone"],
+    [`${local}/bin/kubectl get nodes -L topology.kubernetes.io/zone`, "local-1 runs pods as processes (fr-bzh-1a); KWOK simulates fr-bzh-1b"],
+    [`${local}/bin/kubectl get pods -n coll-rennes-metropole -o wide`, "Rennes Métropole's own actes pod, on its loopback address"],
     [`${local}/bin/kubectl get --raw '/readyz?verbose'`, "the real kube-apiserver (RBAC on)"],
     [`TOKEN=$(make -s token USER=agent@ville-rennes.example TENANT=rennes)`, "a development token for an agent of Rennes"],
     [`curl -H "Authorization: Bearer $TOKEN" ${env.GATEWAY_URL}/api/v1/tenants/rennes/actes/list`, "Rennes's acts, through the gateway"],
@@ -129,7 +147,15 @@ async function main(command: string | undefined): Promise<number> {
       await printStatus(config);
       if (config.withOperator) {
         await applyExamples(config);
-        await actesWalkthrough(config);
+        await actesWalkthrough(config, { collectivity: "rennes", name: "Rennes", admin: "dsi@ville-rennes.example", agent: "agent@ville-rennes.example", tenancy: "shared" });
+        await actesWalkthrough(config, {
+          collectivity: "rennes-metropole",
+          name: "Rennes Métropole",
+          admin: "dsi@rennes-metropole.example",
+          adminGroups: ["rennes-metropole-admins"],
+          agent: "agent@rennes-metropole.example",
+          tenancy: "dedicated",
+        });
       }
       printGuide(config);
       return 0;

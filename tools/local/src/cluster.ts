@@ -45,18 +45,6 @@ export function platformRbac(): Manifest[] {
     // The gateway acts only as its callers: RBAC then judges each call as the caller's own.
     clusterRole("mutualis:gateway", [{ apiGroups: [""], resources: ["users", "groups"], verbs: ["impersonate"] }]),
     bindToUser("mutualis:gateway", "mutualis:gateway"),
-    // The node agent is the kubelet of its node. Without the Node authorizer it reads Secrets
-    // and ConfigMaps cluster-wide (read only), as an RBAC-only cluster's kubelets do.
-    clusterRole("mutualis:node-agent", [
-      { apiGroups: [""], resources: ["nodes"], verbs: ["get", "list", "watch", "create", "patch"] },
-      { apiGroups: [""], resources: ["nodes/status"], verbs: ["patch"] },
-      { apiGroups: [""], resources: ["pods"], verbs: ["get", "list", "watch", "delete"] },
-      { apiGroups: [""], resources: ["pods/status"], verbs: ["patch"] },
-      { apiGroups: [""], resources: ["secrets", "configmaps"], verbs: ["get"] },
-      { apiGroups: ["coordination.k8s.io"], resources: ["leases"], verbs: ["get", "create", "patch"] },
-      { apiGroups: [""], resources: ["events"], verbs: ["create"] },
-    ]),
-    bindToUser("mutualis:node-agent", "mutualis:node-agent"),
   ];
 }
 

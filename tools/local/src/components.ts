@@ -391,7 +391,7 @@ function nodeAgent(ctx: ComponentContext): Component | undefined {
     NODE_AGENT_ADDRESS_BLOCK: String(ctx.config.podAddressBlock),
     MUTUALIS_SERVICES_IMAGE: servicesImage,
   }, {
-    prepare: async () => writeKubeconfig(kubeconfig, `https://${loopback}:${ports.apiServer}`, ctx.pki.ca.cert, ctx.pki.nodeAgent, "mutualis:node-agent"),
+    prepare: async () => writeKubeconfig(kubeconfig, `https://${loopback}:${ports.apiServer}`, ctx.pki.ca.cert, ctx.pki.nodeAgent, `system:node:${zone.node}`),
   });
   return { ...program, ready: () => answersOk(`http://${loopback}:${ports.nodeAgent}/healthz`) };
 }

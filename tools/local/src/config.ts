@@ -58,8 +58,11 @@ export interface Zone {
   readonly runner: "agent" | "kwok";
 }
 
+/** The node the node agent serves; its certificate names it (system:node:<name>). */
+export const agentNodeName = "local-1";
+
 export const defaultZones: readonly Zone[] = [
-  { name: "fr-bzh-1a", region: "fr-bzh", node: "local-1", runner: "agent" },
+  { name: "fr-bzh-1a", region: "fr-bzh", node: agentNodeName, runner: "agent" },
   { name: "fr-bzh-1b", region: "fr-bzh", node: "kwok-fr-bzh-1b", runner: "kwok" },
 ];
 

@@ -1,6 +1,7 @@
 import { execFileSync } from "node:child_process";
 import { chmodSync, existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { agentNodeName } from "./config.ts";
 
 /** Paths of one certificate and its key. */
 export interface CertificateFiles {
@@ -91,7 +92,8 @@ const identities = {
   kwok: { commonName: "mutualis:kwok" },
   prometheus: { commonName: "mutualis:prometheus" },
   gateway: { commonName: "mutualis:gateway" },
-  nodeAgent: { commonName: "mutualis:node-agent" },
+  // A node's identity: the Node authorizer lets it read only what the pods bound to it use.
+  nodeAgent: { commonName: `system:node:${agentNodeName}`, organizations: ["system:nodes"] },
 } satisfies Record<string, ClientIdentity>;
 
 const fileNames: Record<keyof typeof identities, string> = {
@@ -101,7 +103,7 @@ const fileNames: Record<keyof typeof identities, string> = {
   kwok: "kwok",
   prometheus: "prometheus",
   gateway: "gateway",
-  nodeAgent: "node-agent",
+  nodeAgent: `node-${agentNodeName}`,
 };
 
 function files(dir: string, name: string): CertificateFiles {
