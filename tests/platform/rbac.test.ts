@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { CoreV1Api, RbacAuthorizationV1Api } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { issueCertificate, layout } from "@mutualis/local-platform";
+import { issueCertificate, layout, pkiPaths } from "@mutualis/local-platform";
 import { eventually, statusOf, testPlatform } from "../support/platform.ts";
 
 const platform = testPlatform();
@@ -47,5 +47,14 @@ describe("RBAC on the local API server", () => {
     );
     expect(await statusOf(asUser.listNamespacedPod({ namespace: "default" }))).toBe(403);
     expect(await statusOf(asUser.listNamespacedSecret({ namespace }))).toBe(403);
+  });
+
+  it("when the node agent asks for a Secret no pod of its node uses, then the Node authorizer refuses it; its own node it may read", async () => {
+    const node = platform.config.zones.find((z) => z.runner === "agent")!.node;
+    const agent = platform.kubeConfigFor(pkiPaths(layout(platform.config).pki).nodeAgent, `system:node:${node}`).makeApiClient(CoreV1Api);
+    await admin.makeApiClient(CoreV1Api).createNamespacedSecret({ namespace, body: { metadata: { name: "unrelated" }, stringData: { password: "x" } } });
+    expect(await statusOf(agent.readNamespacedSecret({ name: "unrelated", namespace }))).toBe(403);
+    expect(await statusOf(agent.listSecretForAllNamespaces())).toBe(403);
+    expect(await statusOf(agent.readNode({ name: node }))).toBe(200);
   });
 });

@@ -68,6 +68,8 @@ export class ServiceInstanceReconciler implements Reconciler {
       const readiness = dedicatedReadiness(deployment?.metadata?.generation, deployment?.status as never, replicas, pods.map((p) => (p.status ?? {}) as never));
       readyReplicas = readiness.readyReplicas;
       ready = { type: conditionTypes.ready, status: readiness.status, reason: readiness.reason, message: readiness.message };
+      // Pods crash-looping or waiting for their image change no Deployment: look again soon.
+      if (readiness.status === "False" && readiness.reason !== "ScaledToZero") result = { requeueAfterMs: 5000 };
       if (readiness.status === "True" && !this.deps.nats.dedicatedOf(collectivityName!).includes(spec.service)) {
         ready = { type: conditionTypes.ready, status: "False", reason: reasons.progressing, message: `connecting the dedicated ${spec.service} deployment to the platform's NATS account` };
         result = { requeueAfterMs: 1000 };
