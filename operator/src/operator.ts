@@ -1,5 +1,4 @@
 import { KubeConfig } from "@kubernetes/client-node";
-import { fromSeed } from "@nats-io/nkeys";
 import type { OperatorConfig } from "./config.ts";
 import { setupCollectivityController } from "./controllers/collectivity/index.ts";
 import { setupServiceInstanceController } from "./controllers/service-instance/index.ts";
@@ -8,7 +7,7 @@ import type { Logger } from "./runtime/log.ts";
 import { Manager } from "./runtime/manager.ts";
 import { ensurePlatformObjects } from "./platform-setup.ts";
 import { TenantDatabases } from "./tenancy/databases.ts";
-import { NatsAccounts } from "./tenancy/nats-accounts.ts";
+import { keyPair, NatsAccounts } from "./tenancy/nats-accounts.ts";
 import { ensurePlatformServices } from "./tenancy/platform-services.ts";
 
 export interface RunningOperator {
@@ -24,7 +23,7 @@ export async function startOperator(config: OperatorConfig, log: Logger): Promis
   const client = KubeClient.fromKubeConfig(kubeConfig);
   await ensurePlatformObjects(client, config.platformNamespace, config.zones);
 
-  const nats = new NatsAccounts(config.natsUrl, fromSeed(config.natsOperatorSeed), config.natsSystemCreds);
+  const nats = new NatsAccounts(config.natsUrl, keyPair(config.natsOperatorSeed), config.natsSystemCreds);
   await ensurePlatformServices(client, nats, config.platformNamespace);
   const databases = new TenantDatabases({ uri: config.mongodbUri, perTenantUsers: config.databaseUsers });
   const manager = new Manager(client, log, {

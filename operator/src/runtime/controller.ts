@@ -86,9 +86,14 @@ export class Controller {
   }
 
   /** Reconciles whatever `map` names when an object of another kind changes. */
-  watchMapped<T extends KubernetesObject>(informer: Informer<T>, map: (object: T) => string[]): this {
-    informer.on((kind, object) => {
+  /**
+   * Enqueues the keys `map` names for each change of another kind; `relevant`, given the old and
+   * new object of an update, may skip changes that cannot matter (a status write, say).
+   */
+  watchMapped<T extends KubernetesObject>(informer: Informer<T>, map: (object: T) => string[], relevant?: (object: T, old: T) => boolean): this {
+    informer.on((kind, object, old) => {
       if (kind === "resync") return;
+      if (kind === "update" && old && relevant && !relevant(object, old)) return;
       for (const key of map(object)) this.queue.add(key);
     });
     return this;

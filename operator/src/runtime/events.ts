@@ -56,8 +56,10 @@ export class EventRecorder {
         count: 1,
       } as KubernetesObject);
     } catch (error) {
-      // An event that cannot be written must never fail a reconcile.
-      this.log.warn({ err: error, reason }, "could not record event");
+      // An event that cannot be written must never fail a reconcile. A namespace being deleted
+      // takes no new events: expected while a tenant goes away, not worth a warning.
+      const terminating = /being terminated/.test(String((error as Error).message));
+      this.log[terminating ? "debug" : "warn"]({ err: error, reason }, "could not record event");
     }
   }
 }

@@ -65,10 +65,11 @@ interface ClaimsReply {
  * operator spending most of its CPU there.
  */
 const keyPairs = new Map<string, KeyPair>();
-function keyPair(seed: string): KeyPair {
-  const known = keyPairs.get(seed);
+export function keyPair(seed: string | Uint8Array): KeyPair {
+  const text = typeof seed === "string" ? seed : new TextDecoder().decode(seed);
+  const known = keyPairs.get(text);
   if (known) return known;
-  const derived = fromSeed(new TextEncoder().encode(seed));
+  const derived = fromSeed(new TextEncoder().encode(text));
   const publicKey = derived.getPublicKey();
   const privateKey = derived.getPrivateKey();
   const pair: KeyPair = {
@@ -81,7 +82,7 @@ function keyPair(seed: string): KeyPair {
     open: (message, sender) => derived.open(message, sender),
     clear: () => derived.clear(),
   };
-  keyPairs.set(seed, pair);
+  keyPairs.set(text, pair);
   return pair;
 }
 

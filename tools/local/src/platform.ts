@@ -1,4 +1,5 @@
-import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { homedir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { kwokNodeAnnotation, Kubectl, platformRbac, zoneNodes } from "./cluster.ts";
@@ -117,6 +118,10 @@ function bootstrapSteps(ctx: ComponentContext, kubectl: Kubectl, progress: Progr
       await kubectl.apply(platformRbac());
       // The custom resources, generated from api/ (the Helm chart installs the same files).
       await kubectl.run(["apply", "--server-side", "--field-manager=mutualis-local", "-f", join(ctx.config.root, "crds")]);
+      await kubectl.run(["wait", "--for=condition=Established", "crd", "--all", "--timeout=60s"]);
+      // kubectl caches discovery per server address for hours: one read before the CRDs were
+      // served (or from an earlier platform on the same port) would hide `kubectl get mutualis`.
+      rmSync(join(homedir(), ".kube", "cache", "discovery", `127.0.0.1_${ctx.config.ports.apiServer}`), { recursive: true, force: true });
     },
     "kube-controller-manager": async () => {
       // Pods cannot be admitted in a namespace until its default service account exists.

@@ -67,7 +67,13 @@ export function setupCollectivityController(manager: Manager, options: Collectiv
   const controller = new Controller({ name: "collectivity", workers: options.workers }, reconciler, manager.metrics, manager.log);
   controller.watchPrimary(collectivities);
   // A ServiceInstance added or removed changes what the collectivity's NATS account imports.
-  controller.watchMapped(instances, (si) => (si.metadata?.namespace?.startsWith("coll-") ? [si.metadata.namespace.slice("coll-".length)] : []));
+  // Only what the imports depend on counts: not the instances' status or finalizer writes.
+  controller.watchMapped(
+    instances,
+    (si) => (si.metadata?.namespace?.startsWith("coll-") ? [si.metadata.namespace.slice("coll-".length)] : []),
+    (si, old) =>
+      si.spec.service !== old.spec.service || si.spec.tenancy !== old.spec.tenancy || Boolean(si.metadata?.deletionTimestamp) !== Boolean(old.metadata?.deletionTimestamp),
+  );
   for (const informer of children.values()) {
     controller.watchOwned(informer, "Collectivity");
     // The keys Secret in the platform namespace has no owner (it may outlive the tenant).

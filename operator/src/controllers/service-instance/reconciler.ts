@@ -43,7 +43,7 @@ export class ServiceInstanceReconciler implements Reconciler {
   constructor(private readonly deps: ServiceInstanceReconcilerDeps) {}
 
   async reconcile({ name, namespace }: Request): Promise<Result | undefined> {
-    const instance = this.deps.instances.get(name, namespace);
+    let instance = this.deps.instances.get(name, namespace);
     if (!instance) return undefined;
     const spec = validateServiceInstanceSpec(instance.spec);
     const collectivityName = namespace?.startsWith("coll-") ? namespace.slice("coll-".length) : undefined;
@@ -74,7 +74,7 @@ export class ServiceInstanceReconciler implements Reconciler {
         ready = { type: conditionTypes.ready, status: "False", reason: reasons.progressing, message: `connecting the dedicated ${spec.service} deployment to the platform's NATS account` };
         result = { requeueAfterMs: 1000 };
       } else if (readiness.status === "True") {
-        await this.ensureFinalizer(instance);
+        instance = await this.ensureFinalizer(instance);
         await this.standAside(spec.service, collectivityName!, collectivity);
       }
     } else if (findCondition(collectivity.status?.conditions as Condition[] | undefined, conditionTypes.ready)?.status !== "True") {
@@ -85,7 +85,7 @@ export class ServiceInstanceReconciler implements Reconciler {
       result = { requeueAfterMs: 1000 };
     } else {
       try {
-        await this.ensureFinalizer(instance);
+        instance = await this.ensureFinalizer(instance);
         await this.deps.nats.requestService(`platform.${spec.service}.tenants.enable`, {
           collectivity: collectivityName,
           siren: collectivity.spec.siren,
@@ -138,10 +138,11 @@ export class ServiceInstanceReconciler implements Reconciler {
   }
 
   /** Held while a shared deployment has the collectivity enabled, so it can be told to stop. */
-  private async ensureFinalizer(instance: ServiceInstance): Promise<void> {
+  private async ensureFinalizer(instance: ServiceInstance): Promise<ServiceInstance> {
     const current = instance.metadata?.finalizers ?? [];
-    if (current.includes(serviceFinalizer)) return;
-    await this.deps.client.mergePatch(resourceTypes.ServiceInstance, instance.metadata!.name!, instance.metadata?.namespace, {
+    if (current.includes(serviceFinalizer)) return instance;
+    // The patched object carries the new resourceVersion the status write needs.
+    return this.deps.client.mergePatch<ServiceInstance>(resourceTypes.ServiceInstance, instance.metadata!.name!, instance.metadata?.namespace, {
       metadata: { finalizers: [...current, serviceFinalizer], resourceVersion: instance.metadata?.resourceVersion },
     });
   }
