@@ -66,6 +66,7 @@ test: setup ## Set everything up, lint, and run every test
 bench: setup ## Benchmarks on a platform of their own; BENCH_COLLECTIVITIES=1500 for every authority in Brittany
 	@$(TSX) bench/collectivities.ts
 	@$(TSX) bench/gateway.ts
+	@$(TSX) bench/service-instances.ts
 
 clean: down ## Stop the platform and delete .local/ (the binary cache outside the repo is kept)
 	rm -rf .local

@@ -6,12 +6,12 @@
  *
  * It runs on a platform of its own (.local/bench, ports +3000), started and stopped here.
  */
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { rmSync } from "node:fs";
 import { KubeConfig, KubernetesObjectApi, type KubernetesObject } from "@kubernetes/client-node";
-import { down, layout, loadConfig, platformEnv, runningPid, startDaemon, stopDaemon, up, type PlatformConfig } from "@mutualis/local-platform";
+import { down, loadConfig, platformEnv, runningPid, startDaemon, stopDaemon, up, type PlatformConfig } from "@mutualis/local-platform";
 import { sirenWithCheckDigit } from "@mutualis/api";
 import { renderTenant, tenantDatabase } from "@mutualis/operator";
+import { benchOperator, peakMemoryMiB, pool, saveResult, sumSamples, waitForOperator } from "./support.ts";
 
 const count = Number(process.env.BENCH_COLLECTIVITIES ?? 200);
 const concurrency = Number(process.env.BENCH_CONCURRENCY ?? 8);
@@ -28,16 +28,6 @@ function collectivity(prefix: string, i: number): KubernetesObject & { spec: Rec
     metadata: { name: `${prefix}-${i}`, uid: "00000000-0000-0000-0000-000000000000" },
     spec: { displayName: `Commune ${i}`, siren: siren(i), category: "commune", population: 1000 + i * 37, zone: i % 2 ? "fr-bzh-1a" : "fr-bzh-1b" },
   };
-}
-
-/** Runs `work` over items with at most `limit` in flight. */
-async function pool<T>(items: T[], limit: number, work: (item: T) => Promise<unknown>): Promise<void> {
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: limit }, async () => {
-      while (next < items.length) await work(items[next++]!);
-    }),
-  );
 }
 
 async function floor(api: KubernetesObjectApi, config: PlatformConfig): Promise<{ seconds: number; writes: number }> {
@@ -70,11 +60,6 @@ async function metric(url: string, name: string, method: string): Promise<number
     .reduce((sum, l) => sum + Number(l.split(" ").at(-1)), 0);
 }
 
-function peakMemoryMiB(pid: number): number {
-  const status = readFileSync(`/proc/${pid}/status`, "utf8");
-  return Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? 0) / 1024;
-}
-
 async function main(): Promise<void> {
   const config = loadConfig({ ...process.env, MUTUALIS_LOCAL_DIR: ".local/bench", MUTUALIS_PORT_OFFSET: process.env.BENCH_PORT_OFFSET ?? "3000", MUTUALIS_UNSAFE_FAST_STORAGE: "1", MUTUALIS_WITH_OPERATOR: "0" });
   await down(config);
@@ -86,31 +71,14 @@ async function main(): Promise<void> {
   const kc = new KubeConfig();
   kc.loadFromFile(env.KUBECONFIG);
   const api = KubernetesObjectApi.makeApiClient(kc);
-  const paths = layout(config);
-  const operatorDaemon = {
-    name: "bench-operator",
-    command: process.execPath,
-    args: [...(process.env.BENCH_CPU_PROFILE ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_CPU_PROFILE}`] : []), "--import", "tsx", join(config.root, "operator/src/main.ts")],
-    cwd: config.root,
-    marker: join(config.root, "operator/src/main.ts"),
-    env: {
-      ...process.env,
-      ...env,
-      OPERATOR_HTTP_PORT: String(config.ports.operator),
-      OPERATOR_HTTP_HOST: "127.0.0.1",
-      OPERATOR_WORKERS: String(concurrency),
-      LOG_LEVEL: "warn",
-    },
-    logFile: paths.log("bench-operator"),
-    pidFile: paths.pid("bench-operator"),
-  };
+  const operatorDaemon = benchOperator(config, concurrency);
   try {
     console.log(`bench: floor — a plain client creating the child objects of ${count} tenants, ${concurrency} at a time`);
     const baseline = await floor(api, config);
     console.log(`bench: floor done in ${baseline.seconds.toFixed(1)}s (${baseline.writes} objects)`);
 
     startDaemon(operatorDaemon);
-    for (let i = 0; i < 240 && !(await fetch(`${env.OPERATOR_URL}/readyz`).then((r) => r.ok, () => false)); i++) await new Promise((r) => setTimeout(r, 250));
+    await waitForOperator(config);
     console.log(`bench: operator — ${count} Collectivities created ${concurrency} at a time, until all are Ready`);
     const started = performance.now();
     const tenants = Array.from({ length: count }, (_, i) => collectivity("bench", i));
@@ -130,11 +98,7 @@ async function main(): Promise<void> {
 
     const pid = runningPid(operatorDaemon)!;
     const metricsText = await (await fetch(`${env.OPERATOR_URL}/metrics`)).text();
-    const sum = (prefix: string) =>
-      metricsText
-        .split("\n")
-        .filter((l) => l.startsWith(prefix))
-        .reduce((total, l) => total + Number(l.split(" ").at(-1)), 0);
+    const sum = (prefix: string) => sumSamples(metricsText, prefix);
     const work = {
       reconciles: sum('controller_runtime_reconcile_total{controller="collectivity"'),
       reconcileSeconds: Number(sum("controller_runtime_reconcile_time_seconds_sum").toFixed(1)),
@@ -160,10 +124,7 @@ async function main(): Promise<void> {
       work,
       idleWritesPerMinute: { create: perMinute(0), patch: perMinute(1), delete: perMinute(2), leaseRenewals: perMinute(3) },
     };
-    // Results outlive the bench platform's directory, which the next run wipes.
-    const results = join(config.root, ".local", "bench-results");
-    mkdirSync(results, { recursive: true });
-    writeFileSync(join(results, `collectivities-${count}.json`), JSON.stringify(result, null, 2) + "\n");
+    saveResult(config, `collectivities-${count}.json`, result);
     console.log("");
     console.log(`Collectivities until Ready, N=${count}, concurrency ${concurrency}:`);
     console.log(`  floor (plain client, same ${baseline.writes} child objects): ${result.floorSeconds}s`);

@@ -1,0 +1,72 @@
+/**
+ * What the benchmarks share: a bounded pool of work, the operator run as a process of its own on
+ * a bench platform, its peak memory and metrics, and where results are kept.
+ */
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { layout, platformEnv, type Daemon, type PlatformConfig } from "@mutualis/local-platform";
+
+/** Runs `work` over items with at most `limit` in flight. */
+export async function pool<T>(items: T[], limit: number, work: (item: T) => Promise<unknown>): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: limit }, async () => {
+      while (next < items.length) await work(items[next++]!);
+    }),
+  );
+}
+
+/**
+ * The operator as it runs in production, a process of its own, against the bench platform;
+ * BENCH_CPU_PROFILE=<dir> writes a CPU profile there when it stops.
+ */
+export function benchOperator(config: PlatformConfig, workers: number): Daemon {
+  const paths = layout(config);
+  return {
+    name: "bench-operator",
+    command: process.execPath,
+    args: [...(process.env.BENCH_CPU_PROFILE ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_CPU_PROFILE}`] : []), "--import", "tsx", join(config.root, "operator/src/main.ts")],
+    cwd: config.root,
+    marker: join(config.root, "operator/src/main.ts"),
+    env: {
+      ...process.env,
+      ...platformEnv(config),
+      OPERATOR_HTTP_PORT: String(config.ports.operator),
+      OPERATOR_HTTP_HOST: "127.0.0.1",
+      OPERATOR_WORKERS: String(workers),
+      LOG_LEVEL: "warn",
+    },
+    logFile: paths.log("bench-operator"),
+    pidFile: paths.pid("bench-operator"),
+  };
+}
+
+/** Waits, a minute at most, until the operator answers its readiness probe. */
+export async function waitForOperator(config: PlatformConfig): Promise<void> {
+  const url = `${platformEnv(config).OPERATOR_URL}/readyz`;
+  for (let i = 0; i < 240 && !(await fetch(url).then((r) => r.ok, () => false)); i++) await new Promise((r) => setTimeout(r, 250));
+}
+
+/**
+ * The sum of the samples of a Prometheus text exposition whose line starts with `prefix` (and
+ * contains `label`, such as `method="PATCH"`, when given: labels come in no fixed order).
+ */
+export function sumSamples(metricsText: string, prefix: string, label = ""): number {
+  return metricsText
+    .split("\n")
+    .filter((l) => l.startsWith(prefix) && l.includes(label))
+    .reduce((total, l) => total + Number(l.split(" ").at(-1)), 0);
+}
+
+/** The most memory the process has held (VmHWM), in MiB. */
+export function peakMemoryMiB(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, "utf8");
+  return Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? 0) / 1024;
+}
+
+/** Keeps a result where it outlives the bench platform's directory, which the next run wipes. */
+export function saveResult(config: PlatformConfig, fileName: string, result: unknown): void {
+  const results = join(config.root, ".local", "bench-results");
+  mkdirSync(results, { recursive: true });
+  writeFileSync(join(results, fileName), JSON.stringify(result, null, 2) + "\n");
+}
