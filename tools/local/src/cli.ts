@@ -109,7 +109,7 @@ function printGuide(config: PlatformConfig): void {
     [`TOKEN=$(make -s token USER=agent@ville-rennes.example TENANT=rennes)`, "a development token for an agent of Rennes"],
     [`curl -H "Authorization: Bearer $TOKEN" ${env.GATEWAY_URL}/api/v1/tenants/rennes/actes/list`, "Rennes's acts, through the gateway"],
     [`${env.GATEWAY_URL}/api/v1/openapi.json`, "the gateway's API"],
-    [`${env.PROMETHEUS_URL}/targets`, "what Prometheus scrapes"],
+    [`curl -s '${env.PROMETHEUS_URL}/api/v1/query?query=up' | head -c 600`, "what Prometheus scrapes (service pods: job mutualis-pods)"],
     [`curl -s ${env.OPERATOR_URL}/metrics | grep ^controller_runtime`, "the operator's metrics"],
     [`curl -s ${env.NATS_MONITOR_URL}/accountz`, "NATS: one account per tenant, JetStream"],
     [env.MONGODB_URI, "FerretDB (SQLite backend) for any MongoDB driver"],
