@@ -1,6 +1,6 @@
 # syntax=docker/dockerfile:1
 # The Mutualis services image: one image, the service chosen by its first argument
-# (`actes`, `gateway`, `prefecture-simulator`), as the operator's catalogue runs it:
+# (`actes`, `gateway`, `prefecture-simulator`, `sesf`), as the operator's catalogue runs it:
 #   docker build -t registry.example/mutualis/services:0.1.0 .
 #   docker run registry.example/mutualis/services:0.1.0 actes
 # The local platform runs the same entrypoint (services/image/src/entrypoint.ts) as processes.
@@ -15,6 +15,7 @@ COPY services/gateway/package.json services/gateway/
 COPY services/image/package.json services/image/
 COPY services/kit/package.json services/kit/
 COPY services/prefecture-simulator/package.json services/prefecture-simulator/
+COPY services/sesf/package.json services/sesf/
 COPY tools/local/package.json tools/local/
 RUN npm ci --no-audit --no-fund
 COPY api api

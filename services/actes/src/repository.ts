@@ -1,18 +1,8 @@
 import { randomUUID } from "node:crypto";
-import { Conflict, Forbidden, NoReply, NotFound, Repository, type Database } from "@mutualis/service-kit";
+import { Conflict, NotFound, Repository, type Database } from "@mutualis/service-kit";
+export type { Tenant } from "@mutualis/service-kit";
 import type { ActSubmission } from "./domain/act.ts";
 import { nextStatus, type ActEvent, type ActStatus } from "./domain/statuses.ts";
-
-export interface Tenant {
-  _id: string;
-  siren: string;
-  departement: string;
-  displayName: string;
-  enabledAt: Date;
-  disabledAt?: Date;
-  /** Served by the collectivity's own dedicated deployment: this shared one stays silent for it. */
-  delegated?: boolean;
-}
 
 export interface HistoryEntry {
   status: ActStatus;
@@ -33,32 +23,6 @@ export interface Act extends Omit<ActSubmission, "document" | "annexes"> {
   reason?: string;
   /** Letters from the prefecture: courrier simple, demande de pièces complémentaires, lettre d'observations. */
   courriers?: { kind: string; text: string; at: Date }[];
-}
-
-/** The collectivities enabled on this shared deployment. */
-export class TenantRepository extends Repository<Tenant> {
-  constructor(database: Database) {
-    super(database, "tenants");
-  }
-
-  async enable(collectivity: string, tenant: Omit<Tenant, "_id" | "enabledAt" | "disabledAt" | "delegated">, delegated = false): Promise<void> {
-    await this.collection.updateOne(
-      { _id: collectivity },
-      { $set: { ...tenant, delegated }, $unset: { disabledAt: "" }, $setOnInsert: { enabledAt: new Date() } },
-      { upsert: true },
-    );
-  }
-
-  async disable(collectivity: string): Promise<void> {
-    await this.collection.updateOne({ _id: collectivity }, { $set: { disabledAt: new Date() } });
-  }
-
-  async require(collectivity: string): Promise<Tenant> {
-    const tenant = await this.collection.findOne({ _id: collectivity, disabledAt: { $exists: false } });
-    if (tenant?.delegated) throw new NoReply(`collectivity ${collectivity} has a dedicated actes deployment`);
-    if (!tenant) throw new Forbidden(`collectivity ${collectivity} is not enabled on the actes service`);
-    return tenant;
-  }
 }
 
 /** Acts, always read and written for one collectivity: a tenant never reaches another's acts. */

@@ -1,12 +1,11 @@
 import type { ConsumerMessages } from "@nats-io/jetstream";
-import { departementOf } from "@mutualis/api";
-import { ConfigError, Forbidden, type EndpointSpec, type ServiceContext, type ServiceDefinition } from "@mutualis/service-kit";
+import { enableDedicatedTenant, Forbidden, tenantEndpoints, TenantRepository, type EndpointSpec, type ServiceContext, type ServiceDefinition } from "@mutualis/service-kit";
 import { z } from "zod";
 import { natures } from "./domain/act.ts";
 import { actStatuses } from "./domain/statuses.ts";
 import { DocumentRepository } from "./documents.ts";
 import { consumeFlow, ensureStreams, flowNames } from "./flows.ts";
-import { ActRepository, TenantRepository, type Act } from "./repository.ts";
+import { ActRepository, type Act } from "./repository.ts";
 import type { ActesSettings } from "./settings.ts";
 import { actRequest } from "./submission.ts";
 import { ActesUseCases, type PrefectureReturn } from "./use-cases.ts";
@@ -48,17 +47,12 @@ export function actesService(): ServiceDefinition<ActesSettings> {
         settings: context.settings,
         nats: context.nats,
         acts: new ActRepository(context.database),
-        tenants: new TenantRepository(context.database),
+        tenants: new TenantRepository(context.database, "actes"),
         documents: new DocumentRepository(context.database),
         flows,
         metrics: context.metrics,
       });
-      const { TENANT, TENANT_SIREN, TENANT_DISPLAY_NAME } = context.settings;
-      if (TENANT) {
-        // A deployment dedicated to one collectivity serves it from the start.
-        if (!TENANT_SIREN || !TENANT_DISPLAY_NAME) throw new ConfigError("invalid settings: TENANT_SIREN and TENANT_DISPLAY_NAME are required with TENANT");
-        await new TenantRepository(context.database).enable(TENANT, { siren: TENANT_SIREN, departement: departementOf(TENANT_SIREN), displayName: TENANT_DISPLAY_NAME });
-      }
+      await enableDedicatedTenant(context.settings, new TenantRepository(context.database, "actes"));
       await ensureStreams(context.nats, flows);
       const recovered = await useCases.recoverUnsent();
       if (recovered > 0) context.log.info({ recovered }, "queued again the acts an interrupted run had not sent");
@@ -71,7 +65,7 @@ export function actesService(): ServiceDefinition<ActesSettings> {
       for (const consumer of consumers) await consumer.close();
     },
     endpoints: (context) => {
-      const tenants = new TenantRepository(context.database);
+      const tenants = new TenantRepository(context.database, "actes");
       const acts = new ActRepository(context.database);
       /** Every tenant operation is for an enabled collectivity only. */
       const tenantOf = async (collectivity: string | undefined) => {
@@ -103,34 +97,7 @@ export function actesService(): ServiceDefinition<ActesSettings> {
           schema: z.object({ id: z.uuid() }),
           handle: async (request, { collectivity }) => actView(await useCases.requestCancellation(await tenantOf(collectivity), (request as { id: string }).id)),
         },
-        {
-          name: "enable-tenant",
-          subject: "platform.actes.tenants.enable",
-          schema: z.object({
-            collectivity: z.string().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/),
-            siren: z.string().regex(/^[0-9]{9}$/),
-            departement: z.string().regex(/^[0-9]{2,3}[AB]?$/),
-            displayName: z.string().min(1).max(200),
-            /** The collectivity has its own dedicated deployment: this one stands aside. */
-            dedicated: z.boolean().default(false),
-          }),
-          handle: async (request) => {
-            const { collectivity, dedicated, ...tenant } = request as { collectivity: string; siren: string; departement: string; displayName: string; dedicated: boolean };
-            await tenants.enable(collectivity, { ...tenant, departement: tenant.departement.padStart(3, "0") }, dedicated);
-            return dedicated ? { delegated: collectivity } : { enabled: collectivity };
-          },
-        },
-        {
-          // The collectivity's acts are kept: disabling only stops new requests.
-          name: "disable-tenant",
-          subject: "platform.actes.tenants.disable",
-          schema: z.object({ collectivity: z.string().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/) }),
-          handle: async (request) => {
-            const { collectivity } = request as { collectivity: string };
-            await tenants.disable(collectivity);
-            return { disabled: collectivity };
-          },
-        },
+        ...tenantEndpoints("actes", tenants),
       ];
       return endpoints;
     },

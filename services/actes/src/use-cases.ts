@@ -6,7 +6,8 @@ import { archiveName } from "./domain/identifiers.ts";
 import { acteXml, envelopeXml } from "./domain/envelope.ts";
 import type { DocumentRepository } from "./documents.ts";
 import type { FlowNames } from "./flows.ts";
-import type { Act, ActRepository, TenantRepository } from "./repository.ts";
+import type { TenantRepository } from "@mutualis/service-kit";
+import type { Act, ActRepository } from "./repository.ts";
 import type { ActesSettings } from "./settings.ts";
 import { checkAct, type ActRequest } from "./submission.ts";
 

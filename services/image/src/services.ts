@@ -7,6 +7,7 @@ export const imageServices: Readonly<Record<string, () => Promise<unknown>>> = {
   actes: () => import("@mutualis/actes/main"),
   gateway: () => import("@mutualis/gateway/main"),
   "prefecture-simulator": () => import("@mutualis/prefecture-simulator/main"),
+  sesf: () => import("@mutualis/sesf/main"),
 };
 
 /** Exit code for an unknown service: a usage error (sysexits EX_USAGE). */

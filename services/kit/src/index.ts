@@ -19,3 +19,4 @@ export { ServiceMetrics } from "./metrics.ts";
 export { Database, Repository } from "./mongo.ts";
 export { collectivityOf, endpointsForTenant, type EndpointSpec, type RequestContext } from "./nats.ts";
 export { RunningService, runService, serviceMain, type ServiceContext, type ServiceDefinition } from "./service.ts";
+export { enableDedicatedTenant, tenantEndpoints, TenantRepository, type Tenant } from "./tenants.ts";

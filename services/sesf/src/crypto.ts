@@ -1,0 +1,171 @@
+import { createCipheriv, createDecipheriv, hkdfSync, randomBytes, scrypt, timingSafeEqual, type BinaryLike } from "node:crypto";
+import { Transform, type TransformCallback } from "node:stream";
+import { promisify } from "node:util";
+
+/** Plaintext bytes per encrypted segment. */
+export const segmentBytes = 1024 * 1024;
+const tagBytes = 16;
+const headerBytes = 4;
+
+/** The stored file does not verify: it was altered or truncated. Never served. */
+export class IntegrityError extends Error {
+  override name = "IntegrityError";
+}
+
+/** A collectivity's key-encryption key, derived from the platform's master key: never stored. */
+export function tenantKey(master: Buffer, collectivity: string): Buffer {
+  return Buffer.from(hkdfSync("sha256", master, "mutualis-sesf", `tenant:${collectivity}`, 32));
+}
+
+/** Wraps a share's data key with the collectivity's key (AES-256-GCM): iv ‖ tag ‖ ciphertext, base64. */
+export function wrapKey(kek: Buffer, dataKey: Buffer, shareId: string): string {
+  const iv = randomBytes(12);
+  const cipher = createCipheriv("aes-256-gcm", kek, iv).setAAD(Buffer.from(`share:${shareId}`));
+  const sealed = Buffer.concat([cipher.update(dataKey), cipher.final()]);
+  return Buffer.concat([iv, cipher.getAuthTag(), sealed]).toString("base64");
+}
+
+export function unwrapKey(kek: Buffer, wrapped: string, shareId: string): Buffer {
+  const raw = Buffer.from(wrapped, "base64");
+  const decipher = createDecipheriv("aes-256-gcm", kek, raw.subarray(0, 12)).setAAD(Buffer.from(`share:${shareId}`));
+  decipher.setAuthTag(raw.subarray(12, 28));
+  try {
+    return Buffer.concat([decipher.update(raw.subarray(28)), decipher.final()]);
+  } catch {
+    throw new IntegrityError("the share's key does not unwrap: it was altered or belongs to another collectivity");
+  }
+}
+
+/** One key per file, from the share's data key: the segment counter then never repeats a nonce. */
+function fileKey(dataKey: Buffer, fileId: string): Buffer {
+  return Buffer.from(hkdfSync("sha256", dataKey, "mutualis-sesf-file", fileId, 32));
+}
+
+/** Nonce of segment n: its counter (11 bytes) and whether it is the last (1 byte). */
+function nonce(index: number, last: boolean): Buffer {
+  const iv = Buffer.alloc(12);
+  iv.writeUIntBE(index, 5, 6);
+  iv[11] = last ? 1 : 0;
+  return iv;
+}
+
+/**
+ * Encrypts a stream in segments (AES-256-GCM, the STREAM construction): each segment is its
+ * length, its ciphertext and its tag; the nonce carries its index and whether it is the last, so
+ * reordering, truncation and appending are detected as surely as altered bytes. Memory use is
+ * one segment, whatever the file's size.
+ */
+export class EncryptStream extends Transform {
+  private pending: Buffer[] = [];
+  private pendingBytes = 0;
+  private index = 0;
+  private readonly key: Buffer;
+
+  constructor(dataKey: Buffer, fileId: string) {
+    super();
+    this.key = fileKey(dataKey, fileId);
+  }
+
+  private seal(plain: Buffer, last: boolean): void {
+    const cipher = createCipheriv("aes-256-gcm", this.key, nonce(this.index++, last));
+    const sealed = Buffer.concat([cipher.update(plain), cipher.final(), cipher.getAuthTag()]);
+    const header = Buffer.alloc(headerBytes);
+    header.writeUInt32BE(sealed.length);
+    this.push(header);
+    this.push(sealed);
+  }
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback): void {
+    this.pending.push(chunk);
+    this.pendingBytes += chunk.length;
+    // Keep at least one byte back: the last segment is sealed as last in _flush.
+    while (this.pendingBytes > segmentBytes) {
+      const all = Buffer.concat(this.pending);
+      this.seal(all.subarray(0, segmentBytes), false);
+      const rest = all.subarray(segmentBytes);
+      this.pending = [rest];
+      this.pendingBytes = rest.length;
+    }
+    done();
+  }
+
+  override _flush(done: TransformCallback): void {
+    this.seal(Buffer.concat(this.pending), true);
+    done();
+  }
+}
+
+/**
+ * Decrypts what EncryptStream wrote. A segment is released only once it verifies; one sealed
+ * segment is held back until the next one arrives, since only the end of the stream says which
+ * segment is the last. Any alteration, reordering or truncation fails with IntegrityError.
+ */
+export class DecryptStream extends Transform {
+  private buffered: Buffer = Buffer.alloc(0);
+  private held: Buffer | undefined;
+  private index = 0;
+  private readonly key: Buffer;
+
+  constructor(dataKey: Buffer, fileId: string) {
+    super();
+    this.key = fileKey(dataKey, fileId);
+  }
+
+  private open(sealed: Buffer, last: boolean): Buffer {
+    if (sealed.length < tagBytes) throw new IntegrityError(`segment ${this.index} is too short: the file was altered`);
+    const decipher = createDecipheriv("aes-256-gcm", this.key, nonce(this.index, last));
+    decipher.setAuthTag(sealed.subarray(sealed.length - tagBytes));
+    try {
+      const plain = Buffer.concat([decipher.update(sealed.subarray(0, sealed.length - tagBytes)), decipher.final()]);
+      this.index++;
+      return plain;
+    } catch {
+      throw new IntegrityError(last ? "the file's last segment does not verify: the file was altered or truncated" : `segment ${this.index} does not verify: the file was altered`);
+    }
+  }
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback): void {
+    try {
+      this.buffered = this.buffered.length === 0 ? chunk : Buffer.concat([this.buffered, chunk]);
+      while (this.buffered.length >= headerBytes) {
+        const length = this.buffered.readUInt32BE(0);
+        if (length > segmentBytes + tagBytes) throw new IntegrityError(`segment ${this.index} has an impossible length: the file was altered`);
+        if (this.buffered.length < headerBytes + length) break;
+        if (this.held) this.push(this.open(this.held, false));
+        this.held = Buffer.from(this.buffered.subarray(headerBytes, headerBytes + length));
+        this.buffered = this.buffered.subarray(headerBytes + length);
+      }
+      done();
+    } catch (error) {
+      done(error as Error);
+    }
+  }
+
+  override _flush(done: TransformCallback): void {
+    try {
+      if (this.buffered.length > 0 || !this.held) throw new IntegrityError("the file is truncated");
+      this.push(this.open(this.held, true));
+      done();
+    } catch (error) {
+      done(error as Error);
+    }
+  }
+}
+
+const scryptAsync = promisify(scrypt) as (password: BinaryLike, salt: BinaryLike, length: number, options: object) => Promise<Buffer>;
+/** scrypt, memory-hard: N = 2^15, r = 8 (32 MiB per hash). */
+const cost = { N: 32768, r: 8, p: 1, maxmem: 64 * 1024 * 1024 };
+
+export async function hashPassword(password: string): Promise<string> {
+  const salt = randomBytes(16);
+  const hash = await scryptAsync(password.normalize("NFC"), salt, 32, cost);
+  return `scrypt$${cost.N}$${cost.r}$${cost.p}$${salt.toString("base64")}$${hash.toString("base64")}`;
+}
+
+export async function verifyPassword(password: string, stored: string): Promise<boolean> {
+  const [scheme, n, r, p, salt, hash] = stored.split("$");
+  if (scheme !== "scrypt" || !salt || !hash) return false;
+  const expected = Buffer.from(hash, "base64");
+  const actual = await scryptAsync(password.normalize("NFC"), Buffer.from(salt, "base64"), expected.length, { N: Number(n), r: Number(r), p: Number(p), maxmem: cost.maxmem });
+  return timingSafeEqual(actual, expected);
+}

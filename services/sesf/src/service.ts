@@ -1,0 +1,158 @@
+import { readFileSync } from "node:fs";
+import { ConfigError, enableDedicatedTenant, Forbidden, tenantEndpoints, TenantRepository, type EndpointSpec, type ServiceDefinition } from "@mutualis/service-kit";
+import { z } from "zod";
+import { IntegrityError } from "./crypto.ts";
+import { contentDisposition } from "./names.ts";
+import { Shares, type Share } from "./shares.ts";
+import type { SesfSettings } from "./settings.ts";
+
+function masterKey(file: string): Buffer {
+  let key: Buffer;
+  try {
+    key = Buffer.from(readFileSync(file, "utf8").trim(), "base64");
+  } catch {
+    throw new ConfigError("invalid settings: SESF_MASTER_KEY_FILE cannot be read");
+  }
+  if (key.length !== 32) throw new ConfigError("invalid settings: SESF_MASTER_KEY_FILE must hold 32 bytes, base64");
+  return key;
+}
+
+const recipients = z
+  .array(z.object({ email: z.email().max(254), name: z.string().max(200).optional() }))
+  .min(1);
+
+/** A share as its collectivity sees it: never a token, a key or a password hash. */
+async function shareView(shares: Shares, share: Share) {
+  return {
+    id: share._id,
+    description: share.description,
+    state: share.state,
+    createdAt: share.createdAt.toISOString(),
+    expiresAt: share.expiresAt.toISOString(),
+    downloadLimit: share.downloadLimit ?? null,
+    passwordRequired: Boolean(share.passwordHash),
+    files: share.files.map((f) => ({ id: f.id, name: f.name, size: f.size, sha256: f.sha256 })),
+    totalBytes: share.files.reduce((sum, f) => sum + f.size, 0),
+    recipients: share.recipients.filter((r) => !r.revoked).map((r) => r.email),
+    downloads: await shares.downloadsOf(share),
+  };
+}
+
+/**
+ * The secure file exchange: shares managed on `tenant.<collectivity>.sesf.shares.*`, files
+ * uploaded and downloaded over HTTP with capability links, expired shares purged.
+ */
+export function sesfService(): ServiceDefinition<SesfSettings> {
+  let shares: Shares;
+  let sweeper: NodeJS.Timeout | undefined;
+  const tenantOf = async (tenants: TenantRepository, collectivity: string | undefined) => {
+    if (!collectivity) throw new Forbidden("shares are managed on a tenant subject, tenant.<collectivity>.sesf.…");
+    await tenants.require(collectivity);
+    return collectivity;
+  };
+  return {
+    description: "Secure file exchange: encrypted, expiring, download-limited shares (as FileSender and Lufi)",
+    async onStart(context) {
+      shares = new Shares(context.database, context.settings, masterKey(context.settings.SESF_MASTER_KEY_FILE), context.metrics);
+      await enableDedicatedTenant(context.settings, new TenantRepository(context.database, "sesf"));
+      const sweep = () =>
+        shares.expireDue().then(
+          (n) => n > 0 && context.log.info({ expired: n }, "expired shares purged"),
+          (error: unknown) => context.log.warn({ err: error }, "could not purge expired shares"),
+        );
+      await sweep();
+      sweeper = setInterval(() => void sweep(), 30_000);
+    },
+    async onStop() {
+      clearInterval(sweeper);
+    },
+    routes(app) {
+      app.put("/api/v1/uploads/:token/files/:name", async (req, res) => {
+        const file = await shares.upload(req.params.token, req.params.name, req);
+        res.status(201).json({ id: file.id, name: file.name, size: file.size, sha256: file.sha256 });
+      });
+      app.get("/api/v1/links/:token", async (req, res) => {
+        const { share } = await shares.open(req.params.token, req.get("x-share-password"));
+        res.set("cache-control", "no-store").json({
+          description: share.description,
+          expiresAt: share.expiresAt.toISOString(),
+          files: share.files.map((f) => ({ id: f.id, name: f.name, size: f.size, sha256: f.sha256 })),
+        });
+      });
+      app.get("/api/v1/links/:token/files/:fileId", async (req, res) => {
+        try {
+          await shares.download(req.params.token, req.get("x-share-password"), req.params.fileId, req.ip ?? "unknown", (file) => {
+            res.status(200).set({
+              "content-type": "application/octet-stream",
+              "content-length": String(file.size),
+              "content-disposition": contentDisposition(file.name),
+              "cache-control": "no-store",
+            });
+            return res;
+          });
+        } catch (error) {
+          if (error instanceof IntegrityError) {
+            // Never corrupted bytes: an error status if nothing was sent yet, else a cut response.
+            if (res.headersSent) return void res.destroy(error);
+            res.status(500).json({ error: "IntegrityError", message: "the stored file failed its integrity check and will not be served" });
+            return;
+          }
+          if (res.headersSent) return void res.destroy(error as Error);
+          throw error;
+        }
+      });
+    },
+    endpoints: (context) => {
+      const tenants = new TenantRepository(context.database, "sesf");
+      const byId = z.object({ id: z.uuid() });
+      const endpoints: EndpointSpec[] = [
+        {
+          name: "create",
+          subject: "tenant.*.sesf.shares.create",
+          schema: z.object({
+            description: z.string().max(500).optional(),
+            recipients,
+            expiryDays: z.number().int().min(1).optional(),
+            downloadLimit: z.number().int().min(1).max(1000).optional(),
+            password: z.string().min(8).max(200).optional(),
+          }),
+          handle: async (request, { collectivity }) => shares.create(await tenantOf(tenants, collectivity), request as never),
+        },
+        {
+          name: "get",
+          subject: "tenant.*.sesf.shares.get",
+          schema: byId,
+          handle: async (request, { collectivity }) => shareView(shares, await shares.get(await tenantOf(tenants, collectivity), (request as { id: string }).id)),
+        },
+        {
+          name: "list",
+          subject: "tenant.*.sesf.shares.list",
+          handle: async (_request, { collectivity }) => Promise.all((await shares.list(await tenantOf(tenants, collectivity))).map((s) => shareView(shares, s))),
+        },
+        {
+          name: "revoke",
+          subject: "tenant.*.sesf.shares.revoke",
+          schema: byId,
+          handle: async (request, { collectivity }) => shareView(shares, await shares.revoke(await tenantOf(tenants, collectivity), (request as { id: string }).id)),
+        },
+        {
+          name: "recipients",
+          subject: "tenant.*.sesf.shares.recipients",
+          schema: z.object({ id: z.uuid(), recipients }),
+          handle: async (request, { collectivity }) => {
+            const { id, recipients: wanted } = request as { id: string; recipients: { email: string; name?: string }[] };
+            return shares.setRecipients(await tenantOf(tenants, collectivity), id, wanted);
+          },
+        },
+        {
+          name: "audit",
+          subject: "tenant.*.sesf.shares.audit",
+          schema: byId,
+          handle: async (request, { collectivity }) => shares.trail(await tenantOf(tenants, collectivity), (request as { id: string }).id),
+        },
+        ...tenantEndpoints("sesf", tenants),
+      ];
+      return endpoints;
+    },
+  };
+}

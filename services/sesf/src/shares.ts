@@ -1,0 +1,306 @@
+import { createHash, randomBytes, randomUUID } from "node:crypto";
+import { createReadStream, createWriteStream } from "node:fs";
+import { mkdir, rename, rm, stat } from "node:fs/promises";
+import { join } from "node:path";
+import { Transform, type Readable, type Writable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import { Forbidden, Gone, InvalidRequest, NotFound, PayloadTooLarge, Repository, type Database, type ServiceMetrics } from "@mutualis/service-kit";
+import { chain, verifyChain, type AuditEntry } from "./audit.ts";
+import { DecryptStream, EncryptStream, hashPassword, tenantKey, unwrapKey, verifyPassword, wrapKey } from "./crypto.ts";
+import { safeFileName } from "./names.ts";
+import type { SesfSettings } from "./settings.ts";
+
+export interface ShareFile {
+  id: string;
+  name: string;
+  size: number;
+  sha256: string;
+  uploadedAt: Date;
+}
+
+export interface Recipient {
+  email: string;
+  name?: string;
+  /** SHA-256 of the link's token: the token itself is given once and never stored. */
+  tokenHash: string;
+  revoked: boolean;
+}
+
+export type ShareState = "open" | "revoked" | "expired" | "exhausted";
+
+export interface Share {
+  _id: string;
+  collectivity: string;
+  description: string;
+  createdAt: Date;
+  expiresAt: Date;
+  downloadLimit?: number;
+  passwordHash?: string;
+  /** The share's data key, wrapped by the collectivity's key; removed when the content is purged. */
+  wrappedKey?: string;
+  uploadTokenHash: string;
+  state: ShareState;
+  purgedAt?: Date;
+  files: ShareFile[];
+  recipients: Recipient[];
+}
+
+interface Download {
+  _id: string;
+  shareId: string;
+  email: string;
+  fileId: string;
+  count: number;
+}
+
+export interface NewShare {
+  description?: string;
+  recipients: { email: string; name?: string }[];
+  expiryDays?: number;
+  downloadLimit?: number;
+  password?: string;
+}
+
+/** What one may say about a link that does not open: the same whatever the reason. */
+const closed = "this link is not valid, or the password is wrong";
+
+const token = () => randomBytes(32).toString("base64url");
+const digest = (value: string) => createHash("sha256").update(value).digest("hex");
+
+/** Counts the bytes going through and fails once there are more than allowed; hashes them too. */
+class Meter extends Transform {
+  bytes = 0;
+  readonly hash = createHash("sha256");
+  constructor(private readonly limit: number) {
+    super();
+  }
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, done: (error?: Error | null, data?: Buffer) => void): void {
+    this.bytes += chunk.length;
+    if (this.bytes > this.limit) return done(new PayloadTooLarge(`a file may hold at most ${this.limit} bytes`));
+    this.hash.update(chunk);
+    done(null, chunk);
+  }
+}
+
+/**
+ * Shares of the collectivities: created over NATS by agents, filled over HTTP with an upload
+ * link, downloaded by recipients with their own links. Contents are encrypted at rest with one
+ * key per share, wrapped by the collectivity's key; every step is in the share's audit chain.
+ */
+export class Shares extends Repository<Share> {
+  private readonly audit;
+  private readonly downloads;
+  private readonly master: Buffer;
+
+  constructor(
+    database: Database,
+    private readonly settings: SesfSettings,
+    master: Buffer,
+    private readonly metrics: ServiceMetrics,
+  ) {
+    super(database, "shares");
+    this.audit = database.collection<AuditEntry & { _id: string; collectivity: string }>("audit");
+    this.downloads = database.collection<Download>("downloads");
+    this.master = master;
+  }
+
+  private dir(share: Pick<Share, "_id" | "collectivity">): string {
+    return join(this.settings.SESF_STORAGE_DIR, share.collectivity, share._id);
+  }
+
+  private async record(share: Pick<Share, "_id" | "collectivity">, event: AuditEntry["event"], detail: AuditEntry["detail"] = {}): Promise<void> {
+    const last = await this.audit.find({ shareId: share._id }).sort({ seq: -1 }).limit(1).next();
+    const entry = chain(last ?? undefined, { shareId: share._id, at: new Date().toISOString(), event, detail });
+    await this.audit.insertOne({ ...entry, _id: `${share._id}:${entry.seq}`, collectivity: share.collectivity });
+  }
+
+  private links(recipients: { email: string }[], tokens: string[]) {
+    return recipients.map((r, i) => ({ email: r.email, url: `${this.settings.SESF_PUBLIC_URL}/api/v1/links/${tokens[i]}` }));
+  }
+
+  async create(collectivity: string, request: NewShare) {
+    const { settings } = this;
+    const emails = request.recipients.map((r) => r.email.toLowerCase());
+    if (new Set(emails).size !== emails.length) throw new InvalidRequest("each recipient may appear once");
+    if (request.recipients.length > settings.SESF_MAX_RECIPIENTS) throw new InvalidRequest(`a share may have at most ${settings.SESF_MAX_RECIPIENTS} recipients`);
+    const days = request.expiryDays ?? settings.SESF_DEFAULT_EXPIRY_DAYS;
+    if (days > settings.SESF_MAX_EXPIRY_DAYS) throw new InvalidRequest(`a share expires after at most ${settings.SESF_MAX_EXPIRY_DAYS} days`);
+    const id = randomUUID();
+    const tokens = request.recipients.map(() => token());
+    const upload = token();
+    const now = new Date();
+    const share: Share = {
+      _id: id,
+      collectivity,
+      description: request.description ?? "",
+      createdAt: now,
+      expiresAt: new Date(now.getTime() + days * 86_400_000),
+      ...(request.downloadLimit ? { downloadLimit: request.downloadLimit } : {}),
+      ...(request.password ? { passwordHash: await hashPassword(request.password) } : {}),
+      wrappedKey: wrapKey(tenantKey(this.master, collectivity), randomBytes(32), id),
+      uploadTokenHash: digest(upload),
+      state: "open",
+      files: [],
+      recipients: request.recipients.map((r, i) => ({ email: r.email.toLowerCase(), ...(r.name ? { name: r.name } : {}), tokenHash: digest(tokens[i]!), revoked: false })),
+    };
+    await this.collection.insertOne(share);
+    await this.record(share, "created", { recipients: share.recipients.length, expiresAt: share.expiresAt.toISOString(), password: share.passwordHash ? "yes" : "no" });
+    this.metrics.businessCounter("mutualis_sesf_shares_created_total", "Shares created, per collectivity.").inc({ collectivity });
+    return { id, expiresAt: share.expiresAt.toISOString(), uploadUrl: `${settings.SESF_PUBLIC_URL}/api/v1/uploads/${upload}`, links: this.links(request.recipients, tokens) };
+  }
+
+  /** A collectivity's share; another collectivity's is not found, as if it did not exist. */
+  async get(collectivity: string, id: string): Promise<Share> {
+    const share = await this.collection.findOne({ _id: id, collectivity });
+    if (!share) throw new NotFound(`no share ${id}`);
+    return this.current(share);
+  }
+
+  list(collectivity: string): Promise<Share[]> {
+    return this.collection.find({ collectivity }).sort({ createdAt: -1 }).toArray();
+  }
+
+  async downloadsOf(share: Share): Promise<{ recipient: string; count: number }[]> {
+    const rows = await this.downloads.find({ shareId: share._id }).toArray();
+    return share.recipients.map((r) => ({ recipient: r.email, count: rows.filter((d) => d.email === r.email).reduce((sum, d) => sum + d.count, 0) }));
+  }
+
+  /** An open share past its expiry is expired and purged as soon as anyone looks at it. */
+  private async current(share: Share): Promise<Share> {
+    if (share.state === "open" && share.expiresAt.getTime() <= Date.now()) {
+      await this.close(share, "expired");
+      return (await this.collection.findOne({ _id: share._id }))!;
+    }
+    return share;
+  }
+
+  /** Ends a share: its files are deleted and its key dropped, so nothing of it can be read again. */
+  private async close(share: Share, state: Exclude<ShareState, "open">): Promise<void> {
+    const updated = await this.collection.updateOne({ _id: share._id, state: "open" }, { $set: { state, purgedAt: new Date() }, $unset: { wrappedKey: "" } });
+    await rm(this.dir(share), { recursive: true, force: true });
+    if (updated.modifiedCount === 0) return;
+    if (state !== "revoked") await this.record(share, state);
+    await this.record(share, "purged", { files: share.files.length });
+  }
+
+  async revoke(collectivity: string, id: string): Promise<Share> {
+    const share = await this.get(collectivity, id);
+    if (share.state === "open") {
+      await this.record(share, "revoked");
+      await this.close(share, "revoked");
+    }
+    return this.get(collectivity, id);
+  }
+
+  /** Sets the recipients: new ones get links, removed ones' links stop working. */
+  async setRecipients(collectivity: string, id: string, recipients: { email: string; name?: string }[]) {
+    const share = await this.get(collectivity, id);
+    if (share.state !== "open") throw new Gone(`share ${id} is ${share.state}`);
+    if (recipients.length > this.settings.SESF_MAX_RECIPIENTS) throw new InvalidRequest(`a share may have at most ${this.settings.SESF_MAX_RECIPIENTS} recipients`);
+    const wanted = new Map(recipients.map((r) => [r.email.toLowerCase(), r]));
+    const added = [...wanted.values()].filter((r) => !share.recipients.some((k) => k.email === r.email.toLowerCase() && !k.revoked));
+    const tokens = added.map(() => token());
+    const kept = share.recipients.map((r) => (wanted.has(r.email) ? r : { ...r, revoked: true }));
+    const next = [
+      ...kept.filter((r) => !added.some((a) => a.email.toLowerCase() === r.email)),
+      ...added.map((r, i) => ({ email: r.email.toLowerCase(), ...(r.name ? { name: r.name } : {}), tokenHash: digest(tokens[i]!), revoked: false })),
+    ];
+    await this.collection.updateOne({ _id: id }, { $set: { recipients: next } });
+    await this.record(share, "recipients-changed", { added: added.length, revoked: kept.filter((r) => r.revoked && !share.recipients.find((s) => s.email === r.email)?.revoked).length });
+    return { links: this.links(added, tokens) };
+  }
+
+  /** Streams one file into the share behind an upload link, encrypting it on the way to disk. */
+  async upload(uploadToken: string, rawName: string, body: Readable): Promise<ShareFile> {
+    const found = await this.collection.findOne({ uploadTokenHash: digest(uploadToken) });
+    if (!found) throw new NotFound("this upload link is not valid");
+    const share = await this.current(found);
+    if (share.state !== "open" || !share.wrappedKey) throw new Gone(`this share is ${share.state}: nothing more can be uploaded`);
+    if (share.files.length >= this.settings.SESF_MAX_FILES) throw new InvalidRequest(`a share may hold at most ${this.settings.SESF_MAX_FILES} files`);
+    const file = { id: randomUUID(), name: safeFileName(rawName) };
+    const dataKey = unwrapKey(tenantKey(this.master, share.collectivity), share.wrappedKey, share._id);
+    await mkdir(this.dir(share), { recursive: true, mode: 0o700 });
+    const path = join(this.dir(share), file.id);
+    const meter = new Meter(this.settings.SESF_MAX_FILE_BYTES);
+    try {
+      await pipeline(body, meter, new EncryptStream(dataKey, file.id), createWriteStream(`${path}.partial`, { mode: 0o600 }));
+      await rename(`${path}.partial`, path);
+    } catch (error) {
+      await rm(`${path}.partial`, { force: true });
+      throw error;
+    }
+    const stored: ShareFile = { ...file, size: meter.bytes, sha256: meter.hash.digest("hex"), uploadedAt: new Date() };
+    await this.collection.updateOne({ _id: share._id }, { $push: { files: stored } });
+    await this.record(share, "uploaded", { file: stored.name, bytes: stored.size, sha256: stored.sha256 });
+    this.metrics.businessCounter("mutualis_sesf_bytes_uploaded_total", "Bytes uploaded into shares, per collectivity.").inc({ collectivity: share.collectivity }, stored.size);
+    return stored;
+  }
+
+  /**
+   * The share and recipient a link opens. An unknown link, a missing or wrong password and a
+   * revoked recipient all get the same answer, so nobody learns whether a share exists; an
+   * expired or ended share answers 410 Gone.
+   */
+  async open(linkToken: string, password: string | undefined): Promise<{ share: Share; recipient: Recipient }> {
+    const found = await this.collection.findOne({ "recipients.tokenHash": digest(linkToken) });
+    const recipient = found?.recipients.find((r) => r.tokenHash === digest(linkToken));
+    if (!found || !recipient || recipient.revoked) throw new Forbidden(closed);
+    if (found.passwordHash && !(password && (await verifyPassword(password, found.passwordHash)))) throw new Forbidden(closed);
+    const share = await this.current(found);
+    if (share.state !== "open") throw new Gone(`this share has ${share.state === "exhausted" ? "been downloaded as many times as allowed" : share.state === "expired" ? "expired" : "been withdrawn"}; its content is deleted`);
+    return { share, recipient };
+  }
+
+  /** Streams a file to a recipient, decrypting as it goes; counts the download once it is complete. */
+  async download(linkToken: string, password: string | undefined, fileId: string, address: string, start: (file: ShareFile) => Writable): Promise<void> {
+    const { share, recipient } = await this.open(linkToken, password);
+    const file = share.files.find((f) => f.id === fileId);
+    if (!file) throw new NotFound(`no file ${fileId} in this share`);
+    const counted = await this.downloads.findOne({ _id: `${share._id}:${recipient.email}:${fileId}` });
+    if (share.downloadLimit && (counted?.count ?? 0) >= share.downloadLimit) throw new Gone("this file has been downloaded as many times as allowed");
+    const dataKey = unwrapKey(tenantKey(this.master, share.collectivity), share.wrappedKey!, share._id);
+    const path = join(this.dir(share), file.id);
+    await stat(path);
+    // The first segment is checked before anything is sent: a file altered at its start gets an
+    // error status, never bytes; one altered later ends the response before its Content-Length.
+    const decrypt = createReadStream(path).pipe(new DecryptStream(dataKey, file.id));
+    const chunks = decrypt[Symbol.asyncIterator]();
+    const first = await chunks.next();
+    const out = start(file);
+    await pipeline(
+      (async function* () {
+        if (!first.done) yield first.value as Buffer;
+        for (let next = await chunks.next(); !next.done; next = await chunks.next()) yield next.value as Buffer;
+      })(),
+      out,
+      { end: false },
+    );
+    // Counted, and purged if that was the last allowed download, before the response ends.
+    await this.downloads.updateOne({ _id: `${share._id}:${recipient.email}:${fileId}` }, { $inc: { count: 1 }, $set: { shareId: share._id, email: recipient.email, fileId } }, { upsert: true });
+    await this.record(share, "downloaded", { recipient: recipient.email, file: file.name, address });
+    this.metrics.businessCounter("mutualis_sesf_downloads_total", "Files downloaded by recipients, per collectivity.").inc({ collectivity: share.collectivity });
+    if (share.downloadLimit && (await this.exhausted(share))) await this.close(share, "exhausted");
+    out.end();
+  }
+
+  /** Every active recipient has downloaded every file as many times as allowed. */
+  private async exhausted(share: Share): Promise<boolean> {
+    const rows = await this.downloads.find({ shareId: share._id }).toArray();
+    const count = (email: string, fileId: string) => rows.find((d) => d.email === email && d.fileId === fileId)?.count ?? 0;
+    return share.recipients.filter((r) => !r.revoked).every((r) => share.files.every((f) => count(r.email, f.id) >= share.downloadLimit!));
+  }
+
+  /** The share's audit trail and whether its chain is intact. */
+  async trail(collectivity: string, id: string) {
+    await this.get(collectivity, id);
+    const entries = (await this.audit.find({ shareId: id }).sort({ seq: 1 }).toArray()).map(({ _id, collectivity: _c, ...entry }) => entry as AuditEntry);
+    return { entries, verification: verifyChain(entries) };
+  }
+
+  /** Ends every open share past its expiry; run periodically. */
+  async expireDue(): Promise<number> {
+    const due = await this.collection.find({ state: "open", expiresAt: { $lte: new Date() } }).toArray();
+    for (const share of due) await this.close(share, "expired");
+    return due.length;
+  }
+}
