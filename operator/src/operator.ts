@@ -1,6 +1,7 @@
 import { KubeConfig } from "@kubernetes/client-node";
 import type { OperatorConfig } from "./config.ts";
 import { setupCollectivityController } from "./controllers/collectivity/index.ts";
+import { setupSecureShareController } from "./controllers/secure-share/index.ts";
 import { setupServiceInstanceController } from "./controllers/service-instance/index.ts";
 import { KubeClient } from "./kube/client.ts";
 import type { Logger } from "./runtime/log.ts";
@@ -42,6 +43,7 @@ export async function startOperator(config: OperatorConfig, log: Logger): Promis
     zones: new Set(config.zones),
   });
   setupServiceInstanceController(manager, { workers: config.workers, nats, gatewayUrl: config.gatewayUrl, servicesImage: config.servicesImage });
+  setupSecureShareController(manager, { workers: config.workers, nats });
   await manager.start();
   return {
     manager,

@@ -110,6 +110,7 @@ export function sesfService(): ServiceDefinition<SesfSettings> {
           name: "create",
           subject: "tenant.*.sesf.shares.create",
           schema: z.object({
+            id: z.uuid().optional(),
             description: z.string().max(500).optional(),
             recipients,
             expiryDays: z.number().int().min(1).optional(),

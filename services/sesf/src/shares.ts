@@ -4,7 +4,7 @@ import { mkdir, rename, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { Transform, type Readable, type Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { Forbidden, Gone, InvalidRequest, NotFound, PayloadTooLarge, Repository, type Database, type ServiceMetrics } from "@mutualis/service-kit";
+import { Conflict, Forbidden, Gone, InvalidRequest, NotFound, PayloadTooLarge, Repository, type Database, type ServiceMetrics } from "@mutualis/service-kit";
 import { chain, verifyChain, type AuditEntry } from "./audit.ts";
 import { DecryptStream, EncryptStream, hashPassword, tenantKey, unwrapKey, verifyPassword, wrapKey } from "./crypto.ts";
 import { safeFileName } from "./names.ts";
@@ -54,6 +54,8 @@ interface Download {
 }
 
 export interface NewShare {
+  /** Chosen by the caller (the SecureShare's uid) so that asking twice cannot make two shares. */
+  id?: string;
   description?: string;
   recipients: { email: string; name?: string }[];
   expiryDays?: number;
@@ -125,7 +127,8 @@ export class Shares extends Repository<Share> {
     if (request.recipients.length > settings.SESF_MAX_RECIPIENTS) throw new InvalidRequest(`a share may have at most ${settings.SESF_MAX_RECIPIENTS} recipients`);
     const days = request.expiryDays ?? settings.SESF_DEFAULT_EXPIRY_DAYS;
     if (days > settings.SESF_MAX_EXPIRY_DAYS) throw new InvalidRequest(`a share expires after at most ${settings.SESF_MAX_EXPIRY_DAYS} days`);
-    const id = randomUUID();
+    const id = request.id ?? randomUUID();
+    if (request.id && (await this.collection.findOne({ _id: id }))) throw new Conflict(`share ${id} exists already`);
     const tokens = request.recipients.map(() => token());
     const upload = token();
     const now = new Date();

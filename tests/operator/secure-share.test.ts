@@ -1,0 +1,181 @@
+import { randomBytes } from "node:crypto";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { once } from "node:events";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { CoreV1Api, CustomObjectsApi, KubernetesObjectApi, PatchStrategy, setHeaderOptions } from "@kubernetes/client-node";
+import { MongoClient } from "mongodb";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { RunningOperator } from "@mutualis/operator";
+import { loadSettings, RunningService } from "@mutualis/service-kit";
+import { sesfService, sesfSettings } from "@mutualis/sesf";
+import { collectivityManifest, deleteCollectivity, sirenFrom, startTestOperator, waitForGone, waitForReady } from "../support/operator.ts";
+import { eventually, testPlatform } from "../support/platform.ts";
+import { platformServicesCreds, serviceSettings } from "../support/services.ts";
+
+const platform = testPlatform();
+const kc = platform.kubeConfig();
+const core = kc.makeApiClient(CoreV1Api);
+const custom = kc.makeApiClient(CustomObjectsApi);
+const objects = KubernetesObjectApi.makeApiClient(kc);
+const api = { group: "mutualis.fr", version: "v1alpha1" };
+const namespace = "coll-t-share";
+const database = "sharetest_sesf";
+let operator: RunningOperator;
+let sesf: RunningService;
+let mongo: MongoClient;
+
+interface ShareObject {
+  metadata: { uid: string };
+  status?: {
+    state?: string;
+    expiresAt?: string;
+    files?: number;
+    totalBytes?: number;
+    linksSecret?: string;
+    downloads?: { recipient: string; count: number }[];
+    conditions?: { type: string; status: string; reason: string; message: string }[];
+  };
+}
+
+const readShare = async (name: string) => (await custom.getNamespacedCustomObject({ ...api, plural: "secureshares", namespace, name })) as ShareObject;
+
+async function links(name: string): Promise<{ upload: string; byEmail: Map<string, string> }> {
+  const secret = await core.readNamespacedSecret({ name: `${name}-links`, namespace });
+  const decode = (key: string) => Buffer.from(secret.data![key]!, "base64").toString("utf8");
+  const list = JSON.parse(decode("links.json")) as { email: string; url: string }[];
+  return { upload: decode("upload-url"), byEmail: new Map(list.map((l) => [l.email, l.url])) };
+}
+
+describe("SecureShare: a share of the secure file exchange, declared in Kubernetes", () => {
+  beforeAll(async () => {
+    operator = await startTestOperator();
+    const storage = mkdtempSync(join(tmpdir(), "share-"));
+    writeFileSync(join(storage, "master.key"), randomBytes(32).toString("base64"), { mode: 0o600 });
+    const probe = createServer().listen(0, "127.0.0.1");
+    await once(probe, "listening");
+    const port = (probe.address() as AddressInfo).port;
+    await new Promise((r) => probe.close(r));
+    sesf = await new RunningService(
+      sesfService(),
+      loadSettings(sesfSettings, {
+        ...serviceSettings(await platformServicesCreds()),
+        SERVICE_NAME: "sesf",
+        HTTP_PORT: String(port),
+        MONGODB_DATABASE: database,
+        SESF_STORAGE_DIR: join(storage, "files"),
+        SESF_MASTER_KEY_FILE: join(storage, "master.key"),
+        SESF_PUBLIC_URL: `http://127.0.0.1:${port}`,
+      }),
+    ).start();
+    mongo = await MongoClient.connect(platform.env.MONGODB_URI);
+    await objects.create(collectivityManifest({ name: "t-share", siren: sirenFrom("21350041") }));
+    await waitForReady(kc, "t-share");
+    // The collectivity uses the shared exchange: the operator enables it there.
+    await custom.createNamespacedCustomObject({ ...api, plural: "serviceinstances", namespace, body: { apiVersion: "mutualis.fr/v1alpha1", kind: "ServiceInstance", metadata: { name: "sesf" }, spec: { service: "sesf" } } });
+    await eventually("the sesf instance to be Ready", async () => {
+      const si = (await custom.getNamespacedCustomObject({ ...api, plural: "serviceinstances", namespace, name: "sesf" })) as ShareObject;
+      return si.status?.conditions?.find((c) => c.type === "Ready" && c.status === "True");
+    });
+    await core.createNamespacedSecret({ namespace, body: { metadata: { name: "share-password" }, stringData: { password: "Voirie-2027!" } } });
+  }, 120_000);
+
+  afterAll(async () => {
+    await mongo?.close();
+    await deleteCollectivity(kc, "t-share");
+    await waitForGone(kc, "t-share");
+    await sesf?.stop();
+    await operator?.stop();
+  });
+
+  it("when a SecureShare is declared, then the share is created, its links are in a Secret, and status follows uploads and downloads", async () => {
+    await custom.createNamespacedCustomObject({
+      ...api,
+      plural: "secureshares",
+      namespace,
+      body: {
+        apiVersion: "mutualis.fr/v1alpha1",
+        kind: "SecureShare",
+        metadata: { name: "dce-voirie" },
+        spec: {
+          description: "DCE du marché de voirie",
+          recipients: [{ email: "a@entreprise.example" }, { email: "b@entreprise.example" }],
+          passwordSecretRef: { name: "share-password" },
+        },
+      },
+    });
+    const ready = await eventually("the share to be Ready", async () => {
+      const share = await readShare("dce-voirie");
+      return share.status?.state === "Ready" ? share : undefined;
+    });
+    expect(ready.status?.linksSecret).toBe("dce-voirie-links");
+    expect(new Date(ready.status!.expiresAt!).getTime() - Date.now()).toBeGreaterThan(6.9 * 86_400_000);
+    expect(JSON.stringify(ready.status)).not.toMatch(/links\/|uploads\/|Voirie-2027/);
+
+    const { upload, byEmail } = await links("dce-voirie");
+    const put = await fetch(`${upload}/files/CCTP.pdf`, { method: "PUT", headers: { "content-type": "application/octet-stream" }, body: "%PDF-1.7 CCTP" });
+    expect(put.status).toBe(201);
+    const file = (await put.json()) as { id: string };
+    expect((await fetch(`${byEmail.get("a@entreprise.example")}/files/${file.id}`)).status).toBe(403);
+    const got = await fetch(`${byEmail.get("a@entreprise.example")}/files/${file.id}`, { headers: { "x-share-password": "Voirie-2027!" } });
+    expect(await got.text()).toBe("%PDF-1.7 CCTP");
+    await eventually("status to count the file and the download", async () => {
+      const share = await readShare("dce-voirie");
+      return share.status?.files === 1 && share.status.downloads?.find((d) => d.recipient === "a@entreprise.example")?.count === 1 ? share : undefined;
+    }, 30_000);
+  });
+
+  it("when recipients are edited, then the new one gets a link and the removed one's link stops working", async () => {
+    const before = await links("dce-voirie");
+    await custom.patchNamespacedCustomObject(
+      { ...api, plural: "secureshares", namespace, name: "dce-voirie", body: { spec: { recipients: [{ email: "a@entreprise.example" }, { email: "c@entreprise.example" }] } } },
+      setHeaderOptions("Content-Type", PatchStrategy.MergePatch),
+    );
+    const after = await eventually("the links Secret to name c and not b", async () => {
+      const current = await links("dce-voirie");
+      return current.byEmail.has("c@entreprise.example") && !current.byEmail.has("b@entreprise.example") ? current : undefined;
+    });
+    expect(after.byEmail.get("a@entreprise.example")).toBe(before.byEmail.get("a@entreprise.example"));
+    const headers = { "x-share-password": "Voirie-2027!" };
+    expect((await fetch(before.byEmail.get("b@entreprise.example")!, { headers })).status).toBe(403);
+    expect((await fetch(after.byEmail.get("c@entreprise.example")!, { headers })).status).toBe(200);
+  });
+
+  it("when the share reaches its expiry, then the operator marks it Expired at that moment", async () => {
+    const share = await readShare("dce-voirie");
+    await mongo.db(database).collection("shares").updateOne({ _id: share.metadata.uid as never }, { $set: { expiresAt: new Date(Date.now() + 3000) } });
+    const expired = await eventually("the share to be Expired", async () => {
+      const current = await readShare("dce-voirie");
+      return current.status?.state === "Expired" ? current : undefined;
+    }, 30_000);
+    expect(expired.status?.conditions?.find((c) => c.type === "Ready")).toMatchObject({ status: "False", reason: "Expired" });
+  });
+
+  it("when a SecureShare is deleted, then the share is revoked, its content purged, and its links Secret goes", async () => {
+    await custom.createNamespacedCustomObject({
+      ...api,
+      plural: "secureshares",
+      namespace,
+      body: { apiVersion: "mutualis.fr/v1alpha1", kind: "SecureShare", metadata: { name: "pv" }, spec: { recipients: [{ email: "elu@mairie.example" }] } },
+    });
+    const share = await eventually("the share to be Ready", async () => {
+      const current = await readShare("pv");
+      return current.status?.state === "Ready" ? current : undefined;
+    });
+    const { byEmail } = await links("pv");
+    await custom.deleteNamespacedCustomObject({ ...api, plural: "secureshares", namespace, name: "pv" });
+    await eventually("the SecureShare to be gone", async () => {
+      try {
+        await readShare("pv");
+        return undefined;
+      } catch {
+        return true;
+      }
+    });
+    expect(await mongo.db(database).collection("shares").findOne({ _id: share.metadata.uid as never })).toMatchObject({ state: "revoked" });
+    expect((await fetch(byEmail.get("elu@mairie.example")!)).status).toBe(410);
+    await eventually("the links Secret to be collected", async () => ((await core.listNamespacedSecret({ namespace })).items.some((s) => s.metadata?.name === "pv-links") ? undefined : true));
+  });
+});
