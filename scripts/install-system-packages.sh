@@ -3,7 +3,7 @@
 # Package services are not started: the local platform runs its own instances on its own ports.
 set -euo pipefail
 
-packages=(openssl curl)
+packages=(openssl curl clamav-daemon)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -153,6 +153,14 @@ describe("ServiceInstance, shared tenancy: the NATS way", () => {
     expect(refused.status?.conditions?.find((c) => c.type === "Ready")?.message).toContain("maximum memory usage per Container is 1Gi");
   });
 
+  it("when a second instance asks for a service the collectivity already has, then it says so and changes nothing", async () => {
+    await createInstance("coll-t-si-b", "parapheur-bis", { service: "parapheur", tenancy: "dedicated" });
+    const duplicate = await waitForInstance("coll-t-si-b", "parapheur-bis", "False", "DuplicateService");
+    expect(duplicate.status?.conditions?.find((c) => c.type === "Ready")?.message).toContain("ServiceInstance parapheur already provides parapheur");
+    expect((await apps.listNamespacedDeployment({ namespace: "coll-t-si-b" })).items.map((d) => d.metadata?.name)).toEqual(["svc-parapheur"]);
+    await custom.deleteNamespacedCustomObject({ ...si, namespace: "coll-t-si-b", name: "parapheur-bis" });
+  });
+
   it("when a service runs only shared, then asking for it dedicated is refused in Ready", async () => {
     await createInstance("coll-t-si-b", "identity", { service: "identity", tenancy: "dedicated" });
     await waitForInstance("coll-t-si-b", "identity", "False", "TenancyNotSupported");

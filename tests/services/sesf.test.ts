@@ -15,6 +15,7 @@ import { loadSettings, RunningService } from "@mutualis/service-kit";
 import { sesfService, sesfSettings } from "@mutualis/sesf";
 import { startTestOperator } from "../support/operator.ts";
 import { testPlatform } from "../support/platform.ts";
+import { eicar } from "@mutualis/local-platform";
 import { platformServicesCreds, serviceSettings } from "../support/services.ts";
 
 const platform = testPlatform();
@@ -123,6 +124,7 @@ describe("SESF: the secure file exchange", () => {
         HTTP_PORT: String(port),
         SESF_PUBLIC_URL: `http://127.0.0.1:${port}`,
         SESF_MAX_RECIPIENTS: "3",
+        SESF_CLAMD_ADDRESS: platform.env.CLAMD_ADDRESS,
       }),
     ).start();
     nc = await connect({ servers: platform.env.NATS_URL, authenticator: credsAuthenticator(readFileSync(creds)) });
@@ -248,5 +250,20 @@ describe("SESF: the secure file exchange", () => {
     expect((await json(share.links[0]!.url)).status).toBe(403);
     const many = Array.from({ length: 4 }, (_, i) => ({ email: `r${i}@x.example` }));
     await expect(call("t-sesf-a", "create", { recipients: many })).rejects.toThrow(/400.*at most 3 recipients/);
+  });
+
+  it("when a file carries the EICAR test virus, then ClamAV flags it, the upload is refused and the file is never downloadable", async () => {
+    const share = await newShare("t-sesf-a");
+    const clean = await upload(share.uploadUrl, "note.txt", Readable.from([Buffer.from("compte rendu")]));
+    expect(clean.body.scan).toBe("clean");
+    const infected = await upload(share.uploadUrl, "facture.pdf", Readable.from([Buffer.from(`%PDF-1.7\n${eicar}\n%%EOF`)]));
+    expect(infected.status).toBe(400);
+    expect(infected.body.message).toContain("is infected (Eicar-Test-Signature");
+    const view = await call<{ files: { id: string; name: string; scan: string; signature?: string }[] }>("t-sesf-a", "get", { id: share.id });
+    const flagged = view.files.find((f) => f.name === "facture.pdf")!;
+    expect(flagged).toMatchObject({ scan: "infected", signature: expect.stringContaining("Eicar-Test-Signature") });
+    expect(readdirSync(join(storage, "files", "t-sesf-a", share.id))).toEqual([String(clean.body.id)]);
+    expect((await json(share.links[0]!.url)).body.files!.map((f) => f.name)).toEqual(["note.txt"]);
+    expect((await download(`${share.links[0]!.url}/files/${flagged.id}`)).status).toBe(409);
   });
 });

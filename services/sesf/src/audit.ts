@@ -5,7 +5,7 @@ export interface AuditEntry {
   shareId: string;
   seq: number;
   at: string;
-  event: "created" | "uploaded" | "downloaded" | "recipients-changed" | "revoked" | "expired" | "purged" | "exhausted";
+  event: "created" | "uploaded" | "downloaded" | "recipients-changed" | "revoked" | "expired" | "purged" | "exhausted" | "infected";
   detail: Record<string, string | number>;
   prevHash: string;
   hash: string;

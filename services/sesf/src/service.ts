@@ -31,7 +31,7 @@ async function shareView(shares: Shares, share: Share) {
     expiresAt: share.expiresAt.toISOString(),
     downloadLimit: share.downloadLimit ?? null,
     passwordRequired: Boolean(share.passwordHash),
-    files: share.files.map((f) => ({ id: f.id, name: f.name, size: f.size, sha256: f.sha256 })),
+    files: share.files.map((f) => ({ id: f.id, name: f.name, size: f.size, sha256: f.sha256, scan: f.scan, ...(f.signature ? { signature: f.signature } : {}) })),
     totalBytes: share.files.reduce((sum, f) => sum + f.size, 0),
     recipients: share.recipients.filter((r) => !r.revoked).map((r) => r.email),
     downloads: await shares.downloadsOf(share),
@@ -55,6 +55,7 @@ export function sesfService(): ServiceDefinition<SesfSettings> {
     async onStart(context) {
       shares = new Shares(context.database, context.settings, masterKey(context.settings.SESF_MASTER_KEY_FILE), context.metrics);
       await enableDedicatedTenant(context.settings, new TenantRepository(context.database, "sesf"));
+      if (!context.settings.SESF_CLAMD_ADDRESS) context.log.warn("SESF_CLAMD_ADDRESS is not set: uploads are kept unscanned");
       const sweep = () =>
         shares.expireDue().then(
           (n) => n > 0 && context.log.info({ expired: n }, "expired shares purged"),
@@ -69,14 +70,14 @@ export function sesfService(): ServiceDefinition<SesfSettings> {
     routes(app) {
       app.put("/api/v1/uploads/:token/files/:name", async (req, res) => {
         const file = await shares.upload(req.params.token, req.params.name, req);
-        res.status(201).json({ id: file.id, name: file.name, size: file.size, sha256: file.sha256 });
+        res.status(201).json({ id: file.id, name: file.name, size: file.size, sha256: file.sha256, scan: file.scan });
       });
       app.get("/api/v1/links/:token", async (req, res) => {
         const { share } = await shares.open(req.params.token, req.get("x-share-password"));
         res.set("cache-control", "no-store").json({
           description: share.description,
           expiresAt: share.expiresAt.toISOString(),
-          files: share.files.map((f) => ({ id: f.id, name: f.name, size: f.size, sha256: f.sha256 })),
+          files: share.files.filter((f) => f.scan !== "infected").map((f) => ({ id: f.id, name: f.name, size: f.size, sha256: f.sha256 })),
         });
       });
       app.get("/api/v1/links/:token/files/:fileId", async (req, res) => {

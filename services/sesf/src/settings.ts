@@ -8,6 +8,8 @@ export const sesfSettings = baseSettings.extend({
   SESF_MASTER_KEY_FILE: z.string().min(1),
   /** The address recipients' and upload links start with. */
   SESF_PUBLIC_URL: z.url(),
+  /** ClamAV's daemon (host:port); without it files are kept as "unscanned", and a warning is logged at start. */
+  SESF_CLAMD_ADDRESS: z.string().regex(/^[^:]+:[0-9]+$/, "must be host:port").optional(),
   SESF_MAX_FILE_BYTES: z.coerce.number().int().positive().default(4 * 1024 * 1024 * 1024),
   SESF_MAX_FILES: z.coerce.number().int().positive().default(30),
   SESF_MAX_RECIPIENTS: z.coerce.number().int().positive().default(50),

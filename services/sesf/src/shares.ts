@@ -4,7 +4,8 @@ import { mkdir, rename, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { Transform, type Readable, type Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { Conflict, Forbidden, Gone, InvalidRequest, NotFound, PayloadTooLarge, Repository, type Database, type ServiceMetrics } from "@mutualis/service-kit";
+import { Conflict, Forbidden, Gone, InvalidRequest, NotFound, PayloadTooLarge, Repository, Unavailable, type Database, type ServiceMetrics } from "@mutualis/service-kit";
+import { ClamdScan, type ScanResult } from "./antivirus.ts";
 import { chain, verifyChain, type AuditEntry } from "./audit.ts";
 import { DecryptStream, EncryptStream, hashPassword, tenantKey, unwrapKey, verifyPassword, wrapKey } from "./crypto.ts";
 import { safeFileName } from "./names.ts";
@@ -16,6 +17,9 @@ export interface ShareFile {
   size: number;
   sha256: string;
   uploadedAt: Date;
+  /** What ClamAV said; only a clean (or, without an antivirus, unscanned) file is ever served. */
+  scan: "clean" | "infected" | "unscanned";
+  signature?: string;
 }
 
 export interface Recipient {
@@ -61,6 +65,11 @@ export interface NewShare {
   expiryDays?: number;
   downloadLimit?: number;
   password?: string;
+}
+
+/** An upload the antivirus found infected: refused, as a request the caller must change. */
+export class Infected extends InvalidRequest {
+  override name = "Infected";
 }
 
 /** What one may say about a link that does not open: the same whatever the reason. */
@@ -225,15 +234,33 @@ export class Shares extends Repository<Share> {
     await mkdir(this.dir(share), { recursive: true, mode: 0o700 });
     const path = join(this.dir(share), file.id);
     const meter = new Meter(this.settings.SESF_MAX_FILE_BYTES);
+    const scan = this.settings.SESF_CLAMD_ADDRESS ? new ClamdScan(this.settings.SESF_CLAMD_ADDRESS) : undefined;
+    let verdict: ScanResult | undefined;
     try {
-      await pipeline(body, meter, new EncryptStream(dataKey, file.id), createWriteStream(`${path}.partial`, { mode: 0o600 }));
-      await rename(`${path}.partial`, path);
+      await pipeline([body, meter, ...(scan ? [scan] : []), new EncryptStream(dataKey, file.id), createWriteStream(`${path}.partial`, { mode: 0o600 })]);
+      verdict = await scan?.result;
+      if (verdict?.state === "failed") throw new Unavailable(`the antivirus could not scan the file (${verdict.reason}); try again`);
+      if (verdict?.state === "clean" || !verdict) await rename(`${path}.partial`, path);
     } catch (error) {
-      await rm(`${path}.partial`, { force: true });
+      scan?.abandon();
       throw error;
+    } finally {
+      await rm(`${path}.partial`, { force: true });
     }
-    const stored: ShareFile = { ...file, size: meter.bytes, sha256: meter.hash.digest("hex"), uploadedAt: new Date() };
+    const stored: ShareFile = {
+      ...file,
+      size: meter.bytes,
+      sha256: meter.hash.digest("hex"),
+      uploadedAt: new Date(),
+      scan: verdict ? (verdict.state === "clean" ? "clean" : "infected") : "unscanned",
+      ...(verdict?.state === "infected" ? { signature: verdict.signature } : {}),
+    };
     await this.collection.updateOne({ _id: share._id }, { $push: { files: stored } });
+    if (verdict?.state === "infected") {
+      // Kept in the share's record (the agent sees why), never on disk.
+      await this.record(share, "infected", { file: stored.name, signature: verdict.signature });
+      throw new Infected(`the file ${stored.name} is infected (${verdict.signature}); it was not kept`);
+    }
     await this.record(share, "uploaded", { file: stored.name, bytes: stored.size, sha256: stored.sha256 });
     this.metrics.businessCounter("mutualis_sesf_bytes_uploaded_total", "Bytes uploaded into shares, per collectivity.").inc({ collectivity: share.collectivity }, stored.size);
     return stored;
@@ -259,6 +286,7 @@ export class Shares extends Repository<Share> {
     const { share, recipient } = await this.open(linkToken, password);
     const file = share.files.find((f) => f.id === fileId);
     if (!file) throw new NotFound(`no file ${fileId} in this share`);
+    if (file.scan === "infected") throw new Conflict(`the file ${file.name} is infected (${file.signature ?? "virus"}) and is never served`);
     const counted = await this.downloads.findOne({ _id: `${share._id}:${recipient.email}:${fileId}` });
     if (share.downloadLimit && (counted?.count ?? 0) >= share.downloadLimit) throw new Gone("this file has been downloaded as many times as allowed");
     const dataKey = unwrapKey(tenantKey(this.master, share.collectivity), share.wrappedKey!, share._id);
@@ -290,7 +318,8 @@ export class Shares extends Repository<Share> {
   private async exhausted(share: Share): Promise<boolean> {
     const rows = await this.downloads.find({ shareId: share._id }).toArray();
     const count = (email: string, fileId: string) => rows.find((d) => d.email === email && d.fileId === fileId)?.count ?? 0;
-    return share.recipients.filter((r) => !r.revoked).every((r) => share.files.every((f) => count(r.email, f.id) >= share.downloadLimit!));
+    const served = share.files.filter((f) => f.scan !== "infected");
+    return share.recipients.filter((r) => !r.revoked).every((r) => served.every((f) => count(r.email, f.id) >= share.downloadLimit!));
   }
 
   /** The share's audit trail and whether its chain is intact. */

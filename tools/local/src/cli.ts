@@ -95,6 +95,45 @@ async function actesWalkthrough(config: PlatformConfig, walk: Walkthrough): Prom
   say(`  ✓ act ${numero} submitted by an agent: ${String(status.statusLabel)}, identifier ${String(status.identifier ?? "(pending)")}`);
 }
 
+/**
+ * Rennes's administrator asks for the secure file exchange, declares a SecureShare for a company,
+ * uploads a file with the upload link the operator stored in a Secret, and the company downloads
+ * it with its own link.
+ */
+async function secureShareWalkthrough(config: PlatformConfig): Promise<void> {
+  const env = platformEnv(config);
+  const kubectl = new Kubectl(layout(config).bin("kubectl"), env.KUBECONFIG);
+  const admin = await mintDevToken(join(layout(config).gateway, "signing-key.json"), { user: "dsi@ville-rennes.example", collectivity: "rennes", issuer: "mutualis-local", audience: "mutualis-gateway" });
+  say("");
+  say("Rennes sends the tender documents to a company through the secure file exchange…");
+  const created = await fetch(`${env.GATEWAY_URL}/api/v1/tenants/rennes/service-instances`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${admin}`, "content-type": "application/json" },
+    body: JSON.stringify({ name: "sesf", service: "sesf" }),
+  });
+  if (created.status !== 201 && created.status !== 409) throw new StartError("demo", `the gateway answered ${created.status}`, "");
+  await kubectl.run(["wait", "--for=condition=Ready", "serviceinstance/sesf", "-n", "coll-rennes", "--timeout=120s"]);
+  const share = {
+    apiVersion: "mutualis.fr/v1alpha1",
+    kind: "SecureShare",
+    metadata: { name: "dce-voirie-2027", namespace: "coll-rennes" },
+    spec: { description: "DCE du marché de voirie 2027", recipients: [{ email: "contact@entreprise-travaux.example", name: "Entreprise Travaux" }], expiryDays: 7, downloadLimit: 3 },
+  };
+  await kubectl.run(["apply", "--server-side", "--field-manager=mutualis-demo", "-f", "-"], JSON.stringify(share));
+  await kubectl.run(["wait", "--for=condition=Ready", "secureshare/dce-voirie-2027", "-n", "coll-rennes", "--timeout=60s"]);
+  const read = async (key: string) =>
+    Buffer.from((await kubectl.run(["get", "secret", "dce-voirie-2027-links", "-n", "coll-rennes", "-o", `jsonpath={.data.${key.replaceAll(".", "\\.")}}`])).trim(), "base64").toString("utf8");
+  const upload = await read("upload-url");
+  const [link] = JSON.parse(await read("links.json")) as { url: string }[];
+  const document = `%PDF-1.7\n% Règlement de consultation — démonstration ${new Date().toISOString()}\n%%EOF\n`;
+  const put = await fetch(`${upload}/files/${encodeURIComponent("Règlement de consultation.pdf")}`, { method: "PUT", headers: { "content-type": "application/octet-stream" }, body: document });
+  const file = (await put.json()) as { id: string; scan: string };
+  say(`  ✓ SecureShare coll-rennes/dce-voirie-2027 is Ready; file uploaded (${put.status}), encrypted at rest, antivirus: ${file.scan}`);
+  const got = await fetch(`${link!.url}/files/${file.id}`);
+  const same = (await got.text()) === document;
+  say(`  ✓ the company downloaded it with its own link (${got.status}${same ? ", identical bytes" : ", DIFFERENT bytes"}); links are in Secret coll-rennes/dce-voirie-2027-links`);
+}
+
 /** What a newcomer should look at once the platform runs. */
 function printGuide(config: PlatformConfig): void {
   const env = platformEnv(config);
@@ -105,6 +144,7 @@ function printGuide(config: PlatformConfig): void {
     [`${local}/bin/kubectl get ns,resourcequota,networkpolicy,rolebinding,secret -n coll-rennes`, "what the operator made for Rennes"],
     [`${local}/bin/kubectl get nodes -L topology.kubernetes.io/zone`, "local-1 runs pods as processes (fr-bzh-1a); KWOK simulates fr-bzh-1b"],
     [`${local}/bin/kubectl get pods -n coll-rennes-metropole -o wide`, "Rennes Métropole's own actes pod, on its loopback address"],
+    [`${local}/bin/kubectl get secureshares -A`, "secure shares, their state, expiry and files"],
     [`${local}/bin/kubectl get --raw '/readyz?verbose'`, "the real kube-apiserver (RBAC on)"],
     [`TOKEN=$(make -s token USER=agent@ville-rennes.example TENANT=rennes)`, "a development token for an agent of Rennes"],
     [`curl -H "Authorization: Bearer $TOKEN" ${env.GATEWAY_URL}/api/v1/tenants/rennes/actes/list`, "Rennes's acts, through the gateway"],
@@ -156,6 +196,7 @@ async function main(command: string | undefined): Promise<number> {
           agent: "agent@rennes-metropole.example",
           tenancy: "dedicated",
         });
+        await secureShareWalkthrough(config);
       }
       printGuide(config);
       return 0;

@@ -1,6 +1,8 @@
-import { copyFileSync, mkdirSync, writeFileSync } from "node:fs";
+import { randomBytes } from "node:crypto";
+import { copyFileSync, existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { ensureDevKeys } from "@mutualis/gateway";
 import { Kubectl } from "./cluster.ts";
+import { createConnection } from "node:net";
 import { join } from "node:path";
 import { stringify } from "yaml";
 import { servicesImage, type PlatformConfig } from "./config.ts";
@@ -299,6 +301,7 @@ function prometheus(ctx: ComponentContext): Component {
                 job("gateway", `${loopback}:${ports.gateway}`),
                 job("actes", `${loopback}:${ports.actes}`),
                 job("prefecture-simulator", `${loopback}:${ports.prefectureSimulator}`),
+                job("sesf", `${loopback}:${ports.sesf}`),
               ]
             : []),
           ...podDiscovery(ctx, tls),
@@ -338,6 +341,58 @@ function podDiscovery(ctx: ComponentContext, tls: Record<string, string>): Recor
       ],
     },
   ];
+}
+
+/** The EICAR test string, the antivirus industry's harmless test file. */
+export const eicar = "X5O!P%@AP[4\\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*";
+
+/**
+ * ClamAV's daemon (Debian's clamav-daemon), scanning the secure file exchange's uploads over TCP
+ * (INSTREAM). The machine cannot download ClamAV's signature databases, so the platform gives it
+ * a database of its own holding the EICAR test signature; production mounts the real ones.
+ */
+function clamd(ctx: ComponentContext): Component {
+  const { ports } = ctx.config;
+  const dir = ctx.paths.clamav;
+  const configFile = join(dir, "clamd.conf");
+  return {
+    name: "clamd",
+    endpoint: `tcp://${loopback}:${ports.clamd}`,
+    daemon: { ...daemon(ctx, "clamd", "clamd", [`--config-file=${configFile}`]), command: "/usr/sbin/clamd" },
+    startTimeoutMs: 60_000,
+    ports: [ports.clamd],
+    prepare: () => {
+      mkdirSync(join(dir, "db"), { recursive: true });
+      writeFileSync(join(dir, "db", "mutualis-local.ndb"), `Eicar-Test-Signature:0:*:${Buffer.from(eicar).toString("hex")}\n`);
+      const settings = {
+        Foreground: "yes",
+        TCPSocket: ports.clamd,
+        TCPAddr: loopback,
+        DatabaseDirectory: join(dir, "db"),
+        StreamMaxLength: "4000M",
+        MaxFileSize: "4000M",
+        MaxScanSize: "4000M",
+        LogTime: "yes",
+        PidFile: join(dir, "clamd.pid"),
+        TemporaryDirectory: join(dir, "tmp"),
+      };
+      mkdirSync(join(dir, "tmp"), { recursive: true });
+      writeFileSync(configFile, Object.entries(settings).map(([k, v]) => `${k} ${v}`).join("\n") + "\n");
+    },
+    ready: () => clamdAnswers(loopback, ports.clamd),
+  };
+}
+
+/** clamd answers PING with PONG once its database is loaded. */
+function clamdAnswers(host: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = createConnection({ host, port }, () => socket.end("zPING\0"));
+    let reply = "";
+    socket.setTimeout(2000, () => socket.destroy());
+    socket.on("data", (chunk: Buffer) => (reply += chunk.toString("utf8")));
+    socket.on("close", () => resolve(reply.startsWith("PONG")));
+    socket.on("error", () => resolve(false));
+  });
 }
 
 /** A Node.js program of this checkout (the operator, a service), run with tsx from its sources. */
@@ -447,6 +502,27 @@ function sharedServices(ctx: ComponentContext, env: Record<string, string>): Com
     nodeProgram(ctx, "actes", "services/actes/src/main.ts", ports.actes, common("actes", ports.actes, "actes"), { prepare: fetchCreds }),
     nodeProgram(
       ctx,
+      "sesf",
+      "services/sesf/src/main.ts",
+      ports.sesf,
+      {
+        ...common("sesf", ports.sesf, "sesf"),
+        SESF_STORAGE_DIR: join(ctx.paths.data, "sesf"),
+        SESF_MASTER_KEY_FILE: join(ctx.paths.services, "sesf-master.key"),
+        SESF_PUBLIC_URL: `http://${loopback}:${ports.sesf}`,
+        SESF_CLAMD_ADDRESS: `${loopback}:${ports.clamd}`,
+      },
+      {
+        prepare: async () => {
+          await fetchCreds();
+          // The platform's master key for the exchange, made once and kept (mode 0600).
+          const keyFile = join(ctx.paths.services, "sesf-master.key");
+          if (!existsSync(keyFile)) writeFileSync(keyFile, randomBytes(32).toString("base64"), { mode: 0o600 });
+        },
+      },
+    ),
+    nodeProgram(
+      ctx,
       "gateway",
       "services/gateway/src/main.ts",
       ports.gateway,
@@ -470,7 +546,7 @@ function sharedServices(ctx: ComponentContext, env: Record<string, string>): Com
 /** The components in start order; `make down` stops them in reverse. */
 export function components(ctx: ComponentContext, operatorEnv: Record<string, string> = {}): Component[] {
   const agent = nodeAgent(ctx);
-  const list = [etcd(ctx), apiServer(ctx), controllerManager(ctx), scheduler(ctx), kwok(ctx), ...(agent ? [agent] : []), nats(ctx), ferretdb(ctx), prometheus(ctx)];
+  const list = [etcd(ctx), apiServer(ctx), controllerManager(ctx), scheduler(ctx), kwok(ctx), ...(agent ? [agent] : []), nats(ctx), ferretdb(ctx), prometheus(ctx), clamd(ctx)];
   if (ctx.config.withOperator) list.push(operator(ctx, operatorEnv), ...sharedServices(ctx, operatorEnv));
   return list;
 }

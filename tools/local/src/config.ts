@@ -13,11 +13,13 @@ export interface Ports {
   readonly natsMonitor: number;
   readonly ferretdb: number;
   readonly ferretdbDebug: number;
+  readonly clamd: number;
   readonly prometheus: number;
   readonly operator: number;
   readonly gateway: number;
   readonly actes: number;
   readonly prefectureSimulator: number;
+  readonly sesf: number;
   readonly nodeAgent: number;
 }
 
@@ -38,11 +40,13 @@ export const defaultPorts: Ports = {
   natsMonitor: 16822,
   ferretdb: 16017,
   ferretdbDebug: 16018,
+  clamd: 16310,
   prometheus: 16090,
   operator: 16080,
   gateway: 16081,
   actes: 16082,
   prefectureSimulator: 16083,
+  sesf: 16084,
   nodeAgent: 16250,
 };
 

@@ -16,3 +16,4 @@ export {
 } from "./nats/auth.ts";
 export { AccountPushError, pushAccountJwt } from "./nats/resolver.ts";
 export { httpGet, type HttpAnswer, type TlsClient } from "./http.ts";
+export { eicar } from "./components.ts";

@@ -15,6 +15,7 @@ export function layout(config: PlatformConfig) {
     nats: join(dir, "nats"),
     prometheus: join(dir, "prometheus"),
     services: join(dir, "services"),
+    clamav: join(dir, "clamav"),
     gateway: join(dir, "gateway"),
     nodeAgent: join(dir, "node-agent"),
     bin: (program: string) => join(config.binDir, program),

@@ -24,6 +24,7 @@ export interface PlatformEnv {
   readonly NATS_OPERATOR_SEED_FILE: string;
   readonly MONGODB_URI: string;
   readonly PROMETHEUS_URL: string;
+  readonly CLAMD_ADDRESS: string;
   readonly ETCD_URL: string;
   readonly MUTUALIS_ZONES: string;
   readonly MUTUALIS_SERVICES_IMAGE: string;
@@ -40,7 +41,7 @@ function context(config: PlatformConfig): ComponentContext {
 /** Creates the directories, the PKI and the admin kubeconfig, once. */
 function prepareDisk(ctx: ComponentContext): void {
   const { config, paths } = ctx;
-  for (const dir of [config.dir, paths.logs, paths.run, paths.kube, paths.nats, paths.prometheus, paths.data]) {
+  for (const dir of [config.dir, paths.logs, paths.run, paths.kube, paths.nats, paths.prometheus, paths.data, paths.clamav]) {
     mkdirSync(dir, { recursive: true });
   }
   const pki = ensurePki(paths.pki);
@@ -59,6 +60,7 @@ export function platformEnv(config: PlatformConfig): PlatformEnv {
     NATS_OPERATOR_SEED_FILE: `${paths.nats}/operator.nk`,
     MONGODB_URI: `mongodb://127.0.0.1:${ports.ferretdb}/?directConnection=true`,
     PROMETHEUS_URL: `http://127.0.0.1:${ports.prometheus}`,
+    CLAMD_ADDRESS: `127.0.0.1:${ports.clamd}`,
     ETCD_URL: `http://127.0.0.1:${ports.etcd}`,
     MUTUALIS_ZONES: config.zones.map((z) => z.name).join(","),
     MUTUALIS_SERVICES_IMAGE: servicesImage,

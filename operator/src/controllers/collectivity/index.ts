@@ -10,6 +10,7 @@ import type { Manager } from "../../runtime/manager.ts";
 import type { TenantDatabases } from "../../tenancy/databases.ts";
 import type { NatsAccounts } from "../../tenancy/nats-accounts.ts";
 import type { PlatformNetwork } from "./network-policies.ts";
+import { effectiveInstances } from "../service-instance/reconciler.ts";
 import { CollectivityReconciler } from "./reconciler.ts";
 
 export interface CollectivityControllerOptions {
@@ -44,9 +45,8 @@ export function setupCollectivityController(manager: Manager, options: Collectiv
     children.get(`${apiVersion}/${kind}`)?.get(name, namespace),
   );
   const servicesOf = (name: string, tenancy: "shared" | "dedicated") =>
-    instances
-      .list(`coll-${name}`)
-      .filter((si) => !si.metadata?.deletionTimestamp && (si.spec.tenancy ?? "shared") === tenancy)
+    effectiveInstances(instances.list(`coll-${name}`))
+      .filter((si) => (si.spec.tenancy ?? "shared") === tenancy)
       .map((si) => si.spec.service);
   const reconciler = new CollectivityReconciler({
     client: manager.client,

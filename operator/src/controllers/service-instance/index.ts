@@ -38,6 +38,12 @@ export function setupServiceInstanceController(manager: Manager, options: Servic
   });
   const controller = new Controller({ name: "serviceinstance", workers: options.workers }, reconciler, manager.metrics, manager.log);
   controller.watchPrimary(instances);
+  // Another instance of the same service coming or going decides which one provides it.
+  controller.watchMapped(
+    instances,
+    (si) => instances.list(si.metadata?.namespace).filter((o) => o.spec.service === si.spec.service && o.metadata?.uid !== si.metadata?.uid).map((o) => `${o.metadata!.namespace}/${o.metadata!.name}`),
+    (si, old) => Boolean(si.metadata?.deletionTimestamp) !== Boolean(old.metadata?.deletionTimestamp),
+  );
   for (const informer of owned) controller.watchOwned(informer, "ServiceInstance", true);
   // When a Collectivity changes (becomes Ready, imports a service), its instances are looked at again.
   controller.watchMapped(collectivities, (c) => instances.list(`coll-${c.metadata!.name}`).map((si) => `${si.metadata!.namespace}/${si.metadata!.name}`));

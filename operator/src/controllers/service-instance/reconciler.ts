@@ -55,7 +55,10 @@ export class ServiceInstanceReconciler implements Reconciler {
     let ready: ConditionUpdate;
     let result: Result | undefined;
     let readyReplicas: number | undefined;
-    if (!collectivity) {
+    const provider = effectiveInstances(this.deps.instances.list(namespace)).find((si) => si.spec.service === spec.service);
+    if (provider && provider.metadata?.uid !== instance.metadata?.uid) {
+      ready = { type: conditionTypes.ready, status: "False", reason: "DuplicateService", message: `ServiceInstance ${provider.metadata!.name} already provides ${spec.service} to this collectivity; delete one of them` };
+    } else if (!collectivity) {
       ready = { type: conditionTypes.ready, status: "False", reason: "NoCollectivity", message: `namespace ${namespace} belongs to no Collectivity; create ServiceInstances in a coll-<name> namespace` };
     } else if (!catalogue[spec.service].tenancies.includes(spec.tenancy ?? "shared")) {
       ready = { type: conditionTypes.ready, status: "False", reason: "TenancyNotSupported", message: `${spec.service} runs only as ${catalogue[spec.service].tenancies.join(" or ")}` };
@@ -172,3 +175,15 @@ export class ServiceInstanceReconciler implements Reconciler {
 }
 
 const serviceFinalizer = "mutualis.fr/service-instance";
+
+/**
+ * One instance per service and collectivity: of several asking for the same service, the oldest
+ * (then the first by name) provides it; the others say so in Ready and change nothing.
+ */
+export function effectiveInstances(instances: readonly ServiceInstance[]): ServiceInstance[] {
+  const byService = new Map<string, ServiceInstance>();
+  const live = instances.filter((si) => !si.metadata?.deletionTimestamp);
+  const age = (si: ServiceInstance) => `${si.metadata?.creationTimestamp ? new Date(si.metadata.creationTimestamp as unknown as string).toISOString() : "9"}/${si.metadata?.name}`;
+  for (const si of [...live].sort((a, b) => age(a).localeCompare(age(b)))) if (!byService.has(si.spec.service)) byService.set(si.spec.service, si);
+  return [...byService.values()];
+}
