@@ -14,7 +14,7 @@ import type { RunningOperator } from "@mutualis/operator";
 import { loadSettings, RunningService } from "@mutualis/service-kit";
 import { sesfService, sesfSettings } from "@mutualis/sesf";
 import { startTestOperator } from "../support/operator.ts";
-import { testPlatform } from "../support/platform.ts";
+import { eventually, testPlatform } from "../support/platform.ts";
 import { eicar } from "@mutualis/local-platform";
 import { platformServicesCreds, serviceSettings } from "../support/services.ts";
 
@@ -180,7 +180,7 @@ describe("SESF: the secure file exchange", () => {
     const url = `${share.links[0]!.url}/files/${String(file.body.id)}`;
     expect((await download(url)).status).toBe(200);
     expect((await download(url)).status).toBe(410);
-    expect(existsSync(join(storage, "files", "t-sesf-a", share.id))).toBe(false);
+    await eventually("the content to be purged", async () => (existsSync(join(storage, "files", "t-sesf-a", share.id)) ? undefined : true));
     const record = await mongo.db(database).collection("shares").findOne({ _id: share.id as never });
     expect(record).toMatchObject({ state: "exhausted" });
     expect(record).not.toHaveProperty("wrappedKey");

@@ -287,8 +287,14 @@ export class Shares extends Repository<Share> {
     const file = share.files.find((f) => f.id === fileId);
     if (!file) throw new NotFound(`no file ${fileId} in this share`);
     if (file.scan === "infected") throw new Conflict(`the file ${file.name} is infected (${file.signature ?? "virus"}) and is never served`);
-    const counted = await this.downloads.findOne({ _id: `${share._id}:${recipient.email}:${fileId}` });
-    if (share.downloadLimit && (counted?.count ?? 0) >= share.downloadLimit) throw new Gone("this file has been downloaded as many times as allowed");
+    // The download is counted before a byte is sent: a client that has every byte may not wait
+    // for the response's end, and two downloads at once must not both pass the limit.
+    const counted = await this.downloads.findOneAndUpdate(
+      { _id: `${share._id}:${recipient.email}:${fileId}` },
+      { $inc: { count: 1 }, $set: { shareId: share._id, email: recipient.email, fileId } },
+      { upsert: true, returnDocument: "after" },
+    );
+    if (share.downloadLimit && (counted?.count ?? 1) > share.downloadLimit) throw new Gone("this file has been downloaded as many times as allowed");
     const dataKey = unwrapKey(tenantKey(this.master, share.collectivity), share.wrappedKey!, share._id);
     const path = join(this.dir(share), file.id);
     await stat(path);
@@ -306,8 +312,7 @@ export class Shares extends Repository<Share> {
       out,
       { end: false },
     );
-    // Counted, and purged if that was the last allowed download, before the response ends.
-    await this.downloads.updateOne({ _id: `${share._id}:${recipient.email}:${fileId}` }, { $inc: { count: 1 }, $set: { shareId: share._id, email: recipient.email, fileId } }, { upsert: true });
+    // Purged if that was the last allowed download, before the response ends.
     await this.record(share, "downloaded", { recipient: recipient.email, file: file.name, address });
     this.metrics.businessCounter("mutualis_sesf_downloads_total", "Files downloaded by recipients, per collectivity.").inc({ collectivity: share.collectivity });
     if (share.downloadLimit && (await this.exhausted(share))) await this.close(share, "exhausted");
