@@ -1,19 +1,11 @@
-import { randomBytes } from "node:crypto";
-import { mkdtempSync, writeFileSync } from "node:fs";
-import { once } from "node:events";
-import { createServer } from "node:http";
-import type { AddressInfo } from "node:net";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { CoreV1Api, CustomObjectsApi, KubernetesObjectApi, PatchStrategy, setHeaderOptions } from "@kubernetes/client-node";
 import { MongoClient } from "mongodb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RunningOperator } from "@mutualis/operator";
-import { loadSettings, RunningService } from "@mutualis/service-kit";
-import { sesfService, sesfSettings } from "@mutualis/sesf";
+import type { RunningService } from "@mutualis/service-kit";
 import { collectivityManifest, deleteCollectivity, sirenFrom, startTestOperator, waitForGone, waitForReady } from "../support/operator.ts";
 import { eventually, testPlatform } from "../support/platform.ts";
-import { platformServicesCreds, serviceSettings } from "../support/services.ts";
+import { platformServicesCreds, startTestGateway, startTestSesf } from "../support/services.ts";
 
 const platform = testPlatform();
 const kc = platform.kubeConfig();
@@ -25,6 +17,7 @@ const namespace = "coll-t-share";
 const database = "sharetest_sesf";
 let operator: RunningOperator;
 let sesf: RunningService;
+let gateway: { service: RunningService; token: (user: string, collectivity: string) => Promise<string> };
 let mongo: MongoClient;
 
 interface ShareObject {
@@ -52,24 +45,9 @@ async function links(name: string): Promise<{ upload: string; byEmail: Map<strin
 describe("SecureShare: a share of the secure file exchange, declared in Kubernetes", () => {
   beforeAll(async () => {
     operator = await startTestOperator();
-    const storage = mkdtempSync(join(tmpdir(), "share-"));
-    writeFileSync(join(storage, "master.key"), randomBytes(32).toString("base64"), { mode: 0o600 });
-    const probe = createServer().listen(0, "127.0.0.1");
-    await once(probe, "listening");
-    const port = (probe.address() as AddressInfo).port;
-    await new Promise((r) => probe.close(r));
-    sesf = await new RunningService(
-      sesfService(),
-      loadSettings(sesfSettings, {
-        ...serviceSettings(await platformServicesCreds()),
-        SERVICE_NAME: "sesf",
-        HTTP_PORT: String(port),
-        MONGODB_DATABASE: database,
-        SESF_STORAGE_DIR: join(storage, "files"),
-        SESF_MASTER_KEY_FILE: join(storage, "master.key"),
-        SESF_PUBLIC_URL: `http://127.0.0.1:${port}`,
-      }),
-    ).start();
+    const creds = await platformServicesCreds();
+    ({ service: sesf } = await startTestSesf(creds, database));
+    gateway = await startTestGateway(creds, "sharetest");
     mongo = await MongoClient.connect(platform.env.MONGODB_URI);
     await objects.create(collectivityManifest({ name: "t-share", siren: sirenFrom("21350041") }));
     await waitForReady(kc, "t-share");
@@ -86,6 +64,7 @@ describe("SecureShare: a share of the secure file exchange, declared in Kubernet
     await mongo?.close();
     await deleteCollectivity(kc, "t-share");
     await waitForGone(kc, "t-share");
+    await gateway?.service.stop();
     await sesf?.stop();
     await operator?.stop();
   });
@@ -177,5 +156,51 @@ describe("SecureShare: a share of the secure file exchange, declared in Kubernet
     expect(await mongo.db(database).collection("shares").findOne({ _id: share.metadata.uid as never })).toMatchObject({ state: "revoked" });
     expect((await fetch(byEmail.get("elu@mairie.example")!)).status).toBe(410);
     await eventually("the links Secret to be collected", async () => ((await core.listNamespacedSecret({ namespace })).items.some((s) => s.metadata?.name === "pv-links") ? undefined : true));
+  });
+
+  it("when an agent invites a guest through the gateway, then the voucher is made on the collectivity's own subjects; another collectivity's agent is refused", async () => {
+    const post = async (collectivity: string, operation: string, body: unknown, user = "instructeur@t-share.example") =>
+      fetch(`${gateway.service.url}/api/v1/tenants/${collectivity}/sesf/${operation}`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${await gateway.token(user, "t-share")}`, "content-type": "application/json" },
+        body: JSON.stringify(body),
+      });
+    const made = await post("t-share", "vouchers.create", { agent: { email: "instructeur@t-share.example" }, guest: { email: "gerant@entreprise.example" }, voucherDays: 2 });
+    expect(made.status).toBe(200);
+    const voucher = (await made.json()) as { id: string; voucherUrl: string };
+    expect(voucher.voucherUrl).toMatch(/\/api\/v1\/uploads\/[-_A-Za-z0-9]{43}$/);
+    const listed = (await (await post("t-share", "shares.list", {})).json()) as { id: string; guest?: string }[];
+    expect(listed.find((s) => s.id === voucher.id)).toMatchObject({ guest: "gerant@entreprise.example" });
+    // The token names t-share: another collectivity's subjects stay out of reach, and no wildcard passes.
+    expect((await post("t-other", "shares.list", {})).status).toBe(403);
+    expect((await post("t-share", "shares.>", {})).status).toBe(400);
+  });
+
+  it("when the collectivity's ServiceInstance limits recipients, then a SecureShare over the limit is Failed with the exchange's reason, and limits above the platform's are InvalidSettings", async () => {
+    const setSettings = (settings: Record<string, unknown>) =>
+      custom.patchNamespacedCustomObject({ ...api, plural: "serviceinstances", namespace, name: "sesf", body: { spec: { settings } } }, setHeaderOptions("Content-Type", PatchStrategy.MergePatch));
+    const instanceReady = async (generation: number) => {
+      const si = (await custom.getNamespacedCustomObject({ ...api, plural: "serviceinstances", namespace, name: "sesf" })) as ShareObject & { status?: { observedGeneration?: number } };
+      return si.status?.observedGeneration === generation ? si.status.conditions?.find((c) => c.type === "Ready") : undefined;
+    };
+    const limited = (await setSettings({ maxRecipients: 1 })) as { metadata: { generation: number } };
+    expect(await eventually("the limit to be accepted", () => instanceReady(limited.metadata.generation))).toMatchObject({ status: "True" });
+
+    await custom.createNamespacedCustomObject({
+      ...api,
+      plural: "secureshares",
+      namespace,
+      body: { apiVersion: "mutualis.fr/v1alpha1", kind: "SecureShare", metadata: { name: "trop" }, spec: { recipients: [{ email: "a@x.example" }, { email: "b@x.example" }] } },
+    });
+    const failed = await eventually("the share to be Failed", async () => {
+      const current = await readShare("trop");
+      return current.status?.state === "Failed" ? current : undefined;
+    });
+    expect(failed.status?.conditions?.find((c) => c.type === "Ready")).toMatchObject({ status: "False", reason: "Rejected", message: expect.stringContaining("at most 1 recipients for this collectivity") });
+    expect((await core.listNamespacedSecret({ namespace })).items.map((s) => s.metadata?.name)).not.toContain("trop-links");
+
+    const tooMuch = (await setSettings({ maxFileBytes: 2 ** 40 })) as { metadata: { generation: number } };
+    const refused = await eventually("the settings to be refused", () => instanceReady(tooMuch.metadata.generation));
+    expect(refused).toMatchObject({ status: "False", reason: "InvalidSettings", message: expect.stringContaining("maxFileBytes: must be at most 4294967296 bytes") });
   });
 });

@@ -1,9 +1,6 @@
 import { createHash, randomBytes } from "node:crypto";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
-import { once } from "node:events";
-import { createServer, request } from "node:http";
-import type { AddressInfo } from "node:net";
-import { tmpdir } from "node:os";
+import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { request } from "node:http";
 import { join } from "node:path";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
@@ -11,12 +8,11 @@ import { connect, credsAuthenticator, type NatsConnection } from "@nats-io/trans
 import { MongoClient } from "mongodb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RunningOperator } from "@mutualis/operator";
-import { loadSettings, RunningService } from "@mutualis/service-kit";
-import { sesfService, sesfSettings } from "@mutualis/sesf";
+import type { RunningService } from "@mutualis/service-kit";
 import { startTestOperator } from "../support/operator.ts";
 import { eventually, testPlatform } from "../support/platform.ts";
 import { eicar } from "@mutualis/local-platform";
-import { platformServicesCreds, serviceSettings } from "../support/services.ts";
+import { platformServicesCreds, startTestSesf } from "../support/services.ts";
 
 const platform = testPlatform();
 const database = "sesftest_sesf";
@@ -27,9 +23,13 @@ let sesf: RunningService;
 let nc: NatsConnection;
 let mongo: MongoClient;
 let storage: string;
+/** Small chunks, so that a few MiB make several. */
+const chunk = 1024 * 1024;
 
 async function call<T = Record<string, unknown>>(collectivity: string, operation: string, body: unknown = {}): Promise<T> {
-  const reply = await nc.request(`tenant.${collectivity}.sesf.shares.${operation}`, JSON.stringify(body), { timeout: 10_000 });
+  // "create" is a share's operation; "vouchers.create" names its own family.
+  const family = operation.includes(".") ? "" : "shares.";
+  const reply = await nc.request(`tenant.${collectivity}.sesf.${family}${operation}`, JSON.stringify(body), { timeout: 10_000 });
   const code = reply.headers?.get("Nats-Service-Error-Code");
   if (code) throw new Error(`${code} ${reply.string()}`);
   return reply.json<T>();
@@ -101,34 +101,35 @@ async function newShare(collectivity: string, extra: Record<string, unknown> = {
   return call<Created>(collectivity, "create", { description: "Pièces du marché", recipients: [{ email: "titulaire@entreprise.example", name: "Titulaire" }], ...extra });
 }
 
+/** Sends one chunk of a chunked upload; the status, the offset the service says it stands at, and the body. */
+async function sendChunk(url: string, offset: number, bytes: Buffer): Promise<{ status: number; offset: number; body: Record<string, unknown> }> {
+  const res = await fetch(url, { method: "PATCH", headers: { "content-type": "application/octet-stream", "upload-offset": String(offset) }, body: bytes });
+  const text = await res.text();
+  return { status: res.status, offset: Number(res.headers.get("upload-offset")), body: text ? (JSON.parse(text) as Record<string, unknown>) : {} };
+}
+
+/** Starts sending a chunk and breaks the connection halfway, as a train entering a tunnel. */
+async function brokenChunk(url: string, offset: number, bytes: Buffer): Promise<void> {
+  await new Promise<void>((resolve) => {
+    const req = request(url, { method: "PATCH", headers: { "content-type": "application/octet-stream", "upload-offset": String(offset), "content-length": String(bytes.length) } });
+    req.on("error", () => resolve());
+    req.write(bytes.subarray(0, bytes.length >> 1), () => setTimeout(() => (req.destroy(), resolve()), 100));
+  });
+}
+
+async function startSession(uploadUrl: string, name: string, size: number): Promise<{ status: number; url: string; body: Record<string, unknown> }> {
+  const res = await fetch(`${uploadUrl}/sessions`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ name, size }) });
+  const body = (await res.json()) as Record<string, unknown>;
+  return { status: res.status, url: `${uploadUrl}/sessions/${String(body.id)}`, body };
+}
+
 describe("SESF: the secure file exchange", () => {
   beforeAll(async () => {
     operator = await startTestOperator();
     const creds = await platformServicesCreds();
-    storage = mkdtempSync(join(tmpdir(), "sesf-"));
-    const keyFile = join(storage, "master.key");
-    writeFileSync(keyFile, randomBytes(32).toString("base64"), { mode: 0o600 });
-    // The links carry the service's address, so it listens on a port known in advance.
-    const probe = createServer().listen(0, "127.0.0.1");
-    await once(probe, "listening");
-    const port = (probe.address() as AddressInfo).port;
-    await new Promise((r) => probe.close(r));
-    sesf = await new RunningService(
-      sesfService(),
-      loadSettings(sesfSettings, {
-        ...serviceSettings(creds),
-        SERVICE_NAME: "sesf",
-        MONGODB_DATABASE: database,
-        SESF_STORAGE_DIR: join(storage, "files"),
-        SESF_MASTER_KEY_FILE: keyFile,
-        HTTP_PORT: String(port),
-        SESF_PUBLIC_URL: `http://127.0.0.1:${port}`,
-        SESF_MAX_RECIPIENTS: "3",
-        SESF_CLAMD_ADDRESS: platform.env.CLAMD_ADDRESS,
-      }),
-    ).start();
+    ({ service: sesf, storage } = await startTestSesf(creds, database, { SESF_MAX_RECIPIENTS: "3", SESF_CHUNK_BYTES: String(chunk), SESF_CLAMD_ADDRESS: platform.env.CLAMD_ADDRESS! }));
     nc = await connect({ servers: platform.env.NATS_URL, authenticator: credsAuthenticator(readFileSync(creds)) });
-    for (const collectivity of ["t-sesf-a", "t-sesf-b"]) {
+    for (const collectivity of ["t-sesf-a", "t-sesf-b", "t-sesf-c"]) {
       await nc.request("platform.sesf.tenants.enable", JSON.stringify({ collectivity, siren: "213502388", departement: "035", displayName: collectivity }), { timeout: 5000 });
     }
     mongo = await MongoClient.connect(platform.env.MONGODB_URI);
@@ -163,7 +164,7 @@ describe("SESF: the secure file exchange", () => {
     expect(readFileSync(join(stored, String(sent.body.id))).includes(Buffer.from("CCAP du marché"))).toBe(false);
     const view = await call<{ files: unknown[]; totalBytes: number; downloads: { recipient: string; count: number }[] }>("t-sesf-a", "get", { id: share.id });
     expect(view.totalBytes).toBe(small.length + largeBytes);
-    expect(view.downloads).toEqual([{ recipient: "titulaire@entreprise.example", count: 2 }]);
+    expect(view.downloads).toEqual([{ recipient: "titulaire@entreprise.example", count: 2, attempts: 2 }]);
     expect(JSON.stringify(view)).not.toMatch(/wrappedKey|tokenHash|passwordHash/);
   }, 600_000);
 
@@ -179,6 +180,8 @@ describe("SESF: the secure file exchange", () => {
     const file = await upload(share.uploadUrl, "offre.pdf", Readable.from([Buffer.from("%PDF-1.7 offre")]));
     const url = `${share.links[0]!.url}/files/${String(file.body.id)}`;
     expect((await download(url)).status).toBe(200);
+    const view = await call<{ downloads: unknown[] }>("t-sesf-a", "get", { id: share.id });
+    expect(view.downloads).toEqual([{ recipient: "titulaire@entreprise.example", count: 1, attempts: 1 }]);
     expect((await download(url)).status).toBe(410);
     await eventually("the content to be purged", async () => (existsSync(join(storage, "files", "t-sesf-a", share.id)) ? undefined : true));
     const record = await mongo.db(database).collection("shares").findOne({ _id: share.id as never });
@@ -265,5 +268,115 @@ describe("SESF: the secure file exchange", () => {
     expect(readdirSync(join(storage, "files", "t-sesf-a", share.id))).toEqual([String(clean.body.id)]);
     expect((await json(share.links[0]!.url)).body.files!.map((f) => f.name)).toEqual(["note.txt"]);
     expect((await download(`${share.links[0]!.url}/files/${flagged.id}`)).status).toBe(409);
+  });
+
+  it("when a file is sent in chunks over a link that breaks, then the upload resumes where it stands and the file is whole", async () => {
+    const share = await newShare("t-sesf-a");
+    const bytes = randomBytes(2 * chunk + 12_345);
+    const started = await startSession(share.uploadUrl, "plans-ouvrage.zip", bytes.length);
+    expect(started).toMatchObject({ status: 201, body: { offset: 0, size: bytes.length, chunkBytes: chunk } });
+
+    expect(await sendChunk(started.url, 0, bytes.subarray(0, chunk))).toMatchObject({ status: 204, offset: chunk });
+    // The connection breaks in the middle of the second chunk: nothing of it is kept.
+    await brokenChunk(started.url, chunk, bytes.subarray(chunk, 2 * chunk));
+    const where = await fetch(started.url);
+    expect(where.headers.get("upload-offset")).toBe(String(chunk));
+    expect(await where.json()).toMatchObject({ offset: chunk, size: bytes.length });
+    // A chunk from the wrong place is refused with where the upload stands; so is one too large.
+    expect(await sendChunk(started.url, 0, bytes.subarray(0, chunk))).toMatchObject({ status: 409, offset: chunk });
+    expect((await sendChunk(started.url, chunk, bytes.subarray(chunk, 2 * chunk + 1))).status).toBe(413);
+    expect(await sendChunk(started.url, chunk, bytes.subarray(chunk, 2 * chunk))).toMatchObject({ status: 204, offset: 2 * chunk });
+    const last = await sendChunk(started.url, 2 * chunk, bytes.subarray(2 * chunk));
+    expect(last).toMatchObject({ status: 201, body: { name: "plans-ouvrage.zip", size: bytes.length, sha256: createHash("sha256").update(bytes).digest("hex"), scan: "clean" } });
+
+    const back = await download(`${share.links[0]!.url}/files/${String(last.body.id)}`);
+    expect(back).toMatchObject({ status: 200, bytes: bytes.length, sha256: createHash("sha256").update(bytes).digest("hex") });
+    // Only the file is left on disk: the parts are gone, and the session with them.
+    expect(readdirSync(join(storage, "files", "t-sesf-a", share.id))).toEqual([String(last.body.id)]);
+    expect((await fetch(started.url)).status).toBe(404);
+  });
+
+  it("when a virus is split across two chunks, then the finished file is scanned whole and refused", async () => {
+    const share = await newShare("t-sesf-a");
+    const bytes = Buffer.concat([Buffer.alloc(chunk - 30, 0x20), Buffer.from(eicar), Buffer.from("\n%%EOF\n")]);
+    const started = await startSession(share.uploadUrl, "devis.pdf", bytes.length);
+    expect((await sendChunk(started.url, 0, bytes.subarray(0, chunk))).status).toBe(204);
+    const last = await sendChunk(started.url, chunk, bytes.subarray(chunk));
+    expect(last.status).toBe(400);
+    expect(last.body.message).toContain("is infected (Eicar-Test-Signature");
+    expect(existsSync(join(storage, "files", "t-sesf-a", share.id, "sessions"))).toBe(false);
+    expect((await json(share.links[0]!.url)).body.files).toEqual([]);
+  });
+
+  it("when an agent invites a guest with a voucher, then the guest uploads once, the agent downloads, and the voucher cannot be used again", async () => {
+    const voucher = await call<{ id: string; voucherUrl: string; uploadUntil: string; links: { email: string; url: string }[] }>("t-sesf-a", "vouchers.create", {
+      description: "Pièces justificatives de la demande de subvention",
+      agent: { email: "instructeur@mairie.example", name: "Service instructeur" },
+      guest: { email: "president@association.example" },
+      voucherDays: 3,
+      expiryDays: 10,
+    });
+    expect(new Date(voucher.uploadUntil).getTime() - Date.now()).toBeGreaterThan(2.9 * 86_400_000);
+    expect(voucher.links.map((l) => l.email)).toEqual(["instructeur@mairie.example"]);
+    // Closing an invitation before sending anything is refused: the guest has not used it.
+    expect((await fetch(`${voucher.voucherUrl}/complete`, { method: "POST" })).status).toBe(400);
+
+    const statuts = Buffer.from("%PDF-1.7 Statuts de l'association");
+    const sent = await upload(voucher.voucherUrl, "statuts.pdf", Readable.from([statuts]));
+    expect(sent.status).toBe(201);
+    const done = await fetch(`${voucher.voucherUrl}/complete`, { method: "POST" });
+    expect(done.status).toBe(200);
+    expect(new Date(((await done.json()) as { expiresAt: string }).expiresAt).getTime() - Date.now()).toBeGreaterThan(9.9 * 86_400_000);
+
+    // One use: the voucher no longer takes files, nor a second "done".
+    const again = await upload(voucher.voucherUrl, "autre.pdf", Readable.from([Buffer.from("x")]));
+    expect(again.status).toBe(410);
+    expect(again.body.message).toContain("invitation has been used");
+    expect((await fetch(`${voucher.voucherUrl}/complete`, { method: "POST" })).status).toBe(410);
+
+    const back = await download(`${voucher.links[0]!.url}/files/${String(sent.body.id)}`);
+    expect(back).toMatchObject({ status: 200, sha256: createHash("sha256").update(statuts).digest("hex") });
+    const view = await call<{ guest: string; uploadsClosed: boolean }>("t-sesf-a", "get", { id: voucher.id });
+    expect(view).toMatchObject({ guest: "president@association.example", uploadsClosed: true });
+    const trail = await call<{ entries: { event: string; detail: Record<string, unknown> }[] }>("t-sesf-a", "audit", { id: voucher.id });
+    expect(trail.entries.map((e) => e.event)).toEqual(["voucher-created", "uploaded", "uploads-closed", "downloaded"]);
+    expect(trail.entries[1]!.detail).toMatchObject({ by: "president@association.example", file: "statuts.pdf" });
+  });
+
+  it("when a voucher is past its date, then the guest cannot upload", async () => {
+    const voucher = await call<{ id: string; voucherUrl: string }>("t-sesf-a", "vouchers.create", { agent: { email: "agent@mairie.example" }, guest: { email: "habitant@example.org" }, voucherDays: 1 });
+    await mongo.db(database).collection("shares").updateOne({ _id: voucher.id as never }, { $set: { uploadUntil: new Date(Date.now() - 1000) } });
+    const late = await upload(voucher.voucherUrl, "piece.pdf", Readable.from([Buffer.from("%PDF-1.7")]));
+    expect(late.status).toBe(410);
+    expect(late.body.message).toContain("invitation has expired");
+    await expect(call("t-sesf-a", "vouchers.create", { agent: { email: "agent@mairie.example" }, guest: { email: "x@example.org" }, voucherDays: 31 })).rejects.toThrow(/^400.*at most 30 days/);
+  });
+
+  it("when a collectivity sets limits of its own, then they apply to it alone, and limits above the platform's are refused", async () => {
+    const enable = (settings: unknown) =>
+      nc.request("platform.sesf.tenants.enable", JSON.stringify({ collectivity: "t-sesf-c", siren: "213502388", departement: "035", displayName: "C", settings }), { timeout: 5000 });
+    const refusal = async (settings: unknown) => {
+      const reply = await enable(settings);
+      return `${reply.headers?.get("Nats-Service-Error-Code")} ${reply.headers?.get("Nats-Service-Error")}`;
+    };
+    expect(await refusal({ maxFileBytes: 2 ** 40 })).toMatch(/^400 invalid sesf settings: maxFileBytes: must be at most 4294967296 bytes/);
+    expect(await refusal({ colour: "bleu" })).toMatch(/^400 invalid sesf settings: .*colour/);
+    expect(await refusal({ defaultExpiryDays: 10, maxExpiryDays: 5 })).toMatch(/^400 .*defaultExpiryDays must not be more than maxExpiryDays/);
+    expect((await enable({ maxFileBytes: 100, maxFilesPerShare: 1, maxRecipients: 1, maxExpiryDays: 3 })).headers?.get("Nats-Service-Error-Code")).toBeUndefined();
+
+    const two = [{ email: "a@x.example" }, { email: "b@x.example" }];
+    await expect(call("t-sesf-c", "create", { recipients: two })).rejects.toThrow(/^400.*at most 1 recipients for this collectivity/);
+    await expect(call("t-sesf-c", "create", { recipients: two.slice(1), expiryDays: 4 })).rejects.toThrow(/^400.*at most 3 days/);
+    const share = await call<Created & { expiresAt: string }>("t-sesf-c", "create", { recipients: two.slice(1) });
+    expect(new Date(share.expiresAt).getTime() - Date.now()).toBeLessThan(3 * 86_400_000 + 60_000);
+    const big = await upload(share.uploadUrl, "gros.bin", Readable.from([Buffer.alloc(101)]));
+    expect(big.status).toBe(413);
+    expect(big.body.message).toContain("at most 100 bytes");
+    expect((await startSession(share.uploadUrl, "gros.bin", 101)).status).toBe(413);
+    expect((await upload(share.uploadUrl, "petit.txt", Readable.from([Buffer.alloc(100)]))).status).toBe(201);
+    const second = await upload(share.uploadUrl, "encore.txt", Readable.from([Buffer.alloc(1)]));
+    expect(second).toMatchObject({ status: 400, body: { message: expect.stringContaining("at most 1 files") } });
+    // The other collectivities keep the platform's limits.
+    expect((await upload((await newShare("t-sesf-b")).uploadUrl, "gros.bin", Readable.from([Buffer.alloc(101)]))).status).toBe(201);
   });
 });

@@ -1,4 +1,8 @@
+import { randomBytes } from "node:crypto";
+import { once } from "node:events";
 import { mkdtempSync, writeFileSync } from "node:fs";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { CoreV1Api } from "@kubernetes/client-node";
@@ -6,6 +10,7 @@ import { actesService, actesSettings } from "@mutualis/actes";
 import { prefectureSimulator, simulatorSettings } from "@mutualis/prefecture-simulator";
 import { ensureDevKeys, gateway, gatewaySettings, mintDevToken } from "@mutualis/gateway";
 import { loadSettings, RunningService } from "@mutualis/service-kit";
+import { sesfService, sesfSettings } from "@mutualis/sesf";
 import { testPlatform } from "./platform.ts";
 
 const platform = testPlatform();
@@ -57,4 +62,39 @@ export async function startTestGateway(credsFile: string, databasePrefix: string
   const token = (user: string, collectivity: string, expiresIn = "1h") =>
     mintDevToken(keys.keyFile, { user, collectivity, issuer: "mutualis-local", audience: "mutualis-gateway", expiresIn });
   return { service, token };
+}
+
+/** A port free now: for a service whose links must carry its address before it listens. */
+async function freePort(): Promise<number> {
+  const probe = createServer().listen(0, "127.0.0.1");
+  await once(probe, "listening");
+  const port = (probe.address() as AddressInfo).port;
+  await new Promise((resolve) => probe.close(resolve));
+  return port;
+}
+
+/**
+ * The secure file exchange, in this process, with a master key and a storage directory of its
+ * own (`storage`/files); `extra` settings win (limits, the antivirus).
+ */
+export async function startTestSesf(credsFile: string, database: string, extra: Record<string, string> = {}): Promise<{ service: RunningService; storage: string; url: string }> {
+  const storage = mkdtempSync(join(tmpdir(), "sesf-"));
+  const keyFile = join(storage, "master.key");
+  writeFileSync(keyFile, randomBytes(32).toString("base64"), { mode: 0o600 });
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const service = await new RunningService(
+    sesfService(),
+    loadSettings(sesfSettings, {
+      ...serviceSettings(credsFile),
+      SERVICE_NAME: "sesf",
+      MONGODB_DATABASE: database,
+      HTTP_PORT: String(port),
+      SESF_STORAGE_DIR: join(storage, "files"),
+      SESF_MASTER_KEY_FILE: keyFile,
+      SESF_PUBLIC_URL: url,
+      ...extra,
+    }),
+  ).start();
+  return { service, storage, url };
 }

@@ -183,8 +183,10 @@ export interface SecureShareStatus {
   downloads?: Array<{
     /** The recipient's e-mail address. */
     recipient: string;
-    /** Number of downloads. */
+    /** Downloads completed: the whole file was sent. */
     count: number;
+    /** Downloads started, including those refused over the download limit or cut short. */
+    attempts?: number;
   }>;
   /** The Secret in this namespace holding each recipient's link. */
   linksSecret?: string;

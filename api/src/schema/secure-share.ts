@@ -60,7 +60,8 @@ export const secureShare: ResourceDefinition = {
         "Downloads of one recipient.",
         {
           recipient: string("The recipient's e-mail address."),
-          count: integer("Number of downloads.", { minimum: 0 }),
+          count: integer("Downloads completed: the whole file was sent.", { minimum: 0 }),
+          attempts: integer("Downloads started, including those refused over the download limit or cut short.", { minimum: 0 }),
         },
         { required: ["recipient", "count"] },
       ),

@@ -18,6 +18,8 @@ export const gatewaySettings = baseSettings.extend({
 export type GatewaySettings = z.infer<typeof gatewaySettings>;
 
 const name = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+/** An operation may have several tokens (sesf's `shares.create`); never a NATS wildcard. */
+const operationName = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 const instanceRequest = z.object({
   name: z.string().regex(name).max(63),
   service: z.string(),
@@ -45,9 +47,9 @@ class AuditRepository extends Repository<AuditEntry> {
   }
 }
 
-function pathParam(req: Request, key: string): string {
+function pathParam(req: Request, key: string, pattern = name): string {
   const value = req.params[key];
-  if (typeof value !== "string" || !name.test(value)) throw new InvalidRequest(`${key} is not a valid name`);
+  if (typeof value !== "string" || !pattern.test(value)) throw new InvalidRequest(`${key} is not a valid name`);
   return value;
 }
 
@@ -115,7 +117,7 @@ export function gateway(): ServiceDefinition<GatewaySettings> {
       const forward = async (req: Request, input: unknown) => {
         const { caller, tenant } = await callerFor(req);
         const service = pathParam(req, "service");
-        const operation = pathParam(req, "operation");
+        const operation = pathParam(req, "operation", operationName);
         const subject = `tenant.${tenant}.${service}.${operation}`;
         let reply;
         try {

@@ -1,6 +1,6 @@
 import { departementOf } from "@mutualis/api";
 import { z } from "zod";
-import { ConfigError, Forbidden, NoReply } from "./errors.ts";
+import { ConfigError, Forbidden, InvalidRequest, NoReply } from "./errors.ts";
 import { Repository, type Database } from "./mongo.ts";
 import type { EndpointSpec } from "./nats.ts";
 import type { BaseSettings } from "./config.ts";
@@ -14,23 +14,48 @@ export interface Tenant {
   disabledAt?: Date;
   /** Served by the collectivity's own dedicated deployment: this shared one stays silent for it. */
   delegated?: boolean;
+  /** The collectivity's own settings of the service (the ServiceInstance's `spec.settings`), validated. */
+  settings?: Record<string, unknown>;
+}
+
+/** Lists what is wrong with settings, by name: "maxFileBytes: …; other: …". */
+function problemsOf(error: z.ZodError): string {
+  return error.issues.map((issue) => `${issue.path.join(".") || "settings"}: ${issue.message}`).join("; ");
 }
 
 /** The collectivities enabled on this shared deployment. */
 export class TenantRepository extends Repository<Tenant> {
+  /**
+   * `settings` is the schema of the settings a collectivity may give the service (its limits,
+   * say); without one, a collectivity can give none.
+   */
   constructor(
     database: Database,
     private readonly service: string,
+    private readonly settings: z.ZodType<Record<string, unknown>> = z.object({}).strict(),
   ) {
     super(database, "tenants");
   }
 
-  async enable(collectivity: string, tenant: Omit<Tenant, "_id" | "enabledAt" | "disabledAt" | "delegated">, delegated = false): Promise<void> {
+  /** The settings checked against the service's schema, or InvalidRequest naming each problem. */
+  parseSettings(raw: unknown): Record<string, unknown> {
+    const parsed = this.settings.safeParse(raw ?? {});
+    if (!parsed.success) throw new InvalidRequest(`invalid ${this.service} settings: ${problemsOf(parsed.error)}`);
+    return parsed.data;
+  }
+
+  async enable(collectivity: string, tenant: Omit<Tenant, "_id" | "enabledAt" | "disabledAt" | "delegated" | "settings">, delegated = false, settings: unknown = {}): Promise<void> {
+    const checked = this.parseSettings(settings);
     await this.collection.updateOne(
       { _id: collectivity },
-      { $set: { ...tenant, delegated }, $unset: { disabledAt: "" }, $setOnInsert: { enabledAt: new Date() } },
+      { $set: { ...tenant, delegated, settings: checked }, $unset: { disabledAt: "" }, $setOnInsert: { enabledAt: new Date() } },
       { upsert: true },
     );
+  }
+
+  /** The settings the collectivity gave the service; none when it is not enabled. */
+  async settingsOf(collectivity: string): Promise<Record<string, unknown>> {
+    return (await this.collection.findOne({ _id: collectivity }))?.settings ?? {};
   }
 
   async disable(collectivity: string): Promise<void> {
@@ -64,10 +89,12 @@ export function tenantEndpoints(service: string, tenants: TenantRepository): End
         displayName: z.string().min(1).max(200),
         /** The collectivity has its own dedicated deployment: this one stands aside. */
         dedicated: z.boolean().default(false),
+        /** The ServiceInstance's settings, checked by the service (400 naming each problem). */
+        settings: z.record(z.string(), z.unknown()).default({}),
       }),
       handle: async (request) => {
-        const { collectivity, dedicated, ...tenant } = request as { collectivity: string; siren: string; departement: string; displayName: string; dedicated: boolean };
-        await tenants.enable(collectivity, { ...tenant, departement: tenant.departement.padStart(3, "0") }, dedicated);
+        const { collectivity, dedicated, settings, ...tenant } = request as { collectivity: string; siren: string; departement: string; displayName: string; dedicated: boolean; settings: Record<string, unknown> };
+        await tenants.enable(collectivity, { ...tenant, departement: tenant.departement.padStart(3, "0") }, dedicated, settings);
         return dedicated ? { delegated: collectivity } : { enabled: collectivity };
       },
     },
@@ -86,8 +113,15 @@ export function tenantEndpoints(service: string, tenants: TenantRepository): End
 
 /** A deployment dedicated to one collectivity (TENANT set) serves it from the start. */
 export async function enableDedicatedTenant(settings: BaseSettings, tenants: TenantRepository): Promise<void> {
-  const { TENANT, TENANT_SIREN, TENANT_DISPLAY_NAME } = settings;
+  const { TENANT, TENANT_SIREN, TENANT_DISPLAY_NAME, TENANT_SETTINGS } = settings;
   if (!TENANT) return;
   if (!TENANT_SIREN || !TENANT_DISPLAY_NAME) throw new ConfigError("invalid settings: TENANT_SIREN and TENANT_DISPLAY_NAME are required with TENANT");
-  await tenants.enable(TENANT, { siren: TENANT_SIREN, departement: departementOf(TENANT_SIREN), displayName: TENANT_DISPLAY_NAME });
+  let own: unknown;
+  try {
+    own = JSON.parse(TENANT_SETTINGS ?? "{}");
+    tenants.parseSettings(own);
+  } catch (error) {
+    throw new ConfigError(`invalid settings: TENANT_SETTINGS: ${error instanceof SyntaxError ? "must be a JSON object" : (error as Error).message}`);
+  }
+  await tenants.enable(TENANT, { siren: TENANT_SIREN, departement: departementOf(TENANT_SIREN), displayName: TENANT_DISPLAY_NAME }, false, own);
 }

@@ -5,7 +5,18 @@ export interface AuditEntry {
   shareId: string;
   seq: number;
   at: string;
-  event: "created" | "uploaded" | "downloaded" | "recipients-changed" | "revoked" | "expired" | "purged" | "exhausted" | "infected";
+  event:
+    | "created"
+    | "voucher-created"
+    | "uploaded"
+    | "uploads-closed"
+    | "downloaded"
+    | "recipients-changed"
+    | "revoked"
+    | "expired"
+    | "purged"
+    | "exhausted"
+    | "infected";
   detail: Record<string, string | number>;
   prevHash: string;
   hash: string;

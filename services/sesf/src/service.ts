@@ -3,8 +3,8 @@ import { ConfigError, enableDedicatedTenant, Forbidden, tenantEndpoints, TenantR
 import { z } from "zod";
 import { IntegrityError } from "./crypto.ts";
 import { contentDisposition } from "./names.ts";
-import { Shares, type Share } from "./shares.ts";
-import type { SesfSettings } from "./settings.ts";
+import { OffsetMismatch, Shares, type Share } from "./shares.ts";
+import { limitsOf, tenantSettingsSchema, type SesfSettings } from "./settings.ts";
 
 function masterKey(file: string): Buffer {
   let key: Buffer;
@@ -31,6 +31,8 @@ async function shareView(shares: Shares, share: Share) {
     expiresAt: share.expiresAt.toISOString(),
     downloadLimit: share.downloadLimit ?? null,
     passwordRequired: Boolean(share.passwordHash),
+    ...(share.guest ? { guest: share.guest.email, uploadUntil: share.uploadUntil?.toISOString() ?? null } : {}),
+    uploadsClosed: Boolean(share.uploadsClosedAt),
     files: share.files.map((f) => ({ id: f.id, name: f.name, size: f.size, sha256: f.sha256, scan: f.scan, ...(f.signature ? { signature: f.signature } : {}) })),
     totalBytes: share.files.reduce((sum, f) => sum + f.size, 0),
     recipients: share.recipients.filter((r) => !r.revoked).map((r) => r.email),
@@ -45,6 +47,8 @@ async function shareView(shares: Shares, share: Share) {
 export function sesfService(): ServiceDefinition<SesfSettings> {
   let shares: Shares;
   let sweeper: NodeJS.Timeout | undefined;
+  const tenantsOf = (context: { database: ConstructorParameters<typeof TenantRepository>[0]; settings: SesfSettings }) =>
+    new TenantRepository(context.database, "sesf", tenantSettingsSchema(context.settings));
   const tenantOf = async (tenants: TenantRepository, collectivity: string | undefined) => {
     if (!collectivity) throw new Forbidden("shares are managed on a tenant subject, tenant.<collectivity>.sesf.…");
     await tenants.require(collectivity);
@@ -53,8 +57,11 @@ export function sesfService(): ServiceDefinition<SesfSettings> {
   return {
     description: "Secure file exchange: encrypted, expiring, download-limited shares (as FileSender and Lufi)",
     async onStart(context) {
-      shares = new Shares(context.database, context.settings, masterKey(context.settings.SESF_MASTER_KEY_FILE), context.metrics);
-      await enableDedicatedTenant(context.settings, new TenantRepository(context.database, "sesf"));
+      const tenants = tenantsOf(context);
+      shares = new Shares(context.database, context.settings, masterKey(context.settings.SESF_MASTER_KEY_FILE), context.metrics, async (collectivity) =>
+        limitsOf(context.settings, await tenants.settingsOf(collectivity)),
+      );
+      await enableDedicatedTenant(context.settings, tenants);
       if (!context.settings.SESF_CLAMD_ADDRESS) context.log.warn("SESF_CLAMD_ADDRESS is not set: uploads are kept unscanned");
       const sweep = () =>
         shares.expireDue().then(
@@ -67,10 +74,43 @@ export function sesfService(): ServiceDefinition<SesfSettings> {
     async onStop() {
       clearInterval(sweeper);
     },
-    routes(app) {
+    routes(app, context) {
+      const fileView = (file: { id: string; name: string; size: number; sha256: string; scan: string }) => ({ id: file.id, name: file.name, size: file.size, sha256: file.sha256, scan: file.scan });
+      const address = (req: { ip?: string }) => req.ip ?? "unknown";
+      // One request per file…
       app.put("/api/v1/uploads/:token/files/:name", async (req, res) => {
-        const file = await shares.upload(req.params.token, req.params.name, req);
-        res.status(201).json({ id: file.id, name: file.name, size: file.size, sha256: file.sha256, scan: file.scan });
+        res.status(201).json(fileView(await shares.upload(req.params.token, req.params.name, req, address(req))));
+      });
+      // …or a chunked upload, for large files over slow or unreliable links: start it, send
+      // chunks with the offset each starts at (Upload-Offset), ask where it stands after a
+      // broken connection; the last chunk answers 201 with the file.
+      const sessionStart = z.object({ name: z.string().min(1).max(1000), size: z.number().int().positive() });
+      app.post("/api/v1/uploads/:token/sessions", async (req, res) => {
+        const parsed = sessionStart.safeParse(req.body);
+        if (!parsed.success) return void res.status(400).json({ error: "InvalidRequest", message: "give the file's name and size: {\"name\": \"plans.zip\", \"size\": 123}" });
+        const session = await shares.startSession(req.params.token, parsed.data.name, parsed.data.size);
+        res.status(201).json({ id: session._id, name: session.name, size: session.size, offset: 0, chunkBytes: context.settings.SESF_CHUNK_BYTES });
+      });
+      app.get("/api/v1/uploads/:token/sessions/:id", async (req, res) => {
+        const session = await shares.session(req.params.token, req.params.id);
+        res.set({ "upload-offset": String(session.offset), "upload-length": String(session.size), "cache-control": "no-store" }).json({ id: session._id, name: session.name, size: session.size, offset: session.offset });
+      });
+      app.patch("/api/v1/uploads/:token/sessions/:id", async (req, res) => {
+        const offset = Number(req.get("upload-offset"));
+        if (!Number.isSafeInteger(offset) || offset < 0) return void res.status(400).json({ error: "InvalidRequest", message: "the Upload-Offset header must say where this chunk starts, in bytes" });
+        try {
+          const { session, file } = await shares.appendChunk(req.params.token, req.params.id, offset, req, address(req));
+          res.set("upload-offset", String(session.offset));
+          if (file) res.status(201).json(fileView(file));
+          else res.status(204).end();
+        } catch (error) {
+          if (error instanceof OffsetMismatch) res.set("upload-offset", String(error.offset));
+          throw error;
+        }
+      });
+      app.post("/api/v1/uploads/:token/complete", async (req, res) => {
+        const share = await shares.closeUploads(req.params.token, address(req));
+        res.json({ files: share.files.filter((f) => f.scan !== "infected").length, expiresAt: share.expiresAt.toISOString() });
       });
       app.get("/api/v1/links/:token", async (req, res) => {
         const { share } = await shares.open(req.params.token, req.get("x-share-password"));
@@ -82,7 +122,7 @@ export function sesfService(): ServiceDefinition<SesfSettings> {
       });
       app.get("/api/v1/links/:token/files/:fileId", async (req, res) => {
         try {
-          await shares.download(req.params.token, req.get("x-share-password"), req.params.fileId, req.ip ?? "unknown", (file) => {
+          await shares.download(req.params.token, req.get("x-share-password"), req.params.fileId, address(req), (file) => {
             res.status(200).set({
               "content-type": "application/octet-stream",
               "content-length": String(file.size),
@@ -104,7 +144,7 @@ export function sesfService(): ServiceDefinition<SesfSettings> {
       });
     },
     endpoints: (context) => {
-      const tenants = new TenantRepository(context.database, "sesf");
+      const tenants = tenantsOf(context);
       const byId = z.object({ id: z.uuid() });
       const endpoints: EndpointSpec[] = [
         {
@@ -119,6 +159,19 @@ export function sesfService(): ServiceDefinition<SesfSettings> {
             password: z.string().min(8).max(200).optional(),
           }),
           handle: async (request, { collectivity }) => shares.create(await tenantOf(tenants, collectivity), request as never),
+        },
+        {
+          name: "voucher",
+          subject: "tenant.*.sesf.vouchers.create",
+          schema: z.object({
+            id: z.uuid().optional(),
+            description: z.string().max(500).optional(),
+            agent: z.object({ email: z.email().max(254), name: z.string().max(200).optional() }),
+            guest: z.object({ email: z.email().max(254), name: z.string().max(200).optional() }),
+            voucherDays: z.number().int().min(1).optional(),
+            expiryDays: z.number().int().min(1).optional(),
+          }),
+          handle: async (request, { collectivity }) => shares.createVoucher(await tenantOf(tenants, collectivity), request as never),
         },
         {
           name: "get",

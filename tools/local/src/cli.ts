@@ -132,6 +132,21 @@ async function secureShareWalkthrough(config: PlatformConfig): Promise<void> {
   const got = await fetch(`${link!.url}/files/${file.id}`);
   const same = (await got.text()) === document;
   say(`  ✓ the company downloaded it with its own link (${got.status}${same ? ", identical bytes" : ", DIFFERENT bytes"}); links are in Secret coll-rennes/dce-voirie-2027-links`);
+
+  // The other way: an agent invites the company to send its offer (a guest voucher, used once).
+  const invited = await fetch(`${env.GATEWAY_URL}/api/v1/tenants/rennes/sesf/vouchers.create`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${admin}`, "content-type": "application/json" },
+    body: JSON.stringify({ description: "Offre pour le marché de voirie 2027", agent: { email: "dsi@ville-rennes.example" }, guest: { email: "contact@entreprise-travaux.example" }, voucherDays: 3 }),
+  });
+  if (invited.status !== 200) throw new StartError("demo", `creating a guest voucher answered ${invited.status}: ${await invited.text()}`, "");
+  const voucher = (await invited.json()) as { voucherUrl: string; links: { url: string }[] };
+  const offer = `%PDF-1.7\n% Offre de l'entreprise — démonstration ${new Date().toISOString()}\n%%EOF\n`;
+  const sent = (await (await fetch(`${voucher.voucherUrl}/files/offre.pdf`, { method: "PUT", headers: { "content-type": "application/octet-stream" }, body: offer })).json()) as { id: string };
+  const closed = await fetch(`${voucher.voucherUrl}/complete`, { method: "POST" });
+  const reused = await fetch(`${voucher.voucherUrl}/files/encore.pdf`, { method: "PUT", headers: { "content-type": "application/octet-stream" }, body: "x" });
+  const received = await fetch(`${voucher.links[0]!.url}/files/${sent.id}`);
+  say(`  ✓ a guest voucher let the company send its offer once (${closed.status}; used again: ${reused.status}); the agent downloaded it (${received.status}${(await received.text()) === offer ? ", identical bytes" : ", DIFFERENT bytes"})`);
 }
 
 /** What a newcomer should look at once the platform runs. */

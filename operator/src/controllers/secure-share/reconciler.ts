@@ -27,7 +27,7 @@ interface ShareView {
   files: unknown[];
   totalBytes: number;
   recipients: string[];
-  downloads: { recipient: string; count: number }[];
+  downloads: { recipient: string; count: number; attempts: number }[];
 }
 
 interface Secret extends KubernetesObject {
@@ -113,6 +113,11 @@ export class SecureShareReconciler implements Reconciler {
       }
     } catch (error) {
       const message = (error as Error).message;
+      const refused = /answered 400: (.*)$/s.exec(message);
+      if (refused) {
+        // The exchange said what is wrong (a limit of the collectivity): nothing to retry until the spec changes.
+        return this.report(share, { state: "Failed" }, { type: conditionTypes.ready, status: "False", reason: "Rejected", message: refused[1]! });
+      }
       if (/answered 409/.test(message)) {
         return this.report(share, { state: "Failed" }, { type: conditionTypes.ready, status: "False", reason: "LinksLost", message: "the share exists but its links were not saved; delete and create the SecureShare again" });
       }

@@ -65,6 +65,8 @@ export function renderDedicated(
                 { name: "TENANT", value: tenant.name },
                 { name: "TENANT_SIREN", value: tenant.siren },
                 { name: "TENANT_DISPLAY_NAME", value: tenant.displayName },
+                // The collectivity's own settings (limits…), which the service checks at start.
+                { name: "TENANT_SETTINGS", value: JSON.stringify(spec.settings ?? {}) },
                 { name: "SERVICE_VERSION", value: spec.version ?? defaultServiceVersion },
                 { name: "HTTP_PORT", value: String(entry.port) },
                 // Listening on the pod's own address is right in a container and lets pods share

@@ -94,16 +94,23 @@ export class ServiceInstanceReconciler implements Reconciler {
           siren: collectivity.spec.siren,
           departement: departementOf(collectivity.spec.siren),
           displayName: collectivity.spec.displayName,
+          settings: spec.settings ?? {},
         });
         ready = { type: conditionTypes.ready, status: "True", reason: reasons.ready, message: `enabled on the shared ${spec.service} service` };
       } catch (error) {
-        ready = {
-          type: conditionTypes.ready,
-          status: "False",
-          reason: "SharedServiceUnavailable",
-          message: `the shared ${spec.service} service did not enable the collectivity: ${(error as Error).message}`,
-        };
-        result = { requeueAfterMs: retryMs };
+        const refused = /answered 400: (.*)$/s.exec((error as Error).message);
+        if (refused) {
+          // The service said what is wrong with spec.settings: nothing to retry until they change.
+          ready = { type: conditionTypes.ready, status: "False", reason: "InvalidSettings", message: refused[1]! };
+        } else {
+          ready = {
+            type: conditionTypes.ready,
+            status: "False",
+            reason: "SharedServiceUnavailable",
+            message: `the shared ${spec.service} service did not enable the collectivity: ${(error as Error).message}`,
+          };
+          result = { requeueAfterMs: retryMs };
+        }
       }
     }
     const conditions = setCondition(instance.status?.conditions as Condition[] | undefined, ready, instance.metadata?.generation, this.deps.now?.() ?? new Date());
