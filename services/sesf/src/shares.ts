@@ -1,6 +1,6 @@
 import { createHash, randomBytes, randomUUID } from "node:crypto";
 import { createReadStream, createWriteStream } from "node:fs";
-import { mkdir, rename, rm, stat } from "node:fs/promises";
+import { mkdir, rename, rm, rmdir, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { Readable, Transform, type Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
@@ -446,6 +446,8 @@ export class Shares extends Repository<Share> {
       return { session: next, file };
     } finally {
       await rm(dir, { recursive: true, force: true });
+      // The sessions directory goes with its last session; another one in progress keeps it.
+      await rmdir(join(this.dir(share), "sessions")).catch(() => undefined);
       await this.sessions.deleteOne({ _id: id });
     }
   }
