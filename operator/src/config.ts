@@ -27,6 +27,12 @@ export interface OperatorConfig {
   /** The one image of the services, without tag. */
   readonly servicesImage: string;
   readonly databasePortForPolicies: number;
+  /**
+   * Whether the operator installs the platform's cluster-wide objects itself (its namespace, the
+   * zones' list, the zone admission policy), as on the local platform; the Helm chart installs
+   * them instead, so the operator needs no right over admission policies.
+   */
+  readonly platformObjects: boolean;
 }
 
 function required(env: NodeJS.ProcessEnv, name: string): string {
@@ -90,5 +96,6 @@ export function loadOperatorConfig(env: NodeJS.ProcessEnv = process.env): Operat
     gatewayUrl: (env.GATEWAY_URL || "http://127.0.0.1:16081").replace(/\/$/, ""),
     servicesImage: env.MUTUALIS_SERVICES_IMAGE || "registry.mutualis.invalid/mutualis/services",
     databasePortForPolicies: integer(env, "MUTUALIS_DATABASE_PORT", 27017, 1, 65535),
+    platformObjects: flag(env, "MUTUALIS_PLATFORM_OBJECTS", true),
   };
 }

@@ -22,7 +22,7 @@ export async function startOperator(config: OperatorConfig, log: Logger): Promis
   if (config.kubeconfig) kubeConfig.loadFromFile(config.kubeconfig);
   else kubeConfig.loadFromCluster();
   const client = KubeClient.fromKubeConfig(kubeConfig);
-  await ensurePlatformObjects(client, config.platformNamespace, config.zones);
+  if (config.platformObjects) await ensurePlatformObjects(client, config.platformNamespace, config.zones);
 
   const nats = new NatsAccounts(config.natsUrl, keyPair(config.natsOperatorSeed), config.natsSystemCreds);
   await ensurePlatformServices(client, nats, config.platformNamespace);

@@ -9,6 +9,10 @@ export interface TestOperatorOptions {
   readonly leaderElection?: boolean;
   readonly resyncSeconds?: number;
   readonly workers?: number;
+  /** Another identity than the administrator's (the chart's ServiceAccount, say). */
+  readonly kubeconfig?: string;
+  /** Whether the operator installs the platform's cluster-wide objects (the chart does instead). */
+  readonly platformObjects?: boolean;
 }
 
 /** An operator running in this process against the test platform, with metrics on a free port. */
@@ -22,6 +26,8 @@ export async function startTestOperator(options: TestOperatorOptions = {}): Prom
     OPERATOR_WORKERS: String(options.workers ?? 4),
     MUTUALIS_NATS_PORT: String(platform.config.ports.nats),
     MUTUALIS_DATABASE_PORT: String(platform.config.ports.ferretdb),
+    ...(options.kubeconfig ? { KUBECONFIG: options.kubeconfig } : {}),
+    MUTUALIS_PLATFORM_OBJECTS: String(options.platformObjects ?? true),
   });
   const operator = await startOperator(config, createLogger("test-operator", process.env.TEST_LOG_LEVEL ?? "warn"));
   // A replica that loses its lease exits in production; in tests, the test decides.

@@ -2,12 +2,12 @@
  * Writes every file derived from api/src/schema: the CRDs in crds/ and the TypeScript types.
  * With --check, writes nothing and fails when a generated file is missing or out of date.
  */
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { dirname, join, relative, resolve } from "node:path";
+import { resolve } from "node:path";
 import { stringify } from "yaml";
 import { resources } from "../schema/index.ts";
 import { customResourceDefinition } from "./crd.ts";
 import { typescriptTypes } from "./typescript.ts";
+import { writeGenerated } from "./write.ts";
 
 const root = resolve(import.meta.dirname, "../../..");
 
@@ -22,27 +22,6 @@ export function generatedFiles(): Map<string, string> {
   return files;
 }
 
-function main(check: boolean): number {
-  const stale: string[] = [];
-  for (const [path, content] of generatedFiles()) {
-    const file = join(root, path);
-    const current = existsSync(file) ? readFileSync(file, "utf8") : undefined;
-    if (current === content) continue;
-    if (check) {
-      stale.push(path);
-    } else {
-      mkdirSync(dirname(file), { recursive: true });
-      writeFileSync(file, content);
-      console.log(`generate: wrote ${relative(root, file)}`);
-    }
-  }
-  if (stale.length > 0) {
-    console.error(`generate: out of date, run \`make generate\`: ${stale.join(", ")}`);
-    return 1;
-  }
-  return 0;
-}
-
 if (process.argv[1] && resolve(process.argv[1]) === resolve(import.meta.filename)) {
-  process.exit(main(process.argv.includes("--check")));
+  process.exit(writeGenerated(root, generatedFiles(), process.argv.includes("--check")));
 }

@@ -1,0 +1,186 @@
+import { execFile } from "node:child_process";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { CoreV1Api, CustomObjectsApi, KubernetesObjectApi, PatchStrategy, setHeaderOptions, type KubernetesObject } from "@kubernetes/client-node";
+import { layout } from "@mutualis/local-platform";
+import { operatorClusterRules, operatorNamespaceRules, type RunningOperator } from "@mutualis/operator";
+import { parseAllDocuments } from "yaml";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { collectivityManifest, deleteCollectivity, sirenFrom, startTestOperator, waitForGone, waitForReady } from "../support/operator.ts";
+import { eventually, testPlatform } from "../support/platform.ts";
+
+const run = promisify(execFile);
+const platform = testPlatform();
+const helm = layout(platform.config).bin("helm");
+const kubectl = layout(platform.config).bin("kubectl");
+const chart = join(import.meta.dirname, "../../charts/mutualis");
+const kubeVersion = "1.36.3";
+
+interface Rule {
+  apiGroups?: string[];
+  resources?: string[];
+  verbs: string[];
+  nonResourceURLs?: string[];
+  resourceNames?: string[];
+}
+type Manifest = KubernetesObject & { rules?: Rule[]; roleRef?: { name: string }; spec?: Record<string, unknown>; data?: Record<string, string> };
+
+async function template(namespace: string, ...sets: string[]): Promise<Manifest[]> {
+  const { stdout } = await run(helm, ["template", "mutualis", chart, "--namespace", namespace, "--kube-version", kubeVersion, ...sets.flatMap((s) => ["--set", s])]);
+  return parseAllDocuments(stdout)
+    .map((d) => d.toJS() as Manifest | null)
+    .filter((d): d is Manifest => d !== null);
+}
+
+async function templateError(...sets: string[]): Promise<string> {
+  try {
+    await run(helm, ["template", "mutualis", chart, "--kube-version", kubeVersion, ...sets.flatMap((s) => ["--set", s])]);
+    return "";
+  } catch (error) {
+    return (error as { stderr: string }).stderr;
+  }
+}
+
+const byKind = (manifests: Manifest[], kind: string) => manifests.filter((m) => m.kind === kind);
+
+describe("the Helm chart installs the operator", () => {
+  it("when linted, then helm finds nothing wrong", async () => {
+    const { stdout } = await run(helm, ["lint", "--strict", chart, "--kube-version", kubeVersion]);
+    expect(stdout).toContain("1 chart(s) linted, 0 chart(s) failed");
+  });
+
+  it("when rendered, then two replicas with leader election run the image's operator, restricted, with secrets as files", async () => {
+    const manifests = await template("mutualis-system");
+    expect(manifests.map((m) => m.kind).sort()).toEqual(
+      ["ClusterRole", "ClusterRoleBinding", "ConfigMap", "Deployment", "Role", "RoleBinding", "Service", "ServiceAccount", "ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding"].sort(),
+    );
+    const deployment = byKind(manifests, "Deployment")[0]! as Manifest & { spec: { replicas: number; template: { spec: { containers: { args: string[]; env: { name: string; value?: string }[]; securityContext: object }[]; securityContext: object } } } };
+    expect(deployment.spec.replicas).toBe(2);
+    const container = deployment.spec.template.spec.containers[0]!;
+    expect(container.args).toEqual(["operator"]);
+    const env = Object.fromEntries(container.env.map((e) => [e.name, e.value]));
+    expect(env).toMatchObject({ OPERATOR_LEADER_ELECTION: "true", MUTUALIS_PLATFORM_OBJECTS: "false", MUTUALIS_ZONES: "fr-bzh-1a,fr-bzh-1b", MUTUALIS_PLATFORM_NAMESPACE: "mutualis-system" });
+    expect(JSON.stringify(container.env)).not.toMatch(/BEGIN|SUAA|-----/);
+    expect(container.securityContext).toMatchObject({ allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ["ALL"] } });
+    expect(deployment.spec.template.spec.securityContext).toMatchObject({ runAsNonRoot: true, seccompProfile: { type: "RuntimeDefault" } });
+    expect(byKind(manifests, "ConfigMap")[0]!.data).toEqual({ "fr-bzh-1a": "available", "fr-bzh-1b": "available" });
+    // The CRDs travel in crds/, installed by Helm before the templates.
+    const crds = readFileSync(join(chart, "crds/collectivities.mutualis.fr.yaml"), "utf8");
+    expect(crds).toBe(readFileSync(join(import.meta.dirname, "../../crds/collectivities.mutualis.fr.yaml"), "utf8").replace("api/src/generate from api/src/schema", "operator/src/generate/chart.ts"));
+  });
+
+  it("when values are wrong, then the schema refuses them and names the value", async () => {
+    expect(await templateError("replicaCount=deux")).toContain("/replicaCount");
+    expect(await templateError("zones[0]=Zone_A")).toContain("/zones/0");
+    expect(await templateError("nats.url=http://nats:4222")).toContain("/nats/url");
+    expect(await templateError("colour=bleu")).toMatch(/additional properties 'colour' not allowed|colour/);
+  });
+
+  it("when its RBAC is read, then it grants exactly the operator's declared rules: no wildcard, no cluster-admin, no access to admission policies", async () => {
+    const manifests = await template("mutualis-system");
+    const clusterRole = byKind(manifests, "ClusterRole")[0]!;
+    const role = byKind(manifests, "Role")[0]!;
+    expect(clusterRole.rules).toEqual(JSON.parse(JSON.stringify(operatorClusterRules)));
+    expect(role.rules).toEqual(JSON.parse(JSON.stringify(operatorNamespaceRules)));
+    const everything = [...clusterRole.rules!, ...role.rules!];
+    for (const rule of everything) {
+      for (const value of [...(rule.apiGroups ?? []), ...(rule.resources ?? []), ...rule.verbs]) expect(value).not.toContain("*");
+      expect(rule.verbs).not.toContain("escalate");
+      expect(rule.verbs).not.toContain("bind");
+      expect(rule.verbs).not.toContain("impersonate");
+      expect(rule.apiGroups).not.toContain("admissionregistration.k8s.io");
+      expect(rule.apiGroups).not.toContain("apiextensions.k8s.io");
+    }
+    for (const binding of [...byKind(manifests, "ClusterRoleBinding"), ...byKind(manifests, "RoleBinding")]) expect(binding.roleRef!.name).toBe("mutualis-operator");
+  });
+
+  it("when rendered with monitoring, then the ServiceMonitor scrapes the metrics port and every alert is valid PromQL that Prometheus evaluates", async () => {
+    const manifests = await template("mutualis-system", "serviceMonitor.enabled=true", "prometheusRule.enabled=true");
+    expect(byKind(manifests, "ServiceMonitor")[0]!.spec).toMatchObject({ endpoints: [{ port: "metrics", path: "/metrics" }] });
+    const rules = (byKind(manifests, "PrometheusRule")[0]!.spec as { groups: { rules: { alert: string; expr: string }[] }[] }).groups[0]!.rules;
+    expect(rules.map((r) => r.alert)).toEqual(["MutualisReconcileErrors", "MutualisTenantNotReady", "MutualisWorkQueueBacklog", "MutualisLeaderMissing"]);
+    for (const rule of rules) {
+      const answer = await fetch(`${platform.env.PROMETHEUS_URL}/api/v1/query?query=${encodeURIComponent(rule.expr)}`);
+      expect({ alert: rule.alert, status: answer.status }).toEqual({ alert: rule.alert, status: 200 });
+    }
+  });
+
+  describe("on the local platform's API server", () => {
+    const kc = platform.kubeConfig();
+    const core = kc.makeApiClient(CoreV1Api);
+    const custom = kc.makeApiClient(CustomObjectsApi);
+    const objects = KubernetesObjectApi.makeApiClient(kc);
+    const namespace = "mutualis-system";
+    let operator: RunningOperator | undefined;
+
+    beforeAll(async () => {
+      await objects.create({ apiVersion: "v1", kind: "Namespace", metadata: { name: namespace } }).catch(() => undefined);
+    });
+
+    afterAll(async () => {
+      await deleteCollectivity(kc, "t-chart").catch(() => undefined);
+      await waitForGone(kc, "t-chart").catch(() => undefined);
+      await operator?.stop();
+    });
+
+    it("when the rendered manifests are applied as a dry run, then the API server accepts every one", async () => {
+      const manifests = await template(namespace);
+      const file = join(mkdtempSync(join(tmpdir(), "chart-")), "rendered.json");
+      writeFileSync(file, JSON.stringify({ apiVersion: "v1", kind: "List", items: manifests }));
+      const { stdout } = await run(kubectl, ["--kubeconfig", platform.env.KUBECONFIG, "apply", "--server-side", "--force-conflicts", "--field-manager=helm-dry-run", "--dry-run=server", "-f", file]);
+      expect(stdout.trim().split("\n")).toHaveLength(manifests.length);
+    });
+
+    it("when the operator runs as the chart's ServiceAccount with only the chart's RBAC, then a collectivity is provisioned, suspended and deleted", async () => {
+      const manifests = (await template(namespace)).filter((m) => ["ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding"].includes(m.kind!));
+      for (const manifest of manifests) await objects.patch(manifest, undefined, undefined, "mutualis-chart-test", true, PatchStrategy.ServerSideApply);
+      const { status } = await core.createNamespacedServiceAccountToken({ name: "mutualis", namespace, body: { spec: { audiences: [], expirationSeconds: 3600 } } });
+      const cluster = kc.getCurrentCluster()!;
+      const kubeconfig = join(mkdtempSync(join(tmpdir(), "chart-sa-")), "kubeconfig");
+      writeFileSync(
+        kubeconfig,
+        JSON.stringify({
+          apiVersion: "v1",
+          kind: "Config",
+          clusters: [{ name: "local", cluster: { server: cluster.server, "certificate-authority-data": cluster.caData ?? readFileSync(cluster.caFile!).toString("base64") } }],
+          users: [{ name: "operator", user: { token: status!.token } }],
+          contexts: [{ name: "local", context: { cluster: "local", user: "operator" } }],
+          "current-context": "local",
+        }),
+        { mode: 0o600 },
+      );
+      operator = await startTestOperator({ kubeconfig, platformObjects: false });
+
+      await objects.create(collectivityManifest({ name: "t-chart", siren: sirenFrom("21350099") }));
+      await waitForReady(kc, "t-chart");
+      expect((await core.listNamespacedSecret({ namespace: "coll-t-chart" })).items.length).toBeGreaterThan(0);
+      await custom.createNamespacedCustomObject({
+        group: "mutualis.fr",
+        version: "v1alpha1",
+        plural: "serviceinstances",
+        namespace: "coll-t-chart",
+        body: { apiVersion: "mutualis.fr/v1alpha1", kind: "ServiceInstance", metadata: { name: "actes" }, spec: { service: "actes" } },
+      });
+      await eventually("the ServiceInstance to have a status written by the operator", async () => {
+        const si = (await custom.getNamespacedCustomObject({ group: "mutualis.fr", version: "v1alpha1", plural: "serviceinstances", namespace: "coll-t-chart", name: "actes" })) as { status?: { conditions?: unknown[] } };
+        return si.status?.conditions?.length ? si : undefined;
+      });
+      await custom.patchClusterCustomObject(
+        { group: "mutualis.fr", version: "v1alpha1", plural: "collectivities", name: "t-chart", body: { spec: { suspended: true } } },
+        setHeaderOptions("Content-Type", PatchStrategy.MergePatch),
+      );
+      await eventually("the collectivity to be suspended", async () => {
+        const c = (await custom.getClusterCustomObject({ group: "mutualis.fr", version: "v1alpha1", plural: "collectivities", name: "t-chart" })) as { status?: { conditions?: { type: string; reason: string }[] } };
+        return c.status?.conditions?.find((x) => x.type === "Ready" && x.reason === "Suspended");
+      });
+      // Nothing the operator did was refused: its metrics count no API request answered 403.
+      // (Checked before the deletion: an event posted into a terminating namespace is a 403 too.)
+      const metrics = await (await fetch(`http://127.0.0.1:${operator.manager.port}/metrics`)).text();
+      expect(metrics.split("\n").filter((l) => l.startsWith("rest_client_requests_total") && l.includes('code="403"'))).toEqual([]);
+      await deleteCollectivity(kc, "t-chart");
+      await waitForGone(kc, "t-chart");
+    });
+  });
+});
