@@ -35,11 +35,13 @@ status: ## Show each component of the local platform, its state and endpoint
 demo: setup ## Set everything up, start the platform and show what to look at
 	@$(LOCAL) demo
 
-generate: node_modules/.package-lock.json ## Regenerate the CRDs and TypeScript types from the schemas in api/src/schema
+generate: node_modules/.package-lock.json ## Regenerate the CRDs, TypeScript types and the chart's generated parts (CRDs, RBAC) from code
 	@$(TSX) api/src/generate/main.ts
+	@$(TSX) operator/src/generate/chart.ts
 
 verify: node_modules/.package-lock.json ## Fail if a generated file is out of date
 	@$(TSX) api/src/generate/main.ts --check
+	@$(TSX) operator/src/generate/chart.ts --check
 
 token: node_modules/.package-lock.json ## A development token for the gateway: make token USER=dsi@ville-rennes.example TENANT=rennes [ROLE=agent] [GROUPS=a,b]
 	@$(TSX) services/gateway/src/token.ts "$(USER)" "$(TENANT)" "$(ROLE)" "$(GROUPS)"
@@ -57,6 +59,7 @@ test: setup ## Set everything up, lint, and run every test
 	@rm -rf .local/test-results
 	@status=0; \
 	  $(TSX) api/src/generate/main.ts --check || status=1; \
+	  $(TSX) operator/src/generate/chart.ts --check || status=1; \
 	  npm run --silent lint || status=1; \
 	  npm run --silent test:unit -- --reporter=default --reporter=json --outputFile.json=.local/test-results/unit.json || status=1; \
 	  npm run --silent test:integration -- --reporter=default --reporter=json --outputFile.json=.local/test-results/integration.json || status=1; \

@@ -188,9 +188,11 @@ async function roundTrip(nc: NatsConnection, source: () => Readable, bytes: numb
     let pending: Buffer[] = [];
     let pendingBytes = 0;
     const send = async () => {
+      const t = performance.now();
       const sent = await http("PATCH", session, Readable.from(pending), { "upload-offset": String(offset), "content-length": String(pendingBytes) });
       if (sent.status !== 204 && sent.status !== 201) throw new Error(`chunk at ${offset} answered ${sent.status}: ${sent.text}`);
       if (sent.status === 201) fileId = (JSON.parse(sent.text) as { id: string }).id;
+      if (process.env.BENCH_VERBOSE) console.log(`bench: chunk at ${offset}: ${(performance.now() - t).toFixed(0)} ms`);
       offset += pendingBytes;
       pending = [];
       pendingBytes = 0;

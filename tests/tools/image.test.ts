@@ -14,13 +14,19 @@ describe("the services image", () => {
   it("when the image runs without a service or with an unknown one, then it exits with a usage error listing its services", () => {
     const run = spawnSync(process.execPath, [out, "helios"], { encoding: "utf8", env: { PATH: process.env.PATH } });
     expect(run.status).toBe(64);
-    expect(run.stderr).toContain('unknown service "helios": this image runs actes, gateway, prefecture-simulator, sesf');
+    expect(run.stderr).toContain('unknown service "helios": this image runs actes, gateway, operator, prefecture-simulator, sesf');
   });
 
   it("when the image runs a service with missing settings, then the bundled service names them and exits", () => {
     const run = spawnSync(process.execPath, [out, "actes"], { encoding: "utf8", env: { PATH: process.env.PATH } });
     expect(run.status).toBe(1);
     expect(run.stdout).toContain("invalid settings: SERVICE_NAME is required; NATS_URL is required; MONGODB_URI is required");
+  });
+
+  it("when the image runs the operator (as the Helm chart does) without its settings, then the bundled operator names the first missing one and exits", () => {
+    const run = spawnSync(process.execPath, [out, "operator"], { encoding: "utf8", env: { PATH: process.env.PATH } });
+    expect(run.status).toBe(1);
+    expect(`${run.stdout}${run.stderr}`).toContain("MUTUALIS_ZONES is required");
   });
 
   it("when the Dockerfile builds the image, then it bundles with the same script and runs as the Deployments' non-root user", () => {

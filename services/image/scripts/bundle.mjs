@@ -22,8 +22,9 @@ await build({
   // CommonJS packages in an ES module bundle still call require() for Node's built-ins.
   banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" },
   // The MongoDB driver's optional integrations (Kerberos, compression, client-side encryption,
-  // cloud credentials): not installed, and the driver loads them only when configured.
-  external: ["kerberos", "@mongodb-js/zstd", "snappy", "socks", "aws4", "mongodb-client-encryption", "@aws-sdk/credential-providers", "gcp-metadata"],
+  // cloud credentials): not installed, and the driver loads them only when configured. (socks is
+  // installed, for the Kubernetes client's proxy support, and bundled.)
+  external: ["kerberos", "@mongodb-js/zstd", "snappy", "aws4", "mongodb-client-encryption", "@aws-sdk/credential-providers", "gcp-metadata"],
   logLevel: "warning",
 });
 process.stdout.write(`bundled the services image's entrypoint into ${outfile}\n`);
