@@ -54,7 +54,7 @@ describe("the Helm chart installs the operator", () => {
   it("when rendered, then two replicas with leader election run the image's operator, restricted, with secrets as files", async () => {
     const manifests = await template("mutualis-system");
     expect(manifests.map((m) => m.kind).sort()).toEqual(
-      ["ClusterRole", "ClusterRoleBinding", "ConfigMap", "Deployment", "Role", "RoleBinding", "Service", "ServiceAccount", "ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding"].sort(),
+      ["ClusterRole", "ClusterRoleBinding", "ConfigMap", "ConfigMap", "ConfigMap", "Deployment", "Role", "RoleBinding", "Service", "ServiceAccount", "ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding"].sort(),
     );
     const deployment = byKind(manifests, "Deployment")[0]! as Manifest & { spec: { replicas: number; template: { spec: { containers: { args: string[]; env: { name: string; value?: string }[]; securityContext: object }[]; securityContext: object } } } };
     expect(deployment.spec.replicas).toBe(2);
@@ -65,7 +65,7 @@ describe("the Helm chart installs the operator", () => {
     expect(JSON.stringify(container.env)).not.toMatch(/BEGIN|SUAA|-----/);
     expect(container.securityContext).toMatchObject({ allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ["ALL"] } });
     expect(deployment.spec.template.spec.securityContext).toMatchObject({ runAsNonRoot: true, seccompProfile: { type: "RuntimeDefault" } });
-    expect(byKind(manifests, "ConfigMap")[0]!.data).toEqual({ "fr-bzh-1a": "available", "fr-bzh-1b": "available" });
+    expect(byKind(manifests, "ConfigMap").find((m) => m.metadata?.name === "hosting-zones")!.data).toEqual({ "fr-bzh-1a": "available", "fr-bzh-1b": "available" });
     // The CRDs travel in crds/, installed by Helm before the templates.
     const crds = readFileSync(join(chart, "crds/collectivities.mutualis.fr.yaml"), "utf8");
     expect(crds).toBe(readFileSync(join(import.meta.dirname, "../../crds/collectivities.mutualis.fr.yaml"), "utf8").replace("api/src/generate from api/src/schema", "operator/src/generate/chart.ts"));
@@ -105,6 +105,28 @@ describe("the Helm chart installs the operator", () => {
       const answer = await fetch(`${platform.env.PROMETHEUS_URL}/api/v1/query?query=${encodeURIComponent(rule.expr)}`);
       expect({ alert: rule.alert, status: answer.status }).toEqual({ alert: rule.alert, status: 200 });
     }
+  });
+
+  it("when its Grafana dashboards are read, then each is a ConfigMap for Grafana's sidecar and every panel's query is PromQL that Prometheus evaluates", async () => {
+    const manifests = await template("mutualis-system");
+    const boards = byKind(manifests, "ConfigMap").filter((m) => m.metadata?.labels?.grafana_dashboard === "1");
+    expect(boards.map((b) => b.metadata!.name).sort()).toEqual(["mutualis-dashboard-platform", "mutualis-dashboard-tenant"]);
+    const uids = new Set<string>();
+    for (const board of boards) {
+      const [json] = Object.values(board.data!);
+      const dashboard = JSON.parse(json!) as { uid: string; title: string; panels: { title: string; targets?: { expr: string }[] }[] };
+      uids.add(dashboard.uid);
+      expect(dashboard.title).toMatch(/^Mutualis — /);
+      const targets = dashboard.panels.flatMap((p) => (p.targets ?? []).map((t) => ({ panel: p.title, expr: t.expr })));
+      expect(targets.length).toBeGreaterThan(2);
+      for (const { panel, expr } of targets) {
+        const concrete = expr.replaceAll("$__rate_interval", "5m").replaceAll("$collectivity", "t-chart");
+        const answer = await fetch(`${platform.env.PROMETHEUS_URL}/api/v1/query?query=${encodeURIComponent(concrete)}`);
+        expect({ panel, status: answer.status }).toEqual({ panel, status: 200 });
+      }
+    }
+    expect(uids.size).toBe(2);
+    expect((await template("mutualis-system", "dashboards.enabled=false")).filter((m) => m.metadata?.labels?.grafana_dashboard)).toEqual([]);
   });
 
   describe("on the local platform's API server", () => {

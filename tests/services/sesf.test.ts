@@ -291,9 +291,20 @@ describe("SESF: the secure file exchange", () => {
 
     const back = await download(`${share.links[0]!.url}/files/${String(last.body.id)}`);
     expect(back).toMatchObject({ status: 200, bytes: bytes.length, sha256: createHash("sha256").update(bytes).digest("hex") });
-    // Only the file is left on disk: the parts are gone, and the session with them.
+    // Only the file is left on disk, as its encrypted chunks; the session is gone.
     expect(readdirSync(join(storage, "files", "t-sesf-a", share.id))).toEqual([String(last.body.id)]);
     expect((await fetch(started.url)).status).toBe(404);
+    // A chunk altered on disk fails the download as a whole file would.
+    const stored = join(storage, "files", "t-sesf-a", share.id, String(last.body.id));
+    const parts = readdirSync(stored);
+    expect(parts).toHaveLength(3);
+    const first = join(stored, parts.find((p) => p.startsWith("0."))!);
+    const altered = readFileSync(first);
+    altered[100]! ^= 0x01;
+    writeFileSync(first, altered);
+    const broken = await download(`${share.links[0]!.url}/files/${String(last.body.id)}`);
+    expect(broken.status).toBe(500);
+    expect(broken.body).toContain("failed its integrity check");
   });
 
   it("when a virus is split across two chunks, then the finished file is scanned whole and refused", async () => {

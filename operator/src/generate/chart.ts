@@ -1,7 +1,8 @@
 /**
  * Writes the parts of the Helm chart (charts/mutualis) that come from code, so that nothing is
- * maintained twice: the CRDs (from api/src/schema), the operator's RBAC (from src/rbac.ts) and
- * the platform's cluster-wide objects (from src/platform-setup.ts). With --check, writes nothing
+ * maintained twice: the CRDs (from api/src/schema), the operator's RBAC (from src/rbac.ts), the
+ * platform's cluster-wide objects (from src/platform-setup.ts) and the Grafana dashboards (from
+ * src/generate/dashboards.ts). With --check, writes nothing
  * and fails when one is out of date.
  */
 import { resolve } from "node:path";
@@ -9,6 +10,7 @@ import { stringify } from "yaml";
 import { customResourceDefinition, resources, writeGenerated } from "@mutualis/api";
 import { platformObjects } from "../platform-setup.ts";
 import { operatorClusterRules, operatorNamespaceRules, operatorRoleName } from "../rbac.ts";
+import { dashboards } from "./dashboards.ts";
 
 const root = resolve(import.meta.dirname, "../../..");
 const chart = "charts/mutualis";
@@ -55,6 +57,7 @@ export function chartFiles(): Map<string, string> {
   }
   files.set(`${chart}/templates/rbac.yaml`, header + rbac());
   files.set(`${chart}/templates/platform.yaml`, header + platform());
+  for (const [name, json] of dashboards()) files.set(`${chart}/dashboards/${name}`, json);
   return files;
 }
 

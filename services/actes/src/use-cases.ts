@@ -43,11 +43,19 @@ export interface ActesDependencies {
 export class ActesUseCases {
   private readonly submitted;
   private readonly acknowledged;
+  private readonly timeToAcknowledgement;
   private readonly refused;
 
   constructor(private readonly deps: ActesDependencies) {
     this.submitted = deps.metrics.businessCounter("mutualis_actes_submitted_total", "Acts submitted, per collectivity.");
     this.acknowledged = deps.metrics.businessCounter("mutualis_actes_acknowledged_total", "Acts acknowledged by the prefecture, per collectivity.");
+    // From submission to the prefecture's acknowledgement: seconds when all goes well, days when a
+    // prefecture's system is down.
+    this.timeToAcknowledgement = deps.metrics.businessHistogram(
+      "mutualis_actes_acknowledgement_seconds",
+      "Time from an act's submission to its acknowledgement by the prefecture, per collectivity.",
+      [1, 5, 30, 60, 300, 900, 3600, 4 * 3600, 86_400, 7 * 86_400],
+    );
     this.refused = deps.metrics.businessCounter("mutualis_actes_refused_total", "Acts refused by the prefecture, per collectivity.");
   }
 
@@ -137,6 +145,7 @@ export class ActesUseCases {
           acknowledgedAt: new Date(message.receivedAt),
         });
         this.acknowledged.inc({ collectivity: act.collectivity });
+        this.timeToAcknowledgement.observe({ collectivity: act.collectivity }, Math.max(0, (new Date(message.receivedAt).getTime() - act.submittedAt.getTime()) / 1000));
         return;
       case "refusal":
         await this.deps.acts.apply(act, { type: "refused", reason: message.reason }, { reason: message.reason });

@@ -55,11 +55,18 @@ export function createHttpApp(options: HttpOptions, routes: (app: Express) => vo
 
   app.use((req, _res, next) => next(new NotFound(`no route for ${req.method} ${req.path}`)));
   const handleError: ErrorRequestHandler = (error: unknown, req, res, _next) => {
+    // The route's pattern, never the path itself: a path may carry a capability (a share link).
+    const route = req.route?.path ? `${req.baseUrl}${String(req.route.path)}` : "unmatched";
+    if (req.destroyed && (error as NodeJS.ErrnoException).code === "ECONNRESET") {
+      // The client went away mid-request (a broken link during an upload): not a server fault.
+      options.log.info({ method: req.method, route }, "client closed the connection before the end of its request");
+      return;
+    }
     const mapped = bodyError(error as { type?: string }) ?? error;
     const status = statusOf(mapped);
     // An unexpected failure is an error; a dependency that does not answer (503) is a warning.
-    if (status === 503) options.log.warn({ reason: (mapped as Error).message, method: req.method, path: req.path }, "dependency unavailable");
-    else if (status >= 500) options.log.error({ err: mapped, method: req.method, path: req.path }, "request failed");
+    if (status === 503) options.log.warn({ reason: (mapped as Error).message, method: req.method, route }, "dependency unavailable");
+    else if (status >= 500) options.log.error({ err: mapped, method: req.method, route }, "request failed");
     res.status(status).json(publicBody(mapped));
   };
   app.use(handleError);

@@ -20,6 +20,7 @@ export class ServiceMetrics {
     registers: [this.registry],
   });
   private readonly counters = new Map<string, Counter<"collectivity">>();
+  private readonly histograms = new Map<string, Histogram<"collectivity">>();
 
   constructor(service: string) {
     this.registry.setDefaultLabels({ service });
@@ -34,5 +35,15 @@ export class ServiceMetrics {
       this.counters.set(name, counter);
     }
     return counter;
+  }
+
+  /** A business duration labelled by collectivity, in seconds (e.g. an act's time to acknowledgement). */
+  businessHistogram(name: string, help: string, buckets: number[]): Histogram<"collectivity"> {
+    let histogram = this.histograms.get(name);
+    if (!histogram) {
+      histogram = new Histogram({ name, help, labelNames: ["collectivity"] as const, buckets, registers: [this.registry] });
+      this.histograms.set(name, histogram);
+    }
+    return histogram;
   }
 }

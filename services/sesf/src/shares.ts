@@ -2,12 +2,12 @@ import { createHash, randomBytes, randomUUID } from "node:crypto";
 import { createReadStream, createWriteStream } from "node:fs";
 import { mkdir, rename, rm, rmdir, stat } from "node:fs/promises";
 import { join } from "node:path";
-import { Readable, Transform, type Writable } from "node:stream";
+import { Readable, Transform, Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { Conflict, Forbidden, Gone, InvalidRequest, NotFound, PayloadTooLarge, Repository, Unavailable, type Database, type ServiceMetrics } from "@mutualis/service-kit";
 import { ClamdScan, type ScanResult } from "./antivirus.ts";
 import { chain, verifyChain, type AuditEntry } from "./audit.ts";
-import { DecryptStream, EncryptStream, hashPassword, tenantKey, unwrapKey, verifyPassword, wrapKey } from "./crypto.ts";
+import { DecryptStream, EncryptStream, hashPassword, IntegrityError, tenantKey, unwrapKey, verifyPassword, wrapKey } from "./crypto.ts";
 import { safeFileName } from "./names.ts";
 import type { Limits, SesfSettings } from "./settings.ts";
 
@@ -20,6 +20,11 @@ export interface ShareFile {
   /** What ClamAV said; only a clean (or, without an antivirus, unscanned) file is ever served. */
   scan: "clean" | "infected" | "unscanned";
   signature?: string;
+  /**
+   * A file sent in chunks is kept as its encrypted chunks, in order, in a directory named by its
+   * id (each chunk its own STREAM, keyed by the file and the chunk): never encrypted twice.
+   */
+  parts?: string[];
 }
 
 export interface Recipient {
@@ -136,6 +141,23 @@ class Meter extends Transform {
     this.hash.update(chunk);
     done(null, chunk);
   }
+}
+
+/** The plaintext of a file kept as its chunks: each decrypted and verified in turn. */
+function plaintextOfParts(dir: string, parts: string[], dataKey: Buffer, fileId: string): Readable {
+  return Readable.from(
+    (async function* () {
+      for (const part of parts) {
+        const source = createReadStream(join(dir, part));
+        try {
+          yield* source.pipe(new DecryptStream(dataKey, `${fileId}:${part}`)) as AsyncIterable<Buffer>;
+        } catch (error) {
+          if ((error as NodeJS.ErrnoException).code === "ENOENT") throw new IntegrityError("a part of the stored file is missing: the file was altered");
+          throw error;
+        }
+      }
+    })(),
+  );
 }
 
 /**
@@ -349,17 +371,22 @@ export class Shares extends Repository<Share> {
    * Scans, hashes and encrypts a file into the share, then records it: a clean file is kept, an
    * infected one is refused and only its name and signature are kept (never its bytes).
    */
-  private async store(share: Share, file: { id: string; name: string }, body: Readable, limit: number, address: string): Promise<ShareFile> {
+  private async store(share: Share, file: { id: string; name: string }, body: Readable, limit: number, address: string, chunked?: { dir: string; parts: string[] }): Promise<ShareFile> {
     await mkdir(this.dir(share), { recursive: true, mode: 0o700 });
     const path = join(this.dir(share), file.id);
     const meter = new Meter(limit);
     const scan = this.settings.SESF_CLAMD_ADDRESS ? new ClamdScan(this.settings.SESF_CLAMD_ADDRESS) : undefined;
+    // A chunked file is on disk already, encrypted: it is read through once, to be measured,
+    // hashed and scanned whole, and then kept as it is.
+    const target = chunked
+      ? new Writable({ write: (_chunk, _encoding, done) => done() })
+      : [new EncryptStream(this.dataKey(share), file.id), createWriteStream(`${path}.partial`, { mode: 0o600 })];
     let verdict: ScanResult | undefined;
     try {
-      await pipeline([body, meter, ...(scan ? [scan] : []), new EncryptStream(this.dataKey(share), file.id), createWriteStream(`${path}.partial`, { mode: 0o600 })]);
+      await pipeline([body, meter, ...(scan ? [scan] : []), ...[target].flat()]);
       verdict = await scan?.result;
       if (verdict?.state === "failed") throw new Unavailable(`the antivirus could not scan the file (${verdict.reason}); try again`);
-      if (verdict?.state === "clean" || !verdict) await rename(`${path}.partial`, path);
+      if (verdict?.state === "clean" || !verdict) await rename(chunked?.dir ?? `${path}.partial`, path);
     } catch (error) {
       scan?.abandon();
       throw error;
@@ -373,6 +400,7 @@ export class Shares extends Repository<Share> {
       uploadedAt: new Date(),
       scan: verdict ? (verdict.state === "clean" ? "clean" : "infected") : "unscanned",
       ...(verdict?.state === "infected" ? { signature: verdict.signature } : {}),
+      ...(chunked && verdict?.state !== "infected" ? { parts: chunked.parts } : {}),
     };
     await this.collection.updateOne({ _id: share._id }, { $push: { files: stored } });
     if (verdict?.state === "infected") {
@@ -406,7 +434,7 @@ export class Shares extends Repository<Share> {
    * Adds a chunk at `offset`, which must be where the upload stands (else 409, with where it
    * stands). A chunk is kept whole or not at all: after a broken connection the client asks
    * where the upload stands and sends that chunk again. The last chunk makes the file: its
-   * parts are decrypted in order, scanned, hashed and encrypted into the share's file.
+   * parts are read through in order (verified, measured, hashed, scanned whole) and kept.
    */
   async appendChunk(uploadToken: string, id: string, offset: number, body: Readable, address = "unknown"): Promise<{ session: UploadSession; file?: ShareFile }> {
     const { share, limits } = await this.uploadable(uploadToken);
@@ -437,12 +465,9 @@ export class Shares extends Repository<Share> {
     }
     if (next.offset < next.size) return { session: next };
     this.checkRoom((await this.collection.findOne({ _id: share._id }))!, limits);
-    const key = this.dataKey(share);
-    async function* assembled() {
-      for (const p of next!.parts) yield* createReadStream(join(dir, p.file)).pipe(new DecryptStream(key, `${id}:${p.file}`));
-    }
+    const parts = next.parts.map((p) => p.file);
     try {
-      const file = await this.store(share, { id, name: next.name }, Readable.from(assembled()), limits.fileBytes, address);
+      const file = await this.store(share, { id, name: next.name }, plaintextOfParts(dir, parts, this.dataKey(share), id), limits.fileBytes, address, { dir, parts });
       return { session: next, file };
     } finally {
       await rm(dir, { recursive: true, force: true });
@@ -508,7 +533,7 @@ export class Shares extends Repository<Share> {
     await stat(path);
     // The first segment is checked before anything is sent: a file altered at its start gets an
     // error status, never bytes; one altered later ends the response before its Content-Length.
-    const decrypt = createReadStream(path).pipe(new DecryptStream(dataKey, file.id));
+    const decrypt = file.parts ? plaintextOfParts(path, file.parts, dataKey, file.id) : createReadStream(path).pipe(new DecryptStream(dataKey, file.id));
     const chunks = decrypt[Symbol.asyncIterator]();
     const first = await chunks.next();
     const out = start(file);

@@ -1,5 +1,5 @@
 import type { KubernetesObject } from "@kubernetes/client-node";
-import type { Collectivity, ServiceInstance } from "@mutualis/api";
+import { departementOf, type Collectivity, type ServiceInstance } from "@mutualis/api";
 import { Gauge } from "prom-client";
 import { conditionTypes, fieldManager, labels } from "../../constants.ts";
 import { resourceTypes } from "../../kube/resources.ts";
@@ -95,6 +95,18 @@ export function setupCollectivityController(manager: Manager, options: Collectiv
       for (const c of collectivities.list()) {
         const ready = findCondition(c.status?.conditions as Condition[] | undefined, conditionTypes.ready);
         this.inc({ condition: conditionTypes.ready, status: ready?.status ?? "Unknown", reason: ready?.reason ?? "Pending" });
+      }
+    },
+  });
+  new Gauge({
+    name: "mutualis_collectivity_info",
+    help: "One series per collectivity, always 1, carrying what the observatory shows of it.",
+    labelNames: ["collectivity", "display_name", "category", "departement", "zone"] as const,
+    registers: [manager.metrics.registry],
+    collect() {
+      this.reset();
+      for (const c of collectivities.list()) {
+        this.set({ collectivity: c.metadata!.name!, display_name: c.spec.displayName, category: c.spec.category, departement: departementOf(c.spec.siren), zone: c.spec.zone ?? "" }, 1);
       }
     },
   });

@@ -1,12 +1,14 @@
 import type { KubernetesObject } from "@kubernetes/client-node";
 import type { Collectivity, ServiceInstance } from "@mutualis/api";
-import { fieldManager, labels } from "../../constants.ts";
+import { conditionTypes, fieldManager, labels } from "../../constants.ts";
 import { Applier } from "../../runtime/apply.ts";
 import { resourceTypes } from "../../kube/resources.ts";
 import { Controller } from "../../runtime/controller.ts";
 import type { Manager } from "../../runtime/manager.ts";
 import type { NatsAccounts } from "../../tenancy/nats-accounts.ts";
 import { ServiceInstanceReconciler } from "./reconciler.ts";
+import { Gauge } from "prom-client";
+import { findCondition, type Condition } from "../../runtime/conditions.ts";
 
 export interface ServiceInstanceControllerOptions {
   readonly workers: number;
@@ -48,5 +50,21 @@ export function setupServiceInstanceController(manager: Manager, options: Servic
   // When a Collectivity changes (becomes Ready, imports a service), its instances are looked at again.
   controller.watchMapped(collectivities, (c) => instances.list(`coll-${c.metadata!.name}`).map((si) => `${si.metadata!.namespace}/${si.metadata!.name}`));
   manager.addController(controller);
+
+  new Gauge({
+    name: "mutualis_service_instances",
+    help: "ServiceInstances per collectivity, service and tenancy, by whether they are Ready (the observatory's active services).",
+    labelNames: ["collectivity", "service", "tenancy", "ready"] as const,
+    registers: [manager.metrics.registry],
+    collect() {
+      this.reset();
+      for (const si of instances.list()) {
+        const namespace = si.metadata?.namespace ?? "";
+        if (!namespace.startsWith("coll-")) continue;
+        const ready = findCondition(si.status?.conditions as Condition[] | undefined, conditionTypes.ready)?.status === "True";
+        this.inc({ collectivity: namespace.slice("coll-".length), service: si.spec.service, tenancy: si.spec.tenancy ?? "shared", ready: String(ready) });
+      }
+    },
+  });
   return controller;
 }
