@@ -3,7 +3,8 @@
 # Package services are not started: the local platform runs its own instances on its own ports.
 set -euo pipefail
 
-packages=(openssl curl clamav-daemon)
+# chromium: the browser tests of the observatory drive it headless (playwright-core).
+packages=(openssl curl clamav-daemon chromium)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

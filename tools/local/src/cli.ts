@@ -149,6 +149,25 @@ async function secureShareWalkthrough(config: PlatformConfig): Promise<void> {
   say(`  ✓ a guest voucher let the company send its offer once (${closed.status}; used again: ${reused.status}); the agent downloaded it (${received.status}${(await received.text()) === offer ? ", identical bytes" : ", DIFFERENT bytes"})`);
 }
 
+/** The observatory, once Prometheus has scraped what the walkthroughs did: Rennes's indicators. */
+async function observatoryWalkthrough(config: PlatformConfig): Promise<void> {
+  const env = platformEnv(config);
+  say("");
+  say("The observatory reads the services' metrics from Prometheus…");
+  type Row = { name: string; displayName: string; values: Record<string, number | null> };
+  let rennes: Row | undefined;
+  for (let i = 0; i < 60; i++) {
+    const report = (await (await fetch(`${env.OBSERVATORY_URL}/export.json`)).json().catch(() => ({}))) as { collectivities?: Row[] };
+    rennes = report.collectivities?.find((c) => c.name === "rennes");
+    if ((rennes?.values.actesTransmis ?? 0) >= 1 && (rennes?.values.volumeEchanges ?? 0) > 0) break;
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+  const v = rennes?.values ?? {};
+  const percent = (x: number | null | undefined) => (x === null || x === undefined ? "—" : `${Math.round(x * 100)} %`);
+  say(`  ✓ ${rennes?.displayName ?? "Rennes"}: ${v.actesTransmis ?? 0} act(s) teletransmitted, ${percent(v.partActesAcquittes)} acknowledged, ${v.volumeEchanges ?? 0} bytes exchanged securely, ${v.servicesActifs ?? 0} active service(s)`);
+  say(`  → open ${env.OBSERVATORY_URL} (in French: the region, every collectivity, CSV and JSON exports)`);
+}
+
 /** What a newcomer should look at once the platform runs. */
 function printGuide(config: PlatformConfig): void {
   const env = platformEnv(config);
@@ -164,6 +183,7 @@ function printGuide(config: PlatformConfig): void {
     [`TOKEN=$(make -s token USER=agent@ville-rennes.example TENANT=rennes)`, "a development token for an agent of Rennes"],
     [`curl -H "Authorization: Bearer $TOKEN" ${env.GATEWAY_URL}/api/v1/tenants/rennes/actes/list`, "Rennes's acts, through the gateway"],
     [`${env.GATEWAY_URL}/api/v1/openapi.json`, "the gateway's API"],
+    [env.OBSERVATORY_URL, "the observatory: how dematerialised each collectivity is (in French; CSV and JSON exports)"],
     [`curl -s '${env.PROMETHEUS_URL}/api/v1/query?query=up' | head -c 600`, "what Prometheus scrapes (service pods: job mutualis-pods)"],
     [`curl -s ${env.OPERATOR_URL}/metrics | grep ^controller_runtime`, "the operator's metrics"],
     [`curl -s ${env.NATS_MONITOR_URL}/accountz`, "NATS: one account per tenant, JetStream"],
@@ -212,6 +232,7 @@ async function main(command: string | undefined): Promise<number> {
           tenancy: "dedicated",
         });
         await secureShareWalkthrough(config);
+        await observatoryWalkthrough(config);
       }
       printGuide(config);
       return 0;

@@ -302,6 +302,7 @@ function prometheus(ctx: ComponentContext): Component {
                 job("actes", `${loopback}:${ports.actes}`),
                 job("prefecture-simulator", `${loopback}:${ports.prefectureSimulator}`),
                 job("sesf", `${loopback}:${ports.sesf}`),
+                job("observatory", `${loopback}:${ports.observatory}`),
               ]
             : []),
           ...podDiscovery(ctx, tls),
@@ -520,6 +521,14 @@ function sharedServices(ctx: ComponentContext, env: Record<string, string>): Com
           if (!existsSync(keyFile)) writeFileSync(keyFile, randomBytes(32).toString("base64"), { mode: 0o600 });
         },
       },
+    ),
+    nodeProgram(
+      ctx,
+      "observatory",
+      "services/observatory/src/main.ts",
+      ports.observatory,
+      { ...common("observatory", ports.observatory, "observatory"), OBSERVATORY_PROMETHEUS_URL: env.PROMETHEUS_URL },
+      { prepare: fetchCreds },
     ),
     nodeProgram(
       ctx,

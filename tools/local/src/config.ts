@@ -20,6 +20,7 @@ export interface Ports {
   readonly actes: number;
   readonly prefectureSimulator: number;
   readonly sesf: number;
+  readonly observatory: number;
   readonly nodeAgent: number;
 }
 
@@ -47,6 +48,7 @@ export const defaultPorts: Ports = {
   actes: 16082,
   prefectureSimulator: 16083,
   sesf: 16084,
+  observatory: 16085,
   nodeAgent: 16250,
 };
 

@@ -25,6 +25,7 @@ export interface PlatformEnv {
   readonly MONGODB_URI: string;
   readonly PROMETHEUS_URL: string;
   readonly CLAMD_ADDRESS: string;
+  readonly OBSERVATORY_URL: string;
   readonly ETCD_URL: string;
   readonly MUTUALIS_ZONES: string;
   readonly MUTUALIS_SERVICES_IMAGE: string;
@@ -66,6 +67,7 @@ export function platformEnv(config: PlatformConfig): PlatformEnv {
     MUTUALIS_SERVICES_IMAGE: servicesImage,
     OPERATOR_URL: `http://127.0.0.1:${ports.operator}`,
     GATEWAY_URL: `http://127.0.0.1:${ports.gateway}`,
+    OBSERVATORY_URL: `http://127.0.0.1:${ports.observatory}`,
   };
 }
 

@@ -1,0 +1,3 @@
+export { observatoryService, readReport } from "./service.ts";
+export { observatorySettings, type ObservatorySettings } from "./settings.ts";
+export { indicators, toCsv, type Report } from "./indicators.ts";

@@ -1,0 +1,159 @@
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { CustomObjectsApi, KubernetesObjectApi } from "@kubernetes/client-node";
+import { connect, credsAuthenticator, type NatsConnection } from "@nats-io/transport-node";
+import { layout } from "@mutualis/local-platform";
+import { observatoryService, observatorySettings, type Report } from "@mutualis/observatory";
+import type { RunningOperator } from "@mutualis/operator";
+import { loadSettings, RunningService } from "@mutualis/service-kit";
+import { chromium, type Browser } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { collectivityManifest, deleteCollectivity, sirenFrom, startTestOperator, waitForGone, waitForReady } from "../support/operator.ts";
+import { eventually, testPlatform } from "../support/platform.ts";
+import { platformServicesCreds, serviceSettings, startSharedActes, startTestSesf } from "../support/services.ts";
+
+const platform = testPlatform();
+const kc = platform.kubeConfig();
+const custom = kc.makeApiClient(CustomObjectsApi);
+const targetsFile = join(layout(platform.config).prometheus, "targets", "observatory-test.json");
+const screenshots = join(import.meta.dirname, "../../.local/test-results/screenshots");
+const uploaded = 5000;
+let operator: RunningOperator;
+let services: RunningService[] = [];
+let observatory: RunningService;
+let nc: NatsConnection;
+let browser: Browser;
+
+async function call<T>(subject: string, body: unknown): Promise<T> {
+  const reply = await nc.request(subject, JSON.stringify(body), { timeout: 10_000 });
+  const code = reply.headers?.get("Nats-Service-Error-Code");
+  if (code) throw new Error(`${subject} answered ${code}: ${reply.string()}`);
+  return reply.json<T>();
+}
+
+async function prometheus(expr: string): Promise<number | undefined> {
+  const answer = (await (await fetch(`${platform.env.PROMETHEUS_URL}/api/v1/query?query=${encodeURIComponent(expr)}`)).json()) as { data: { result: { value: [number, string] }[] } };
+  const value = answer.data.result[0]?.value[1];
+  return value === undefined ? undefined : Number(value);
+}
+
+async function instance(service: string): Promise<void> {
+  await custom.createNamespacedCustomObject({ group: "mutualis.fr", version: "v1alpha1", plural: "serviceinstances", namespace: "coll-t-obs", body: { apiVersion: "mutualis.fr/v1alpha1", kind: "ServiceInstance", metadata: { name: service }, spec: { service } } });
+  await eventually(`the ${service} instance to be Ready`, async () => {
+    const si = (await custom.getNamespacedCustomObject({ group: "mutualis.fr", version: "v1alpha1", plural: "serviceinstances", namespace: "coll-t-obs", name: service })) as { status?: { conditions?: { type: string; status: string }[] } };
+    return si.status?.conditions?.find((c) => c.type === "Ready" && c.status === "True");
+  });
+}
+
+describe("the observatory: how dematerialised each collectivity is", () => {
+  beforeAll(async () => {
+    operator = await startTestOperator();
+    const creds = await platformServicesCreds();
+    services = await startSharedActes(creds, "obstest");
+    const sesf = await startTestSesf(creds, "obstest_sesf");
+    services.push(sesf.service);
+    // Prometheus scrapes the operator and the services as it does on the platform (file discovery).
+    const address = (url: string) => new URL(url).host;
+    mkdirSync(join(layout(platform.config).prometheus, "targets"), { recursive: true });
+    writeFileSync(targetsFile, JSON.stringify([{ targets: [`127.0.0.1:${operator.manager.port}`, ...services.map((s) => address(s.url))], labels: { platform: "observatory-test" } }]));
+
+    await KubernetesObjectApi.makeApiClient(kc).create(collectivityManifest({ name: "t-obs", siren: sirenFrom("21290077"), displayName: "Commune de Plougastel (test)" }));
+    await waitForReady(kc, "t-obs");
+    await instance("actes");
+    await instance("sesf");
+    nc = await connect({ servers: platform.env.NATS_URL, authenticator: credsAuthenticator(readFileSync(creds)) });
+
+    // The collectivity's agents at work: an act sent to the prefecture, a file shared.
+    const pdf = Buffer.from("%PDF-1.7\n% délibération\n%%EOF\n").toString("base64");
+    const act = await call<{ id: string }>("tenant.t-obs.actes.submit", {
+      numeroInterne: "OBS_2026_001",
+      nature: 1,
+      classification: "7.1",
+      objet: "Budget primitif 2027",
+      date: "2026-11-20",
+      document: { fileName: "deliberation.pdf", mimeType: "application/pdf", contentBase64: pdf },
+    });
+    await eventually("the act to be acknowledged", async () => ((await call<{ status: string }>("tenant.t-obs.actes.get", { id: act.id })).status === "acknowledged" ? true : undefined), 60_000);
+    const share = await call<{ uploadUrl: string }>("tenant.t-obs.sesf.shares.create", { recipients: [{ email: "titulaire@entreprise.example" }] });
+    const put = await fetch(`${share.uploadUrl}/files/plans.pdf`, { method: "PUT", headers: { "content-type": "application/octet-stream" }, body: Buffer.alloc(uploaded, 0x25) });
+    expect(put.status).toBe(201);
+
+    await eventually("Prometheus to have scraped the collectivity's activity", async () => {
+      const acknowledged = await prometheus('sum(mutualis_actes_acknowledged_total{collectivity="t-obs"})');
+      const bytes = await prometheus('sum(mutualis_sesf_bytes_uploaded_total{collectivity="t-obs"})');
+      const ready = await prometheus('count(max by (service) (mutualis_service_instances{collectivity="t-obs", ready="true"}))');
+      return acknowledged === 1 && bytes === uploaded && ready === 2 ? true : undefined;
+    }, 90_000);
+
+    observatory = await new RunningService(
+      observatoryService(),
+      loadSettings(observatorySettings, { ...serviceSettings(creds), SERVICE_NAME: "observatory", MONGODB_DATABASE: "obstest_observatory", OBSERVATORY_PROMETHEUS_URL: platform.env.PROMETHEUS_URL }),
+    ).start();
+    browser = await chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium", args: ["--no-sandbox"] });
+    mkdirSync(screenshots, { recursive: true });
+  }, 240_000);
+
+  afterAll(async () => {
+    rmSync(targetsFile, { force: true });
+    await browser?.close();
+    await observatory?.stop();
+    await nc?.close();
+    await deleteCollectivity(kc, "t-obs").catch(() => undefined);
+    await waitForGone(kc, "t-obs").catch(() => undefined);
+    for (const service of services.reverse()) await service.stop();
+    await operator?.stop();
+  });
+
+  it("when the data are exported as JSON, then the collectivity's indicators are those of its activity, and unmeasured ones have no value", async () => {
+    const report = (await (await fetch(`${observatory.url}/export.json`)).json()) as Report;
+    const row = report.collectivities.find((c) => c.name === "t-obs")!;
+    expect(row).toMatchObject({ displayName: "Commune de Plougastel (test)", category: "commune", departement: "029" });
+    expect(row.values).toMatchObject({ actesTransmis: 1, partActesAcquittes: 1, volumeEchanges: uploaded, partagesSecurises: 1, servicesActifs: 2, partFacturesElectroniques: null, utilisateursActifsSso: null });
+    expect(row.values.delaiAccuseMedian).toBeGreaterThanOrEqual(0);
+    expect(row.values.delaiAccuseMedian).toBeLessThanOrEqual(5);
+    expect(report.indicators.find((i) => i.key === "marchesEnLigne")).toMatchObject({ measured: false, notMeasured: expect.stringContaining("pas encore") });
+    expect(report.regionValues.actesTransmis).toBeGreaterThanOrEqual(1);
+  });
+
+  it("when an official opens the overview in a browser, then the region and the collectivity are shown, the table sorts, and the keyboard reaches the content", async () => {
+    const page = await browser.newPage({ locale: "fr-FR" });
+    await page.goto(observatory.url);
+    expect(await page.getAttribute("html", "lang")).toBe("fr");
+    expect(await page.textContent("h1")).toBe("La dématérialisation en Bretagne");
+    expect(await page.locator("table caption").textContent()).toContain("collectivités");
+    const row = page.locator("tr", { has: page.getByRole("link", { name: "Commune de Plougastel (test)" }) });
+    expect(await row.locator("td").allTextContents()).toEqual(expect.arrayContaining(["Commune de Plougastel (test)", "commune", "1", "100\u00a0%", "5 Ko", "2"]));
+    expect(await page.getByText("Non mesuré").count()).toBe(5);
+    await page.keyboard.press("Tab");
+    expect(await page.evaluate("document.activeElement?.textContent")).toBe("Aller au contenu");
+    await page.screenshot({ path: join(screenshots, "observatoire-vue-regionale.png"), fullPage: true });
+
+    await page.getByRole("link", { name: /^Actes télétransmis/ }).click();
+    expect(page.url()).toContain("tri=actesTransmis&ordre=desc");
+    expect(await page.getByRole("columnheader", { name: /Actes télétransmis/ }).getAttribute("aria-sort")).toBe("descending");
+    await page.close();
+  });
+
+  it("when the collectivity's page is opened, then its indicators and its time series are drawn, with their values as text", async () => {
+    const page = await browser.newPage({ locale: "fr-FR" });
+    await page.goto(observatory.url);
+    await page.getByRole("link", { name: "Commune de Plougastel (test)" }).click();
+    expect(await page.textContent("h1")).toBe("Commune de Plougastel (test)");
+    const acts = page.locator('svg[aria-labelledby^="serie-actes"]');
+    expect(await acts.locator("path").getAttribute("d")).toMatch(/^M[\d.]+,[\d.]+( L[\d.]+,[\d.]+)*$/);
+    expect(await acts.locator("desc").textContent()).toMatch(/^Dernière valeur : 1, le /);
+    expect(await page.locator('svg[aria-labelledby^="serie-echanges"] desc').textContent()).toMatch(/^Dernière valeur : 5 Ko, le /);
+    await page.screenshot({ path: join(screenshots, "observatoire-collectivite.png"), fullPage: true });
+    await page.close();
+  });
+
+  it("when the table is downloaded as CSV, then the file holds the collectivity's row", async () => {
+    const page = await browser.newPage({ acceptDownloads: true });
+    await page.goto(observatory.url);
+    const [download] = await Promise.all([page.waitForEvent("download"), page.getByRole("link", { name: "le tableau (CSV)" }).click()]);
+    expect(download.suggestedFilename()).toBe("observatoire-dematerialisation.csv");
+    const csv = readFileSync((await download.path())!, "utf8");
+    expect(csv).toContain("t-obs;Commune de Plougastel (test);commune;029;1;1;");
+    await page.close();
+  });
+});
