@@ -101,7 +101,9 @@ export class EncryptStream extends Transform {
  * segment is the last. Any alteration, reordering or truncation fails with IntegrityError.
  */
 export class DecryptStream extends Transform {
-  private buffered: Buffer = Buffer.alloc(0);
+  /** Bytes received and not yet made into segments, kept as received: each is copied once. */
+  private chunks: Buffer[] = [];
+  private size = 0;
   private held: Buffer | undefined;
   private index = 0;
   private readonly key: Buffer;
@@ -124,16 +126,40 @@ export class DecryptStream extends Transform {
     }
   }
 
+  /** The first `n` bytes received, removed from what is kept. */
+  private consume(n: number): Buffer {
+    const first = this.chunks[0]!;
+    let taken: Buffer;
+    if (first.length >= n) {
+      taken = first.subarray(0, n);
+      if (first.length === n) this.chunks.shift();
+      else this.chunks[0] = first.subarray(n);
+    } else {
+      const all = Buffer.concat(this.chunks);
+      taken = all.subarray(0, n);
+      this.chunks = all.length > n ? [all.subarray(n)] : [];
+    }
+    this.size -= n;
+    return taken;
+  }
+
+  /** The segment length in the next header, without taking it. */
+  private nextLength(): number {
+    const first = this.chunks[0]!;
+    return (first.length >= headerBytes ? first : Buffer.concat(this.chunks, headerBytes)).readUInt32BE(0);
+  }
+
   override _transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback): void {
     try {
-      this.buffered = this.buffered.length === 0 ? chunk : Buffer.concat([this.buffered, chunk]);
-      while (this.buffered.length >= headerBytes) {
-        const length = this.buffered.readUInt32BE(0);
+      this.chunks.push(chunk);
+      this.size += chunk.length;
+      while (this.size >= headerBytes) {
+        const length = this.nextLength();
         if (length > segmentBytes + tagBytes) throw new IntegrityError(`segment ${this.index} has an impossible length: the file was altered`);
-        if (this.buffered.length < headerBytes + length) break;
+        if (this.size < headerBytes + length) break;
         if (this.held) this.push(this.open(this.held, false));
-        this.held = Buffer.from(this.buffered.subarray(headerBytes, headerBytes + length));
-        this.buffered = this.buffered.subarray(headerBytes + length);
+        this.consume(headerBytes);
+        this.held = this.consume(length);
       }
       done();
     } catch (error) {
@@ -143,7 +169,7 @@ export class DecryptStream extends Transform {
 
   override _flush(done: TransformCallback): void {
     try {
-      if (this.buffered.length > 0 || !this.held) throw new IntegrityError("the file is truncated");
+      if (this.size > 0 || !this.held) throw new IntegrityError("the file is truncated");
       this.push(this.open(this.held, true));
       done();
     } catch (error) {

@@ -143,12 +143,15 @@ class Meter extends Transform {
   }
 }
 
+/** Stored files are read a segment at a time (one read per 1 MiB segment, not sixteen). */
+const readBytes = 1024 * 1024 + 64;
+
 /** The plaintext of a file kept as its chunks: each decrypted and verified in turn. */
 function plaintextOfParts(dir: string, parts: string[], dataKey: Buffer, fileId: string): Readable {
   return Readable.from(
     (async function* () {
       for (const part of parts) {
-        const source = createReadStream(join(dir, part));
+        const source = createReadStream(join(dir, part), { highWaterMark: readBytes });
         try {
           yield* source.pipe(new DecryptStream(dataKey, `${fileId}:${part}`)) as AsyncIterable<Buffer>;
         } catch (error) {
@@ -533,7 +536,7 @@ export class Shares extends Repository<Share> {
     await stat(path);
     // The first segment is checked before anything is sent: a file altered at its start gets an
     // error status, never bytes; one altered later ends the response before its Content-Length.
-    const decrypt = file.parts ? plaintextOfParts(path, file.parts, dataKey, file.id) : createReadStream(path).pipe(new DecryptStream(dataKey, file.id));
+    const decrypt = file.parts ? plaintextOfParts(path, file.parts, dataKey, file.id) : createReadStream(path, { highWaterMark: readBytes }).pipe(new DecryptStream(dataKey, file.id));
     const chunks = decrypt[Symbol.asyncIterator]();
     const first = await chunks.next();
     const out = start(file);
