@@ -13,4 +13,4 @@ export { resourceTypes } from "./kube/resources.ts";
 export { isNotFound } from "./kube/errors.ts";
 export { Informer } from "./runtime/informer.ts";
 export { EventRecorder } from "./runtime/events.ts";
-export { operatorClusterRules, operatorNamespaceRules, operatorRoleName, type PolicyRule } from "./rbac.ts";
+export { operatorClusterRules, operatorNamespaceRules, operatorRoleName, operatorUnexercisedPermissions, type PolicyRule } from "./rbac.ts";

@@ -3,13 +3,15 @@ import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { CoreV1Api, CustomObjectsApi, KubernetesObjectApi, PatchStrategy, setHeaderOptions, type KubernetesObject } from "@kubernetes/client-node";
+import { AppsV1Api, CoreV1Api, CustomObjectsApi, KubernetesObjectApi, PatchStrategy, setHeaderOptions, type KubernetesObject } from "@kubernetes/client-node";
 import { layout } from "@mutualis/local-platform";
-import { operatorClusterRules, operatorNamespaceRules, type RunningOperator } from "@mutualis/operator";
+import { administratorRules, operatorClusterRules, operatorNamespaceRules, operatorUnexercisedPermissions, type RunningOperator } from "@mutualis/operator";
 import { parseAllDocuments } from "yaml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { collectivityManifest, deleteCollectivity, sirenFrom, startTestOperator, waitForGone, waitForReady } from "../support/operator.ts";
 import { eventually, testPlatform } from "../support/platform.ts";
+import { platformServicesCreds, startTestSesf } from "../support/services.ts";
+import type { RunningService } from "@mutualis/service-kit";
 
 const run = promisify(execFile);
 const platform = testPlatform();
@@ -44,6 +46,13 @@ async function templateError(...sets: string[]): Promise<string> {
 }
 
 const byKind = (manifests: Manifest[], kind: string) => manifests.filter((m) => m.kind === kind);
+const createInTenant = (plural: string, kind: string, name: string, spec: object) =>
+  platform
+    .kubeConfig()
+    .makeApiClient(CustomObjectsApi)
+    .createNamespacedCustomObject({ group: "mutualis.fr", version: "v1alpha1", plural, namespace: "coll-t-chart", body: { apiVersion: "mutualis.fr/v1alpha1", kind, metadata: { name }, spec } });
+const permission = (verb: string, group: string, resource: string) => `${verb} ${group || "core"}/${resource}`;
+const expand = (rules: Rule[]) => new Set(rules.flatMap((r) => (r.apiGroups ?? []).flatMap((g) => (r.resources ?? []).flatMap((res) => r.verbs.map((v) => permission(v, g, res))))));
 
 describe("the Helm chart installs the operator", () => {
   it("when linted, then helm finds nothing wrong", async () => {
@@ -136,6 +145,7 @@ describe("the Helm chart installs the operator", () => {
     const objects = KubernetesObjectApi.makeApiClient(kc);
     const namespace = "mutualis-system";
     let operator: RunningOperator | undefined;
+    let sesf: RunningService | undefined;
 
     beforeAll(async () => {
       await objects.create({ apiVersion: "v1", kind: "Namespace", metadata: { name: namespace } }).catch(() => undefined);
@@ -145,6 +155,7 @@ describe("the Helm chart installs the operator", () => {
       await deleteCollectivity(kc, "t-chart").catch(() => undefined);
       await waitForGone(kc, "t-chart").catch(() => undefined);
       await operator?.stop();
+      await sesf?.stop();
     });
 
     it("when the rendered manifests are applied as a dry run, then the API server accepts every one", async () => {
@@ -155,7 +166,7 @@ describe("the Helm chart installs the operator", () => {
       expect(stdout.trim().split("\n")).toHaveLength(manifests.length);
     });
 
-    it("when the operator runs as the chart's ServiceAccount with only the chart's RBAC, then a collectivity is provisioned, suspended and deleted", async () => {
+    it("when the operator runs as the chart's ServiceAccount with only the chart's RBAC, then a collectivity is provisioned, given services and a share, suspended and deleted; the API server's audit shows it used every permission the chart grants", { timeout: 480_000 }, async () => {
       const manifests = (await template(namespace)).filter((m) => ["ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding"].includes(m.kind!));
       for (const manifest of manifests) await objects.patch(manifest, undefined, undefined, "mutualis-chart-test", true, PatchStrategy.ServerSideApply);
       const { status } = await core.createNamespacedServiceAccountToken({ name: "mutualis", namespace, body: { spec: { audiences: [], expirationSeconds: 3600 } } });
@@ -175,19 +186,21 @@ describe("the Helm chart installs the operator", () => {
       );
       operator = await startTestOperator({ kubeconfig, platformObjects: false });
 
-      await objects.create(collectivityManifest({ name: "t-chart", siren: sirenFrom("21350099") }));
+      await objects.create(collectivityManifest({ name: "t-chart", siren: sirenFrom("21350099"), deletionPolicy: "Delete" }));
       await waitForReady(kc, "t-chart");
       expect((await core.listNamespacedSecret({ namespace: "coll-t-chart" })).items.length).toBeGreaterThan(0);
-      await custom.createNamespacedCustomObject({
-        group: "mutualis.fr",
-        version: "v1alpha1",
-        plural: "serviceinstances",
-        namespace: "coll-t-chart",
-        body: { apiVersion: "mutualis.fr/v1alpha1", kind: "ServiceInstance", metadata: { name: "actes" }, spec: { service: "actes" } },
-      });
+      await createInTenant("serviceinstances", "ServiceInstance", "actes", { service: "actes" });
       await eventually("the ServiceInstance to have a status written by the operator", async () => {
         const si = (await custom.getNamespacedCustomObject({ group: "mutualis.fr", version: "v1alpha1", plural: "serviceinstances", namespace: "coll-t-chart", name: "actes" })) as { status?: { conditions?: unknown[] } };
         return si.status?.conditions?.length ? si : undefined;
+      });
+      // The exchange, so that the share is made and, at deletion, revoked.
+      sesf = (await startTestSesf(await platformServicesCreds(), "charttest_sesf")).service;
+      await createInTenant("serviceinstances", "ServiceInstance", "sesf", { service: "sesf" });
+      await createInTenant("secureshares", "SecureShare", "pv", { recipients: [{ email: "elu@mairie.example" }] });
+      await eventually("the SecureShare to be Ready", async () => {
+        const share = (await custom.getNamespacedCustomObject({ group: "mutualis.fr", version: "v1alpha1", plural: "secureshares", namespace: "coll-t-chart", name: "pv" })) as { status?: { state?: string } };
+        return share.status?.state === "Ready" ? share : undefined;
       });
       await custom.patchClusterCustomObject(
         { group: "mutualis.fr", version: "v1alpha1", plural: "collectivities", name: "t-chart", body: { spec: { suspended: true } } },
@@ -197,12 +210,33 @@ describe("the Helm chart installs the operator", () => {
         const c = (await custom.getClusterCustomObject({ group: "mutualis.fr", version: "v1alpha1", plural: "collectivities", name: "t-chart" })) as { status?: { conditions?: { type: string; reason: string }[] } };
         return c.status?.conditions?.find((x) => x.type === "Ready" && x.reason === "Suspended");
       });
+      // A dedicated instance while suspended: its Deployment and Service, at zero replicas (no process).
+      await createInTenant("serviceinstances", "ServiceInstance", "parapheur", { service: "parapheur", tenancy: "dedicated" });
+      await eventually("the dedicated instance's Deployment", () => kc.makeApiClient(AppsV1Api).readNamespacedDeployment({ name: "svc-parapheur", namespace: "coll-t-chart" }));
       // Nothing the operator did was refused: its metrics count no API request answered 403.
       // (Checked before the deletion: an event posted into a terminating namespace is a 403 too.)
       const metrics = await (await fetch(`http://127.0.0.1:${operator.manager.port}/metrics`)).text();
       expect(metrics.split("\n").filter((l) => l.startsWith("rest_client_requests_total") && l.includes('code="403"'))).toEqual([]);
+      const deleting = Date.now();
       await deleteCollectivity(kc, "t-chart");
-      await waitForGone(kc, "t-chart");
+      await waitForGone(kc, "t-chart", 120_000);
+      console.log(`t-chart deleted in ${((Date.now() - deleting) / 1000).toFixed(0)} s`);
+      await operator.stop();
+      operator = undefined;
+
+      // Every permission it used, from the API server's audit log, against every one granted.
+      const used = new Set<string>();
+      for (const line of readFileSync(join(layout(platform.config).kube, "audit.log"), "utf8").split("\n")) {
+        if (!line) continue;
+        const event = JSON.parse(line) as { user: { username: string }; verb: string; objectRef?: { apiGroup?: string; resource?: string; subresource?: string } };
+        if (event.user.username !== "system:serviceaccount:mutualis-system:mutualis" || !event.objectRef?.resource) continue;
+        used.add(permission(event.verb, event.objectRef.apiGroup ?? "", event.objectRef.resource + (event.objectRef.subresource ? `/${event.objectRef.subresource}` : "")));
+      }
+      const granted = expand([...operatorClusterRules, ...operatorNamespaceRules]);
+      const delegated = expand(administratorRules);
+      const unexercised = new Set(Object.keys(operatorUnexercisedPermissions));
+      expect([...used].filter((p) => !granted.has(p))).toEqual([]);
+      expect([...granted].filter((p) => !used.has(p) && !delegated.has(p) && !unexercised.has(p)).sort()).toEqual([]);
     });
   });
 });

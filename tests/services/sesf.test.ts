@@ -168,6 +168,16 @@ describe("SESF: the secure file exchange", () => {
     expect(JSON.stringify(view)).not.toMatch(/wrappedKey|tokenHash|passwordHash/);
   }, 600_000);
 
+  it("when a collectivity is disabled on the exchange, then it can create nothing more but its shares can still be revoked and purged", async () => {
+    await nc.request("platform.sesf.tenants.enable", JSON.stringify({ collectivity: "t-sesf-d", siren: "213502388", departement: "035", displayName: "D" }), { timeout: 5000 });
+    const share = await newShare("t-sesf-d");
+    await upload(share.uploadUrl, "pv.pdf", Readable.from([Buffer.from("%PDF-1.7 pv")]));
+    await nc.request("platform.sesf.tenants.disable", JSON.stringify({ collectivity: "t-sesf-d" }), { timeout: 5000 });
+    await expect(newShare("t-sesf-d")).rejects.toThrow(/^403/);
+    expect(await call("t-sesf-d", "revoke", { id: share.id })).toMatchObject({ state: "revoked" });
+    expect(existsSync(join(storage, "files", "t-sesf-d", share.id))).toBe(false);
+  });
+
   it("when another collectivity asks for a share, then it is not found and not listed", async () => {
     const share = await newShare("t-sesf-a");
     await expect(call("t-sesf-b", "get", { id: share.id })).rejects.toThrow(/^404/);

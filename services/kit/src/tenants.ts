@@ -62,6 +62,15 @@ export class TenantRepository extends Repository<Tenant> {
     await this.collection.updateOne({ _id: collectivity }, { $set: { disabledAt: new Date() } });
   }
 
+  /**
+   * For what must work even once a collectivity is disabled — revoking and purging what it left
+   * behind: only a collectivity served by its own dedicated deployment is refused (silently).
+   */
+  async requireForCleanup(collectivity: string): Promise<void> {
+    const tenant = await this.collection.findOne({ _id: collectivity });
+    if (tenant?.delegated && !tenant.disabledAt) throw new NoReply(`collectivity ${collectivity} has a dedicated ${this.service} deployment`);
+  }
+
   async require(collectivity: string): Promise<Tenant> {
     const tenant = await this.collection.findOne({ _id: collectivity, disabledAt: { $exists: false } });
     if (tenant?.delegated) throw new NoReply(`collectivity ${collectivity} has a dedicated ${this.service} deployment`);

@@ -188,7 +188,13 @@ export function sesfService(): ServiceDefinition<SesfSettings> {
           name: "revoke",
           subject: "tenant.*.sesf.shares.revoke",
           schema: byId,
-          handle: async (request, { collectivity }) => shareView(shares, await shares.revoke(await tenantOf(tenants, collectivity), (request as { id: string }).id)),
+          // A disabled collectivity (its ServiceInstance deleted, or suspended) can still have its
+          // shares revoked and purged: nothing it shared outlives it.
+          handle: async (request, { collectivity }) => {
+            if (!collectivity) throw new Forbidden("shares are managed on a tenant subject, tenant.<collectivity>.sesf.…");
+            await tenants.requireForCleanup(collectivity);
+            return shareView(shares, await shares.revoke(collectivity, (request as { id: string }).id));
+          },
         },
         {
           name: "recipients",

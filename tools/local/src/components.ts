@@ -73,6 +73,21 @@ function etcd(ctx: ComponentContext): Component {
   };
 }
 
+/**
+ * The API server records, at metadata level, only the requests of the platform namespace's
+ * service accounts (the operator installed by the chart): enough to list every permission it
+ * uses, and nothing of anyone else.
+ */
+export const auditPolicy = {
+  apiVersion: "audit.k8s.io/v1",
+  kind: "Policy",
+  omitStages: ["RequestReceived"],
+  rules: [
+    { level: "Metadata", userGroups: ["system:serviceaccounts:mutualis-system"] },
+    { level: "None" },
+  ],
+};
+
 function apiServer(ctx: ComponentContext): Component {
   const { ports } = ctx.config;
   const { pki } = ctx;
@@ -99,8 +114,18 @@ function apiServer(ctx: ComponentContext): Component {
       // Pins every pod of a tenant namespace to the namespace's zone (data residency).
       "--enable-admission-plugins=PodNodeSelector",
       "--profiling=false",
+      // What the operator's ServiceAccount does, request by request (the chart's RBAC test reads it).
+      `--audit-policy-file=${join(ctx.paths.kube, "audit-policy.yaml")}`,
+      `--audit-log-path=${join(ctx.paths.kube, "audit.log")}`,
+      "--audit-log-format=json",
+      "--audit-log-maxsize=100",
+      "--audit-log-maxbackup=1",
       "--v=1",
     ]),
+    prepare: () => {
+      mkdirSync(ctx.paths.kube, { recursive: true });
+      writeFileSync(join(ctx.paths.kube, "audit-policy.yaml"), stringify(auditPolicy));
+    },
     startTimeoutMs: 90_000,
     ports: [ports.apiServer],
     ready: () => answersOk(`${url}/readyz`, { caFile: pki.ca.cert, client: pki.admin }),
