@@ -8,13 +8,14 @@
  */
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { connect, credsAuthenticator, type NatsConnection } from "@nats-io/transport-node";
+import type { NatsConnection } from "@nats-io/transport-node";
 import { MongoClient } from "mongodb";
 import { actesService, actesSettings } from "@mutualis/actes";
 import { ensureDevKeys, gateway, gatewaySettings, mintDevToken } from "@mutualis/gateway";
-import { createAccount, down, ensureOperatorIdentity, layout, loadConfig, platformEnv, pushAccountJwt, signAccount, up, userCreds } from "@mutualis/local-platform";
+import { down, loadConfig, platformEnv, up } from "@mutualis/local-platform";
 import { prefectureSimulator, simulatorSettings } from "@mutualis/prefecture-simulator";
 import { loadSettings, RunningService } from "@mutualis/service-kit";
+import { benchServicesAccount } from "./support.ts";
 
 const concurrency = Number(process.env.BENCH_CONCURRENCY ?? 16);
 const seconds = Number(process.env.BENCH_SECONDS ?? 10);
@@ -58,13 +59,7 @@ async function main(): Promise<void> {
   let floorResponder: NatsConnection | undefined;
   const mongo = await new MongoClient(env.MONGODB_URI).connect();
   try {
-    const identity = await ensureOperatorIdentity(layout(config).nats);
-    const account = createAccount();
-    const system = await connect({ servers: env.NATS_URL, authenticator: credsAuthenticator(identity.systemUserCreds) });
-    await pushAccountJwt(system, await signAccount(identity, "bench-services", account));
-    await system.close();
-    const credsFile = join(config.dir, "services.creds");
-    writeFileSync(credsFile, await userCreds("services", account), { mode: 0o600 });
+    const { credsFile, connectAs } = await benchServicesAccount(config);
     const keys = await ensureDevKeys(join(config.dir, "gateway"));
     const common = { HTTP_PORT: "0", HTTP_HOST: "127.0.0.1", NATS_URL: env.NATS_URL, NATS_CREDS_FILE: credsFile, MONGODB_URI: env.MONGODB_URI, LOG_LEVEL: "error" };
     services.push(await new RunningService(prefectureSimulator(), loadSettings(simulatorSettings, { ...common, SERVICE_NAME: "prefecture-simulator", MONGODB_DATABASE: "prefecture" })).start());
@@ -72,7 +67,7 @@ async function main(): Promise<void> {
     const gatewayService = await new RunningService(gateway(), loadSettings(gatewaySettings, { ...common, SERVICE_NAME: "gateway", MONGODB_DATABASE: "gateway", GATEWAY_JWKS_FILE: keys.jwksFile, KUBECONFIG: env.KUBECONFIG })).start();
     services.push(gatewayService);
 
-    client = await connect({ servers: env.NATS_URL, authenticator: credsAuthenticator(await userCreds("bench", account)) });
+    client = await connectAs("bench");
     await client.request("platform.actes.tenants.enable", JSON.stringify({ collectivity: "rennes", siren: "213502388", departement: "35", displayName: "Rennes" }), { timeout: 5000 });
     const pdf = Buffer.from("%PDF-1.7\n%%EOF\n").toString("base64");
     for (let i = 0; i < 20; i++) {
@@ -84,7 +79,7 @@ async function main(): Promise<void> {
     }
 
     // The floor: a bare responder doing the same read, no framework, no authentication.
-    floorResponder = await connect({ servers: env.NATS_URL, authenticator: credsAuthenticator(await userCreds("floor", account)) });
+    floorResponder = await connectAs("floor");
     const acts = mongo.db("actes").collection("acts");
     floorResponder.subscribe("floor.actes.list", {
       callback: (_error, msg) => {

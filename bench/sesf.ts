@@ -22,9 +22,9 @@ import { request } from "node:http";
 import { join } from "node:path";
 import { Readable, Writable, type Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { connect, credsAuthenticator, type NatsConnection } from "@nats-io/transport-node";
-import { createAccount, down, ensureOperatorIdentity, layout, loadConfig, platformEnv, pushAccountJwt, signAccount, up, userCreds, type PlatformConfig } from "@mutualis/local-platform";
-import { peakMemoryMiB, saveResult } from "./support.ts";
+import type { NatsConnection } from "@nats-io/transport-node";
+import { down, loadConfig, platformEnv, up, type PlatformConfig } from "@mutualis/local-platform";
+import { benchServicesAccount, peakMemoryMiB, saveResult } from "./support.ts";
 
 const gib = 1024 ** 3;
 const size = Number(process.env.BENCH_SESF_BYTES ?? gib);
@@ -229,18 +229,11 @@ async function main(): Promise<void> {
   rmSync(config.dir, { recursive: true, force: true });
   console.log(`bench: starting a platform of its own in ${config.dir}`);
   await up(config);
-  const env = platformEnv(config);
   let nc: NatsConnection | undefined;
   const running: Sesf[] = [];
   try {
-    const identity = await ensureOperatorIdentity(layout(config).nats);
-    const account = createAccount();
-    const system = await connect({ servers: env.NATS_URL, authenticator: credsAuthenticator(identity.systemUserCreds) });
-    await pushAccountJwt(system, await signAccount(identity, "bench-services", account));
-    await system.close();
-    const credsFile = join(config.dir, "services.creds");
-    writeFileSync(credsFile, await userCreds("services", account), { mode: 0o600 });
-    nc = await connect({ servers: env.NATS_URL, authenticator: credsAuthenticator(await userCreds("bench", account)) });
+    const { credsFile, connectAs } = await benchServicesAccount(config);
+    nc = await connectAs("bench");
 
     const work = join(config.dir, "work");
     mkdirSync(work, { recursive: true });

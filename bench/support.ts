@@ -4,7 +4,8 @@
  */
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { layout, platformEnv, type Daemon, type PlatformConfig } from "@mutualis/local-platform";
+import { connect, credsAuthenticator, type NatsConnection } from "@nats-io/transport-node";
+import { createAccount, ensureOperatorIdentity, layout, platformEnv, pushAccountJwt, signAccount, userCreds, type Daemon, type PlatformConfig } from "@mutualis/local-platform";
 
 /** Runs `work` over items with at most `limit` in flight. */
 export async function pool<T>(items: T[], limit: number, work: (item: T) => Promise<unknown>): Promise<void> {
@@ -69,4 +70,20 @@ export function saveResult(config: PlatformConfig, fileName: string, result: unk
   const results = join(config.root, ".local", "bench-results");
   mkdirSync(results, { recursive: true });
   writeFileSync(join(results, fileName), JSON.stringify(result, null, 2) + "\n");
+}
+
+/**
+ * A NATS account of its own for a benchmark's services (no operator runs): its services' creds
+ * written to `<dir>/services.creds`, and a way to connect more users of the same account.
+ */
+export async function benchServicesAccount(config: PlatformConfig): Promise<{ credsFile: string; connectAs: (user: string) => Promise<NatsConnection> }> {
+  const env = platformEnv(config);
+  const identity = await ensureOperatorIdentity(layout(config).nats);
+  const account = createAccount();
+  const system = await connect({ servers: env.NATS_URL, authenticator: credsAuthenticator(identity.systemUserCreds) });
+  await pushAccountJwt(system, await signAccount(identity, "bench-services", account));
+  await system.close();
+  const credsFile = join(config.dir, "services.creds");
+  writeFileSync(credsFile, await userCreds("services", account), { mode: 0o600 });
+  return { credsFile, connectAs: async (user) => connect({ servers: env.NATS_URL, authenticator: credsAuthenticator(await userCreds(user, account)) }) };
 }
