@@ -120,7 +120,7 @@ describe("the observatory: how dematerialised each collectivity is", () => {
     await page.goto(observatory.url);
     expect(await page.getAttribute("html", "lang")).toBe("fr");
     expect(await page.textContent("h1")).toBe("La dématérialisation en Bretagne");
-    expect(await page.locator("table caption").textContent()).toContain("collectivités");
+    expect(await page.locator("table caption").textContent()).toMatch(/collectivités?, sur 30 jours/);
     const row = page.locator("tr", { has: page.getByRole("link", { name: "Commune de Plougastel (test)" }) });
     expect(await row.locator("td").allTextContents()).toEqual(expect.arrayContaining(["Commune de Plougastel (test)", "commune", "1", "100\u00a0%", "5 Ko", "2"]));
     expect(await page.getByText("Non mesuré").count()).toBe(5);
