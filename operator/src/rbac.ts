@@ -61,6 +61,8 @@ export const operatorUnexercisedPermissions: Record<string, string> = {
   "create policy/poddisruptionbudgets": "server-side apply creating an object is audited as a patch, and authorized as a create too",
   "patch policy/poddisruptionbudgets": "a dedicated service with two replicas or more gets a PodDisruptionBudget",
   "create coordination.k8s.io/leases": "the first replica ever to lead creates the Lease; once it exists, replicas only read and renew it",
-  "get mutualis.fr/collectivities": "a status write that conflicts (409) reads the latest Collectivity; only some runs conflict",
+  "get mutualis.fr/collectivities": "a status write that conflicts (409) reads the latest object; only some runs conflict",
+  "get mutualis.fr/serviceinstances": "a status write that conflicts (409) reads the latest object; only some runs conflict",
+  "get mutualis.fr/secureshares": "a status write that conflicts (409) reads the latest object; only some runs conflict",
   "patch apps/statefulsets": "a suspended collectivity's StatefulSets, when it has some, are scaled to zero",
 };
