@@ -101,6 +101,13 @@ async function newShare(collectivity: string, extra: Record<string, unknown> = {
   return call<Created>(collectivity, "create", { description: "Pièces du marché", recipients: [{ email: "titulaire@entreprise.example", name: "Titulaire" }], ...extra });
 }
 
+/** Alters one bit of a stored file, as a failing disk or an intruder would. */
+function flipBit(path: string, offset: number): void {
+  const bytes = readFileSync(path);
+  bytes[offset]! ^= 0x01;
+  writeFileSync(path, bytes);
+}
+
 /** Sends one chunk of a chunked upload; the status, the offset the service says it stands at, and the body. */
 async function sendChunk(url: string, offset: number, bytes: Buffer): Promise<{ status: number; offset: number; body: Record<string, unknown> }> {
   const res = await fetch(url, { method: "PATCH", headers: { "content-type": "application/octet-stream", "upload-offset": String(offset) }, body: bytes });
@@ -225,10 +232,7 @@ describe("SESF: the secure file exchange", () => {
   it("when the stored ciphertext is altered, then the download fails with a clear error and no bytes of the file", async () => {
     const share = await newShare("t-sesf-a");
     const file = await upload(share.uploadUrl, "rib.pdf", Readable.from([Buffer.from("%PDF-1.7 IBAN FR76 3000 6000 0112 3456 7890 189")]));
-    const path = join(storage, "files", "t-sesf-a", share.id, String(file.body.id));
-    const bytes = readFileSync(path);
-    bytes[10]! ^= 0x01;
-    writeFileSync(path, bytes);
+    flipBit(join(storage, "files", "t-sesf-a", share.id, String(file.body.id)), 10);
     const answer = await download(`${share.links[0]!.url}/files/${String(file.body.id)}`);
     expect(answer.status).toBe(500);
     expect(answer.body).toContain("failed its integrity check");
@@ -308,10 +312,7 @@ describe("SESF: the secure file exchange", () => {
     const stored = join(storage, "files", "t-sesf-a", share.id, String(last.body.id));
     const parts = readdirSync(stored);
     expect(parts).toHaveLength(3);
-    const first = join(stored, parts.find((p) => p.startsWith("0."))!);
-    const altered = readFileSync(first);
-    altered[100]! ^= 0x01;
-    writeFileSync(first, altered);
+    flipBit(join(stored, parts.find((p) => p.startsWith("0."))!), 100);
     const broken = await download(`${share.links[0]!.url}/files/${String(last.body.id)}`);
     expect(broken.status).toBe(500);
     expect(broken.body).toContain("failed its integrity check");
