@@ -6,7 +6,7 @@ SHELL := /bin/bash
 TSX := node_modules/.bin/tsx
 LOCAL := $(TSX) tools/local/src/cli.ts
 
-.PHONY: help setup tools up down status demo token test test-unit test-integration lint generate verify bench clean
+.PHONY: help setup tools up down status demo token test test-unit test-integration lint generate verify synth bench clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -42,6 +42,9 @@ generate: node_modules/.package-lock.json ## Regenerate the CRDs, TypeScript typ
 verify: node_modules/.package-lock.json ## Fail if a generated file is out of date
 	@$(TSX) api/src/generate/main.ts --check
 	@$(TSX) operator/src/generate/chart.ts --check
+
+synth: node_modules/.package-lock.json ## Write the hosting lot's manifests (cdk8s) to cdk8s/dist/<profile>/: production and local; PROFILE=local for one
+	@$(TSX) cdk8s/src/lot/main.ts $(PROFILE)
 
 token: node_modules/.package-lock.json ## A development token for the gateway: make token USER=dsi@ville-rennes.example TENANT=rennes [ROLE=agent] [GROUPS=a,b]
 	@$(TSX) services/gateway/src/token.ts "$(USER)" "$(TENANT)" "$(ROLE)" "$(GROUPS)"

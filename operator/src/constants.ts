@@ -1,20 +1,17 @@
 /** Names shared by the operator's controllers: labels, annotations, finalizers, conditions. */
+import { annotations as sharedAnnotations } from "@mutualis/cdk8s";
+
 export const fieldManager = "mutualis-operator";
 export const operatorName = "mutualis-operator";
 
-export const labels = {
-  collectivity: "mutualis.fr/collectivity",
-  zone: "mutualis.fr/zone",
-  managedBy: "app.kubernetes.io/managed-by",
-  partOf: "app.kubernetes.io/part-of",
-  platformComponent: "mutualis.fr/platform-component",
-} as const;
+// Names every renderer shares live with the constructs; the operator's own follow.
+export { labels, namespacePrefix, tenantNamespace, zoneLabel } from "@mutualis/cdk8s";
 
 export const annotations = {
   /** Replicas a workload had before its tenant was suspended, restored on resume. */
   replicasBeforeSuspension: "mutualis.fr/replicas-before-suspension",
   /** Read by the PodNodeSelector admission plugin: every pod of the namespace is pinned to the zone. */
-  namespaceNodeSelector: "scheduler.alpha.kubernetes.io/node-selector",
+  namespaceNodeSelector: sharedAnnotations.namespaceNodeSelector,
 } as const;
 
 export const finalizers = {
@@ -45,12 +42,6 @@ export const reasons = {
   deleting: "Deleting",
 } as const;
 
-export const zoneLabel = "topology.kubernetes.io/zone";
-export const namespacePrefix = "coll-";
-
-export function tenantNamespace(collectivity: string): string {
-  return `${namespacePrefix}${collectivity}`;
-}
 
 /** MongoDB database names may not contain '-': coll_<name> with '_' instead. */
 export function tenantDatabase(collectivity: string): string {

@@ -4,7 +4,7 @@
  * them. No wildcard anywhere; the Roles it writes for collectivities' administrators grant
  * nothing it does not hold itself (Kubernetes refuses escalation), so those rules are included.
  */
-import { administratorRules } from "./controllers/collectivity/rbac.ts";
+import { administratorRules } from "@mutualis/cdk8s";
 
 export interface PolicyRule {
   apiGroups: string[];

@@ -23,4 +23,13 @@ describe("Prometheus", () => {
     const result = (await query.json()) as { data: { result: { value: [number, string] }[] } };
     expect(result.data.result[0]?.value[1]).toBe("1");
   });
+
+  it("when the platform is up, then Prometheus evaluates the hosting lot's alerting rules, none of them broken", async () => {
+    const answer = await fetch(`${platform.env.PROMETHEUS_URL}/api/v1/rules?type=alert`);
+    const body = (await answer.json()) as { data: { groups: { name: string; rules: { name: string; health: string; lastError?: string }[] }[] } };
+    const rules = body.data.groups.flatMap((g) => g.rules.map((r) => ({ group: g.name, name: r.name, health: r.health, lastError: r.lastError ?? "" })));
+    expect(rules.map((r) => r.name)).toEqual(expect.arrayContaining(["MutualisReconcileErrors", "MutualisTenantNotReady", "MutualisWorkQueueBacklog", "MutualisLeaderMissing", "MutualisServiceDown", "MutualisServiceErrors"]));
+    // Once evaluated, a rule is "ok"; before its first evaluation, "unknown": never "err".
+    expect(rules.filter((r) => r.health === "err")).toEqual([]);
+  });
 });

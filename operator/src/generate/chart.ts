@@ -1,13 +1,15 @@
 /**
  * Writes the parts of the Helm chart (charts/mutualis) that come from code, so that nothing is
  * maintained twice: the CRDs (from api/src/schema), the operator's RBAC (from src/rbac.ts), the
- * platform's cluster-wide objects (from src/platform-setup.ts) and the Grafana dashboards (from
+ * platform's cluster-wide objects (from src/platform-setup.ts), the alerting rules (from
+ * @mutualis/cdk8s, which the hosting lot's Prometheus loads too) and the Grafana dashboards (from
  * src/generate/dashboards.ts). With --check, writes nothing
  * and fails when one is out of date.
  */
 import { resolve } from "node:path";
 import { stringify } from "yaml";
 import { customResourceDefinition, resources, writeGenerated } from "@mutualis/api";
+import { operatorAlerts } from "@mutualis/cdk8s";
 import { platformObjects } from "../platform-setup.ts";
 import { operatorClusterRules, operatorNamespaceRules, operatorRoleName } from "../rbac.ts";
 import { dashboards } from "./dashboards.ts";
@@ -50,6 +52,22 @@ function platform(): string {
   return text.replace(/^data: \{\}$/m, 'data:\n  {{- range .Values.zones }}\n  {{ . | quote }}: available\n  {{- end }}');
 }
 
+/**
+ * The PrometheusRule: the operator's alerts as the hosting lot's Prometheus loads them
+ * (operatorAlerts in @mutualis/cdk8s), their thresholds from the chart's values.
+ */
+function prometheusRule(): string {
+  const group = operatorAlerts({ tenantNotReadyMinutes: "__TENANT_NOT_READY__", workQueueBacklog: "__BACKLOG__", namespace });
+  const rule = { apiVersion: "monitoring.coreos.com/v1", kind: "PrometheusRule", metadata: { name: "__FULLNAME__", namespace, labels: labelsMark }, spec: { groups: [group] } };
+  const text = templated([rule])
+    // Prometheus's own templates ({{ $labels.x }}) pass through Helm as they are.
+    .replace(/\{\{ (\$labels\.[a-z_]+) \}\}/g, "{{`{{ $1 }}`}}")
+    .replaceAll("__TENANT_NOT_READY__", "{{ .Values.prometheusRule.tenantNotReadyMinutes }}")
+    .replaceAll("__BACKLOG__", "{{ .Values.prometheusRule.workQueueBacklog }}")
+    .replaceAll("__FULLNAME__", '{{ include "mutualis.fullname" . }}');
+  return `{{- if .Values.prometheusRule.enabled }}\n${text}{{- end }}\n`;
+}
+
 export function chartFiles(): Map<string, string> {
   const files = new Map<string, string>();
   for (const definition of resources) {
@@ -57,6 +75,7 @@ export function chartFiles(): Map<string, string> {
   }
   files.set(`${chart}/templates/rbac.yaml`, header + rbac());
   files.set(`${chart}/templates/platform.yaml`, header + platform());
+  files.set(`${chart}/templates/prometheusrule.yaml`, header + prometheusRule());
   for (const [name, json] of dashboards()) files.set(`${chart}/dashboards/${name}`, json);
   return files;
 }

@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { copyFileSync, existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { localLot, operatorAlerts, platformAlerts, podScrapeRelabelling } from "@mutualis/cdk8s";
 import { ensureDevKeys } from "@mutualis/gateway";
 import { Kubectl } from "./cluster.ts";
 import { createConnection } from "node:net";
@@ -310,8 +311,12 @@ function prometheus(ctx: ComponentContext): Component {
     prepare: () => {
       const targets = join(ctx.paths.prometheus, "targets");
       mkdirSync(targets, { recursive: true });
+      // The hosting lot's alerting rules, as its Prometheus in production loads them.
+      const rulesFile = join(ctx.paths.prometheus, "mutualis-rules.yml");
+      writeFileSync(rulesFile, stringify({ groups: [operatorAlerts({ ...localLot.alerts, namespace: localLot.platformNamespace }), platformAlerts()] }, { lineWidth: 0 }));
       const config = {
         global: { scrape_interval: "5s", evaluation_interval: "15s" },
+        rule_files: [rulesFile],
         scrape_configs: [
           job("prometheus", `${loopback}:${ports.prometheus}`),
           job("etcd", `${loopback}:${ports.etcdMetrics}`),
@@ -342,29 +347,19 @@ function prometheus(ctx: ComponentContext): Component {
 }
 
 /**
- * Service pods found through the API server, as a production Prometheus finds them: pods
- * annotated prometheus.io/scrape, scraped at their address on the annotated port and path,
- * labelled with their namespace, pod and service. Only pods of the agent's node really run
- * (KWOK's pods have made-up addresses), so only those are kept here.
+ * Service pods found through the API server, as a production Prometheus finds them (the hosting
+ * lot's relabelling): pods annotated prometheus.io/scrape, scraped at their address on the
+ * annotated port and path. Only pods of the agent's node really run (KWOK's pods have made-up
+ * addresses), so only those are kept here.
  */
 function podDiscovery(ctx: ComponentContext, tls: Record<string, string>): Record<string, unknown>[] {
   const agentNodes = ctx.config.zones.filter((z) => z.runner === "agent").map((z) => z.node);
   if (agentNodes.length === 0) return [];
-  const annotation = (name: string) => `__meta_kubernetes_pod_annotation_prometheus_io_${name}`;
   return [
     {
       job_name: "mutualis-pods",
       kubernetes_sd_configs: [{ role: "pod", api_server: `https://${loopback}:${ctx.config.ports.apiServer}`, tls_config: tls }],
-      relabel_configs: [
-        { source_labels: [annotation("scrape")], regex: "true", action: "keep" },
-        { source_labels: ["__meta_kubernetes_pod_node_name"], regex: agentNodes.join("|"), action: "keep" },
-        { source_labels: ["__meta_kubernetes_pod_phase"], regex: "Running", action: "keep" },
-        { source_labels: [annotation("path")], regex: "(.+)", target_label: "__metrics_path__" },
-        { source_labels: ["__meta_kubernetes_pod_ip", annotation("port")], regex: "(.+);(.+)", replacement: "$1:$2", target_label: "__address__" },
-        { source_labels: ["__meta_kubernetes_namespace"], target_label: "namespace" },
-        { source_labels: ["__meta_kubernetes_pod_name"], target_label: "pod" },
-        { source_labels: ["__meta_kubernetes_pod_label_app_kubernetes_io_name"], target_label: "service" },
-      ],
+      relabel_configs: podScrapeRelabelling(agentNodes),
     },
   ];
 }

@@ -9,7 +9,7 @@ import { Controller } from "../../runtime/controller.ts";
 import type { Manager } from "../../runtime/manager.ts";
 import type { TenantDatabases } from "../../tenancy/databases.ts";
 import type { NatsAccounts } from "../../tenancy/nats-accounts.ts";
-import type { PlatformNetwork } from "./network-policies.ts";
+import type { PlatformNetwork } from "./render.ts";
 import { effectiveInstances } from "../service-instance/reconciler.ts";
 import { CollectivityReconciler } from "./reconciler.ts";
 

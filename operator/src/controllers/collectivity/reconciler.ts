@@ -21,12 +21,8 @@ import type { Logger } from "../../runtime/log.ts";
 import { writeStatus } from "../../runtime/status.ts";
 import type { TenantDatabases } from "../../tenancy/databases.ts";
 import { newTenantKeys, type NatsAccounts, type TenantKeys } from "../../tenancy/nats-accounts.ts";
-import { renderQuota } from "./limits.ts";
-import { renderNamespace } from "./namespace.ts";
-import { renderNetworkPolicies, type PlatformNetwork } from "./network-policies.ts";
 import { quotaProblems, resolveQuota } from "./quota.ts";
-import { renderAccess } from "./rbac.ts";
-import { renderDatabaseSecret, renderNatsSecret } from "./secrets.ts";
+import { renderAccess, renderDatabaseSecret, renderNamespace, renderNatsSecret, renderNetworkPolicies, renderQuota, type PlatformNetwork } from "./render.ts";
 import { syncSuspension } from "./suspension.ts";
 
 interface Secret extends KubernetesObject {
@@ -161,7 +157,8 @@ export class CollectivityReconciler implements Reconciler {
           return applied(conditionTypes.networkIsolated, "default deny; allowed: own namespace, DNS, platform NATS and database, gateway and monitoring");
         }),
         step(conditionTypes.accessConfigured, async () => {
-          await Promise.all(renderAccess(current).map((object) => this.deps.applier.sync(object)));
+          // In order: the API server checks the Role a RoleBinding names.
+          for (const object of renderAccess(current)) await this.deps.applier.sync(object);
           const admins = (spec.administrators?.users?.length ?? 0) + (spec.administrators?.groups?.length ?? 0);
           return applied(conditionTypes.accessConfigured, `${admins} administrator subject(s) may manage ServiceInstances and SecureShares in ${namespace}`);
         }),

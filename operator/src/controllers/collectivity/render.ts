@@ -1,12 +1,71 @@
 import type { Collectivity } from "@mutualis/api";
 import { validateCollectivitySpec } from "@mutualis/api";
-import { renderQuota } from "./limits.ts";
-import { renderNamespace } from "./namespace.ts";
-import { renderNetworkPolicies, type PlatformNetwork } from "./network-policies.ts";
-import type { Manifest } from "./owner.ts";
-import { resolveQuota } from "./quota.ts";
-import { renderAccess } from "./rbac.ts";
-import { renderDatabaseSecret, renderNatsSecret } from "./secrets.ts";
+import {
+  render,
+  TenantAccess,
+  TenantDatabaseCredentials,
+  TenantEnvironment,
+  TenantNamespace,
+  TenantNatsCredentials,
+  TenantNetworkPolicies,
+  TenantQuota,
+  type Manifest,
+  type OwnerReference,
+  type PlatformNetwork,
+  type TenantProps,
+  type TenantQuotaProps,
+} from "@mutualis/cdk8s";
+import { operatorName } from "../../constants.ts";
+import { containerDefaults, minQuantity, resolveQuota, type TenantQuota as ResolvedQuota } from "./quota.ts";
+
+/**
+ * A Collectivity's children, rendered in process through the constructs of @mutualis/cdk8s, the
+ * same the hosting-lot app uses: one definition of a tenant environment serves both.
+ */
+
+export type { Manifest, PlatformNetwork };
+
+/** The controller owner reference: garbage collection removes the child with its Collectivity. */
+export function ownedBy(collectivity: Collectivity): OwnerReference {
+  return { apiVersion: "mutualis.fr/v1alpha1", kind: "Collectivity", name: collectivity.metadata!.name!, uid: collectivity.metadata!.uid!, controller: true, blockOwnerDeletion: true };
+}
+
+function tenantOf(collectivity: Collectivity): TenantProps {
+  const { spec } = collectivity;
+  return { name: collectivity.metadata!.name!, zone: spec.zone, displayName: spec.displayName, siren: spec.siren, managedBy: operatorName, owner: ownedBy(collectivity) };
+}
+
+/** The quota with every field decided, and container defaults never above it. */
+export function quotaProps(quota: ResolvedQuota): TenantQuotaProps {
+  return {
+    ...quota,
+    containerDefaults: {
+      cpuRequest: minQuantity(containerDefaults.cpuRequest, quota.cpu),
+      memoryRequest: minQuantity(containerDefaults.memoryRequest, quota.memory),
+      cpuLimit: minQuantity(containerDefaults.cpuLimit, quota.cpu),
+      memoryLimit: minQuantity(containerDefaults.memoryLimit, quota.memory),
+    },
+  };
+}
+
+export const renderNamespace = (collectivity: Collectivity): Manifest =>
+  render((scope) => new TenantNamespace(scope, "namespace", tenantOf(collectivity)))[0]!;
+
+export const renderQuota = (collectivity: Collectivity, quota: ResolvedQuota): Manifest[] =>
+  render((scope) => new TenantQuota(scope, "quota", tenantOf(collectivity), quotaProps(quota)));
+
+export const renderNetworkPolicies = (collectivity: Collectivity, network: PlatformNetwork): Manifest[] =>
+  render((scope) => new TenantNetworkPolicies(scope, "network", tenantOf(collectivity), network));
+
+/** The Role, then its binding (the API server checks the Role a binding names). */
+export const renderAccess = (collectivity: Collectivity): Manifest[] =>
+  render((scope) => new TenantAccess(scope, "access", tenantOf(collectivity), collectivity.spec.administrators ?? {}));
+
+export const renderNatsSecret = (collectivity: Collectivity, natsUrl: string, creds: Uint8Array): Manifest =>
+  render((scope) => new TenantNatsCredentials(scope, "nats", tenantOf(collectivity), { natsUrl, creds }))[0]!;
+
+export const renderDatabaseSecret = (collectivity: Collectivity, uri: string, database: string): Manifest =>
+  render((scope) => new TenantDatabaseCredentials(scope, "database", tenantOf(collectivity), { uri, database }))[0]!;
 
 export interface TenantConnections {
   readonly natsUrl: string;
@@ -17,17 +76,19 @@ export interface TenantConnections {
 
 /**
  * Every cluster object of one tenant, in creation order. The reconciler applies the same
- * renderers step by step; the benchmark's floor creates these with a plain client.
+ * constructs step by step; the benchmark's floor creates these with a plain client.
  */
 export function renderTenant(collectivity: Collectivity, network: PlatformNetwork, connections: TenantConnections): Manifest[] {
   const spec = validateCollectivitySpec(collectivity.spec);
   const withDefaults = { ...collectivity, spec };
-  return [
-    renderNamespace(withDefaults),
-    ...renderQuota(withDefaults, resolveQuota(spec)),
-    ...renderNetworkPolicies(withDefaults, network),
-    ...renderAccess(withDefaults),
-    renderNatsSecret(withDefaults, connections.natsUrl, connections.natsCreds),
-    renderDatabaseSecret(withDefaults, connections.databaseUri, connections.database),
-  ];
+  return render(
+    (scope) =>
+      new TenantEnvironment(scope, "tenant", {
+        tenant: tenantOf(withDefaults),
+        quota: quotaProps(resolveQuota(spec)),
+        network,
+        administrators: spec.administrators ?? {},
+        connections,
+      }),
+  );
 }

@@ -1,23 +1,18 @@
-import type { V1OwnerReference } from "@kubernetes/client-node";
 import type { ServiceInstance, ServiceInstanceSpec } from "@mutualis/api";
+import { render, ServiceDeployment, TenantDatabaseCredentials, TenantNatsCredentials, type Manifest } from "@mutualis/cdk8s";
 import { catalogue, defaultServiceVersion } from "../../catalogue.ts";
 import { labels, operatorName } from "../../constants.ts";
-
-type Manifest = { apiVersion: string; kind: string; metadata: { name: string; namespace: string; labels: Record<string, string>; ownerReferences: V1OwnerReference[] }; [field: string]: unknown };
 
 export function workloadName(instance: ServiceInstance): string {
   return `svc-${instance.metadata!.name}`;
 }
 
-function selector(instance: ServiceInstance): Record<string, string> {
-  return { "app.kubernetes.io/name": instance.spec.service, "app.kubernetes.io/instance": instance.metadata!.name! };
-}
-
 /**
- * The objects of a dedicated instance, in the collectivity's namespace: a Deployment running the
- * services image (restricted security context, plan's resources, probes, the tenant's NATS
- * creds and database), a Service, and a PodDisruptionBudget when there is more than one replica.
- * The namespace's node selector pins the pods to the collectivity's zone.
+ * The objects of a dedicated instance, in the collectivity's namespace, rendered through the
+ * ServiceDeployment construct the hosting-lot app renders the shared deployments with: a
+ * Deployment running the services image (restricted security context, plan's resources, probes,
+ * the tenant's NATS creds and database), a Service, and a PodDisruptionBudget when there is more
+ * than one replica. The namespace's node selector pins the pods to the collectivity's zone.
  */
 export function renderDedicated(
   instance: ServiceInstance,
@@ -27,81 +22,36 @@ export function renderDedicated(
   tenant: { name: string; siren: string; displayName: string },
 ): Manifest[] {
   const entry = catalogue[spec.service];
-  const resources = entry.plans[spec.plan ?? "standard"];
-  const namespace = instance.metadata!.namespace!;
-  const name = workloadName(instance);
-  const metadata = {
-    name,
-    namespace,
-    labels: { ...selector(instance), [labels.managedBy]: operatorName, [labels.partOf]: "mutualis", [labels.collectivity]: namespace.replace(/^coll-/, "") },
-    ownerReferences: [
-      { apiVersion: "mutualis.fr/v1alpha1", kind: "ServiceInstance", name: instance.metadata!.name!, uid: instance.metadata!.uid!, controller: true, blockOwnerDeletion: true },
-    ],
-  };
-  const deployment: Manifest = {
-    apiVersion: "apps/v1",
-    kind: "Deployment",
-    metadata,
-    spec: {
-      replicas,
-      selector: { matchLabels: selector(instance) },
-      template: {
-        metadata: {
-          labels: selector(instance),
-          annotations: { "prometheus.io/scrape": "true", "prometheus.io/port": String(entry.port), "prometheus.io/path": "/metrics" },
-        },
-        spec: {
-          automountServiceAccountToken: false,
-          securityContext: { runAsNonRoot: true, runAsUser: 10001, runAsGroup: 10001, seccompProfile: { type: "RuntimeDefault" } },
-          containers: [
-            {
-              name: spec.service,
-              image: `${image}:${spec.version ?? defaultServiceVersion}`,
-              args: [entry.command],
-              ports: [{ name: "http", containerPort: entry.port }],
-              env: [
-                { name: "SERVICE_NAME", value: spec.service },
-                // Dedicated to this collectivity: it serves only tenant.<name>.<service>.…
-                { name: "TENANT", value: tenant.name },
-                { name: "TENANT_SIREN", value: tenant.siren },
-                { name: "TENANT_DISPLAY_NAME", value: tenant.displayName },
-                // The collectivity's own settings (limits…), which the service checks at start.
-                { name: "TENANT_SETTINGS", value: JSON.stringify(spec.settings ?? {}) },
-                { name: "SERVICE_VERSION", value: spec.version ?? defaultServiceVersion },
-                { name: "HTTP_PORT", value: String(entry.port) },
-                // Listening on the pod's own address is right in a container and lets pods share
-                // a host on the local platform, where each pod has its own loopback address.
-                { name: "HTTP_HOST", valueFrom: { fieldRef: { fieldPath: "status.podIP" } } },
-                { name: "NATS_URL", valueFrom: { secretKeyRef: { name: "nats-credentials", key: "NATS_URL" } } },
-                { name: "NATS_CREDS_FILE", value: "/var/run/mutualis/nats/user.creds" },
-                { name: "MONGODB_URI", valueFrom: { secretKeyRef: { name: "database", key: "MONGODB_URI" } } },
-                { name: "MONGODB_DATABASE", valueFrom: { secretKeyRef: { name: "database", key: "MONGODB_DATABASE" } } },
-              ],
-              resources: { requests: { cpu: resources.cpu, memory: resources.memory }, limits: { cpu: resources.cpuLimit, memory: resources.memoryLimit } },
-              readinessProbe: { httpGet: { path: "/readyz", port: "http" }, periodSeconds: 5 },
-              livenessProbe: { httpGet: { path: "/healthz", port: "http" }, periodSeconds: 10, failureThreshold: 6 },
-              securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ["ALL"] } },
-              volumeMounts: [{ name: "nats", mountPath: "/var/run/mutualis/nats", readOnly: true }],
-            },
-          ],
-          volumes: [{ name: "nats", secret: { secretName: "nats-credentials", items: [{ key: "user.creds", path: "user.creds" }] } }],
-        },
-      },
-    },
-  };
-  const service: Manifest = {
-    apiVersion: "v1",
-    kind: "Service",
-    metadata,
-    spec: { selector: selector(instance), ports: [{ name: "http", port: 80, targetPort: "http" }] },
-  };
-  const budget: Manifest = {
-    apiVersion: "policy/v1",
-    kind: "PodDisruptionBudget",
-    metadata,
-    spec: { minAvailable: 1, selector: { matchLabels: selector(instance) } },
-  };
-  return replicas > 1 ? [deployment, service, budget] : [deployment, service];
+  const version = spec.version ?? defaultServiceVersion;
+  const secret = (name: string, key: string) => ({ valueFrom: { secretKeyRef: { name, key } } });
+  return render(
+    (scope) =>
+      new ServiceDeployment(scope, "dedicated", {
+        name: workloadName(instance),
+        namespace: instance.metadata!.namespace!,
+        service: spec.service,
+        command: entry.command,
+        instance: instance.metadata!.name!,
+        image: `${image}:${version}`,
+        port: entry.port,
+        replicas,
+        resources: entry.plans[spec.plan ?? "standard"],
+        natsSecret: TenantNatsCredentials.secretName,
+        env: [
+          // Dedicated to this collectivity: it serves only tenant.<name>.<service>.…
+          { name: "TENANT", value: tenant.name },
+          { name: "TENANT_SIREN", value: tenant.siren },
+          { name: "TENANT_DISPLAY_NAME", value: tenant.displayName },
+          // The collectivity's own settings (limits…), which the service checks at start.
+          { name: "TENANT_SETTINGS", value: JSON.stringify(spec.settings ?? {}) },
+          { name: "SERVICE_VERSION", value: version },
+          { name: "MONGODB_URI", ...secret(TenantDatabaseCredentials.secretName, "MONGODB_URI") },
+          { name: "MONGODB_DATABASE", ...secret(TenantDatabaseCredentials.secretName, "MONGODB_DATABASE") },
+        ],
+        labels: { [labels.managedBy]: operatorName, [labels.collectivity]: tenant.name },
+        owner: { apiVersion: "mutualis.fr/v1alpha1", kind: "ServiceInstance", name: instance.metadata!.name!, uid: instance.metadata!.uid!, controller: true, blockOwnerDeletion: true },
+      }),
+  );
 }
 
 interface DeploymentStatus {

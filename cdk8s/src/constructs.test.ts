@@ -1,0 +1,115 @@
+import { describe, expect, it } from "vitest";
+import { lotManifests } from "./lot/lot.ts";
+import { local, production } from "./lot/settings.ts";
+import { render } from "./render.ts";
+import { ServiceDeployment } from "./service.ts";
+import { TenantEnvironment } from "./tenant.ts";
+
+const tenant = { name: "rennes", zone: "fr-bzh-1a", displayName: "Ville de Rennes", siren: "213502388", managedBy: "mutualis-operator" };
+const quota = {
+  cpu: "4",
+  memory: "8Gi",
+  storage: "100Gi",
+  pods: 50,
+  serviceInstances: 10,
+  containerDefaults: { cpuRequest: "100m", memoryRequest: "128Mi", cpuLimit: "500m", memoryLimit: "512Mi" },
+};
+const network = { platformNamespace: "mutualis-system", natsPort: 4222, databasePort: 27017 };
+
+// Manifests are plain JSON: reading them as such keeps the assertions short.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Json = Record<string, any>;
+
+describe("TenantEnvironment", () => {
+  const objects = render((scope) => new TenantEnvironment(scope, "tenant", { tenant, quota, network, administrators: { users: ["dsi@ville-rennes.example"] } })) as Json[];
+
+  it("when a tenant is rendered, then its objects come in creation order, named without hashes, in its namespace", () => {
+    expect(objects.map((o) => `${o.kind}/${o.metadata.name}`)).toEqual([
+      "Namespace/coll-rennes",
+      "ResourceQuota/tenant-quota",
+      "LimitRange/tenant-limits",
+      "NetworkPolicy/default-deny",
+      "NetworkPolicy/allow-same-namespace",
+      "NetworkPolicy/allow-dns",
+      "NetworkPolicy/allow-platform-services",
+      "NetworkPolicy/allow-from-gateway-and-monitoring",
+      "Role/collectivity-admin",
+      "RoleBinding/collectivity-admins",
+    ]);
+    expect(objects.slice(1).every((o) => o.metadata.namespace === "coll-rennes")).toBe(true);
+  });
+
+  it("when the namespace is rendered, then it enforces Pod Security restricted and pins pods to the zone", () => {
+    const namespace = objects[0]!;
+    expect(namespace.metadata.labels["pod-security.kubernetes.io/enforce"]).toBe("restricted");
+    expect(namespace.metadata.annotations["scheduler.alpha.kubernetes.io/node-selector"]).toBe("topology.kubernetes.io/zone=fr-bzh-1a");
+  });
+
+  it("when quantities and ports are rendered, then they are what the API expects (strings and numbers, keys kept)", () => {
+    expect(objects[1]!.spec.hard).toMatchObject({ "requests.cpu": "4", pods: "50", "count/serviceinstances.mutualis.fr": "10" });
+    const platform = objects.find((o) => o.metadata.name === "allow-platform-services")!;
+    expect(platform.spec.egress[0].ports).toEqual([{ protocol: "TCP", port: 4222 }]);
+  });
+
+  it("when connections are given, then the credentials Secrets come last", () => {
+    const withSecrets = render((scope) => new TenantEnvironment(scope, "t", { tenant, quota, network, administrators: {}, connections: { natsUrl: "nats://n", natsCreds: new Uint8Array([1]), databaseUri: "mongodb://d", database: "coll_rennes" } })) as Json[];
+    expect(withSecrets.slice(-2).map((o) => o.metadata.name)).toEqual(["nats-credentials", "database"]);
+    expect(Buffer.from(withSecrets.at(-1)!.data.MONGODB_DATABASE, "base64").toString()).toBe("coll_rennes");
+  });
+});
+
+describe("ServiceDeployment", () => {
+  const props = {
+    name: "actes",
+    namespace: "mutualis-system",
+    service: "actes",
+    command: "actes",
+    instance: "shared",
+    image: "registry.example/services:1.0.0",
+    port: 8080,
+    resources: { cpu: "100m", memory: "128Mi", cpuLimit: "500m", memoryLimit: "256Mi" },
+    natsSecret: "platform-services-nats",
+    env: [{ name: "MONGODB_DATABASE", value: "actes" }],
+  };
+
+  it("when one replica is asked for, then there is no PodDisruptionBudget; with two, there is one", () => {
+    expect(render((s) => new ServiceDeployment(s, "d", { ...props, replicas: 1 })).map((o) => o.kind)).toEqual(["Deployment", "Service"]);
+    expect(render((s) => new ServiceDeployment(s, "d", { ...props, replicas: 2 })).map((o) => o.kind)).toEqual(["Deployment", "Service", "PodDisruptionBudget"]);
+  });
+
+  it("when rendered, then its pods meet Pod Security restricted and get no API token unless they need one", () => {
+    const [deployment] = render((s) => new ServiceDeployment(s, "d", { ...props, replicas: 1 })) as Json[];
+    const pod = deployment!.spec.template.spec;
+    expect(pod.automountServiceAccountToken).toBe(false);
+    expect(pod.securityContext).toMatchObject({ runAsNonRoot: true, seccompProfile: { type: "RuntimeDefault" } });
+    expect(pod.containers[0].securityContext).toEqual({ allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ["ALL"] } });
+    const [gateway] = render((s) => new ServiceDeployment(s, "g", { ...props, replicas: 1, serviceAccount: "gateway" })) as Json[];
+    expect(gateway!.spec.template.spec).toMatchObject({ serviceAccountName: "gateway", automountServiceAccountToken: true });
+  });
+});
+
+describe("the hosting lot", () => {
+  it("when both profiles are built, then the same objects exist in each apart from the backends and the simulator", () => {
+    const names = (objects: Json[]) => new Set(objects.map((o) => `${o.kind}/${o.metadata.namespace ?? ""}/${o.metadata.name}`));
+    const inProduction = names(lotManifests(production) as Json[]);
+    const inLocal = names(lotManifests(local) as Json[]);
+    const onlyProduction = [...inProduction].filter((n) => !inLocal.has(n)).sort();
+    const onlyLocal = [...inLocal].filter((n) => !inProduction.has(n)).sort();
+    expect(onlyProduction).toEqual([
+      "NetworkPolicy/mutualis-system/allow-database-storage",
+      "PodDisruptionBudget/mutualis-system/actes",
+      "PodDisruptionBudget/mutualis-system/gateway",
+      "PodDisruptionBudget/mutualis-system/nats",
+      "PodDisruptionBudget/mutualis-system/observatory",
+      "PodDisruptionBudget/mutualis-system/sesf",
+      "Service/mutualis-system/postgresql",
+      "StatefulSet/mutualis-system/postgresql",
+    ]);
+    expect(onlyLocal).toEqual([
+      "Deployment/mutualis-system/prefecture-simulator",
+      "NetworkPolicy/mutualis-system/allow-prefecture-simulator",
+      "PersistentVolumeClaim/mutualis-system/ferretdb-state",
+      "Service/mutualis-system/prefecture-simulator",
+    ]);
+  });
+});

@@ -1,0 +1,8 @@
+export * from "./names.ts";
+export * from "./render.ts";
+export * from "./tenant.ts";
+export * from "./service.ts";
+export * from "./monitoring.ts";
+export * from "./platform.ts";
+export { buildLot, externalSecrets, lotManifests, synthesizeLot } from "./lot/lot.ts";
+export { local as localLot, production as productionLot, profiles as lotProfiles, type LotSettings } from "./lot/settings.ts";

@@ -1,0 +1,253 @@
+import { rmSync } from "node:fs";
+import { App, Chart } from "cdk8s";
+import { k8s } from "cdk8s-plus-33";
+import type { Construct } from "constructs";
+import { operatorAlerts, platformAlerts } from "../monitoring.ts";
+import { labels } from "../names.ts";
+import { Antivirus, ComponentNetworkPolicy, Database, HostingZones, NatsCluster, PlatformNamespace, Prometheus, type Reach } from "../platform.ts";
+import type { Manifest } from "../render.ts";
+import { ServiceDeployment, type ServiceVolume } from "../service.ts";
+import type { LotSettings } from "./settings.ts";
+
+/** Secrets the lot refers to and never holds: the platform's operators provide them (sealed, or from a vault). */
+export const externalSecrets = {
+  /** auth.conf: the NATS operator's JWT, the system account, the account resolver. */
+  natsAuth: "nats-auth",
+  /** url (FerretDB → PostgreSQL) and password (PostgreSQL's own). */
+  postgresql: "postgresql",
+  /** master.key: the secure file exchange's master key (32 bytes, base64). */
+  sesfMasterKey: "sesf-master-key",
+  /** The platform services' NATS credentials: written by the Mutualis operator itself. */
+  servicesNats: "platform-services-nats",
+} as const;
+
+/** A shared deployment of the platform: who reaches it, and what it needs beyond the common settings. */
+interface SharedService {
+  readonly service: string;
+  readonly database: string;
+  /** Reached from outside (through the ingress controller). */
+  readonly public?: boolean;
+  readonly env?: readonly k8s.EnvVar[];
+  readonly volumes?: readonly ServiceVolume[];
+  readonly serviceAccount?: string;
+  readonly egress?: readonly { readonly to: readonly Reach[]; readonly ports: readonly number[] }[];
+  readonly apiServer?: boolean;
+}
+
+const servicePort = 8080;
+
+function sharedServices(settings: LotSettings): SharedService[] {
+  const platform = settings.platformNamespace;
+  return [
+    { service: "actes", database: "actes" },
+    ...(settings.prefectureSimulator ? [{ service: "prefecture-simulator", database: "prefecture" }] : []),
+    {
+      service: "sesf",
+      database: "sesf",
+      public: true,
+      env: [
+        { name: "SESF_STORAGE_DIR", value: "/var/lib/sesf" },
+        { name: "SESF_MASTER_KEY_FILE", value: "/var/run/mutualis/sesf/master.key" },
+        { name: "SESF_PUBLIC_URL", value: `${settings.publicUrl}/echanges` },
+        { name: "SESF_CLAMD_ADDRESS", value: `clamav.${platform}.svc:3310` },
+      ],
+      volumes: [
+        { name: "storage", path: "/var/lib/sesf", claim: "sesf-storage" },
+        { name: "master-key", path: "/var/run/mutualis/sesf", secret: externalSecrets.sesfMasterKey },
+      ],
+      egress: [{ to: [{ namespace: platform, component: "antivirus" }], ports: [3310] }],
+    },
+    {
+      service: "observatory",
+      database: "observatory",
+      public: true,
+      env: [{ name: "OBSERVATORY_PROMETHEUS_URL", value: `http://prometheus.${settings.monitoringNamespace}.svc:9090` }],
+      egress: [{ to: [{ namespace: settings.monitoringNamespace, component: "prometheus" }], ports: [9090] }],
+    },
+    {
+      service: "gateway",
+      database: "gateway",
+      public: true,
+      serviceAccount: "gateway",
+      env: [
+        { name: "GATEWAY_PUBLIC_URL", value: `${settings.publicUrl}/api` },
+        { name: "GATEWAY_JWKS_URL", value: `${settings.publicUrl}/identite/.well-known/jwks.json` },
+      ],
+      apiServer: true,
+    },
+  ];
+}
+
+/**
+ * The hosting lot, one chart per layer (files 00-… to 60-…, applied in that order): namespaces,
+ * hosting zones, messaging, database, monitoring, shared services, network policies.
+ */
+export function buildLot(app: App, settings: LotSettings): Chart[] {
+  const platform = settings.platformNamespace;
+  const monitoring = settings.monitoringNamespace;
+  const chart = (id: string) => new Chart(app, id, { disableResourceNameHashes: true, labels: { [labels.partOf]: "mutualis", "mutualis.fr/lot": settings.name } });
+  const charts: Chart[] = [];
+  const layer = (id: string, build: (scope: Construct) => void) => {
+    const c = chart(id);
+    build(c);
+    charts.push(c);
+  };
+  const { resources } = settings;
+  const services = sharedServices(settings);
+
+  layer("00-namespaces", (scope) => {
+    new PlatformNamespace(scope, "platform", { name: platform });
+    new PlatformNamespace(scope, "monitoring", { name: monitoring });
+  });
+  layer("10-zones", (scope) => new HostingZones(scope, "zones", { namespace: platform, zones: settings.zones }));
+  layer("20-messaging", (scope) =>
+    new NatsCluster(scope, "nats", {
+      namespace: platform,
+      image: settings.images.nats,
+      replicas: settings.nats.replicas,
+      jetstreamStorage: settings.nats.storage,
+      resources: resources.medium,
+      authSecret: externalSecrets.natsAuth,
+      clientPort: settings.nats.port,
+    }),
+  );
+  layer("30-database", (scope) =>
+    new Database(scope, "database", {
+      namespace: platform,
+      ferretdbImage: settings.images.ferretdb,
+      port: settings.database.port,
+      resources: resources.medium,
+      storage: settings.database.storage,
+      backend:
+        settings.database.backend === "postgresql"
+          ? { kind: "postgresql", replicas: settings.database.replicas, urlSecret: externalSecrets.postgresql, passwordSecret: externalSecrets.postgresql, postgresImage: settings.images.postgresql }
+          : { kind: "sqlite" },
+    }),
+  );
+  layer("40-monitoring", (scope) =>
+    new Prometheus(scope, "prometheus", {
+      namespace: monitoring,
+      image: settings.images.prometheus,
+      replicas: settings.prometheus.replicas,
+      retention: settings.prometheus.retention,
+      storage: settings.prometheus.storage,
+      resources: resources.large,
+      ruleGroups: [operatorAlerts({ ...settings.alerts, namespace: platform }), platformAlerts()],
+    }),
+  );
+  layer("50-services", (scope) => {
+    new Antivirus(scope, "antivirus", { namespace: platform, image: settings.images.clamav, resources: resources.medium });
+    new k8s.KubePersistentVolumeClaim(scope, "sesf-storage", {
+      metadata: { name: "sesf-storage", namespace: platform },
+      // Every replica reads and writes the same files.
+      spec: { accessModes: ["ReadWriteMany"], resources: { requests: { storage: k8s.Quantity.fromString(settings.sesfStorage) } } },
+    });
+    // The gateway acts only as its callers: RBAC then judges each call as the caller's own.
+    new k8s.KubeServiceAccount(scope, "gateway-account", { metadata: { name: "gateway", namespace: platform } });
+    new k8s.KubeClusterRole(scope, "gateway-role", {
+      metadata: { name: "mutualis:gateway" },
+      rules: [{ apiGroups: [""], resources: ["users", "groups"], verbs: ["impersonate"] }],
+    });
+    new k8s.KubeClusterRoleBinding(scope, "gateway-binding", {
+      metadata: { name: "mutualis:gateway" },
+      roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: "mutualis:gateway" },
+      subjects: [{ kind: "ServiceAccount", name: "gateway", namespace: platform }],
+    });
+    for (const shared of services) {
+      new ServiceDeployment(scope, shared.service, {
+        name: shared.service,
+        namespace: platform,
+        service: shared.service,
+        command: shared.service,
+        instance: "shared",
+        image: settings.images.services,
+        port: servicePort,
+        replicas: settings.serviceReplicas,
+        resources: resources.medium,
+        natsSecret: externalSecrets.servicesNats,
+        env: [
+          { name: "MONGODB_URI", value: `mongodb://database.${platform}.svc:${settings.database.port}/` },
+          { name: "MONGODB_DATABASE", value: shared.database },
+          ...(shared.env ?? []),
+        ],
+        volumes: shared.volumes,
+        serviceAccount: shared.serviceAccount,
+        labels: { [labels.platformComponent]: shared.service },
+        spreadAcrossZones: true,
+      });
+    }
+  });
+  layer("60-network", (scope) => {
+    const tenants: Reach = { namespace: "", namespacesLabelled: labels.collectivity };
+    const prometheus: Reach = { namespace: monitoring, component: "prometheus" };
+    const operator: Reach = { namespace: platform, component: "operator" };
+    const sharedPods = services.map((s): Reach => ({ namespace: platform, component: s.service }));
+    const allow = (component: string, rules: Omit<ConstructorParameters<typeof ComponentNetworkPolicy>[2], "namespace" | "component">, namespace = platform) =>
+      new ComponentNetworkPolicy(scope, component, { namespace, component, ...rules });
+    allow("nats", {
+      ingress: [
+        { from: [tenants, operator, ...sharedPods], ports: [settings.nats.port] },
+        { from: [{ namespace: platform, component: "nats" }], ports: [6222] },
+        { from: [prometheus], ports: [8222] },
+      ],
+      egress: [{ to: [{ namespace: platform, component: "nats" }], ports: [6222] }],
+    });
+    allow("database", {
+      ingress: [
+        { from: [tenants, operator, ...sharedPods], ports: [settings.database.port] },
+        { from: [prometheus], ports: [8088] },
+      ],
+      egress: settings.database.backend === "postgresql" ? [{ to: [{ namespace: platform, component: "database-storage" }], ports: [5432] }] : [],
+    });
+    if (settings.database.backend === "postgresql") allow("database-storage", { ingress: [{ from: [{ namespace: platform, component: "database" }], ports: [5432] }] });
+    allow("antivirus", { ingress: [{ from: [{ namespace: platform, component: "sesf" }], ports: [3310] }] });
+    allow("operator", {
+      ingress: [{ from: [prometheus], ports: [8080] }],
+      egress: [
+        { to: [{ namespace: platform, component: "nats" }], ports: [settings.nats.port] },
+        { to: [{ namespace: platform, component: "database" }], ports: [settings.database.port] },
+      ],
+      apiServerPort: settings.apiServerPort,
+    });
+    for (const shared of services) {
+      allow(shared.service, {
+        ingress: [
+          { from: [prometheus], ports: [servicePort] },
+          ...(shared.public ? [{ from: [{ namespace: settings.ingressNamespace }], ports: [servicePort] }] : []),
+        ],
+        egress: [
+          { to: [{ namespace: platform, component: "nats" }], ports: [settings.nats.port] },
+          { to: [{ namespace: platform, component: "database" }], ports: [settings.database.port] },
+          ...(shared.egress ?? []),
+        ],
+        apiServerPort: shared.apiServer ? settings.apiServerPort : undefined,
+      });
+    }
+    allow(
+      "prometheus",
+      {
+        ingress: [{ from: [{ namespace: platform, component: "observatory" }], ports: [9090] }],
+        // Every pod announcing its metrics, wherever it is: services, tenants' dedicated pods, NATS, FerretDB.
+        egress: [{ to: [{ namespace: "", namespacesLabelled: "kubernetes.io/metadata.name" }], ports: [servicePort, 8088, 8222] }],
+        apiServerPort: settings.apiServerPort,
+      },
+      monitoring,
+    );
+  });
+  return charts;
+}
+
+/** Writes the lot's manifests under `outdir` (emptied first), one file per layer; says how many objects. */
+export function synthesizeLot(settings: LotSettings, outdir: string): { objects: number; layers: number } {
+  rmSync(outdir, { recursive: true, force: true });
+  const app = new App({ outdir });
+  const charts = buildLot(app, settings);
+  app.synth();
+  return { objects: charts.reduce((sum, chart) => sum + chart.toJson().length, 0), layers: charts.length };
+}
+
+/** The lot's objects, in apply order, without writing anything (tests, the local platform). */
+export function lotManifests(settings: LotSettings): Manifest[] {
+  const app = new App();
+  return buildLot(app, settings).flatMap((c) => c.toJson() as Manifest[]);
+}

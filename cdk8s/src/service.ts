@@ -1,0 +1,153 @@
+import { k8s } from "cdk8s-plus-33";
+import { Construct } from "constructs";
+import { labels } from "./names.ts";
+import type { OwnerReference } from "./render.ts";
+
+/** Requests and limits of one pod. Limits are explicit: a namespace's default could be below the requests. */
+export interface PodResources {
+  readonly cpu: string;
+  readonly memory: string;
+  readonly cpuLimit: string;
+  readonly memoryLimit: string;
+}
+
+/** A volume of the service, mounted at `path`: its storage (a claim, or an emptyDir), or a Secret's files. */
+export interface ServiceVolume {
+  readonly name: string;
+  readonly path: string;
+  /** A PersistentVolumeClaim's name. */
+  readonly claim?: string;
+  /** A Secret's name, mounted read-only. */
+  readonly secret?: string;
+}
+
+export interface ServiceDeploymentProps {
+  /** The Deployment's and Service's name. */
+  readonly name: string;
+  readonly namespace: string;
+  /** The catalogue's service (app.kubernetes.io/name) and what the services image runs for it. */
+  readonly service: string;
+  readonly command: string;
+  /** Which deployment of the service this is (app.kubernetes.io/instance). */
+  readonly instance: string;
+  readonly image: string;
+  readonly port: number;
+  readonly replicas: number;
+  readonly resources: PodResources;
+  /** The Secret with the service's NATS credentials (keys NATS_URL and user.creds). */
+  readonly natsSecret: string;
+  /** The service's own settings (database, tenant…), after the common ones. */
+  readonly env: readonly k8s.EnvVar[];
+  readonly volumes?: readonly ServiceVolume[];
+  readonly labels?: Readonly<Record<string, string>>;
+  readonly owner?: OwnerReference;
+  /** A ServiceAccount whose token the pods get (the gateway's, which calls the API server); none otherwise. */
+  readonly serviceAccount?: string;
+  /** Spread the pods across the hosting zones (shared deployments; a dedicated one stays in its tenant's zone). */
+  readonly spreadAcrossZones?: boolean;
+}
+
+const natsMount = "/var/run/mutualis/nats";
+
+/** The security context Pod Security `restricted` requires, for every Mutualis pod. */
+export const restrictedPodSecurity: k8s.PodSecurityContext = {
+  runAsNonRoot: true,
+  runAsUser: 10001,
+  runAsGroup: 10001,
+  seccompProfile: { type: "RuntimeDefault" },
+};
+export const restrictedContainerSecurity: k8s.SecurityContext = {
+  allowPrivilegeEscalation: false,
+  readOnlyRootFilesystem: true,
+  capabilities: { drop: ["ALL"] },
+};
+
+/**
+ * One deployment of a platform service: the services image running the service (restricted
+ * security context, resources, probes, NATS credentials from a Secret, metrics announced to
+ * Prometheus), its Service, and a PodDisruptionBudget when there is more than one replica.
+ * The operator renders a dedicated instance with it; the hosting-lot app renders the shared ones.
+ */
+export class ServiceDeployment extends Construct {
+  constructor(scope: Construct, id: string, props: ServiceDeploymentProps) {
+    super(scope, id);
+    const selector = { [labels.name]: props.service, [labels.instance]: props.instance };
+    const metadata: k8s.ObjectMeta = {
+      name: props.name,
+      namespace: props.namespace,
+      labels: { ...selector, ...props.labels, [labels.partOf]: "mutualis" },
+      ...(props.owner ? { ownerReferences: [props.owner] } : {}),
+    };
+    const quantity = (text: string) => k8s.Quantity.fromString(text);
+    const http = k8s.IntOrString.fromString("http");
+    new k8s.KubeDeployment(this, "deployment", {
+      metadata,
+      spec: {
+        replicas: props.replicas,
+        selector: { matchLabels: selector },
+        template: {
+          metadata: {
+            labels: { ...selector, ...(props.labels?.[labels.platformComponent] ? { [labels.platformComponent]: props.labels[labels.platformComponent] } : {}) },
+            annotations: { "prometheus.io/scrape": "true", "prometheus.io/port": String(props.port), "prometheus.io/path": "/metrics" },
+          },
+          spec: {
+            ...(props.serviceAccount ? { serviceAccountName: props.serviceAccount, automountServiceAccountToken: true } : { automountServiceAccountToken: false }),
+            securityContext: restrictedPodSecurity,
+            ...(props.spreadAcrossZones
+              ? { topologySpreadConstraints: [{ maxSkew: 1, topologyKey: "topology.kubernetes.io/zone", whenUnsatisfiable: "ScheduleAnyway", labelSelector: { matchLabels: selector } }] }
+              : {}),
+            containers: [
+              {
+                name: props.service,
+                image: props.image,
+                args: [props.command],
+                ports: [{ name: "http", containerPort: props.port }],
+                env: [
+                  { name: "SERVICE_NAME", value: props.service },
+                  { name: "HTTP_PORT", value: String(props.port) },
+                  // Listening on the pod's own address is right in a container and lets pods share
+                  // a host on the local platform, where each pod has its own loopback address.
+                  { name: "HTTP_HOST", valueFrom: { fieldRef: { fieldPath: "status.podIP" } } },
+                  { name: "NATS_URL", valueFrom: { secretKeyRef: { name: props.natsSecret, key: "NATS_URL" } } },
+                  { name: "NATS_CREDS_FILE", value: `${natsMount}/user.creds` },
+                  ...props.env,
+                ],
+                resources: {
+                  requests: { cpu: quantity(props.resources.cpu), memory: quantity(props.resources.memory) },
+                  limits: { cpu: quantity(props.resources.cpuLimit), memory: quantity(props.resources.memoryLimit) },
+                },
+                readinessProbe: { httpGet: { path: "/readyz", port: http }, periodSeconds: 5 },
+                livenessProbe: { httpGet: { path: "/healthz", port: http }, periodSeconds: 10, failureThreshold: 6 },
+                securityContext: restrictedContainerSecurity,
+                volumeMounts: [
+                  { name: "nats", mountPath: natsMount, readOnly: true },
+                  ...(props.volumes ?? []).map((volume) => ({ name: volume.name, mountPath: volume.path, ...(volume.secret ? { readOnly: true } : {}) })),
+                ],
+              },
+            ],
+            volumes: [
+              { name: "nats", secret: { secretName: props.natsSecret, items: [{ key: "user.creds", path: "user.creds" }] } },
+              ...(props.volumes ?? []).map((volume) =>
+                volume.secret
+                  ? { name: volume.name, secret: { secretName: volume.secret } }
+                  : volume.claim
+                    ? { name: volume.name, persistentVolumeClaim: { claimName: volume.claim } }
+                    : { name: volume.name, emptyDir: {} },
+              ),
+            ],
+          },
+        },
+      },
+    });
+    new k8s.KubeService(this, "service", {
+      metadata,
+      spec: { selector, ports: [{ name: "http", port: 80, targetPort: http }] },
+    });
+    if (props.replicas > 1) {
+      new k8s.KubePodDisruptionBudget(this, "budget", {
+        metadata,
+        spec: { minAvailable: k8s.IntOrString.fromNumber(1), selector: { matchLabels: selector } },
+      });
+    }
+  }
+}

@@ -1,0 +1,273 @@
+import { k8s } from "cdk8s-plus-33";
+import { Construct } from "constructs";
+import { annotations, labels, restrictedNamespaceLabels, tenantNamespace, zoneLabel } from "./names.ts";
+import type { OwnerReference } from "./render.ts";
+
+/** Who a tenant is, as every object of its environment records it. */
+export interface TenantProps {
+  /** The Collectivity's name; its namespace is coll-<name>. */
+  readonly name: string;
+  readonly zone: string;
+  readonly displayName: string;
+  readonly siren: string;
+  /** Who manages the objects (app.kubernetes.io/managed-by). */
+  readonly managedBy: string;
+  /** The Collectivity, when the operator renders: garbage collection then removes the objects with it. */
+  readonly owner?: OwnerReference;
+}
+
+function tenantMetadata(tenant: TenantProps, name: string, namespaced = true): k8s.ObjectMeta {
+  return {
+    name,
+    ...(namespaced ? { namespace: tenantNamespace(tenant.name) } : {}),
+    labels: { [labels.collectivity]: tenant.name, [labels.managedBy]: tenant.managedBy, [labels.partOf]: "mutualis" },
+    ...(tenant.owner ? { ownerReferences: [tenant.owner] } : {}),
+  };
+}
+
+/**
+ * The tenant namespace: Pod Security `restricted` enforced, and every pod pinned to the
+ * collectivity's zone by the PodNodeSelector admission plugin (data residency).
+ */
+export class TenantNamespace extends Construct {
+  constructor(scope: Construct, id: string, tenant: TenantProps) {
+    super(scope, id);
+    const metadata = tenantMetadata(tenant, tenantNamespace(tenant.name), false);
+    new k8s.KubeNamespace(this, "namespace", {
+      metadata: {
+        ...metadata,
+        labels: { ...metadata.labels, [labels.zone]: tenant.zone, ...restrictedNamespaceLabels },
+        annotations: {
+          [annotations.namespaceNodeSelector]: `${zoneLabel}=${tenant.zone}`,
+          [annotations.displayName]: tenant.displayName,
+          [annotations.siren]: tenant.siren,
+        },
+      },
+    });
+  }
+}
+
+/** The resources a tenant may use, every field decided. */
+export interface TenantQuotaProps {
+  readonly cpu: string;
+  readonly memory: string;
+  readonly storage: string;
+  readonly pods: number;
+  readonly serviceInstances: number;
+  /** Each container's defaults when its pod says nothing (never above the quota). */
+  readonly containerDefaults: { readonly cpuRequest: string; readonly memoryRequest: string; readonly cpuLimit: string; readonly memoryLimit: string };
+}
+
+const quantity = (text: string) => k8s.Quantity.fromString(text);
+
+/** The ResourceQuota and LimitRange that hold the tenant to its quota. */
+export class TenantQuota extends Construct {
+  constructor(scope: Construct, id: string, tenant: TenantProps, quota: TenantQuotaProps) {
+    super(scope, id);
+    new k8s.KubeResourceQuota(this, "quota", {
+      metadata: tenantMetadata(tenant, "tenant-quota"),
+      spec: {
+        hard: {
+          "requests.cpu": quantity(quota.cpu),
+          "requests.memory": quantity(quota.memory),
+          "limits.memory": quantity(quota.memory),
+          "requests.storage": quantity(quota.storage),
+          pods: quantity(String(quota.pods)),
+          "count/serviceinstances.mutualis.fr": quantity(String(quota.serviceInstances)),
+        },
+      },
+    });
+    const defaults = quota.containerDefaults;
+    new k8s.KubeLimitRange(this, "limits", {
+      metadata: tenantMetadata(tenant, "tenant-limits"),
+      spec: {
+        limits: [
+          {
+            type: "Container",
+            defaultRequest: { cpu: quantity(defaults.cpuRequest), memory: quantity(defaults.memoryRequest) },
+            default: { cpu: quantity(defaults.cpuLimit), memory: quantity(defaults.memoryLimit) },
+            max: { cpu: quantity(quota.cpu), memory: quantity(quota.memory) },
+          },
+        ],
+      },
+    });
+  }
+}
+
+/** Where the platform's shared components are, for a tenant's network policies. */
+export interface PlatformNetwork {
+  /** The namespace of the platform's shared components (NATS, database, gateway). */
+  readonly platformNamespace: string;
+  /** The namespace of Prometheus (the same as the platform's when there is one namespace). */
+  readonly monitoringNamespace?: string;
+  readonly natsPort: number;
+  readonly databasePort: number;
+}
+
+const inNamespace = (name: string): k8s.NetworkPolicyPeer => ({ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": name } } });
+const componentIn = (namespace: string, component: string): k8s.NetworkPolicyPeer => ({
+  ...inNamespace(namespace),
+  podSelector: { matchLabels: { [labels.platformComponent]: component } },
+});
+const tcp = (port: number): k8s.NetworkPolicyPort => ({ protocol: "TCP", port: k8s.IntOrString.fromNumber(port) });
+
+/** Default deny, in both directions, for every pod of a namespace. */
+export function defaultDeny(scope: Construct, metadata: k8s.ObjectMeta): void {
+  new k8s.KubeNetworkPolicy(scope, "default-deny", { metadata: { ...metadata, name: "default-deny" }, spec: { podSelector: {}, policyTypes: ["Ingress", "Egress"] } });
+}
+
+/** Egress to the cluster's DNS only. */
+export function allowDns(scope: Construct, metadata: k8s.ObjectMeta): void {
+  new k8s.KubeNetworkPolicy(scope, "allow-dns", {
+    metadata: { ...metadata, name: "allow-dns" },
+    spec: {
+      podSelector: {},
+      policyTypes: ["Egress"],
+      egress: [
+        {
+          to: [{ ...inNamespace("kube-system"), podSelector: { matchLabels: { "k8s-app": "kube-dns" } } }],
+          ports: [
+            { protocol: "UDP", port: k8s.IntOrString.fromNumber(53) },
+            { protocol: "TCP", port: k8s.IntOrString.fromNumber(53) },
+          ],
+        },
+      ],
+    },
+  });
+}
+
+/**
+ * Default deny in both directions, then only what a tenant needs: its own namespace, DNS, the
+ * platform's NATS and database, and ingress from the platform gateway and Prometheus.
+ */
+export class TenantNetworkPolicies extends Construct {
+  constructor(scope: Construct, id: string, tenant: TenantProps, network: PlatformNetwork) {
+    super(scope, id);
+    const metadata = (name: string) => tenantMetadata(tenant, name);
+    const monitoring = network.monitoringNamespace ?? network.platformNamespace;
+    defaultDeny(this, metadata("default-deny"));
+    new k8s.KubeNetworkPolicy(this, "allow-same-namespace", {
+      metadata: metadata("allow-same-namespace"),
+      spec: { podSelector: {}, policyTypes: ["Ingress", "Egress"], ingress: [{ from: [{ podSelector: {} }] }], egress: [{ to: [{ podSelector: {} }] }] },
+    });
+    allowDns(this, metadata("allow-dns"));
+    new k8s.KubeNetworkPolicy(this, "allow-platform-services", {
+      metadata: metadata("allow-platform-services"),
+      spec: {
+        podSelector: {},
+        policyTypes: ["Egress"],
+        egress: [
+          { to: [componentIn(network.platformNamespace, "nats")], ports: [tcp(network.natsPort)] },
+          { to: [componentIn(network.platformNamespace, "database")], ports: [tcp(network.databasePort)] },
+        ],
+      },
+    });
+    new k8s.KubeNetworkPolicy(this, "allow-from-gateway-and-monitoring", {
+      metadata: metadata("allow-from-gateway-and-monitoring"),
+      spec: {
+        podSelector: {},
+        policyTypes: ["Ingress"],
+        ingress: [{ from: [componentIn(network.platformNamespace, "gateway"), componentIn(monitoring, "prometheus")] }],
+      },
+    });
+  }
+}
+
+const read = ["get", "list", "watch"];
+
+/** What a collectivity's administrators may do, in their namespace only. */
+export const administratorRules = [
+  {
+    apiGroups: ["mutualis.fr"],
+    resources: ["serviceinstances", "secureshares"],
+    verbs: [...read, "create", "update", "patch", "delete"],
+  },
+  { apiGroups: ["mutualis.fr"], resources: ["serviceinstances/status", "secureshares/status"], verbs: ["get"] },
+  { apiGroups: [""], resources: ["pods", "pods/log", "services", "events", "resourcequotas", "limitranges"], verbs: read },
+  { apiGroups: ["apps"], resources: ["deployments", "replicasets", "statefulsets"], verbs: read },
+  { apiGroups: ["batch"], resources: ["jobs", "cronjobs"], verbs: read },
+  { apiGroups: ["events.k8s.io"], resources: ["events"], verbs: read },
+];
+
+/** The collectivity's administrators, from its spec. */
+export interface Administrators {
+  readonly users?: readonly string[];
+  readonly groups?: readonly string[];
+}
+
+/** The collectivity-admin Role (administratorRules) and its binding to the collectivity's administrators. */
+export class TenantAccess extends Construct {
+  constructor(scope: Construct, id: string, tenant: TenantProps, administrators: Administrators) {
+    super(scope, id);
+    new k8s.KubeRole(this, "role", { metadata: tenantMetadata(tenant, "collectivity-admin"), rules: administratorRules });
+    new k8s.KubeRoleBinding(this, "binding", {
+      metadata: tenantMetadata(tenant, "collectivity-admins"),
+      roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: "collectivity-admin" },
+      subjects: [
+        ...(administrators.users ?? []).map((name) => ({ apiGroup: "rbac.authorization.k8s.io", kind: "User", name })),
+        ...(administrators.groups ?? []).map((name) => ({ apiGroup: "rbac.authorization.k8s.io", kind: "Group", name })),
+      ],
+    });
+  }
+}
+
+const base64 = (text: string | Uint8Array) => Buffer.from(text).toString("base64");
+
+/** The tenant's NATS credentials, for its workloads; the account's keys stay with the operator. */
+export class TenantNatsCredentials extends Construct {
+  static readonly secretName = "nats-credentials";
+  constructor(scope: Construct, id: string, tenant: TenantProps, connection: { readonly natsUrl: string; readonly creds: Uint8Array }) {
+    super(scope, id);
+    new k8s.KubeSecret(this, "secret", {
+      metadata: tenantMetadata(tenant, TenantNatsCredentials.secretName),
+      type: "Opaque",
+      data: { "user.creds": base64(connection.creds), NATS_URL: base64(connection.natsUrl) },
+    });
+  }
+}
+
+/** How the tenant's workloads reach their database. */
+export class TenantDatabaseCredentials extends Construct {
+  static readonly secretName = "database";
+  constructor(scope: Construct, id: string, tenant: TenantProps, connection: { readonly uri: string; readonly database: string }) {
+    super(scope, id);
+    new k8s.KubeSecret(this, "secret", {
+      metadata: tenantMetadata(tenant, TenantDatabaseCredentials.secretName),
+      type: "Opaque",
+      data: { MONGODB_URI: base64(connection.uri), MONGODB_DATABASE: base64(connection.database) },
+    });
+  }
+}
+
+export interface TenantEnvironmentProps {
+  readonly tenant: TenantProps;
+  readonly quota: TenantQuotaProps;
+  readonly network: PlatformNetwork;
+  readonly administrators: Administrators;
+  /** The tenant's credentials, once its NATS account and database user exist. */
+  readonly connections?: {
+    readonly natsUrl: string;
+    readonly natsCreds: Uint8Array;
+    readonly databaseUri: string;
+    readonly database: string;
+  };
+}
+
+/**
+ * A collectivity's whole environment: namespace, quota and limits, network policies, its
+ * administrators' access, and its credentials. The operator renders the same parts one step at
+ * a time (its conditions report each); the benchmark's floor creates this whole.
+ */
+export class TenantEnvironment extends Construct {
+  constructor(scope: Construct, id: string, props: TenantEnvironmentProps) {
+    super(scope, id);
+    new TenantNamespace(this, "namespace", props.tenant);
+    new TenantQuota(this, "quota", props.tenant, props.quota);
+    new TenantNetworkPolicies(this, "network", props.tenant, props.network);
+    new TenantAccess(this, "access", props.tenant, props.administrators);
+    if (props.connections) {
+      new TenantNatsCredentials(this, "nats", props.tenant, { natsUrl: props.connections.natsUrl, creds: props.connections.natsCreds });
+      new TenantDatabaseCredentials(this, "database", props.tenant, { uri: props.connections.databaseUri, database: props.connections.database });
+    }
+  }
+}
