@@ -41,6 +41,12 @@ function required(env: NodeJS.ProcessEnv, name: string): string {
   return value;
 }
 
+/** The port of a nats:// or mongodb:// URL (one host), or the protocol's default. */
+export function portOf(url: string, fallback: number): number {
+  const port = /^[a-z+]+:\/\/(?:[^@/]*@)?[^:/,?]+:(\d+)(?:[/?]|$)/.exec(url)?.[1];
+  return port ? Number(port) : fallback;
+}
+
 function integer(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
   const text = env[name];
   if (text === undefined || text === "") return fallback;
@@ -77,6 +83,7 @@ export function loadOperatorConfig(env: NodeJS.ProcessEnv = process.env): Operat
     .filter(Boolean);
   if (zones.length === 0) throw new OperatorConfigError("MUTUALIS_ZONES must list at least one zone");
   const natsUrl = required(env, "NATS_URL");
+  const mongodbUri = required(env, "MONGODB_URI");
   return {
     kubeconfig: env.KUBECONFIG || undefined,
     platformNamespace: env.MUTUALIS_PLATFORM_NAMESPACE || "mutualis-system",
@@ -85,17 +92,18 @@ export function loadOperatorConfig(env: NodeJS.ProcessEnv = process.env): Operat
     natsUrlForTenants: env.NATS_URL_FOR_TENANTS || natsUrl,
     natsSystemCreds: file(env, "NATS_SYSTEM_CREDS"),
     natsOperatorSeed: file(env, "NATS_OPERATOR_SEED_FILE"),
-    mongodbUri: required(env, "MONGODB_URI"),
+    mongodbUri,
     databaseUsers: flag(env, "MUTUALIS_DATABASE_USERS", false),
     httpPort: integer(env, "OPERATOR_HTTP_PORT", 8080, 0, 65535),
     httpHost: env.OPERATOR_HTTP_HOST || "0.0.0.0",
     leaderElection: flag(env, "OPERATOR_LEADER_ELECTION", true),
     workers: integer(env, "OPERATOR_WORKERS", 4, 1, 64),
     resyncMs: integer(env, "OPERATOR_RESYNC_SECONDS", 600, 10, 86_400) * 1000,
-    natsPortForPolicies: integer(env, "MUTUALIS_NATS_PORT", 4222, 1, 65535),
+    // Tenants' policies open the ports the platform's NATS and database listen on: the URLs' own, unless told.
+    natsPortForPolicies: integer(env, "MUTUALIS_NATS_PORT", portOf(natsUrl, 4222), 1, 65535),
     gatewayUrl: (env.GATEWAY_URL || "http://127.0.0.1:16081").replace(/\/$/, ""),
     servicesImage: env.MUTUALIS_SERVICES_IMAGE || "registry.mutualis.invalid/mutualis/services",
-    databasePortForPolicies: integer(env, "MUTUALIS_DATABASE_PORT", 27017, 1, 65535),
+    databasePortForPolicies: integer(env, "MUTUALIS_DATABASE_PORT", portOf(mongodbUri, 27017), 1, 65535),
     platformObjects: flag(env, "MUTUALIS_PLATFORM_OBJECTS", true),
   };
 }

@@ -1,14 +1,14 @@
 import { execFile } from "node:child_process";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { AppsV1Api, CoreV1Api, CustomObjectsApi, KubernetesObjectApi, PatchStrategy, setHeaderOptions, type KubernetesObject } from "@kubernetes/client-node";
+import { AppsV1Api, CoordinationV1Api, CoreV1Api, CustomObjectsApi, KubernetesObjectApi, PatchStrategy, setHeaderOptions, type KubernetesObject } from "@kubernetes/client-node";
 import { layout } from "@mutualis/local-platform";
-import { administratorRules, operatorClusterRules, operatorNamespaceRules, operatorUnexercisedPermissions, type RunningOperator } from "@mutualis/operator";
+import { administratorRules, operatorClusterRules, platformObjects, operatorNamespaceRules, operatorUnexercisedPermissions, type RunningOperator } from "@mutualis/operator";
 import { parseAllDocuments } from "yaml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { collectivityManifest, deleteCollectivity, sirenFrom, startTestOperator, waitForGone, waitForReady } from "../support/operator.ts";
+import { collectivityManifest, deleteCollectivity, readCollectivity, sirenFrom, startTestOperator, waitForGone, waitForReady } from "../support/operator.ts";
 import { eventually, testPlatform } from "../support/platform.ts";
 import { platformServicesCreds, startTestSesf } from "../support/services.ts";
 import type { RunningService } from "@mutualis/service-kit";
@@ -237,6 +237,70 @@ describe("the Helm chart installs the operator", () => {
       const unexercised = new Set(Object.keys(operatorUnexercisedPermissions));
       expect([...used].filter((p) => !granted.has(p))).toEqual([]);
       expect([...granted].filter((p) => !used.has(p) && !delegated.has(p) && !unexercised.has(p)).sort()).toEqual([]);
+    });
+
+    it("when the chart is installed with Helm, then the operator comes up as its pods, one of them leads, and it provisions a collectivity", { timeout: 360_000 }, async () => {
+      const release = "mutualis-helm";
+      const kubeconfigArg = ["--kubeconfig", platform.env.KUBECONFIG];
+      await objects.create({ apiVersion: "v1", kind: "Namespace", metadata: { name: release } }).catch(() => undefined);
+      // What the chart expects beside it: the NATS operator's credentials and the database's address.
+      await core.createNamespacedSecret({
+        namespace: release,
+        body: { metadata: { name: "mutualis-nats-operator" }, stringData: { "system.creds": readFileSync(platform.env.NATS_SYSTEM_CREDS, "utf8"), "operator.nk": readFileSync(platform.env.NATS_OPERATOR_SEED_FILE, "utf8") } },
+      });
+      await core.createNamespacedSecret({ namespace: release, body: { metadata: { name: "mutualis-database" }, stringData: { MONGODB_URI: platform.env.MONGODB_URI } } });
+      try {
+        // Both replicas on the zone whose node really runs pods (KWOK's only pretends); the chart
+        // takes over the cluster-wide objects earlier tests' operators made.
+        await run(helm, [
+          "install", "mutualis", chart, "--namespace", release, ...kubeconfigArg, "--take-ownership", "--wait", "--timeout", "240s",
+          "--set", `nats.url=${platform.env.NATS_URL}`,
+          "--set", `zones={${platform.env.MUTUALIS_ZONES}}`,
+          "--set", `gatewayUrl=${platform.env.GATEWAY_URL}`,
+          // FerretDB 1.x has no users of its own (as the local platform's operator is told).
+          "--set", "database.perTenantUsers=false",
+          "--set", "nodeSelector.topology\\.kubernetes\\.io/zone=fr-bzh-1a",
+        ]);
+        const pods = (await core.listNamespacedPod({ namespace: release, labelSelector: "app.kubernetes.io/name=mutualis-operator" })).items;
+        expect(pods.map((p) => p.status?.phase)).toEqual(["Running", "Running"]);
+        expect(pods.every((p) => p.status?.containerStatuses?.[0]?.ready)).toBe(true);
+        // One of the pods holds the Lease: the operator in a pod reached the API server with its ServiceAccount.
+        const names = pods.map((p) => p.metadata!.name!);
+        // The pods' logs, from the node agent's directory, when a replica does not come up.
+        const podLogs = () =>
+          readdirSync(join(layout(platform.config).nodeAgent, "pods"))
+            .filter((dir) => dir.startsWith(`${release}_`))
+            .map((dir) => `${dir}:\n${readFileSync(join(layout(platform.config).nodeAgent, "pods", dir, "operator.log"), "utf8").split("\n").slice(-6).map((line) => line.slice(0, 400)).join("\n")}`)
+            .join("\n");
+        const leader = await eventually("a replica to lead", async () => {
+          const leases = (await kc.makeApiClient(CoordinationV1Api).listNamespacedLease({ namespace: release })).items;
+          return leases.map((l) => l.spec?.holderIdentity ?? "").find((holder) => names.some((name) => holder.startsWith(name)));
+        }).catch((error: Error) => {
+          throw new Error(`${error.message}\n${podLogs()}`);
+        });
+        expect(leader, podLogs()).toBeTruthy();
+
+        await objects.create(collectivityManifest({ name: "t-helm", siren: sirenFrom("21350098"), deletionPolicy: "Delete" }));
+        await waitForReady(kc, "t-helm", "True", undefined, 120_000).catch(async (error: Error) => {
+          const status = (await readCollectivity(kc, "t-helm")).status;
+          throw new Error(`${error.message}: ${JSON.stringify(status?.conditions)}\n${podLogs()}`);
+        });
+        await deleteCollectivity(kc, "t-helm");
+        await waitForGone(kc, "t-helm", 120_000);
+      } finally {
+        await deleteCollectivity(kc, "t-helm").catch(() => undefined);
+        await waitForGone(kc, "t-helm", 120_000).catch(() => undefined);
+        await run(helm, ["uninstall", "mutualis", "--namespace", release, ...kubeconfigArg, "--wait", "--timeout", "120s"]);
+        await core.deleteNamespace({ name: release }).catch(() => undefined);
+        // The release took the zone policy over and its uninstall removed it: the platform's
+        // operator puts it back, and the API server serves it again before the next test runs.
+        for (const object of platformObjects("mutualis-system", platform.env.MUTUALIS_ZONES.split(","))) {
+          await objects.patch(object, undefined, undefined, "mutualis-operator", true, PatchStrategy.ServerSideApply);
+        }
+        await eventually("the zone policy to admit collectivities again", () =>
+          objects.create(collectivityManifest({ name: "t-helm-probe", siren: sirenFrom("21350097") }), undefined, "All").then(() => true),
+        );
+      }
     });
   });
 });

@@ -28,7 +28,8 @@ export interface ManagerOptions {
  */
 export class Manager {
   readonly metrics = new RuntimeMetrics();
-  readonly identity = `${hostname()}-${process.pid}-${randomBytes(3).toString("hex")}`;
+  // A container's HOSTNAME is its pod's name: the Lease then names the pod that leads.
+  readonly identity = `${process.env.HOSTNAME || hostname()}-${process.pid}-${randomBytes(3).toString("hex")}`;
   readonly events: EventRecorder;
   private readonly informers = new Map<string, Informer<KubernetesObject>>();
   private readonly controllers: Controller[] = [];

@@ -9,12 +9,28 @@ import { ImageError, programFor } from "./images.ts";
 
 type PodContainer = ContainerSpec & EnvContainer & { args?: string[]; command?: string[]; volumeMounts?: { name: string; mountPath: string }[] };
 
+type KeyItems = { key: string; path: string }[];
+
+interface ProjectedSource {
+  serviceAccountToken?: { path: string; expirationSeconds?: number; audience?: string };
+  configMap?: { name: string; items?: KeyItems; optional?: boolean };
+  secret?: { name: string; items?: KeyItems; optional?: boolean };
+  downwardAPI?: { items: { path: string; fieldRef?: { fieldPath: string } }[] };
+}
+
 interface Volume {
   name: string;
-  secret?: { secretName: string; items?: { key: string; path: string }[]; optional?: boolean };
-  configMap?: { name: string; items?: { key: string; path: string }[]; optional?: boolean };
+  secret?: { secretName: string; items?: KeyItems; optional?: boolean };
+  configMap?: { name: string; items?: KeyItems; optional?: boolean };
   emptyDir?: object;
+  /** What the ServiceAccount admission plugin adds: a token, the cluster's CA and the namespace. */
+  projected?: { sources: ProjectedSource[] };
 }
+
+/** Where a container finds its API credentials in a cluster. */
+export const serviceAccountMountPath = "/var/run/secrets/kubernetes.io/serviceaccount";
+/** A bound token asked for this long is extended by the API server (as the kubelet's are). */
+const tokenSeconds = 3607;
 
 export interface Pod extends KubernetesObject {
   spec?: {
@@ -22,6 +38,7 @@ export interface Pod extends KubernetesObject {
     restartPolicy?: "Always" | "OnFailure" | "Never";
     terminationGracePeriodSeconds?: number;
     serviceAccountName?: string;
+    automountServiceAccountToken?: boolean;
     containers: PodContainer[];
     initContainers?: PodContainer[];
     volumes?: Volume[];
@@ -50,6 +67,11 @@ export interface NodeAgentOptions {
   readonly backoffMs?: number;
   /** The port the agent's own /healthz listens on, reported as the kubelet's endpoint. */
   readonly port: number;
+  /**
+   * The API server, as pods reach it: the kubelet gives them KUBERNETES_SERVICE_HOST/PORT (the
+   * `kubernetes` Service, which has no proxy here, so its real address).
+   */
+  readonly apiServer?: { readonly host: string; readonly port: number };
 }
 
 const agentVersion = "v1.36.3-mutualis-local";
@@ -310,6 +332,7 @@ class PodWorker {
       for (const [name, value] of Object.entries(env)) {
         for (const [mountPath, local] of mounts) if (value === mountPath || value.startsWith(`${mountPath}/`)) env[name] = local + value.slice(mountPath.length);
       }
+      Object.assign(env, this.clusterAccess(mounts, env));
       running.start({
         command: program.command,
         args: program.args,
@@ -326,6 +349,51 @@ class PodWorker {
       this.options.log.error({ err: error, pod: this.pod.metadata?.name }, "could not start a container");
       running.fail("RunContainerError", (error as Error).message, () => void this.launch(container, running));
     }
+  }
+
+  /**
+   * In a cluster, a container reaches the API server at KUBERNETES_SERVICE_HOST/PORT with the
+   * files mounted at serviceAccountMountPath. A process here cannot see that fixed path, so the
+   * agent writes a kubeconfig naming the pod's own copies (the same token, CA and namespace) and
+   * gives it as KUBECONFIG, unless the container sets one itself.
+   */
+  private clusterAccess(mounts: Map<string, string>, env: Record<string, string>): Record<string, string> {
+    const api = this.options.apiServer;
+    if (!api) return {};
+    const access: Record<string, string> = { KUBERNETES_SERVICE_HOST: api.host, KUBERNETES_SERVICE_PORT: String(api.port), KUBERNETES_SERVICE_PORT_HTTPS: String(api.port) };
+    const account = mounts.get(serviceAccountMountPath);
+    if (!account || env.KUBECONFIG) return access;
+    const file = join(this.dir, "kubeconfig");
+    const kubeconfig = {
+      apiVersion: "v1",
+      kind: "Config",
+      clusters: [{ name: "in-cluster", cluster: { server: `https://${api.host}:${api.port}`, "certificate-authority": join(account, "ca.crt") } }],
+      users: [{ name: "service-account", user: { "token-file": join(account, "token") } }],
+      contexts: [{ name: "in-cluster", context: { cluster: "in-cluster", user: "service-account", namespace: this.pod.metadata!.namespace! } }],
+      "current-context": "in-cluster",
+    };
+    writeFileSync(file, JSON.stringify(kubeconfig), { mode: 0o600 });
+    return { ...access, KUBECONFIG: file };
+  }
+
+  /** A token for the pod's ServiceAccount, bound to the pod (deleted with it), asked of the API server. */
+  private async serviceAccountToken(source: NonNullable<ProjectedSource["serviceAccountToken"]>): Promise<string> {
+    const meta = this.pod.metadata!;
+    const account = this.pod.spec?.serviceAccountName ?? "default";
+    const response = await this.options.client.request<{ status: { token: string } }>({
+      method: "POST",
+      path: `/api/v1/namespaces/${meta.namespace}/serviceaccounts/${account}/token`,
+      body: {
+        apiVersion: "authentication.k8s.io/v1",
+        kind: "TokenRequest",
+        spec: {
+          audiences: source.audience ? [source.audience] : [],
+          expirationSeconds: source.expirationSeconds && source.expirationSeconds !== 3607 ? source.expirationSeconds : tokenSeconds,
+          boundObjectRef: { apiVersion: "v1", kind: "Pod", name: meta.name, uid: meta.uid },
+        },
+      },
+    });
+    return response.status.token;
   }
 
   private fields(): Record<string, string> {
@@ -366,6 +434,11 @@ class PodWorker {
       if (!volume) throw new ConfigurationError(`volume "${mount.name}" is not defined in the pod`);
       const local = join(this.dir, "volumes", volume.name);
       mkdirSync(local, { recursive: true, mode: 0o700 });
+      if (volume.projected) {
+        await this.project(volume.projected.sources, local);
+        mounts.set(mount.mountPath.replace(/\/$/, ""), local);
+        continue;
+      }
       const source = volume.secret
         ? { kind: "secret", name: volume.secret.secretName, items: volume.secret.items, optional: volume.secret.optional, data: await lookup.secret(volume.secret.secretName) }
         : volume.configMap
@@ -385,6 +458,44 @@ class PodWorker {
       mounts.set(mount.mountPath.replace(/\/$/, ""), local);
     }
     return mounts;
+  }
+
+  /** A projected volume's files: a bound token, ConfigMap and Secret keys, and the pod's own fields. */
+  private async project(sources: readonly ProjectedSource[], local: string): Promise<void> {
+    const lookup = this.lookup();
+    const write = (path: string, value: string) => {
+      if (path.split("/").includes("..")) throw new ConfigurationError(`volume item path ${path} leaves the volume`);
+      mkdirSync(join(local, path, ".."), { recursive: true });
+      writeFileSync(join(local, path), value, { mode: 0o600 });
+    };
+    for (const source of sources) {
+      if (source.serviceAccountToken) {
+        try {
+          write(source.serviceAccountToken.path, await this.serviceAccountToken(source.serviceAccountToken));
+        } catch (error) {
+          throw new ConfigurationError(`cannot get a token for service account "${this.pod.spec?.serviceAccountName ?? "default"}": ${(error as Error).message}`);
+        }
+      }
+      const keyed = source.configMap ?? source.secret;
+      if (keyed) {
+        const kind = source.configMap ? "configmap" : "secret";
+        const data = source.configMap ? await lookup.configMap(keyed.name) : await lookup.secret(keyed.name);
+        if (!data) {
+          if (keyed.optional) continue;
+          throw new ConfigurationError(`${kind} "${keyed.name}" not found`);
+        }
+        for (const item of keyed.items ?? Object.keys(data).map((key) => ({ key, path: key }))) {
+          const value = data[item.key];
+          if (value === undefined) throw new ConfigurationError(`couldn't find key ${item.key} in ${kind} "${keyed.name}"`);
+          write(item.path, value);
+        }
+      }
+      for (const item of source.downwardAPI?.items ?? []) {
+        const value = item.fieldRef ? this.fields()[item.fieldRef.fieldPath] : undefined;
+        if (value === undefined) throw new ConfigurationError(`unsupported downward API item ${item.path}`);
+        write(item.path, value);
+      }
+    }
   }
 
   async stop(gracePeriodMs: number): Promise<void> {

@@ -17,6 +17,14 @@ function required(name: string): string {
   return value;
 }
 
+/** Where the agent's own kubeconfig reaches the API server: pods reach it there too. */
+function apiServerOf(config: KubeConfig): { host: string; port: number } | undefined {
+  const server = config.getCurrentCluster()?.server;
+  if (!server) return undefined;
+  const url = new URL(server);
+  return { host: url.hostname, port: Number(url.port || 443) };
+}
+
 const log = createLogger("node-agent");
 const kubeConfig = new KubeConfig();
 kubeConfig.loadFromFile(required("NODE_AGENT_KUBECONFIG"));
@@ -31,6 +39,7 @@ const agent = new NodeAgent({
   addressBlock: Number(process.env.NODE_AGENT_ADDRESS_BLOCK ?? 42),
   backoffMs: process.env.NODE_AGENT_BACKOFF_MS ? Number(process.env.NODE_AGENT_BACKOFF_MS) : undefined,
   port,
+  apiServer: apiServerOf(kubeConfig),
 });
 
 let healthy = false;
