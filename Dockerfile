@@ -1,6 +1,7 @@
 # syntax=docker/dockerfile:1
 # The Mutualis services image: one image, the service chosen by its first argument
-# (`actes`, `gateway`, `prefecture-simulator`, `sesf`), as the operator's catalogue runs it:
+# (`actes`, `gateway`, `observatory`, `operator`, `prefecture-simulator`, `sesf`), as the
+# operator's catalogue and the Helm chart run it:
 #   docker build -t registry.example/mutualis/services:0.1.0 .
 #   docker run registry.example/mutualis/services:0.1.0 actes
 # The local platform runs the same entrypoint (services/image/src/entrypoint.ts) as processes.
@@ -9,16 +10,20 @@ FROM node:20.20-bookworm-slim AS build
 WORKDIR /src
 COPY package.json package-lock.json .npmrc ./
 COPY api/package.json api/
+COPY cdk8s/package.json cdk8s/
 COPY operator/package.json operator/
 COPY services/actes/package.json services/actes/
 COPY services/gateway/package.json services/gateway/
 COPY services/image/package.json services/image/
 COPY services/kit/package.json services/kit/
+COPY services/observatory/package.json services/observatory/
 COPY services/prefecture-simulator/package.json services/prefecture-simulator/
 COPY services/sesf/package.json services/sesf/
 COPY tools/local/package.json tools/local/
 RUN npm ci --no-audit --no-fund
 COPY api api
+COPY cdk8s cdk8s
+COPY operator operator
 COPY services services
 RUN node services/image/scripts/bundle.mjs /out/services.mjs
 

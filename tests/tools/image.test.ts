@@ -35,4 +35,11 @@ describe("the services image", () => {
     expect(dockerfile).toContain("USER 10001:10001");
     expect(dockerfile).toMatch(/ENTRYPOINT \[.*"\/app\/services\.mjs"\]/);
   });
+
+  it("when the Dockerfile installs the workspaces, then it copies every one's package.json and the sources the bundle imports", () => {
+    const dockerfile = readFileSync(join(root, "Dockerfile"), "utf8");
+    const { workspaces } = JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as { workspaces: string[] };
+    expect(workspaces.filter((w) => !dockerfile.includes(`COPY ${w}/package.json ${w}/`))).toEqual([]);
+    for (const source of ["api", "cdk8s", "operator", "services"]) expect(dockerfile).toContain(`COPY ${source} ${source}`);
+  });
 });

@@ -9,6 +9,7 @@ import { Kubectl } from "./cluster.ts";
 import { layout } from "./layout.ts";
 import { loadConfig, type PlatformConfig } from "./config.ts";
 import { down, platformEnv, status, up } from "./platform.ts";
+import { hostingLot, installOperatorChart } from "./lot.ts";
 import { StartError } from "./processes.ts";
 
 const say = (line: string) => console.log(line);
@@ -185,7 +186,8 @@ function printGuide(config: PlatformConfig): void {
     [`${env.GATEWAY_URL}/api/v1/openapi.json`, "the gateway's API"],
     [env.OBSERVATORY_URL, "the observatory: how dematerialised each collectivity is (in French; CSV and JSON exports)"],
     [`curl -s '${env.PROMETHEUS_URL}/api/v1/query?query=up' | head -c 600`, "what Prometheus scrapes (service pods: job mutualis-pods)"],
-    [`curl -s ${env.OPERATOR_URL}/metrics | grep ^controller_runtime`, "the operator's metrics"],
+    [`${local}/bin/kubectl get pods,lease -n mutualis-system`, "the operator, installed by Helm: two pods, one holding the Lease"],
+    [`ls cdk8s/dist/production cdk8s/dist/local`, "the hosting lot's manifests (make synth)"],
     [`curl -s ${env.NATS_MONITOR_URL}/accountz`, "NATS: one account per tenant, JetStream"],
     [env.MONGODB_URI, "FerretDB (SQLite backend) for any MongoDB driver"],
     ["make status / make down", "show or stop the platform"],
@@ -221,6 +223,9 @@ async function main(command: string | undefined): Promise<number> {
       say("The local platform:");
       await printStatus(config);
       if (config.withOperator) {
+        const kubectl = new Kubectl(layout(config).bin("kubectl"), layout(config).kubeconfig);
+        await hostingLot(config, kubectl, say);
+        await installOperatorChart(config, kubectl, say);
         await applyExamples(config);
         await actesWalkthrough(config, { collectivity: "rennes", name: "Rennes", admin: "dsi@ville-rennes.example", agent: "agent@ville-rennes.example", tenancy: "shared" });
         await actesWalkthrough(config, {

@@ -1,0 +1,83 @@
+import { execFile } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { join, relative } from "node:path";
+import { promisify } from "node:util";
+import { localLot, lotProfiles, synthesizeLot } from "@mutualis/cdk8s";
+import type { Kubectl } from "./cluster.ts";
+import type { PlatformConfig } from "./config.ts";
+import { layout } from "./layout.ts";
+import { platformEnv, stopComponent } from "./platform.ts";
+
+const run = promisify(execFile);
+
+type Say = (line: string) => void;
+const b64 = (text: string) => Buffer.from(text).toString("base64");
+
+/**
+ * The hosting lot as code: both profiles synthesised (as `make synth` does), the production lot
+ * checked by the API server (a server-side dry run), and the local lot's platform namespaces and
+ * hosting zones applied. Its NATS, database, Prometheus and shared services are the local
+ * platform's own processes: the node agent cannot yet stand in for a Service's address.
+ */
+export async function hostingLot(config: PlatformConfig, kubectl: Kubectl, say: Say): Promise<void> {
+  say("");
+  say("The hosting lot as code (cdk8s)…");
+  const dist = join(config.root, "cdk8s", "dist");
+  for (const [name, settings] of Object.entries(lotProfiles)) {
+    const outdir = join(dist, name);
+    const { objects, layers } = synthesizeLot(settings, outdir);
+    say(`  ✓ ${name} lot synthesised: ${objects} objects in ${layers} layers (${relative(process.cwd(), outdir)}/)`);
+  }
+  const apply = (file: string, ...extra: string[]) => kubectl.run(["apply", "--server-side", "--force-conflicts", "--field-manager=mutualis-lot", ...extra, "-f", file]);
+  for (const layer of ["00-namespaces", "10-zones"]) await apply(join(dist, "local", `${layer}.k8s.yaml`));
+  say(`  ✓ local lot applied: namespaces ${localLot.platformNamespace} and ${localLot.monitoringNamespace} (Pod Security restricted, default deny), hosting zones ${localLot.zones.map((z) => z.name).join(", ")}`);
+  const accepted = (await apply(join(dist, "production"), "--dry-run=server")).split("\n").filter(Boolean).length;
+  say(`  ✓ production lot accepted by the API server (server-side dry run): ${accepted} objects — NATS ×${lotProfiles.production!.nats.replicas} with JetStream, FerretDB on PostgreSQL, Prometheus, ClamAV, the shared services`);
+  say("  → NATS, FerretDB, Prometheus and the shared services run here as the platform's processes; Prometheus loads the lot's alerting rules");
+}
+
+/**
+ * The operator installed by its Helm chart, its two pods run by the node agent on local-1. The
+ * operator process `make up` started hands over: it stops, and a pod takes the Lease. (`make up`
+ * starts the process again; it then waits as a standby, the Lease deciding who works.)
+ */
+export async function installOperatorChart(config: PlatformConfig, kubectl: Kubectl, say: Say): Promise<void> {
+  const env = platformEnv(config);
+  const namespace = localLot.platformNamespace;
+  say("");
+  say("Installing the operator with its Helm chart (charts/mutualis)…");
+  await kubectl.apply([
+    {
+      apiVersion: "v1",
+      kind: "Secret",
+      metadata: { name: "mutualis-nats-operator", namespace },
+      data: { "system.creds": b64(readFileSync(env.NATS_SYSTEM_CREDS, "utf8")), "operator.nk": b64(readFileSync(env.NATS_OPERATOR_SEED_FILE, "utf8")) },
+    },
+    { apiVersion: "v1", kind: "Secret", metadata: { name: "mutualis-database", namespace }, data: { MONGODB_URI: b64(env.MONGODB_URI) } },
+  ]);
+  const helm = layout(config).bin("helm");
+  await run(helm, [
+    "upgrade", "--install", "mutualis", join(config.root, "charts", "mutualis"),
+    "--kubeconfig", env.KUBECONFIG, "--namespace", namespace, "--take-ownership", "--wait", "--timeout", "240s",
+    "--set", `nats.url=${env.NATS_URL}`,
+    "--set", `zones={${env.MUTUALIS_ZONES}}`,
+    "--set", `gatewayUrl=${env.GATEWAY_URL}`,
+    // FerretDB on SQLite has no users of its own.
+    "--set", "database.perTenantUsers=false",
+    // The zone whose node really runs pods (KWOK's only pretends).
+    "--set", "nodeSelector.topology\\.kubernetes\\.io/zone=fr-bzh-1a",
+  ]);
+  const pods = (await kubectl.run(["get", "pods", "-n", namespace, "-l", "app.kubernetes.io/name=mutualis-operator", "-o", "jsonpath={range .items[*]}{.metadata.name} {.status.podIP}{\"\\n\"}{end}"])).trim().split("\n");
+  say(`  ✓ release mutualis installed in ${namespace}: ${pods.length} operator pods Running on local-1 (${pods.map((p) => p.replace(" ", " at ")).join(", ")})`);
+  await stopComponent(config, "operator");
+  const names = pods.map((p) => p.split(" ")[0]!);
+  const deadline = Date.now() + 90_000;
+  let holder = "";
+  while (Date.now() < deadline) {
+    holder = (await kubectl.run(["get", "lease", "mutualis-operator", "-n", namespace, "-o", "jsonpath={.spec.holderIdentity}"]).catch(() => "")).trim();
+    if (names.some((name) => holder.startsWith(name))) break;
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+  if (!names.some((name) => holder.startsWith(name))) throw new Error(`no operator pod took the Lease within 90 s (holder: ${holder || "none"})`);
+  say(`  ✓ the operator process handed over: pod ${names.find((n) => holder.startsWith(n))} leads; the other pod stands by`);
+}
