@@ -89,6 +89,14 @@ describe("ServiceDeployment", () => {
 });
 
 describe("the hosting lot", () => {
+  it("when production is built, then its three zones are listed with their region, and the zone policy reads that list", () => {
+    const objects = lotManifests(production) as Json[];
+    const zones = objects.find((o) => o.kind === "ConfigMap" && o.metadata.name === "hosting-zones")!;
+    expect(zones.data).toEqual({ "fr-bzh-1a": "fr-bzh", "fr-bzh-1b": "fr-bzh", "fr-bzh-1c": "fr-bzh" });
+    const binding = objects.find((o) => o.kind === "ValidatingAdmissionPolicyBinding")!;
+    expect(binding.spec.paramRef).toMatchObject({ name: "hosting-zones", namespace: "mutualis-system", parameterNotFoundAction: "Deny" });
+  });
+
   it("when both profiles are built, then the same objects exist in each apart from the backends and the simulator", () => {
     const names = (objects: Json[]) => new Set(objects.map((o) => `${o.kind}/${o.metadata.namespace ?? ""}/${o.metadata.name}`));
     const inProduction = names(lotManifests(production) as Json[]);

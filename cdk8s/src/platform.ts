@@ -14,7 +14,9 @@ const resources = (r: PodResources): k8s.ResourceRequirements => ({
 });
 
 export interface HostingZone {
+  /** The zone, as Collectivities and nodes (topology.kubernetes.io/zone) name it. */
   readonly name: string;
+  /** Its region (topology.kubernetes.io/region); empty when the platform does not say. */
   readonly region: string;
 }
 
@@ -28,7 +30,8 @@ export class HostingZones extends Construct {
     const common = { ...partOf, ...props.labels };
     new k8s.KubeConfigMap(this, "zones", {
       metadata: { name: zonesConfigMap, namespace: props.namespace, labels: common },
-      data: Object.fromEntries(props.zones.map((zone) => [zone.name, "available"])),
+      // One key per zone (what the policy checks); its value names the zone's region when known.
+      data: Object.fromEntries(props.zones.map((zone) => [zone.name, zone.region || "available"])),
     });
     new k8s.KubeValidatingAdmissionPolicy(this, "policy", {
       metadata: { name: zonePolicy, labels: common },

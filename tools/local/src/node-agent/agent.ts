@@ -29,7 +29,7 @@ interface Volume {
 
 /** Where a container finds its API credentials in a cluster. */
 export const serviceAccountMountPath = "/var/run/secrets/kubernetes.io/serviceaccount";
-/** A bound token asked for this long is extended by the API server (as the kubelet's are). */
+/** A bound token asked for this long is extended by the API server to a year (as the kubelet's are), so it is not renewed here. */
 const tokenSeconds = 3607;
 
 export interface Pod extends KubernetesObject {
@@ -388,7 +388,7 @@ class PodWorker {
         kind: "TokenRequest",
         spec: {
           audiences: source.audience ? [source.audience] : [],
-          expirationSeconds: source.expirationSeconds && source.expirationSeconds !== 3607 ? source.expirationSeconds : tokenSeconds,
+          expirationSeconds: source.expirationSeconds ?? tokenSeconds,
           boundObjectRef: { apiVersion: "v1", kind: "Pod", name: meta.name, uid: meta.uid },
         },
       },
