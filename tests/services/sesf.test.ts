@@ -169,7 +169,11 @@ describe("SESF: the secure file exchange", () => {
 
     const stored = join(storage, "files", "t-sesf-a", share.id);
     expect(readFileSync(join(stored, String(sent.body.id))).includes(Buffer.from("CCAP du marché"))).toBe(false);
-    const view = await call<{ files: unknown[]; totalBytes: number; downloads: { recipient: string; count: number }[] }>("t-sesf-a", "get", { id: share.id });
+    // A download counts once the server has sent its last byte, which the client may see first.
+    const view = await eventually("both downloads to be counted", async () => {
+      const shown = await call<{ files: unknown[]; totalBytes: number; downloads: { recipient: string; count: number }[] }>("t-sesf-a", "get", { id: share.id });
+      return shown.downloads[0]?.count === 2 ? shown : undefined;
+    }, 10_000);
     expect(view.totalBytes).toBe(small.length + largeBytes);
     expect(view.downloads).toEqual([{ recipient: "titulaire@entreprise.example", count: 2, attempts: 2 }]);
     expect(JSON.stringify(view)).not.toMatch(/wrappedKey|tokenHash|passwordHash/);
