@@ -4,5 +4,5 @@ export * from "./tenant.ts";
 export * from "./service.ts";
 export * from "./monitoring.ts";
 export * from "./platform.ts";
-export { buildLot, externalSecrets, lotManifests, synthesizeLot } from "./lot/lot.ts";
+export { buildLot, externalSecrets, lotManifests, sharedServiceManifests, synthesizeLot } from "./lot/lot.ts";
 export { local as localLot, production as productionLot, profiles as lotProfiles, type LotSettings } from "./lot/settings.ts";

@@ -34,8 +34,12 @@ export interface ServiceDeploymentProps {
   readonly port: number;
   readonly replicas: number;
   readonly resources: PodResources;
-  /** The Secret with the service's NATS credentials (keys NATS_URL and user.creds). */
+  /** The Secret with the service's NATS credentials (`user.creds`, and `NATS_URL` unless natsUrl is given). */
   readonly natsSecret: string;
+  /** Where NATS is, when the deployer knows it (the platform's shared services); read from natsSecret otherwise. */
+  readonly natsUrl?: string;
+  /** Nodes the pods must run on (labels), beyond the namespace's own selector. */
+  readonly nodeSelector?: Readonly<Record<string, string>>;
   /** The service's own settings (database, tenant…), after the common ones. */
   readonly env: readonly k8s.EnvVar[];
   readonly volumes?: readonly ServiceVolume[];
@@ -93,6 +97,7 @@ export class ServiceDeployment extends Construct {
           spec: {
             ...(props.serviceAccount ? { serviceAccountName: props.serviceAccount, automountServiceAccountToken: true } : { automountServiceAccountToken: false }),
             securityContext: restrictedPodSecurity,
+            ...(props.nodeSelector ? { nodeSelector: { ...props.nodeSelector } } : {}),
             ...(props.spreadAcrossZones
               ? { topologySpreadConstraints: [{ maxSkew: 1, topologyKey: "topology.kubernetes.io/zone", whenUnsatisfiable: "ScheduleAnyway", labelSelector: { matchLabels: selector } }] }
               : {}),
@@ -108,7 +113,7 @@ export class ServiceDeployment extends Construct {
                   // Listening on the pod's own address is right in a container and lets pods share
                   // a host on the local platform, where each pod has its own loopback address.
                   { name: "HTTP_HOST", valueFrom: { fieldRef: { fieldPath: "status.podIP" } } },
-                  { name: "NATS_URL", valueFrom: { secretKeyRef: { name: props.natsSecret, key: "NATS_URL" } } },
+                  props.natsUrl ? { name: "NATS_URL", value: props.natsUrl } : { name: "NATS_URL", valueFrom: { secretKeyRef: { name: props.natsSecret, key: "NATS_URL" } } },
                   { name: "NATS_CREDS_FILE", value: `${natsMount}/user.creds` },
                   ...props.env,
                 ],

@@ -5,8 +5,8 @@ import type { Construct } from "constructs";
 import { operatorAlerts, platformAlerts } from "../monitoring.ts";
 import { labels } from "../names.ts";
 import { Antivirus, ComponentNetworkPolicy, Database, HostingZones, NatsCluster, PlatformNamespace, Prometheus, type Reach } from "../platform.ts";
-import type { Manifest } from "../render.ts";
-import { ServiceDeployment, type ServiceVolume } from "../service.ts";
+import { render, type Manifest } from "../render.ts";
+import { ServiceDeployment, type ServiceDeploymentProps, type ServiceVolume } from "../service.ts";
 import type { LotSettings } from "./settings.ts";
 
 /** Secrets the lot refers to and never holds: the platform's operators provide them (sealed, or from a vault). */
@@ -48,8 +48,8 @@ function sharedServices(settings: LotSettings): SharedService[] {
       env: [
         { name: "SESF_STORAGE_DIR", value: "/var/lib/sesf" },
         { name: "SESF_MASTER_KEY_FILE", value: "/var/run/mutualis/sesf/master.key" },
-        { name: "SESF_PUBLIC_URL", value: `${settings.publicUrl}/echanges` },
-        { name: "SESF_CLAMD_ADDRESS", value: `clamav.${platform}.svc:3310` },
+        { name: "SESF_PUBLIC_URL", value: settings.publicUrls?.sesf ?? `${settings.publicUrl}/echanges` },
+        { name: "SESF_CLAMD_ADDRESS", value: settings.endpoints?.antivirus ?? `clamav.${platform}.svc:3310` },
       ],
       volumes: [
         { name: "storage", path: "/var/lib/sesf", claim: "sesf-storage" },
@@ -61,7 +61,7 @@ function sharedServices(settings: LotSettings): SharedService[] {
       service: "observatory",
       database: "observatory",
       public: true,
-      env: [{ name: "OBSERVATORY_PROMETHEUS_URL", value: `http://prometheus.${settings.monitoringNamespace}.svc:9090` }],
+      env: [{ name: "OBSERVATORY_PROMETHEUS_URL", value: settings.endpoints?.prometheus ?? `http://prometheus.${settings.monitoringNamespace}.svc:9090` }],
       egress: [{ to: [{ namespace: settings.monitoringNamespace, component: "prometheus" }], ports: [9090] }],
     },
     {
@@ -70,12 +70,47 @@ function sharedServices(settings: LotSettings): SharedService[] {
       public: true,
       serviceAccount: "gateway",
       env: [
-        { name: "GATEWAY_PUBLIC_URL", value: `${settings.publicUrl}/api` },
+        { name: "GATEWAY_PUBLIC_URL", value: settings.publicUrls?.gateway ?? `${settings.publicUrl}/api` },
         { name: "GATEWAY_JWKS_URL", value: `${settings.publicUrl}/identite/.well-known/jwks.json` },
       ],
       apiServer: true,
     },
   ];
+}
+
+/** A shared service's deployment: the services image running it, reaching NATS and the database. */
+function sharedDeployment(settings: LotSettings, shared: SharedService): ServiceDeploymentProps {
+  const platform = settings.platformNamespace;
+  return {
+    name: shared.service,
+    namespace: platform,
+    service: shared.service,
+    command: shared.service,
+    instance: "shared",
+    image: settings.images.services,
+    port: servicePort,
+    replicas: settings.serviceReplicas,
+    resources: settings.resources.medium,
+    natsSecret: externalSecrets.servicesNats,
+    natsUrl: settings.endpoints?.nats ?? `nats://nats.${platform}.svc:${settings.nats.port}`,
+    env: [
+      { name: "MONGODB_URI", value: settings.endpoints?.database ?? `mongodb://database.${platform}.svc:${settings.database.port}/` },
+      { name: "MONGODB_DATABASE", value: shared.database },
+      ...(shared.env ?? []),
+    ],
+    volumes: shared.volumes,
+    serviceAccount: shared.serviceAccount,
+    labels: { [labels.platformComponent]: shared.service },
+    nodeSelector: settings.servicesNodeSelector,
+    spreadAcrossZones: !settings.servicesNodeSelector,
+  };
+}
+
+/** One shared service's objects (Deployment, Service, PDB), as the lot renders them: the local platform applies them one by one. */
+export function sharedServiceManifests(settings: LotSettings, service: string): Manifest[] {
+  const shared = sharedServices(settings).find((s) => s.service === service);
+  if (!shared) throw new Error(`the ${settings.name} lot has no shared service ${service}`);
+  return render((scope) => new ServiceDeployment(scope, service, sharedDeployment(settings, shared)));
 }
 
 /**
@@ -153,29 +188,7 @@ export function buildLot(app: App, settings: LotSettings): Chart[] {
       roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: "mutualis:gateway" },
       subjects: [{ kind: "ServiceAccount", name: "gateway", namespace: platform }],
     });
-    for (const shared of services) {
-      new ServiceDeployment(scope, shared.service, {
-        name: shared.service,
-        namespace: platform,
-        service: shared.service,
-        command: shared.service,
-        instance: "shared",
-        image: settings.images.services,
-        port: servicePort,
-        replicas: settings.serviceReplicas,
-        resources: resources.medium,
-        natsSecret: externalSecrets.servicesNats,
-        env: [
-          { name: "MONGODB_URI", value: `mongodb://database.${platform}.svc:${settings.database.port}/` },
-          { name: "MONGODB_DATABASE", value: shared.database },
-          ...(shared.env ?? []),
-        ],
-        volumes: shared.volumes,
-        serviceAccount: shared.serviceAccount,
-        labels: { [labels.platformComponent]: shared.service },
-        spreadAcrossZones: true,
-      });
-    }
+    for (const shared of services) new ServiceDeployment(scope, shared.service, sharedDeployment(settings, shared));
   });
   layer("60-network", (scope) => {
     const tenants: Reach = { namespace: "", namespacesLabelled: labels.collectivity };

@@ -32,6 +32,15 @@ export interface LotSettings {
   /** The prefecture simulator stands in for @CTES outside production. */
   readonly prefectureSimulator: boolean;
   readonly alerts: { readonly tenantNotReadyMinutes: number; readonly workQueueBacklog: number };
+  /**
+   * Where the shared services find what the lot does not run itself (the local platform runs NATS,
+   * FerretDB, Prometheus and ClamAV as processes); the lot's own Services otherwise.
+   */
+  readonly endpoints?: { readonly nats?: string; readonly database?: string; readonly prometheus?: string; readonly antivirus?: string };
+  /** Where the shared services' pods run (the local node that really runs pods); anywhere otherwise. */
+  readonly servicesNodeSelector?: Readonly<Record<string, string>>;
+  /** The public address of a service, when it is not `publicUrl` with a path (the local platform's ports). */
+  readonly publicUrls?: Readonly<Record<string, string>>;
   readonly resources: { readonly small: PodResources; readonly medium: PodResources; readonly large: PodResources };
 }
 

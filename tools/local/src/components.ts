@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { copyFileSync, existsSync, mkdirSync, writeFileSync } from "node:fs";
-import { localLot, operatorAlerts, platformAlerts, podScrapeRelabelling } from "@mutualis/cdk8s";
+import { localLot, operatorAlerts, platformAlerts, podScrapeRelabelling, sharedServiceManifests, type LotSettings } from "@mutualis/cdk8s";
 import { ensureDevKeys } from "@mutualis/gateway";
 import { Kubectl } from "./cluster.ts";
 import { createConnection } from "node:net";
@@ -27,6 +27,11 @@ export interface Component {
   /** Writes configuration files the daemon reads; runs before each start. */
   prepare?(): Promise<void> | void;
   ready(): Promise<boolean>;
+  /**
+   * Markers of the programs an earlier version of the platform ran for this component (a service
+   * run as a process before it ran as pods): one still holding the component's port is stopped.
+   */
+  readonly formerMarkers?: readonly string[];
 }
 
 export interface ComponentContext {
@@ -329,10 +334,7 @@ function prometheus(ctx: ComponentContext): Component {
             ? [
                 job("mutualis-operator", `${loopback}:${ports.operator}`),
                 job("gateway", `${loopback}:${ports.gateway}`),
-                job("actes", `${loopback}:${ports.actes}`),
-                job("prefecture-simulator", `${loopback}:${ports.prefectureSimulator}`),
                 job("sesf", `${loopback}:${ports.sesf}`),
-                job("observatory", `${loopback}:${ports.observatory}`),
               ]
             : []),
           ...podDiscovery(ctx, tls),
@@ -494,8 +496,10 @@ function operator(ctx: ComponentContext, env: Record<string, string>): Component
 }
 
 /**
- * The platform's shared deployments, run as processes: they connect to NATS with the platform
- * services account's creds, which the operator keeps in the Secret mutualis-system/platform-services-nats.
+ * The platform's shared deployments. actes, the prefecture simulator and the observatory run as
+ * pods from the hosting lot's manifests (fromLot); sesf and the gateway still run as processes:
+ * they connect to NATS with the platform services account's creds, which the operator keeps in
+ * the Secret mutualis-system/platform-services-nats.
  */
 function sharedServices(ctx: ComponentContext, env: Record<string, string>): Component[] {
   const { ports } = ctx.config;
@@ -517,10 +521,10 @@ function sharedServices(ctx: ComponentContext, env: Record<string, string>): Com
   });
   const gatewayKubeconfig = join(ctx.paths.kube, "gateway.kubeconfig");
   return [
-    nodeProgram(ctx, "prefecture-simulator", "services/prefecture-simulator/src/main.ts", ports.prefectureSimulator, common("prefecture-simulator", ports.prefectureSimulator, "prefecture"), {
-      prepare: fetchCreds,
-    }),
-    nodeProgram(ctx, "actes", "services/actes/src/main.ts", ports.actes, common("actes", ports.actes, "actes"), { prepare: fetchCreds }),
+    // Run from the hosting lot's manifests, as pods: the stateless ones so far (sesf needs its
+    // storage to outlive a pod, the gateway its signing keys, before they follow).
+    fromLot(ctx, env, "prefecture-simulator", ports.prefectureSimulator),
+    fromLot(ctx, env, "actes", ports.actes),
     nodeProgram(
       ctx,
       "sesf",
@@ -542,14 +546,7 @@ function sharedServices(ctx: ComponentContext, env: Record<string, string>): Com
         },
       },
     ),
-    nodeProgram(
-      ctx,
-      "observatory",
-      "services/observatory/src/main.ts",
-      ports.observatory,
-      { ...common("observatory", ports.observatory, "observatory"), OBSERVATORY_PROMETHEUS_URL: env.PROMETHEUS_URL },
-      { prepare: fetchCreds },
-    ),
+    fromLot(ctx, env, "observatory", ports.observatory),
     nodeProgram(
       ctx,
       "gateway",
@@ -570,6 +567,40 @@ function sharedServices(ctx: ComponentContext, env: Record<string, string>): Com
       },
     ),
   ];
+}
+
+/** The hosting lot's local profile, told where the local platform's own processes listen. */
+export function localLotSettings(config: PlatformConfig, env: { readonly NATS_URL?: string; readonly MONGODB_URI?: string; readonly PROMETHEUS_URL?: string; readonly CLAMD_ADDRESS?: string }): LotSettings {
+  const agentZone = config.zones.find((z) => z.runner === "agent")?.name;
+  return {
+    ...localLot,
+    endpoints: { nats: env.NATS_URL, database: env.MONGODB_URI, prometheus: env.PROMETHEUS_URL, antivirus: env.CLAMD_ADDRESS },
+    ...(agentZone ? { servicesNodeSelector: { "topology.kubernetes.io/zone": agentZone } } : {}),
+  };
+}
+
+/**
+ * A shared service run as the hosting lot says, from the same manifests as production: its
+ * Deployment is applied and the node agent runs its pod; the component itself is the local
+ * ingress that keeps the service's fixed port (there is no kube-proxy here).
+ */
+function fromLot(ctx: ComponentContext, env: Record<string, string>, service: string, port: number): Component {
+  const settings = localLotSettings(ctx.config, env);
+  const manifests = sharedServiceManifests(settings, service);
+  const deployment = manifests.find((m) => m.kind === "Deployment")!;
+  const selector = Object.entries((deployment.spec as { selector: { matchLabels: Record<string, string> } }).selector.matchLabels)
+    .map(([key, value]) => `${key}=${value}`)
+    .join(",");
+  const program = nodeProgram(ctx, service, "tools/local/src/ingress/main.ts", port, {
+    INGRESS_KUBECONFIG: ctx.paths.kubeconfig,
+    INGRESS_ROUTE: `${port}=${settings.platformNamespace}/${selector}:8080`,
+  }, {
+    prepare: async () => {
+      await new Kubectl(ctx.paths.bin("kubectl"), ctx.paths.kubeconfig).apply(manifests);
+    },
+  });
+  // The pod's first start compiles the service: give it time.
+  return { ...program, startTimeoutMs: 120_000, formerMarkers: [join(ctx.config.root, "services", service, "src", "main.ts")] };
 }
 
 /** The components in start order; `make down` stops them in reverse. */

@@ -16,4 +16,5 @@ export {
 } from "./nats/auth.ts";
 export { AccountPushError, pushAccountJwt } from "./nats/resolver.ts";
 export { httpGet, type HttpAnswer, type TlsClient } from "./http.ts";
-export { eicar } from "./components.ts";
+export { eicar, localLotSettings } from "./components.ts";
+export { parseRoute, startIngress, type Route } from "./ingress/ingress.ts";

@@ -16,8 +16,7 @@ const b64 = (text: string) => Buffer.from(text).toString("base64");
 /**
  * The hosting lot as code: both profiles synthesised (as `make synth` does), the production lot
  * checked by the API server (a server-side dry run), and the local lot's platform namespaces and
- * hosting zones applied. Its NATS, database, Prometheus and shared services are the local
- * platform's own processes: the node agent cannot yet stand in for a Service's address.
+ * hosting zones applied (`make up` already runs its stateless shared services as pods).
  */
 export async function hostingLot(config: PlatformConfig, kubectl: Kubectl, say: Say): Promise<void> {
   say("");
@@ -33,7 +32,7 @@ export async function hostingLot(config: PlatformConfig, kubectl: Kubectl, say: 
   say(`  ✓ local lot applied: namespaces ${localLot.platformNamespace} and ${localLot.monitoringNamespace} (Pod Security restricted, default deny), hosting zones ${localLot.zones.map((z) => z.name).join(", ")}`);
   const accepted = (await apply(join(dist, "production"), "--dry-run=server")).split("\n").filter(Boolean).length;
   say(`  ✓ production lot accepted by the API server (server-side dry run): ${accepted} objects — NATS ×${lotProfiles.production!.nats.replicas} with JetStream, FerretDB on PostgreSQL, Prometheus, ClamAV, the shared services`);
-  say("  → NATS, FerretDB, Prometheus and the shared services run here as the platform's processes; Prometheus loads the lot's alerting rules");
+  say("  → actes, the prefecture simulator and the observatory run here as the lot's pods (on local-1, behind the platform's fixed ports); NATS, FerretDB, Prometheus, ClamAV, sesf and the gateway as the platform's processes; Prometheus loads the lot's alerting rules");
 }
 
 /**

@@ -83,6 +83,20 @@ function checkBinaries(list: readonly Component[]): void {
   }
 }
 
+/** Stops what an earlier version of the platform ran for the component and still holds its ports. */
+async function stopFormerPrograms(component: Component): Promise<void> {
+  for (const marker of component.formerMarkers ?? []) {
+    const former = { ...component.daemon, marker, pidFile: `${component.daemon.pidFile}.former` };
+    for (const port of component.ports) {
+      for (const pid of listeningPids(port)) {
+        if (!runsDaemon(pid, former)) continue;
+        writeFileSync(former.pidFile, `${pid}\n`);
+        await stopDaemon(former);
+      }
+    }
+  }
+}
+
 /** Starts one component unless it already runs; waits until it is ready either way. */
 async function ensureStarted(component: Component, progress: Progress): Promise<void> {
   const started = Date.now();
@@ -91,6 +105,7 @@ async function ensureStarted(component: Component, progress: Progress): Promise<
     progress(`  ✓ ${component.name} already running (${component.endpoint})`);
     return;
   }
+  await stopFormerPrograms(component);
   for (const port of component.ports) {
     if (await portInUse(port)) {
       throw new StartError(
@@ -208,7 +223,10 @@ export async function down(config: PlatformConfig, progress: Progress = silent):
       progress(`  ✓ stopped ${component.name} in ${((Date.now() - started) / 1000).toFixed(1)}s`);
     }
   }
-  for (const component of list) await waitForPortsFree(component);
+  for (const component of list) {
+    await stopFormerPrograms(component);
+    await waitForPortsFree(component);
+  }
 }
 
 function componentNamed(ctx: ComponentContext, name: string): Component {
