@@ -113,6 +113,12 @@ describe("the observatory: how dematerialised each collectivity is", () => {
     expect(row.values.delaiAccuseMedian).toBeLessThanOrEqual(5);
     expect(report.indicators.find((i) => i.key === "marchesEnLigne")).toMatchObject({ measured: false, notMeasured: expect.stringContaining("pas encore") });
     expect(report.regionValues.actesTransmis).toBeGreaterThanOrEqual(1);
+    // Its category (communes) counts its act among those of every commune of the platform.
+    const communes = report.categories.find((c) => c.category === "commune")!;
+    expect(communes).toMatchObject({ label: "Communes" });
+    expect(communes.collectivities).toBeGreaterThanOrEqual(1);
+    expect(communes.values.actesTransmis).toBeGreaterThanOrEqual(1);
+    expect(communes.values.partFacturesElectroniques).toBeNull();
   });
 
   it("when an official opens the overview in a browser, then the region and the collectivity are shown, the table sorts, and the keyboard reaches the content", async () => {
@@ -120,7 +126,10 @@ describe("the observatory: how dematerialised each collectivity is", () => {
     await page.goto(observatory.url);
     expect(await page.getAttribute("html", "lang")).toBe("fr");
     expect(await page.textContent("h1")).toBe("La dématérialisation en Bretagne");
-    expect(await page.locator("table caption").textContent()).toMatch(/collectivités?, sur 30 jours/);
+    const byCategory = page.getByRole("table", { name: /^Par catégorie/ });
+    expect(await byCategory.getByRole("rowheader", { name: "Communes" }).count()).toBe(1);
+    const collectivities = page.getByRole("table", { name: /collectivités?, sur 30 jours/ });
+    expect(await collectivities.count()).toBe(1);
     const row = page.locator("tr", { has: page.getByRole("link", { name: "Commune de Plougastel (test)" }) });
     expect(await row.locator("td").allTextContents()).toEqual(expect.arrayContaining(["Commune de Plougastel (test)", "commune", "1", "100\u00a0%", "5 Ko", "2"]));
     expect(await page.getByText("Non mesuré").count()).toBe(5);
@@ -130,7 +139,7 @@ describe("the observatory: how dematerialised each collectivity is", () => {
 
     await page.getByRole("link", { name: /^Actes télétransmis/ }).click();
     expect(page.url()).toContain("tri=actesTransmis&ordre=desc");
-    expect(await page.getByRole("columnheader", { name: /Actes télétransmis/ }).getAttribute("aria-sort")).toBe("descending");
+    expect(await page.getByRole("table", { name: /collectivités?, sur 30 jours/ }).getByRole("columnheader", { name: /Actes télétransmis/ }).getAttribute("aria-sort")).toBe("descending");
     await page.close();
   });
 

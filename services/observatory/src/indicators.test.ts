@@ -14,10 +14,21 @@ function report() {
     ["delaiAccuseMedian", [{ metric: { collectivity: "rennes" }, value: Number.NaN }]],
   ]);
   const regional = new Map([["actesTransmis", [{ metric: {}, value: 12 }]]]);
-  return buildReport("Bretagne", 30, collectivitiesOf(info), per, regional, new Date("2026-11-28T10:00:00Z"));
+  const perCategory = new Map([
+    ["actesTransmis", [{ metric: { category: "commune" }, value: 12 }]],
+    ["partActesAcquittes", [{ metric: { category: "commune" }, value: 0.75 }]],
+  ]);
+  return buildReport("Bretagne", 30, collectivitiesOf(info), per, regional, perCategory, new Date("2026-11-28T10:00:00Z"));
 }
 
 describe("the observatory's indicators", () => {
+  it("when collectivities are grouped by category, then each category present has its count of collectivities and its indicators", () => {
+    expect(report().categories).toEqual([
+      expect.objectContaining({ category: "commune", label: "Communes", collectivities: 2, values: expect.objectContaining({ actesTransmis: 12, partActesAcquittes: 0.75, volumeEchanges: 0, delaiAccuseMedian: null, partFacturesElectroniques: null }) }),
+    ]);
+    expect(indicators.filter((i) => i.query).every((i) => i.query!("category", 30).includes("group_left (category) max by (collectivity, category) (mutualis_collectivity_info)"))).toBe(true);
+  });
+
   it("when a collectivity has no series yet, then its counts read 0 and its ratios and medians have no value; unmeasured ones say why", () => {
     const r = report();
     const quimper = r.collectivities.find((c) => c.name === "quimper")!;

@@ -21,7 +21,13 @@ export interface Indicator {
   notMeasured?: string;
 }
 
-const last = (metric: string, days: number) => `last_over_time(${metric}[${days}d])`;
+/**
+ * Grouped by a collectivity's category, a per-collectivity vector takes its category from the
+ * operator's `mutualis_collectivity_info` (the services' metrics name the collectivity only).
+ */
+const withCategory = (vector: string, by: string) =>
+  by === "category" ? `(${vector} * on (collectivity) group_left (category) max by (collectivity, category) (mutualis_collectivity_info))` : vector;
+const last = (metric: string, days: number, by = "") => withCategory(`last_over_time(${metric}[${days}d])`, by);
 const grouped = (by: string) => (by ? `by (${by})` : "");
 
 export const indicators: readonly Indicator[] = [
@@ -32,7 +38,7 @@ export const indicators: readonly Indicator[] = [
     unit: "count",
     category: "Contrôle de légalité",
     zeroWhenAbsent: true,
-    query: (by, days) => `sum ${grouped(by)} (${last("mutualis_actes_submitted_total", days)})`,
+    query: (by, days) => `sum ${grouped(by)} (${last("mutualis_actes_submitted_total", days, by)})`,
   },
   {
     key: "partActesAcquittes",
@@ -40,7 +46,7 @@ export const indicators: readonly Indicator[] = [
     description: "Actes télétransmis dont la préfecture a accusé réception.",
     unit: "ratio",
     category: "Contrôle de légalité",
-    query: (by, days) => `sum ${grouped(by)} (${last("mutualis_actes_acknowledged_total", days)}) / sum ${grouped(by)} (${last("mutualis_actes_submitted_total", days)})`,
+    query: (by, days) => `sum ${grouped(by)} (${last("mutualis_actes_acknowledged_total", days, by)}) / sum ${grouped(by)} (${last("mutualis_actes_submitted_total", days, by)})`,
   },
   {
     key: "delaiAccuseMedian",
@@ -48,7 +54,7 @@ export const indicators: readonly Indicator[] = [
     description: "Temps médian entre l'envoi d'un acte et l'accusé de réception de la préfecture.",
     unit: "seconds",
     category: "Contrôle de légalité",
-    query: (by, days) => `histogram_quantile(0.5, sum by (le${by ? `, ${by}` : ""}) (${last("mutualis_actes_acknowledgement_seconds_bucket", days)}))`,
+    query: (by, days) => `histogram_quantile(0.5, sum by (le${by ? `, ${by}` : ""}) (${last("mutualis_actes_acknowledgement_seconds_bucket", days, by)}))`,
   },
   {
     key: "partActesTeletransmis",
@@ -65,7 +71,7 @@ export const indicators: readonly Indicator[] = [
     unit: "bytes",
     category: "Échanges sécurisés",
     zeroWhenAbsent: true,
-    query: (by, days) => `sum ${grouped(by)} (${last("mutualis_sesf_bytes_uploaded_total", days)})`,
+    query: (by, days) => `sum ${grouped(by)} (${last("mutualis_sesf_bytes_uploaded_total", days, by)})`,
   },
   {
     key: "partagesSecurises",
@@ -74,7 +80,7 @@ export const indicators: readonly Indicator[] = [
     unit: "count",
     category: "Échanges sécurisés",
     zeroWhenAbsent: true,
-    query: (by, days) => `sum ${grouped(by)} (${last('{__name__=~"mutualis_sesf_(shares|vouchers)_created_total"}', days)})`,
+    query: (by, days) => `sum ${grouped(by)} (${last('{__name__=~"mutualis_sesf_(shares|vouchers)_created_total"}', days, by)})`,
   },
   {
     key: "servicesActifs",
@@ -83,7 +89,7 @@ export const indicators: readonly Indicator[] = [
     unit: "count",
     category: "Plateforme",
     zeroWhenAbsent: true,
-    query: (by) => `count ${grouped(by)} (max by (collectivity, service) (mutualis_service_instances{ready="true"}))`,
+    query: (by) => `count ${grouped(by)} (${withCategory('max by (collectivity, service) (mutualis_service_instances{ready="true"})', by)})`,
   },
   {
     key: "partFacturesElectroniques",
@@ -134,12 +140,30 @@ export interface Row extends Collectivity {
   values: Record<string, Value>;
 }
 
+/** The indicators of every collectivity of one category (communes, EPCI…), together. */
+export interface CategoryRow {
+  category: string;
+  label: string;
+  collectivities: number;
+  values: Record<string, Value>;
+}
+
+export const categoryLabels: Readonly<Record<string, string>> = {
+  commune: "Communes",
+  epci: "Intercommunalités (EPCI)",
+  departement: "Départements",
+  region: "Régions",
+  syndicat: "Syndicats",
+  other: "Autres",
+};
+
 export interface Report {
   region: string;
   windowDays: number;
   generatedAt: string;
   indicators: { key: string; label: string; description: string; unit: Unit; category: string; measured: boolean; notMeasured?: string }[];
   regionValues: Record<string, Value>;
+  categories: CategoryRow[];
   collectivities: Row[];
 }
 
@@ -168,6 +192,7 @@ export function buildReport(
   collectivities: Collectivity[],
   perCollectivity: Map<string, Sample[]>,
   regional: Map<string, Sample[]>,
+  perCategory: Map<string, Sample[]> = new Map(),
   now = new Date(),
 ): Report {
   const rows = collectivities.map((c) => {
@@ -187,12 +212,26 @@ export function buildReport(
     if (indicator.notMeasured) regionValues[indicator.key] = null;
     else regionValues[indicator.key] = finite(regional.get(indicator.key)?.[0]?.value) ?? (indicator.zeroWhenAbsent ? 0 : null);
   }
+  const present = [...new Set(collectivities.map((c) => c.category))].sort((a, b) => Object.keys(categoryLabels).indexOf(a) - Object.keys(categoryLabels).indexOf(b));
+  const categories = present.map((category) => {
+    const values: Record<string, Value> = {};
+    for (const indicator of indicators) {
+      if (indicator.notMeasured) {
+        values[indicator.key] = null;
+        continue;
+      }
+      const sample = perCategory.get(indicator.key)?.find((s) => s.metric.category === category);
+      values[indicator.key] = sample ? finite(sample.value) : indicator.zeroWhenAbsent ? 0 : null;
+    }
+    return { category, label: categoryLabels[category] ?? category, collectivities: collectivities.filter((c) => c.category === category).length, values };
+  });
   return {
     region,
     windowDays,
     generatedAt: now.toISOString(),
     indicators: indicators.map(({ key, label, description, unit, category, notMeasured }) => ({ key, label, description, unit, category, measured: !notMeasured, ...(notMeasured ? { notMeasured } : {}) })),
     regionValues,
+    categories,
     collectivities: rows,
   };
 }

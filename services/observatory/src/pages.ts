@@ -61,6 +61,20 @@ function cards(report: Report, values: Record<string, number | null>): string {
     .join("")}</ul>`;
 }
 
+/** Communes, EPCI, départements, régions…: each category's indicators, all its collectivities together. */
+function categoryTable(report: Report): string {
+  const measured = indicators.filter((i) => !i.notMeasured);
+  return `<table>
+<caption>Par catégorie, sur ${report.windowDays} jours</caption>
+<thead><tr><th scope="col">Catégorie</th><th scope="col">Collectivités</th>${measured.map((i) => `<th scope="col">${escapeHtml(i.label)}</th>`).join("")}</tr></thead>
+<tbody>
+${report.categories
+  .map((c) => `<tr><th scope="row">${escapeHtml(c.label)}</th><td>${c.collectivities}</td>${measured.map((i) => `<td>${escapeHtml(formatValue(c.values[i.key] ?? null, i.unit))}</td>`).join("")}</tr>`)
+  .join("\n")}
+</tbody>
+</table>`;
+}
+
 /** The region's overview and the table of collectivities, sortable by any measured indicator. */
 export function overviewPage(report: Report, rows: Row[], sortKey: string | undefined, descending: boolean): string {
   const measured = indicators.filter((i) => !i.notMeasured);
@@ -91,6 +105,8 @@ ${rows
 <p>Ce que les collectivités font déjà en ligne, d'après les services de la plateforme mutualisée, sur les ${report.windowDays} derniers jours. Données du ${escapeHtml(new Date(report.generatedAt).toLocaleString("fr-FR", { timeZone: "Europe/Paris" }))}.</p>
 <h2>Toute la région</h2>
 ${cards(report, report.regionValues)}
+<h2>Par catégorie de collectivité</h2>
+${categoryTable(report)}
 <h2>Par collectivité</h2>
 <p>Télécharger : <a href="/export.csv" download>le tableau (CSV)</a>, <a href="/export.json" download>les données (JSON)</a>.</p>
 ${table}`,

@@ -4,21 +4,23 @@ import { collectivityPage, overviewPage } from "./pages.ts";
 import { PrometheusClient, type Sample } from "./prometheus.ts";
 import type { ObservatorySettings } from "./settings.ts";
 
-/** Reads every indicator from Prometheus, per collectivity and for the region. */
+/** Reads every indicator from Prometheus, per collectivity, per category of collectivity and for the region. */
 export async function readReport(prometheus: PrometheusClient, settings: Pick<ObservatorySettings, "OBSERVATORY_REGION" | "OBSERVATORY_WINDOW_DAYS">): Promise<Report> {
   const days = settings.OBSERVATORY_WINDOW_DAYS;
   const measured = indicators.filter((i) => i.query);
   const [info, ...answers] = await Promise.all([
     prometheus.query("max by (collectivity, display_name, category, departement, zone) (mutualis_collectivity_info)"),
-    ...measured.flatMap((i) => [prometheus.query(i.query!("collectivity", days)), prometheus.query(i.query!("", days))]),
+    ...measured.flatMap((i) => [prometheus.query(i.query!("collectivity", days)), prometheus.query(i.query!("", days)), prometheus.query(i.query!("category", days))]),
   ]);
   const perCollectivity = new Map<string, Sample[]>();
   const regional = new Map<string, Sample[]>();
+  const perCategory = new Map<string, Sample[]>();
   measured.forEach((indicator, n) => {
-    perCollectivity.set(indicator.key, answers[2 * n]!);
-    regional.set(indicator.key, answers[2 * n + 1]!);
+    perCollectivity.set(indicator.key, answers[3 * n]!);
+    regional.set(indicator.key, answers[3 * n + 1]!);
+    perCategory.set(indicator.key, answers[3 * n + 2]!);
   });
-  return buildReport(settings.OBSERVATORY_REGION, days, collectivitiesOf(info!), perCollectivity, regional);
+  return buildReport(settings.OBSERVATORY_REGION, days, collectivitiesOf(info!), perCollectivity, regional, perCategory);
 }
 
 /**
