@@ -77,12 +77,15 @@ describe("the observatory: how dematerialised each collectivity is", () => {
     const share = await call<{ uploadUrl: string }>("tenant.t-obs.sesf.shares.create", { recipients: [{ email: "titulaire@entreprise.example" }] });
     const put = await fetch(`${share.uploadUrl}/files/plans.pdf`, { method: "PUT", headers: { "content-type": "application/octet-stream" }, body: Buffer.alloc(uploaded, 0x25) });
     expect(put.status).toBe(201);
+    // A guest invited to send a file: its counter and the shares' differ by their name only.
+    await call("tenant.t-obs.sesf.vouchers.create", { description: "Offre", agent: { email: "agent@plougastel.example" }, guest: { email: "titulaire@entreprise.example" }, voucherDays: 3, expiryDays: 10 });
 
     await eventually("Prometheus to have scraped the collectivity's activity", async () => {
       const acknowledged = await prometheus('sum(mutualis_actes_acknowledged_total{collectivity="t-obs"})');
       const bytes = await prometheus('sum(mutualis_sesf_bytes_uploaded_total{collectivity="t-obs"})');
       const ready = await prometheus('count(max by (service) (mutualis_service_instances{collectivity="t-obs", ready="true"}))');
-      return acknowledged === 1 && bytes === uploaded && ready === 2 ? true : undefined;
+      const vouchers = await prometheus('sum(mutualis_sesf_vouchers_created_total{collectivity="t-obs"})');
+      return acknowledged === 1 && bytes === uploaded && ready === 2 && vouchers === 1 ? true : undefined;
     }, 90_000);
 
     observatory = await new RunningService(
@@ -108,7 +111,7 @@ describe("the observatory: how dematerialised each collectivity is", () => {
     const report = (await (await fetch(`${observatory.url}/export.json`)).json()) as Report;
     const row = report.collectivities.find((c) => c.name === "t-obs")!;
     expect(row).toMatchObject({ displayName: "Commune de Plougastel (test)", category: "commune", departement: "029" });
-    expect(row.values).toMatchObject({ actesTransmis: 1, partActesAcquittes: 1, volumeEchanges: uploaded, partagesSecurises: 1, servicesActifs: 2, partFacturesElectroniques: null, utilisateursActifsSso: null });
+    expect(row.values).toMatchObject({ actesTransmis: 1, partActesAcquittes: 1, volumeEchanges: uploaded, partagesSecurises: 2, servicesActifs: 2, partFacturesElectroniques: null, utilisateursActifsSso: null });
     expect(row.values.delaiAccuseMedian).toBeGreaterThanOrEqual(0);
     expect(row.values.delaiAccuseMedian).toBeLessThanOrEqual(5);
     expect(report.indicators.find((i) => i.key === "marchesEnLigne")).toMatchObject({ measured: false, notMeasured: expect.stringContaining("pas encore") });
@@ -118,6 +121,7 @@ describe("the observatory: how dematerialised each collectivity is", () => {
     expect(communes).toMatchObject({ label: "Communes" });
     expect(communes.collectivities).toBeGreaterThanOrEqual(1);
     expect(communes.values.actesTransmis).toBeGreaterThanOrEqual(1);
+    expect(communes.values.partagesSecurises).toBeGreaterThanOrEqual(2);
     expect(communes.values.partFacturesElectroniques).toBeNull();
   });
 

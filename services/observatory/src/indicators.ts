@@ -25,9 +25,13 @@ export interface Indicator {
  * Grouped by a collectivity's category, a per-collectivity vector takes its category from the
  * operator's `mutualis_collectivity_info` (the services' metrics name the collectivity only).
  */
-const withCategory = (vector: string, by: string) =>
-  by === "category" ? `(${vector} * on (collectivity) group_left (category) max by (collectivity, category) (mutualis_collectivity_info))` : vector;
-const last = (metric: string, days: number, by = "") => withCategory(`last_over_time(${metric}[${days}d])`, by);
+// The series are summed per collectivity (and `keep`) first: two series differing only by their
+// name (shares and vouchers) or their pod would otherwise be one output series twice.
+const withCategory = (vector: string, by: string, keep: readonly string[] = []) =>
+  by === "category"
+    ? `(sum by (${["collectivity", ...keep].join(", ")}) (${vector}) * on (collectivity) group_left (category) max by (collectivity, category) (mutualis_collectivity_info))`
+    : vector;
+const last = (metric: string, days: number, by = "", keep: readonly string[] = []) => withCategory(`last_over_time(${metric}[${days}d])`, by, keep);
 const grouped = (by: string) => (by ? `by (${by})` : "");
 
 export const indicators: readonly Indicator[] = [
@@ -54,7 +58,7 @@ export const indicators: readonly Indicator[] = [
     description: "Temps médian entre l'envoi d'un acte et l'accusé de réception de la préfecture.",
     unit: "seconds",
     category: "Contrôle de légalité",
-    query: (by, days) => `histogram_quantile(0.5, sum by (le${by ? `, ${by}` : ""}) (${last("mutualis_actes_acknowledgement_seconds_bucket", days, by)}))`,
+    query: (by, days) => `histogram_quantile(0.5, sum by (le${by ? `, ${by}` : ""}) (${last("mutualis_actes_acknowledgement_seconds_bucket", days, by, ["le"])}))`,
   },
   {
     key: "partActesTeletransmis",
@@ -89,7 +93,7 @@ export const indicators: readonly Indicator[] = [
     unit: "count",
     category: "Plateforme",
     zeroWhenAbsent: true,
-    query: (by) => `count ${grouped(by)} (${withCategory('max by (collectivity, service) (mutualis_service_instances{ready="true"})', by)})`,
+    query: (by) => `count ${grouped(by)} (${withCategory('max by (collectivity, service) (mutualis_service_instances{ready="true"})', by, ["service"])})`,
   },
   {
     key: "partFacturesElectroniques",
