@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { AppsV1Api, CoordinationV1Api, CoreV1Api, CustomObjectsApi, KubernetesObjectApi, PatchStrategy, setHeaderOptions, type KubernetesObject } from "@kubernetes/client-node";
-import { layout } from "@mutualis/local-platform";
+import { layout, localChartValues } from "@mutualis/local-platform";
 import { administratorRules, operatorClusterRules, platformObjects, operatorNamespaceRules, operatorUnexercisedPermissions, type RunningOperator } from "@mutualis/operator";
 import { parseAllDocuments } from "yaml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -254,12 +254,7 @@ describe("the Helm chart installs the operator", () => {
         // takes over the cluster-wide objects earlier tests' operators made.
         await run(helm, [
           "install", "mutualis", chart, "--namespace", release, ...kubeconfigArg, "--take-ownership", "--wait", "--timeout", "240s",
-          "--set", `nats.url=${platform.env.NATS_URL}`,
-          "--set", `zones={${platform.env.MUTUALIS_ZONES}}`,
-          "--set", `gatewayUrl=${platform.env.GATEWAY_URL}`,
-          // FerretDB 1.x has no users of its own (as the local platform's operator is told).
-          "--set", "database.perTenantUsers=false",
-          "--set", "nodeSelector.topology\\.kubernetes\\.io/zone=fr-bzh-1a",
+          ...localChartValues(platform.config, platform.env),
         ]);
         const pods = (await core.listNamespacedPod({ namespace: release, labelSelector: "app.kubernetes.io/name=mutualis-operator" })).items;
         expect(pods.map((p) => p.status?.phase)).toEqual(["Running", "Running"]);

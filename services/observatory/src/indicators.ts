@@ -189,7 +189,20 @@ export function collectivitiesOf(info: Sample[]): Collectivity[] {
   return [...byName.values()].sort((a, b) => a.displayName.localeCompare(b.displayName, "fr"));
 }
 
-/** Puts the query results together, per collectivity and for the region. */
+/**
+ * Every indicator's value from its query's answer (`pick` finds the sample that belongs): none for
+ * an unmeasured one; with no sample, 0 for a count and no value for a ratio or a median.
+ */
+function valuesOf(answers: Map<string, Sample[]>, pick: (samples: Sample[] | undefined) => Sample | undefined): Record<string, Value> {
+  const values: Record<string, Value> = {};
+  for (const indicator of indicators) {
+    const sample = indicator.notMeasured ? undefined : pick(answers.get(indicator.key));
+    values[indicator.key] = indicator.notMeasured ? null : sample ? finite(sample.value) : indicator.zeroWhenAbsent ? 0 : null;
+  }
+  return values;
+}
+
+/** Puts the query results together, per collectivity, per category and for the region. */
 export function buildReport(
   region: string,
   windowDays: number,
@@ -199,36 +212,15 @@ export function buildReport(
   perCategory: Map<string, Sample[]> = new Map(),
   now = new Date(),
 ): Report {
-  const rows = collectivities.map((c) => {
-    const values: Record<string, Value> = {};
-    for (const indicator of indicators) {
-      if (indicator.notMeasured) {
-        values[indicator.key] = null;
-        continue;
-      }
-      const sample = perCollectivity.get(indicator.key)?.find((s) => s.metric.collectivity === c.name);
-      values[indicator.key] = sample ? finite(sample.value) : indicator.zeroWhenAbsent ? 0 : null;
-    }
-    return { ...c, values };
-  });
-  const regionValues: Record<string, Value> = {};
-  for (const indicator of indicators) {
-    if (indicator.notMeasured) regionValues[indicator.key] = null;
-    else regionValues[indicator.key] = finite(regional.get(indicator.key)?.[0]?.value) ?? (indicator.zeroWhenAbsent ? 0 : null);
-  }
+  const rows = collectivities.map((c) => ({ ...c, values: valuesOf(perCollectivity, (samples) => samples?.find((s) => s.metric.collectivity === c.name)) }));
+  const regionValues = valuesOf(regional, (samples) => samples?.find((s) => Number.isFinite(s.value)));
   const present = [...new Set(collectivities.map((c) => c.category))].sort((a, b) => Object.keys(categoryLabels).indexOf(a) - Object.keys(categoryLabels).indexOf(b));
-  const categories = present.map((category) => {
-    const values: Record<string, Value> = {};
-    for (const indicator of indicators) {
-      if (indicator.notMeasured) {
-        values[indicator.key] = null;
-        continue;
-      }
-      const sample = perCategory.get(indicator.key)?.find((s) => s.metric.category === category);
-      values[indicator.key] = sample ? finite(sample.value) : indicator.zeroWhenAbsent ? 0 : null;
-    }
-    return { category, label: categoryLabels[category] ?? category, collectivities: collectivities.filter((c) => c.category === category).length, values };
-  });
+  const categories = present.map((category) => ({
+    category,
+    label: categoryLabels[category] ?? category,
+    collectivities: collectivities.filter((c) => c.category === category).length,
+    values: valuesOf(perCategory, (samples) => samples?.find((s) => s.metric.category === category)),
+  }));
   return {
     region,
     windowDays,

@@ -17,4 +17,5 @@ export {
 export { AccountPushError, pushAccountJwt } from "./nats/resolver.ts";
 export { httpGet, type HttpAnswer, type TlsClient } from "./http.ts";
 export { eicar, localLotSettings } from "./components.ts";
+export { localChartValues } from "./lot.ts";
 export { parseRoute, startIngress, type Route } from "./ingress/ingress.ts";

@@ -6,7 +6,7 @@ import { localLot, lotProfiles, synthesizeLot } from "@mutualis/cdk8s";
 import type { Kubectl } from "./cluster.ts";
 import type { PlatformConfig } from "./config.ts";
 import { layout } from "./layout.ts";
-import { platformEnv, stopComponent } from "./platform.ts";
+import { platformEnv, stopComponent, type PlatformEnv } from "./platform.ts";
 
 const run = promisify(execFile);
 
@@ -35,6 +35,20 @@ export async function hostingLot(config: PlatformConfig, kubectl: Kubectl, say: 
   say("  → actes, the prefecture simulator and the observatory run here as the lot's pods (on local-1, behind the platform's fixed ports); NATS, FerretDB, Prometheus, ClamAV, sesf and the gateway as the platform's processes; Prometheus loads the lot's alerting rules");
 }
 
+/** The chart's values on the local platform, as `--set` arguments for Helm. */
+export function localChartValues(config: PlatformConfig, env: Pick<PlatformEnv, "NATS_URL" | "MUTUALIS_ZONES" | "GATEWAY_URL">): string[] {
+  const agentZone = config.zones.find((z) => z.runner === "agent")?.name ?? "fr-bzh-1a";
+  return [
+    "--set", `nats.url=${env.NATS_URL}`,
+    "--set", `zones={${env.MUTUALIS_ZONES}}`,
+    "--set", `gatewayUrl=${env.GATEWAY_URL}`,
+    // FerretDB on SQLite has no users of its own.
+    "--set", "database.perTenantUsers=false",
+    // The zone whose node really runs pods (KWOK's only pretends).
+    "--set", `nodeSelector.topology\\.kubernetes\\.io/zone=${agentZone}`,
+  ];
+}
+
 /**
  * The operator installed by its Helm chart, its two pods run by the node agent on local-1. The
  * operator process `make up` started hands over: it stops, and a pod takes the Lease. (`make up`
@@ -58,13 +72,7 @@ export async function installOperatorChart(config: PlatformConfig, kubectl: Kube
   await run(helm, [
     "upgrade", "--install", "mutualis", join(config.root, "charts", "mutualis"),
     "--kubeconfig", env.KUBECONFIG, "--namespace", namespace, "--take-ownership", "--wait", "--timeout", "240s",
-    "--set", `nats.url=${env.NATS_URL}`,
-    "--set", `zones={${env.MUTUALIS_ZONES}}`,
-    "--set", `gatewayUrl=${env.GATEWAY_URL}`,
-    // FerretDB on SQLite has no users of its own.
-    "--set", "database.perTenantUsers=false",
-    // The zone whose node really runs pods (KWOK's only pretends).
-    "--set", "nodeSelector.topology\\.kubernetes\\.io/zone=fr-bzh-1a",
+    ...localChartValues(config, env),
   ]);
   const pods = (await kubectl.run(["get", "pods", "-n", namespace, "-l", "app.kubernetes.io/name=mutualis-operator", "-o", "jsonpath={range .items[*]}{.metadata.name} {.status.podIP}{\"\\n\"}{end}"])).trim().split("\n");
   say(`  ✓ release mutualis installed in ${namespace}: ${pods.length} operator pods Running on local-1 (${pods.map((p) => p.replace(" ", " at ")).join(", ")})`);
