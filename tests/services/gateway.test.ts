@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RunningOperator } from "@mutualis/operator";
 import type { RunningService } from "@mutualis/service-kit";
 import { collectivityManifest, deleteCollectivity, sirenFrom, startTestOperator, waitForGone, waitForReady } from "../support/operator.ts";
+import { sampleValue } from "../support/metrics.ts";
 import { eventually, testPlatform } from "../support/platform.ts";
 import { platformServicesCreds, startSharedActes, startTestGateway } from "../support/services.ts";
 
@@ -137,5 +138,14 @@ describe("the gateway: authenticated HTTP in front of the services", () => {
     } finally {
       await client.close();
     }
+  });
+
+  it("when calls went through, then the gateway and actes count each collectivity's requests by outcome, for the monitoring team", async () => {
+    const gatewayMetrics = await (await fetch(`${gatewayService.url}/metrics`)).text();
+    const requests = (text: string, labels: Record<string, string>) => sampleValue(text, "mutualis_tenant_request_duration_seconds_count", { collectivity: "t-gw-a", ...labels });
+    expect(requests(gatewayMetrics, { interface: "http", outcome: "ok" })).toBeGreaterThan(0);
+    expect(requests(gatewayMetrics, { interface: "http", outcome: "rejected" })).toBeGreaterThan(0);
+    const actesMetrics = await (await fetch(`${running[1]!.url}/metrics`)).text();
+    expect(requests(actesMetrics, { interface: "nats", outcome: "ok" })).toBeGreaterThan(0);
   });
 });

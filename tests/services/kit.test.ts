@@ -16,6 +16,7 @@ import {
   userCreds,
 } from "@mutualis/local-platform";
 import { baseSettings, InvalidRequest, loadSettings, RunningService, type ServiceDefinition } from "@mutualis/service-kit";
+import { sampleValue } from "../support/metrics.ts";
 import { eventually, testPlatform } from "../support/platform.ts";
 
 const platform = testPlatform();
@@ -135,8 +136,13 @@ describe("the service kit against real NATS and FerretDB", () => {
     expect(stats[0]?.endpoints?.[0]?.num_requests).toBeGreaterThanOrEqual(3);
   });
 
-  it("when /metrics is scraped, then request durations and the business counter per collectivity are there", async () => {
+  it("when /metrics is scraped, then request durations, each collectivity's requests by outcome and the business counter are there", async () => {
     const text = await (await fetch(`${service.url}/metrics`)).text();
+    // Brest asked once (ok); Rennes asked twice, once invalidly (rejected); health and metrics are nobody's.
+    const tenantRequests = (labels: Record<string, string>) => sampleValue(text, "mutualis_tenant_request_duration_seconds_count", { service: "notes", ...labels });
+    expect(tenantRequests({ collectivity: "brest", interface: "nats", outcome: "ok" })).toBe(1);
+    expect(tenantRequests({ collectivity: "rennes", interface: "nats", outcome: "rejected" })).toBe(1);
+    expect(tenantRequests({ interface: "http" })).toBeUndefined();
     expect(text).toMatch(/^http_request_duration_seconds_count\{.*route="\/api\/notes".*status_code="201".*\} 1$/m);
     expect(text).toMatch(/^nats_request_duration_seconds_count\{.*endpoint="count".*outcome="ok".*\} [1-9]/m);
     expect(text).toMatch(/^mutualis_notes_created_total\{collectivity="rennes",service="notes"\} 1$/m);

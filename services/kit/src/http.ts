@@ -1,4 +1,4 @@
-import express, { type ErrorRequestHandler, type Express, type RequestHandler } from "express";
+import express, { type ErrorRequestHandler, type Express, type Request, type RequestHandler, type Response } from "express";
 import helmet from "helmet";
 import { InvalidRequest, NotFound, PayloadTooLarge, publicBody, statusOf } from "./errors.ts";
 import type { Logger } from "./log.ts";
@@ -20,6 +20,15 @@ function bodyError(error: { type?: string; message?: string }): Error | undefine
 }
 
 /**
+ * The collectivity a request is made for: the route's `:tenant`, or what the route found
+ * (`res.locals.collectivity`, e.g. from a share link's token).
+ */
+function tenantOf(req: Request, res: Response): string | undefined {
+  const found: unknown = res.locals.collectivity ?? req.params?.tenant;
+  return typeof found === "string" && found ? found : undefined;
+}
+
+/**
  * The HTTP side of a service: security headers, a body limit, request metrics, health and
  * readiness, /metrics, the service's routes, then one error handler for everything.
  */
@@ -33,7 +42,8 @@ export function createHttpApp(options: HttpOptions, routes: (app: Express) => vo
     const stop = options.metrics.httpDuration.startTimer();
     res.on("finish", () => {
       const route = req.route?.path ? `${req.baseUrl}${String(req.route.path)}` : "unmatched";
-      stop({ method: req.method, route, status_code: String(res.statusCode) });
+      const seconds = stop({ method: req.method, route, status_code: String(res.statusCode) });
+      options.metrics.observeTenantRequest(tenantOf(req, res), "http", res.statusCode, seconds);
     });
     next();
   };

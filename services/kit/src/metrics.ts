@@ -2,6 +2,11 @@ import { collectDefaultMetrics, Counter, Histogram, Registry } from "prom-client
 
 const latencyBuckets = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
+/** A request's outcome from its status code: ok, rejected (the caller's fault) or error (ours). */
+export function outcomeOf(status: number): "ok" | "rejected" | "error" {
+  return status >= 500 ? "error" : status >= 400 ? "rejected" : "ok";
+}
+
 /** A service's Prometheus metrics: process defaults, HTTP and NATS request durations, business counters. */
 export class ServiceMetrics {
   readonly registry = new Registry();
@@ -19,12 +24,30 @@ export class ServiceMetrics {
     buckets: latencyBuckets,
     registers: [this.registry],
   });
+  /**
+   * Every request made for one collectivity (HTTP or NATS), by its outcome: the monitoring team's
+   * latency and errors per tenant, in shared and dedicated deployments alike. Coarse buckets and
+   * three outcomes keep it to a few series per collectivity.
+   */
+  readonly tenantDuration = new Histogram({
+    name: "mutualis_tenant_request_duration_seconds",
+    help: "Duration of requests made for a collectivity, by collectivity, interface (http, nats) and outcome (ok, rejected, error).",
+    labelNames: ["collectivity", "interface", "outcome"] as const,
+    buckets: [0.01, 0.05, 0.25, 1, 5],
+    registers: [this.registry],
+  });
   private readonly counters = new Map<string, Counter<"collectivity">>();
   private readonly histograms = new Map<string, Histogram<"collectivity">>();
 
   constructor(service: string) {
     this.registry.setDefaultLabels({ service });
     collectDefaultMetrics({ register: this.registry });
+  }
+
+  /** Records a request made for a collectivity; requests for none (platform, health) are not. */
+  observeTenantRequest(collectivity: string | undefined, via: "http" | "nats", status: number, seconds: number): void {
+    if (!collectivity) return;
+    this.tenantDuration.observe({ collectivity, interface: via, outcome: outcomeOf(status) }, seconds);
   }
 
   /** A business counter labelled by collectivity, e.g. mutualis_actes_submitted_total. */

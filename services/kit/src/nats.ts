@@ -4,7 +4,7 @@ import { connect, credsAuthenticator, type NatsConnection } from "@nats-io/trans
 import type { z } from "zod";
 import { InvalidRequest, NoReply, publicBody, statusOf, Unavailable } from "./errors.ts";
 import type { Logger } from "./log.ts";
-import type { ServiceMetrics } from "./metrics.ts";
+import { outcomeOf, type ServiceMetrics } from "./metrics.ts";
 
 export interface RequestContext {
   readonly subject: string;
@@ -86,6 +86,9 @@ export async function serveEndpoints(
           return;
         }
         const stop = metrics.natsDuration.startTimer({ endpoint: endpoint.name });
+        const collectivity = collectivityOf(msg.subject);
+        const started = performance.now();
+        const done = (status: number) => metrics.observeTenantRequest(collectivity, "nats", status, (performance.now() - started) / 1000);
         void (async () => {
           try {
             let input: unknown = undefined;
@@ -102,10 +105,11 @@ export async function serveEndpoints(
                 details: parsed.error.issues.map((i) => `${i.path.join(".") || "request"}: ${i.message}`),
               });
             }
-            const context = { subject: msg.subject, collectivity: collectivityOf(msg.subject), headers: headersOf(msg) };
+            const context = { subject: msg.subject, collectivity, headers: headersOf(msg) };
             const response = await endpoint.handle(parsed.data, context);
             msg.respond(JSON.stringify(response ?? null));
             stop({ outcome: "ok" });
+            done(200);
           } catch (failure) {
             if (failure instanceof NoReply) {
               stop({ outcome: "skipped" });
@@ -114,7 +118,8 @@ export async function serveEndpoints(
             const status = statusOf(failure);
             if (status >= 500) log.error({ err: failure, endpoint: endpoint.name }, "endpoint failed");
             msg.respondError(status, publicBody(failure).message, JSON.stringify(publicBody(failure)));
-            stop({ outcome: status >= 500 ? "error" : "rejected" });
+            stop({ outcome: outcomeOf(status) });
+            done(status);
           }
         })();
       },

@@ -114,6 +114,7 @@ export function sesfService(): ServiceDefinition<SesfSettings> {
       });
       app.get("/api/v1/links/:token", async (req, res) => {
         const { share } = await shares.open(req.params.token, req.get("x-share-password"));
+        res.locals.collectivity = share.collectivity;
         res.set("cache-control", "no-store").json({
           description: share.description,
           expiresAt: share.expiresAt.toISOString(),
