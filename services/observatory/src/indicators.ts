@@ -165,7 +165,7 @@ export interface Report {
   region: string;
   windowDays: number;
   generatedAt: string;
-  indicators: { key: string; label: string; description: string; unit: Unit; category: string; measured: boolean; notMeasured?: string }[];
+  indicators: { key: string; label: string; description: string; unit: Unit; category: string; measured: boolean; notMeasured?: string; unavailable?: boolean }[];
   regionValues: Record<string, Value>;
   categories: CategoryRow[];
   collectivities: Row[];
@@ -193,11 +193,13 @@ export function collectivitiesOf(info: Sample[]): Collectivity[] {
  * Every indicator's value from its query's answer (`pick` finds the sample that belongs): none for
  * an unmeasured one; with no sample, 0 for a count and no value for a ratio or a median.
  */
-function valuesOf(answers: Map<string, Sample[]>, pick: (samples: Sample[] | undefined) => Sample | undefined): Record<string, Value> {
+function valuesOf(answers: Map<string, Sample[]>, pick: (samples: Sample[] | undefined) => Sample | undefined, unavailable: ReadonlySet<string>): Record<string, Value> {
   const values: Record<string, Value> = {};
   for (const indicator of indicators) {
-    const sample = indicator.notMeasured ? undefined : pick(answers.get(indicator.key));
-    values[indicator.key] = indicator.notMeasured ? null : sample ? finite(sample.value) : indicator.zeroWhenAbsent ? 0 : null;
+    // An indicator whose queries failed has no value: never a zero that would read as "nothing done".
+    const known = !indicator.notMeasured && !unavailable.has(indicator.key);
+    const sample = known ? pick(answers.get(indicator.key)) : undefined;
+    values[indicator.key] = !known ? null : sample ? finite(sample.value) : indicator.zeroWhenAbsent ? 0 : null;
   }
   return values;
 }
@@ -211,21 +213,31 @@ export function buildReport(
   regional: Map<string, Sample[]>,
   perCategory: Map<string, Sample[]> = new Map(),
   now = new Date(),
+  unavailable: ReadonlySet<string> = new Set(),
 ): Report {
-  const rows = collectivities.map((c) => ({ ...c, values: valuesOf(perCollectivity, (samples) => samples?.find((s) => s.metric.collectivity === c.name)) }));
-  const regionValues = valuesOf(regional, (samples) => samples?.find((s) => Number.isFinite(s.value)));
+  const rows = collectivities.map((c) => ({ ...c, values: valuesOf(perCollectivity, (samples) => samples?.find((s) => s.metric.collectivity === c.name), unavailable) }));
+  const regionValues = valuesOf(regional, (samples) => samples?.find((s) => Number.isFinite(s.value)), unavailable);
   const present = [...new Set(collectivities.map((c) => c.category))].sort((a, b) => Object.keys(categoryLabels).indexOf(a) - Object.keys(categoryLabels).indexOf(b));
   const categories = present.map((category) => ({
     category,
     label: categoryLabels[category] ?? category,
     collectivities: collectivities.filter((c) => c.category === category).length,
-    values: valuesOf(perCategory, (samples) => samples?.find((s) => s.metric.category === category)),
+    values: valuesOf(perCategory, (samples) => samples?.find((s) => s.metric.category === category), unavailable),
   }));
   return {
     region,
     windowDays,
     generatedAt: now.toISOString(),
-    indicators: indicators.map(({ key, label, description, unit, category, notMeasured }) => ({ key, label, description, unit, category, measured: !notMeasured, ...(notMeasured ? { notMeasured } : {}) })),
+    indicators: indicators.map(({ key, label, description, unit, category, notMeasured }) => ({
+      key,
+      label,
+      description,
+      unit,
+      category,
+      measured: !notMeasured,
+      ...(notMeasured ? { notMeasured } : {}),
+      ...(unavailable.has(key) ? { unavailable: true } : {}),
+    })),
     regionValues,
     categories,
     collectivities: rows,

@@ -3,7 +3,7 @@
  * French, usable with a keyboard and a screen reader (RGAA basics: language, headings, table
  * captions and header scopes, sort state announced, text alternatives for charts, contrast ≥ 4.5).
  */
-import { formatValue, indicators, type Report, type Row } from "./indicators.ts";
+import { formatValue, indicators, type Report, type Row, type Unit } from "./indicators.ts";
 import type { Series } from "./prometheus.ts";
 
 export function escapeHtml(text: string): string {
@@ -57,8 +57,19 @@ function card(label: string, value: string, note: string): string {
 
 function cards(report: Report, values: Record<string, number | null>): string {
   return `<ul class="cards">${report.indicators
-    .map((i) => (i.measured ? card(i.label, formatValue(values[i.key] ?? null, i.unit), i.description) : card(i.label, "Non mesuré", `Pas encore : ${i.notMeasured}.`)))
+    .map((i) =>
+      !i.measured
+        ? card(i.label, "Non mesuré", `Pas encore : ${i.notMeasured}.`)
+        : i.unavailable
+          ? card(i.label, "Indisponible", "Momentanément indisponible : la mesure n'a pas pu être lue. Réessayez dans quelques minutes.")
+          : card(i.label, formatValue(values[i.key] ?? null, i.unit), i.description),
+    )
     .join("")}</ul>`;
+}
+
+/** A table cell's text: the value, or "indisponible" when its indicator could not be read. */
+function shown(report: Report, key: string, value: number | null, unit: Unit): string {
+  return report.indicators.find((i) => i.key === key)?.unavailable ? "indisponible" : formatValue(value, unit);
 }
 
 /** Communes, EPCI, départements, régions…: each category's indicators, all its collectivities together. */
@@ -69,7 +80,7 @@ function categoryTable(report: Report): string {
 <thead><tr><th scope="col">Catégorie</th><th scope="col">Collectivités</th>${measured.map((i) => `<th scope="col">${escapeHtml(i.label)}</th>`).join("")}</tr></thead>
 <tbody>
 ${report.categories
-  .map((c) => `<tr><th scope="row">${escapeHtml(c.label)}</th><td>${c.collectivities}</td>${measured.map((i) => `<td>${escapeHtml(formatValue(c.values[i.key] ?? null, i.unit))}</td>`).join("")}</tr>`)
+  .map((c) => `<tr><th scope="row">${escapeHtml(c.label)}</th><td>${c.collectivities}</td>${measured.map((i) => `<td>${escapeHtml(shown(report, i.key, c.values[i.key] ?? null, i.unit))}</td>`).join("")}</tr>`)
   .join("\n")}
 </tbody>
 </table>`;
@@ -92,7 +103,7 @@ ${rows
   .map(
     (r) =>
       `<tr><td><a href="/collectivites/${encodeURIComponent(r.name)}">${escapeHtml(r.displayName)}</a></td><td>${escapeHtml(r.category)}</td>${measured
-        .map((i) => `<td>${escapeHtml(formatValue(r.values[i.key] ?? null, i.unit))}</td>`)
+        .map((i) => `<td>${escapeHtml(shown(report, i.key, r.values[i.key] ?? null, i.unit))}</td>`)
         .join("")}</tr>`,
   )
   .join("\n")}
