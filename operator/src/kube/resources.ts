@@ -22,6 +22,8 @@ export const resourceTypes = {
   PodDisruptionBudget: type("policy/v1", "PodDisruptionBudget", "poddisruptionbudgets", true),
   Event: type("v1", "Event", "events", true),
   Node: type("v1", "Node", "nodes", false),
+  PersistentVolumeClaim: type("v1", "PersistentVolumeClaim", "persistentvolumeclaims", true),
+  PersistentVolume: type("v1", "PersistentVolume", "persistentvolumes", false),
   Deployment: type("apps/v1", "Deployment", "deployments", true),
   StatefulSet: type("apps/v1", "StatefulSet", "statefulsets", true),
   NetworkPolicy: type("networking.k8s.io/v1", "NetworkPolicy", "networkpolicies", true),

@@ -23,6 +23,7 @@ interface Volume {
   secret?: { secretName: string; items?: KeyItems; optional?: boolean };
   configMap?: { name: string; items?: KeyItems; optional?: boolean };
   emptyDir?: object;
+  persistentVolumeClaim?: { claimName: string; readOnly?: boolean };
   /** What the ServiceAccount admission plugin adds: a token, the cluster's CA and the namespace. */
   projected?: { sources: ProjectedSource[] };
 }
@@ -439,6 +440,10 @@ class PodWorker {
         mounts.set(mount.mountPath.replace(/\/$/, ""), local);
         continue;
       }
+      if (volume.persistentVolumeClaim) {
+        mounts.set(mount.mountPath.replace(/\/$/, ""), await this.claimedDirectory(volume.persistentVolumeClaim.claimName));
+        continue;
+      }
       const source = volume.secret
         ? { kind: "secret", name: volume.secret.secretName, items: volume.secret.items, optional: volume.secret.optional, data: await lookup.secret(volume.secret.secretName) }
         : volume.configMap
@@ -458,6 +463,28 @@ class PodWorker {
       mounts.set(mount.mountPath.replace(/\/$/, ""), local);
     }
     return mounts;
+  }
+
+  /**
+   * The directory of the PersistentVolume a claim is bound to: a `local` or `hostPath` volume on
+   * this machine, which outlives the pod (its data is the claim's, not the pod's). The claim must
+   * be bound; the kubelet waits for that too, and the scheduler does not place a pod before.
+   */
+  private async claimedDirectory(claimName: string): Promise<string> {
+    const namespace = this.pod.metadata!.namespace!;
+    const claim = await this.options.client
+      .get<KubernetesObject & { spec?: { volumeName?: string }; status?: { phase?: string } }>(resourceTypes.PersistentVolumeClaim, claimName, namespace)
+      .catch((error: unknown) => {
+        if (isNotFound(error)) throw new ConfigurationError(`persistentvolumeclaim "${claimName}" not found`);
+        throw error;
+      });
+    const volumeName = claim.spec?.volumeName;
+    if (claim.status?.phase !== "Bound" || !volumeName) throw new ConfigurationError(`persistentvolumeclaim "${claimName}" is not bound to a volume yet`);
+    const volume = await this.options.client.get<KubernetesObject & { spec?: { local?: { path: string }; hostPath?: { path: string } } }>(resourceTypes.PersistentVolume, volumeName);
+    const path = volume.spec?.local?.path ?? volume.spec?.hostPath?.path;
+    if (!path) throw new ConfigurationError(`persistentvolume "${volumeName}" is neither a local nor a hostPath volume: this node mounts only directories of its own`);
+    mkdirSync(path, { recursive: true, mode: 0o700 });
+    return path;
   }
 
   /** A projected volume's files: a bound token, ConfigMap and Secret keys, and the pod's own fields. */
