@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { lotManifests } from "./lot/lot.ts";
+import { lotManifests, sharedServiceManifests } from "./lot/lot.ts";
 import { local, production } from "./lot/settings.ts";
 import { render } from "./render.ts";
 import { ServiceDeployment } from "./service.ts";
@@ -119,5 +119,18 @@ describe("the hosting lot", () => {
       "PersistentVolumeClaim/mutualis-system/ferretdb-state",
       "Service/mutualis-system/prefecture-simulator",
     ]);
+  });
+
+  it("when one shared service is rendered alone, then what it needs comes with it: sesf's storage claim, the gateway's identity and keys", () => {
+    const kinds = (objects: Json[]) => objects.map((o) => `${o.kind}/${o.metadata.name}`);
+    expect(kinds(sharedServiceManifests(local, "sesf") as Json[])).toEqual(["PersistentVolumeClaim/sesf-storage", "Deployment/sesf", "Service/sesf"]);
+    const gateway = sharedServiceManifests(local, "gateway") as Json[];
+    expect(kinds(gateway)).toEqual(["ServiceAccount/gateway", "ClusterRole/mutualis:gateway", "ClusterRoleBinding/mutualis:gateway", "Deployment/gateway", "Service/gateway"]);
+    const env = (objects: Json[]) => objects.find((o) => o.kind === "Deployment")!.spec.template.spec.containers[0].env.map((e: { name: string }) => e.name);
+    // Locally the development keys come from a Secret; in production, from the identity provider.
+    expect(env(gateway)).toContain("GATEWAY_JWKS_FILE");
+    expect(gateway.find((o) => o.kind === "Deployment")!.spec.template.spec.volumes).toEqual(expect.arrayContaining([expect.objectContaining({ secret: expect.objectContaining({ secretName: "gateway-dev-jwks" }) })]));
+    expect(env(sharedServiceManifests(production, "gateway") as Json[])).toContain("GATEWAY_JWKS_URL");
+    expect(() => sharedServiceManifests(production, "prefecture-simulator")).toThrow("the production lot has no shared service prefecture-simulator");
   });
 });

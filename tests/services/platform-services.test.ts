@@ -1,53 +1,136 @@
+import { existsSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import type { Server } from "node:net";
-import { CoreV1Api, KubernetesObjectApi, PatchStrategy, type KubernetesObject } from "@kubernetes/client-node";
-import { sharedServiceManifests } from "@mutualis/cdk8s";
-import { localLotSettings, parseRoute, startIngress } from "@mutualis/local-platform";
+import { join } from "node:path";
+import { CoreV1Api, KubernetesObjectApi, type KubernetesObject } from "@kubernetes/client-node";
+import { mintDevToken } from "@mutualis/gateway";
+import { applyLotService, claimDirectory, layout, parseRoute, startIngress } from "@mutualis/local-platform";
 import { KubeClient, type RunningOperator } from "@mutualis/operator";
+import { connect, credsAuthenticator, type NatsConnection } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startTestOperator } from "../support/operator.ts";
+import { collectivityManifest, deleteCollectivity, sirenFrom, startTestOperator, waitForGone, waitForReady } from "../support/operator.ts";
 import { eventually, testPlatform } from "../support/platform.ts";
+import { platformServicesCreds } from "../support/services.ts";
 
 const platform = testPlatform();
 const kc = platform.kubeConfig();
 const objects = KubernetesObjectApi.makeApiClient(kc);
+const core = kc.makeApiClient(CoreV1Api);
+const { ports } = platform.config;
+const namespace = "mutualis-system";
+const agentNode = platform.config.zones.find((z) => z.runner === "agent")!.node;
 
-describe("a shared service run from the hosting lot's manifests", () => {
-  const manifests = sharedServiceManifests(localLotSettings(platform.config, platform.env), "observatory");
-  const port = platform.config.ports.observatory;
+describe("shared services run from the hosting lot's manifests", () => {
   let operator: RunningOperator | undefined;
-  let ingress: Server | undefined;
+  const ingresses: Server[] = [];
+  const applied: KubernetesObject[] = [];
+  let nc: NatsConnection | undefined;
+
+  /** What `make up` does for a service: the platform provides, the lot's objects are applied, the ingress keeps its port. */
+  async function runFromLot(service: string, port: number): Promise<void> {
+    const manifests = (await applyLotService(platform.config, platform.env, service)) as KubernetesObject[];
+    applied.push(...manifests);
+    const deployment = manifests.find((m) => m.kind === "Deployment") as KubernetesObject & { spec: { selector: { matchLabels: Record<string, string> } } };
+    const selector = Object.entries(deployment.spec.selector.matchLabels).map(([k, v]) => `${k}=${v}`).join(",");
+    ingresses.push(await startIngress(KubeClient.fromKubeConfig(kc), parseRoute(`${port}=${namespace}/${selector}:8080`)));
+    await eventually(`${service} to answer through the ingress`, async () => ((await fetch(`http://127.0.0.1:${port}/readyz`).catch(() => undefined))?.ok ? true : undefined), 150_000);
+  }
+
+  async function podOf(service: string) {
+    const pods = (await core.listNamespacedPod({ namespace, labelSelector: `app.kubernetes.io/name=${service}` })).items;
+    return pods.find((p) => !p.metadata?.deletionTimestamp);
+  }
 
   beforeAll(async () => {
-    // The operator writes the platform services' NATS credentials the pod mounts.
+    // The operator writes the platform services' NATS credentials the pods mount.
     operator = await startTestOperator();
   });
 
   afterAll(async () => {
-    ingress?.close();
-    for (const manifest of manifests) await objects.delete(manifest as KubernetesObject).catch(() => undefined);
+    for (const ingress of ingresses) ingress.close();
+    await nc?.close();
+    for (const manifest of applied.reverse()) await objects.delete(manifest).catch(() => undefined);
+    // No pod of the lot may outlive this file: the next ones run their own services on the same subjects.
+    await eventually("the lot's pods to be gone", async () => ((await core.listNamespacedPod({ namespace, labelSelector: "app.kubernetes.io/instance=shared" })).items.length === 0 ? true : undefined), 90_000);
+    await core.deletePersistentVolume({ name: `local-${namespace}-sesf-storage` }).catch(() => undefined);
+    for (const name of ["sesf-master-key", "gateway-dev-jwks"]) await core.deleteNamespacedSecret({ name, namespace }).catch(() => undefined);
+    rmSync(claimDirectory(layout(platform.config).data, namespace, "sesf-storage"), { recursive: true, force: true });
+    await deleteCollectivity(kc, "t-lot-gw").catch(() => undefined);
+    await waitForGone(kc, "t-lot-gw").catch(() => undefined);
     await operator?.stop();
   });
 
   it("when the local lot's observatory is applied, then the node agent runs its pod, restricted, and the local ingress reaches it on the platform's fixed port", { timeout: 180_000 }, async () => {
-    for (const manifest of manifests) await objects.patch(manifest as KubernetesObject, undefined, undefined, "mutualis-local", true, PatchStrategy.ServerSideApply);
-    const route = parseRoute(`${port}=mutualis-system/app.kubernetes.io/name=observatory,app.kubernetes.io/instance=shared:8080`);
-    ingress = await startIngress(KubeClient.fromKubeConfig(kc), route);
-    await eventually("the observatory to answer through the ingress", async () => ((await fetch(`http://127.0.0.1:${port}/readyz`).catch(() => undefined))?.ok ? true : undefined), 150_000);
-    const page = await (await fetch(`http://127.0.0.1:${port}/`)).text();
+    await runFromLot("observatory", ports.observatory);
+    const page = await (await fetch(`http://127.0.0.1:${ports.observatory}/`)).text();
     expect(page).toContain('lang="fr"');
 
-    const [pod] = (await kc.makeApiClient(CoreV1Api).listNamespacedPod({ namespace: "mutualis-system", labelSelector: "app.kubernetes.io/name=observatory" })).items;
-    expect(pod?.spec?.nodeName).toBe(platform.config.zones.find((z) => z.runner === "agent")!.node);
+    const pod = await podOf("observatory");
+    expect(pod?.spec?.nodeName).toBe(agentNode);
     expect(pod?.spec?.securityContext).toMatchObject({ runAsNonRoot: true, seccompProfile: { type: "RuntimeDefault" } });
     // What it was told comes from the lot: the local platform's own Prometheus and NATS.
     const env = Object.fromEntries((pod?.spec?.containers[0]?.env ?? []).map((e) => [e.name, e.value]));
     expect(env).toMatchObject({ OBSERVATORY_PROMETHEUS_URL: platform.env.PROMETHEUS_URL, NATS_URL: platform.env.NATS_URL, MONGODB_DATABASE: "observatory" });
   });
 
+  it("when the lot's sesf runs, then its files are on the claim's volume, which outlives the pod: a share uploaded before the pod is replaced downloads after", { timeout: 300_000 }, async () => {
+    await runFromLot("sesf", ports.sesf);
+    const claim = await core.readNamespacedPersistentVolumeClaim({ name: "sesf-storage", namespace });
+    expect(claim.status?.phase).toBe("Bound");
+    expect(claim.spec?.volumeName).toBe(`local-${namespace}-sesf-storage`);
+    const first = await podOf("sesf");
+    // The master key is the platform's Secret, mounted as a file; the pod's spec holds no key.
+    expect(JSON.stringify(first?.spec)).not.toMatch(/master\.key"?\s*:/);
+
+    nc = await connect({ servers: platform.env.NATS_URL, authenticator: credsAuthenticator(readFileSync(await platformServicesCreds())) });
+    await nc.request("platform.sesf.tenants.enable", JSON.stringify({ collectivity: "t-lot-sesf", siren: "213502388", departement: "035", displayName: "t-lot-sesf" }), { timeout: 10_000 });
+    const reply = await nc.request("tenant.t-lot-sesf.sesf.shares.create", JSON.stringify({ description: "Pièces du marché", recipients: [{ email: "titulaire@entreprise.example" }] }), { timeout: 10_000 });
+    expect(reply.headers?.get("Nats-Service-Error-Code") ?? "").toBe("");
+    const created = reply.json<{ uploadUrl: string; links: { url: string }[] }>();
+    // Its public address is the platform's fixed port, from the lot's local profile.
+    expect(created.uploadUrl.startsWith(`http://127.0.0.1:${ports.sesf}/`)).toBe(true);
+    const content = Buffer.from("Cahier des clauses particulières\n".repeat(1000));
+    expect((await fetch(`${created.uploadUrl}/files/ccap.txt`, { method: "PUT", headers: { "content-type": "application/octet-stream" }, body: content })).status).toBe(201);
+    expect((await fetch(`${created.uploadUrl}/complete`, { method: "POST" })).status).toBe(200);
+    const stored = claimDirectory(layout(platform.config).data, namespace, "sesf-storage");
+    expect(existsSync(join(stored, "t-lot-sesf")) && readdirSync(join(stored, "t-lot-sesf")).length).toBe(1);
+
+    // The pod goes (a node drained, a rollout): its Deployment makes another, on the same volume.
+    await core.deleteNamespacedPod({ name: first!.metadata!.name!, namespace });
+    await eventually("a new sesf pod to answer", async () => {
+      const next = await podOf("sesf");
+      if (!next || next.metadata?.name === first!.metadata!.name) return undefined;
+      return (await fetch(`http://127.0.0.1:${ports.sesf}/readyz`).catch(() => undefined))?.ok ? true : undefined;
+    }, 150_000);
+    const link = created.links[0]!.url;
+    const listing = (await (await fetch(link)).json()) as { files: { id: string; name: string }[] };
+    expect(listing.files.map((f) => f.name)).toEqual(["ccap.txt"]);
+    const downloaded = Buffer.from(await (await fetch(`${link}/files/${listing.files[0]!.id}`)).arrayBuffer());
+    expect(downloaded.equals(content)).toBe(true);
+  });
+
+  it("when the lot's gateway runs, then it acts as its callers through its ServiceAccount and trusts the platform's development keys", { timeout: 300_000 }, async () => {
+    await objects.create(collectivityManifest({ name: "t-lot-gw", siren: sirenFrom("21350051"), administrators: { users: ["admin@lot-gw.test"] } }));
+    await waitForReady(kc, "t-lot-gw");
+    await runFromLot("gateway", ports.gateway);
+    const pod = await podOf("gateway");
+    expect(pod?.spec?.serviceAccountName).toBe("gateway");
+
+    const keyFile = join(layout(platform.config).gateway, "signing-key.json");
+    const token = (user: string) => mintDevToken(keyFile, { user, collectivity: "t-lot-gw", issuer: "mutualis-local", audience: "mutualis-gateway" });
+    const list = (bearer?: string) =>
+      fetch(`http://127.0.0.1:${ports.gateway}/api/v1/tenants/t-lot-gw/service-instances`, { headers: bearer ? { authorization: `Bearer ${bearer}` } : {} });
+    expect((await list()).status).toBe(401);
+    // The administrator's RoleBinding lets them list; RBAC judged the call as theirs (the gateway may only impersonate).
+    const answered = await list(await token("admin@lot-gw.test"));
+    expect(answered.status).toBe(200);
+    expect(await answered.json()).toEqual([]);
+    expect((await list(await token("nobody@lot-gw.test"))).status).toBe(403);
+  });
+
   it("when no pod of the Service is ready, then the ingress closes the connection rather than hang", async () => {
-    const closed = await startIngress(KubeClient.fromKubeConfig(kc), parseRoute(`${port + 100}=mutualis-system/app.kubernetes.io/name=nothing-here:8080`));
+    const closed = await startIngress(KubeClient.fromKubeConfig(kc), parseRoute(`${ports.observatory + 100}=${namespace}/app.kubernetes.io/name=nothing-here:8080`));
     try {
-      await expect(fetch(`http://127.0.0.1:${port + 100}/`)).rejects.toThrow();
+      await expect(fetch(`http://127.0.0.1:${ports.observatory + 100}/`)).rejects.toThrow();
     } finally {
       closed.close();
     }

@@ -32,6 +32,8 @@ interface SharedService {
   readonly serviceAccount?: string;
   readonly egress?: readonly { readonly to: readonly Reach[]; readonly ports: readonly number[] }[];
   readonly apiServer?: boolean;
+  /** Objects the deployment needs beside it (its storage, its identity), rendered with it. */
+  readonly supporting?: (scope: Construct) => void;
 }
 
 const servicePort = 8080;
@@ -56,6 +58,12 @@ function sharedServices(settings: LotSettings): SharedService[] {
         { name: "master-key", path: "/var/run/mutualis/sesf", secret: externalSecrets.sesfMasterKey },
       ],
       egress: [{ to: [{ namespace: platform, component: "antivirus" }], ports: [3310] }],
+      supporting: (scope) =>
+        new k8s.KubePersistentVolumeClaim(scope, "sesf-storage", {
+          metadata: { name: "sesf-storage", namespace: platform },
+          // Every replica reads and writes the same files.
+          spec: { accessModes: ["ReadWriteMany"], resources: { requests: { storage: k8s.Quantity.fromString(settings.sesfStorage) } } },
+        }),
     },
     {
       service: "observatory",
@@ -71,9 +79,25 @@ function sharedServices(settings: LotSettings): SharedService[] {
       serviceAccount: "gateway",
       env: [
         { name: "GATEWAY_PUBLIC_URL", value: settings.publicUrls?.gateway ?? `${settings.publicUrl}/api` },
-        { name: "GATEWAY_JWKS_URL", value: `${settings.publicUrl}/identite/.well-known/jwks.json` },
+        settings.gatewayKeys
+          ? { name: "GATEWAY_JWKS_FILE", value: "/var/run/mutualis/gateway/jwks.json" }
+          : { name: "GATEWAY_JWKS_URL", value: `${settings.publicUrl}/identite/.well-known/jwks.json` },
       ],
+      volumes: settings.gatewayKeys ? [{ name: "keys", path: "/var/run/mutualis/gateway", secret: settings.gatewayKeys }] : undefined,
       apiServer: true,
+      supporting: (scope) => {
+        // The gateway acts only as its callers: RBAC then judges each call as the caller's own.
+        new k8s.KubeServiceAccount(scope, "gateway-account", { metadata: { name: "gateway", namespace: platform } });
+        new k8s.KubeClusterRole(scope, "gateway-role", {
+          metadata: { name: "mutualis:gateway" },
+          rules: [{ apiGroups: [""], resources: ["users", "groups"], verbs: ["impersonate"] }],
+        });
+        new k8s.KubeClusterRoleBinding(scope, "gateway-binding", {
+          metadata: { name: "mutualis:gateway" },
+          roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: "mutualis:gateway" },
+          subjects: [{ kind: "ServiceAccount", name: "gateway", namespace: platform }],
+        });
+      },
     },
   ];
 }
@@ -106,11 +130,17 @@ function sharedDeployment(settings: LotSettings, shared: SharedService): Service
   };
 }
 
-/** One shared service's objects (Deployment, Service, PDB), as the lot renders them: the local platform applies them one by one. */
+/**
+ * One shared service's objects (what it needs beside it, then its Deployment, Service and PDB), as
+ * the lot renders them: the local platform applies them one service at a time.
+ */
 export function sharedServiceManifests(settings: LotSettings, service: string): Manifest[] {
   const shared = sharedServices(settings).find((s) => s.service === service);
   if (!shared) throw new Error(`the ${settings.name} lot has no shared service ${service}`);
-  return render((scope) => new ServiceDeployment(scope, service, sharedDeployment(settings, shared)));
+  return render((scope) => {
+    shared.supporting?.(scope);
+    new ServiceDeployment(scope, service, sharedDeployment(settings, shared));
+  });
 }
 
 /**
@@ -172,23 +202,10 @@ export function buildLot(app: App, settings: LotSettings): Chart[] {
   );
   layer("50-services", (scope) => {
     new Antivirus(scope, "antivirus", { namespace: platform, image: settings.images.clamav, resources: resources.medium });
-    new k8s.KubePersistentVolumeClaim(scope, "sesf-storage", {
-      metadata: { name: "sesf-storage", namespace: platform },
-      // Every replica reads and writes the same files.
-      spec: { accessModes: ["ReadWriteMany"], resources: { requests: { storage: k8s.Quantity.fromString(settings.sesfStorage) } } },
-    });
-    // The gateway acts only as its callers: RBAC then judges each call as the caller's own.
-    new k8s.KubeServiceAccount(scope, "gateway-account", { metadata: { name: "gateway", namespace: platform } });
-    new k8s.KubeClusterRole(scope, "gateway-role", {
-      metadata: { name: "mutualis:gateway" },
-      rules: [{ apiGroups: [""], resources: ["users", "groups"], verbs: ["impersonate"] }],
-    });
-    new k8s.KubeClusterRoleBinding(scope, "gateway-binding", {
-      metadata: { name: "mutualis:gateway" },
-      roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: "mutualis:gateway" },
-      subjects: [{ kind: "ServiceAccount", name: "gateway", namespace: platform }],
-    });
-    for (const shared of services) new ServiceDeployment(scope, shared.service, sharedDeployment(settings, shared));
+    for (const shared of services) {
+      shared.supporting?.(scope);
+      new ServiceDeployment(scope, shared.service, sharedDeployment(settings, shared));
+    }
   });
   layer("60-network", (scope) => {
     const tenants: Reach = { namespace: "", namespacesLabelled: labels.collectivity };

@@ -39,6 +39,11 @@ export interface LotSettings {
   readonly endpoints?: { readonly nats?: string; readonly database?: string; readonly prometheus?: string; readonly antivirus?: string };
   /** Where the shared services' pods run (the local node that really runs pods); anywhere otherwise. */
   readonly servicesNodeSelector?: Readonly<Record<string, string>>;
+  /**
+   * A Secret holding the JWKS (`jwks.json`) the gateway trusts, where no identity provider
+   * publishes one (the local platform's development keys); the identity provider's URL otherwise.
+   */
+  readonly gatewayKeys?: string;
   /** The public address of a service, when it is not `publicUrl` with a path (the local platform's ports). */
   readonly publicUrls?: Readonly<Record<string, string>>;
   readonly resources: { readonly small: PodResources; readonly medium: PodResources; readonly large: PodResources };
@@ -101,6 +106,7 @@ export const local: LotSettings = {
   serviceReplicas: 1,
   sesfStorage: "10Gi",
   prefectureSimulator: true,
+  gatewayKeys: "gateway-dev-jwks",
 };
 
 export const profiles: Readonly<Record<string, LotSettings>> = { production, local };

@@ -42,9 +42,10 @@ export function platformRbac(): Manifest[] {
       { apiGroups: [""], resources: ["pods"], verbs: ["list", "watch"] },
     ]),
     bindToUser("mutualis:prometheus", "mutualis:prometheus"),
-    // The gateway acts only as its callers: RBAC then judges each call as the caller's own.
-    clusterRole("mutualis:gateway", [{ apiGroups: [""], resources: ["users", "groups"], verbs: ["impersonate"] }]),
-    bindToUser("mutualis:gateway", "mutualis:gateway"),
+    // A gateway run in process (the tests') acts only as its callers, with the gateway's client
+    // certificate; the platform's gateway pod has the lot's ServiceAccount and ClusterRole instead.
+    clusterRole("mutualis:gateway-in-process", [{ apiGroups: [""], resources: ["users", "groups"], verbs: ["impersonate"] }]),
+    bindToUser("mutualis:gateway-in-process", "mutualis:gateway"),
   ];
 }
 

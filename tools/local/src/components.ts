@@ -1,10 +1,7 @@
-import { randomBytes } from "node:crypto";
-import { copyFileSync, existsSync, mkdirSync, writeFileSync } from "node:fs";
-import { localLot, operatorAlerts, platformAlerts, podScrapeRelabelling, sharedServiceManifests, type LotSettings } from "@mutualis/cdk8s";
-import { ensureDevKeys } from "@mutualis/gateway";
-import { Kubectl } from "./cluster.ts";
+import { copyFileSync, mkdirSync, writeFileSync } from "node:fs";
 import { createConnection } from "node:net";
 import { join } from "node:path";
+import { localLot, operatorAlerts, platformAlerts, podScrapeRelabelling, sharedServiceManifests } from "@mutualis/cdk8s";
 import { stringify } from "yaml";
 import { servicesImage, type PlatformConfig } from "./config.ts";
 import { answersOk } from "./http.ts";
@@ -13,6 +10,7 @@ import type { Layout } from "./layout.ts";
 import { ensureOperatorIdentity } from "./nats/auth.ts";
 import type { Pki } from "./pki.ts";
 import type { Daemon } from "./processes.ts";
+import { applyLotService, localLotSettings } from "./provided.ts";
 
 /** One program of the local platform: how to start it, and how to tell it is ready. */
 export interface Component {
@@ -333,8 +331,6 @@ function prometheus(ctx: ComponentContext): Component {
           ...(ctx.config.withOperator
             ? [
                 job("mutualis-operator", `${loopback}:${ports.operator}`),
-                job("gateway", `${loopback}:${ports.gateway}`),
-                job("sesf", `${loopback}:${ports.sesf}`),
               ]
             : []),
           ...podDiscovery(ctx, tls),
@@ -496,98 +492,29 @@ function operator(ctx: ComponentContext, env: Record<string, string>): Component
 }
 
 /**
- * The platform's shared deployments. actes, the prefecture simulator and the observatory run as
- * pods from the hosting lot's manifests (fromLot); sesf and the gateway still run as processes:
- * they connect to NATS with the platform services account's creds, which the operator keeps in
- * the Secret mutualis-system/platform-services-nats.
+ * The platform's shared deployments, run as pods from the hosting lot's manifests, with what the
+ * platform provides them (the exchange's master key, the gateway's development keys, a directory
+ * for the exchange's storage claim).
  */
 function sharedServices(ctx: ComponentContext, env: Record<string, string>): Component[] {
   const { ports } = ctx.config;
-  const credsFile = join(ctx.paths.services, "platform-services.creds");
-  const fetchCreds = async () => {
-    mkdirSync(ctx.paths.services, { recursive: true, mode: 0o700 });
-    const kubectl = new Kubectl(ctx.paths.bin("kubectl"), ctx.paths.kubeconfig);
-    const encoded = await kubectl.run(["get", "secret", "platform-services-nats", "-n", "mutualis-system", "-o", "jsonpath={.data.user\\.creds}"]);
-    writeFileSync(credsFile, Buffer.from(encoded.trim(), "base64"), { mode: 0o600 });
-  };
-  const common = (name: string, port: number, database: string) => ({
-    SERVICE_NAME: name,
-    HTTP_PORT: String(port),
-    HTTP_HOST: loopback,
-    NATS_URL: env.NATS_URL,
-    NATS_CREDS_FILE: credsFile,
-    MONGODB_URI: env.MONGODB_URI,
-    MONGODB_DATABASE: database,
-  });
-  const gatewayKubeconfig = join(ctx.paths.kube, "gateway.kubeconfig");
   return [
-    // Run from the hosting lot's manifests, as pods: the stateless ones so far (sesf needs its
-    // storage to outlive a pod, the gateway its signing keys, before they follow).
     fromLot(ctx, env, "prefecture-simulator", ports.prefectureSimulator),
     fromLot(ctx, env, "actes", ports.actes),
-    nodeProgram(
-      ctx,
-      "sesf",
-      "services/sesf/src/main.ts",
-      ports.sesf,
-      {
-        ...common("sesf", ports.sesf, "sesf"),
-        SESF_STORAGE_DIR: join(ctx.paths.data, "sesf"),
-        SESF_MASTER_KEY_FILE: join(ctx.paths.services, "sesf-master.key"),
-        SESF_PUBLIC_URL: `http://${loopback}:${ports.sesf}`,
-        SESF_CLAMD_ADDRESS: `${loopback}:${ports.clamd}`,
-      },
-      {
-        prepare: async () => {
-          await fetchCreds();
-          // The platform's master key for the exchange, made once and kept (mode 0600).
-          const keyFile = join(ctx.paths.services, "sesf-master.key");
-          if (!existsSync(keyFile)) writeFileSync(keyFile, randomBytes(32).toString("base64"), { mode: 0o600 });
-        },
-      },
-    ),
+    fromLot(ctx, env, "sesf", ports.sesf),
     fromLot(ctx, env, "observatory", ports.observatory),
-    nodeProgram(
-      ctx,
-      "gateway",
-      "services/gateway/src/main.ts",
-      ports.gateway,
-      {
-        ...common("gateway", ports.gateway, "gateway"),
-        GATEWAY_JWKS_FILE: join(ctx.paths.gateway, "jwks.json"),
-        GATEWAY_PUBLIC_URL: `http://${loopback}:${ports.gateway}`,
-        KUBECONFIG: gatewayKubeconfig,
-      },
-      {
-        prepare: async () => {
-          await fetchCreds();
-          await ensureDevKeys(ctx.paths.gateway);
-          writeKubeconfig(gatewayKubeconfig, `https://${loopback}:${ports.apiServer}`, ctx.pki.ca.cert, ctx.pki.gateway, "mutualis:gateway");
-        },
-      },
-    ),
+    fromLot(ctx, env, "gateway", ports.gateway),
   ];
-}
-
-/** The hosting lot's local profile, told where the local platform's own processes listen. */
-export function localLotSettings(config: PlatformConfig, env: { readonly NATS_URL?: string; readonly MONGODB_URI?: string; readonly PROMETHEUS_URL?: string; readonly CLAMD_ADDRESS?: string }): LotSettings {
-  const agentZone = config.zones.find((z) => z.runner === "agent")?.name;
-  return {
-    ...localLot,
-    endpoints: { nats: env.NATS_URL, database: env.MONGODB_URI, prometheus: env.PROMETHEUS_URL, antivirus: env.CLAMD_ADDRESS },
-    ...(agentZone ? { servicesNodeSelector: { "topology.kubernetes.io/zone": agentZone } } : {}),
-  };
 }
 
 /**
  * A shared service run as the hosting lot says, from the same manifests as production: its
- * Deployment is applied and the node agent runs its pod; the component itself is the local
+ * objects are applied and the node agent runs its pod; the component itself is the local
  * ingress that keeps the service's fixed port (there is no kube-proxy here).
  */
 function fromLot(ctx: ComponentContext, env: Record<string, string>, service: string, port: number): Component {
   const settings = localLotSettings(ctx.config, env);
-  const manifests = sharedServiceManifests(settings, service);
-  const deployment = manifests.find((m) => m.kind === "Deployment")!;
+  const deployment = sharedServiceManifests(settings, service).find((m) => m.kind === "Deployment")!;
   const selector = Object.entries((deployment.spec as { selector: { matchLabels: Record<string, string> } }).selector.matchLabels)
     .map(([key, value]) => `${key}=${value}`)
     .join(",");
@@ -596,7 +523,7 @@ function fromLot(ctx: ComponentContext, env: Record<string, string>, service: st
     INGRESS_ROUTE: `${port}=${settings.platformNamespace}/${selector}:8080`,
   }, {
     prepare: async () => {
-      await new Kubectl(ctx.paths.bin("kubectl"), ctx.paths.kubeconfig).apply(manifests);
+      await applyLotService(ctx.config, env, service);
     },
   });
   // The pod's first start compiles the service: give it time.

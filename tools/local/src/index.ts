@@ -16,6 +16,7 @@ export {
 } from "./nats/auth.ts";
 export { AccountPushError, pushAccountJwt } from "./nats/resolver.ts";
 export { httpGet, type HttpAnswer, type TlsClient } from "./http.ts";
-export { eicar, localLotSettings } from "./components.ts";
+export { eicar } from "./components.ts";
+export { applyLotService, claimDirectory, localLotSettings, localVolume, type LotEndpoints } from "./provided.ts";
 export { localChartValues } from "./lot.ts";
 export { parseRoute, startIngress, type Route } from "./ingress/ingress.ts";

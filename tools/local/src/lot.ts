@@ -2,7 +2,8 @@ import { execFile } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join, relative } from "node:path";
 import { promisify } from "node:util";
-import { localLot, lotProfiles, synthesizeLot } from "@mutualis/cdk8s";
+import { localLot, lotManifests, lotProfiles, synthesizeLot } from "@mutualis/cdk8s";
+import { stringify } from "yaml";
 import type { Kubectl } from "./cluster.ts";
 import type { PlatformConfig } from "./config.ts";
 import { layout } from "./layout.ts";
@@ -30,9 +31,17 @@ export async function hostingLot(config: PlatformConfig, kubectl: Kubectl, say: 
   const apply = (file: string, ...extra: string[]) => kubectl.run(["apply", "--server-side", "--force-conflicts", "--field-manager=mutualis-lot", ...extra, "-f", file]);
   for (const layer of ["00-namespaces", "10-zones"]) await apply(join(dist, "local", `${layer}.k8s.yaml`));
   say(`  ✓ local lot applied: namespaces ${localLot.platformNamespace} and ${localLot.monitoringNamespace} (Pod Security restricted, default deny), hosting zones ${localLot.zones.map((z) => z.name).join(", ")}`);
-  const accepted = (await apply(join(dist, "production"), "--dry-run=server")).split("\n").filter(Boolean).length;
+  // A claim the local platform already holds cannot change size in place (no resizable storage
+  // class here): the production claim is checked as a new one, under another name.
+  const held = new Set((await kubectl.run(["get", "persistentvolumeclaims", "-A", "-o", "jsonpath={range .items[*]}{.metadata.namespace}/{.metadata.name}{\"\\n\"}{end}"])).split("\n").filter(Boolean));
+  const production = lotManifests(lotProfiles.production!).map((m) => {
+    const { name, namespace } = m.metadata as { name: string; namespace?: string };
+    return m.kind === "PersistentVolumeClaim" && held.has(`${namespace}/${name}`) ? { ...m, metadata: { ...(m.metadata as object), name: `${name}-production-check` } } : m;
+  });
+  const checked = await kubectl.run(["apply", "--server-side", "--force-conflicts", "--field-manager=mutualis-lot", "--dry-run=server", "-f", "-"], production.map((m) => stringify(m)).join("---\n"));
+  const accepted = checked.split("\n").filter(Boolean).length;
   say(`  ✓ production lot accepted by the API server (server-side dry run): ${accepted} objects — NATS ×${lotProfiles.production!.nats.replicas} with JetStream, FerretDB on PostgreSQL, Prometheus, ClamAV, the shared services`);
-  say("  → actes, the prefecture simulator and the observatory run here as the lot's pods (on local-1, behind the platform's fixed ports); NATS, FerretDB, Prometheus, ClamAV, sesf and the gateway as the platform's processes; Prometheus loads the lot's alerting rules");
+  say("  → the shared services (actes, sesf, the observatory, the gateway and the prefecture simulator) run here as the lot's pods, on local-1 behind the platform's fixed ports, sesf's files on a volume of its own; NATS, FerretDB, Prometheus and ClamAV as the platform's processes; Prometheus loads the lot's alerting rules");
 }
 
 /** The chart's values on the local platform, as `--set` arguments for Helm. */
