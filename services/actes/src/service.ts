@@ -51,6 +51,7 @@ export function actesService(): ServiceDefinition<ActesSettings> {
         documents: new DocumentRepository(context.database),
         flows,
         metrics: context.metrics,
+        events: context.events,
       });
       await enableDedicatedTenant(context.settings, new TenantRepository(context.database, "actes"));
       await ensureStreams(context.nats, flows);

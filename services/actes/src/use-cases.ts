@@ -1,6 +1,6 @@
 import { jetstream } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
-import type { ServiceMetrics } from "@mutualis/service-kit";
+import type { BusinessEvents, ServiceMetrics } from "@mutualis/service-kit";
 import { Unavailable } from "@mutualis/service-kit";
 import { archiveName } from "./domain/identifiers.ts";
 import { acteXml, envelopeXml } from "./domain/envelope.ts";
@@ -32,6 +32,7 @@ export interface ActesDependencies {
   readonly documents: DocumentRepository;
   readonly flows: FlowNames;
   readonly metrics: ServiceMetrics;
+  readonly events: BusinessEvents;
   readonly now?: () => Date;
 }
 
@@ -73,6 +74,7 @@ export class ActesUseCases {
     });
     await this.deps.documents.store(collectivity, stored._id, contents);
     this.submitted.inc({ collectivity });
+    this.deps.events.record(collectivity, "submitted", stored._id, 1, stored.submittedAt);
     return this.queue(stored);
   }
 
@@ -145,6 +147,7 @@ export class ActesUseCases {
           acknowledgedAt: new Date(message.receivedAt),
         });
         this.acknowledged.inc({ collectivity: act.collectivity });
+        this.deps.events.record(act.collectivity, "acknowledged", act._id, 1, new Date(message.receivedAt));
         this.timeToAcknowledgement.observe({ collectivity: act.collectivity }, Math.max(0, (new Date(message.receivedAt).getTime() - act.submittedAt.getTime()) / 1000));
         return;
       case "refusal":

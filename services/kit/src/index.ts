@@ -14,6 +14,7 @@ export {
   Unauthorized,
   Unavailable,
 } from "./errors.ts";
+export { BusinessEvents, ensureEventStream, eventStream, eventSubject, parseEventSubject, type BusinessEvent } from "./events.ts";
 export { createLogger, type Logger } from "./log.ts";
 export { ServiceMetrics } from "./metrics.ts";
 export { Database, Repository } from "./mongo.ts";

@@ -50,7 +50,9 @@ export async function connectNats(url: string, credsFile: string | undefined, na
     });
     void (async () => {
       for await (const status of nc.status()) {
-        if (status.type === "disconnect" || status.type === "reconnect" || status.type === "error") log.warn({ nats: status.type }, "NATS connection status");
+        // The server's reason (a permissions violation names the subject refused), never a credential.
+        if (status.type === "error") log.warn({ nats: status.type, reason: status.error.message }, "NATS connection status");
+        else if (status.type === "disconnect" || status.type === "reconnect") log.warn({ nats: status.type }, "NATS connection status");
       }
     })();
     return nc;

@@ -7,6 +7,7 @@ import type { Express } from "express";
 import type { z } from "zod";
 import { loadSettings, type BaseSettings } from "./config.ts";
 import { ConfigError } from "./errors.ts";
+import { BusinessEvents, ensureEventStream } from "./events.ts";
 import { createHttpApp } from "./http.ts";
 import { createLogger, type Logger } from "./log.ts";
 import { ServiceMetrics } from "./metrics.ts";
@@ -20,6 +21,8 @@ export interface ServiceContext<S extends BaseSettings = BaseSettings> {
   readonly metrics: ServiceMetrics;
   readonly nats: NatsConnection;
   readonly database: Database;
+  /** The service's business events, which the observatory counts exactly. */
+  readonly events: BusinessEvents;
 }
 
 /** A service is its domain: routes, NATS endpoints, and what to do at start and stop. */
@@ -66,7 +69,13 @@ export class RunningService<S extends BaseSettings = BaseSettings> {
     const { settings } = this;
     const nats = await connectNats(settings.NATS_URL, settings.NATS_CREDS_FILE, settings.SERVICE_NAME, this.log);
     const database = await Database.connect(settings.MONGODB_URI, settings.MONGODB_DATABASE, settings.SERVICE_NAME);
-    const context: ServiceContext<S> = { settings, log: this.log, metrics: this.metrics, nats, database };
+    const events = new BusinessEvents(nats, settings.SERVICE_NAME, settings.TENANT, this.log, this.metrics);
+    // A shared deployment makes the platform's events stream if it is the first: a dedicated one's
+    // events (which cannot wait for the stream's answer across accounts) then always land in it.
+    if (!settings.TENANT) {
+      await ensureEventStream(nats).catch((error: unknown) => this.log.warn({ reason: (error as Error).message }, "the business events stream could not be made: events will be retried"));
+    }
+    const context: ServiceContext<S> = { settings, log: this.log, metrics: this.metrics, nats, database, events };
     this.context = context;
     await this.definition.onStart?.(context);
     const endpoints = endpointsForTenant(this.definition.endpoints?.(context) ?? [], settings.TENANT);
@@ -118,6 +127,7 @@ export class RunningService<S extends BaseSettings = BaseSettings> {
       await closed;
       if (this.context) {
         await this.definition.onStop?.(this.context);
+        await this.context.events.settle();
         await this.context.nats.drain();
         await this.context.database.close();
       }

@@ -58,7 +58,7 @@ export function sesfService(): ServiceDefinition<SesfSettings> {
     description: "Secure file exchange: encrypted, expiring, download-limited shares (as FileSender and Lufi)",
     async onStart(context) {
       const tenants = tenantsOf(context);
-      shares = new Shares(context.database, context.settings, masterKey(context.settings.SESF_MASTER_KEY_FILE), context.metrics, async (collectivity) =>
+      shares = new Shares(context.database, context.settings, masterKey(context.settings.SESF_MASTER_KEY_FILE), context.metrics, context.events, async (collectivity) =>
         limitsOf(context.settings, await tenants.settingsOf(collectivity)),
       );
       await enableDedicatedTenant(context.settings, tenants);

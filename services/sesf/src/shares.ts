@@ -4,7 +4,7 @@ import { mkdir, rename, rm, rmdir, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { Readable, Transform, Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { Conflict, Forbidden, Gone, InvalidRequest, NotFound, PayloadTooLarge, Repository, Unavailable, type Database, type ServiceMetrics } from "@mutualis/service-kit";
+import { Conflict, Forbidden, Gone, InvalidRequest, NotFound, PayloadTooLarge, Repository, Unavailable, type BusinessEvents, type Database, type ServiceMetrics } from "@mutualis/service-kit";
 import { ClamdScan, type ScanResult } from "./antivirus.ts";
 import { chain, verifyChain, type AuditEntry } from "./audit.ts";
 import { DecryptStream, EncryptStream, hashPassword, IntegrityError, tenantKey, unwrapKey, verifyPassword, wrapKey } from "./crypto.ts";
@@ -180,6 +180,7 @@ export class Shares extends Repository<Share> {
     private readonly settings: SesfSettings,
     master: Buffer,
     private readonly metrics: ServiceMetrics,
+    private readonly events: BusinessEvents,
     /** The collectivity's limits, read when they apply (they may change). */
     private readonly limitsOf: (collectivity: string) => Promise<Limits>,
   ) {
@@ -248,6 +249,7 @@ export class Shares extends Repository<Share> {
     await this.collection.insertOne(share);
     await this.record(share, "created", { recipients: share.recipients.length, expiresAt: share.expiresAt.toISOString(), password: share.passwordHash ? "yes" : "no" });
     this.metrics.businessCounter("mutualis_sesf_shares_created_total", "Shares created, per collectivity.").inc({ collectivity });
+    this.events.record(collectivity, "share_created", share._id, 1, share.createdAt);
     return { id: share._id, expiresAt: share.expiresAt.toISOString(), uploadUrl: `${this.settings.SESF_PUBLIC_URL}/api/v1/uploads/${upload}`, links: this.links(request.recipients, tokens) };
   }
 
@@ -270,6 +272,7 @@ export class Shares extends Repository<Share> {
     await this.collection.insertOne(share);
     await this.record(share, "voucher-created", { guest: share.guest.email, agent: share.recipients[0]!.email, uploadUntil: share.uploadUntil.toISOString() });
     this.metrics.businessCounter("mutualis_sesf_vouchers_created_total", "Guest vouchers created, per collectivity.").inc({ collectivity });
+    this.events.record(collectivity, "voucher_created", share._id, 1, share.createdAt);
     return {
       id: share._id,
       uploadUntil: share.uploadUntil.toISOString(),
@@ -413,6 +416,7 @@ export class Shares extends Repository<Share> {
     }
     await this.record(share, "uploaded", { file: stored.name, bytes: stored.size, sha256: stored.sha256, address, ...(share.guest ? { by: share.guest.email } : {}) });
     this.metrics.businessCounter("mutualis_sesf_bytes_uploaded_total", "Bytes uploaded into shares, per collectivity.").inc({ collectivity: share.collectivity }, stored.size);
+    this.events.record(share.collectivity, "bytes_uploaded", `${share._id}.${stored.id}`, stored.size);
     return stored;
   }
 
