@@ -44,6 +44,11 @@ export interface ServiceDeploymentProps {
   readonly env: readonly k8s.EnvVar[];
   readonly volumes?: readonly ServiceVolume[];
   readonly labels?: Readonly<Record<string, string>>;
+  /**
+   * Annotations of the pods: a revision of what they read only at start (their NATS credentials),
+   * so that a change rolls them out.
+   */
+  readonly podAnnotations?: Readonly<Record<string, string>>;
   readonly owner?: OwnerReference;
   /** A ServiceAccount whose token the pods get (the gateway's, which calls the API server); none otherwise. */
   readonly serviceAccount?: string;
@@ -92,7 +97,7 @@ export class ServiceDeployment extends Construct {
         template: {
           metadata: {
             labels: { ...selector, ...(props.labels?.[labels.platformComponent] ? { [labels.platformComponent]: props.labels[labels.platformComponent] } : {}) },
-            annotations: { "prometheus.io/scrape": "true", "prometheus.io/port": String(props.port), "prometheus.io/path": "/metrics" },
+            annotations: { "prometheus.io/scrape": "true", "prometheus.io/port": String(props.port), "prometheus.io/path": "/metrics", ...props.podAnnotations },
           },
           spec: {
             ...(props.serviceAccount ? { serviceAccountName: props.serviceAccount, automountServiceAccountToken: true } : { automountServiceAccountToken: false }),

@@ -1,10 +1,11 @@
 import { existsSync, readFileSync } from "node:fs";
 import { CoreV1Api, CustomObjectsApi, KubernetesObjectApi, PatchStrategy, setHeaderOptions, type V1Pod } from "@kubernetes/client-node";
+import { jetstreamManager } from "@nats-io/jetstream";
 import { connect, credsAuthenticator, type NatsConnection } from "@nats-io/transport-node";
 import { MongoClient } from "mongodb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { tenantDatabase, type RunningOperator } from "@mutualis/operator";
-import type { RunningService } from "@mutualis/service-kit";
+import { eventStream, type RunningService } from "@mutualis/service-kit";
 import { collectivityManifest, deleteCollectivity, sirenFrom, startTestOperator, waitForGone, waitForReady } from "../support/operator.ts";
 import { eventually, testPlatform } from "../support/platform.ts";
 import { platformServicesCreds, startSharedActes, startTestGateway } from "../support/services.ts";
@@ -146,6 +147,14 @@ describe("dedicated tenancy: service pods run by the local node agent", () => {
       return act.body.status === "acknowledged" ? act.body : undefined;
     });
     expect(acknowledged.identifier).toMatch(/^035-[0-9]{9}-20261120-DED_2026_001-DE$/);
+    // What the dedicated deployment did reaches the platform's events stream, from the collectivity's account.
+    const platformNats = await connect({ servers: platform.env.NATS_URL, authenticator: credsAuthenticator(readFileSync(await platformServicesCreds())) });
+    connections.push(platformNats);
+    const jsm = await jetstreamManager(platformNats);
+    for (const event of ["submitted", "acknowledged"]) {
+      const stored = await eventually(`the ${event} event in the platform's stream`, () => jsm.streams.getMessage(eventStream.name, { last_by_subj: `events.t-ded-a.actes.${event}` }).then((m) => m ?? undefined, () => undefined));
+      expect(stored.json<{ id: string; value: number }>()).toMatchObject({ id: String(submitted.body.id), value: 1 });
+    }
     const mongo = await MongoClient.connect(platform.env.MONGODB_URI);
     try {
       expect(await mongo.db(tenantDatabase("t-ded-a")).collection("acts").countDocuments({ numeroInterne: "DED_2026_001" })).toBe(1);
@@ -160,6 +169,14 @@ describe("dedicated tenancy: service pods run by the local node agent", () => {
     expect((await api("GET", "/api/v1/tenants/t-ded-a/actes/list", other)).status).toBe(403);
     const nc = await tenantConnection("t-ded-b");
     await expect(nc.request("tenant.t-ded-a.actes.list", "{}", { timeout: 3000 })).rejects.toThrow(/permission|no responders|timeout/i);
+    // Nor speak for it in the platform's counts: its user may publish the events of its own collectivity only.
+    const refused = new Promise<string>((resolve) => {
+      void (async () => {
+        for await (const status of nc.status()) if (status.type === "error") resolve(String((status as { error?: unknown }).error));
+      })();
+    });
+    nc.publish("events.t-ded-a.actes.submitted", JSON.stringify({ id: "forged", value: 1000, at: new Date().toISOString() }));
+    expect(await refused).toMatch(/permissions violation for publish to "events\.t-ded-a\.actes\.submitted"/i);
   });
 
   it("when the service's process is killed by hand, then the node agent restarts it and the instance is Ready again", async () => {

@@ -30,16 +30,22 @@ const jetStreamOn = { mem_storage: -1, disk_storage: -1, streams: -1, consumer: 
 /**
  * What a tenant's user may publish and subscribe to: its own subjects, what JetStream, replies
  * and service discovery need, and what its dedicated deployments send the platform (the
- * prefecture connector, on its own subjects; the actes transmission flow, in its own account).
+ * prefecture connector, on its own subjects; the actes transmission flow, in its own account; its
+ * business events, which the platform's account imports).
  */
 export function tenantPermissions(collectivity: string): Partial<User> {
   const own = `${tenantSubjectPrefix(collectivity)}.>`;
   return {
-    pub: { allow: [own, "_INBOX.>", "$JS.API.>", "$JS.ACK.>", "$JS.FC.>", `prefecture.*.${collectivity}.>`, `actes.transmit.${collectivity}`] },
+    pub: { allow: [own, "_INBOX.>", "$JS.API.>", "$JS.ACK.>", "$JS.FC.>", `prefecture.*.${collectivity}.>`, `actes.transmit.${collectivity}`, eventsOf(collectivity)] },
     sub: { allow: [own, "_INBOX.>", "$SRV.>"] },
     // A dedicated deployment answers requests the gateway sends through the platform's import.
     resp: { max: 1, ttl: 0 },
   };
+}
+
+/** A collectivity's business events (`events.<collectivity>.<service>.<event>`), which the observatory counts. */
+export function eventsOf(collectivity: string): string {
+  return `events.${collectivity}.>`;
 }
 
 /** The catalogue's platform subjects for one collectivity (or `*`, for the platform's exports). */
@@ -186,7 +192,13 @@ export class NatsAccounts {
           }
         : {}),
       ...(dedicated.length > 0
-        ? { exports: dedicated.map((service) => ({ name: service, type: "service" as const, subject: `${tenantSubjectPrefix(collectivity)}.${service}.>` })) }
+        ? {
+            exports: [
+              ...dedicated.map((service) => ({ name: service, type: "service" as const, subject: `${tenantSubjectPrefix(collectivity)}.${service}.>` })),
+              // What its dedicated deployments did, for the platform's exact counts.
+              { name: "events", type: "stream" as const, subject: eventsOf(collectivity) },
+            ],
+          }
         : {}),
       tags: [`collectivity:${collectivity}`],
     };
@@ -282,9 +294,10 @@ export class NatsAccounts {
       ],
       imports: [...this.dedicated.entries()]
         .sort(([a], [b]) => a.localeCompare(b))
-        .flatMap(([collectivity, { account: from, services }]) =>
-          services.map((service) => ({ name: `${collectivity}-${service}`, type: "service" as const, subject: `${tenantSubjectPrefix(collectivity)}.${service}.>`, account: from })),
-        ),
+        .flatMap(([collectivity, { account: from, services }]) => [
+          ...services.map((service) => ({ name: `${collectivity}-${service}`, type: "service" as const, subject: `${tenantSubjectPrefix(collectivity)}.${service}.>`, account: from })),
+          { name: `${collectivity}-events`, type: "stream" as const, subject: eventsOf(collectivity), account: from },
+        ]),
       tags: ["platform:services"],
     };
     const fingerprint = JSON.stringify(claims);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { ServiceInstance } from "@mutualis/api";
-import { dedicatedReadiness, renderDedicated } from "./dedicated.ts";
+import { dedicatedReadiness, natsCredentialsAnnotation, renderDedicated, revisionOf } from "./dedicated.ts";
 
 const instance: ServiceInstance = {
   metadata: { name: "actes", namespace: "coll-rennes", uid: "u-1", generation: 2 },
@@ -23,6 +23,16 @@ describe("renderDedicated", () => {
     expect(container.securityContext).toEqual({ allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ["ALL"] } });
     expect(deployment!.spec.template.metadata.annotations["prometheus.io/scrape"]).toBe("true");
     expect(deployment!.metadata.ownerReferences[0]).toMatchObject({ kind: "ServiceInstance", name: "actes", controller: true });
+  });
+
+  it("when the collectivity's NATS credentials change, then the pod template changes (a rollout), carrying a digest of them, never them", () => {
+    const creds = "-----BEGIN NATS USER JWT-----\neyJ0eXAi…\n------END NATS USER JWT------\n";
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any
+    const annotationsWith = (value: string) => (renderDedicated(instance, instance.spec, "registry.example/mutualis/services", 2, rennes, revisionOf(value))[0] as Record<string, any>).spec.template.metadata.annotations;
+    expect(annotationsWith(creds)[natsCredentialsAnnotation]).toMatch(/^[0-9a-f]{16}$/);
+    expect(annotationsWith(creds)[natsCredentialsAnnotation]).not.toBe(annotationsWith(creds + "rotated")[natsCredentialsAnnotation]);
+    expect(JSON.stringify(annotationsWith(creds))).not.toContain("eyJ0eXAi");
+    expect(deployment!.spec.template.metadata.annotations[natsCredentialsAnnotation]).toBeUndefined();
   });
 
   it("when the pods read their credentials, then they come from the tenant's Secrets, never from the spec", () => {

@@ -1,7 +1,16 @@
+import { createHash } from "node:crypto";
 import type { ServiceInstance, ServiceInstanceSpec } from "@mutualis/api";
 import { render, ServiceDeployment, TenantDatabaseCredentials, TenantNatsCredentials, type Manifest } from "@mutualis/cdk8s";
 import { catalogue, defaultServiceVersion } from "../../catalogue.ts";
 import { labels, operatorName } from "../../constants.ts";
+
+/** On a dedicated pod: which NATS credentials it started with (a digest), so new ones roll it out. */
+export const natsCredentialsAnnotation = "mutualis.fr/nats-credentials-revision";
+
+/** A short digest of a Secret's value: tells a change, reveals nothing of it. */
+export function revisionOf(value: string): string {
+  return createHash("sha256").update(value).digest("hex").slice(0, 16);
+}
 
 export function workloadName(instance: ServiceInstance): string {
   return `svc-${instance.metadata!.name}`;
@@ -20,6 +29,8 @@ export function renderDedicated(
   image: string,
   replicas: number,
   tenant: { name: string; siren: string; displayName: string },
+  /** A revision of the tenant's NATS credentials (never the credentials): new ones roll the pods out. */
+  credentialsRevision?: string,
 ): Manifest[] {
   const entry = catalogue[spec.service];
   const version = spec.version ?? defaultServiceVersion;
@@ -49,6 +60,7 @@ export function renderDedicated(
           { name: "MONGODB_DATABASE", ...secret(TenantDatabaseCredentials.secretName, "MONGODB_DATABASE") },
         ],
         labels: { [labels.managedBy]: operatorName, [labels.collectivity]: tenant.name },
+        ...(credentialsRevision ? { podAnnotations: { [natsCredentialsAnnotation]: credentialsRevision } } : {}),
         owner: { apiVersion: "mutualis.fr/v1alpha1", kind: "ServiceInstance", name: instance.metadata!.name!, uid: instance.metadata!.uid!, controller: true, blockOwnerDeletion: true },
       }),
   );

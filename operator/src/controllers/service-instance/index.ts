@@ -6,6 +6,7 @@ import { resourceTypes } from "../../kube/resources.ts";
 import { Controller } from "../../runtime/controller.ts";
 import type { Manager } from "../../runtime/manager.ts";
 import type { NatsAccounts } from "../../tenancy/nats-accounts.ts";
+import { TenantNatsCredentials } from "@mutualis/cdk8s";
 import { ServiceInstanceReconciler } from "./reconciler.ts";
 import { Gauge } from "prom-client";
 import { findCondition, type Condition } from "../../runtime/conditions.ts";
@@ -24,12 +25,15 @@ export function setupServiceInstanceController(manager: Manager, options: Servic
   const owned = [resourceTypes.Deployment, resourceTypes.Service, resourceTypes.PodDisruptionBudget].map((type) =>
     manager.informer<KubernetesObject>(type, { labelSelector: labels.collectivity }),
   );
+  // The collectivity controller's cache of the tenants' Secrets (the same informer: one cache).
+  const secrets = manager.informer<KubernetesObject>(resourceTypes.Secret, { labelSelector: labels.collectivity });
   const applier = new Applier(manager.client, fieldManager, (apiVersion, kind, name, namespace) =>
     owned.find((i) => i.type.apiVersion === apiVersion && i.type.kind === kind)?.get(name, namespace),
   );
   const reconciler = new ServiceInstanceReconciler({
     applier,
     deployments: owned[0]!,
+    secrets,
     servicesImage: options.servicesImage,
     client: manager.client,
     events: manager.events,
@@ -47,6 +51,10 @@ export function setupServiceInstanceController(manager: Manager, options: Servic
     (si, old) => Boolean(si.metadata?.deletionTimestamp) !== Boolean(old.metadata?.deletionTimestamp),
   );
   for (const informer of owned) controller.watchOwned(informer, "ServiceInstance", true);
+  // New NATS credentials for a collectivity: its dedicated pods must start again with them.
+  controller.watchMapped(secrets, (secret) =>
+    secret.metadata?.name === TenantNatsCredentials.secretName ? instances.list(secret.metadata.namespace).filter((si) => si.spec.tenancy === "dedicated").map((si) => `${si.metadata!.namespace}/${si.metadata!.name}`) : [],
+  );
   // When a Collectivity changes (becomes Ready, imports a service), its instances are looked at again.
   controller.watchMapped(collectivities, (c) => instances.list(`coll-${c.metadata!.name}`).map((si) => `${si.metadata!.namespace}/${si.metadata!.name}`));
   manager.addController(controller);

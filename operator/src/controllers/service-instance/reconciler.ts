@@ -12,7 +12,8 @@ import type { Informer } from "../../runtime/informer.ts";
 import { writeStatus } from "../../runtime/status.ts";
 import type { NatsAccounts } from "../../tenancy/nats-accounts.ts";
 import type { Applier } from "../../runtime/apply.ts";
-import { dedicatedReadiness, renderDedicated, workloadName } from "./dedicated.ts";
+import { TenantNatsCredentials } from "@mutualis/cdk8s";
+import { dedicatedReadiness, renderDedicated, revisionOf, workloadName } from "./dedicated.ts";
 
 export interface ServiceInstanceReconcilerDeps {
   readonly client: KubeClient;
@@ -23,6 +24,8 @@ export interface ServiceInstanceReconcilerDeps {
   readonly applier: Applier;
   /** Deployments the operator made for dedicated instances. */
   readonly deployments: Informer<KubernetesObject>;
+  /** The tenants' Secrets the operator made (their NATS credentials among them). */
+  readonly secrets?: Informer<KubernetesObject>;
   /** The services image, without its tag (the tag is the instance's version). */
   readonly servicesImage: string;
   /** Where tenants reach services through the platform gateway. */
@@ -65,7 +68,11 @@ export class ServiceInstanceReconciler implements Reconciler {
     } else if (spec.tenancy === "dedicated") {
       const replicas = collectivity.spec.suspended ? 0 : (spec.replicas ?? 1);
       const tenant = { name: collectivityName!, siren: collectivity.spec.siren, displayName: collectivity.spec.displayName };
-      for (const object of renderDedicated(instance, spec, this.deps.servicesImage, replicas, tenant)) await this.deps.applier.sync(object as KubernetesObject);
+      // The pods read their NATS credentials at start: when the collectivity's change (new
+      // permissions, a rotation), the revision on the pod template rolls them out.
+      const creds = (this.deps.secrets?.get(TenantNatsCredentials.secretName, namespace) as { data?: Record<string, string> } | undefined)?.data?.["user.creds"];
+      const objects = renderDedicated(instance, spec, this.deps.servicesImage, replicas, tenant, creds ? revisionOf(creds) : undefined);
+      for (const object of objects) await this.deps.applier.sync(object as KubernetesObject);
       const deployment = this.deps.deployments.get(workloadName(instance), namespace) as { metadata?: { generation?: number }; status?: object } | undefined;
       const pods = (await this.deps.client.list<KubernetesObject & { status?: object }>(resourceTypes.Pod, { namespace, labelSelector: `app.kubernetes.io/instance=${name}` })).items;
       const readiness = dedicatedReadiness(deployment?.metadata?.generation, deployment?.status as never, replicas, pods.map((p) => (p.status ?? {}) as never));
