@@ -1,11 +1,13 @@
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { CustomObjectsApi, KubernetesObjectApi } from "@kubernetes/client-node";
+import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { connect, credsAuthenticator, type NatsConnection } from "@nats-io/transport-node";
+import { MongoClient } from "mongodb";
 import { layout } from "@mutualis/local-platform";
 import { observatoryService, observatorySettings, type Report } from "@mutualis/observatory";
 import type { RunningOperator } from "@mutualis/operator";
-import { loadSettings, RunningService } from "@mutualis/service-kit";
+import { eventStream, loadSettings, RunningService } from "@mutualis/service-kit";
 import { chromium, type Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { collectivityManifest, deleteCollectivity, sirenFrom, startTestOperator, waitForGone, waitForReady } from "../support/operator.ts";
@@ -22,6 +24,7 @@ let operator: RunningOperator;
 let services: RunningService[] = [];
 let observatory: RunningService;
 let nc: NatsConnection;
+let credsFile: string;
 let browser: Browser;
 
 async function call<T>(subject: string, body: unknown): Promise<T> {
@@ -37,6 +40,17 @@ async function prometheus(expr: string): Promise<number | undefined> {
   return value === undefined ? undefined : Number(value);
 }
 
+async function exported(): Promise<Report> {
+  return (await (await fetch(`${observatory.url}/export.json`)).json()) as Report;
+}
+
+async function startObservatory(creds: string): Promise<RunningService> {
+  return new RunningService(
+    observatoryService(),
+    loadSettings(observatorySettings, { ...serviceSettings(creds), SERVICE_NAME: "observatory", MONGODB_DATABASE: "obstest_observatory", OBSERVATORY_PROMETHEUS_URL: platform.env.PROMETHEUS_URL }),
+  ).start();
+}
+
 async function instance(service: string): Promise<void> {
   await custom.createNamespacedCustomObject({ group: "mutualis.fr", version: "v1alpha1", plural: "serviceinstances", namespace: "coll-t-obs", body: { apiVersion: "mutualis.fr/v1alpha1", kind: "ServiceInstance", metadata: { name: service }, spec: { service } } });
   await eventually(`the ${service} instance to be Ready`, async () => {
@@ -49,6 +63,7 @@ describe("the observatory: how dematerialised each collectivity is", () => {
   beforeAll(async () => {
     operator = await startTestOperator();
     const creds = await platformServicesCreds();
+    credsFile = creds;
     services = await startSharedActes(creds, "obstest");
     const sesf = await startTestSesf(creds, "obstest_sesf");
     services.push(sesf.service);
@@ -88,10 +103,13 @@ describe("the observatory: how dematerialised each collectivity is", () => {
       return acknowledged === 1 && bytes === uploaded && ready === 2 && vouchers === 1 ? true : undefined;
     }, 90_000);
 
-    observatory = await new RunningService(
-      observatoryService(),
-      loadSettings(observatorySettings, { ...serviceSettings(creds), SERVICE_NAME: "observatory", MONGODB_DATABASE: "obstest_observatory", OBSERVATORY_PROMETHEUS_URL: platform.env.PROMETHEUS_URL }),
-    ).start();
+    observatory = await startObservatory(creds);
+    // The observatory counts the services' events: it has read them once its counts are these.
+    await eventually("the observatory to have counted the collectivity's events", async () => {
+      const row = (await exported()).collectivities.find((c) => c.name === "t-obs");
+      const v = row?.values;
+      return v?.actesTransmis === 1 && v.partActesAcquittes === 1 && v.volumeEchanges === uploaded && v.partagesSecurises === 2 ? true : undefined;
+    }, 60_000);
     browser = await chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium", args: ["--no-sandbox"] });
     mkdirSync(screenshots, { recursive: true });
   }, 240_000);
@@ -123,6 +141,31 @@ describe("the observatory: how dematerialised each collectivity is", () => {
     expect(communes.values.actesTransmis).toBeGreaterThanOrEqual(1);
     expect(communes.values.partagesSecurises).toBeGreaterThanOrEqual(2);
     expect(communes.values.partFacturesElectroniques).toBeNull();
+  });
+
+  it("when the observatory loses its place and reads every event again, then each still counts once, and a message that is not an event is not counted", async () => {
+    // Something else on the events' subjects: kept out of the counts.
+    await jetstream(nc).publish("events.t-obs.actes.submitted", "not an event");
+    await observatory.stop();
+    const mongo = await new MongoClient(platform.env.MONGODB_URI).connect();
+    try {
+      await mongo.db("obstest_observatory").collection("progress").deleteMany({});
+    } finally {
+      await mongo.close();
+    }
+    observatory = await startObservatory(credsFile);
+    const last = (await (await jetstreamManager(nc)).streams.info(eventStream.name)).state.last_seq;
+    await eventually("the observatory to have read the stream again", async () => {
+      const mongo = await new MongoClient(platform.env.MONGODB_URI).connect();
+      try {
+        const progress = await mongo.db("obstest_observatory").collection<{ _id: string; seq: number }>("progress").findOne({ _id: "events" });
+        return (progress?.seq ?? 0) >= last ? true : undefined;
+      } finally {
+        await mongo.close();
+      }
+    });
+    const row = (await exported()).collectivities.find((c) => c.name === "t-obs")!;
+    expect(row.values).toMatchObject({ actesTransmis: 1, partActesAcquittes: 1, volumeEchanges: uploaded, partagesSecurises: 2 });
   });
 
   it("when an official opens the overview in a browser, then the region and the collectivity are shown, the table sorts, and the keyboard reaches the content", async () => {

@@ -8,17 +8,13 @@ const info = [
 ];
 
 function report() {
-  const per = new Map([
-    ["actesTransmis", [{ metric: { collectivity: "rennes" }, value: 12 }]],
-    ["partActesAcquittes", [{ metric: { collectivity: "rennes" }, value: 0.75 }]],
-    ["delaiAccuseMedian", [{ metric: { collectivity: "rennes" }, value: Number.NaN }]],
-  ]);
-  const regional = new Map([["actesTransmis", [{ metric: {}, value: 12 }]]]);
-  const perCategory = new Map([
-    ["actesTransmis", [{ metric: { category: "commune" }, value: 12 }]],
-    ["partActesAcquittes", [{ metric: { category: "commune" }, value: 0.75 }]],
-  ]);
-  return buildReport("Bretagne", 30, collectivitiesOf(info), per, regional, perCategory, new Date("2026-11-28T10:00:00Z"));
+  // Prometheus answers what is not a count (the median, the services running)…
+  const per = new Map([["delaiAccuseMedian", [{ metric: { collectivity: "rennes" }, value: Number.NaN }]]]);
+  const regional = new Map([["servicesActifs", [{ metric: {}, value: 2 }]]]);
+  const perCategory = new Map([["servicesActifs", [{ metric: { category: "commune" }, value: 2 }]]]);
+  // …and the events are counted exactly: Rennes sent 12 acts, 9 acknowledged, and shared twice.
+  const totals = new Map([["rennes", { "actes.submitted": 12, "actes.acknowledged": 9, "sesf.share_created": 1, "sesf.voucher_created": 1 }]]);
+  return buildReport({ region: "Bretagne", windowDays: 30, collectivities: collectivitiesOf(info), perCollectivity: per, regional, perCategory, totals, now: new Date("2026-11-28T10:00:00Z") });
 }
 
 describe("the observatory's indicators", () => {
@@ -27,6 +23,7 @@ describe("the observatory's indicators", () => {
       expect.objectContaining({ category: "commune", label: "Communes", collectivities: 2, values: expect.objectContaining({ actesTransmis: 12, partActesAcquittes: 0.75, volumeEchanges: 0, delaiAccuseMedian: null, partFacturesElectroniques: null }) }),
     ]);
     expect(indicators.filter((i) => i.query).every((i) => i.query!("category", 30).includes("group_left (category) max by (collectivity, category) (mutualis_collectivity_info)"))).toBe(true);
+    expect(report().regionValues).toMatchObject({ actesTransmis: 12, partActesAcquittes: 0.75, partagesSecurises: 2, servicesActifs: 2 });
   });
 
   it("when a collectivity has no series yet, then its counts read 0 and its ratios and medians have no value; unmeasured ones say why", () => {

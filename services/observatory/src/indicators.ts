@@ -1,8 +1,10 @@
 /**
- * The observatory's indicators: how dematerialised each collectivity is. Each measured one is a
- * PromQL query over the services' business metrics, per collectivity and for the region; the
- * ones no service measures yet say so (and why) rather than showing zero.
+ * The observatory's indicators: how dematerialised each collectivity is. A count is exact: the
+ * services' business events, read over NATS (events.ts); a median or a state is a PromQL query
+ * over the services' and the operator's metrics. Each is computed per collectivity, per category
+ * and for the region; the ones no service measures yet say so (and why) rather than showing zero.
  */
+import type { Totals } from "./events.ts";
 import type { Sample } from "./prometheus.ts";
 
 export type Unit = "count" | "ratio" | "seconds" | "bytes";
@@ -15,6 +17,8 @@ export interface Indicator {
   category: string;
   /** PromQL for this indicator, grouped `by` the given labels ("" for the region), over `days`. */
   query?: (by: string, days: number) => string;
+  /** An exact count: the sum of these events' values (`<service>.<event>`); over the sum of `per`'s, a ratio. */
+  counted?: { readonly events: readonly string[]; readonly per?: readonly string[] };
   /** Counts read 0 for a collectivity with no series yet; a ratio or a median has no value then. */
   zeroWhenAbsent?: boolean;
   /** Why it is not measured yet. */
@@ -42,7 +46,7 @@ export const indicators: readonly Indicator[] = [
     unit: "count",
     category: "Contrôle de légalité",
     zeroWhenAbsent: true,
-    query: (by, days) => `sum ${grouped(by)} (${last("mutualis_actes_submitted_total", days, by)})`,
+    counted: { events: ["actes.submitted"] },
   },
   {
     key: "partActesAcquittes",
@@ -50,7 +54,7 @@ export const indicators: readonly Indicator[] = [
     description: "Actes télétransmis dont la préfecture a accusé réception.",
     unit: "ratio",
     category: "Contrôle de légalité",
-    query: (by, days) => `sum ${grouped(by)} (${last("mutualis_actes_acknowledged_total", days, by)}) / sum ${grouped(by)} (${last("mutualis_actes_submitted_total", days, by)})`,
+    counted: { events: ["actes.acknowledged"], per: ["actes.submitted"] },
   },
   {
     key: "delaiAccuseMedian",
@@ -75,7 +79,7 @@ export const indicators: readonly Indicator[] = [
     unit: "bytes",
     category: "Échanges sécurisés",
     zeroWhenAbsent: true,
-    query: (by, days) => `sum ${grouped(by)} (${last("mutualis_sesf_bytes_uploaded_total", days, by)})`,
+    counted: { events: ["sesf.bytes_uploaded"] },
   },
   {
     key: "partagesSecurises",
@@ -84,7 +88,7 @@ export const indicators: readonly Indicator[] = [
     unit: "count",
     category: "Échanges sécurisés",
     zeroWhenAbsent: true,
-    query: (by, days) => `sum ${grouped(by)} (${last('{__name__=~"mutualis_sesf_(shares|vouchers)_created_total"}', days, by)})`,
+    counted: { events: ["sesf.share_created", "sesf.voucher_created"] },
   },
   {
     key: "servicesActifs",
@@ -189,45 +193,79 @@ export function collectivitiesOf(info: Sample[]): Collectivity[] {
   return [...byName.values()].sort((a, b) => a.displayName.localeCompare(b.displayName, "fr"));
 }
 
+/** An exact count (or ratio of counts) from the totals of one collectivity, category or region. */
+function countedValue(counted: NonNullable<Indicator["counted"]>, totals: Readonly<Record<string, number>>): Value {
+  const sum = (keys: readonly string[]) => keys.reduce((n, key) => n + (totals[key] ?? 0), 0);
+  const value = sum(counted.events);
+  if (!counted.per) return value;
+  const per = sum(counted.per);
+  return per > 0 ? value / per : null;
+}
+
+/** Totals added up (a category's collectivities, the region's). */
+function addTotals(records: readonly (Readonly<Record<string, number>> | undefined)[]): Record<string, number> {
+  const sum: Record<string, number> = {};
+  for (const record of records) for (const [key, value] of Object.entries(record ?? {})) sum[key] = (sum[key] ?? 0) + value;
+  return sum;
+}
+
 /**
- * Every indicator's value from its query's answer (`pick` finds the sample that belongs): none for
- * an unmeasured one; with no sample, 0 for a count and no value for a ratio or a median.
+ * Every indicator's value: an exact count from the events' totals; otherwise from its query's
+ * answer (`pick` finds the sample that belongs), with no sample 0 for a count and no value for a
+ * ratio or a median; none for an unmeasured or unavailable one.
  */
-function valuesOf(answers: Map<string, Sample[]>, pick: (samples: Sample[] | undefined) => Sample | undefined, unavailable: ReadonlySet<string>): Record<string, Value> {
+function valuesOf(answers: Map<string, Sample[]>, pick: (samples: Sample[] | undefined) => Sample | undefined, totals: Readonly<Record<string, number>>, unavailable: ReadonlySet<string>): Record<string, Value> {
   const values: Record<string, Value> = {};
   for (const indicator of indicators) {
-    // An indicator whose queries failed has no value: never a zero that would read as "nothing done".
-    const known = !indicator.notMeasured && !unavailable.has(indicator.key);
-    const sample = known ? pick(answers.get(indicator.key)) : undefined;
-    values[indicator.key] = !known ? null : sample ? finite(sample.value) : indicator.zeroWhenAbsent ? 0 : null;
+    // An indicator that could not be read has no value: never a zero that would read as "nothing done".
+    if (indicator.notMeasured || unavailable.has(indicator.key)) {
+      values[indicator.key] = null;
+    } else if (indicator.counted) {
+      values[indicator.key] = countedValue(indicator.counted, totals);
+    } else {
+      const sample = pick(answers.get(indicator.key));
+      values[indicator.key] = sample ? finite(sample.value) : indicator.zeroWhenAbsent ? 0 : null;
+    }
   }
   return values;
 }
 
-/** Puts the query results together, per collectivity, per category and for the region. */
-export function buildReport(
-  region: string,
-  windowDays: number,
-  collectivities: Collectivity[],
-  perCollectivity: Map<string, Sample[]>,
-  regional: Map<string, Sample[]>,
-  perCategory: Map<string, Sample[]> = new Map(),
-  now = new Date(),
-  unavailable: ReadonlySet<string> = new Set(),
-): Report {
-  const rows = collectivities.map((c) => ({ ...c, values: valuesOf(perCollectivity, (samples) => samples?.find((s) => s.metric.collectivity === c.name), unavailable) }));
-  const regionValues = valuesOf(regional, (samples) => samples?.find((s) => Number.isFinite(s.value)), unavailable);
+/** What a report is made of: the collectivities, the queries' answers and the events' totals. */
+export interface ReportInputs {
+  readonly region: string;
+  readonly windowDays: number;
+  readonly collectivities: readonly Collectivity[];
+  /** Per indicator, its query's answer grouped by collectivity, for the region and by category. */
+  readonly perCollectivity: Map<string, Sample[]>;
+  readonly regional: Map<string, Sample[]>;
+  readonly perCategory: Map<string, Sample[]>;
+  /** The events' totals per collectivity, over the window. */
+  readonly totals: Totals;
+  /** Indicators that could not be read. */
+  readonly unavailable?: ReadonlySet<string>;
+  readonly now?: Date;
+}
+
+/** Puts the query results and the events' totals together, per collectivity, per category and for the region. */
+export function buildReport(inputs: ReportInputs): Report {
+  const { collectivities, perCollectivity, regional, perCategory, totals } = inputs;
+  const unavailable = inputs.unavailable ?? new Set<string>();
+  const rows = collectivities.map((c) => ({ ...c, values: valuesOf(perCollectivity, (samples) => samples?.find((s) => s.metric.collectivity === c.name), totals.get(c.name) ?? {}, unavailable) }));
+  const regionValues = valuesOf(regional, (samples) => samples?.find((s) => Number.isFinite(s.value)), addTotals([...totals.values()]), unavailable);
   const present = [...new Set(collectivities.map((c) => c.category))].sort((a, b) => Object.keys(categoryLabels).indexOf(a) - Object.keys(categoryLabels).indexOf(b));
-  const categories = present.map((category) => ({
-    category,
-    label: categoryLabels[category] ?? category,
-    collectivities: collectivities.filter((c) => c.category === category).length,
-    values: valuesOf(perCategory, (samples) => samples?.find((s) => s.metric.category === category), unavailable),
-  }));
+  const categories = present.map((category) => {
+    const members = collectivities.filter((c) => c.category === category);
+    return {
+      category,
+      label: categoryLabels[category] ?? category,
+      collectivities: members.length,
+      values: valuesOf(perCategory, (samples) => samples?.find((s) => s.metric.category === category), addTotals(members.map((c) => totals.get(c.name))), unavailable),
+    };
+  });
   return {
-    region,
-    windowDays,
-    generatedAt: now.toISOString(),
+    region: inputs.region,
+    windowDays: inputs.windowDays,
+    generatedAt: (inputs.now ?? new Date()).toISOString(),
     indicators: indicators.map(({ key, label, description, unit, category, notMeasured }) => ({
       key,
       label,

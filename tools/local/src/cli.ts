@@ -150,22 +150,27 @@ async function secureShareWalkthrough(config: PlatformConfig): Promise<void> {
   say(`  ✓ a guest voucher let the company send its offer once (${closed.status}; used again: ${reused.status}); the agent downloaded it (${received.status}${(await received.text()) === offer ? ", identical bytes" : ", DIFFERENT bytes"})`);
 }
 
-/** The observatory, once Prometheus has scraped what the walkthroughs did: Rennes's indicators. */
+/** The observatory, once it has counted what the walkthroughs did: Rennes's and Rennes Métropole's indicators. */
 async function observatoryWalkthrough(config: PlatformConfig): Promise<void> {
   const env = platformEnv(config);
   say("");
-  say("The observatory reads the services' metrics from Prometheus…");
+  say("The observatory counts the services' business events over NATS (exactly, the dedicated deployment's too) and reads the rest from Prometheus…");
   type Row = { name: string; displayName: string; values: Record<string, number | null> };
-  let rennes: Row | undefined;
+  let rows: Row[] = [];
+  const find = (name: string) => rows.find((c) => c.name === name);
   for (let i = 0; i < 60; i++) {
     const report = (await (await fetch(`${env.OBSERVATORY_URL}/export.json`)).json().catch(() => ({}))) as { collectivities?: Row[] };
-    rennes = report.collectivities?.find((c) => c.name === "rennes");
-    if ((rennes?.values.actesTransmis ?? 0) >= 1 && (rennes?.values.volumeEchanges ?? 0) > 0) break;
+    rows = report.collectivities ?? [];
+    const [rennes, metropole] = [find("rennes"), find("rennes-metropole")];
+    if ((rennes?.values.actesTransmis ?? 0) >= 1 && (rennes?.values.volumeEchanges ?? 0) > 0 && (metropole?.values.actesTransmis ?? 0) >= 1) break;
     await new Promise((r) => setTimeout(r, 1000));
   }
-  const v = rennes?.values ?? {};
   const percent = (x: number | null | undefined) => (x === null || x === undefined ? "—" : `${Math.round(x * 100)} %`);
-  say(`  ✓ ${rennes?.displayName ?? "Rennes"}: ${v.actesTransmis ?? 0} act(s) teletransmitted, ${percent(v.partActesAcquittes)} acknowledged, ${v.volumeEchanges ?? 0} bytes exchanged securely, ${v.servicesActifs ?? 0} active service(s)`);
+  for (const name of ["rennes", "rennes-metropole"]) {
+    const row = find(name);
+    const v = row?.values ?? {};
+    say(`  ✓ ${row?.displayName ?? name}: ${v.actesTransmis ?? 0} act(s) teletransmitted, ${percent(v.partActesAcquittes)} acknowledged, ${v.volumeEchanges ?? 0} bytes exchanged securely, ${v.servicesActifs ?? 0} active service(s)`);
+  }
   say(`  → open ${env.OBSERVATORY_URL} (in French: the region, every collectivity, CSV and JSON exports)`);
 }
 

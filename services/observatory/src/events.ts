@@ -1,0 +1,146 @@
+import { setTimeout as sleep } from "node:timers/promises";
+import { DeliverPolicy, jetstream, type ConsumerMessages, type JsMsg } from "@nats-io/jetstream";
+import type { NatsConnection } from "@nats-io/transport-node";
+import { ensureEventStream, eventStream, parseEventSubject, type Database, type Logger } from "@mutualis/service-kit";
+import { z } from "zod";
+import type { Series } from "./prometheus.ts";
+
+/** One event as the observatory keeps it; `_id` makes a repeated event count once. */
+interface StoredEvent {
+  _id: string;
+  collectivity: string;
+  /** `<service>.<event>`, e.g. `actes.submitted`. */
+  key: string;
+  value: number;
+  at: Date;
+}
+
+const eventBody = z.object({ id: z.string().min(1).max(300), value: z.number().finite().nonnegative(), at: z.iso.datetime({ offset: true }) });
+
+/** Totals per collectivity, by event key (`actes.submitted`: 12). */
+export type Totals = Map<string, Record<string, number>>;
+
+/**
+ * The services' business events, read from the platform's events stream and kept in the
+ * observatory's database, where they are counted exactly: each event once (its id), whatever the
+ * restarts of the services or of the observatory. Where it stands in the stream is kept with the
+ * events, so a restart goes on from there; an event read twice is counted once.
+ */
+export class EventCounts {
+  private readonly events;
+  private readonly progress;
+  private messages: ConsumerMessages | undefined;
+  private stopped = false;
+  private running: Promise<void> | undefined;
+  /** The stream sequence of the last event applied. */
+  private applied = 0;
+
+  constructor(
+    database: Database,
+    private readonly log: Logger,
+  ) {
+    this.events = database.collection<StoredEvent>("events");
+    this.progress = database.collection<{ _id: string; seq: number }>("progress");
+  }
+
+  async start(nc: NatsConnection): Promise<void> {
+    await ensureEventStream(nc);
+    await this.events.createIndex({ at: 1 });
+    this.running = this.follow(nc);
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await this.messages?.close();
+    await this.running;
+  }
+
+  /** How far the observatory has read the stream (for tests and the logs). */
+  get position(): number {
+    return this.applied;
+  }
+
+  /** Reads the stream from where it stopped, for ever; after a failure, again from what was kept. */
+  private async follow(nc: NatsConnection): Promise<void> {
+    while (!this.stopped) {
+      try {
+        this.applied = (await this.progress.findOne({ _id: "events" }))?.seq ?? 0;
+        const consumer = await jetstream(nc).consumers.get(eventStream.name, { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: this.applied + 1 });
+        this.messages = await consumer.consume();
+        for await (const msg of this.messages) {
+          await this.apply(msg);
+          if (this.stopped) break;
+        }
+      } catch (error) {
+        if (this.stopped) return;
+        this.log.warn({ reason: (error as Error).message }, "reading the business events failed: trying again in 5 s");
+      }
+      await this.messages?.close().catch(() => undefined);
+      if (!this.stopped) await sleep(5000);
+    }
+  }
+
+  private async apply(msg: JsMsg): Promise<void> {
+    const where = parseEventSubject(msg.subject);
+    const body = eventBody.safeParse(safeJson(msg));
+    if (!where || !body.success) {
+      // Kept out of the counts, said once: a service sending something else on the events' subjects.
+      this.log.warn({ subject: msg.subject, seq: msg.seq }, "a message on the events stream is not a business event: not counted");
+    } else {
+      const id = msg.headers?.get("Nats-Msg-Id") || `${msg.subject}.${body.data.id}`;
+      try {
+        await this.events.insertOne({ _id: id, collectivity: where.collectivity, key: `${where.service}.${where.event}`, value: body.data.value, at: new Date(body.data.at) });
+      } catch (error) {
+        if ((error as { code?: number }).code !== 11000) throw error;
+        // Already counted: a retry of the service, or a replay after a restart.
+      }
+    }
+    await this.progress.updateOne({ _id: "events" }, { $max: { seq: msg.seq } }, { upsert: true });
+    this.applied = msg.seq;
+  }
+
+  /** Every collectivity's totals since `since`, by event key. */
+  async totals(since: Date): Promise<Totals> {
+    const rows = await this.events
+      .aggregate<{ _id: { collectivity: string; key: string }; total: number }>([
+        { $match: { at: { $gte: since } } },
+        { $group: { _id: { collectivity: "$collectivity", key: "$key" }, total: { $sum: "$value" } } },
+      ])
+      .toArray();
+    const totals: Totals = new Map();
+    for (const { _id, total } of rows) {
+      const row = totals.get(_id.collectivity) ?? {};
+      row[_id.key] = total;
+      totals.set(_id.collectivity, row);
+    }
+    return totals;
+  }
+
+  /**
+   * A collectivity's running total of some events since `since`, at each step from `start` to
+   * `end`: the curve of what it did, exactly.
+   */
+  async series(collectivity: string, keys: readonly string[], since: Date, start: Date, end: Date, stepSeconds: number): Promise<Series> {
+    const found = await this.events
+      .find({ collectivity, key: { $in: [...keys] }, at: { $gte: since, $lte: end } }, { projection: { value: 1, at: 1 } })
+      .sort({ at: 1 })
+      .toArray();
+    const points: [number, number][] = [];
+    let total = 0;
+    let next = 0;
+    for (let t = start.getTime(); t <= end.getTime(); t += stepSeconds * 1000) {
+      while (next < found.length && found[next]!.at.getTime() <= t) total += found[next++]!.value;
+      points.push([t / 1000, total]);
+    }
+    // Nothing over the window: no curve (the page says so) rather than a line at zero.
+    return { metric: { collectivity }, points: total > 0 ? points : [] };
+  }
+}
+
+function safeJson(msg: JsMsg): unknown {
+  try {
+    return msg.json();
+  } catch {
+    return undefined;
+  }
+}
