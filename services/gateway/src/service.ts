@@ -70,6 +70,9 @@ export function gateway(): ServiceDefinition<GatewaySettings> {
       /** The caller, who must belong to the collectivity named in the path. */
       const callerFor = async (req: Request): Promise<{ caller: Caller; tenant: string }> => {
         const caller = await auth.verify(req.headers.authorization);
+        // The request counts for the caller's collectivity once its token is verified: never for a
+        // name in a path nobody vouched for (the metrics' labels would be anyone's to make up).
+        req.res!.locals.collectivity = caller.collectivity;
         const tenant = pathParam(req, "tenant");
         if (caller.collectivity !== tenant) throw new Forbidden(`this token is for collectivity ${caller.collectivity}, not ${tenant}`);
         return { caller, tenant };

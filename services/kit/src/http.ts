@@ -1,4 +1,4 @@
-import express, { type ErrorRequestHandler, type Express, type Request, type RequestHandler, type Response } from "express";
+import express, { type ErrorRequestHandler, type Express, type RequestHandler, type Response } from "express";
 import helmet from "helmet";
 import { InvalidRequest, NotFound, PayloadTooLarge, publicBody, statusOf } from "./errors.ts";
 import type { Logger } from "./log.ts";
@@ -20,11 +20,11 @@ function bodyError(error: { type?: string; message?: string }): Error | undefine
 }
 
 /**
- * The collectivity a request is made for: the route's `:tenant`, or what the route found
- * (`res.locals.collectivity`, e.g. from a share link's token).
+ * The collectivity a request was made for, as the route established it (`res.locals.collectivity`:
+ * a verified token's, a share link's): never read from the path, whose names anyone can make up.
  */
-function tenantOf(req: Request, res: Response): string | undefined {
-  const found: unknown = res.locals.collectivity ?? req.params?.tenant;
+function tenantOf(res: Response): string | undefined {
+  const found: unknown = res.locals.collectivity;
   return typeof found === "string" && found ? found : undefined;
 }
 
@@ -43,7 +43,7 @@ export function createHttpApp(options: HttpOptions, routes: (app: Express) => vo
     res.on("finish", () => {
       const route = req.route?.path ? `${req.baseUrl}${String(req.route.path)}` : "unmatched";
       const seconds = stop({ method: req.method, route, status_code: String(res.statusCode) });
-      options.metrics.observeTenantRequest(tenantOf(req, res), "http", res.statusCode, seconds);
+      options.metrics.observeTenantRequest(tenantOf(res), "http", res.statusCode, seconds);
     });
     next();
   };
