@@ -6,7 +6,7 @@
  *   into a stream of the same settings;
  * - counting: the observatory reading them from the stream into its database (validation, one
  *   document each, its place in the stream kept), against a plain consumer inserting the same
- *   documents. Then the time of one report's totals over all of them.
+ *   documents. Then the time of one report's totals over all of them (a page reuses them 15 s).
  *
  * Runs on a platform of its own (.local/bench-events, ports +7000), started and stopped here.
  */
@@ -95,7 +95,8 @@ async function main(): Promise<void> {
     let total = 0;
     for (let i = 0; i < 5; i++) {
       const t = performance.now();
-      const totals = await counts.totals(new Date(Date.now() - 30 * 86_400_000));
+      // A reader of its own each time: the observatory reuses a count for 15 s.
+      const totals = await new EventCounts(database, log).totals(30);
       timings.push(performance.now() - t);
       total = [...totals.values()].reduce((n, row) => n + (row["actes.submitted"] ?? 0), 0);
     }
@@ -114,7 +115,7 @@ async function main(): Promise<void> {
     console.log(`Business events, ${events} over ${collectivities} collectivities:`);
     console.log(`  recording: floor (plain JetStream publish) ${result.record.floorPerSecond}/s; BusinessEvents ${result.record.perSecond}/s — ${result.record.ratio}× the floor's time`);
     console.log(`  counting: floor (plain consumer, one insert each) ${result.count.floorPerSecond}/s; the observatory ${result.count.perSecond}/s — ${result.count.ratio}× the floor's time`);
-    console.log(`  one report's totals over all of them (aggregation in FerretDB): ${result.totalsMedianMs} ms (median of 5); counted exactly: ${total}`);
+    console.log(`  one report's totals over all of them (aggregation in FerretDB, reused for 15 s): ${result.totalsMedianMs} ms (median of 5); counted exactly: ${total}`);
   } finally {
     await counts?.stop();
     await nc?.close();

@@ -5,9 +5,9 @@ import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { connect, credsAuthenticator, type NatsConnection } from "@nats-io/transport-node";
 import { MongoClient } from "mongodb";
 import { layout } from "@mutualis/local-platform";
-import { observatoryService, observatorySettings, type Report } from "@mutualis/observatory";
+import { EventCounts, observatoryService, observatorySettings, type Report } from "@mutualis/observatory";
 import type { RunningOperator } from "@mutualis/operator";
-import { eventStream, loadSettings, RunningService } from "@mutualis/service-kit";
+import { Database, eventStream, loadSettings, RunningService } from "@mutualis/service-kit";
 import { chromium, type Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { collectivityManifest, deleteCollectivity, sirenFrom, startTestOperator, waitForGone, waitForReady } from "../support/operator.ts";
@@ -166,6 +166,20 @@ describe("the observatory: how dematerialised each collectivity is", () => {
     });
     const row = (await exported()).collectivities.find((c) => c.name === "t-obs")!;
     expect(row.values).toMatchObject({ actesTransmis: 1, partActesAcquittes: 1, volumeEchanges: uploaded, partagesSecurises: 2 });
+
+    // Two replicas reading the whole stream again at once, into the same database: still once each.
+    const database = await Database.connect(platform.env.MONGODB_URI, "obstest_observatory", "observatory-test");
+    const replicas = [new EventCounts(database, observatory.log), new EventCounts(database, observatory.log)];
+    try {
+      await database.collection("progress").deleteMany({});
+      await Promise.all(replicas.map((r) => r.start(nc)));
+      await eventually("both replicas to have read the stream", async () => (replicas.every((r) => r.position >= last) ? true : undefined));
+      const totals = (await replicas[0]!.totals(1)).get("t-obs");
+      expect(totals).toEqual({ "actes.submitted": 1, "actes.acknowledged": 1, "sesf.bytes_uploaded": uploaded, "sesf.share_created": 1, "sesf.voucher_created": 1 });
+    } finally {
+      for (const replica of replicas) await replica.stop();
+      await database.close();
+    }
   });
 
   it("when an official opens the overview in a browser, then the region and the collectivity are shown, the table sorts, and the keyboard reaches the content", async () => {

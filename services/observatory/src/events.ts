@@ -5,7 +5,7 @@ import { ensureEventStream, eventStream, parseEventSubject, type Database, type 
 import { z } from "zod";
 import type { Series } from "./prometheus.ts";
 
-/** One event as the observatory keeps it; `_id` makes a repeated event count once. */
+/** One event as the observatory keeps it; `_id` (its deduplication id) makes a repeated event count once. */
 interface StoredEvent {
   _id: string;
   collectivity: string;
@@ -20,15 +20,24 @@ const eventBody = z.object({ id: z.string().min(1).max(300), value: z.number().f
 /** Totals per collectivity, by event key (`actes.submitted`: 12). */
 export type Totals = Map<string, Record<string, number>>;
 
+/** Where the observatory stands in the stream is written at most this often (a replay counts nothing twice). */
+const progressEvery = 200;
+
+/** How long a report's totals are reused: counting the window's events is the costly part of a page. */
+const totalsTtlMs = 15_000;
+
 /**
  * The services' business events, read from the platform's events stream and kept in the
- * observatory's database, where they are counted exactly: each event once (its id), whatever the
- * restarts of the services or of the observatory. Where it stands in the stream is kept with the
- * events, so a restart goes on from there; an event read twice is counted once.
+ * observatory's database, where they are counted exactly: each event once (its id is the
+ * document's, so keeping it is one atomic write that a repeat cannot make twice), whatever the
+ * restarts of the services or of the observatory, or a second replica reading the same stream.
+ * Where it stands in the stream is kept too, so a restart goes on from there; what it reads again
+ * counts nothing twice.
  */
 export class EventCounts {
   private readonly events;
   private readonly progress;
+  private cached: { days: number; at: number; totals: Promise<Totals> } | undefined;
   private messages: ConsumerMessages | undefined;
   private stopped = false;
   private running: Promise<void> | undefined;
@@ -53,6 +62,7 @@ export class EventCounts {
     this.stopped = true;
     await this.messages?.close();
     await this.running;
+    if (this.applied > 0) await this.saveProgress().catch(() => undefined);
   }
 
   /** How far the observatory has read the stream (for tests and the logs). */
@@ -92,15 +102,34 @@ export class EventCounts {
         await this.events.insertOne({ _id: id, collectivity: where.collectivity, key: `${where.service}.${where.event}`, value: body.data.value, at: new Date(body.data.at) });
       } catch (error) {
         if ((error as { code?: number }).code !== 11000) throw error;
-        // Already counted: a retry of the service, or a replay after a restart.
+        // Already counted: a retry of the service, a replay after a restart, another replica.
       }
     }
-    await this.progress.updateOne({ _id: "events" }, { $max: { seq: msg.seq } }, { upsert: true });
     this.applied = msg.seq;
+    if (msg.seq % progressEvery === 0 || msg.info.pending === 0) await this.saveProgress();
   }
 
-  /** Every collectivity's totals since `since`, by event key. */
-  async totals(since: Date): Promise<Totals> {
+  private async saveProgress(): Promise<void> {
+    await this.progress.updateOne({ _id: "events" }, { $max: { seq: this.applied } }, { upsert: true });
+  }
+
+  /**
+   * Every collectivity's totals over the last `days` days, by event key. Counted again at most
+   * every 15 s: the pages of that time share one count.
+   */
+  totals(days: number): Promise<Totals> {
+    const now = Date.now();
+    if (this.cached?.days === days && now - this.cached.at < totalsTtlMs) return this.cached.totals;
+    const totals = this.count(new Date(now - days * 86_400_000));
+    this.cached = { days, at: now, totals };
+    // A failed count is not kept: the next page tries again.
+    totals.catch(() => {
+      if (this.cached?.totals === totals) this.cached = undefined;
+    });
+    return totals;
+  }
+
+  private async count(since: Date): Promise<Totals> {
     const rows = await this.events
       .aggregate<{ _id: { collectivity: string; key: string }; total: number }>([
         { $match: { at: { $gte: since } } },
@@ -117,24 +146,27 @@ export class EventCounts {
   }
 
   /**
-   * A collectivity's running total of some events since `since`, at each step from `start` to
-   * `end`: the curve of what it did, exactly.
+   * A collectivity's running total of some events over the days from `since`'s, one point a day
+   * (the last, today, so far): the curve of what it did, exactly. No point when nothing was done.
    */
-  async series(collectivity: string, keys: readonly string[], since: Date, start: Date, end: Date, stepSeconds: number): Promise<Series> {
-    const found = await this.events
-      .find({ collectivity, key: { $in: [...keys] }, at: { $gte: since, $lte: end } }, { projection: { value: 1, at: 1 } })
-      .sort({ at: 1 })
-      .toArray();
+  async series(collectivity: string, keys: readonly string[], since: Date, now = new Date()): Promise<Series> {
+    const first = dayOf(since);
+    const found = await this.events.find({ collectivity, key: { $in: [...keys] }, at: { $gte: first } }, { projection: { value: 1, at: 1 } }).toArray();
+    const byDay = new Map<number, number>();
+    for (const { at, value } of found) byDay.set(dayOf(at).getTime(), (byDay.get(dayOf(at).getTime()) ?? 0) + value);
     const points: [number, number][] = [];
     let total = 0;
-    let next = 0;
-    for (let t = start.getTime(); t <= end.getTime(); t += stepSeconds * 1000) {
-      while (next < found.length && found[next]!.at.getTime() <= t) total += found[next++]!.value;
-      points.push([t / 1000, total]);
+    for (let day = first.getTime(); day <= dayOf(now).getTime(); day += 86_400_000) {
+      total += byDay.get(day) ?? 0;
+      points.push([Math.min(day + 86_400_000 - 1000, now.getTime()) / 1000, total]);
     }
-    // Nothing over the window: no curve (the page says so) rather than a line at zero.
     return { metric: { collectivity }, points: total > 0 ? points : [] };
   }
+}
+
+/** Midnight UTC of the day `at` falls on. */
+function dayOf(at: Date): Date {
+  return new Date(Date.UTC(at.getUTCFullYear(), at.getUTCMonth(), at.getUTCDate()));
 }
 
 function safeJson(msg: JsMsg): unknown {

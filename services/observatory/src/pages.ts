@@ -135,7 +135,7 @@ function chart(id: string, title: string, unit: "count" | "bytes", series: Serie
   const span = Math.max(points.at(-1)![0] - t0, 1);
   const path = points.map(([t, v], i) => `${i === 0 ? "M" : "L"}${(((t - t0) / span) * (width - 20) + 10).toFixed(1)},${(height - 10 - (v / max) * (height - 20)).toFixed(1)}`).join(" ");
   const latest = points.at(-1)![1];
-  const when = (t: number) => new Date(t * 1000).toLocaleString("fr-FR", { timeZone: "Europe/Paris", day: "numeric", month: "short", hour: "2-digit", minute: "2-digit" });
+  const when = (t: number) => new Date(t * 1000).toLocaleDateString("fr-FR", { timeZone: "Europe/Paris", day: "numeric", month: "long" });
   const [x, y] = path.split(" ").at(-1)!.slice(1).split(",");
   return `<h3 id="${id}">${escapeHtml(title)}</h3>
 <svg role="img" aria-labelledby="${id} ${id}-desc" viewBox="0 0 ${width} ${height}" width="${width}" height="${height}">
@@ -143,7 +143,7 @@ function chart(id: string, title: string, unit: "count" | "bytes", series: Serie
 <path d="${path}" fill="none" stroke="#000091" stroke-width="2"/>
 <circle cx="${x}" cy="${y}" r="4" fill="#000091"/>
 </svg>
-<details><summary>Les valeurs</summary><table><caption>${escapeHtml(title)}</caption><thead><tr><th scope="col">Période</th><th scope="col">Valeur</th></tr></thead><tbody>
+<details><summary>Les valeurs</summary><table><caption>${escapeHtml(title)}</caption><thead><tr><th scope="col">Jour</th><th scope="col">Valeur</th></tr></thead><tbody>
 ${points.map(([t, v]) => `<tr><td>${escapeHtml(when(t))}</td><td>${escapeHtml(formatValue(v, unit))}</td></tr>`).join("")}
 </tbody></table></details>`;
 }
@@ -157,7 +157,7 @@ export function collectivityPage(report: Report, row: Row, acts: Series | undefi
 <p>${escapeHtml(row.category)} — département ${escapeHtml(row.departement)}, sur les ${report.windowDays} derniers jours.</p>
 <h2>Indicateurs</h2>
 ${cards(report, row.values)}
-<h2>Évolution sur 24 heures</h2>
+<h2>Évolution sur ${report.windowDays} jours</h2>
 ${chart("serie-actes", "Actes télétransmis, en cumul", "count", acts)}
 ${chart("serie-echanges", "Volume déposé dans des partages sécurisés, en cumul", "bytes", exchanges)}`,
   );

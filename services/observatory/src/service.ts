@@ -28,7 +28,7 @@ export async function readReport(
   };
   const [info, totals, ...answers] = await Promise.all([
     prometheus.query("max by (collectivity, display_name, category, departement, zone) (mutualis_collectivity_info)"),
-    counts.totals(new Date(now.getTime() - days * 86_400_000)).catch(failed(indicators.filter((i) => i.counted).map((i) => i.key))),
+    counts.totals(days).catch(failed(indicators.filter((i) => i.counted).map((i) => i.key))),
     ...queried.map((i) =>
       Promise.all([prometheus.query(i.query!("collectivity", days)), prometheus.query(i.query!("", days)), prometheus.query(i.query!("category", days))]).catch(failed([i.key])),
     ),
@@ -84,15 +84,10 @@ export function observatoryService(): ServiceDefinition<ObservatorySettings> {
         const read = await report();
         const row = read.collectivities.find((r) => r.name === req.params.name);
         if (!row) throw new NotFound(`aucune collectivité ${req.params.name} sur la plateforme`);
-        // Running totals over the window, every 5 minutes of the last day: a curve that climbs is
-        // a collectivity doing more online.
-        const end = new Date();
-        const start = new Date(end.getTime() - 86_400_000);
-        const since = new Date(end.getTime() - context.settings.OBSERVATORY_WINDOW_DAYS * 86_400_000);
-        const [acts, exchanges] = await Promise.all([
-          counts.series(row.name, ["actes.submitted"], since, start, end, 300),
-          counts.series(row.name, ["sesf.bytes_uploaded"], since, start, end, 300),
-        ]);
+        // Running totals, a point a day over the window: a curve that climbs faster is a
+        // collectivity doing more online.
+        const since = new Date(Date.now() - (context.settings.OBSERVATORY_WINDOW_DAYS - 1) * 86_400_000);
+        const [acts, exchanges] = await Promise.all([counts.series(row.name, ["actes.submitted"], since), counts.series(row.name, ["sesf.bytes_uploaded"], since)]);
         res.type("html").set("cache-control", "no-store").send(collectivityPage(read, row, acts, exchanges));
       });
       app.get("/export.csv", async (_req, res) => {
