@@ -132,5 +132,9 @@ describe("the hosting lot", () => {
     expect(gateway.find((o) => o.kind === "Deployment")!.spec.template.spec.volumes).toEqual(expect.arrayContaining([expect.objectContaining({ secret: expect.objectContaining({ secretName: "gateway-dev-jwks" }) })]));
     expect(env(sharedServiceManifests(production, "gateway") as Json[])).toContain("GATEWAY_JWKS_URL");
     expect(() => sharedServiceManifests(production, "prefecture-simulator")).toThrow("the production lot has no shared service prefecture-simulator");
+    // Their streams get a copy on each NATS node.
+    const replicas = (settings: typeof production) =>
+      (sharedServiceManifests(settings, "actes") as Json[]).find((o) => o.kind === "Deployment")!.spec.template.spec.containers[0].env.find((e: { name: string }) => e.name === "NATS_STREAM_REPLICAS").value;
+    expect([replicas(production), replicas(local)]).toEqual(["3", "1"]);
   });
 });

@@ -120,6 +120,8 @@ function sharedDeployment(settings: LotSettings, shared: SharedService): Service
     env: [
       { name: "MONGODB_URI", value: settings.endpoints?.database ?? `mongodb://database.${platform}.svc:${settings.database.port}/` },
       { name: "MONGODB_DATABASE", value: shared.database },
+      // Their streams (actes' flows, the business events) have a copy on each NATS node.
+      { name: "NATS_STREAM_REPLICAS", value: String(settings.nats.replicas) },
       ...(shared.env ?? []),
     ],
     volumes: shared.volumes,

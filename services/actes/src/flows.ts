@@ -22,7 +22,7 @@ export function flowNames(streamPrefix: string, prefectureSubject: string): Flow
  * The two durable flows: acts waiting to be transmitted (a work queue, deduplicated on the
  * act's id) and what the prefecture sends back. Both survive restarts of NATS and the service.
  */
-export async function ensureStreams(nc: NatsConnection, names: FlowNames): Promise<void> {
+export async function ensureStreams(nc: NatsConnection, names: FlowNames, replicas = 1): Promise<void> {
   const jsm = await jetstreamManager(nc);
   const streams = [
     { name: names.transmissions, subjects: [`${names.transmitSubject}.>`] },
@@ -33,6 +33,7 @@ export async function ensureStreams(nc: NatsConnection, names: FlowNames): Promi
       ...stream,
       retention: RetentionPolicy.Workqueue,
       storage: StorageType.File,
+      num_replicas: replicas,
       duplicate_window: nanos(10 * 60 * 1000),
     };
     try {

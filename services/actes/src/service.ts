@@ -54,7 +54,7 @@ export function actesService(): ServiceDefinition<ActesSettings> {
         events: context.events,
       });
       await enableDedicatedTenant(context.settings, new TenantRepository(context.database, "actes"));
-      await ensureStreams(context.nats, flows);
+      await ensureStreams(context.nats, flows, context.settings.NATS_STREAM_REPLICAS);
       const recovered = await useCases.recoverUnsent();
       if (recovered > 0) context.log.info({ recovered }, "queued again the acts an interrupted run had not sent");
       consumers.push(

@@ -20,6 +20,8 @@ export const baseSettings = z.object({
   NATS_URL: z.string().regex(/^(nats|tls|wss?):\/\//, "must be a nats://, tls:// or ws(s):// URL"),
   /** A creds file (tenant or platform user). */
   NATS_CREDS_FILE: z.string().optional(),
+  /** Copies of each JetStream stream a service makes (its flows, the business events): 3 on a 3-node cluster. */
+  NATS_STREAM_REPLICAS: z.coerce.number().int().min(1).max(5).default(1),
   MONGODB_URI: z.string().regex(/^mongodb(\+srv)?:\/\//, "must be a mongodb:// URI"),
   MONGODB_DATABASE: z.string().min(1).optional(),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),

@@ -42,11 +42,15 @@ export function parseEventSubject(subject: string): { collectivity: string; serv
   return { collectivity, service, event };
 }
 
-/** Creates the events stream unless it exists (every service that records events may be first). */
-export async function ensureEventStream(nc: NatsConnection): Promise<void> {
+/**
+ * Creates the events stream unless it exists (every service that records events may be first),
+ * with `replicas` copies (one per node of a cluster).
+ */
+export async function ensureEventStream(nc: NatsConnection, replicas = 1): Promise<void> {
   const jsm = await jetstreamManager(nc);
   const config = {
     name: eventStream.name,
+    num_replicas: replicas,
     subjects: [...eventStream.subjects],
     retention: RetentionPolicy.Limits,
     storage: StorageType.File,

@@ -73,7 +73,7 @@ export class RunningService<S extends BaseSettings = BaseSettings> {
     // A shared deployment makes the platform's events stream if it is the first: a dedicated one's
     // events (which cannot wait for the stream's answer across accounts) then always land in it.
     if (!settings.TENANT) {
-      await ensureEventStream(nats).catch((error: unknown) => this.log.warn({ reason: (error as Error).message }, "the business events stream could not be made: events will be retried"));
+      await ensureEventStream(nats, settings.NATS_STREAM_REPLICAS).catch((error: unknown) => this.log.warn({ reason: (error as Error).message }, "the business events stream could not be made: events will be retried"));
     }
     const context: ServiceContext<S> = { settings, log: this.log, metrics: this.metrics, nats, database, events };
     this.context = context;

@@ -52,8 +52,8 @@ export class EventCounts {
     this.progress = database.collection<{ _id: string; seq: number }>("progress");
   }
 
-  async start(nc: NatsConnection): Promise<void> {
-    await ensureEventStream(nc);
+  async start(nc: NatsConnection, replicas = 1): Promise<void> {
+    await ensureEventStream(nc, replicas);
     await this.events.createIndex({ at: 1 });
     this.running = this.follow(nc);
   }

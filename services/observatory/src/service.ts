@@ -66,7 +66,7 @@ export function observatoryService(): ServiceDefinition<ObservatorySettings> {
     description: "Observatory of dematerialisation: indicators per collectivity and for the region",
     async onStart(context) {
       counts = new EventCounts(context.database, context.log);
-      await counts.start(context.nats);
+      await counts.start(context.nats, context.settings.NATS_STREAM_REPLICAS);
     },
     async onStop() {
       await counts.stop();
