@@ -31,7 +31,7 @@ const jetStreamOn = { mem_storage: -1, disk_storage: -1, streams: -1, consumer: 
  * What a tenant's user may publish and subscribe to: its own subjects, what JetStream, replies
  * and service discovery need, and what its dedicated deployments send the platform (the
  * prefecture connector, on its own subjects; the actes transmission flow, in its own account; its
- * business events, which the platform's account imports).
+ * business events, into the platform's events stream through its import).
  */
 export function tenantPermissions(collectivity: string): Partial<User> {
   const own = `${tenantSubjectPrefix(collectivity)}.>`;
@@ -188,16 +188,15 @@ export class NatsAccounts {
                 const subjects = platformSubjects(service, collectivity);
                 return [...subjects.services.map((s) => fromPlatform("service", s)), ...subjects.streams.map((s) => fromPlatform("stream", s))];
               }),
+              // What its dedicated deployments did, into the platform's events stream: a service
+              // import, so the stream's acknowledgement comes back and an event is never lost unseen.
+              ...(dedicated.length > 0 ? [fromPlatform("service", eventsOf(collectivity))] : []),
             ],
           }
         : {}),
       ...(dedicated.length > 0
         ? {
-            exports: [
-              ...dedicated.map((service) => ({ name: service, type: "service" as const, subject: `${tenantSubjectPrefix(collectivity)}.${service}.>` })),
-              // What its dedicated deployments did, for the platform's exact counts.
-              { name: "events", type: "stream" as const, subject: eventsOf(collectivity) },
-            ],
+            exports: dedicated.map((service) => ({ name: service, type: "service" as const, subject: `${tenantSubjectPrefix(collectivity)}.${service}.>` })),
           }
         : {}),
       tags: [`collectivity:${collectivity}`],
@@ -291,13 +290,14 @@ export class NatsAccounts {
         ...this.servicesList.map((service) => ({ name: service, type: "service" as const, subject: `tenant.*.${service}.>` })),
         ...wildcard.flatMap((s) => s.services.map((subject) => ({ name: subject, type: "service" as const, subject }))),
         ...wildcard.flatMap((s) => s.streams.map((subject) => ({ name: subject, type: "stream" as const, subject }))),
+        // Dedicated deployments' business events, each collectivity importing its own subjects.
+        { name: "events", type: "service" as const, subject: eventsOf("*") },
       ],
       imports: [...this.dedicated.entries()]
         .sort(([a], [b]) => a.localeCompare(b))
-        .flatMap(([collectivity, { account: from, services }]) => [
-          ...services.map((service) => ({ name: `${collectivity}-${service}`, type: "service" as const, subject: `${tenantSubjectPrefix(collectivity)}.${service}.>`, account: from })),
-          { name: `${collectivity}-events`, type: "stream" as const, subject: eventsOf(collectivity), account: from },
-        ]),
+        .flatMap(([collectivity, { account: from, services }]) =>
+          services.map((service) => ({ name: `${collectivity}-${service}`, type: "service" as const, subject: `${tenantSubjectPrefix(collectivity)}.${service}.>`, account: from })),
+        ),
       tags: ["platform:services"],
     };
     const fingerprint = JSON.stringify(claims);

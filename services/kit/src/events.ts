@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from "node:timers/promises";
-import { headers, nanos, type NatsConnection } from "@nats-io/transport-node";
+import { nanos, type NatsConnection } from "@nats-io/transport-node";
 import { jetstream, jetstreamManager, RetentionPolicy, StorageType } from "@nats-io/jetstream";
 import type { Logger } from "./log.ts";
 import type { ServiceMetrics } from "./metrics.ts";
@@ -72,12 +72,11 @@ export async function ensureEventStream(nc: NatsConnection, replicas = 1): Promi
 }
 
 /**
- * Records a service's business events. A shared deployment publishes into the stream and waits
- * for it to say it stored the event, retrying for about a minute; a dedicated deployment runs in
- * its collectivity's account, which hands `events.<collectivity>.>` to the platform's (its
- * publication is not acknowledged across accounts: it is sent once, NATS buffering it through a
- * reconnection). An event that cannot be recorded is logged as an error and counted, never
- * dropped silently. Recording never delays the request that caused it.
+ * Records a service's business events: each is published into the platform's events stream,
+ * which says when it has stored it (a dedicated deployment's go through its collectivity's import
+ * of its own events' subjects, and the answer comes back the same way). Retried for about a minute
+ * (deduplicated by the event's id); one that cannot be recorded is logged as an error and
+ * counted, never dropped silently. Recording never delays the request that caused it.
  */
 export class BusinessEvents {
   private readonly pending = new Set<Promise<void>>();
@@ -90,6 +89,8 @@ export class BusinessEvents {
     private readonly tenant: string | undefined,
     private readonly log: Logger,
     metrics: ServiceMetrics,
+    /** Copies of the stream, should this service be the one to make it. */
+    private readonly replicas = 1,
   ) {
     this.failed = metrics.businessCounter("mutualis_business_events_failed_total", "Business events that could not be recorded (the observatory's exact counts miss them), per collectivity.");
   }
@@ -105,7 +106,7 @@ export class BusinessEvents {
     const body: BusinessEvent = { id, value, at: at.toISOString() };
     // Unique on the platform: the same id (a share named by its agents) may exist in two collectivities.
     const msgID = `${subject}.${id}`;
-    const sending = (this.tenant ? this.send(subject, body, msgID) : this.store(subject, body, msgID)).catch((error: unknown) => {
+    const sending = this.store(subject, body, msgID).catch((error: unknown) => {
       this.failed.inc({ collectivity });
       this.log.error({ err: error, collectivity, event, id }, "a business event could not be recorded: the observatory's exact counts will miss it");
     });
@@ -126,16 +127,11 @@ export class BusinessEvents {
         return;
       } catch (error) {
         if (attempt >= 6 || this.nc.isClosed()) throw error;
-        // No stream yet (a new platform): make it; otherwise NATS is away, wait for it.
-        if (/no responders|503/i.test(String((error as Error).message))) await ensureEventStream(this.nc).catch(() => undefined);
+        // No stream yet (a new platform): a shared deployment makes it (a dedicated one's account
+        // must not have one of its own); otherwise NATS is away, wait for it.
+        if (!this.tenant && /no responders|503/i.test(String((error as Error).message))) await ensureEventStream(this.nc, this.replicas).catch(() => undefined);
         await sleep(Math.min(16_000, 500 * 2 ** attempt));
       }
     }
-  }
-
-  private async send(subject: string, body: BusinessEvent, msgID: string): Promise<void> {
-    const h = headers();
-    h.set("Nats-Msg-Id", msgID);
-    this.nc.publish(subject, JSON.stringify(body), { headers: h });
   }
 }

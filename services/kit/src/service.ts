@@ -69,7 +69,7 @@ export class RunningService<S extends BaseSettings = BaseSettings> {
     const { settings } = this;
     const nats = await connectNats(settings.NATS_URL, settings.NATS_CREDS_FILE, settings.SERVICE_NAME, this.log);
     const database = await Database.connect(settings.MONGODB_URI, settings.MONGODB_DATABASE, settings.SERVICE_NAME);
-    const events = new BusinessEvents(nats, settings.SERVICE_NAME, settings.TENANT, this.log, this.metrics);
+    const events = new BusinessEvents(nats, settings.SERVICE_NAME, settings.TENANT, this.log, this.metrics, settings.NATS_STREAM_REPLICAS);
     // A shared deployment makes the platform's events stream if it is the first: a dedicated one's
     // events (which cannot wait for the stream's answer across accounts) then always land in it.
     if (!settings.TENANT) {
