@@ -14,4 +14,10 @@ describe("the ports tenants' network policies open", () => {
     expect(portOf("mongodb://user:secret@db:27018/x", 27017)).toBe(27018);
     expect(loadOperatorConfig({ ...base, MUTUALIS_NATS_PORT: "4222" }).natsPortForPolicies).toBe(4222);
   });
+
+  it("when the NATS cluster has three nodes, then dedicated deployments' streams get three copies; one by default, and a bad number is refused", () => {
+    expect(loadOperatorConfig(base).natsStreamReplicas).toBe(1);
+    expect(loadOperatorConfig({ ...base, MUTUALIS_NATS_STREAM_REPLICAS: "3" }).natsStreamReplicas).toBe(3);
+    expect(() => loadOperatorConfig({ ...base, MUTUALIS_NATS_STREAM_REPLICAS: "7" })).toThrow(/MUTUALIS_NATS_STREAM_REPLICAS/);
+  });
 });

@@ -26,6 +26,8 @@ export interface OperatorConfig {
   readonly gatewayUrl: string;
   /** The one image of the services, without tag. */
   readonly servicesImage: string;
+  /** Copies of the streams dedicated deployments make (their flows): the NATS cluster's size. */
+  readonly natsStreamReplicas: number;
   readonly databasePortForPolicies: number;
   /**
    * Whether the operator installs the platform's cluster-wide objects itself (its namespace, the
@@ -103,6 +105,7 @@ export function loadOperatorConfig(env: NodeJS.ProcessEnv = process.env): Operat
     natsPortForPolicies: integer(env, "MUTUALIS_NATS_PORT", portOf(natsUrl, 4222), 1, 65535),
     gatewayUrl: (env.GATEWAY_URL || "http://127.0.0.1:16081").replace(/\/$/, ""),
     servicesImage: env.MUTUALIS_SERVICES_IMAGE || "registry.mutualis.invalid/mutualis/services",
+    natsStreamReplicas: integer(env, "MUTUALIS_NATS_STREAM_REPLICAS", 1, 1, 5),
     databasePortForPolicies: integer(env, "MUTUALIS_DATABASE_PORT", portOf(mongodbUri, 27017), 1, 65535),
     platformObjects: flag(env, "MUTUALIS_PLATFORM_OBJECTS", true),
   };

@@ -42,7 +42,7 @@ export async function startOperator(config: OperatorConfig, log: Logger): Promis
     platformNamespace: config.platformNamespace,
     zones: new Set(config.zones),
   });
-  setupServiceInstanceController(manager, { workers: config.workers, nats, gatewayUrl: config.gatewayUrl, servicesImage: config.servicesImage });
+  setupServiceInstanceController(manager, { workers: config.workers, nats, gatewayUrl: config.gatewayUrl, servicesImage: config.servicesImage, natsStreamReplicas: config.natsStreamReplicas });
   setupSecureShareController(manager, { workers: config.workers, nats });
   await manager.start();
   return {

@@ -28,11 +28,15 @@ describe("renderDedicated", () => {
   it("when the collectivity's NATS credentials change, then the pod template changes (a rollout), carrying a digest of them, never them", () => {
     const creds = "-----BEGIN NATS USER JWT-----\neyJ0eXAi…\n------END NATS USER JWT------\n";
     // eslint-disable-next-line @typescript-eslint/no-explicit-any
-    const annotationsWith = (value: string) => (renderDedicated(instance, instance.spec, "registry.example/mutualis/services", 2, rennes, revisionOf(value))[0] as Record<string, any>).spec.template.metadata.annotations;
+    const annotationsWith = (value: string) => (renderDedicated(instance, instance.spec, "registry.example/mutualis/services", 2, rennes, { credentialsRevision: revisionOf(value) })[0] as Record<string, any>).spec.template.metadata.annotations;
     expect(annotationsWith(creds)[natsCredentialsAnnotation]).toMatch(/^[0-9a-f]{16}$/);
     expect(annotationsWith(creds)[natsCredentialsAnnotation]).not.toBe(annotationsWith(creds + "rotated")[natsCredentialsAnnotation]);
     expect(JSON.stringify(annotationsWith(creds))).not.toContain("eyJ0eXAi");
     expect(deployment!.spec.template.metadata.annotations[natsCredentialsAnnotation]).toBeUndefined();
+    const streams = (options: Parameters<typeof renderDedicated>[5]) =>
+      // eslint-disable-next-line @typescript-eslint/no-explicit-any
+      ((renderDedicated(instance, instance.spec, "registry.example/mutualis/services", 2, rennes, options)[0] as Record<string, any>).spec.template.spec.containers[0].env as { name: string; value?: string }[]).find((e) => e.name === "NATS_STREAM_REPLICAS")?.value;
+    expect([streams({}), streams({ streamReplicas: 3 })]).toEqual(["1", "3"]);
   });
 
   it("when the pods read their credentials, then they come from the tenant's Secrets, never from the spec", () => {

@@ -29,9 +29,14 @@ export function renderDedicated(
   image: string,
   replicas: number,
   tenant: { name: string; siren: string; displayName: string },
-  /** A revision of the tenant's NATS credentials (never the credentials): new ones roll the pods out. */
-  credentialsRevision?: string,
+  options: {
+    /** A revision of the tenant's NATS credentials (never the credentials): new ones roll the pods out. */
+    readonly credentialsRevision?: string;
+    /** Copies of the streams the deployment makes (its flows). */
+    readonly streamReplicas?: number;
+  } = {},
 ): Manifest[] {
+  const { credentialsRevision, streamReplicas = 1 } = options;
   const entry = catalogue[spec.service];
   const version = spec.version ?? defaultServiceVersion;
   const secret = (name: string, key: string) => ({ valueFrom: { secretKeyRef: { name, key } } });
@@ -56,6 +61,7 @@ export function renderDedicated(
           // The collectivity's own settings (limits…), which the service checks at start.
           { name: "TENANT_SETTINGS", value: JSON.stringify(spec.settings ?? {}) },
           { name: "SERVICE_VERSION", value: version },
+          { name: "NATS_STREAM_REPLICAS", value: String(streamReplicas) },
           { name: "MONGODB_URI", ...secret(TenantDatabaseCredentials.secretName, "MONGODB_URI") },
           { name: "MONGODB_DATABASE", ...secret(TenantDatabaseCredentials.secretName, "MONGODB_DATABASE") },
         ],

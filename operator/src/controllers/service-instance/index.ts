@@ -16,6 +16,7 @@ export interface ServiceInstanceControllerOptions {
   readonly nats: NatsAccounts;
   readonly gatewayUrl: string;
   readonly servicesImage: string;
+  readonly natsStreamReplicas?: number;
 }
 
 export function setupServiceInstanceController(manager: Manager, options: ServiceInstanceControllerOptions): Controller {
@@ -35,6 +36,7 @@ export function setupServiceInstanceController(manager: Manager, options: Servic
     deployments: owned[0]!,
     secrets,
     servicesImage: options.servicesImage,
+    natsStreamReplicas: options.natsStreamReplicas ?? 1,
     client: manager.client,
     events: manager.events,
     instances,

@@ -28,6 +28,8 @@ export interface ServiceInstanceReconcilerDeps {
   readonly secrets?: Informer<KubernetesObject>;
   /** The services image, without its tag (the tag is the instance's version). */
   readonly servicesImage: string;
+  /** Copies of the streams a dedicated deployment makes. */
+  readonly natsStreamReplicas?: number;
   /** Where tenants reach services through the platform gateway. */
   readonly gatewayUrl: string;
   readonly now?: () => Date;
@@ -71,7 +73,10 @@ export class ServiceInstanceReconciler implements Reconciler {
       // The pods read their NATS credentials at start: when the collectivity's change (new
       // permissions, a rotation), the revision on the pod template rolls them out.
       const creds = (this.deps.secrets?.get(TenantNatsCredentials.secretName, namespace) as { data?: Record<string, string> } | undefined)?.data?.["user.creds"];
-      const objects = renderDedicated(instance, spec, this.deps.servicesImage, replicas, tenant, creds ? revisionOf(creds) : undefined);
+      const objects = renderDedicated(instance, spec, this.deps.servicesImage, replicas, tenant, {
+        credentialsRevision: creds ? revisionOf(creds) : undefined,
+        streamReplicas: this.deps.natsStreamReplicas,
+      });
       for (const object of objects) await this.deps.applier.sync(object as KubernetesObject);
       const deployment = this.deps.deployments.get(workloadName(instance), namespace) as { metadata?: { generation?: number }; status?: object } | undefined;
       const pods = (await this.deps.client.list<KubernetesObject & { status?: object }>(resourceTypes.Pod, { namespace, labelSelector: `app.kubernetes.io/instance=${name}` })).items;
