@@ -3,7 +3,7 @@ import type { Server } from "node:net";
 import { join } from "node:path";
 import { CoreV1Api, KubernetesObjectApi, type KubernetesObject } from "@kubernetes/client-node";
 import { mintDevToken } from "@mutualis/gateway";
-import { applyLotService, claimDirectory, layout, parseRoute, startIngress } from "@mutualis/local-platform";
+import { applyLotService, claimDirectory, layout, lotServiceRoute, parseRoute, startIngress } from "@mutualis/local-platform";
 import { KubeClient, type RunningOperator } from "@mutualis/operator";
 import { connect, credsAuthenticator, type NatsConnection } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -27,11 +27,8 @@ describe("shared services run from the hosting lot's manifests", () => {
 
   /** What `make up` does for a service: the platform provides, the lot's objects are applied, the ingress keeps its port. */
   async function runFromLot(service: string, port: number): Promise<void> {
-    const manifests = (await applyLotService(platform.config, platform.env, service)) as KubernetesObject[];
-    applied.push(...manifests);
-    const deployment = manifests.find((m) => m.kind === "Deployment") as KubernetesObject & { spec: { selector: { matchLabels: Record<string, string> } } };
-    const selector = Object.entries(deployment.spec.selector.matchLabels).map(([k, v]) => `${k}=${v}`).join(",");
-    ingresses.push(await startIngress(KubeClient.fromKubeConfig(kc), parseRoute(`${port}=${namespace}/${selector}:8080`)));
+    applied.push(...((await applyLotService(platform.config, platform.env, service)) as KubernetesObject[]));
+    ingresses.push(await startIngress(KubeClient.fromKubeConfig(kc), parseRoute(lotServiceRoute(platform.config, platform.env, service, port))));
     await eventually(`${service} to answer through the ingress`, async () => ((await fetch(`http://127.0.0.1:${port}/readyz`).catch(() => undefined))?.ok ? true : undefined), 150_000);
   }
 

@@ -13,7 +13,7 @@ import type { ServiceMetrics } from "./metrics.ts";
 export const eventStream = {
   name: "MUTUALIS_EVENTS",
   subjects: ["events.>"],
-  /** A year and a month: enough for an indicator over a year, compared with the year before. */
+  /** A year and a month: the observatory's longest window (a year) can always be counted again from it. */
   maxAgeDays: 400,
   /** A message published twice within this window (a retry) is stored once. */
   duplicateWindowMinutes: 60,

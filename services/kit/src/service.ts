@@ -70,8 +70,8 @@ export class RunningService<S extends BaseSettings = BaseSettings> {
     const nats = await connectNats(settings.NATS_URL, settings.NATS_CREDS_FILE, settings.SERVICE_NAME, this.log);
     const database = await Database.connect(settings.MONGODB_URI, settings.MONGODB_DATABASE, settings.SERVICE_NAME);
     const events = new BusinessEvents(nats, settings.SERVICE_NAME, settings.TENANT, this.log, this.metrics, settings.NATS_STREAM_REPLICAS);
-    // A shared deployment makes the platform's events stream if it is the first: a dedicated one's
-    // events (which cannot wait for the stream's answer across accounts) then always land in it.
+    // A shared deployment makes the platform's events stream if it is the first (a dedicated one,
+    // in its collectivity's account, must not: its events go to the platform's through its import).
     if (!settings.TENANT) {
       await ensureEventStream(nats, settings.NATS_STREAM_REPLICAS).catch((error: unknown) => this.log.warn({ reason: (error as Error).message }, "the business events stream could not be made: events will be retried"));
     }

@@ -1,7 +1,7 @@
 import { copyFileSync, mkdirSync, writeFileSync } from "node:fs";
 import { createConnection } from "node:net";
 import { join } from "node:path";
-import { localLot, operatorAlerts, platformAlerts, podScrapeRelabelling, sharedServiceManifests } from "@mutualis/cdk8s";
+import { localLot, operatorAlerts, platformAlerts, podScrapeRelabelling } from "@mutualis/cdk8s";
 import { stringify } from "yaml";
 import { servicesImage, type PlatformConfig } from "./config.ts";
 import { answersOk } from "./http.ts";
@@ -10,7 +10,7 @@ import type { Layout } from "./layout.ts";
 import { ensureOperatorIdentity } from "./nats/auth.ts";
 import type { Pki } from "./pki.ts";
 import type { Daemon } from "./processes.ts";
-import { applyLotService, localLotSettings } from "./provided.ts";
+import { applyLotService, lotServiceRoute } from "./provided.ts";
 
 /** One program of the local platform: how to start it, and how to tell it is ready. */
 export interface Component {
@@ -513,14 +513,9 @@ function sharedServices(ctx: ComponentContext, env: Record<string, string>): Com
  * ingress that keeps the service's fixed port (there is no kube-proxy here).
  */
 function fromLot(ctx: ComponentContext, env: Record<string, string>, service: string, port: number): Component {
-  const settings = localLotSettings(ctx.config, env);
-  const deployment = sharedServiceManifests(settings, service).find((m) => m.kind === "Deployment")!;
-  const selector = Object.entries((deployment.spec as { selector: { matchLabels: Record<string, string> } }).selector.matchLabels)
-    .map(([key, value]) => `${key}=${value}`)
-    .join(",");
   const program = nodeProgram(ctx, service, "tools/local/src/ingress/main.ts", port, {
     INGRESS_KUBECONFIG: ctx.paths.kubeconfig,
-    INGRESS_ROUTE: `${port}=${settings.platformNamespace}/${selector}:8080`,
+    INGRESS_ROUTE: lotServiceRoute(ctx.config, env, service, port),
   }, {
     prepare: async () => {
       await applyLotService(ctx.config, env, service);

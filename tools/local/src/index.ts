@@ -17,6 +17,6 @@ export {
 export { AccountPushError, pushAccountJwt } from "./nats/resolver.ts";
 export { httpGet, type HttpAnswer, type TlsClient } from "./http.ts";
 export { eicar } from "./components.ts";
-export { applyLotService, claimDirectory, localLotSettings, localVolume, type LotEndpoints } from "./provided.ts";
+export { applyLotService, claimDirectory, localLotSettings, localVolume, lotServiceRoute, type LotEndpoints } from "./provided.ts";
 export { localChartValues } from "./lot.ts";
 export { parseRoute, startIngress, type Route } from "./ingress/ingress.ts";

@@ -100,6 +100,19 @@ export function localLotSettings(config: PlatformConfig, env: LotEndpoints): Lot
   };
 }
 
+/**
+ * The local ingress's route to a shared service of the lot: its fixed port, to the ready pods of
+ * its Deployment (by the Deployment's own selector), on the service's port.
+ */
+export function lotServiceRoute(config: PlatformConfig, env: LotEndpoints, service: string, port: number): string {
+  const settings = localLotSettings(config, env);
+  const deployment = sharedServiceManifests(settings, service).find((m) => m.kind === "Deployment")!;
+  const selector = Object.entries((deployment.spec as { selector: { matchLabels: Record<string, string> } }).selector.matchLabels)
+    .map(([key, value]) => `${key}=${value}`)
+    .join(",");
+  return `${port}=${settings.platformNamespace}/${selector}:8080`;
+}
+
 /** What the platform team provides a shared service before it runs: the Secrets the lot names. */
 const providers: Readonly<Record<string, (kubectl: Kubectl, paths: Layout, namespace: string) => Promise<void>>> = {
   sesf: async (kubectl, paths, namespace) => {
