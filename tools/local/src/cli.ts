@@ -162,7 +162,9 @@ async function observatoryWalkthrough(config: PlatformConfig): Promise<void> {
     const report = (await (await fetch(`${env.OBSERVATORY_URL}/export.json`)).json().catch(() => ({}))) as { collectivities?: Row[] };
     rows = report.collectivities ?? [];
     const [rennes, metropole] = [find("rennes"), find("rennes-metropole")];
-    if ((rennes?.values.actesTransmis ?? 0) >= 1 && (rennes?.values.volumeEchanges ?? 0) > 0 && (metropole?.values.actesTransmis ?? 0) >= 1) break;
+    // The counts come from the events at once; the running services, from Prometheus's next scrape of the operator.
+    const counted = (rennes?.values.actesTransmis ?? 0) >= 1 && (rennes?.values.volumeEchanges ?? 0) > 0 && (metropole?.values.actesTransmis ?? 0) >= 1;
+    if (counted && (rennes?.values.servicesActifs ?? 0) >= 1 && (metropole?.values.servicesActifs ?? 0) >= 1) break;
     await new Promise((r) => setTimeout(r, 1000));
   }
   const percent = (x: number | null | undefined) => (x === null || x === undefined ? "—" : `${Math.round(x * 100)} %`);
