@@ -6,12 +6,11 @@
  *
  * It runs on a platform of its own (.local/bench, ports +3000), started and stopped here.
  */
-import { rmSync } from "node:fs";
 import { KubeConfig, KubernetesObjectApi, type KubernetesObject } from "@kubernetes/client-node";
-import { down, loadConfig, platformEnv, runningPid, startDaemon, stopDaemon, up, type PlatformConfig } from "@mutualis/local-platform";
+import { down, platformEnv, runningPid, startDaemon, stopDaemon, type PlatformConfig } from "@mutualis/local-platform";
 import { sirenWithCheckDigit } from "@mutualis/api";
 import { renderTenant, tenantDatabase } from "@mutualis/operator";
-import { benchOperator, peakMemoryMiB, pool, saveResult, sumSamples, waitForOperator } from "./support.ts";
+import { benchOperator, freshBenchPlatform, peakMemoryMiB, pool, saveResult, sumSamples, waitForOperator } from "./support.ts";
 
 const count = Number(process.env.BENCH_COLLECTIVITIES ?? 200);
 const concurrency = Number(process.env.BENCH_CONCURRENCY ?? 8);
@@ -61,12 +60,7 @@ async function metric(url: string, name: string, method: string): Promise<number
 }
 
 async function main(): Promise<void> {
-  const config = loadConfig({ ...process.env, MUTUALIS_LOCAL_DIR: ".local/bench", MUTUALIS_PORT_OFFSET: process.env.BENCH_PORT_OFFSET ?? "3000", MUTUALIS_UNSAFE_FAST_STORAGE: "1", MUTUALIS_WITH_OPERATOR: "0" });
-  await down(config);
-  // Every run measures a fresh cluster.
-  rmSync(config.dir, { recursive: true, force: true });
-  console.log(`bench: starting a platform of its own in ${config.dir}`);
-  await up(config);
+  const config = await freshBenchPlatform(".local/bench", process.env.BENCH_PORT_OFFSET ?? "3000");
   const env = platformEnv(config);
   const kc = new KubeConfig();
   kc.loadFromFile(env.KUBECONFIG);

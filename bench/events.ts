@@ -10,14 +10,13 @@
  *
  * Runs on a platform of its own (.local/bench-events, ports +7000), started and stopped here.
  */
-import { rmSync } from "node:fs";
 import { jetstream, jetstreamManager, RetentionPolicy, StorageType } from "@nats-io/jetstream";
 import { nanos, type NatsConnection } from "@nats-io/transport-node";
 import { MongoClient } from "mongodb";
-import { down, loadConfig, platformEnv, up } from "@mutualis/local-platform";
+import { down, platformEnv } from "@mutualis/local-platform";
 import { EventCounts } from "@mutualis/observatory";
 import { BusinessEvents, createLogger, Database, ensureEventStream, eventStream, ServiceMetrics } from "@mutualis/service-kit";
-import { benchServicesAccount, saveResult } from "./support.ts";
+import { benchServicesAccount, freshBenchPlatform, saveResult } from "./support.ts";
 
 const events = Number(process.env.BENCH_EVENTS ?? 5000);
 const collectivities = 300;
@@ -33,11 +32,7 @@ async function waitFor(what: string, done: () => Promise<boolean> | boolean, tim
 const seconds = (since: number) => (performance.now() - since) / 1000;
 
 async function main(): Promise<void> {
-  const config = loadConfig({ ...process.env, MUTUALIS_LOCAL_DIR: ".local/bench-events", MUTUALIS_PORT_OFFSET: "7000", MUTUALIS_UNSAFE_FAST_STORAGE: "1", MUTUALIS_WITH_OPERATOR: "0" });
-  await down(config);
-  rmSync(config.dir, { recursive: true, force: true });
-  console.log(`bench: starting a platform of its own in ${config.dir}`);
-  await up(config);
+  const config = await freshBenchPlatform(".local/bench-events", "7000");
   const env = platformEnv(config);
   const log = createLogger("bench", "error");
   let nc: NatsConnection | undefined;

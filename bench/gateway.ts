@@ -6,16 +6,16 @@
  *
  * Runs on a platform of its own (.local/bench-gateway, ports +4000), started and stopped here.
  */
-import { mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { MongoClient } from "mongodb";
 import { actesService, actesSettings } from "@mutualis/actes";
 import { ensureDevKeys, gateway, gatewaySettings, mintDevToken } from "@mutualis/gateway";
-import { down, loadConfig, platformEnv, up } from "@mutualis/local-platform";
+import { down, platformEnv } from "@mutualis/local-platform";
 import { prefectureSimulator, simulatorSettings } from "@mutualis/prefecture-simulator";
 import { loadSettings, RunningService } from "@mutualis/service-kit";
-import { benchServicesAccount } from "./support.ts";
+import { benchServicesAccount, freshBenchPlatform } from "./support.ts";
 
 const concurrency = Number(process.env.BENCH_CONCURRENCY ?? 16);
 const seconds = Number(process.env.BENCH_SECONDS ?? 10);
@@ -48,11 +48,7 @@ async function measure(call: () => Promise<void>): Promise<Result> {
 }
 
 async function main(): Promise<void> {
-  const config = loadConfig({ ...process.env, MUTUALIS_LOCAL_DIR: ".local/bench-gateway", MUTUALIS_PORT_OFFSET: "4000", MUTUALIS_UNSAFE_FAST_STORAGE: "1", MUTUALIS_WITH_OPERATOR: "0" });
-  await down(config);
-  rmSync(config.dir, { recursive: true, force: true });
-  console.log(`bench: starting a platform of its own in ${config.dir}`);
-  await up(config);
+  const config = await freshBenchPlatform(".local/bench-gateway", "4000");
   const env = platformEnv(config);
   const services: RunningService[] = [];
   let client: NatsConnection | undefined;

@@ -23,8 +23,8 @@ import { join } from "node:path";
 import { Readable, Writable, type Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import type { NatsConnection } from "@nats-io/transport-node";
-import { down, loadConfig, platformEnv, up, type PlatformConfig } from "@mutualis/local-platform";
-import { benchServicesAccount, peakMemoryMiB, saveResult } from "./support.ts";
+import { down, platformEnv, type PlatformConfig } from "@mutualis/local-platform";
+import { benchServicesAccount, freshBenchPlatform, peakMemoryMiB, saveResult } from "./support.ts";
 
 const gib = 1024 ** 3;
 const size = Number(process.env.BENCH_SESF_BYTES ?? gib);
@@ -224,11 +224,8 @@ function check(back: { sha256: string; bytes: number }, sha256: string, bytes: n
 }
 
 async function main(): Promise<void> {
-  const config = loadConfig({ ...process.env, MUTUALIS_LOCAL_DIR: ".local/bench-sesf", MUTUALIS_PORT_OFFSET: "6000", MUTUALIS_WITH_OPERATOR: "0" });
-  await down(config);
-  rmSync(config.dir, { recursive: true, force: true });
-  console.log(`bench: starting a platform of its own in ${config.dir}`);
-  await up(config);
+  // Real syncs: the exchange's disk is what is measured.
+  const config = await freshBenchPlatform(".local/bench-sesf", "6000", false);
   let nc: NatsConnection | undefined;
   const running: Sesf[] = [];
   try {

@@ -2,10 +2,23 @@
  * What the benchmarks share: a bounded pool of work, the operator run as a process of its own on
  * a bench platform, its peak memory and metrics, and where results are kept.
  */
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { connect, credsAuthenticator, type NatsConnection } from "@nats-io/transport-node";
-import { createAccount, ensureOperatorIdentity, layout, platformEnv, pushAccountJwt, signAccount, userCreds, type Daemon, type PlatformConfig } from "@mutualis/local-platform";
+import { createAccount, down, ensureOperatorIdentity, layout, loadConfig, platformEnv, pushAccountJwt, signAccount, up, userCreds, type Daemon, type PlatformConfig } from "@mutualis/local-platform";
+
+/**
+ * A platform of the benchmark's own (its directory, its ports), started fresh: every run measures
+ * the same start. No operator runs; `fastStorage` trades etcd's and FerretDB's syncs for speed.
+ */
+export async function freshBenchPlatform(dir: string, portOffset: string, fastStorage = true): Promise<PlatformConfig> {
+  const config = loadConfig({ ...process.env, MUTUALIS_LOCAL_DIR: dir, MUTUALIS_PORT_OFFSET: portOffset, ...(fastStorage ? { MUTUALIS_UNSAFE_FAST_STORAGE: "1" } : {}), MUTUALIS_WITH_OPERATOR: "0" });
+  await down(config);
+  rmSync(config.dir, { recursive: true, force: true });
+  console.log(`bench: starting a platform of its own in ${config.dir}`);
+  await up(config);
+  return config;
+}
 
 /** Runs `work` over items with at most `limit` in flight. */
 export async function pool<T>(items: T[], limit: number, work: (item: T) => Promise<unknown>): Promise<void> {
