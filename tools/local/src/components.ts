@@ -470,6 +470,21 @@ function nodeAgent(ctx: ComponentContext): Component | undefined {
   return { ...program, ready: () => answersOk(`http://${loopback}:${ports.nodeAgent}/healthz`) };
 }
 
+/**
+ * The mail catcher (see mail-catcher/catcher.ts): keeps every e-mail sent to SMTP_URL, under
+ * `.local/data/mail-catcher`, and shows it on MAIL_CATCHER_URL; nothing is delivered.
+ */
+function mailCatcher(ctx: ComponentContext): Component {
+  const { ports } = ctx.config;
+  const program = nodeProgram(ctx, "mail-catcher", "tools/local/src/mail-catcher/main.ts", ports.mailCatcherWeb, {
+    MAIL_CATCHER_SMTP_PORT: String(ports.mailCatcherSmtp),
+    MAIL_CATCHER_WEB_PORT: String(ports.mailCatcherWeb),
+    MAIL_CATCHER_DATA_DIR: join(ctx.paths.data, "mail-catcher"),
+  });
+  // Its web side answers only once SMTP listens: /readyz on the web port covers both.
+  return { ...program, ports: [ports.mailCatcherSmtp, ports.mailCatcherWeb] };
+}
+
 /** The Mutualis operator, run from this checkout's sources against the local platform. */
 function operator(ctx: ComponentContext, env: Record<string, string>): Component {
   const { ports } = ctx.config;
@@ -528,7 +543,7 @@ function fromLot(ctx: ComponentContext, env: Record<string, string>, service: st
 /** The components in start order; `make down` stops them in reverse. */
 export function components(ctx: ComponentContext, operatorEnv: Record<string, string> = {}): Component[] {
   const agent = nodeAgent(ctx);
-  const list = [etcd(ctx), apiServer(ctx), controllerManager(ctx), scheduler(ctx), kwok(ctx), ...(agent ? [agent] : []), nats(ctx), ferretdb(ctx), prometheus(ctx), clamd(ctx)];
+  const list = [etcd(ctx), apiServer(ctx), controllerManager(ctx), scheduler(ctx), kwok(ctx), ...(agent ? [agent] : []), nats(ctx), ferretdb(ctx), prometheus(ctx), clamd(ctx), mailCatcher(ctx)];
   if (ctx.config.withOperator) list.push(operator(ctx, operatorEnv), ...sharedServices(ctx, operatorEnv));
   return list;
 }

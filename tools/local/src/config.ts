@@ -22,6 +22,8 @@ export interface Ports {
   readonly sesf: number;
   readonly observatory: number;
   readonly nodeAgent: number;
+  readonly mailCatcherSmtp: number;
+  readonly mailCatcherWeb: number;
 }
 
 /**
@@ -50,6 +52,8 @@ export const defaultPorts: Ports = {
   sesf: 16084,
   observatory: 16085,
   nodeAgent: 16250,
+  mailCatcherSmtp: 16025,
+  mailCatcherWeb: 16825,
 };
 
 /**

@@ -31,6 +31,10 @@ export interface PlatformEnv {
   readonly MUTUALIS_SERVICES_IMAGE: string;
   readonly OPERATOR_URL: string;
   readonly GATEWAY_URL: string;
+  /** The mail catcher: services send here, and nothing is delivered. */
+  readonly SMTP_URL: string;
+  /** Where the caught messages are read: a page in French, and `/api/messages`. */
+  readonly MAIL_CATCHER_URL: string;
 }
 
 /** What the components need to be described; nothing is created on disk. */
@@ -68,6 +72,8 @@ export function platformEnv(config: PlatformConfig): PlatformEnv {
     OPERATOR_URL: `http://127.0.0.1:${ports.operator}`,
     GATEWAY_URL: `http://127.0.0.1:${ports.gateway}`,
     OBSERVATORY_URL: `http://127.0.0.1:${ports.observatory}`,
+    SMTP_URL: `smtp://127.0.0.1:${ports.mailCatcherSmtp}`,
+    MAIL_CATCHER_URL: `http://127.0.0.1:${ports.mailCatcherWeb}`,
   };
 }
 
