@@ -28,7 +28,7 @@ import { actesService, actesSettings } from "@mutualis/actes";
 import { departementOf, sirenWithCheckDigit, type ServiceInstance } from "@mutualis/api";
 import { down, fromSeed, layout, loadConfig, platformEnv, runningPid, startDaemon, stopDaemon, up, type PlatformConfig, type PlatformEnv } from "@mutualis/local-platform";
 import { conditionTypes, fieldManager, KubeApiError, KubeClient, platformObjects, reasons, renderTenant, resourceTypes, tenantDatabase, tenantNamespace } from "@mutualis/operator";
-import { baseSettings, InvalidRequest, loadSettings, RunningService, type ServiceDefinition } from "@mutualis/service-kit";
+import { allow, baseSettings, InvalidRequest, loadSettings, RunningService, type ServiceDefinition } from "@mutualis/service-kit";
 import { setCondition } from "../operator/src/runtime/conditions.ts";
 import { NatsAccounts, newTenantKeys, type TenantKeys } from "../operator/src/tenancy/nats-accounts.ts";
 import { ensurePlatformServices, servicesCredsSecret } from "../operator/src/tenancy/platform-services.ts";
@@ -120,6 +120,7 @@ function tenancyOnlyService(service: SharedService): ServiceDefinition {
         {
           name: "enable-tenant",
           subject: `platform.${service}.tenants.enable`,
+          callers: allow.platform(),
           handle: async (request) => {
             const collectivity = collectivityOf(request);
             await tenants.updateOne({ _id: collectivity }, { $set: tenantOf(request), $unset: { disabledAt: "" }, $setOnInsert: { enabledAt: new Date() } }, { upsert: true });
@@ -129,6 +130,7 @@ function tenancyOnlyService(service: SharedService): ServiceDefinition {
         {
           name: "disable-tenant",
           subject: `platform.${service}.tenants.disable`,
+          callers: allow.platform(),
           handle: async (request) => {
             const collectivity = collectivityOf(request);
             await tenants.updateOne({ _id: collectivity }, { $set: { disabledAt: new Date() } });

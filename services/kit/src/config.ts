@@ -17,6 +17,15 @@ export const baseSettings = z.object({
   HTTP_PORT: z.coerce.number().int().min(0).max(65535).default(8080),
   HTTP_HOST: z.string().default("0.0.0.0"),
   HTTP_BODY_LIMIT: z.string().default("1mb"),
+  /** A certificate and key (PEM files) to listen with TLS: the identity service's issuer must be https. */
+  HTTP_TLS_CERT_FILE: z.string().optional(),
+  HTTP_TLS_KEY_FILE: z.string().optional(),
+  /** The platform's OpenID Connect issuer, whose access tokens say who calls (the identity service). */
+  IDENTITY_ISSUER: z.url().optional(),
+  /** The audience of the platform's access tokens. */
+  IDENTITY_AUDIENCE: z.string().min(1).default("mutualis-api"),
+  /** The CA that signed the issuer's certificate (PEM), when it is the platform's own. */
+  IDENTITY_CA_FILE: z.string().optional(),
   NATS_URL: z.string().regex(/^(nats|tls|wss?):\/\//, "must be a nats://, tls:// or ws(s):// URL"),
   /** A creds file (tenant or platform user). */
   NATS_CREDS_FILE: z.string().optional(),
@@ -25,6 +34,13 @@ export const baseSettings = z.object({
   MONGODB_URI: z.string().regex(/^mongodb(\+srv)?:\/\//, "must be a mongodb:// URI"),
   MONGODB_DATABASE: z.string().min(1).optional(),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+  /**
+   * The relay e-mail is sent through (`smtp://host:port`, `smtps://user:password@host:port`).
+   * Without it a service sends nothing and logs a warning (see Mailer).
+   */
+  SMTP_URL: z.string().regex(/^smtps?:\/\//, "must be an smtp:// or smtps:// URL").optional(),
+  /** The sender of every e-mail the service sends. */
+  MAIL_FROM: z.string().min(1).default("Mutualis <no-reply@mutualis.example>"),
 });
 
 export type BaseSettings = z.infer<typeof baseSettings>;

@@ -1,3 +1,16 @@
+export {
+  allow,
+  CallerVerifier,
+  isAdministrator,
+  permits,
+  roles,
+  rolesIn,
+  type Caller,
+  type CallerRule,
+  type ClientCaller,
+  type Role,
+  type UserCaller,
+} from "./callers.ts";
 export { baseSettings, loadSettings, type BaseSettings } from "./config.ts";
 export {
   ConfigError,
@@ -16,8 +29,18 @@ export {
 } from "./errors.ts";
 export { BusinessEvents, ensureEventStream, eventStream, eventSubject, parseEventSubject, type BusinessEvent } from "./events.ts";
 export { createLogger, type Logger } from "./log.ts";
+export { Mailer, type MailerOptions, type MailMessage, type MailResult } from "./mail.ts";
 export { ServiceMetrics } from "./metrics.ts";
 export { Database, Repository } from "./mongo.ts";
-export { collectivityOf, endpointsForTenant, type EndpointSpec, type RequestContext } from "./nats.ts";
+export {
+  authorizationHeader,
+  collectivityOf,
+  endpointsForTenant,
+  platformEndpoint,
+  tenantEndpoint,
+  type EndpointSpec,
+  type RequestContext,
+  type TenantRequestContext,
+} from "./nats.ts";
 export { RunningService, runService, serviceMain, type ServiceContext, type ServiceDefinition } from "./service.ts";
 export { enableDedicatedTenant, tenantEndpoints, TenantRepository, type Tenant } from "./tenants.ts";

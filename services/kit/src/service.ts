@@ -1,5 +1,7 @@
 import { once } from "node:events";
+import { readFileSync } from "node:fs";
 import type { Server } from "node:http";
+import { createServer as createTlsServer } from "node:https";
 import type { AddressInfo } from "node:net";
 import type { Service as NatsService } from "@nats-io/services";
 import type { NatsConnection } from "@nats-io/transport-node";
@@ -7,6 +9,7 @@ import type { Express } from "express";
 import type { z } from "zod";
 import { loadSettings, type BaseSettings } from "./config.ts";
 import { ConfigError } from "./errors.ts";
+import { CallerVerifier } from "./callers.ts";
 import { BusinessEvents, ensureEventStream } from "./events.ts";
 import { createHttpApp } from "./http.ts";
 import { createLogger, type Logger } from "./log.ts";
@@ -23,6 +26,8 @@ export interface ServiceContext<S extends BaseSettings = BaseSettings> {
   readonly database: Database;
   /** The service's business events, which the observatory counts exactly. */
   readonly events: BusinessEvents;
+  /** Verifies callers' tokens; undefined when the service has no identity issuer (IDENTITY_ISSUER). */
+  readonly callers?: CallerVerifier;
 }
 
 /** A service is its domain: routes, NATS endpoints, and what to do at start and stop. */
@@ -62,7 +67,7 @@ export class RunningService<S extends BaseSettings = BaseSettings> {
   }
 
   get url(): string {
-    return `http://127.0.0.1:${this.port}`;
+    return `${this.settings.HTTP_TLS_CERT_FILE ? "https" : "http"}://127.0.0.1:${this.port}`;
   }
 
   async start(): Promise<this> {
@@ -75,7 +80,10 @@ export class RunningService<S extends BaseSettings = BaseSettings> {
     if (!settings.TENANT) {
       await ensureEventStream(nats, settings.NATS_STREAM_REPLICAS).catch((error: unknown) => this.log.warn({ reason: (error as Error).message }, "the business events stream could not be made: events will be retried"));
     }
-    const context: ServiceContext<S> = { settings, log: this.log, metrics: this.metrics, nats, database, events };
+    const callers = settings.IDENTITY_ISSUER
+      ? new CallerVerifier({ issuer: settings.IDENTITY_ISSUER, audience: settings.IDENTITY_AUDIENCE, caFile: settings.IDENTITY_CA_FILE })
+      : undefined;
+    const context: ServiceContext<S> = { settings, log: this.log, metrics: this.metrics, nats, database, events, ...(callers ? { callers } : {}) };
     this.context = context;
     await this.definition.onStart?.(context);
     const endpoints = endpointsForTenant(this.definition.endpoints?.(context) ?? [], settings.TENANT);
@@ -86,13 +94,17 @@ export class RunningService<S extends BaseSettings = BaseSettings> {
         endpoints,
         this.metrics,
         this.log,
+        callers,
       );
     }
     const app = createHttpApp(
       { bodyLimit: settings.HTTP_BODY_LIMIT, metrics: this.metrics, log: this.log, notReady: () => this.notReady() },
       (express) => this.definition.routes?.(express, context),
     );
-    this.server = app.listen(settings.HTTP_PORT, settings.HTTP_HOST);
+    this.server =
+      settings.HTTP_TLS_CERT_FILE && settings.HTTP_TLS_KEY_FILE
+        ? createTlsServer({ cert: readFileSync(settings.HTTP_TLS_CERT_FILE), key: readFileSync(settings.HTTP_TLS_KEY_FILE) }, app).listen(settings.HTTP_PORT, settings.HTTP_HOST)
+        : app.listen(settings.HTTP_PORT, settings.HTTP_HOST);
     await once(this.server, "listening");
     this.log.info({ port: this.port, endpoints: endpoints.map((e) => e.subject) }, "service started");
     return this;

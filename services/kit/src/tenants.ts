@@ -2,7 +2,7 @@ import { departementOf } from "@mutualis/api";
 import { z } from "zod";
 import { ConfigError, Forbidden, InvalidRequest, NoReply } from "./errors.ts";
 import { Repository, type Database } from "./mongo.ts";
-import type { EndpointSpec } from "./nats.ts";
+import { platformEndpoint, type EndpointSpec } from "./nats.ts";
 import type { BaseSettings } from "./config.ts";
 
 export interface Tenant {
@@ -88,7 +88,7 @@ const collectivityName = z.string().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/);
  */
 export function tenantEndpoints(service: string, tenants: TenantRepository): EndpointSpec[] {
   return [
-    {
+    platformEndpoint({
       name: "enable-tenant",
       subject: `platform.${service}.tenants.enable`,
       schema: z.object({
@@ -101,22 +101,20 @@ export function tenantEndpoints(service: string, tenants: TenantRepository): End
         /** The ServiceInstance's settings, checked by the service (400 naming each problem). */
         settings: z.record(z.string(), z.unknown()).default({}),
       }),
-      handle: async (request) => {
-        const { collectivity, dedicated, settings, ...tenant } = request as { collectivity: string; siren: string; departement: string; displayName: string; dedicated: boolean; settings: Record<string, unknown> };
+      handle: async ({ collectivity, dedicated, settings, ...tenant }) => {
         await tenants.enable(collectivity, { ...tenant, departement: tenant.departement.padStart(3, "0") }, dedicated, settings);
         return dedicated ? { delegated: collectivity } : { enabled: collectivity };
       },
-    },
-    {
+    }),
+    platformEndpoint({
       name: "disable-tenant",
       subject: `platform.${service}.tenants.disable`,
       schema: z.object({ collectivity: collectivityName }),
-      handle: async (request) => {
-        const { collectivity } = request as { collectivity: string };
+      handle: async ({ collectivity }) => {
         await tenants.disable(collectivity);
         return { disabled: collectivity };
       },
-    },
+    }),
   ];
 }
 

@@ -1,7 +1,7 @@
 import { jetstream } from "@nats-io/jetstream";
 import { actIdentifier, looksLikePdf, type NatureCode, type PrefectureReturn, type TransmissionReply } from "@mutualis/actes";
 import { isValidSiren } from "@mutualis/api";
-import { baseSettings, NotFound, Repository, type Database, type ServiceContext, type ServiceDefinition } from "@mutualis/service-kit";
+import { allow, baseSettings, NotFound, Repository, type Database, type ServiceContext, type ServiceDefinition } from "@mutualis/service-kit";
 import { z } from "zod";
 
 export const simulatorSettings = baseSettings.extend({
@@ -97,6 +97,7 @@ export function prefectureSimulator(): ServiceDefinition<SimulatorSettings> {
           name: "submit",
           // The collectivity is the subject's: its account can only send on its own.
           subject: `${context.settings.PREFECTURE_SUBJECT}.*.submit`,
+          callers: allow.platform(),
           schema: z.object({ actId: z.string(), archive: z.string(), envelope: z.string(), acte: z.string(), files: z.array(z.string()) }),
           handle: async (request, { subject }) => {
             const collectivity = subject.split(".").at(-2)!;
@@ -122,6 +123,7 @@ export function prefectureSimulator(): ServiceDefinition<SimulatorSettings> {
         {
           name: "cancel",
           subject: `${context.settings.PREFECTURE_SUBJECT}.*.cancel`,
+          callers: allow.platform(),
           schema: z.object({ actId: z.string() }),
           handle: async (request, { subject }) => {
             const { actId } = request as { actId: string };
@@ -133,6 +135,7 @@ export function prefectureSimulator(): ServiceDefinition<SimulatorSettings> {
         {
           name: "courrier",
           subject: `${context.settings.PREFECTURE_SUBJECT}.courrier`,
+          callers: allow.platform(),
           schema: z.object({ actId: z.string(), text: z.string().min(1).max(5000) }),
           handle: async (request) => {
             const { actId, text } = request as { actId: string; text: string };
