@@ -1,0 +1,137 @@
+import { createHash, randomUUID } from "node:crypto";
+import { Conflict, NotFound, Repository, roles as allRoles, type Database, type Role } from "@mutualis/service-kit";
+import { afterFailure, isLocked, type Attempts, type LockoutPolicy } from "./lockout.ts";
+
+export interface Membership {
+  collectivity: string;
+  roles: Role[];
+  /** An administrator deactivated the person here: they keep the membership, with no rights. */
+  deactivatedAt?: Date;
+}
+
+/** A person who signs in: an agent of collectivities, or a user acting for a company. */
+export interface Account {
+  /** The OpenID Connect subject: stable, never reused. */
+  _id: string;
+  kind: "agent" | "company";
+  /** Lower case; one account per address. */
+  email: string;
+  emailVerified: boolean;
+  givenName: string;
+  usualName: string;
+  passwordHash?: string;
+  memberships: Membership[];
+  company?: { siret: string; name: string };
+  active: boolean;
+  createdAt: Date;
+  lastSignInAt?: Date;
+}
+
+export type NewAccount = Pick<Account, "kind" | "email" | "givenName" | "usualName"> & Partial<Pick<Account, "passwordHash" | "memberships" | "company" | "emailVerified">>;
+
+export const normalizeEmail = (email: string) => email.trim().toLowerCase();
+
+/** The roles a person holds per collectivity, as tokens carry them: deactivated memberships give none. */
+export function membershipsClaim(account: Pick<Account, "memberships">): Record<string, Role[]> {
+  return Object.fromEntries(account.memberships.filter((m) => !m.deactivatedAt).map((m) => [m.collectivity, m.roles.filter((r) => allRoles.includes(r))]));
+}
+
+export class AccountRepository extends Repository<Account> {
+  private readonly attempts;
+
+  constructor(database: Database) {
+    super(database, "accounts");
+    this.attempts = database.collection<Attempts & { _id: string }>("sign_in_attempts");
+  }
+
+  async ensureIndexes(): Promise<void> {
+    await this.collection.createIndex({ email: 1 }, { unique: true });
+    await this.collection.createIndex({ "memberships.collectivity": 1 });
+  }
+
+  async create(account: NewAccount): Promise<Account> {
+    const record: Account = {
+      _id: randomUUID(),
+      memberships: [],
+      emailVerified: false,
+      active: true,
+      createdAt: new Date(),
+      ...account,
+      email: normalizeEmail(account.email),
+    };
+    try {
+      await this.collection.insertOne(record);
+    } catch (error) {
+      if ((error as { code?: number }).code === 11000) throw new Conflict(`an account exists already for ${record.email}`);
+      throw error;
+    }
+    return record;
+  }
+
+  findById(id: string): Promise<Account | null> {
+    return this.collection.findOne({ _id: id });
+  }
+
+  findByEmail(email: string): Promise<Account | null> {
+    return this.collection.findOne({ email: normalizeEmail(email) });
+  }
+
+  async require(id: string): Promise<Account> {
+    const account = await this.findById(id);
+    if (!account) throw new NotFound(`no account ${id}`);
+    return account;
+  }
+
+  async signedIn(id: string, at: Date): Promise<void> {
+    await this.collection.updateOne({ _id: id }, { $set: { lastSignInAt: at } });
+  }
+
+  /** The members of a collectivity (active or deactivated there). */
+  membersOf(collectivity: string): Promise<Account[]> {
+    return this.collection.find({ "memberships.collectivity": collectivity }).sort({ email: 1 }).limit(5000).toArray();
+  }
+
+  /** Sets a person's roles in a collectivity, making them a member if they were not. */
+  async setMembership(id: string, collectivity: string, roles: Role[]): Promise<Account> {
+    const account = await this.require(id);
+    const others = account.memberships.filter((m) => m.collectivity !== collectivity);
+    const memberships = [...others, { collectivity, roles: [...new Set(roles)] }];
+    await this.collection.updateOne({ _id: id }, { $set: { memberships } });
+    return { ...account, memberships };
+  }
+
+  async removeMembership(id: string, collectivity: string): Promise<Account> {
+    const account = await this.require(id);
+    const memberships = account.memberships.filter((m) => m.collectivity !== collectivity);
+    await this.collection.updateOne({ _id: id }, { $set: { memberships } });
+    return { ...account, memberships };
+  }
+
+  async deactivateMembership(id: string, collectivity: string, at: Date): Promise<Account> {
+    const account = await this.require(id);
+    const memberships = account.memberships.map((m) => (m.collectivity === collectivity ? { ...m, deactivatedAt: at } : m));
+    await this.collection.updateOne({ _id: id }, { $set: { memberships } });
+    return { ...account, memberships };
+  }
+
+  // Failed sign-ins are kept by a digest of the address, known account or not.
+  private attemptKey(email: string): string {
+    return createHash("sha256").update(normalizeEmail(email)).digest("base64url");
+  }
+
+  async locked(email: string, now: Date): Promise<boolean> {
+    return isLocked((await this.attempts.findOne({ _id: this.attemptKey(email) })) ?? undefined, now);
+  }
+
+  /** Counts a failure; true when the address is now locked. */
+  async failed(email: string, policy: LockoutPolicy, now: Date): Promise<boolean> {
+    const _id = this.attemptKey(email);
+    const next = afterFailure((await this.attempts.findOne({ _id })) ?? undefined, policy, now);
+    await this.attempts.replaceOne({ _id }, next, { upsert: true });
+    return isLocked(next, now);
+  }
+
+  async succeeded(email: string): Promise<void> {
+    await this.attempts.deleteOne({ _id: this.attemptKey(email) });
+  }
+}

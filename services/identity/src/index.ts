@@ -1,0 +1,10 @@
+export { identityService } from "./service.ts";
+export { identitySettings, type IdentitySettings } from "./settings.ts";
+export { ensureKeysFile, loadKeys, rotateKeys, writeKeysFile, type IdentityKeys } from "./keys.ts";
+export { platformClients, type ClientMetadata } from "./clients.ts";
+export { apiResource } from "./provider.ts";
+export { clientCredentials, refresh, signInWithPassword, SignInRefused, type SignInResult } from "./sign-in.ts";
+export type { SeedAccounts } from "./seed.ts";
+export { AccountRepository, type Account } from "./accounts.ts";
+export { PasswordHasher } from "./passwords.ts";
+export { loadClients } from "./clients.ts";
