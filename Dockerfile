@@ -1,6 +1,7 @@
 # syntax=docker/dockerfile:1
 # The Mutualis services image: one image, the service chosen by its first argument
-# (`actes`, `gateway`, `observatory`, `operator`, `prefecture-simulator`, `sesf`), as the
+# (`actes`, `gateway`, `identity`, `observatory`, `operator`, `prefecture-simulator`,
+# `proconnect-simulator`, `sesf`), as the
 # operator's catalogue and the Helm chart run it:
 #   docker build -t registry.example/mutualis/services:0.1.0 .
 #   docker run registry.example/mutualis/services:0.1.0 actes
@@ -14,10 +15,12 @@ COPY cdk8s/package.json cdk8s/
 COPY operator/package.json operator/
 COPY services/actes/package.json services/actes/
 COPY services/gateway/package.json services/gateway/
+COPY services/identity/package.json services/identity/
 COPY services/image/package.json services/image/
 COPY services/kit/package.json services/kit/
 COPY services/observatory/package.json services/observatory/
 COPY services/prefecture-simulator/package.json services/prefecture-simulator/
+COPY services/proconnect-simulator/package.json services/proconnect-simulator/
 COPY services/sesf/package.json services/sesf/
 COPY tools/local/package.json tools/local/
 RUN npm ci --no-audit --no-fund

@@ -6,10 +6,12 @@
 export const imageServices: Readonly<Record<string, () => Promise<unknown>>> = {
   actes: () => import("@mutualis/actes/main"),
   gateway: () => import("@mutualis/gateway/main"),
+  identity: () => import("@mutualis/identity/main"),
   // The operator ships in the same image: the Helm chart runs it with this argument.
   observatory: () => import("@mutualis/observatory/main"),
   operator: () => import("@mutualis/operator/main"),
   "prefecture-simulator": () => import("@mutualis/prefecture-simulator/main"),
+  "proconnect-simulator": () => import("@mutualis/proconnect-simulator/main"),
   sesf: () => import("@mutualis/sesf/main"),
 };
 
