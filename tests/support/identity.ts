@@ -1,7 +1,4 @@
-import { once } from "node:events";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { createServer } from "node:http";
-import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { clientCredentials, ensureKeysFile, identityService, identitySettings, signInWithPassword, type ClientMetadata, type SeedAccounts } from "@mutualis/identity";
@@ -10,7 +7,7 @@ import { importJWK, SignJWT, type JWK } from "jose";
 import { headers as natsHeaders, type MsgHdrs } from "@nats-io/transport-node";
 import { AccountRepository, PasswordHasher } from "@mutualis/identity";
 import { authorizationHeader, CallerVerifier, Database, loadSettings, RunningService, type Role } from "@mutualis/service-kit";
-import { serviceSettings } from "./services.ts";
+import { freePort, serviceSettings } from "./services.ts";
 import { testPlatform } from "./platform.ts";
 
 const platform = testPlatform();
@@ -41,14 +38,6 @@ export interface TestIdentity {
   /** Starts it again on the same address (after its keys file changed, say). */
   restart(): Promise<TestIdentity>;
   stop(): Promise<void>;
-}
-
-async function freePort(): Promise<number> {
-  const probe = createServer().listen(0, "127.0.0.1");
-  await once(probe, "listening");
-  const port = (probe.address() as AddressInfo).port;
-  await new Promise((resolve) => probe.close(resolve));
-  return port;
 }
 
 export const testClients: ClientMetadata[] = [

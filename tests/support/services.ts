@@ -65,7 +65,7 @@ export async function startTestGateway(credsFile: string, databasePrefix: string
 }
 
 /** A port free now: for a service whose links must carry its address before it listens. */
-async function freePort(): Promise<number> {
+export async function freePort(): Promise<number> {
   const probe = createServer().listen(0, "127.0.0.1");
   await once(probe, "listening");
   const port = (probe.address() as AddressInfo).port;
