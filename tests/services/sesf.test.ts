@@ -201,8 +201,12 @@ describe("SESF: the secure file exchange", () => {
     const file = await upload(share.uploadUrl, "offre.pdf", Readable.from([Buffer.from("%PDF-1.7 offre")]));
     const url = `${share.links[0]!.url}/files/${String(file.body.id)}`;
     expect((await download(url)).status).toBe(200);
-    const view = await call<{ downloads: unknown[] }>("t-sesf-a", "get", { id: share.id });
-    expect(view.downloads).toEqual([{ recipient: "titulaire@entreprise.example", count: 1, attempts: 1 }]);
+    // The download counts once sesf has sent its last byte, which the client may see first.
+    const downloads = await eventually("the download to be counted", async () => {
+      const view = await call<{ downloads: { count: number }[] }>("t-sesf-a", "get", { id: share.id });
+      return view.downloads[0]?.count === 1 ? view.downloads : undefined;
+    });
+    expect(downloads).toEqual([{ recipient: "titulaire@entreprise.example", count: 1, attempts: 1 }]);
     expect((await download(url)).status).toBe(410);
     await eventually("the content to be purged", async () => (existsSync(join(storage, "files", "t-sesf-a", share.id)) ? undefined : true));
     const record = await mongo.db(database).collection("shares").findOne({ _id: share.id as never });
