@@ -368,7 +368,11 @@ describe("SESF: the secure file exchange", () => {
     expect(back).toMatchObject({ status: 200, sha256: createHash("sha256").update(statuts).digest("hex") });
     const view = await call<{ guest: string; uploadsClosed: boolean }>("t-sesf-a", "get", { id: voucher.id });
     expect(view).toMatchObject({ guest: "president@association.example", uploadsClosed: true });
-    const trail = await call<{ entries: { event: string; detail: Record<string, unknown> }[] }>("t-sesf-a", "audit", { id: voucher.id });
+    // The download is audited once sesf has sent its last byte, which the client may see first.
+    const trail = await eventually("the download to be audited", async () => {
+      const read = await call<{ entries: { event: string; detail: Record<string, unknown> }[] }>("t-sesf-a", "audit", { id: voucher.id });
+      return read.entries.length === 4 ? read : undefined;
+    });
     expect(trail.entries.map((e) => e.event)).toEqual(["voucher-created", "uploaded", "uploads-closed", "downloaded"]);
     expect(trail.entries[1]!.detail).toMatchObject({ by: "president@association.example", file: "statuts.pdf" });
   });
