@@ -56,6 +56,8 @@ export interface VerifierOptions {
   readonly audience: string;
   /** A PEM file of the CA that signed the issuer's certificate, when it is not a public one. */
   readonly caFile?: string;
+  /** The same CA's PEM text, instead of a file. */
+  readonly ca?: string;
 }
 
 /**
@@ -68,12 +70,14 @@ export class CallerVerifier {
   private readonly fetchImpl: typeof fetch;
 
   constructor(private readonly options: VerifierOptions) {
-    if (options.caFile) {
-      let ca: string;
-      try {
-        ca = readFileSync(options.caFile, "utf8");
-      } catch {
-        throw new ConfigError(`the identity CA file cannot be read: ${options.caFile}`);
+    if (options.caFile || options.ca) {
+      let ca = options.ca ?? "";
+      if (options.caFile) {
+        try {
+          ca = readFileSync(options.caFile, "utf8");
+        } catch {
+          throw new ConfigError(`the identity CA file cannot be read: ${options.caFile}`);
+        }
       }
       const dispatcher = new Agent({ connect: { ca } });
       this.fetchImpl = ((input: string | URL, init?: RequestInit) => undiciFetch(input, { ...(init as object), dispatcher })) as unknown as typeof fetch;

@@ -26,6 +26,8 @@ export const baseSettings = z.object({
   IDENTITY_AUDIENCE: z.string().min(1).default("mutualis-api"),
   /** The CA that signed the issuer's certificate (PEM), when it is the platform's own. */
   IDENTITY_CA_FILE: z.string().optional(),
+  /** The same CA as PEM text, where no file is mounted (a dedicated deployment's environment). */
+  IDENTITY_CA: z.string().optional(),
   NATS_URL: z.string().regex(/^(nats|tls|wss?):\/\//, "must be a nats://, tls:// or ws(s):// URL"),
   /** A creds file (tenant or platform user). */
   NATS_CREDS_FILE: z.string().optional(),

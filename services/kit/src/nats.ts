@@ -29,12 +29,8 @@ export interface EndpointSpec<Request = unknown, Response = unknown> {
   /** Subject, wildcards allowed, e.g. `tenant.*.actes.submit`. */
   readonly subject: string;
   readonly schema?: z.ZodType<Request>;
-  /**
-   * Who may call: anything it does not allow is refused before the handler runs. Endpoints
-   * declared before callers were verified (sesf's and actes' tenant endpoints, being moved to
-   * declared callers under issue 13) have none yet, and are not checked.
-   */
-  readonly callers?: CallerRule;
+  /** Who may call: anything it does not allow is refused before the handler runs. */
+  readonly callers: CallerRule;
   handle(request: Request, context: RequestContext): Promise<Response>;
 }
 
@@ -124,7 +120,6 @@ function headersOf(msg: ServiceMsg): Record<string, string> {
  * one is sent; no token, a bad one or a caller the rule does not allow is refused.
  */
 async function authorize(endpoint: EndpointSpec, msg: ServiceMsg, collectivity: string | undefined, verifier: CallerVerifier | undefined): Promise<Caller | undefined> {
-  if (!endpoint.callers) return undefined;
   const authorization = msg.headers?.get(authorizationHeader) || undefined;
   let caller: Caller | undefined;
   if (authorization) {

@@ -81,7 +81,7 @@ export class RunningService<S extends BaseSettings = BaseSettings> {
       await ensureEventStream(nats, settings.NATS_STREAM_REPLICAS).catch((error: unknown) => this.log.warn({ reason: (error as Error).message }, "the business events stream could not be made: events will be retried"));
     }
     const callers = settings.IDENTITY_ISSUER
-      ? new CallerVerifier({ issuer: settings.IDENTITY_ISSUER, audience: settings.IDENTITY_AUDIENCE, caFile: settings.IDENTITY_CA_FILE })
+      ? new CallerVerifier({ issuer: settings.IDENTITY_ISSUER, audience: settings.IDENTITY_AUDIENCE, caFile: settings.IDENTITY_CA_FILE, ca: settings.IDENTITY_CA })
       : undefined;
     const context: ServiceContext<S> = { settings, log: this.log, metrics: this.metrics, nats, database, events, ...(callers ? { callers } : {}) };
     this.context = context;
