@@ -13,6 +13,8 @@ export interface HistoryEntry {
 export interface Act extends Omit<ActSubmission, "document" | "annexes"> {
   _id: string;
   collectivity: string;
+  /** The agent who submitted it: they may ask for its cancellation, as may an administrator. */
+  author?: { subject: string; email: string };
   status: ActStatus;
   document: { fileName: string; size: number; sha256: string };
   annexes: { fileName: string; size: number; sha256: string }[];

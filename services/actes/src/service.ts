@@ -1,5 +1,5 @@
 import type { ConsumerMessages } from "@nats-io/jetstream";
-import { enableDedicatedTenant, Forbidden, tenantEndpoints, TenantRepository, type EndpointSpec, type ServiceContext, type ServiceDefinition } from "@mutualis/service-kit";
+import { allow, enableDedicatedTenant, Forbidden, tenantEndpoint, tenantEndpoints, TenantRepository, type EndpointSpec, type ServiceContext, type ServiceDefinition } from "@mutualis/service-kit";
 import { z } from "zod";
 import { natures } from "./domain/act.ts";
 import { actStatuses } from "./domain/statuses.ts";
@@ -25,6 +25,7 @@ export function actView(act: Act) {
     identifier: act.identifier,
     acknowledgedAt: act.acknowledgedAt?.toISOString(),
     reason: act.reason,
+    author: act.author?.email,
     history: act.history.map((h) => ({ status: h.status, at: new Date(h.at).toISOString(), ...(h.detail ? { detail: h.detail } : {}) })),
     courriers: act.courriers ?? [],
   };
@@ -75,29 +76,39 @@ export function actesService(): ServiceDefinition<ActesSettings> {
         return name;
       };
       const endpoints: EndpointSpec[] = [
-        {
+        tenantEndpoint({
           name: "submit",
           subject: "tenant.*.actes.submit",
           schema: actRequest,
-          handle: async (request, { collectivity }) => actView(await useCases.submit(await tenantOf(collectivity), request as z.infer<typeof actRequest>)),
-        },
-        {
+          // A person submits an act, as @ctes's agents do: it is theirs to follow and to cancel.
+          callers: allow.roles("agent", "secretaire", "administrateur"),
+          handle: async (request, { collectivity, caller }) => {
+            if (caller.kind !== "user") throw new Forbidden("an act is submitted by a person");
+            return actView(await useCases.submit(await tenantOf(collectivity), request, { subject: caller.subject, email: caller.email }));
+          },
+        }),
+        tenantEndpoint({
           name: "get",
           subject: "tenant.*.actes.get",
           schema: z.object({ id: z.uuid() }),
-          handle: async (request, { collectivity }) => actView(await acts.get(await tenantOf(collectivity), (request as { id: string }).id)),
-        },
-        {
+          callers: allow.members(),
+          handle: async ({ id }, { collectivity }) => actView(await acts.get(await tenantOf(collectivity), id)),
+        }),
+        tenantEndpoint({
           name: "list",
           subject: "tenant.*.actes.list",
+          schema: z.unknown(),
+          callers: allow.members(),
           handle: async (_request, { collectivity }) => (await acts.list(await tenantOf(collectivity))).map(actView),
-        },
-        {
+        }),
+        tenantEndpoint({
           name: "cancel",
           subject: "tenant.*.actes.cancel",
           schema: z.object({ id: z.uuid() }),
-          handle: async (request, { collectivity }) => actView(await useCases.requestCancellation(await tenantOf(collectivity), (request as { id: string }).id)),
-        },
+          // Its author or an administrator: the use case checks which.
+          callers: allow.members(),
+          handle: async ({ id }, { collectivity, caller }) => actView(await useCases.requestCancellation(await tenantOf(collectivity), id, caller)),
+        }),
         ...tenantEndpoints("actes", tenants),
       ];
       return endpoints;

@@ -1,7 +1,7 @@
 import { jetstream } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { BusinessEvents, ServiceMetrics } from "@mutualis/service-kit";
-import { Unavailable } from "@mutualis/service-kit";
+import { Forbidden, isAdministrator, Unavailable, type Caller } from "@mutualis/service-kit";
 import { archiveName } from "./domain/identifiers.ts";
 import { acteXml, envelopeXml } from "./domain/envelope.ts";
 import type { DocumentRepository } from "./documents.ts";
@@ -64,11 +64,12 @@ export class ActesUseCases {
     return this.deps.now?.() ?? new Date();
   }
 
-  async submit(collectivity: string, request: ActRequest): Promise<Act> {
+  async submit(collectivity: string, request: ActRequest, author: { subject: string; email: string }): Promise<Act> {
     await this.deps.tenants.require(collectivity);
     const { act, contents } = checkAct(request, this.deps.settings.ACTES_MAX_FILE_BYTES, this.now());
     const stored = await this.deps.acts.insert(collectivity, {
       ...act,
+      author,
       document: { fileName: act.document.fileName, size: act.document.size, sha256: act.document.sha256 },
       annexes: act.annexes.map((a) => ({ fileName: a.fileName, size: a.size, sha256: a.sha256 })),
     });
@@ -164,8 +165,10 @@ export class ActesUseCases {
   }
 
   /** Asks the prefecture to cancel an acknowledged act; its answer comes back on the returns flow. */
-  async requestCancellation(collectivity: string, id: string): Promise<Act> {
+  async requestCancellation(collectivity: string, id: string, caller: Caller): Promise<Act> {
     const act = await this.deps.acts.get(collectivity, id);
+    const isAuthor = caller.kind === "user" && act.author?.subject === caller.subject;
+    if (!isAuthor && !isAdministrator(caller, collectivity)) throw new Forbidden("an act's cancellation is asked by its author or an administrator of the collectivity");
     const asked = await this.deps.acts.apply(act, { type: "cancellationRequested" });
     await this.deps.nats.request(`${this.deps.settings.PREFECTURE_SUBJECT}.${collectivity}.cancel`, JSON.stringify({ actId: act._id, identifier: act.identifier }), {
       timeout: 10_000,

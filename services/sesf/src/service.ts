@@ -1,6 +1,19 @@
 import { readFileSync } from "node:fs";
-import { ConfigError, enableDedicatedTenant, Forbidden, tenantEndpoints, TenantRepository, type EndpointSpec, type ServiceDefinition } from "@mutualis/service-kit";
+import {
+  allow,
+  ConfigError,
+  enableDedicatedTenant,
+  Forbidden,
+  NotFound,
+  tenantEndpoint,
+  tenantEndpoints,
+  TenantRepository,
+  type Caller,
+  type EndpointSpec,
+  type ServiceDefinition,
+} from "@mutualis/service-kit";
 import { z } from "zod";
+import { listedFor, mayManage, ownerOf } from "./access.ts";
 import { IntegrityError } from "./crypto.ts";
 import { contentDisposition } from "./names.ts";
 import { OffsetMismatch, Shares, type Share } from "./shares.ts";
@@ -20,6 +33,9 @@ function masterKey(file: string): Buffer {
 const recipients = z
   .array(z.object({ email: z.email().max(254), name: z.string().max(200).optional() }))
   .min(1);
+
+/** The platform's operator, which makes and revokes the shares of SecureShare objects. */
+export const operatorClient = "mutualis-operator";
 
 /** A share as its collectivity sees it: never a token, a key or a password hash. */
 async function shareView(shares: Shares, share: Share) {
@@ -147,8 +163,16 @@ export function sesfService(): ServiceDefinition<SesfSettings> {
     endpoints: (context) => {
       const tenants = tenantsOf(context);
       const byId = z.object({ id: z.uuid() });
+      /** A share the caller may manage; any other is not found, as if it did not exist. */
+      const manageable = async (collectivity: string, id: string, caller: Caller, find = () => shares.get(collectivity, id)) => {
+        const share = await find();
+        if (!mayManage(share, caller, collectivity)) throw new NotFound(`no share ${id}`);
+        return share;
+      };
+      // Agents manage their own shares, administrators all; the operator those its SecureShares made.
+      const managers = allow.any(allow.members(), allow.clients(operatorClient));
       const endpoints: EndpointSpec[] = [
-        {
+        tenantEndpoint({
           name: "create",
           subject: "tenant.*.sesf.shares.create",
           schema: z.object({
@@ -159,9 +183,10 @@ export function sesfService(): ServiceDefinition<SesfSettings> {
             downloadLimit: z.number().int().min(1).max(1000).optional(),
             password: z.string().min(8).max(200).optional(),
           }),
-          handle: async (request, { collectivity }) => shares.create(await tenantOf(tenants, collectivity), request as never),
-        },
-        {
+          callers: managers,
+          handle: async (request, { collectivity, caller }) => shares.create(await tenantOf(tenants, collectivity), request, ownerOf(caller)),
+        }),
+        tenantEndpoint({
           name: "voucher",
           subject: "tenant.*.sesf.vouchers.create",
           schema: z.object({
@@ -172,46 +197,55 @@ export function sesfService(): ServiceDefinition<SesfSettings> {
             voucherDays: z.number().int().min(1).optional(),
             expiryDays: z.number().int().min(1).optional(),
           }),
-          handle: async (request, { collectivity }) => shares.createVoucher(await tenantOf(tenants, collectivity), request as never),
-        },
-        {
+          callers: allow.members(),
+          handle: async (request, { collectivity, caller }) => shares.createVoucher(await tenantOf(tenants, collectivity), request, ownerOf(caller)),
+        }),
+        tenantEndpoint({
           name: "get",
           subject: "tenant.*.sesf.shares.get",
           schema: byId,
-          handle: async (request, { collectivity }) => shareView(shares, await shares.get(await tenantOf(tenants, collectivity), (request as { id: string }).id)),
-        },
-        {
+          callers: managers,
+          handle: async ({ id }, { collectivity, caller }) => shareView(shares, await manageable(await tenantOf(tenants, collectivity), id, caller)),
+        }),
+        tenantEndpoint({
           name: "list",
           subject: "tenant.*.sesf.shares.list",
-          handle: async (_request, { collectivity }) => Promise.all((await shares.list(await tenantOf(tenants, collectivity))).map((s) => shareView(shares, s))),
-        },
-        {
+          schema: z.unknown(),
+          callers: managers,
+          handle: async (_request, { collectivity, caller }) =>
+            Promise.all((await shares.list(await tenantOf(tenants, collectivity), listedFor(caller, collectivity))).map((s) => shareView(shares, s))),
+        }),
+        tenantEndpoint({
           name: "revoke",
           subject: "tenant.*.sesf.shares.revoke",
           schema: byId,
+          callers: managers,
           // A disabled collectivity (its ServiceInstance deleted, or suspended) can still have its
           // shares revoked and purged: nothing it shared outlives it.
-          handle: async (request, { collectivity }) => {
-            if (!collectivity) throw new Forbidden("shares are managed on a tenant subject, tenant.<collectivity>.sesf.…");
+          handle: async ({ id }, { collectivity, caller }) => {
             await tenants.requireForCleanup(collectivity);
-            return shareView(shares, await shares.revoke(collectivity, (request as { id: string }).id));
+            await manageable(collectivity, id, caller);
+            return shareView(shares, await shares.revoke(collectivity, id, ownerOf(caller)));
           },
-        },
-        {
+        }),
+        tenantEndpoint({
           name: "recipients",
           subject: "tenant.*.sesf.shares.recipients",
           schema: z.object({ id: z.uuid(), recipients }),
-          handle: async (request, { collectivity }) => {
-            const { id, recipients: wanted } = request as { id: string; recipients: { email: string; name?: string }[] };
-            return shares.setRecipients(await tenantOf(tenants, collectivity), id, wanted);
+          callers: managers,
+          handle: async ({ id, recipients: wanted }, { collectivity, caller }) => {
+            await manageable(await tenantOf(tenants, collectivity), id, caller);
+            return shares.setRecipients(collectivity, id, wanted, ownerOf(caller));
           },
-        },
-        {
+        }),
+        tenantEndpoint({
           name: "audit",
           subject: "tenant.*.sesf.shares.audit",
           schema: byId,
-          handle: async (request, { collectivity }) => shares.trail(await tenantOf(tenants, collectivity), (request as { id: string }).id),
-        },
+          // The trail names recipients and guests: their addresses are for administrators.
+          callers: allow.roles("administrateur"),
+          handle: async ({ id }, { collectivity }) => shares.trail(await tenantOf(tenants, collectivity), id),
+        }),
         ...tenantEndpoints("sesf", tenants),
       ];
       return endpoints;

@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { Readable, Transform, Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { Conflict, Forbidden, Gone, InvalidRequest, NotFound, PayloadTooLarge, Repository, Unavailable, type BusinessEvents, type Database, type ServiceMetrics } from "@mutualis/service-kit";
+import type { ShareOwner } from "./access.ts";
 import { ClamdScan, type ScanResult } from "./antivirus.ts";
 import { chain, verifyChain, type AuditEntry } from "./audit.ts";
 import { DecryptStream, EncryptStream, hashPassword, IntegrityError, tenantKey, unwrapKey, verifyPassword, wrapKey } from "./crypto.ts";
@@ -40,6 +41,8 @@ export type ShareState = "open" | "revoked" | "expired" | "exhausted";
 export interface Share {
   _id: string;
   collectivity: string;
+  /** Who made it: they manage it, with the collectivity's administrators. */
+  owner?: ShareOwner;
   description: string;
   createdAt: Date;
   expiresAt: Date;
@@ -113,6 +116,9 @@ export class Infected extends InvalidRequest {
 
 /** What one may say about a link that does not open: the same whatever the reason. */
 const closed = "this link is not valid, or the password is wrong";
+
+/** Who acted, as the audit names them: the person's address, or the platform's software. */
+const whoIs = (owner: ShareOwner) => owner.email ?? owner.client ?? "";
 
 const token = () => randomBytes(32).toString("base64url");
 const digest = (value: string) => createHash("sha256").update(value).digest("hex");
@@ -237,17 +243,18 @@ export class Shares extends Repository<Share> {
     return { share, tokens, upload };
   }
 
-  async create(collectivity: string, request: NewShare) {
+  async create(collectivity: string, request: NewShare, owner: ShareOwner) {
     const limits = await this.limitsOf(collectivity);
     this.checkRecipients(request.recipients.length, limits);
     const days = request.expiryDays ?? limits.defaultExpiryDays;
     this.checkDays(days, limits, "a share expires");
     const { share, tokens, upload } = await this.draft(collectivity, request.id, request.recipients, days);
     share.description = request.description ?? "";
+    share.owner = owner;
     if (request.downloadLimit) share.downloadLimit = request.downloadLimit;
     if (request.password) share.passwordHash = await hashPassword(request.password);
     await this.collection.insertOne(share);
-    await this.record(share, "created", { recipients: share.recipients.length, expiresAt: share.expiresAt.toISOString(), password: share.passwordHash ? "yes" : "no" });
+    await this.record(share, "created", { by: whoIs(owner), recipients: share.recipients.length, expiresAt: share.expiresAt.toISOString(), password: share.passwordHash ? "yes" : "no" });
     this.metrics.businessCounter("mutualis_sesf_shares_created_total", "Shares created, per collectivity.").inc({ collectivity });
     this.events.record(collectivity, "share_created", share._id, 1, share.createdAt);
     return { id: share._id, expiresAt: share.expiresAt.toISOString(), uploadUrl: `${this.settings.SESF_PUBLIC_URL}/api/v1/uploads/${upload}`, links: this.links(request.recipients, tokens) };
@@ -258,7 +265,7 @@ export class Shares extends Repository<Share> {
    * to them. The voucher is the upload link: it works until the guest says they are done, once,
    * or until it expires; the agent downloads with their own link, as any recipient.
    */
-  async createVoucher(collectivity: string, request: NewVoucher) {
+  async createVoucher(collectivity: string, request: NewVoucher, owner: ShareOwner) {
     const limits = await this.limitsOf(collectivity);
     const voucherDays = request.voucherDays ?? limits.defaultExpiryDays;
     const keepDays = request.expiryDays ?? limits.defaultExpiryDays;
@@ -266,11 +273,12 @@ export class Shares extends Repository<Share> {
     this.checkDays(keepDays, limits, "a share expires");
     const { share, tokens, upload } = await this.draft(collectivity, request.id, [request.agent], voucherDays);
     share.description = request.description ?? "";
+    share.owner = owner;
     share.guest = { email: request.guest.email.toLowerCase(), ...(request.guest.name ? { name: request.guest.name } : {}) };
     share.uploadUntil = share.expiresAt;
     share.keepDays = keepDays;
     await this.collection.insertOne(share);
-    await this.record(share, "voucher-created", { guest: share.guest.email, agent: share.recipients[0]!.email, uploadUntil: share.uploadUntil.toISOString() });
+    await this.record(share, "voucher-created", { by: whoIs(owner), guest: share.guest.email, agent: share.recipients[0]!.email, uploadUntil: share.uploadUntil.toISOString() });
     this.metrics.businessCounter("mutualis_sesf_vouchers_created_total", "Guest vouchers created, per collectivity.").inc({ collectivity });
     this.events.record(collectivity, "voucher_created", share._id, 1, share.createdAt);
     return {
@@ -288,8 +296,9 @@ export class Shares extends Repository<Share> {
     return this.current(share);
   }
 
-  list(collectivity: string): Promise<Share[]> {
-    return this.collection.find({ collectivity }).sort({ createdAt: -1 }).toArray();
+  /** A collectivity's shares, narrowed by `filter` (the caller's own, see access.ts). */
+  list(collectivity: string, filter: Record<string, string> = {}): Promise<Share[]> {
+    return this.collection.find({ ...filter, collectivity }).sort({ createdAt: -1 }).toArray();
   }
 
   /** Per recipient: downloads completed, and attempts (started, refused over the limit included). */
@@ -320,17 +329,17 @@ export class Shares extends Repository<Share> {
     await this.record(share, "purged", { files: share.files.length });
   }
 
-  async revoke(collectivity: string, id: string): Promise<Share> {
+  async revoke(collectivity: string, id: string, by?: ShareOwner): Promise<Share> {
     const share = await this.get(collectivity, id);
     if (share.state === "open") {
-      await this.record(share, "revoked");
+      await this.record(share, "revoked", by ? { by: whoIs(by) } : {});
       await this.close(share, "revoked");
     }
     return this.get(collectivity, id);
   }
 
   /** Sets the recipients: new ones get links, removed ones' links stop working. */
-  async setRecipients(collectivity: string, id: string, recipients: { email: string; name?: string }[]) {
+  async setRecipients(collectivity: string, id: string, recipients: { email: string; name?: string }[], by?: ShareOwner) {
     const share = await this.get(collectivity, id);
     if (share.state !== "open") throw new Gone(`share ${id} is ${share.state}`);
     this.checkRecipients(recipients.length, await this.limitsOf(collectivity));
@@ -343,7 +352,7 @@ export class Shares extends Repository<Share> {
       ...added.map((r, i) => ({ email: r.email.toLowerCase(), ...(r.name ? { name: r.name } : {}), tokenHash: digest(tokens[i]!), revoked: false })),
     ];
     await this.collection.updateOne({ _id: id }, { $set: { recipients: next } });
-    await this.record(share, "recipients-changed", { added: added.length, revoked: kept.filter((r) => r.revoked && !share.recipients.find((s) => s.email === r.email)?.revoked).length });
+    await this.record(share, "recipients-changed", { ...(by ? { by: whoIs(by) } : {}), added: added.length, revoked: kept.filter((r) => r.revoked && !share.recipients.find((s) => s.email === r.email)?.revoked).length });
     return { links: this.links(added, tokens) };
   }
 
