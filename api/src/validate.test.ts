@@ -39,6 +39,12 @@ describe("validateCollectivitySpec", () => {
   it("when the SIREN's check digit is wrong, then it is refused", () => {
     expect(() => validateCollectivitySpec({ ...rennes, siren: "213502389" })).toThrow(/check digit/);
   });
+
+  it("when an administrator is one of the cluster's own system: names, then it is refused", () => {
+    expect(() => validateCollectivitySpec({ ...rennes, administrators: { groups: ["system:masters"] } })).toThrow(/system:masters: system: names are the cluster's own/);
+    expect(() => validateCollectivitySpec({ ...rennes, administrators: { users: ["system:admin"] } })).toThrow(/system:admin/);
+    expect(validateCollectivitySpec({ ...rennes, administrators: { users: ["dsi@ville-rennes.example"] } }).administrators?.users).toEqual(["dsi@ville-rennes.example"]);
+  });
 });
 
 describe("validateServiceInstanceSpec", () => {

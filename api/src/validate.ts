@@ -68,9 +68,12 @@ function specValidator<T>(definition: ResourceDefinition, extra: (spec: T) => st
   };
 }
 
-export const validateCollectivitySpec = specValidator<CollectivitySpec>(collectivity, (spec) =>
-  isValidSiren(spec.siren) ? [] : ["siren: this is not a valid SIREN: its check digit (Luhn) does not match"],
-);
+export const validateCollectivitySpec = specValidator<CollectivitySpec>(collectivity, (spec) => [
+  ...(isValidSiren(spec.siren) ? [] : ["siren: this is not a valid SIREN: its check digit (Luhn) does not match"]),
+  ...[...(spec.administrators?.users ?? []), ...(spec.administrators?.groups ?? [])]
+    .filter((name) => name.startsWith("system:"))
+    .map((name) => `administrators: ${name}: system: names are the cluster's own, never a collectivity's administrators`),
+]);
 export const validateServiceInstanceSpec = specValidator<ServiceInstanceSpec>(serviceInstance);
 export const validateSecureShareSpec = specValidator<SecureShareSpec>(secureShare);
 

@@ -189,6 +189,12 @@ export const administratorRules = [
   { apiGroups: ["events.k8s.io"], resources: ["events"], verbs: read },
 ];
 
+/**
+ * The prefix the API server gives the users and groups of the platform's identity service (its
+ * authentication configuration), so that no token names one of the cluster's own.
+ */
+export const identityPrefix = "oidc:";
+
 /** The collectivity's administrators, from its spec. */
 export interface Administrators {
   readonly users?: readonly string[];
@@ -203,9 +209,12 @@ export class TenantAccess extends Construct {
     new k8s.KubeRoleBinding(this, "binding", {
       metadata: tenantMetadata(tenant, "collectivity-admins"),
       roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: "collectivity-admin" },
+      // The platform's people, as the API server names them (its authentication configuration's
+      // prefix): no name here can be one of the cluster's own.
       subjects: [
-        ...(administrators.users ?? []).map((name) => ({ apiGroup: "rbac.authorization.k8s.io", kind: "User", name })),
-        ...(administrators.groups ?? []).map((name) => ({ apiGroup: "rbac.authorization.k8s.io", kind: "Group", name })),
+        { apiGroup: "rbac.authorization.k8s.io", kind: "Group", name: `${identityPrefix}mutualis:${tenant.name}:administrateur` },
+        ...(administrators.users ?? []).map((name) => ({ apiGroup: "rbac.authorization.k8s.io", kind: "User", name: `${identityPrefix}${name}` })),
+        ...(administrators.groups ?? []).map((name) => ({ apiGroup: "rbac.authorization.k8s.io", kind: "Group", name: `${identityPrefix}${name}` })),
       ],
     });
   }

@@ -12,11 +12,11 @@ export interface CollectivitySpec {
   category: "commune" | "epci" | "departement" | "region" | "syndicat" | "other";
   /** Number of inhabitants (INSEE municipal population); sizes default quotas. */
   population?: number;
-  /** Who administers this collectivity's services on the platform: they may manage its ServiceInstances and SecureShares and read its workloads, in its namespace only. */
+  /** Who administers this collectivity's services on the platform: they may manage its ServiceInstances and SecureShares and read its workloads, in its namespace only. People of the platform's identity service, bound under its prefix (oidc:); the identity's administrators of the collectivity are bound too. */
   administrators?: {
-    /** User names, as the cluster's authentication reports them. */
+    /** The e-mail addresses of people of the platform's identity service. */
     users?: Array<string>;
-    /** Group names, as the cluster's authentication reports them. */
+    /** Groups of the platform's identity service (mutualis:<collectivity>:<role>). */
     groups?: Array<string>;
   };
   /** Resources the collectivity's namespace may use in total. Each field left out takes the default for the category. */

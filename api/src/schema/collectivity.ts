@@ -26,6 +26,9 @@ const sirenRules: CelRule[] = [
   { rule: sirenLuhnRule(), message: "this is not a valid SIREN: its check digit (Luhn) does not match" },
 ];
 
+/** The cluster's own users and groups are never a collectivity's administrators. */
+const notSystem: CelRule[] = [{ rule: "!self.startsWith('system:')", message: "system: names are the cluster's own, never a collectivity's administrators" }];
+
 export const collectivity: ResourceDefinition = {
   kind: "Collectivity",
   plural: "collectivities",
@@ -62,13 +65,14 @@ export const collectivity: ResourceDefinition = {
       }),
       administrators: object(
         "Who administers this collectivity's services on the platform: they may manage its ServiceInstances and " +
-          "SecureShares and read its workloads, in its namespace only.",
+          "SecureShares and read its workloads, in its namespace only. People of the platform's identity service, " +
+          "bound under its prefix (oidc:); the identity's administrators of the collectivity are bound too.",
         {
-          users: array("User names, as the cluster's authentication reports them.", string("A user name.", { minLength: 1, maxLength: 253 }), {
+          users: array("The e-mail addresses of people of the platform's identity service.", string("An e-mail address.", { minLength: 1, maxLength: 253, "x-kubernetes-validations": notSystem }), {
             maxItems: 50,
             "x-kubernetes-list-type": "set",
           }),
-          groups: array("Group names, as the cluster's authentication reports them.", string("A group name.", { minLength: 1, maxLength: 253 }), {
+          groups: array("Groups of the platform's identity service (mutualis:<collectivity>:<role>).", string("A group name.", { minLength: 1, maxLength: 253, "x-kubernetes-validations": notSystem }), {
             maxItems: 20,
             "x-kubernetes-list-type": "set",
           }),
