@@ -1,5 +1,7 @@
 import { readFileSync } from "node:fs";
 
+import type { PlatformIdentity } from "./tenancy/platform-token.ts";
+
 export class OperatorConfigError extends Error {
   override name = "OperatorConfigError";
 }
@@ -35,6 +37,11 @@ export interface OperatorConfig {
    * them instead, so the operator needs no right over admission policies.
    */
   readonly platformObjects: boolean;
+  /**
+   * The operator's client of the platform's identity service (IDENTITY_ISSUER,
+   * OPERATOR_CLIENT_SECRET_FILE, IDENTITY_CA_FILE): the token it shows sesf for SecureShares.
+   */
+  readonly identity?: PlatformIdentity;
 }
 
 function required(env: NodeJS.ProcessEnv, name: string): string {
@@ -108,5 +115,17 @@ export function loadOperatorConfig(env: NodeJS.ProcessEnv = process.env): Operat
     natsStreamReplicas: integer(env, "MUTUALIS_NATS_STREAM_REPLICAS", 1, 1, 5),
     databasePortForPolicies: integer(env, "MUTUALIS_DATABASE_PORT", portOf(mongodbUri, 27017), 1, 65535),
     platformObjects: flag(env, "MUTUALIS_PLATFORM_OBJECTS", true),
+    ...identityOf(env),
   };
+}
+
+function identityOf(env: NodeJS.ProcessEnv): { identity?: PlatformIdentity } {
+  const issuer = env.IDENTITY_ISSUER;
+  if (!issuer) return {};
+  if (!/^https:\/\/[^/]+(\/.*[^/])?$/.test(issuer)) throw new OperatorConfigError(`IDENTITY_ISSUER must be an https URL without a trailing slash, got "${issuer}"`);
+  // Without its client's secret the operator still tells dedicated deployments the issuer, but cannot serve SecureShares.
+  const clientSecret = env.OPERATOR_CLIENT_SECRET_FILE ? Buffer.from(file(env, "OPERATOR_CLIENT_SECRET_FILE")).toString("utf8").trim() : undefined;
+  if (clientSecret === "") throw new OperatorConfigError("OPERATOR_CLIENT_SECRET_FILE is empty");
+  const ca = env.IDENTITY_CA_FILE ? Buffer.from(file(env, "IDENTITY_CA_FILE")).toString("utf8") : undefined;
+  return { identity: { issuer, clientId: env.OPERATOR_CLIENT_ID || "mutualis-operator", ...(clientSecret ? { clientSecret } : {}), ...(ca ? { ca } : {}) } };
 }

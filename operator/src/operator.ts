@@ -10,6 +10,7 @@ import { ensurePlatformObjects } from "./platform-setup.ts";
 import { TenantDatabases } from "./tenancy/databases.ts";
 import { keyPair, NatsAccounts } from "./tenancy/nats-accounts.ts";
 import { ensurePlatformServices } from "./tenancy/platform-services.ts";
+import { PlatformToken } from "./tenancy/platform-token.ts";
 
 export interface RunningOperator {
   readonly manager: Manager;
@@ -42,8 +43,8 @@ export async function startOperator(config: OperatorConfig, log: Logger): Promis
     platformNamespace: config.platformNamespace,
     zones: new Set(config.zones),
   });
-  setupServiceInstanceController(manager, { workers: config.workers, nats, gatewayUrl: config.gatewayUrl, servicesImage: config.servicesImage, natsStreamReplicas: config.natsStreamReplicas });
-  setupSecureShareController(manager, { workers: config.workers, nats });
+  setupServiceInstanceController(manager, { workers: config.workers, nats, gatewayUrl: config.gatewayUrl, servicesImage: config.servicesImage, natsStreamReplicas: config.natsStreamReplicas, ...(config.identity ? { identity: config.identity } : {}) });
+  setupSecureShareController(manager, { workers: config.workers, nats, ...(config.identity?.clientSecret ? { token: new PlatformToken({ ...config.identity, clientSecret: config.identity.clientSecret }) } : {}) });
   await manager.start();
   return {
     manager,

@@ -1,9 +1,16 @@
 import { encodeAccount, encodeGeneric, encodeUser, fmtCreds, type Account, type User } from "@nats-io/jwt";
 import { createAccount, createUser, fromSeed, type KeyPair } from "@nats-io/nkeys";
 import { jetstreamManager } from "@nats-io/jetstream";
-import { connect, credsAuthenticator, type NatsConnection } from "@nats-io/transport-node";
+import { connect, credsAuthenticator, headers, type MsgHdrs, type NatsConnection } from "@nats-io/transport-node";
 import { catalogue } from "../catalogue.ts";
 import { tenantSubjectPrefix } from "../constants.ts";
+
+/** NATS headers carrying an access token, as the gateway sends a caller's. */
+function bearerHeaders(token: string): MsgHdrs {
+  const h = headers();
+  h.set("Authorization", `Bearer ${token}`);
+  return h;
+}
 
 export class MessagingError extends Error {
   override name = "MessagingError";
@@ -337,12 +344,16 @@ export class NatsAccounts {
     }
   }
 
-  /** A request to a shared service's platform endpoint, from the services account. */
-  async requestService<T>(subject: string, body: unknown): Promise<T> {
+  /**
+   * A request to a shared service from the services account: a platform endpoint, or a tenant one
+   * with the operator's own access token (`token`), which the service verifies.
+   */
+  async requestService<T>(subject: string, body: unknown, token?: string): Promise<T> {
     if (!this.servicesConnection) throw new MessagingError("the platform services account is not set up yet");
     let reply;
     try {
-      reply = await this.servicesConnection.request(subject, JSON.stringify(body), { timeout: 5000 });
+      const options = token ? { timeout: 5000, headers: bearerHeaders(token) } : { timeout: 5000 };
+      reply = await this.servicesConnection.request(subject, JSON.stringify(body), options);
     } catch (error) {
       throw new MessagingError(`no answer on ${subject}: ${(error as Error).message}`, { cause: error });
     }

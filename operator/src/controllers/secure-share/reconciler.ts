@@ -9,7 +9,8 @@ import type { Reconciler, Request, Result } from "../../runtime/controller.ts";
 import type { EventRecorder } from "../../runtime/events.ts";
 import type { Informer } from "../../runtime/informer.ts";
 import { writeStatus } from "../../runtime/status.ts";
-import type { NatsAccounts } from "../../tenancy/nats-accounts.ts";
+import { MessagingError, type NatsAccounts } from "../../tenancy/nats-accounts.ts";
+import type { PlatformToken } from "../../tenancy/platform-token.ts";
 
 export const shareFinalizer = "mutualis.fr/secure-share";
 /** How often an open share's downloads and files are read back into its status. */
@@ -39,6 +40,8 @@ export interface SecureShareReconcilerDeps {
   readonly events: EventRecorder;
   readonly shares: Informer<SecureShare>;
   readonly nats: Pick<NatsAccounts, "requestService">;
+  /** The operator's access token for sesf; without one, SecureShares cannot be served. */
+  readonly token?: Pick<PlatformToken, "token">;
   readonly now?: () => Date;
 }
 
@@ -59,8 +62,10 @@ const unb64 = (text: string | undefined) => (text ? Buffer.from(text, "base64").
 export class SecureShareReconciler implements Reconciler {
   constructor(private readonly deps: SecureShareReconcilerDeps) {}
 
-  private call<T>(collectivity: string, operation: string, body: unknown): Promise<T> {
-    return this.deps.nats.requestService<T>(`tenant.${collectivity}.sesf.shares.${operation}`, body);
+  /** A call to sesf as the operator: its own token says so, and sesf lets it manage only the shares it made. */
+  private async call<T>(collectivity: string, operation: string, body: unknown): Promise<T> {
+    if (!this.deps.token) throw new MessagingError("the operator has no platform identity to call sesf with (IDENTITY_ISSUER and OPERATOR_CLIENT_SECRET_FILE)");
+    return this.deps.nats.requestService<T>(`tenant.${collectivity}.sesf.shares.${operation}`, body, await this.deps.token.token());
   }
 
   async reconcile({ name, namespace }: Request): Promise<Result | undefined> {

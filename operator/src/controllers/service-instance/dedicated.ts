@@ -34,9 +34,11 @@ export function renderDedicated(
     readonly credentialsRevision?: string;
     /** Copies of the streams the deployment makes (its flows). */
     readonly streamReplicas?: number;
+    /** The platform's issuer (and its CA, a public certificate) whose tokens the service verifies. */
+    readonly identity?: { readonly issuer: string; readonly ca?: string };
   } = {},
 ): Manifest[] {
-  const { credentialsRevision, streamReplicas = 1 } = options;
+  const { credentialsRevision, streamReplicas = 1, identity } = options;
   const entry = catalogue[spec.service];
   const version = spec.version ?? defaultServiceVersion;
   const secret = (name: string, key: string) => ({ valueFrom: { secretKeyRef: { name, key } } });
@@ -64,6 +66,8 @@ export function renderDedicated(
           { name: "NATS_STREAM_REPLICAS", value: String(streamReplicas) },
           { name: "MONGODB_URI", ...secret(TenantDatabaseCredentials.secretName, "MONGODB_URI") },
           { name: "MONGODB_DATABASE", ...secret(TenantDatabaseCredentials.secretName, "MONGODB_DATABASE") },
+          // Its callers' tokens, which it verifies itself.
+          ...(identity ? [{ name: "IDENTITY_ISSUER", value: identity.issuer }, ...(identity.ca ? [{ name: "IDENTITY_CA", value: identity.ca }] : [])] : []),
         ],
         labels: { [labels.managedBy]: operatorName, [labels.collectivity]: tenant.name },
         ...(credentialsRevision ? { podAnnotations: { [natsCredentialsAnnotation]: credentialsRevision } } : {}),

@@ -17,6 +17,7 @@ export interface ServiceInstanceControllerOptions {
   readonly gatewayUrl: string;
   readonly servicesImage: string;
   readonly natsStreamReplicas?: number;
+  readonly identity?: { readonly issuer: string; readonly ca?: string };
 }
 
 export function setupServiceInstanceController(manager: Manager, options: ServiceInstanceControllerOptions): Controller {
@@ -37,6 +38,7 @@ export function setupServiceInstanceController(manager: Manager, options: Servic
     secrets,
     servicesImage: options.servicesImage,
     natsStreamReplicas: options.natsStreamReplicas ?? 1,
+    ...(options.identity ? { identity: options.identity } : {}),
     client: manager.client,
     events: manager.events,
     instances,

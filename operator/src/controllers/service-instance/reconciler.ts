@@ -30,6 +30,8 @@ export interface ServiceInstanceReconcilerDeps {
   readonly servicesImage: string;
   /** Copies of the streams a dedicated deployment makes. */
   readonly natsStreamReplicas?: number;
+  /** The platform's issuer, which dedicated deployments verify their callers' tokens with. */
+  readonly identity?: { readonly issuer: string; readonly ca?: string };
   /** Where tenants reach services through the platform gateway. */
   readonly gatewayUrl: string;
   readonly now?: () => Date;
@@ -76,6 +78,7 @@ export class ServiceInstanceReconciler implements Reconciler {
       const objects = renderDedicated(instance, spec, this.deps.servicesImage, replicas, tenant, {
         credentialsRevision: creds ? revisionOf(creds) : undefined,
         streamReplicas: this.deps.natsStreamReplicas,
+        ...(this.deps.identity ? { identity: this.deps.identity } : {}),
       });
       for (const object of objects) await this.deps.applier.sync(object as KubernetesObject);
       const deployment = this.deps.deployments.get(workloadName(instance), namespace) as { metadata?: { generation?: number }; status?: object } | undefined;
