@@ -1,11 +1,28 @@
 import { request, type RequestOptions } from "node:https";
 import { KubeConfig } from "@kubernetes/client-node";
-import { Conflict, Forbidden, InvalidRequest, NotFound, Unavailable, type ServiceError } from "@mutualis/service-kit";
-import type { Caller } from "./auth.ts";
+import { Conflict, Forbidden, InvalidRequest, NotFound, Unavailable, type Caller, type ServiceError } from "@mutualis/service-kit";
+
+/**
+ * The prefix the API server gives the platform's users and groups (its authentication
+ * configuration's claim mappings), so no token can name `system:` users or groups.
+ */
+export const kubernetesPrefix = "oidc:";
+
+/**
+ * Who a caller is before the Kubernetes API: their verified address, and a group per role they
+ * hold (`mutualis:<collectivity>:<role>`), computed from their memberships, never taken from
+ * what a client sends, and always under the platform's prefix.
+ */
+export function kubernetesIdentity(caller: Caller): { user: string; groups: string[] } {
+  if (caller.kind !== "user") return { user: `${kubernetesPrefix}client:${caller.client}`, groups: [] };
+  const groups = Object.entries(caller.memberships).flatMap(([collectivity, roles]) => roles.map((role) => `${kubernetesPrefix}mutualis:${collectivity}:${role}`));
+  return { user: `${kubernetesPrefix}${caller.email}`, groups: groups.sort() };
+}
 
 /**
  * Requests to the Kubernetes API made on the caller's behalf: the gateway impersonates the
- * caller (user and groups), so the API server's RBAC decides, as it would for kubectl.
+ * caller's verified identity (user and groups, see kubernetesIdentity), so the API server's RBAC
+ * decides, as it would for kubectl.
  */
 export class ImpersonatingClient {
   private readonly kubeConfig = new KubeConfig();
@@ -26,10 +43,11 @@ export class ImpersonatingClient {
     };
     await this.kubeConfig.applyToHTTPSOptions(options);
     const payload = body === undefined ? undefined : JSON.stringify(body);
+    const identity = kubernetesIdentity(caller);
     const headers: Record<string, string | string[] | number> = {
       ...(options.headers as Record<string, string>),
-      "Impersonate-User": caller.user,
-      ...(caller.groups.length > 0 ? { "Impersonate-Group": [...caller.groups] } : {}),
+      "Impersonate-User": identity.user,
+      ...(identity.groups.length > 0 ? { "Impersonate-Group": identity.groups } : {}),
       ...(payload ? { "content-type": "application/json", "content-length": Buffer.byteLength(payload) } : {}),
     };
     options.headers = headers;

@@ -1,15 +1,24 @@
 import type { Request } from "express";
-import { baseSettings, Forbidden, InvalidRequest, Repository, statusOf, Unavailable, type Database, type ServiceDefinition } from "@mutualis/service-kit";
+import { headers as natsHeaders } from "@nats-io/transport-node";
+import {
+  authorizationHeader,
+  baseSettings,
+  ConfigError,
+  Forbidden,
+  InvalidRequest,
+  Repository,
+  rolesIn,
+  statusOf,
+  Unavailable,
+  type Caller,
+  type Database,
+  type ServiceDefinition,
+} from "@mutualis/service-kit";
 import { z } from "zod";
-import { Authenticator, type Caller } from "./auth.ts";
 import { ImpersonatingClient } from "./kubernetes.ts";
 import { openApiDocument } from "./openapi.ts";
 
 export const gatewaySettings = baseSettings.extend({
-  GATEWAY_JWKS_FILE: z.string().optional(),
-  GATEWAY_JWKS_URL: z.url().optional(),
-  GATEWAY_ISSUER: z.string().default("mutualis-local"),
-  GATEWAY_AUDIENCE: z.string().default("mutualis-gateway"),
   GATEWAY_PUBLIC_URL: z.url().default("http://127.0.0.1:16081"),
   KUBECONFIG: z.string().optional(),
   GATEWAY_REQUEST_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(15_000),
@@ -53,32 +62,37 @@ function pathParam(req: Request, key: string, pattern = name): string {
   return value;
 }
 
+/** Who a caller is in the gateway's audit: a person's address, or the platform's software. */
+const nameOf = (caller: Caller) => (caller.kind === "user" ? caller.email : `client:${caller.client}`);
+
 /**
- * The gateway: authenticates the caller, refuses a caller whose token names another
- * collectivity, forwards service calls over NATS on `tenant.<collectivity>.<service>.<operation>`,
- * and manages ServiceInstances by impersonating the caller before the Kubernetes API.
+ * The gateway: verifies the caller's access token (the platform's issuer, its keys, `exp`, type
+ * and audience), refuses a caller with no role in the collectivity of the path, forwards service
+ * calls over NATS on `tenant.<collectivity>.<service>.<operation>` with the caller's token (the
+ * service verifies it again, and decides what the caller may do), and manages ServiceInstances as
+ * the caller before the Kubernetes API.
  */
 export function gateway(): ServiceDefinition<GatewaySettings> {
   return {
     description: "The platform's service bus facade",
-    routes(app, { settings, nats, database, log }) {
-      const auth = new Authenticator({ jwksFile: settings.GATEWAY_JWKS_FILE, jwksUrl: settings.GATEWAY_JWKS_URL, issuer: settings.GATEWAY_ISSUER, audience: settings.GATEWAY_AUDIENCE });
+    routes(app, { settings, nats, database, log, callers }) {
+      if (!callers) throw new ConfigError("invalid settings: IDENTITY_ISSUER is required: the gateway verifies every caller's token");
       const kubernetes = new ImpersonatingClient(settings.KUBECONFIG);
       const audit = new AuditRepository(database);
       const document = openApiDocument(settings.GATEWAY_PUBLIC_URL);
 
-      /** The caller, who must belong to the collectivity named in the path. */
-      const callerFor = async (req: Request): Promise<{ caller: Caller; tenant: string }> => {
-        const caller = await auth.verify(req.headers.authorization);
-        // The request counts for the caller's collectivity once its token is verified: never for a
-        // name in a path nobody vouched for (the metrics' labels would be anyone's to make up).
-        req.res!.locals.collectivity = caller.collectivity;
+      /** The caller, who must hold a role in the collectivity named in the path (or be the platform's software). */
+      const callerFor = async (req: Request): Promise<{ caller: Caller; tenant: string; token: string }> => {
+        const caller = await callers.verify(req.headers.authorization);
         const tenant = pathParam(req, "tenant");
-        if (caller.collectivity !== tenant) throw new Forbidden(`this token is for collectivity ${caller.collectivity}, not ${tenant}`);
-        return { caller, tenant };
+        if (caller.kind === "user" && rolesIn(caller, tenant).length === 0) throw new Forbidden(`the caller has no role in collectivity ${tenant}`);
+        // The request counts for the collectivity once the caller is known to belong to it: never for a
+        // name in a path nobody vouched for (the metrics' labels would be anyone's to make up).
+        req.res!.locals.collectivity = tenant;
+        return { caller, tenant, token: req.headers.authorization! };
       };
-      const record = (caller: Caller, action: string, status: number) =>
-        audit.record({ at: new Date(), user: caller.user, collectivity: caller.collectivity, action, status }).catch((error: unknown) => log.warn({ err: error }, "audit entry not written"));
+      const record = (caller: Caller, collectivity: string, action: string, status: number) =>
+        audit.record({ at: new Date(), user: nameOf(caller), collectivity, action, status }).catch((error: unknown) => log.warn({ err: error }, "audit entry not written"));
 
       app.get("/api/v1/openapi.json", (_req, res) => {
         res.json(document);
@@ -102,10 +116,10 @@ export function gateway(): ServiceDefinition<GatewaySettings> {
             metadata: { name: instanceName },
             spec,
           });
-          await record(caller, `create service-instance ${instanceName}`, 201);
+          await record(caller, tenant, `create service-instance ${instanceName}`, 201);
           res.status(201).json(created);
         } catch (error) {
-          await record(caller, `create service-instance ${instanceName}`, statusOf(error));
+          await record(caller, tenant, `create service-instance ${instanceName}`, statusOf(error));
           throw error;
         }
       });
@@ -113,24 +127,27 @@ export function gateway(): ServiceDefinition<GatewaySettings> {
         const { caller, tenant } = await callerFor(req);
         const instanceName = pathParam(req, "name");
         await kubernetes.call(caller, "DELETE", `${instancesPath(tenant)}/${instanceName}`);
-        await record(caller, `delete service-instance ${instanceName}`, 200);
+        await record(caller, tenant, `delete service-instance ${instanceName}`, 200);
         res.json({ deleted: instanceName });
       });
 
       const forward = async (req: Request, input: unknown) => {
-        const { caller, tenant } = await callerFor(req);
+        const { caller, tenant, token } = await callerFor(req);
         const service = pathParam(req, "service");
         const operation = pathParam(req, "operation", operationName);
         const subject = `tenant.${tenant}.${service}.${operation}`;
         let reply;
         try {
-          reply = await nats.request(subject, JSON.stringify(input ?? {}), { timeout: settings.GATEWAY_REQUEST_TIMEOUT_MS });
+          // The caller's own token goes with the request: the service verifies it itself.
+          const headers = natsHeaders();
+          headers.set(authorizationHeader, token);
+          reply = await nats.request(subject, JSON.stringify(input ?? {}), { timeout: settings.GATEWAY_REQUEST_TIMEOUT_MS, headers });
         } catch (error) {
-          await record(caller, `${service}.${operation}`, 503);
+          await record(caller, tenant, `${service}.${operation}`, 503);
           throw new Unavailable(`the ${service} service does not answer for ${tenant}: is it enabled (a ServiceInstance) for this collectivity?`, { cause: error });
         }
         const code = Number(reply.headers?.get("Nats-Service-Error-Code") ?? 200);
-        await record(caller, `${service}.${operation}`, code);
+        await record(caller, tenant, `${service}.${operation}`, code);
         return { code, body: reply.data.length > 0 ? reply.json() : null };
       };
       app.get("/api/v1/tenants/:tenant/:service/:operation", async (req, res) => {
