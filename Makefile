@@ -46,8 +46,8 @@ verify: node_modules/.package-lock.json ## Fail if a generated file is out of da
 synth: node_modules/.package-lock.json ## Write the hosting lot's manifests (cdk8s) to cdk8s/dist/<profile>/: production and local; PROFILE=local for one
 	@$(TSX) cdk8s/src/lot/main.ts $(PROFILE)
 
-token: node_modules/.package-lock.json ## A development token for the gateway: make token USER=dsi@ville-rennes.example TENANT=rennes [ROLE=agent] [GROUPS=a,b]
-	@$(TSX) services/gateway/src/token.ts "$(USER)" "$(TENANT)" "$(ROLE)" "$(GROUPS)"
+token: node_modules/.package-lock.json ## An access token from the local identity service for a demo person: make token USER=agent@ville-rennes.example
+	@$(TSX) tools/local/src/cli.ts token "$(USER)"
 
 lint: node_modules/.package-lock.json ## Lint and type-check the TypeScript
 	npm run --silent lint

@@ -107,6 +107,7 @@ describe("the hosting lot", () => {
       "NetworkPolicy/mutualis-system/allow-database-storage",
       "PodDisruptionBudget/mutualis-system/actes",
       "PodDisruptionBudget/mutualis-system/gateway",
+      "PodDisruptionBudget/mutualis-system/identity",
       "PodDisruptionBudget/mutualis-system/nats",
       "PodDisruptionBudget/mutualis-system/observatory",
       "PodDisruptionBudget/mutualis-system/sesf",
@@ -121,16 +122,26 @@ describe("the hosting lot", () => {
     ]);
   });
 
-  it("when one shared service is rendered alone, then what it needs comes with it: sesf's storage claim, the gateway's identity and keys", () => {
+  it("when one shared service is rendered alone, then what it needs comes with it: sesf's storage claim, the gateway's identity, the identity service's keys", () => {
     const kinds = (objects: Json[]) => objects.map((o) => `${o.kind}/${o.metadata.name}`);
     expect(kinds(sharedServiceManifests(local, "sesf") as Json[])).toEqual(["PersistentVolumeClaim/sesf-storage", "Deployment/sesf", "Service/sesf"]);
     const gateway = sharedServiceManifests(local, "gateway") as Json[];
     expect(kinds(gateway)).toEqual(["ServiceAccount/gateway", "ClusterRole/mutualis:gateway", "ClusterRoleBinding/mutualis:gateway", "Deployment/gateway", "Service/gateway"]);
     const env = (objects: Json[]) => objects.find((o) => o.kind === "Deployment")!.spec.template.spec.containers[0].env.map((e: { name: string }) => e.name);
-    // Locally the development keys come from a Secret; in production, from the identity provider.
-    expect(env(gateway)).toContain("GATEWAY_JWKS_FILE");
-    expect(gateway.find((o) => o.kind === "Deployment")!.spec.template.spec.volumes).toEqual(expect.arrayContaining([expect.objectContaining({ secret: expect.objectContaining({ secretName: "gateway-dev-jwks" }) })]));
-    expect(env(sharedServiceManifests(production, "gateway") as Json[])).toContain("GATEWAY_JWKS_URL");
+    // Every service verifies its callers with the platform's issuer; locally its CA is the platform's own.
+    const value = (objects: Json[], name: string) => objects.find((o) => o.kind === "Deployment")!.spec.template.spec.containers[0].env.find((e: { name: string }) => e.name === name);
+    expect(value(gateway, "IDENTITY_ISSUER").value).toBe("http://127.0.0.1/identite");
+    expect(value(gateway, "IDENTITY_CA").valueFrom.secretKeyRef).toEqual({ name: "identity-ca", key: "ca.crt" });
+    expect(value(sharedServiceManifests(production, "sesf") as Json[], "IDENTITY_ISSUER").value).toBe("https://services.mutualis.bzh/identite");
+    expect(env(sharedServiceManifests(production, "gateway") as Json[])).not.toContain("IDENTITY_CA");
+    // The identity's keys and clients are the platform's Secrets; locally it terminates TLS itself, probed over HTTPS.
+    const identity = sharedServiceManifests(local, "identity") as Json[];
+    const pod = identity.find((o) => o.kind === "Deployment")!.spec.template.spec;
+    expect(pod.volumes.map((v: { secret?: { secretName: string } }) => v.secret?.secretName)).toEqual(expect.arrayContaining(["identity-keys", "identity-clients", "identity-tls", "identity-seed"]));
+    expect(pod.containers[0].readinessProbe.httpGet.scheme).toBe("HTTPS");
+    const productionIdentity = (sharedServiceManifests(production, "identity") as Json[]).find((o) => o.kind === "Deployment")!.spec.template.spec;
+    expect(productionIdentity.volumes.map((v: { secret?: { secretName: string } }) => v.secret?.secretName).filter(Boolean)).toEqual(["platform-services-nats", "identity-keys", "identity-clients"]);
+    expect(productionIdentity.containers[0].readinessProbe.httpGet.scheme).toBeUndefined();
     expect(() => sharedServiceManifests(production, "prefecture-simulator")).toThrow("the production lot has no shared service prefecture-simulator");
     // Their streams get a copy on each NATS node.
     const replicas = (settings: typeof production) =>

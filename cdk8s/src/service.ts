@@ -52,6 +52,8 @@ export interface ServiceDeploymentProps {
   readonly owner?: OwnerReference;
   /** A ServiceAccount whose token the pods get (the gateway's, which calls the API server); none otherwise. */
   readonly serviceAccount?: string;
+  /** Probes over HTTPS, where the service itself terminates TLS. */
+  readonly probeScheme?: "HTTPS";
   /** Spread the pods across the hosting zones (shared deployments; a dedicated one stays in its tenant's zone). */
   readonly spreadAcrossZones?: boolean;
 }
@@ -126,8 +128,8 @@ export class ServiceDeployment extends Construct {
                   requests: { cpu: quantity(props.resources.cpu), memory: quantity(props.resources.memory) },
                   limits: { cpu: quantity(props.resources.cpuLimit), memory: quantity(props.resources.memoryLimit) },
                 },
-                readinessProbe: { httpGet: { path: "/readyz", port: http }, periodSeconds: 5 },
-                livenessProbe: { httpGet: { path: "/healthz", port: http }, periodSeconds: 10, failureThreshold: 6 },
+                readinessProbe: { httpGet: { path: "/readyz", port: http, ...(props.probeScheme ? { scheme: props.probeScheme } : {}) }, periodSeconds: 5 },
+                livenessProbe: { httpGet: { path: "/healthz", port: http, ...(props.probeScheme ? { scheme: props.probeScheme } : {}) }, periodSeconds: 10, failureThreshold: 6 },
                 securityContext: restrictedContainerSecurity,
                 volumeMounts: [
                   { name: "nats", mountPath: natsMount, readOnly: true },

@@ -19,6 +19,10 @@ export const externalSecrets = {
   sesfMasterKey: "sesf-master-key",
   /** The platform services' NATS credentials: written by the Mutualis operator itself. */
   servicesNats: "platform-services-nats",
+  /** keys.json: the identity service's signing keys (JWKS with private parts) and cookie keys. */
+  identityKeys: "identity-keys",
+  /** clients.json: the identity service's relying parties, with the confidential ones' secrets. */
+  identityClients: "identity-clients",
 } as const;
 
 /** A shared deployment of the platform: who reaches it, and what it needs beyond the common settings. */
@@ -32,15 +36,47 @@ interface SharedService {
   readonly serviceAccount?: string;
   readonly egress?: readonly { readonly to: readonly Reach[]; readonly ports: readonly number[] }[];
   readonly apiServer?: boolean;
+  /** The scheme of its probes: HTTPS where the service itself terminates TLS (the identity, locally). */
+  readonly probeScheme?: "HTTPS";
   /** Objects the deployment needs beside it (its storage, its identity), rendered with it. */
   readonly supporting?: (scope: Construct) => void;
 }
 
 const servicePort = 8080;
 
+/** The platform's OpenID Connect issuer: byte for byte what its tokens and discovery say. */
+export function issuerOf(settings: LotSettings): string {
+  return settings.publicUrls?.identity ?? `${settings.publicUrl}/identite`;
+}
+
 function sharedServices(settings: LotSettings): SharedService[] {
   const platform = settings.platformNamespace;
+  const identityDir = "/var/run/mutualis/identity";
   return [
+    {
+      service: "identity",
+      database: "identity",
+      public: true,
+      env: [
+        { name: "IDENTITY_PUBLIC_ISSUER", value: issuerOf(settings) },
+        { name: "IDENTITY_KEYS_FILE", value: `${identityDir}/keys/keys.json` },
+        { name: "IDENTITY_CLIENTS_FILE", value: `${identityDir}/clients/clients.json` },
+        ...(settings.identityTls
+          ? [
+              { name: "HTTP_TLS_CERT_FILE", value: `${identityDir}/tls/tls.crt` },
+              { name: "HTTP_TLS_KEY_FILE", value: `${identityDir}/tls/tls.key` },
+            ]
+          : []),
+        ...(settings.identitySeed ? [{ name: "IDENTITY_SEED_FILE", value: `${identityDir}/seed/seed.json` }] : []),
+      ],
+      volumes: [
+        { name: "keys", path: `${identityDir}/keys`, secret: externalSecrets.identityKeys },
+        { name: "clients", path: `${identityDir}/clients`, secret: externalSecrets.identityClients },
+        ...(settings.identityTls ? [{ name: "tls", path: `${identityDir}/tls`, secret: settings.identityTls }] : []),
+        ...(settings.identitySeed ? [{ name: "seed", path: `${identityDir}/seed`, secret: settings.identitySeed }] : []),
+      ],
+      probeScheme: settings.identityTls ? "HTTPS" : undefined,
+    },
     { service: "actes", database: "actes" },
     ...(settings.prefectureSimulator ? [{ service: "prefecture-simulator", database: "prefecture" }] : []),
     {
@@ -77,13 +113,7 @@ function sharedServices(settings: LotSettings): SharedService[] {
       database: "gateway",
       public: true,
       serviceAccount: "gateway",
-      env: [
-        { name: "GATEWAY_PUBLIC_URL", value: settings.publicUrls?.gateway ?? `${settings.publicUrl}/api` },
-        settings.gatewayKeys
-          ? { name: "GATEWAY_JWKS_FILE", value: "/var/run/mutualis/gateway/jwks.json" }
-          : { name: "GATEWAY_JWKS_URL", value: `${settings.publicUrl}/identite/.well-known/jwks.json` },
-      ],
-      volumes: settings.gatewayKeys ? [{ name: "keys", path: "/var/run/mutualis/gateway", secret: settings.gatewayKeys }] : undefined,
+      env: [{ name: "GATEWAY_PUBLIC_URL", value: settings.publicUrls?.gateway ?? `${settings.publicUrl}/api` }],
       apiServer: true,
       supporting: (scope) => {
         // The gateway acts only as its callers: RBAC then judges each call as the caller's own.
@@ -122,8 +152,12 @@ function sharedDeployment(settings: LotSettings, shared: SharedService): Service
       { name: "MONGODB_DATABASE", value: shared.database },
       // Their streams (actes' flows, the business events) have a copy on each NATS node.
       { name: "NATS_STREAM_REPLICAS", value: String(settings.nats.replicas) },
+      // Every service verifies its callers' tokens itself, with the platform's issuer.
+      { name: "IDENTITY_ISSUER", value: issuerOf(settings) },
+      ...(settings.identityCa ? [{ name: "IDENTITY_CA", valueFrom: { secretKeyRef: { name: settings.identityCa, key: "ca.crt" } } }] : []),
       ...(shared.env ?? []),
     ],
+    probeScheme: shared.probeScheme,
     volumes: shared.volumes,
     serviceAccount: shared.serviceAccount,
     labels: { [labels.platformComponent]: shared.service },
@@ -238,6 +272,8 @@ export function buildLot(app: App, settings: LotSettings): Chart[] {
       egress: [
         { to: [{ namespace: platform, component: "nats" }], ports: [settings.nats.port] },
         { to: [{ namespace: platform, component: "database" }], ports: [settings.database.port] },
+        // Its own token (client credentials), from the platform's issuer behind the ingress.
+        { to: [{ namespace: settings.ingressNamespace }], ports: [443] },
       ],
       apiServerPort: settings.apiServerPort,
     });
@@ -250,6 +286,8 @@ export function buildLot(app: App, settings: LotSettings): Chart[] {
         egress: [
           { to: [{ namespace: platform, component: "nats" }], ports: [settings.nats.port] },
           { to: [{ namespace: platform, component: "database" }], ports: [settings.database.port] },
+          // The platform's issuer (discovery and keys), at its public address behind the ingress.
+          { to: [{ namespace: settings.ingressNamespace }], ports: [443] },
           ...(shared.egress ?? []),
         ],
         apiServerPort: shared.apiServer ? settings.apiServerPort : undefined,

@@ -40,10 +40,14 @@ export interface LotSettings {
   /** Where the shared services' pods run (the local node that really runs pods); anywhere otherwise. */
   readonly servicesNodeSelector?: Readonly<Record<string, string>>;
   /**
-   * A Secret holding the JWKS (`jwks.json`) the gateway trusts, where no identity provider
-   * publishes one (the local platform's development keys); the identity provider's URL otherwise.
+   * Where the identity service itself terminates TLS (a Secret with `tls.crt` and `tls.key`), as on
+   * the local platform, whose ingress passes connections through; the ingress does otherwise.
    */
-  readonly gatewayKeys?: string;
+  readonly identityTls?: string;
+  /** A Secret (`seed.json`) of people made at the identity's start: the local platform's demo people. */
+  readonly identitySeed?: string;
+  /** A Secret (`ca.crt`) of the CA the issuer's certificate comes from, when it is the platform's own. */
+  readonly identityCa?: string;
   /** The public address of a service, when it is not `publicUrl` with a path (the local platform's ports). */
   readonly publicUrls?: Readonly<Record<string, string>>;
   readonly resources: { readonly small: PodResources; readonly medium: PodResources; readonly large: PodResources };
@@ -106,7 +110,9 @@ export const local: LotSettings = {
   serviceReplicas: 1,
   sesfStorage: "10Gi",
   prefectureSimulator: true,
-  gatewayKeys: "gateway-dev-jwks",
+  identityTls: "identity-tls",
+  identitySeed: "identity-seed",
+  identityCa: "identity-ca",
 };
 
 export const profiles: Readonly<Record<string, LotSettings>> = { production, local };

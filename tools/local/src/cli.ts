@@ -4,11 +4,11 @@
  * `make status` and `make demo`.
  */
 import { join, relative } from "node:path";
-import { mintDevToken } from "@mutualis/gateway";
 import { Kubectl } from "./cluster.ts";
 import { layout } from "./layout.ts";
 import { loadConfig, type PlatformConfig } from "./config.ts";
 import { down, platformEnv, status, up } from "./platform.ts";
+import { demoPeople, demoToken } from "./identity.ts";
 import { hostingLot, installOperatorChart } from "./lot.ts";
 import { StartError } from "./processes.ts";
 
@@ -40,7 +40,6 @@ interface Walkthrough {
   readonly collectivity: string;
   readonly name: string;
   readonly admin: string;
-  readonly adminGroups?: string[];
   readonly agent: string;
   readonly tenancy: "shared" | "dedicated";
 }
@@ -52,10 +51,8 @@ interface Walkthrough {
  */
 async function actesWalkthrough(config: PlatformConfig, walk: Walkthrough): Promise<void> {
   const env = platformEnv(config);
-  const keyFile = join(layout(config).gateway, "signing-key.json");
   const { collectivity } = walk;
-  const token = (user: string, groups?: string[]) =>
-    mintDevToken(keyFile, { user, collectivity, issuer: "mutualis-local", audience: "mutualis-gateway", ...(groups ? { groups } : {}) });
+  const token = (email: string) => demoToken(config, email);
   const call = async (method: string, path: string, bearer: string, body?: unknown) => {
     const res = await fetch(`${env.GATEWAY_URL}${path}`, {
       method,
@@ -66,7 +63,7 @@ async function actesWalkthrough(config: PlatformConfig, walk: Walkthrough): Prom
   };
   say("");
   say(`${walk.name}'s administrator asks for ${walk.tenancy === "shared" ? "the shared actes service" : "its own dedicated actes deployment"} through the gateway…`);
-  const admin = await token(walk.admin, walk.adminGroups);
+  const admin = await token(walk.admin);
   const created = await call("POST", `/api/v1/tenants/${collectivity}/service-instances`, admin, { name: "actes", service: "actes", tenancy: walk.tenancy });
   if (created.status !== 201 && created.status !== 409) throw new StartError("demo", `the gateway answered ${created.status}: ${JSON.stringify(created.body)}`, "");
   const kubectl = new Kubectl(layout(config).bin("kubectl"), env.KUBECONFIG);
@@ -104,7 +101,7 @@ async function actesWalkthrough(config: PlatformConfig, walk: Walkthrough): Prom
 async function secureShareWalkthrough(config: PlatformConfig): Promise<void> {
   const env = platformEnv(config);
   const kubectl = new Kubectl(layout(config).bin("kubectl"), env.KUBECONFIG);
-  const admin = await mintDevToken(join(layout(config).gateway, "signing-key.json"), { user: "dsi@ville-rennes.example", collectivity: "rennes", issuer: "mutualis-local", audience: "mutualis-gateway" });
+  const admin = await demoToken(config, "dsi@ville-rennes.example");
   say("");
   say("Rennes sends the tender documents to a company through the secure file exchange…");
   const created = await fetch(`${env.GATEWAY_URL}/api/v1/tenants/rennes/service-instances`, {
@@ -188,7 +185,8 @@ function printGuide(config: PlatformConfig): void {
     [`${local}/bin/kubectl get pods -n coll-rennes-metropole -o wide`, "Rennes Métropole's own actes pod, on its loopback address"],
     [`${local}/bin/kubectl get secureshares -A`, "secure shares, their state, expiry and files"],
     [`${local}/bin/kubectl get --raw '/readyz?verbose'`, "the real kube-apiserver (RBAC on)"],
-    [`TOKEN=$(make -s token USER=agent@ville-rennes.example TENANT=rennes)`, "a development token for an agent of Rennes"],
+    [`TOKEN=$(make -s token USER=agent@ville-rennes.example)`, `an agent of Rennes signs in at the identity service (the demo's people share the password in ${local}/identity/demo-password)`],
+    [`${platformEnv(config).IDENTITY_ISSUER}/.well-known/openid-configuration`, "the identity service (OpenID Connect issuer; CA in " + local + "/pki/ca.crt)"],
     [`curl -H "Authorization: Bearer $TOKEN" ${env.GATEWAY_URL}/api/v1/tenants/rennes/actes/list`, "Rennes's acts, through the gateway"],
     [`${env.GATEWAY_URL}/api/v1/openapi.json`, "the gateway's API"],
     [env.OBSERVATORY_URL, "the observatory: how dematerialised each collectivity is (in French; CSV and JSON exports)"],
@@ -239,7 +237,6 @@ async function main(command: string | undefined): Promise<number> {
           collectivity: "rennes-metropole",
           name: "Rennes Métropole",
           admin: "dsi@rennes-metropole.example",
-          adminGroups: ["rennes-metropole-admins"],
           agent: "agent@rennes-metropole.example",
           tenancy: "dedicated",
         });
@@ -249,11 +246,20 @@ async function main(command: string | undefined): Promise<number> {
       printGuide(config);
       return 0;
     }
+    case "token": {
+      const email = process.argv[3];
+      if (!email) {
+        console.error(`usage: make token USER=<email>; the demo's people: ${demoPeople("").accounts.map((a) => a.email).join(", ")}`);
+        return 2;
+      }
+      say(await demoToken(config, email));
+      return 0;
+    }
     case "env":
       for (const [key, value] of Object.entries(platformEnv(config))) say(`${key}=${value}`);
       return 0;
     default:
-      console.error("usage: mutualis-local up|down|status|env|demo");
+      console.error("usage: mutualis-local up|down|status|env|demo|token <email>");
       return 2;
   }
 }

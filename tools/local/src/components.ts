@@ -514,6 +514,8 @@ function operator(ctx: ComponentContext, env: Record<string, string>): Component
 function sharedServices(ctx: ComponentContext, env: Record<string, string>): Component[] {
   const { ports } = ctx.config;
   return [
+    // First: the others verify their callers' tokens with it.
+    fromLot(ctx, env, "identity", ports.identity, { tls: true }),
     fromLot(ctx, env, "prefecture-simulator", ports.prefectureSimulator),
     fromLot(ctx, env, "actes", ports.actes),
     fromLot(ctx, env, "sesf", ports.sesf),
@@ -527,7 +529,7 @@ function sharedServices(ctx: ComponentContext, env: Record<string, string>): Com
  * objects are applied and the node agent runs its pod; the component itself is the local
  * ingress that keeps the service's fixed port (there is no kube-proxy here).
  */
-function fromLot(ctx: ComponentContext, env: Record<string, string>, service: string, port: number): Component {
+function fromLot(ctx: ComponentContext, env: Record<string, string>, service: string, port: number, options: { tls?: boolean } = {}): Component {
   const program = nodeProgram(ctx, service, "tools/local/src/ingress/main.ts", port, {
     INGRESS_KUBECONFIG: ctx.paths.kubeconfig,
     INGRESS_ROUTE: lotServiceRoute(ctx.config, env, service, port),
@@ -537,7 +539,11 @@ function fromLot(ctx: ComponentContext, env: Record<string, string>, service: st
     },
   });
   // The pod's first start compiles the service: give it time.
-  return { ...program, startTimeoutMs: 120_000, formerMarkers: [join(ctx.config.root, "services", service, "src", "main.ts")] };
+  const started = { ...program, startTimeoutMs: 120_000, formerMarkers: [join(ctx.config.root, "services", service, "src", "main.ts")] };
+  if (!options.tls) return started;
+  // A service that terminates TLS itself (the identity) is checked over TLS, trusting the local CA.
+  const url = `https://${loopback}:${port}`;
+  return { ...started, endpoint: url, ready: () => answersOk(`${url}/readyz`, { caFile: ctx.pki.ca.cert }) };
 }
 
 /** The components in start order; `make down` stops them in reverse. */

@@ -21,6 +21,8 @@ export interface Ports {
   readonly prefectureSimulator: number;
   readonly sesf: number;
   readonly observatory: number;
+  /** The identity service (OpenID Connect issuer), over TLS. */
+  readonly identity: number;
   readonly nodeAgent: number;
   readonly mailCatcherSmtp: number;
   readonly mailCatcherWeb: number;
@@ -51,6 +53,7 @@ export const defaultPorts: Ports = {
   prefectureSimulator: 16083,
   sesf: 16084,
   observatory: 16085,
+  identity: 16086,
   nodeAgent: 16250,
   mailCatcherSmtp: 16025,
   mailCatcherWeb: 16825,

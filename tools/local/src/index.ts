@@ -19,4 +19,5 @@ export { httpGet, type HttpAnswer, type TlsClient } from "./http.ts";
 export { eicar } from "./components.ts";
 export { applyLotService, claimDirectory, localLotSettings, localVolume, lotServiceRoute, type LotEndpoints } from "./provided.ts";
 export { localChartValues } from "./lot.ts";
+export { demoPeople, demoToken, ensureLocalSecrets, localClients, localIdentitySecrets } from "./identity.ts";
 export { parseRoute, startIngress, type Route } from "./ingress/ingress.ts";

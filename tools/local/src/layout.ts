@@ -16,7 +16,7 @@ export function layout(config: PlatformConfig) {
     prometheus: join(dir, "prometheus"),
     services: join(dir, "services"),
     clamav: join(dir, "clamav"),
-    gateway: join(dir, "gateway"),
+    identity: join(dir, "identity"),
     nodeAgent: join(dir, "node-agent"),
     bin: (program: string) => join(config.binDir, program),
     log: (component: string) => join(dir, "logs", `${component}.log`),

@@ -45,12 +45,15 @@ export async function hostingLot(config: PlatformConfig, kubectl: Kubectl, say: 
 }
 
 /** The chart's values on the local platform, as `--set` arguments for Helm. */
-export function localChartValues(config: PlatformConfig, env: Pick<PlatformEnv, "NATS_URL" | "MUTUALIS_ZONES" | "GATEWAY_URL">): string[] {
+export function localChartValues(config: PlatformConfig, env: Pick<PlatformEnv, "NATS_URL" | "MUTUALIS_ZONES" | "GATEWAY_URL" | "IDENTITY_ISSUER">): string[] {
   const agentZone = config.zones.find((z) => z.runner === "agent")?.name ?? "fr-bzh-1a";
   return [
     "--set", `nats.url=${env.NATS_URL}`,
     "--set", `zones={${env.MUTUALIS_ZONES}}`,
     "--set", `gatewayUrl=${env.GATEWAY_URL}`,
+    // The local identity service, its certificate from the local CA.
+    "--set", `identity.issuer=${env.IDENTITY_ISSUER}`,
+    "--set", "identity.privateCa=true",
     // FerretDB on SQLite has no users of its own.
     "--set", "database.perTenantUsers=false",
     // The zone whose node really runs pods (KWOK's only pretends).
@@ -76,6 +79,12 @@ export async function installOperatorChart(config: PlatformConfig, kubectl: Kube
       data: { "system.creds": b64(readFileSync(env.NATS_SYSTEM_CREDS, "utf8")), "operator.nk": b64(readFileSync(env.NATS_OPERATOR_SEED_FILE, "utf8")) },
     },
     { apiVersion: "v1", kind: "Secret", metadata: { name: "mutualis-database", namespace }, data: { MONGODB_URI: b64(env.MONGODB_URI) } },
+    {
+      apiVersion: "v1",
+      kind: "Secret",
+      metadata: { name: "mutualis-identity", namespace },
+      data: { "client-secret": b64(readFileSync(env.OPERATOR_CLIENT_SECRET_FILE, "utf8")), "ca.crt": b64(readFileSync(env.IDENTITY_CA_FILE, "utf8")) },
+    },
   ]);
   const helm = layout(config).bin("helm");
   await run(helm, [

@@ -7,6 +7,7 @@ import { components, type Component, type ComponentContext } from "./components.
 import { servicesImage, type PlatformConfig } from "./config.ts";
 import { writeKubeconfig } from "./kubeconfig.ts";
 import { layout } from "./layout.ts";
+import { ensureLocalSecrets } from "./identity.ts";
 import { ensurePki, pkiPaths } from "./pki.ts";
 import { listeningPids, portInUse, runningPid, runsDaemon, startDaemon, StartError, stopDaemon, waitUntilReady } from "./processes.ts";
 
@@ -31,6 +32,11 @@ export interface PlatformEnv {
   readonly MUTUALIS_SERVICES_IMAGE: string;
   readonly OPERATOR_URL: string;
   readonly GATEWAY_URL: string;
+  /** The platform's OpenID Connect issuer (the identity service, over TLS from the local CA). */
+  readonly IDENTITY_ISSUER: string;
+  readonly IDENTITY_CA_FILE: string;
+  /** The operator's client secret at the identity service (client credentials). */
+  readonly OPERATOR_CLIENT_SECRET_FILE: string;
   /** The mail catcher: services send here, and nothing is delivered. */
   readonly SMTP_URL: string;
   /** Where the caught messages are read: a page in French, and `/api/messages`. */
@@ -50,6 +56,7 @@ function prepareDisk(ctx: ComponentContext): void {
     mkdirSync(dir, { recursive: true });
   }
   const pki = ensurePki(paths.pki);
+  ensureLocalSecrets(paths.identity);
   writeKubeconfig(paths.kubeconfig, `https://127.0.0.1:${config.ports.apiServer}`, pki.ca.cert, pki.admin, "mutualis-admin");
 }
 
@@ -71,6 +78,9 @@ export function platformEnv(config: PlatformConfig): PlatformEnv {
     MUTUALIS_SERVICES_IMAGE: servicesImage,
     OPERATOR_URL: `http://127.0.0.1:${ports.operator}`,
     GATEWAY_URL: `http://127.0.0.1:${ports.gateway}`,
+    IDENTITY_ISSUER: `https://127.0.0.1:${ports.identity}`,
+    IDENTITY_CA_FILE: join(paths.pki, "ca.crt"),
+    OPERATOR_CLIENT_SECRET_FILE: join(paths.identity, "operator-client-secret"),
     OBSERVATORY_URL: `http://127.0.0.1:${ports.observatory}`,
     SMTP_URL: `smtp://127.0.0.1:${ports.mailCatcherSmtp}`,
     MAIL_CATCHER_URL: `http://127.0.0.1:${ports.mailCatcherWeb}`,

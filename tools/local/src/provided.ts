@@ -2,9 +2,9 @@ import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, renameSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { externalSecrets, localLot, sharedServiceManifests, type LotSettings } from "@mutualis/cdk8s";
-import { ensureDevKeys } from "@mutualis/gateway";
 import { Kubectl } from "./cluster.ts";
 import type { PlatformConfig } from "./config.ts";
+import { localIdentitySecrets } from "./identity.ts";
 import { layout, type Layout } from "./layout.ts";
 
 type Manifest = Record<string, unknown>;
@@ -69,12 +69,6 @@ export function sesfMasterKey(formerKeyFile: string): Record<string, string> {
   return { "master.key": key };
 }
 
-/** The gateway's development JWKS (the public half of the keys `make token` signs with), as the lot's Secret holds it. */
-export async function gatewayDevJwks(keysDir: string): Promise<Record<string, string>> {
-  const { jwksFile } = await ensureDevKeys(keysDir);
-  return { "jwks.json": readFileSync(jwksFile, "utf8") };
-}
-
 /** Where a claim's directory lives under the platform's data. */
 export function claimDirectory(dataDir: string, namespace: string, claim: string): string {
   return join(dataDir, "claims", namespace, claim);
@@ -96,7 +90,7 @@ export function localLotSettings(config: PlatformConfig, env: LotEndpoints): Lot
     endpoints: { nats: env.NATS_URL, database: env.MONGODB_URI, prometheus: env.PROMETHEUS_URL, antivirus: env.CLAMD_ADDRESS },
     ...(agentZone ? { servicesNodeSelector: { "topology.kubernetes.io/zone": agentZone } } : {}),
     // The public services keep the local platform's fixed ports.
-    publicUrls: { sesf: `http://127.0.0.1:${config.ports.sesf}`, gateway: `http://127.0.0.1:${config.ports.gateway}` },
+    publicUrls: { sesf: `http://127.0.0.1:${config.ports.sesf}`, gateway: `http://127.0.0.1:${config.ports.gateway}`, identity: `https://127.0.0.1:${config.ports.identity}` },
   };
 }
 
@@ -114,7 +108,7 @@ export function lotServiceRoute(config: PlatformConfig, env: LotEndpoints, servi
 }
 
 /** What the platform team provides a shared service before it runs: the Secrets the lot names. */
-const providers: Readonly<Record<string, (kubectl: Kubectl, paths: Layout, namespace: string) => Promise<void>>> = {
+const providers: Readonly<Record<string, (kubectl: Kubectl, paths: Layout, namespace: string, config: PlatformConfig) => Promise<void>>> = {
   sesf: async (kubectl, paths, namespace) => {
     const created = await ensureSecret(kubectl, namespace, externalSecrets.sesfMasterKey, () => sesfMasterKey(join(paths.services, "sesf-master.key")));
     // A platform started before sesf ran as a pod kept its files here: they move to the claim's directory.
@@ -125,8 +119,16 @@ const providers: Readonly<Record<string, (kubectl: Kubectl, paths: Layout, names
       renameSync(former, claimed);
     }
   },
-  gateway: async (kubectl, paths, namespace) => {
-    await kubectl.apply([secretManifest(namespace, localLot.gatewayKeys!, await gatewayDevJwks(paths.gateway))]);
+  identity: async (kubectl, _paths, namespace, config) => {
+    const secrets = await localIdentitySecrets(config);
+    // The signing keys are made once and never replaced: tokens already issued stay valid.
+    await ensureSecret(kubectl, namespace, externalSecrets.identityKeys, () => secrets.keys!);
+    await kubectl.apply([
+      secretManifest(namespace, externalSecrets.identityClients, secrets.clients!),
+      secretManifest(namespace, localLot.identityTls!, secrets.tls!),
+      secretManifest(namespace, localLot.identitySeed!, secrets.seed!),
+      secretManifest(namespace, localLot.identityCa!, secrets.ca!),
+    ]);
   },
 };
 
@@ -140,7 +142,9 @@ export async function applyLotService(config: PlatformConfig, env: LotEndpoints,
   const kubectl = new Kubectl(paths.bin("kubectl"), paths.kubeconfig);
   const settings = localLotSettings(config, env);
   const manifests = sharedServiceManifests(settings, service);
-  await providers[service]?.(kubectl, paths, settings.platformNamespace);
+  // Every service verifies tokens from the platform's issuer, whose certificate the local CA signed.
+  await kubectl.apply([secretManifest(settings.platformNamespace, localLot.identityCa!, { "ca.crt": readFileSync(join(paths.pki, "ca.crt"), "utf8") })]);
+  await providers[service]?.(kubectl, paths, settings.platformNamespace, config);
   const node = config.zones.find((z) => z.runner === "agent")?.node;
   for (const claim of manifests.filter((m) => m.kind === "PersistentVolumeClaim")) {
     const { name, namespace } = claim.metadata as { name: string; namespace: string };

@@ -1,4 +1,5 @@
-import { request } from "node:http";
+import { request, type IncomingMessage } from "node:http";
+import { request as requestTls } from "node:https";
 import { connect } from "node:net";
 
 export interface Probe {
@@ -42,13 +43,17 @@ export async function probeOnce(probe: Probe, host: string, ports: readonly { na
   const http = probe.httpGet!;
   return new Promise((resolve) => {
     const headers = Object.fromEntries((http.httpHeaders ?? []).map((h) => [h.name, h.value]));
-    const call = request({ host, port, path: http.path ?? "/", method: "GET", headers: { "user-agent": "kube-probe/mutualis-local", ...headers }, timeout: timeoutMs }, (res) => {
+    const tls = http.scheme?.toUpperCase() === "HTTPS";
+    const options = { host, port, path: http.path ?? "/", method: "GET", headers: { "user-agent": "kube-probe/mutualis-local", ...headers }, timeout: timeoutMs };
+    const answer = (res: IncomingMessage) => {
       res.resume();
       const status = res.statusCode ?? 0;
       resolve(status >= 200 && status < 400 ? true : `HTTP probe failed with statuscode: ${status}`);
-    });
+    };
+    // As the kubelet does, an HTTPS probe does not verify the pod's certificate.
+    const call = tls ? requestTls({ ...options, rejectUnauthorized: false }, answer) : request(options, answer);
     call.once("timeout", () => call.destroy(new Error("context deadline exceeded (Client.Timeout exceeded while awaiting headers)")));
-    call.once("error", (error) => resolve(`Get "http://${host}:${port}${http.path ?? "/"}": ${error.message}`));
+    call.once("error", (error) => resolve(`Get "${tls ? "https" : "http"}://${host}:${port}${http.path ?? "/"}": ${error.message}`));
     call.end();
   });
 }
