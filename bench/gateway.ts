@@ -8,14 +8,14 @@
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import type { NatsConnection } from "@nats-io/transport-node";
+import { headers as natsHeaders, type NatsConnection } from "@nats-io/transport-node";
 import { MongoClient } from "mongodb";
 import { actesService, actesSettings } from "@mutualis/actes";
-import { ensureDevKeys, gateway, gatewaySettings, mintDevToken } from "@mutualis/gateway";
-import { down, platformEnv } from "@mutualis/local-platform";
+import { gateway, gatewaySettings } from "@mutualis/gateway";
+import { demoToken, down, platformEnv } from "@mutualis/local-platform";
 import { prefectureSimulator, simulatorSettings } from "@mutualis/prefecture-simulator";
 import { loadSettings, RunningService } from "@mutualis/service-kit";
-import { benchServicesAccount, freshBenchPlatform } from "./support.ts";
+import { benchIdentity, benchServicesAccount, freshBenchPlatform } from "./support.ts";
 
 const concurrency = Number(process.env.BENCH_CONCURRENCY ?? 16);
 const seconds = Number(process.env.BENCH_SECONDS ?? 10);
@@ -56,21 +56,25 @@ async function main(): Promise<void> {
   const mongo = await new MongoClient(env.MONGODB_URI).connect();
   try {
     const { credsFile, connectAs } = await benchServicesAccount(config);
-    const keys = await ensureDevKeys(join(config.dir, "gateway"));
-    const common = { HTTP_PORT: "0", HTTP_HOST: "127.0.0.1", NATS_URL: env.NATS_URL, NATS_CREDS_FILE: credsFile, MONGODB_URI: env.MONGODB_URI, LOG_LEVEL: "error" };
+    services.push(await benchIdentity(config, credsFile));
+    // Every service verifies its callers' tokens with the platform's identity service.
+    const common = { HTTP_PORT: "0", HTTP_HOST: "127.0.0.1", NATS_URL: env.NATS_URL, NATS_CREDS_FILE: credsFile, MONGODB_URI: env.MONGODB_URI, LOG_LEVEL: "error", IDENTITY_ISSUER: env.IDENTITY_ISSUER, IDENTITY_CA_FILE: env.IDENTITY_CA_FILE };
     services.push(await new RunningService(prefectureSimulator(), loadSettings(simulatorSettings, { ...common, SERVICE_NAME: "prefecture-simulator", MONGODB_DATABASE: "prefecture" })).start());
     services.push(await new RunningService(actesService(), loadSettings(actesSettings, { ...common, SERVICE_NAME: "actes", MONGODB_DATABASE: "actes" })).start());
-    const gatewayService = await new RunningService(gateway(), loadSettings(gatewaySettings, { ...common, SERVICE_NAME: "gateway", MONGODB_DATABASE: "gateway", GATEWAY_JWKS_FILE: keys.jwksFile, KUBECONFIG: env.KUBECONFIG })).start();
+    const gatewayService = await new RunningService(gateway(), loadSettings(gatewaySettings, { ...common, SERVICE_NAME: "gateway", MONGODB_DATABASE: "gateway", KUBECONFIG: env.KUBECONFIG })).start();
     services.push(gatewayService);
 
     client = await connectAs("bench");
     await client.request("platform.actes.tenants.enable", JSON.stringify({ collectivity: "rennes", siren: "213502388", departement: "35", displayName: "Rennes" }), { timeout: 5000 });
+    const token = await demoToken(config, "agent@ville-rennes.example");
+    const asAgent = { headers: natsHeaders() };
+    asAgent.headers.set("Authorization", `Bearer ${token}`);
     const pdf = Buffer.from("%PDF-1.7\n%%EOF\n").toString("base64");
     for (let i = 0; i < 20; i++) {
       await client.request(
         "tenant.rennes.actes.submit",
         JSON.stringify({ numeroInterne: `B${i}`, nature: 1, classification: "1.1", objet: "Bench", date: "2026-11-20", document: { fileName: "a.pdf", mimeType: "application/pdf", contentBase64: pdf } }),
-        { timeout: 10_000 },
+        { timeout: 10_000, ...asAgent },
       );
     }
 
@@ -93,7 +97,6 @@ async function main(): Promise<void> {
     const floor = await measure(async () => {
       await nats.request("floor.actes.list", "", { timeout: 10_000 });
     });
-    const token = await mintDevToken(keys.keyFile, { user: "agent@rennes", collectivity: "rennes", issuer: "mutualis-local", audience: "mutualis-gateway" });
     const url = `${gatewayService.url}/api/v1/tenants/rennes/actes/list`;
     console.log(`bench: gateway — GET ${url.replace(gatewayService.url, "")}, ${concurrency} at a time for ${seconds}s`);
     const through = await measure(async () => {

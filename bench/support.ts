@@ -5,7 +5,9 @@
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { connect, credsAuthenticator, type NatsConnection } from "@nats-io/transport-node";
-import { createAccount, down, ensureOperatorIdentity, layout, loadConfig, platformEnv, pushAccountJwt, signAccount, up, userCreds, type Daemon, type PlatformConfig } from "@mutualis/local-platform";
+import { identityService, identitySettings } from "@mutualis/identity";
+import { createAccount, down, ensureOperatorIdentity, layout, loadConfig, localIdentitySecrets, platformEnv, pushAccountJwt, signAccount, up, userCreds, type Daemon, type PlatformConfig } from "@mutualis/local-platform";
+import { loadSettings, RunningService } from "@mutualis/service-kit";
 
 /**
  * A platform of the benchmark's own (its directory, its ports), started fresh: every run measures
@@ -99,4 +101,39 @@ export async function benchServicesAccount(config: PlatformConfig): Promise<{ cr
   const credsFile = join(config.dir, "services.creds");
   writeFileSync(credsFile, await userCreds("services", account), { mode: 0o600 });
   return { credsFile, connectAs: async (user) => connect({ servers: env.NATS_URL, authenticator: credsAuthenticator(await userCreds(user, account)) }) };
+}
+
+/**
+ * The identity service in this process on the bench platform's identity port, as the local lot
+ * runs it (its keys, clients, TLS certificate and demo people): the bench's callers sign in there.
+ */
+export async function benchIdentity(config: PlatformConfig, credsFile: string): Promise<RunningService> {
+  const env = platformEnv(config);
+  const dir = join(config.dir, "identity", "bench");
+  mkdirSync(dir, { recursive: true });
+  const files: Record<string, string> = {};
+  for (const [secret, values] of Object.entries(await localIdentitySecrets(config))) {
+    for (const [key, value] of Object.entries(values)) writeFileSync((files[`${secret}/${key}`] = join(dir, key)), value, { mode: 0o600 });
+  }
+  return new RunningService(
+    identityService(),
+    loadSettings(identitySettings, {
+      SERVICE_NAME: "identity",
+      HTTP_PORT: String(config.ports.identity),
+      HTTP_HOST: "127.0.0.1",
+      NATS_URL: env.NATS_URL,
+      NATS_CREDS_FILE: credsFile,
+      MONGODB_URI: env.MONGODB_URI,
+      MONGODB_DATABASE: "identity",
+      LOG_LEVEL: "error",
+      HTTP_TLS_CERT_FILE: files["tls/tls.crt"]!,
+      HTTP_TLS_KEY_FILE: files["tls/tls.key"]!,
+      IDENTITY_PUBLIC_ISSUER: env.IDENTITY_ISSUER,
+      IDENTITY_ISSUER: env.IDENTITY_ISSUER,
+      IDENTITY_CA_FILE: env.IDENTITY_CA_FILE,
+      IDENTITY_KEYS_FILE: files["keys/keys.json"]!,
+      IDENTITY_CLIENTS_FILE: files["clients/clients.json"]!,
+      IDENTITY_SEED_FILE: files["seed/seed.json"]!,
+    }),
+  ).start();
 }

@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { collectivityManifest, deleteCollectivity, readCollectivity, sirenFrom, startTestOperator, waitForGone, waitForReady } from "../support/operator.ts";
 import { eventually, testPlatform } from "../support/platform.ts";
 import { platformServicesCreds, startTestSesf } from "../support/services.ts";
+import { reserveTestIdentity, startTestIdentity, type TestIdentity } from "../support/identity.ts";
 import type { RunningService } from "@mutualis/service-kit";
 
 const run = promisify(execFile);
@@ -75,6 +76,14 @@ describe("the Helm chart installs the operator", () => {
     expect(container.securityContext).toMatchObject({ allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ["ALL"] } });
     expect(deployment.spec.template.spec.securityContext).toMatchObject({ runAsNonRoot: true, seccompProfile: { type: "RuntimeDefault" } });
     expect(byKind(manifests, "ConfigMap").find((m) => m.metadata?.name === "hosting-zones")!.data).toEqual({ "fr-bzh-1a": "available", "fr-bzh-1b": "available" });
+    expect(env.IDENTITY_ISSUER).toBeUndefined();
+    // With the platform's issuer: the operator's client secret comes as a file from its Secret, never in its environment.
+    const withIdentity = byKind(await template("mutualis-system", "identity.issuer=https://services.mutualis.bzh/identite"), "Deployment")[0]! as typeof deployment & { spec: { template: { spec: { volumes: { name: string; secret?: { secretName: string } }[] } } } };
+    const identityEnv = Object.fromEntries(withIdentity.spec.template.spec.containers[0]!.env.map((e) => [e.name, e.value]));
+    expect(identityEnv).toMatchObject({ IDENTITY_ISSUER: "https://services.mutualis.bzh/identite", OPERATOR_CLIENT_SECRET_FILE: "/var/run/mutualis/identity/client-secret" });
+    expect(identityEnv.IDENTITY_CA_FILE).toBeUndefined();
+    expect(withIdentity.spec.template.spec.volumes).toContainEqual(expect.objectContaining({ name: "identity", secret: expect.objectContaining({ secretName: "mutualis-identity" }) }));
+    expect(await templateError("identity.issuer=http://plain.example/")).toContain("/identity/issuer");
     // The CRDs travel in crds/, installed by Helm before the templates.
     const crds = readFileSync(join(chart, "crds/collectivities.mutualis.fr.yaml"), "utf8");
     expect(crds).toBe(readFileSync(join(import.meta.dirname, "../../crds/collectivities.mutualis.fr.yaml"), "utf8").replace("api/src/generate from api/src/schema", "operator/src/generate/chart.ts"));
@@ -146,6 +155,7 @@ describe("the Helm chart installs the operator", () => {
     const namespace = "mutualis-system";
     let operator: RunningOperator | undefined;
     let sesf: RunningService | undefined;
+    let identity: TestIdentity | undefined;
 
     beforeAll(async () => {
       await objects.create({ apiVersion: "v1", kind: "Namespace", metadata: { name: namespace } }).catch(() => undefined);
@@ -156,6 +166,7 @@ describe("the Helm chart installs the operator", () => {
       await waitForGone(kc, "t-chart").catch(() => undefined);
       await operator?.stop();
       await sesf?.stop();
+      await identity?.stop();
     });
 
     it("when the rendered manifests are applied as a dry run, then the API server accepts every one", async () => {
@@ -184,7 +195,9 @@ describe("the Helm chart installs the operator", () => {
         }),
         { mode: 0o600 },
       );
-      operator = await startTestOperator({ kubeconfig, platformObjects: false });
+      // The operator makes the SecureShare's share in sesf with its own token from this identity.
+      const reserved = await reserveTestIdentity();
+      operator = await startTestOperator({ kubeconfig, platformObjects: false, env: reserved.operatorEnv });
 
       await objects.create(collectivityManifest({ name: "t-chart", siren: sirenFrom("21350099"), deletionPolicy: "Delete" }));
       await waitForReady(kc, "t-chart");
@@ -195,7 +208,9 @@ describe("the Helm chart installs the operator", () => {
         return si.status?.conditions?.length ? si : undefined;
       });
       // The exchange, so that the share is made and, at deletion, revoked.
-      sesf = (await startTestSesf(await platformServicesCreds(), "charttest_sesf")).service;
+      const creds = await platformServicesCreds();
+      identity = await startTestIdentity(creds, "charttest_identity", [], {}, reserved);
+      sesf = (await startTestSesf(creds, "charttest_sesf", identity.verifierSettings)).service;
       await createInTenant("serviceinstances", "ServiceInstance", "sesf", { service: "sesf" });
       await createInTenant("secureshares", "SecureShare", "pv", { recipients: [{ email: "elu@mairie.example" }] });
       await eventually("the SecureShare to be Ready", async () => {
@@ -249,6 +264,11 @@ describe("the Helm chart installs the operator", () => {
         body: { metadata: { name: "mutualis-nats-operator" }, stringData: { "system.creds": readFileSync(platform.env.NATS_SYSTEM_CREDS, "utf8"), "operator.nk": readFileSync(platform.env.NATS_OPERATOR_SEED_FILE, "utf8") } },
       });
       await core.createNamespacedSecret({ namespace: release, body: { metadata: { name: "mutualis-database" }, stringData: { MONGODB_URI: platform.env.MONGODB_URI } } });
+      // And the operator's client of the platform's identity service, with the local CA.
+      await core.createNamespacedSecret({
+        namespace: release,
+        body: { metadata: { name: "mutualis-identity" }, stringData: { "client-secret": readFileSync(platform.env.OPERATOR_CLIENT_SECRET_FILE, "utf8"), "ca.crt": readFileSync(platform.env.IDENTITY_CA_FILE, "utf8") } },
+      });
       try {
         // Both replicas on the zone whose node really runs pods (KWOK's only pretends); the chart
         // takes over the cluster-wide objects earlier tests' operators made.

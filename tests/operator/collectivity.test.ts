@@ -148,8 +148,10 @@ describe("a Collectivity becomes an isolated tenant", () => {
 
   it("when an administrator of one tenant acts, then they manage their own ServiceInstances and nothing of the other tenant", async () => {
     const pki = layout(platform.config).pki;
-    const agent = issueCertificate(pki, "agent-rennes", { commonName: "agent@rennes.test" });
-    const asAgent = platform.kubeConfigFor(agent, "agent@rennes.test");
+    // The API server names the platform's people oidc:<email> (its authentication configuration's
+    // prefix); a client certificate of that name stands for the person here.
+    const agent = issueCertificate(pki, "oidc-agent-rennes", { commonName: "oidc:agent@rennes.test" });
+    const asAgent = platform.kubeConfigFor(agent, "oidc:agent@rennes.test");
     const custom = asAgent.makeApiClient(CustomObjectsApi);
     const instance = (namespace: string) =>
       custom.createNamespacedCustomObject({
@@ -187,7 +189,8 @@ describe("a Collectivity becomes an isolated tenant", () => {
       return quota.spec?.hard?.pods === "200" ? true : undefined;
     });
     const binding = await eventually("the RoleBinding to be recreated", () => rbac.readNamespacedRoleBinding({ name: "collectivity-admins", namespace: "coll-t-rennes" }));
-    expect(binding.subjects?.map((s) => `${s.kind}:${s.name}`)).toEqual(["User:agent@rennes.test", "Group:rennes-admins"]);
+    // The platform's people under the API server's prefix, and the identity's administrators of the collectivity.
+    expect(binding.subjects?.map((s) => `${s.kind}:${s.name}`)).toEqual(["Group:oidc:mutualis:t-rennes:administrateur", "User:oidc:agent@rennes.test", "Group:oidc:rennes-admins"]);
   });
 
   it("when the tenant's NATS user talks, then it stays inside tenant.<name>.> and never sees another tenant's messages", async () => {

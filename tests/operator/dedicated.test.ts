@@ -9,6 +9,7 @@ import { eventStream, type RunningService } from "@mutualis/service-kit";
 import { collectivityManifest, deleteCollectivity, sirenFrom, startTestOperator, waitForGone, waitForReady } from "../support/operator.ts";
 import { eventually, testPlatform } from "../support/platform.ts";
 import { platformServicesCreds, startSharedActes, startTestGateway } from "../support/services.ts";
+import { reserveTestIdentity, startTestIdentity, type TestIdentity } from "../support/identity.ts";
 
 const platform = testPlatform();
 const kc = platform.kubeConfig();
@@ -19,7 +20,8 @@ const si = { group: "mutualis.fr", version: "v1alpha1", plural: "serviceinstance
 const agentNode = platform.config.zones.find((z) => z.runner === "agent")!.node;
 let operator: RunningOperator;
 let gatewayService: RunningService;
-let token: (user: string, collectivity: string) => Promise<string>;
+let identity: TestIdentity;
+const token = (email: string, collectivity: string) => identity.tokenFor(email, { [collectivity]: ["agent"] });
 const running: RunningService[] = [];
 const connections: NatsConnection[] = [];
 
@@ -80,15 +82,18 @@ async function tenantConnection(collectivity: string): Promise<NatsConnection> {
 
 describe("dedicated tenancy: service pods run by the local node agent", () => {
   beforeAll(async () => {
-    operator = await startTestOperator();
+    const reserved = await reserveTestIdentity();
+    // The operator tells dedicated deployments which issuer's tokens to verify.
+    operator = await startTestOperator({ env: reserved.operatorEnv });
     await objects.create(collectivityManifest({ name: "t-ded-a", siren: sirenFrom("21350031"), zone: "fr-bzh-1a" }));
     await objects.create(collectivityManifest({ name: "t-ded-b", siren: sirenFrom("21350032"), zone: "fr-bzh-1a" }));
     await waitForReady(kc, "t-ded-a");
     await waitForReady(kc, "t-ded-b");
     const creds = await platformServicesCreds();
     // The prefecture simulator and the shared actes deployment, as the platform runs them.
-    running.push(...(await startSharedActes(creds, "ded")));
-    ({ service: gatewayService, token } = await startTestGateway(creds, "ded"));
+    identity = await startTestIdentity(creds, "ded_identity", [], {}, reserved);
+    running.push(...(await startSharedActes(creds, "ded", identity.verifierSettings)));
+    gatewayService = await startTestGateway(creds, "ded", identity.verifierSettings);
     running.push(gatewayService);
     await custom.createNamespacedCustomObject({
       ...si,
@@ -100,6 +105,7 @@ describe("dedicated tenancy: service pods run by the local node agent", () => {
   afterAll(async () => {
     await Promise.all(connections.map((nc) => nc.close().catch(() => undefined)));
     for (const service of running.reverse()) await service.stop();
+    await identity?.stop();
     await deleteCollectivity(kc, "t-ded-a");
     await deleteCollectivity(kc, "t-ded-b");
     await waitForGone(kc, "t-ded-a");

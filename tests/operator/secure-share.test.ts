@@ -6,6 +6,7 @@ import type { RunningService } from "@mutualis/service-kit";
 import { collectivityManifest, deleteCollectivity, sirenFrom, startTestOperator, waitForGone, waitForReady } from "../support/operator.ts";
 import { eventually, testPlatform } from "../support/platform.ts";
 import { platformServicesCreds, startTestGateway, startTestSesf } from "../support/services.ts";
+import { reserveTestIdentity, startTestIdentity, type TestIdentity } from "../support/identity.ts";
 
 const platform = testPlatform();
 const kc = platform.kubeConfig();
@@ -17,7 +18,8 @@ const namespace = "coll-t-share";
 const database = "sharetest_sesf";
 let operator: RunningOperator;
 let sesf: RunningService;
-let gateway: { service: RunningService; token: (user: string, collectivity: string) => Promise<string> };
+let gateway: RunningService;
+let identity: TestIdentity;
 let mongo: MongoClient;
 
 interface ShareObject {
@@ -44,10 +46,13 @@ async function links(name: string): Promise<{ upload: string; byEmail: Map<strin
 
 describe("SecureShare: a share of the secure file exchange, declared in Kubernetes", () => {
   beforeAll(async () => {
-    operator = await startTestOperator();
+    // The operator calls sesf with its own token (client credentials) from this identity.
+    const reserved = await reserveTestIdentity();
+    operator = await startTestOperator({ env: reserved.operatorEnv });
     const creds = await platformServicesCreds();
-    ({ service: sesf } = await startTestSesf(creds, database));
-    gateway = await startTestGateway(creds, "sharetest");
+    identity = await startTestIdentity(creds, "sharetest_identity", [], {}, reserved);
+    ({ service: sesf } = await startTestSesf(creds, database, identity.verifierSettings));
+    gateway = await startTestGateway(creds, "sharetest", identity.verifierSettings);
     mongo = await MongoClient.connect(platform.env.MONGODB_URI);
     await objects.create(collectivityManifest({ name: "t-share", siren: sirenFrom("21350041") }));
     await waitForReady(kc, "t-share");
@@ -64,8 +69,9 @@ describe("SecureShare: a share of the secure file exchange, declared in Kubernet
     await mongo?.close();
     await deleteCollectivity(kc, "t-share");
     await waitForGone(kc, "t-share");
-    await gateway?.service.stop();
+    await gateway?.stop();
     await sesf?.stop();
+    await identity?.stop();
     await operator?.stop();
   });
 
@@ -160,9 +166,9 @@ describe("SecureShare: a share of the secure file exchange, declared in Kubernet
 
   it("when an agent invites a guest through the gateway, then the voucher is made on the collectivity's own subjects; another collectivity's agent is refused", async () => {
     const post = async (collectivity: string, operation: string, body: unknown, user = "instructeur@t-share.example") =>
-      fetch(`${gateway.service.url}/api/v1/tenants/${collectivity}/sesf/${operation}`, {
+      fetch(`${gateway.url}/api/v1/tenants/${collectivity}/sesf/${operation}`, {
         method: "POST",
-        headers: { authorization: `Bearer ${await gateway.token(user, "t-share")}`, "content-type": "application/json" },
+        headers: { authorization: `Bearer ${await identity.tokenFor(user, { "t-share": ["agent"] })}`, "content-type": "application/json" },
         body: JSON.stringify(body),
       });
     const made = await post("t-share", "vouchers.create", { agent: { email: "instructeur@t-share.example" }, guest: { email: "gerant@entreprise.example" }, voucherDays: 2 });
@@ -171,7 +177,7 @@ describe("SecureShare: a share of the secure file exchange, declared in Kubernet
     expect(voucher.voucherUrl).toMatch(/\/api\/v1\/uploads\/[-_A-Za-z0-9]{43}$/);
     const listed = (await (await post("t-share", "shares.list", {})).json()) as { id: string; guest?: string }[];
     expect(listed.find((s) => s.id === voucher.id)).toMatchObject({ guest: "gerant@entreprise.example" });
-    // The token names t-share: another collectivity's subjects stay out of reach, and no wildcard passes.
+    // The caller belongs to t-share: another collectivity's subjects stay out of reach, and no wildcard passes.
     expect((await post("t-other", "shares.list", {})).status).toBe(403);
     expect((await post("t-share", "shares.>", {})).status).toBe(400);
   });

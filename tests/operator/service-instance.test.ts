@@ -6,6 +6,7 @@ import type { RunningService } from "@mutualis/service-kit";
 import { collectivityManifest, deleteCollectivity, sirenFrom, startTestOperator, waitForGone, waitForReady } from "../support/operator.ts";
 import { eventually, testPlatform } from "../support/platform.ts";
 import { platformServicesCreds, startSharedActes } from "../support/services.ts";
+import { bearer, startTestIdentity, type TestIdentity } from "../support/identity.ts";
 
 const platform = testPlatform();
 const kc = platform.kubeConfig();
@@ -14,6 +15,7 @@ const apps = kc.makeApiClient(AppsV1Api);
 const custom = kc.makeApiClient(CustomObjectsApi);
 const objects = KubernetesObjectApi.makeApiClient(kc);
 let operator: RunningOperator;
+let identity: TestIdentity;
 const running: RunningService[] = [];
 const connections: NatsConnection[] = [];
 
@@ -69,12 +71,15 @@ describe("ServiceInstance, shared tenancy: the NATS way", () => {
     await waitForReady(kc, "t-si-a");
     await waitForReady(kc, "t-si-b");
     // The shared deployments run with the platform services account's creds, as the hosting lot mounts them.
-    running.push(...(await startSharedActes(await platformServicesCreds(), "si")));
+    const creds = await platformServicesCreds();
+    identity = await startTestIdentity(creds, "si_identity", []);
+    running.push(...(await startSharedActes(creds, "si", identity.verifierSettings)));
   });
 
   afterAll(async () => {
     await Promise.all(connections.map((nc) => nc.close().catch(() => undefined)));
     for (const service of running.reverse()) await service.stop();
+    await identity?.stop();
     await deleteCollectivity(kc, "t-si-a");
     await deleteCollectivity(kc, "t-si-b");
     await deleteCollectivity(kc, "t-si-c");
@@ -90,6 +95,8 @@ describe("ServiceInstance, shared tenancy: the NATS way", () => {
     expect(ready.status).toMatchObject({ tenancy: "shared", url: expect.stringMatching(/\/api\/v1\/tenants\/t-si-a\/actes$/) });
 
     const agents = await tenantConnection("t-si-a");
+    // The collectivity's software calls with an agent's token, as the gateway forwards it.
+    const agent = bearer(await identity.tokenFor("agent@t-si-a.example", { "t-si-a": ["agent"] }));
     const reply = await agents.request(
       "tenant.t-si-a.actes.submit",
       JSON.stringify({
@@ -100,11 +107,11 @@ describe("ServiceInstance, shared tenancy: the NATS way", () => {
         date: "2026-11-20",
         document: { fileName: "d.pdf", mimeType: "application/pdf", contentBase64: pdf },
       }),
-      { timeout: 10_000 },
+      { timeout: 10_000, ...agent },
     );
     const id = reply.json<{ id: string }>().id;
     const acknowledged = await eventually("the act to be acknowledged", async () => {
-      const act = (await agents.request("tenant.t-si-a.actes.get", JSON.stringify({ id }), { timeout: 5000 })).json<{ status: string; identifier?: string }>();
+      const act = (await agents.request("tenant.t-si-a.actes.get", JSON.stringify({ id }), { timeout: 5000, ...agent })).json<{ status: string; identifier?: string }>();
       return act.status === "acknowledged" ? act : undefined;
     });
     expect(acknowledged.identifier).toMatch(/^035-21350011\d-20261120-D2026_010-DE$/);

@@ -9,6 +9,7 @@ import { actesService, actesSettings } from "@mutualis/actes";
 import { createAccount, ensureOperatorIdentity, layout, pushAccountJwt, restart, signAccount, userCreds } from "@mutualis/local-platform";
 import { prefectureSimulator, simulatorSettings } from "@mutualis/prefecture-simulator";
 import { loadSettings, RunningService } from "@mutualis/service-kit";
+import { bearer, startTestIdentity, type TestIdentity } from "../support/identity.ts";
 import { eventually, testPlatform } from "../support/platform.ts";
 
 const platform = testPlatform();
@@ -18,6 +19,7 @@ let credsFile: string;
 let client: NatsConnection;
 let actes: RunningService;
 let simulator: RunningService;
+let identity: TestIdentity;
 
 interface ActView {
   id: string;
@@ -43,6 +45,7 @@ const startActes = () =>
       ACTES_MAX_FILE_BYTES: "65536",
       ACTES_STREAM_PREFIX: `ACTES_${run.toUpperCase()}`,
       LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? "error",
+      ...identity.verifierSettings,
     }),
   ).start();
 
@@ -62,8 +65,13 @@ const startSimulator = () =>
     }),
   ).start();
 
-async function call<T>(subject: string, body: unknown): Promise<{ status: number; body: T }> {
-  const reply = await client.request(subject, JSON.stringify(body), { timeout: 10_000 });
+/** An agent of the collectivity: the caller of a tenant subject unless the test says who. */
+const agentOf = (collectivity: string) => identity.tokenFor(`agent@${collectivity}.example`, { [collectivity]: ["agent"] });
+
+async function call<T>(subject: string, body: unknown, token?: string): Promise<{ status: number; body: T }> {
+  const [root, collectivity] = subject.split(".");
+  const as = token ?? (root === "tenant" ? await agentOf(collectivity!) : undefined);
+  const reply = await client.request(subject, JSON.stringify(body), { timeout: 10_000, ...(as ? bearer(as) : {}) });
   const code = reply.headers?.get("Nats-Service-Error-Code");
   return { status: code ? Number(code) : 200, body: reply.json<T>() };
 }
@@ -90,14 +98,15 @@ async function waitForStatus(collectivity: string, id: string, status: string): 
 
 describe("the actes service with the prefecture simulator, over real NATS JetStream and FerretDB", () => {
   beforeAll(async () => {
-    const identity = await ensureOperatorIdentity(layout(platform.config).nats);
+    const natsOperator = await ensureOperatorIdentity(layout(platform.config).nats);
     const account = createAccount();
     const system = await platform.systemNats();
-    await pushAccountJwt(system, await signAccount(identity, "platform-services-test", account));
+    await pushAccountJwt(system, await signAccount(natsOperator, "platform-services-test", account));
     await system.close();
     credsFile = join(mkdtempSync(join(tmpdir(), "actes-")), "services.creds");
     writeFileSync(credsFile, await userCreds("services", account), { mode: 0o600 });
     client = await connect({ servers: platform.env.NATS_URL, authenticator: credsAuthenticator(await userCreds("caller", account)), maxReconnectAttempts: -1 });
+    identity = await startTestIdentity(credsFile, `actes_${run}_identity`, []);
     simulator = await startSimulator();
     actes = await startActes();
     for (const [collectivity, siren, departement] of [["rennes", "213502388", "35"], ["brest", "212900195", "29"], ["faux", "123456789", "35"]]) {
@@ -108,6 +117,7 @@ describe("the actes service with the prefecture simulator, over real NATS JetStr
   afterAll(async () => {
     await actes?.stop();
     await simulator?.stop();
+    await identity?.stop();
     await client?.close();
   });
 
@@ -172,6 +182,35 @@ describe("the actes service with the prefecture simulator, over real NATS JetStr
     });
     expect((await call<ActView>("tenant.rennes.actes.cancel", { id })).body.status).toBe("cancellationAsked");
     await waitForStatus("rennes", id, "cancelled");
+  });
+
+  it("when people of the collectivity act on an act, then an agent submits and reads, only its author or an administrator asks its cancellation, and other collectivities' people are refused", async () => {
+    const author = await identity.tokenFor("redacteur@rennes.example", { rennes: ["agent"] });
+    const colleague = await identity.tokenFor("collegue@rennes.example", { rennes: ["agent"] });
+    const elu = await identity.tokenFor("maire@rennes.example", { rennes: ["elu"] });
+    const administrator = await identity.tokenFor("dsi@rennes.example", { rennes: ["administrateur"] });
+    const brest = await identity.tokenFor("agent@brest.example", { brest: ["agent", "administrateur"] });
+    const first = await call<ActView & { author: string }>("tenant.rennes.actes.submit", act("D2026_010"), author);
+    expect(first.body.author).toBe("redacteur@rennes.example");
+    const second = (await call<ActView>("tenant.rennes.actes.submit", act("D2026_011"), author)).body;
+    await waitForStatus("rennes", first.body.id, "acknowledged");
+    await waitForStatus("rennes", second.id, "acknowledged");
+    const table: [string, string, unknown, string | undefined, number][] = [
+      ["an elected member reads acts", "tenant.rennes.actes.list", {}, elu, 200],
+      ["an elected member does not submit them", "tenant.rennes.actes.submit", act("D2026_012"), elu, 403],
+      ["a colleague may not cancel another's act", "tenant.rennes.actes.cancel", { id: first.body.id }, colleague, 403],
+      ["another collectivity's agent is refused on Rennes's subjects", "tenant.rennes.actes.get", { id: first.body.id }, brest, 403],
+      ["another collectivity's administrator may not cancel it", "tenant.rennes.actes.cancel", { id: first.body.id }, brest, 403],
+      ["nobody without a token", "tenant.rennes.actes.list", {}, "", 401],
+      ["the author asks its cancellation", "tenant.rennes.actes.cancel", { id: first.body.id }, author, 200],
+      ["an administrator asks another's cancellation", "tenant.rennes.actes.cancel", { id: second.id }, administrator, 200],
+    ];
+    const outcomes = [];
+    for (const [why, subject, body, token] of table) {
+      const reply = token === "" ? await client.request(subject, JSON.stringify(body), { timeout: 10_000 }) : undefined;
+      outcomes.push([why, reply ? Number(reply.headers?.get("Nats-Service-Error-Code") ?? 200) : (await call(subject, body, token)).status]);
+    }
+    expect(outcomes).toEqual(table.map(([why, , , , expected]) => [why, expected]));
   });
 
   it("when /metrics is scraped, then acts submitted, acknowledged and refused are counted per collectivity", async () => {

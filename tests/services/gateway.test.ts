@@ -7,6 +7,7 @@ import { collectivityManifest, deleteCollectivity, sirenFrom, startTestOperator,
 import { sampleValue } from "../support/metrics.ts";
 import { eventually, testPlatform } from "../support/platform.ts";
 import { platformServicesCreds, startSharedActes, startTestGateway } from "../support/services.ts";
+import { craftToken, startTestIdentity, type TestIdentity } from "../support/identity.ts";
 
 const platform = testPlatform();
 const kc = platform.kubeConfig();
@@ -15,7 +16,9 @@ let operator: RunningOperator;
 let gatewayService: RunningService;
 const running: RunningService[] = [];
 
-let token: (user: string, collectivity: string, expiresIn?: string) => Promise<string>;
+let identity: TestIdentity;
+/** A person of the tests with one role in one collectivity, signed in through the identity service. */
+const token = (email: string, collectivity: string, role: "agent" | "administrateur" = "agent") => identity.tokenFor(email, { [collectivity]: [role] });
 
 async function api(method: string, path: string, bearer?: string, body?: unknown): Promise<{ status: number; body: Record<string, unknown> & { details?: string[] } }> {
   const res = await fetch(`${gatewayService.url}${path}`, {
@@ -43,13 +46,15 @@ describe("the gateway: authenticated HTTP in front of the services", () => {
     await waitForReady(kc, "t-gw-a");
     await waitForReady(kc, "t-gw-b");
     const creds = await platformServicesCreds();
-    running.push(...(await startSharedActes(creds, "gw")));
-    ({ service: gatewayService, token } = await startTestGateway(creds, "gw"));
+    identity = await startTestIdentity(creds, "gw_identity", []);
+    running.push(...(await startSharedActes(creds, "gw", identity.verifierSettings)));
+    gatewayService = await startTestGateway(creds, "gw", identity.verifierSettings);
     running.push(gatewayService);
   });
 
   afterAll(async () => {
     for (const service of running.reverse()) await service.stop();
+    await identity?.stop();
     await deleteCollectivity(kc, "t-gw-a");
     await deleteCollectivity(kc, "t-gw-b");
     await waitForGone(kc, "t-gw-a");
@@ -57,15 +62,26 @@ describe("the gateway: authenticated HTTP in front of the services", () => {
     await operator.stop();
   });
 
-  it("when a call has no token, a forged one or an expired one, then it is refused with 401", async () => {
+  it("when a call has no token, a forged one, an expired one, one without expiry, of another type or for another audience, then it is refused with 401", async () => {
     expect((await api("GET", "/api/v1/tenants/t-gw-a/actes/list")).status).toBe(401);
     expect((await api("GET", "/api/v1/tenants/t-gw-a/actes/list", "not.a.token")).status).toBe(401);
-    const expired = await api("GET", "/api/v1/tenants/t-gw-a/actes/list", await token("agent@gw-a.test", "t-gw-a", "-1m"));
-    expect(expired).toEqual({ status: 401, body: { error: "Unauthorized", message: "the token has expired" } });
+    const now = Math.floor(Date.now() / 1000);
+    const claims = { iss: identity.issuer, aud: "mutualis-api", sub: "forged", email: "agent@gw-a.test", memberships: { "t-gw-a": ["administrateur"] }, iat: now, exp: now + 600 };
+    const refused = async (token: string) => (await api("GET", "/api/v1/tenants/t-gw-a/actes/list", token)).body.message;
+    expect(await refused(await craftToken(identity.keysFile, { ...claims, exp: now - 60 }))).toBe("the token has expired");
+    expect(await refused(await craftToken(identity.keysFile, { ...claims, exp: undefined }))).toBe("the token is not valid");
+    expect(await refused(await craftToken(identity.keysFile, { ...claims, aud: "another-api" }))).toBe("the token is not valid");
+    expect(await refused(await craftToken(identity.keysFile, claims, { typ: "JWT" }))).toBe("the token is not valid");
+    expect(await refused(await craftToken(identity.keysFile, { ...claims, iss: "https://elsewhere.example" }))).toBe("the token is not valid");
+    // Signed by a key the identity never published.
+    const [header, payload] = (await craftToken(identity.keysFile, claims)).split(".");
+    expect(await refused(`${header}.${payload}.${Buffer.alloc(64, 1).toString("base64url")}`)).toBe("the token is not valid");
+    const unsigned = `${Buffer.from(JSON.stringify({ alg: "none", typ: "at+jwt" })).toString("base64url")}.${payload}.`;
+    expect(await refused(unsigned)).toBe("the token is not valid");
   });
 
   it("when an administrator requests the actes service through the gateway, then the ServiceInstance is created as them and becomes Ready", async () => {
-    const admin = await token("admin@gw-a.test", "t-gw-a");
+    const admin = await token("admin@gw-a.test", "t-gw-a", "administrateur");
     const created = await api("POST", "/api/v1/tenants/t-gw-a/service-instances", admin, { name: "actes", service: "actes" });
     expect(created.status).toBe(201);
     await eventually("the instance to be Ready", async () => {
@@ -78,7 +94,17 @@ describe("the gateway: authenticated HTTP in front of the services", () => {
     const agent = await token("agent@gw-a.test", "t-gw-a");
     const refused = await api("POST", "/api/v1/tenants/t-gw-a/service-instances", agent, { name: "helios", service: "helios" });
     expect(refused.status).toBe(403);
-    expect(String(refused.body.message)).toContain('User "agent@gw-a.test" cannot create resource "serviceinstances"');
+    expect(String(refused.body.message)).toContain('User "oidc:agent@gw-a.test" cannot create resource "serviceinstances"');
+  });
+
+  it("when an administrator of the identity service (not named in the Collectivity) lists the instances, then their role's group lets them, and groups a token claims count for nothing", async () => {
+    const delegated = await identity.tokenFor("adjoint.numerique@gw-a.test", { "t-gw-a": ["administrateur"] });
+    expect((await api("GET", "/api/v1/tenants/t-gw-a/service-instances", delegated)).status).toBe(200);
+    // A well-signed token whose own claims name system:masters: the gateway computes groups from memberships.
+    const now = Math.floor(Date.now() / 1000);
+    const greedy = await craftToken(identity.keysFile, { iss: identity.issuer, aud: "mutualis-api", sub: "greedy", email: "greedy@gw-a.test", memberships: { "t-gw-a": ["agent"] }, groups: ["system:masters"], iat: now, exp: now + 600 });
+    expect((await api("GET", "/api/v1/tenants/t-gw-a/service-instances", greedy)).status).toBe(403);
+    expect((await api("POST", "/api/v1/tenants/t-gw-a/service-instances", greedy, { name: "helios", service: "helios" })).status).toBe(403);
   });
 
   it("when an agent submits an act through the gateway, then it is acknowledged", async () => {
@@ -99,10 +125,16 @@ describe("the gateway: authenticated HTTP in front of the services", () => {
     expect(refused.body.details?.join("\n")).toContain("numeroInterne");
   });
 
-  it("when a token of another collectivity is used, then the gateway refuses it with 403 before anything is forwarded", async () => {
+  it("when a person of another collectivity calls, then the gateway refuses them with 403 before anything is forwarded", async () => {
     const other = await token("agent@gw-b.test", "t-gw-b");
     const refused = await api("GET", "/api/v1/tenants/t-gw-a/actes/list", other);
-    expect(refused).toEqual({ status: 403, body: { error: "Forbidden", message: "this token is for collectivity t-gw-b, not t-gw-a" } });
+    expect(refused).toEqual({ status: 403, body: { error: "Forbidden", message: "the caller has no role in collectivity t-gw-a" } });
+  });
+
+  it("when a caller may reach the collectivity but not the operation, then the service itself refuses them with its reason", async () => {
+    const elu = await identity.tokenFor("elu@gw-a.test", { "t-gw-a": ["elu"] });
+    const refused = await api("POST", "/api/v1/tenants/t-gw-a/actes/submit", elu, act("A2026_009"));
+    expect(refused).toEqual({ status: 403, body: { error: "Forbidden", message: "this operation needs a role among agent, secretaire, administrateur in collectivity t-gw-a" } });
   });
 
   it("when a collectivity calls a service it has no instance of, then the service refuses it with 403", async () => {
@@ -134,6 +166,7 @@ describe("the gateway: authenticated HTTP in front of the services", () => {
     try {
       const entries = await client.db("gw_gateway").collection("audit").find({}, { projection: { _id: 0, at: 0 } }).toArray();
       expect(entries).toEqual(expect.arrayContaining([{ user: "admin@gw-a.test", collectivity: "t-gw-a", action: "create service-instance actes", status: 201 }]));
+      expect(JSON.stringify(entries)).not.toMatch(/eyJ/);
       expect(JSON.stringify(entries)).not.toContain("Arrêté");
     } finally {
       await client.close();

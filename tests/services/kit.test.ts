@@ -15,7 +15,8 @@ import {
   stopComponent,
   userCreds,
 } from "@mutualis/local-platform";
-import { baseSettings, InvalidRequest, loadSettings, RunningService, type ServiceDefinition } from "@mutualis/service-kit";
+import { allow, baseSettings, InvalidRequest, loadSettings, RunningService, type ServiceDefinition } from "@mutualis/service-kit";
+import { bearer, startTestIdentity, type TestIdentity } from "../support/identity.ts";
 import { sampleValue } from "../support/metrics.ts";
 import { eventually, testPlatform } from "../support/platform.ts";
 
@@ -23,6 +24,7 @@ const platform = testPlatform();
 let credsFile: string;
 let service: RunningService;
 let client: NatsConnection;
+let identity!: TestIdentity;
 
 const note = z.object({ collectivity: z.string().regex(/^[a-z0-9-]+$/), text: z.string().min(1).max(200) });
 
@@ -48,6 +50,7 @@ const notes: ServiceDefinition = {
       name: "count",
       subject: "tenant.*.notes.count",
       schema: z.object({ prefix: z.string().max(20) }).optional(),
+      callers: allow.members(),
       handle: async (_request, context) => ({ collectivity: context.collectivity, count: await database.collection("notes").countDocuments({ collectivity: context.collectivity }) }),
     },
   ],
@@ -64,19 +67,21 @@ function settings(overrides: Record<string, string> = {}) {
     MONGODB_URI: platform.env.MONGODB_URI,
     MONGODB_DATABASE: "service_kit_test",
     LOG_LEVEL: "warn",
+    ...identity.verifierSettings,
     ...overrides,
   });
 }
 
 describe("the service kit against real NATS and FerretDB", () => {
   beforeAll(async () => {
-    const identity = await ensureOperatorIdentity(layout(platform.config).nats);
+    const natsOperator = await ensureOperatorIdentity(layout(platform.config).nats);
     const account = createAccount();
     const system = await platform.systemNats();
-    await pushAccountJwt(system, await signAccount(identity, "service-kit-test", account));
+    await pushAccountJwt(system, await signAccount(natsOperator, "service-kit-test", account));
     await system.close();
     credsFile = join(mkdtempSync(join(tmpdir(), "kit-")), "user.creds");
     writeFileSync(credsFile, await userCreds("notes", account), { mode: 0o600 });
+    identity = await startTestIdentity(credsFile, "service_kit_test_identity", []);
     service = await new RunningService(notes, settings()).start();
     client = await connect({ servers: platform.env.NATS_URL, authenticator: credsAuthenticator(await userCreds("client", account)) });
   });
@@ -84,6 +89,7 @@ describe("the service kit against real NATS and FerretDB", () => {
   afterAll(async () => {
     await client?.close();
     await service?.stop();
+    await identity?.stop();
   });
 
   it("when a request is valid, then it is stored and answered, with security headers", async () => {
@@ -111,14 +117,28 @@ describe("the service kit against real NATS and FerretDB", () => {
   });
 
   it("when a tenant subject is requested over NATS, then the endpoint knows the collectivity from the subject", async () => {
-    const reply = await client.request("tenant.rennes.notes.count", "", { timeout: 5000 });
+    const token = await identity.tokenFor("agent.double@mairie.example", { rennes: ["agent"], brest: ["elu"] });
+    const reply = await client.request("tenant.rennes.notes.count", "", { timeout: 5000, ...bearer(token) });
     expect(reply.json()).toEqual({ collectivity: "rennes", count: 1 });
-    const other = await client.request("tenant.brest.notes.count", "", { timeout: 5000 });
+    const other = await client.request("tenant.brest.notes.count", "", { timeout: 5000, ...bearer(token) });
     expect(other.json()).toEqual({ collectivity: "brest", count: 0 });
   });
 
+  it("when a tenant endpoint is called without a token, with a bad one, or by someone with no role in the subject's collectivity, then it is refused before its handler", async () => {
+    const status = (reply: { headers?: { get(key: string): string } }) => reply.headers?.get("Nats-Service-Error-Code");
+    expect(status(await client.request("tenant.rennes.notes.count", "", { timeout: 5000 }))).toBe("401");
+    expect(status(await client.request("tenant.rennes.notes.count", "", { timeout: 5000, ...bearer("not-a-token") }))).toBe("401");
+    const outsider = await identity.tokenFor("agent.brest@mairie.example", { brest: ["agent"] });
+    const refused = await client.request("tenant.rennes.notes.count", "", { timeout: 5000, ...bearer(outsider) });
+    expect(status(refused)).toBe("403");
+    expect(refused.headers?.get("Nats-Service-Error")).toBe("this operation needs a role among agent, signataire, secretaire, elu, administrateur in collectivity rennes");
+    const noRole = await identity.tokenFor("nouvel.agent@mairie.example", { rennes: [] });
+    expect(status(await client.request("tenant.rennes.notes.count", "", { timeout: 5000, ...bearer(noRole) }))).toBe("403");
+  });
+
   it("when a NATS request is invalid, then the reply carries the same status code as HTTP would", async () => {
-    const reply = await client.request("tenant.rennes.notes.count", JSON.stringify({ prefix: "x".repeat(50) }), { timeout: 5000 });
+    const token = await identity.tokenFor("agent.double@mairie.example", { rennes: ["agent"], brest: ["elu"] });
+    const reply = await client.request("tenant.rennes.notes.count", JSON.stringify({ prefix: "x".repeat(50) }), { timeout: 5000, ...bearer(token) });
     expect(reply.headers?.get("Nats-Service-Error-Code")).toBe("400");
     expect(reply.headers?.get("Nats-Service-Error")).toBe("the request is invalid");
   });
@@ -138,10 +158,11 @@ describe("the service kit against real NATS and FerretDB", () => {
 
   it("when /metrics is scraped, then request durations, each collectivity's requests by outcome and the business counter are there", async () => {
     const text = await (await fetch(`${service.url}/metrics`)).text();
-    // Brest asked once (ok); Rennes asked twice, once invalidly (rejected); health and metrics are nobody's.
+    // Brest asked once (ok); Rennes was asked invalidly once and by callers refused four times
+    // (rejected; NATS's permissions vouch for the subject's collectivity); health and metrics are nobody's.
     const tenantRequests = (labels: Record<string, string>) => sampleValue(text, "mutualis_tenant_request_duration_seconds_count", { service: "notes", ...labels });
     expect(tenantRequests({ collectivity: "brest", interface: "nats", outcome: "ok" })).toBe(1);
-    expect(tenantRequests({ collectivity: "rennes", interface: "nats", outcome: "rejected" })).toBe(1);
+    expect(tenantRequests({ collectivity: "rennes", interface: "nats", outcome: "rejected" })).toBe(5);
     expect(tenantRequests({ interface: "http" })).toBeUndefined();
     expect(text).toMatch(/^http_request_duration_seconds_count\{.*route="\/api\/notes".*status_code="201".*\} 1$/m);
     expect(text).toMatch(/^nats_request_duration_seconds_count\{.*endpoint="count".*outcome="ok".*\} [1-9]/m);

@@ -2,14 +2,16 @@ import { existsSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import type { Server } from "node:net";
 import { join } from "node:path";
 import { CoreV1Api, KubernetesObjectApi, type KubernetesObject } from "@kubernetes/client-node";
-import { mintDevToken } from "@mutualis/gateway";
-import { applyLotService, claimDirectory, layout, lotServiceRoute, parseRoute, startIngress } from "@mutualis/local-platform";
+import { AccountRepository, PasswordHasher } from "@mutualis/identity";
+import { applyLotService, claimDirectory, demoToken, ensureLocalSecrets, layout, lotServiceRoute, parseRoute, startIngress } from "@mutualis/local-platform";
+import { CallerVerifier, Database, type Role } from "@mutualis/service-kit";
 import { KubeClient, type RunningOperator } from "@mutualis/operator";
 import { connect, credsAuthenticator, type NatsConnection } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { collectivityManifest, deleteCollectivity, sirenFrom, startTestOperator, waitForGone, waitForReady } from "../support/operator.ts";
 import { eventually, testPlatform } from "../support/platform.ts";
 import { platformServicesCreds } from "../support/services.ts";
+import { bearer } from "../support/identity.ts";
 
 const platform = testPlatform();
 const kc = platform.kubeConfig();
@@ -18,6 +20,8 @@ const core = kc.makeApiClient(CoreV1Api);
 const { ports } = platform.config;
 const namespace = "mutualis-system";
 const agentNode = platform.config.zones.find((z) => z.runner === "agent")!.node;
+/** A fetch that trusts the local CA, as the platform's services do. */
+const demoTrustedFetch = new CallerVerifier({ issuer: platform.env.IDENTITY_ISSUER, audience: "mutualis-api", caFile: platform.env.IDENTITY_CA_FILE }).fetch;
 
 describe("shared services run from the hosting lot's manifests", () => {
   let operator: RunningOperator | undefined;
@@ -29,7 +33,25 @@ describe("shared services run from the hosting lot's manifests", () => {
   async function runFromLot(service: string, port: number): Promise<void> {
     applied.push(...((await applyLotService(platform.config, platform.env, service)) as KubernetesObject[]));
     ingresses.push(await startIngress(KubeClient.fromKubeConfig(kc), parseRoute(lotServiceRoute(platform.config, platform.env, service, port))));
+    if (service === "identity") return;
     await eventually(`${service} to answer through the ingress`, async () => ((await fetch(`http://127.0.0.1:${port}/readyz`).catch(() => undefined))?.ok ? true : undefined), 150_000);
+  }
+
+  /**
+   * A person of the lot's identity service with these roles (written in its database as an
+   * administrator would grant them), signed in with the demo password.
+   */
+  async function lotPerson(email: string, memberships: Record<string, Role[]>): Promise<string> {
+    const store = await Database.connect(platform.env.MONGODB_URI, "identity", "platform-services-test");
+    try {
+      const accounts = new AccountRepository(store);
+      const passwordHash = await new PasswordHasher(1).hash(ensureLocalSecrets(layout(platform.config).identity).demoPassword);
+      const account = (await accounts.findByEmail(email)) ?? (await accounts.create({ kind: "agent", email, givenName: "Test", usualName: "Lot", passwordHash, emailVerified: true }));
+      for (const [collectivity, roles] of Object.entries(memberships)) await accounts.setMembership(account._id, collectivity, roles);
+    } finally {
+      await store.close();
+    }
+    return demoToken(platform.config, email);
   }
 
   async function podOf(service: string) {
@@ -49,11 +71,28 @@ describe("shared services run from the hosting lot's manifests", () => {
     // No pod of the lot may outlive this file: the next ones run their own services on the same subjects.
     await eventually("the lot's pods to be gone", async () => ((await core.listNamespacedPod({ namespace, labelSelector: "app.kubernetes.io/instance=shared" })).items.length === 0 ? true : undefined), 90_000);
     await core.deletePersistentVolume({ name: `local-${namespace}-sesf-storage` }).catch(() => undefined);
-    for (const name of ["sesf-master-key", "gateway-dev-jwks"]) await core.deleteNamespacedSecret({ name, namespace }).catch(() => undefined);
+    for (const name of ["sesf-master-key", "identity-keys", "identity-clients", "identity-tls", "identity-seed"]) await core.deleteNamespacedSecret({ name, namespace }).catch(() => undefined);
     rmSync(claimDirectory(layout(platform.config).data, namespace, "sesf-storage"), { recursive: true, force: true });
     await deleteCollectivity(kc, "t-lot-gw").catch(() => undefined);
     await waitForGone(kc, "t-lot-gw").catch(() => undefined);
     await operator?.stop();
+  });
+
+  it("when the lot's identity service runs, then it answers over TLS from the local CA on its fixed port, its keys from a Secret, and a demo person signs in", { timeout: 180_000 }, async () => {
+    await runFromLot("identity", ports.identity);
+    const issuer = platform.env.IDENTITY_ISSUER;
+    const discovery = await eventually("the identity to answer through the ingress", async () => {
+      const answer = await demoTrustedFetch(`${issuer}/.well-known/openid-configuration`).catch(() => undefined);
+      return answer?.ok ? ((await answer.json()) as { issuer: string; jwks_uri: string }) : undefined;
+    }, 150_000);
+    expect(discovery.issuer).toBe(issuer);
+    const pod = await podOf("identity");
+    // The keys are the platform's Secret, mounted as a file: the pod's spec holds none.
+    expect(JSON.stringify(pod?.spec)).not.toMatch(/"d"\s*:/);
+    expect(pod?.spec?.containers[0]?.readinessProbe?.httpGet?.scheme).toBe("HTTPS");
+    const token = await demoToken(platform.config, "agent@ville-rennes.example");
+    const claims = JSON.parse(Buffer.from(token.split(".")[1]!, "base64url").toString("utf8")) as Record<string, unknown>;
+    expect(claims).toMatchObject({ iss: issuer, aud: "mutualis-api", email: "agent@ville-rennes.example", memberships: { rennes: ["agent"] } });
   });
 
   it("when the local lot's observatory is applied, then the node agent runs its pod, restricted, and the local ingress reaches it on the platform's fixed port", { timeout: 180_000 }, async () => {
@@ -80,7 +119,9 @@ describe("shared services run from the hosting lot's manifests", () => {
 
     nc = await connect({ servers: platform.env.NATS_URL, authenticator: credsAuthenticator(readFileSync(await platformServicesCreds())) });
     await nc.request("platform.sesf.tenants.enable", JSON.stringify({ collectivity: "t-lot-sesf", siren: "213502388", departement: "035", displayName: "t-lot-sesf" }), { timeout: 10_000 });
-    const reply = await nc.request("tenant.t-lot-sesf.sesf.shares.create", JSON.stringify({ description: "Pièces du marché", recipients: [{ email: "titulaire@entreprise.example" }] }), { timeout: 10_000 });
+    // An agent of the collectivity, signed in at the lot's identity service, which sesf's pod trusts.
+    const agent = await lotPerson("agent@lot-sesf.test", { "t-lot-sesf": ["agent"] });
+    const reply = await nc.request("tenant.t-lot-sesf.sesf.shares.create", JSON.stringify({ description: "Pièces du marché", recipients: [{ email: "titulaire@entreprise.example" }] }), { timeout: 10_000, ...bearer(agent) });
     expect(reply.headers?.get("Nats-Service-Error-Code") ?? "").toBe("");
     const created = reply.json<{ uploadUrl: string; links: { url: string }[] }>();
     // Its public address is the platform's fixed port, from the lot's local profile.
@@ -105,23 +146,23 @@ describe("shared services run from the hosting lot's manifests", () => {
     expect(downloaded.equals(content)).toBe(true);
   });
 
-  it("when the lot's gateway runs, then it acts as its callers through its ServiceAccount and trusts the platform's development keys", { timeout: 300_000 }, async () => {
+  it("when the lot's gateway runs, then it verifies its callers' tokens with the lot's identity service and acts as them through its ServiceAccount", { timeout: 300_000 }, async () => {
     await objects.create(collectivityManifest({ name: "t-lot-gw", siren: sirenFrom("21350051"), administrators: { users: ["admin@lot-gw.test"] } }));
     await waitForReady(kc, "t-lot-gw");
     await runFromLot("gateway", ports.gateway);
     const pod = await podOf("gateway");
     expect(pod?.spec?.serviceAccountName).toBe("gateway");
 
-    const keyFile = join(layout(platform.config).gateway, "signing-key.json");
-    const token = (user: string) => mintDevToken(keyFile, { user, collectivity: "t-lot-gw", issuer: "mutualis-local", audience: "mutualis-gateway" });
     const list = (bearer?: string) =>
       fetch(`http://127.0.0.1:${ports.gateway}/api/v1/tenants/t-lot-gw/service-instances`, { headers: bearer ? { authorization: `Bearer ${bearer}` } : {} });
     expect((await list()).status).toBe(401);
     // The administrator's RoleBinding lets them list; RBAC judged the call as theirs (the gateway may only impersonate).
-    const answered = await list(await token("admin@lot-gw.test"));
+    const answered = await list(await lotPerson("admin@lot-gw.test", { "t-lot-gw": ["agent"] }));
     expect(answered.status).toBe(200);
     expect(await answered.json()).toEqual([]);
-    expect((await list(await token("nobody@lot-gw.test"))).status).toBe(403);
+    // An agent with no administrator's binding is refused by RBAC; someone of another collectivity by the gateway.
+    expect((await list(await lotPerson("nobody@lot-gw.test", { "t-lot-gw": ["agent"] }))).status).toBe(403);
+    expect((await list(await lotPerson("ailleurs@lot-gw.test", { rennes: ["administrateur"] }))).status).toBe(403);
   });
 
   it("when no pod of the Service is ready, then the ingress closes the connection rather than hang", async () => {

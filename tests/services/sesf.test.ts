@@ -13,6 +13,7 @@ import { startTestOperator } from "../support/operator.ts";
 import { eventually, testPlatform } from "../support/platform.ts";
 import { eicar } from "@mutualis/local-platform";
 import { platformServicesCreds, startTestSesf } from "../support/services.ts";
+import { bearer, startTestIdentity, type TestIdentity } from "../support/identity.ts";
 
 const platform = testPlatform();
 const database = "sesftest_sesf";
@@ -23,13 +24,20 @@ let sesf: RunningService;
 let nc: NatsConnection;
 let mongo: MongoClient;
 let storage: string;
+let identity: TestIdentity;
+const administrator = () => identity.tokenFor("dsi@mairie.example", { "t-sesf-a": ["agent", "administrateur"], "t-sesf-c": ["administrateur"], "t-sesf-d": ["administrateur"] });
 /** Small chunks, so that a few MiB make several. */
 const chunk = 1024 * 1024;
 
-async function call<T = Record<string, unknown>>(collectivity: string, operation: string, body: unknown = {}): Promise<T> {
+/**
+ * A request to sesf as `token`'s holder: by default the collectivities' administrator (one for
+ * t-sesf-b, another for the others), who may do everything there.
+ */
+async function call<T = Record<string, unknown>>(collectivity: string, operation: string, body: unknown = {}, token?: string): Promise<T> {
   // "create" is a share's operation; "vouchers.create" names its own family.
   const family = operation.includes(".") ? "" : "shares.";
-  const reply = await nc.request(`tenant.${collectivity}.sesf.${family}${operation}`, JSON.stringify(body), { timeout: 10_000 });
+  const as = token ?? (collectivity === "t-sesf-b" ? await identity.tokenFor("dsi@brest.example", { "t-sesf-b": ["administrateur"] }) : await administrator());
+  const reply = await nc.request(`tenant.${collectivity}.sesf.${family}${operation}`, JSON.stringify(body), { timeout: 10_000, ...bearer(as) });
   const code = reply.headers?.get("Nats-Service-Error-Code");
   if (code) throw new Error(`${code} ${reply.string()}`);
   return reply.json<T>();
@@ -134,7 +142,8 @@ describe("SESF: the secure file exchange", () => {
   beforeAll(async () => {
     operator = await startTestOperator();
     const creds = await platformServicesCreds();
-    ({ service: sesf, storage } = await startTestSesf(creds, database, { SESF_MAX_RECIPIENTS: "3", SESF_CHUNK_BYTES: String(chunk), SESF_CLAMD_ADDRESS: platform.env.CLAMD_ADDRESS! }));
+    identity = await startTestIdentity(creds, "sesftest_identity", []);
+    ({ service: sesf, storage } = await startTestSesf(creds, database, { SESF_MAX_RECIPIENTS: "3", SESF_CHUNK_BYTES: String(chunk), SESF_CLAMD_ADDRESS: platform.env.CLAMD_ADDRESS!, ...identity.verifierSettings }));
     nc = await connect({ servers: platform.env.NATS_URL, authenticator: credsAuthenticator(readFileSync(creds)) });
     for (const collectivity of ["t-sesf-a", "t-sesf-b", "t-sesf-c"]) {
       await nc.request("platform.sesf.tenants.enable", JSON.stringify({ collectivity, siren: "213502388", departement: "035", displayName: collectivity }), { timeout: 5000 });
@@ -146,6 +155,7 @@ describe("SESF: the secure file exchange", () => {
     await mongo?.close();
     await nc?.close();
     await sesf?.stop();
+    await identity?.stop();
     await operator?.stop();
   });
 
@@ -194,6 +204,58 @@ describe("SESF: the secure file exchange", () => {
     await expect(call("t-sesf-b", "get", { id: share.id })).rejects.toThrow(/^404/);
     await expect(call("t-sesf-b", "revoke", { id: share.id })).rejects.toThrow(/^404/);
     expect((await call<{ id: string }[]>("t-sesf-b", "list")).map((s) => s.id)).not.toContain(share.id);
+  });
+
+  it("when people of the collectivity and the platform's software reach a share, then only its owner and the administrators manage it, and nobody learns whether another's exists", async () => {
+    const alice = await identity.tokenFor("alice.martin@mairie.example", { "t-sesf-a": ["agent"] });
+    const bob = await identity.tokenFor("bob.le-goff@mairie.example", { "t-sesf-a": ["secretaire"] });
+    const noRole = await identity.tokenFor("nouveau.venu@mairie.example", { "t-sesf-a": [] });
+    const outsider = await identity.tokenFor("agent.ailleurs@brest.example", { "t-sesf-b": ["agent", "administrateur"] });
+    const operatorToken = await identity.operatorToken();
+    const status = async (operation: string, body: unknown, token: string, collectivity = "t-sesf-a") =>
+      call(collectivity, operation, body, token).then(
+        () => 200,
+        (error: Error) => Number(error.message.slice(0, 3)),
+      );
+    const own = await call<Created>("t-sesf-a", "create", { description: "Marché de voirie", recipients: [{ email: "titulaire@entreprise.example" }] }, alice);
+    const byOperator = await call<Created>("t-sesf-a", "create", { recipients: [{ email: "archives@mairie.example" }] }, operatorToken);
+    const byId = { id: own.id };
+    const table: [string, string, unknown, string, number][] = [
+      ["its owner reads it", "get", byId, alice, 200],
+      ["its owner changes its recipients", "recipients", { id: own.id, recipients: [{ email: "titulaire@entreprise.example" }, { email: "moe@bureau.example" }] }, alice, 200],
+      ["its owner may not read the audit's addresses", "audit", byId, alice, 403],
+      ["a colleague does not see it", "get", byId, bob, 404],
+      ["a colleague may not add themself as a recipient", "recipients", { id: own.id, recipients: [{ email: "bob.le-goff@mairie.example" }] }, bob, 404],
+      ["a colleague may not revoke it", "revoke", byId, bob, 404],
+      ["a member with no role yet may do nothing", "get", byId, noRole, 403],
+      ["a member with no role yet may create nothing", "create", { recipients: [{ email: "x@example.org" }] }, noRole, 403],
+      ["another collectivity's agent is refused on this one's subjects", "get", byId, outsider, 403],
+      ["the operator does not see an agent's share", "get", byId, operatorToken, 404],
+      ["the operator reads the share it made", "get", { id: byOperator.id }, operatorToken, 200],
+      ["the operator may not invite guests", "vouchers.create", { agent: { email: "a@mairie.example" }, guest: { email: "g@example.org" } }, operatorToken, 403],
+      ["an agent does not see the operator's share", "get", { id: byOperator.id }, alice, 404],
+      ["an administrator reads it", "get", byId, await administrator(), 200],
+      ["an administrator reads its audit", "audit", byId, await administrator(), 200],
+      ["a token that is not one is refused", "get", byId, "not-a-token", 401],
+    ];
+    const outcomes = [];
+    for (const [why, operation, body, token] of table) outcomes.push([why, await status(operation, body, token)]);
+    expect(outcomes).toEqual(table.map(([why, , , , expected]) => [why, expected]));
+    // The same share seen by another collectivity's administrator on their own subjects: not found.
+    expect(await status("get", byId, outsider, "t-sesf-b")).toBe(404);
+    // Lists: each agent their own, the administrator everything.
+    const listed = async (token: string) => (await call<{ id: string }[]>("t-sesf-a", "list", {}, token)).map((s) => s.id);
+    expect(await listed(alice)).toEqual([own.id]);
+    expect(await listed(bob)).toEqual([]);
+    expect(await listed(await administrator())).toEqual(expect.arrayContaining([own.id, byOperator.id]));
+    // The owner revokes; the audit says who did what.
+    expect(await call("t-sesf-a", "revoke", byId, alice)).toMatchObject({ state: "revoked" });
+    const trail = await call<{ entries: { event: string; detail: Record<string, unknown> }[] }>("t-sesf-a", "audit", byId);
+    expect(trail.entries.filter((e) => e.detail.by).map((e) => [e.event, e.detail.by])).toEqual([
+      ["created", "alice.martin@mairie.example"],
+      ["recipients-changed", "alice.martin@mairie.example"],
+      ["revoked", "alice.martin@mairie.example"],
+    ]);
   });
 
   it("when a share is limited to one download, then the second answers 410 and the content is gone from disk and database", async () => {

@@ -49,7 +49,7 @@ export const testClients: ClientMetadata[] = [
  * The identity service in this process, over TLS with a certificate of the test platform's CA,
  * on the test platform's database, with the given people (password `testPassword`).
  */
-export async function startTestIdentity(credsFile: string, database: string, people: SeedAccounts["accounts"], extra: Record<string, string> = {}): Promise<TestIdentity> {
+export async function startTestIdentity(credsFile: string, database: string, people: SeedAccounts["accounts"], extra: Record<string, string> = {}, reserved?: ReservedIdentity): Promise<TestIdentity> {
   const dir = mkdtempSync(join(tmpdir(), "identity-"));
   const pki = layout(platform.config).pki;
   const tls = issueCertificate(pki, "identity", { commonName: "mutualis-identity" }, "serving");
@@ -57,8 +57,7 @@ export async function startTestIdentity(credsFile: string, database: string, peo
   await ensureKeysFile(keysFile);
   writeFileSync(join(dir, "clients.json"), JSON.stringify(testClients));
   writeFileSync(join(dir, "seed.json"), JSON.stringify({ accounts: people.map((p) => ({ password: testPassword, ...p })) }));
-  const port = await freePort();
-  const issuer = `https://127.0.0.1:${port}`;
+  const { port, issuer } = reserved ?? (await reserveTestIdentity());
   const caFile = join(pki, "ca.crt");
   const store = await Database.connect(platform.env.MONGODB_URI, database, "identity-tests");
   const accounts = new AccountRepository(store);
@@ -119,6 +118,22 @@ export async function startTestIdentity(credsFile: string, database: string, peo
     return identity;
   };
   return start();
+}
+
+/** Where a test identity will listen, known before it starts: the operator is told first. */
+export interface ReservedIdentity {
+  readonly port: number;
+  readonly issuer: string;
+  /** The operator's settings for it: the issuer, its CA, and the operator's client secret. */
+  readonly operatorEnv: Record<string, string>;
+}
+
+export async function reserveTestIdentity(): Promise<ReservedIdentity> {
+  const port = await freePort();
+  const issuer = `https://127.0.0.1:${port}`;
+  const secretFile = join(mkdtempSync(join(tmpdir(), "operator-client-")), "secret");
+  writeFileSync(secretFile, operatorSecret, { mode: 0o600 });
+  return { port, issuer, operatorEnv: { IDENTITY_ISSUER: issuer, IDENTITY_CA_FILE: join(layout(platform.config).pki, "ca.crt"), OPERATOR_CLIENT_SECRET_FILE: secretFile } };
 }
 
 /** A person of the tests: an agent with roles in collectivities. */

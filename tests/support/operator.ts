@@ -13,6 +13,8 @@ export interface TestOperatorOptions {
   readonly kubeconfig?: string;
   /** Whether the operator installs the platform's cluster-wide objects (the chart does instead). */
   readonly platformObjects?: boolean;
+  /** More settings: the platform's identity (ReservedIdentity.operatorEnv). */
+  readonly env?: Record<string, string>;
 }
 
 /** An operator running in this process against the test platform, with metrics on a free port. */
@@ -28,6 +30,7 @@ export async function startTestOperator(options: TestOperatorOptions = {}): Prom
     MUTUALIS_DATABASE_PORT: String(platform.config.ports.ferretdb),
     ...(options.kubeconfig ? { KUBECONFIG: options.kubeconfig } : {}),
     MUTUALIS_PLATFORM_OBJECTS: String(options.platformObjects ?? true),
+    ...options.env,
   });
   const operator = await startOperator(config, createLogger("test-operator", process.env.TEST_LOG_LEVEL ?? "warn"));
   // A replica that loses its lease exits in production; in tests, the test decides.

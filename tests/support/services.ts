@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { CoreV1Api } from "@kubernetes/client-node";
 import { actesService, actesSettings } from "@mutualis/actes";
 import { prefectureSimulator, simulatorSettings } from "@mutualis/prefecture-simulator";
-import { ensureDevKeys, gateway, gatewaySettings, mintDevToken } from "@mutualis/gateway";
+import { gateway, gatewaySettings } from "@mutualis/gateway";
 import { loadSettings, RunningService } from "@mutualis/service-kit";
 import { sesfService, sesfSettings } from "@mutualis/sesf";
 import { testPlatform } from "./platform.ts";
@@ -35,33 +35,32 @@ export function serviceSettings(credsFile: string): Record<string, string> {
   };
 }
 
-/** The shared actes deployment and the prefecture simulator, in this process, as the platform runs them. */
-export async function startSharedActes(credsFile: string, databasePrefix: string): Promise<RunningService[]> {
+/**
+ * The shared actes deployment and the prefecture simulator, in this process, as the platform runs
+ * them; `verifier` says which identity's tokens actes trusts (TestIdentity.verifierSettings).
+ */
+export async function startSharedActes(credsFile: string, databasePrefix: string, verifier: Record<string, string>): Promise<RunningService[]> {
   const common = serviceSettings(credsFile);
   const simulator = await new RunningService(
     prefectureSimulator(),
     loadSettings(simulatorSettings, { ...common, SERVICE_NAME: "prefecture-simulator", MONGODB_DATABASE: `${databasePrefix}_prefecture`, SIMULATOR_ACK_DELAY_MS: "50" }),
   ).start();
-  const actes = await new RunningService(actesService(), loadSettings(actesSettings, { ...common, SERVICE_NAME: "actes", MONGODB_DATABASE: `${databasePrefix}_actes` })).start();
+  const actes = await new RunningService(actesService(), loadSettings(actesSettings, { ...common, ...verifier, SERVICE_NAME: "actes", MONGODB_DATABASE: `${databasePrefix}_actes` })).start();
   return [simulator, actes];
 }
 
-/** The gateway in this process, as the platform runs it, and a way to mint its callers' tokens. */
-export async function startTestGateway(credsFile: string, databasePrefix: string): Promise<{ service: RunningService; token: (user: string, collectivity: string, expiresIn?: string) => Promise<string> }> {
-  const keys = await ensureDevKeys(mkdtempSync(join(tmpdir(), "gw-keys-")));
-  const service = await new RunningService(
+/** The gateway in this process, as the platform runs it, trusting `verifier`'s identity (TestIdentity.verifierSettings). */
+export async function startTestGateway(credsFile: string, databasePrefix: string, verifier: Record<string, string>): Promise<RunningService> {
+  return new RunningService(
     gateway(),
     loadSettings(gatewaySettings, {
       ...serviceSettings(credsFile),
       SERVICE_NAME: "gateway",
       MONGODB_DATABASE: `${databasePrefix}_gateway`,
-      GATEWAY_JWKS_FILE: keys.jwksFile,
       KUBECONFIG: platform.env.KUBECONFIG,
+      ...verifier,
     }),
   ).start();
-  const token = (user: string, collectivity: string, expiresIn = "1h") =>
-    mintDevToken(keys.keyFile, { user, collectivity, issuer: "mutualis-local", audience: "mutualis-gateway", expiresIn });
-  return { service, token };
 }
 
 /** A port free now: for a service whose links must carry its address before it listens. */
