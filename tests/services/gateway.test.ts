@@ -1,4 +1,8 @@
+import { execFile } from "node:child_process";
+import { join } from "node:path";
+import { promisify } from "node:util";
 import { KubernetesObjectApi } from "@kubernetes/client-node";
+import { layout } from "@mutualis/local-platform";
 import { MongoClient } from "mongodb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RunningOperator } from "@mutualis/operator";
@@ -7,7 +11,7 @@ import { collectivityManifest, deleteCollectivity, sirenFrom, startTestOperator,
 import { sampleValue } from "../support/metrics.ts";
 import { eventually, testPlatform } from "../support/platform.ts";
 import { platformServicesCreds, startSharedActes, startTestGateway } from "../support/services.ts";
-import { craftToken, startTestIdentity, type TestIdentity } from "../support/identity.ts";
+import { craftToken, reserveTestIdentity, startTestIdentity, type TestIdentity } from "../support/identity.ts";
 
 const platform = testPlatform();
 const kc = platform.kubeConfig();
@@ -29,6 +33,20 @@ async function api(method: string, path: string, bearer?: string, body?: unknown
   return { status: res.status, body: (await res.json()) as Record<string, unknown> };
 }
 
+const run = promisify(execFile);
+
+/** kubectl as the token's holder (no kubeconfig user: the token alone), its output or its error. */
+async function kubectl(bearer: string, ...args: string[]): Promise<string> {
+  const { stdout } = await run(layout(platform.config).bin("kubectl"), [
+    `--server=${platform.env.KUBE_API_URL}`,
+    `--certificate-authority=${join(layout(platform.config).pki, "ca.crt")}`,
+    `--token=${bearer}`,
+    "--kubeconfig=/dev/null",
+    ...args,
+  ]);
+  return stdout;
+}
+
 const act = (numeroInterne: string) => ({
   numeroInterne,
   nature: 3,
@@ -46,10 +64,14 @@ describe("the gateway: authenticated HTTP in front of the services", () => {
     await waitForReady(kc, "t-gw-a");
     await waitForReady(kc, "t-gw-b");
     const creds = await platformServicesCreds();
-    identity = await startTestIdentity(creds, "gw_identity", []);
+    // On the test platform's identity port: the API server trusts this issuer's tokens.
+    identity = await startTestIdentity(creds, "gw_identity", [], {}, await reserveTestIdentity(platform.config.ports.identity));
     running.push(...(await startSharedActes(creds, "gw", identity.verifierSettings)));
     gatewayService = await startTestGateway(creds, "gw", identity.verifierSettings);
     running.push(gatewayService);
+    // The API server reads the issuer's discovery again every 10 s until it answers: wait for it to trust the tokens.
+    const probe = await token("probe@gw-a.test", "t-gw-a");
+    await eventually("the API server to trust the identity's tokens", async () => ((await kubectl(probe, "auth", "whoami", "-o", "name").catch(() => "")) ? true : undefined), 60_000);
   });
 
   afterAll(async () => {
@@ -97,12 +119,29 @@ describe("the gateway: authenticated HTTP in front of the services", () => {
     expect(String(refused.body.message)).toContain('User "oidc:agent@gw-a.test" cannot create resource "serviceinstances"');
   });
 
-  it("when an administrator of the identity service (not named in the Collectivity) lists the instances, then their role's group lets them, and groups a token claims count for nothing", async () => {
+  it("when an administrator uses kubectl with their token, then the API server knows them under the oidc: prefix, they see their namespace and are refused another's; system:masters in a token's groups gives nothing", async () => {
+    const admin = await token("admin@gw-a.test", "t-gw-a", "administrateur");
+    expect(await kubectl(admin, "auth", "whoami", "-o", "jsonpath={.status.userInfo.username} {.status.userInfo.groups}")).toBe('oidc:admin@gw-a.test ["oidc:mutualis:t-gw-a:administrateur","system:authenticated"]');
+    expect(await kubectl(admin, "get", "serviceinstances", "-n", "coll-t-gw-a", "-o", "name")).toBeDefined();
+    await expect(kubectl(admin, "get", "serviceinstances", "-n", "coll-t-gw-b")).rejects.toThrow(/forbidden/);
+    await expect(kubectl(admin, "get", "secrets", "-n", "coll-t-gw-a")).rejects.toThrow(/forbidden/);
+    // A token signed with the identity's own key whose claims name the cluster's masters.
+    const now = Math.floor(Date.now() / 1000);
+    const claims = { iss: identity.issuer, aud: "mutualis-api", sub: "greedy", email: "greedy@gw-a.test", email_verified: true, memberships: {}, iat: now, exp: now + 600 };
+    const greedy = await craftToken(identity.keysFile, { ...claims, groups: ["system:masters"] });
+    expect(await kubectl(greedy, "auth", "whoami", "-o", "jsonpath={.status.userInfo.groups}")).toBe('["oidc:system:masters","system:authenticated"]');
+    await expect(kubectl(greedy, "get", "namespaces")).rejects.toThrow(/forbidden/);
+    // An address the identity has not verified, or a token for another audience: not even a user.
+    await expect(kubectl(await craftToken(identity.keysFile, { ...claims, email_verified: false }), "auth", "whoami")).rejects.toThrow(/Unauthorized|must be logged in/);
+    await expect(kubectl(await craftToken(identity.keysFile, { ...claims, aud: "another-api" }), "auth", "whoami")).rejects.toThrow(/Unauthorized|must be logged in/);
+  });
+
+  it("when an administrator of the identity service (not named in the Collectivity) lists the instances through the gateway, then their role's group lets them, and a token naming system:masters gets nothing", async () => {
     const delegated = await identity.tokenFor("adjoint.numerique@gw-a.test", { "t-gw-a": ["administrateur"] });
     expect((await api("GET", "/api/v1/tenants/t-gw-a/service-instances", delegated)).status).toBe(200);
     // A well-signed token whose own claims name system:masters: the gateway computes groups from memberships.
     const now = Math.floor(Date.now() / 1000);
-    const greedy = await craftToken(identity.keysFile, { iss: identity.issuer, aud: "mutualis-api", sub: "greedy", email: "greedy@gw-a.test", memberships: { "t-gw-a": ["agent"] }, groups: ["system:masters"], iat: now, exp: now + 600 });
+    const greedy = await craftToken(identity.keysFile, { iss: identity.issuer, aud: "mutualis-api", sub: "greedy", email: "greedy@gw-a.test", email_verified: true, memberships: { "t-gw-a": ["agent"] }, groups: ["system:masters"], iat: now, exp: now + 600 });
     expect((await api("GET", "/api/v1/tenants/t-gw-a/service-instances", greedy)).status).toBe(403);
     expect((await api("POST", "/api/v1/tenants/t-gw-a/service-instances", greedy, { name: "helios", service: "helios" })).status).toBe(403);
   });

@@ -128,8 +128,12 @@ export interface ReservedIdentity {
   readonly operatorEnv: Record<string, string>;
 }
 
-export async function reserveTestIdentity(): Promise<ReservedIdentity> {
-  const port = await freePort();
+/**
+ * A free port, or `port`: the test platform's identity port (`config.ports.identity`), whose issuer
+ * the API server trusts, for tests that reach Kubernetes with the identity's tokens.
+ */
+export async function reserveTestIdentity(fixedPort?: number): Promise<ReservedIdentity> {
+  const port = fixedPort ?? (await freePort());
   const issuer = `https://127.0.0.1:${port}`;
   const secretFile = join(mkdtempSync(join(tmpdir(), "operator-client-")), "secret");
   writeFileSync(secretFile, operatorSecret, { mode: 0o600 });

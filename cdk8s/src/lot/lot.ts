@@ -115,19 +115,9 @@ function sharedServices(settings: LotSettings): SharedService[] {
       serviceAccount: "gateway",
       env: [{ name: "GATEWAY_PUBLIC_URL", value: settings.publicUrls?.gateway ?? `${settings.publicUrl}/api` }],
       apiServer: true,
-      supporting: (scope) => {
-        // The gateway acts only as its callers: RBAC then judges each call as the caller's own.
-        new k8s.KubeServiceAccount(scope, "gateway-account", { metadata: { name: "gateway", namespace: platform } });
-        new k8s.KubeClusterRole(scope, "gateway-role", {
-          metadata: { name: "mutualis:gateway" },
-          rules: [{ apiGroups: [""], resources: ["users", "groups"], verbs: ["impersonate"] }],
-        });
-        new k8s.KubeClusterRoleBinding(scope, "gateway-binding", {
-          metadata: { name: "mutualis:gateway" },
-          roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: "mutualis:gateway" },
-          subjects: [{ kind: "ServiceAccount", name: "gateway", namespace: platform }],
-        });
-      },
+      // Its ServiceAccount has no right at all: it brings the API server's CA, and the gateway
+      // forwards each caller's own token, which the API server verifies and RBAC judges.
+      supporting: (scope) => new k8s.KubeServiceAccount(scope, "gateway-account", { metadata: { name: "gateway", namespace: platform } }),
     },
   ];
 }

@@ -1,3 +1,3 @@
-export { ImpersonatingClient, kubernetesIdentity, kubernetesPrefix } from "./kubernetes.ts";
+export { CallerKubernetesClient } from "./kubernetes.ts";
 export { openApiDocument } from "./openapi.ts";
 export { gateway, gatewaySettings, type GatewaySettings } from "./service.ts";

@@ -1,56 +1,48 @@
+import { readFileSync } from "node:fs";
 import { request, type RequestOptions } from "node:https";
 import { KubeConfig } from "@kubernetes/client-node";
-import { Conflict, Forbidden, InvalidRequest, NotFound, Unavailable, type Caller, type ServiceError } from "@mutualis/service-kit";
+import { Conflict, ConfigError, Forbidden, InvalidRequest, NotFound, Unauthorized, Unavailable, type ServiceError } from "@mutualis/service-kit";
 
 /**
- * The prefix the API server gives the platform's users and groups (its authentication
- * configuration's claim mappings), so no token can name `system:` users or groups.
+ * Requests to the Kubernetes API as the caller: the gateway forwards the caller's own access
+ * token, which the API server verifies with the platform's issuer (its structured authentication
+ * configuration), so its RBAC judges the caller as it would judge them with kubectl. The gateway
+ * uses only the API server's address and CA from its kubeconfig, never its own credentials, and
+ * needs no right of its own: it impersonates nobody.
  */
-export const kubernetesPrefix = "oidc:";
-
-/**
- * Who a caller is before the Kubernetes API: their verified address, and a group per role they
- * hold (`mutualis:<collectivity>:<role>`), computed from their memberships, never taken from
- * what a client sends, and always under the platform's prefix.
- */
-export function kubernetesIdentity(caller: Caller): { user: string; groups: string[] } {
-  if (caller.kind !== "user") return { user: `${kubernetesPrefix}client:${caller.client}`, groups: [] };
-  const groups = Object.entries(caller.memberships).flatMap(([collectivity, roles]) => roles.map((role) => `${kubernetesPrefix}mutualis:${collectivity}:${role}`));
-  return { user: `${kubernetesPrefix}${caller.email}`, groups: groups.sort() };
-}
-
-/**
- * Requests to the Kubernetes API made on the caller's behalf: the gateway impersonates the
- * caller's verified identity (user and groups, see kubernetesIdentity), so the API server's RBAC
- * decides, as it would for kubectl.
- */
-export class ImpersonatingClient {
-  private readonly kubeConfig = new KubeConfig();
+export class CallerKubernetesClient {
+  private readonly server: URL;
+  private readonly ca: string | undefined;
 
   constructor(kubeconfig?: string) {
-    if (kubeconfig) this.kubeConfig.loadFromFile(kubeconfig);
-    else this.kubeConfig.loadFromCluster();
+    const config = new KubeConfig();
+    if (kubeconfig) config.loadFromFile(kubeconfig);
+    else config.loadFromCluster();
+    const cluster = config.getCurrentCluster();
+    if (!cluster) throw new ConfigError("invalid settings: the kubeconfig names no cluster");
+    this.server = new URL(cluster.server);
+    try {
+      this.ca = cluster.caData ? Buffer.from(cluster.caData, "base64").toString("utf8") : cluster.caFile ? readFileSync(cluster.caFile, "utf8") : undefined;
+    } catch {
+      throw new ConfigError(`invalid settings: the API server's CA cannot be read (${cluster.caFile})`);
+    }
   }
 
-  async call<T>(caller: Caller, method: "GET" | "POST" | "DELETE", path: string, body?: unknown): Promise<T> {
-    const server = new URL(this.kubeConfig.getCurrentCluster()!.server);
+  /** `authorization` is the caller's `Authorization` header, already verified by the gateway. */
+  async call<T>(authorization: string, method: "GET" | "POST" | "DELETE", path: string, body?: unknown): Promise<T> {
+    const payload = body === undefined ? undefined : JSON.stringify(body);
     const options: RequestOptions = {
       method,
-      hostname: server.hostname,
-      port: server.port,
+      hostname: this.server.hostname,
+      port: this.server.port,
       path,
-      headers: { accept: "application/json" },
+      ...(this.ca ? { ca: this.ca } : {}),
+      headers: {
+        accept: "application/json",
+        authorization,
+        ...(payload ? { "content-type": "application/json", "content-length": Buffer.byteLength(payload) } : {}),
+      },
     };
-    await this.kubeConfig.applyToHTTPSOptions(options);
-    const payload = body === undefined ? undefined : JSON.stringify(body);
-    const identity = kubernetesIdentity(caller);
-    const headers: Record<string, string | string[] | number> = {
-      ...(options.headers as Record<string, string>),
-      "Impersonate-User": identity.user,
-      ...(identity.groups.length > 0 ? { "Impersonate-Group": identity.groups } : {}),
-      ...(payload ? { "content-type": "application/json", "content-length": Buffer.byteLength(payload) } : {}),
-    };
-    options.headers = headers;
     const { status, text } = await new Promise<{ status: number; text: string }>((resolvePromise, reject) => {
       const call = request(options, (res) => {
         const chunks: Buffer[] = [];
@@ -62,8 +54,14 @@ export class ImpersonatingClient {
       call.end(payload);
     });
     if (status >= 200 && status < 300) return JSON.parse(text) as T;
-    const message = (JSON.parse(text || "{}") as { message?: string }).message ?? `HTTP ${status}`;
-    const errorFor: Record<number, new (message: string) => ServiceError> = { 400: InvalidRequest, 403: Forbidden, 404: NotFound, 409: Conflict, 422: InvalidRequest };
-    throw new (errorFor[status] ?? Unavailable)(message);
+    let message = `HTTP ${status}`;
+    try {
+      message = (JSON.parse(text || "{}") as { message?: string }).message ?? message;
+    } catch {
+      // Not JSON: the status says enough.
+    }
+    // 401: the API server does not (yet) trust the token, e.g. it has not read the issuer's keys.
+    const errorFor: Record<number, new (message: string) => ServiceError> = { 400: InvalidRequest, 401: Unauthorized, 403: Forbidden, 404: NotFound, 409: Conflict, 422: InvalidRequest };
+    throw new (errorFor[status] ?? Unavailable)(status === 401 ? "the Kubernetes API does not accept the caller's token" : message);
   }
 }

@@ -15,7 +15,7 @@ import {
   type ServiceDefinition,
 } from "@mutualis/service-kit";
 import { z } from "zod";
-import { ImpersonatingClient } from "./kubernetes.ts";
+import { CallerKubernetesClient } from "./kubernetes.ts";
 import { openApiDocument } from "./openapi.ts";
 
 export const gatewaySettings = baseSettings.extend({
@@ -69,15 +69,15 @@ const nameOf = (caller: Caller) => (caller.kind === "user" ? caller.email : `cli
  * The gateway: verifies the caller's access token (the platform's issuer, its keys, `exp`, type
  * and audience), refuses a caller with no role in the collectivity of the path, forwards service
  * calls over NATS on `tenant.<collectivity>.<service>.<operation>` with the caller's token (the
- * service verifies it again, and decides what the caller may do), and manages ServiceInstances as
- * the caller before the Kubernetes API.
+ * service verifies it again, and decides what the caller may do), and manages ServiceInstances
+ * with the caller's token before the Kubernetes API, whose RBAC decides.
  */
 export function gateway(): ServiceDefinition<GatewaySettings> {
   return {
     description: "The platform's service bus facade",
     routes(app, { settings, nats, database, log, callers }) {
       if (!callers) throw new ConfigError("invalid settings: IDENTITY_ISSUER is required: the gateway verifies every caller's token");
-      const kubernetes = new ImpersonatingClient(settings.KUBECONFIG);
+      const kubernetes = new CallerKubernetesClient(settings.KUBECONFIG);
       const audit = new AuditRepository(database);
       const document = openApiDocument(settings.GATEWAY_PUBLIC_URL);
 
@@ -100,17 +100,17 @@ export function gateway(): ServiceDefinition<GatewaySettings> {
 
       const instancesPath = (tenant: string) => `/apis/mutualis.fr/v1alpha1/namespaces/coll-${tenant}/serviceinstances`;
       app.get("/api/v1/tenants/:tenant/service-instances", async (req, res) => {
-        const { caller, tenant } = await callerFor(req);
-        const list = await kubernetes.call<{ items: unknown[] }>(caller, "GET", instancesPath(tenant));
+        const { tenant, token } = await callerFor(req);
+        const list = await kubernetes.call<{ items: unknown[] }>(token, "GET", instancesPath(tenant));
         res.json(list.items);
       });
       app.post("/api/v1/tenants/:tenant/service-instances", async (req, res) => {
-        const { caller, tenant } = await callerFor(req);
+        const { caller, tenant, token } = await callerFor(req);
         const parsed = instanceRequest.safeParse(req.body);
         if (!parsed.success) throw new InvalidRequest("the request is invalid", { details: parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`) });
         const { name: instanceName, ...spec } = parsed.data;
         try {
-          const created = await kubernetes.call(caller, "POST", instancesPath(tenant), {
+          const created = await kubernetes.call(token, "POST", instancesPath(tenant), {
             apiVersion: "mutualis.fr/v1alpha1",
             kind: "ServiceInstance",
             metadata: { name: instanceName },
@@ -124,9 +124,9 @@ export function gateway(): ServiceDefinition<GatewaySettings> {
         }
       });
       app.delete("/api/v1/tenants/:tenant/service-instances/:name", async (req, res) => {
-        const { caller, tenant } = await callerFor(req);
+        const { caller, tenant, token } = await callerFor(req);
         const instanceName = pathParam(req, "name");
-        await kubernetes.call(caller, "DELETE", `${instancesPath(tenant)}/${instanceName}`);
+        await kubernetes.call(token, "DELETE", `${instancesPath(tenant)}/${instanceName}`);
         await record(caller, tenant, `delete service-instance ${instanceName}`, 200);
         res.json({ deleted: instanceName });
       });

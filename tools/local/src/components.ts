@@ -1,7 +1,7 @@
-import { copyFileSync, mkdirSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { createConnection } from "node:net";
 import { join } from "node:path";
-import { localLot, operatorAlerts, platformAlerts, podScrapeRelabelling } from "@mutualis/cdk8s";
+import { identityPrefix, localLot, operatorAlerts, platformAlerts, podScrapeRelabelling } from "@mutualis/cdk8s";
 import { stringify } from "yaml";
 import { servicesImage, type PlatformConfig } from "./config.ts";
 import { answersOk } from "./http.ts";
@@ -92,6 +92,37 @@ export const auditPolicy = {
   ],
 };
 
+/** The audience of the platform's access tokens, which the API server accepts as the services do. */
+export const apiAudience = "mutualis-api";
+
+/**
+ * The API server's structured authentication: it trusts the platform's issuer (discovery and keys
+ * over TLS from the local CA, given inline), takes the person's verified e-mail as the user name
+ * and the identity's groups (mutualis:<collectivity>:<role>), both under the oidc: prefix, and
+ * refuses, as a second guard, any user or group that would still be one of the cluster's own.
+ */
+export function authenticationConfiguration(issuer: string, caPem: string): Record<string, unknown> {
+  return {
+    apiVersion: "apiserver.config.k8s.io/v1",
+    kind: "AuthenticationConfiguration",
+    jwt: [
+      {
+        issuer: { url: issuer, audiences: [apiAudience], audienceMatchPolicy: "MatchAny", certificateAuthority: caPem },
+        claimValidationRules: [{ expression: "claims.email_verified == true", message: "the person's address is not verified" }],
+        claimMappings: {
+          username: { claim: "email", prefix: identityPrefix },
+          groups: { claim: "groups", prefix: identityPrefix },
+          uid: { claim: "sub" },
+        },
+        userValidationRules: [
+          { expression: "!user.username.startsWith('system:')", message: "system: users are the cluster's own" },
+          { expression: "user.groups.all(group, !group.startsWith('system:'))", message: "system: groups are the cluster's own" },
+        ],
+      },
+    ],
+  };
+}
+
 function apiServer(ctx: ComponentContext): Component {
   const { ports } = ctx.config;
   const { pki } = ctx;
@@ -119,6 +150,8 @@ function apiServer(ctx: ComponentContext): Component {
       "--enable-admission-plugins=PodNodeSelector",
       "--profiling=false",
       // What the operator's ServiceAccount does, request by request (the chart's RBAC test reads it).
+      // The platform's people reach the API with the identity service's tokens (oidc: prefixed).
+      `--authentication-config=${join(ctx.paths.kube, "authentication.yaml")}`,
       `--audit-policy-file=${join(ctx.paths.kube, "audit-policy.yaml")}`,
       `--audit-log-path=${join(ctx.paths.kube, "audit.log")}`,
       "--audit-log-format=json",
@@ -129,6 +162,10 @@ function apiServer(ctx: ComponentContext): Component {
     prepare: () => {
       mkdirSync(ctx.paths.kube, { recursive: true });
       writeFileSync(join(ctx.paths.kube, "audit-policy.yaml"), stringify(auditPolicy));
+      // Written whole then renamed: the API server watches it and reads a half-written file as empty.
+      const authentication = join(ctx.paths.kube, "authentication.yaml");
+      writeFileSync(`${authentication}.tmp`, stringify(authenticationConfiguration(`https://${loopback}:${ports.identity}`, readFileSync(pki.ca.cert, "utf8"))));
+      renameSync(`${authentication}.tmp`, authentication);
     },
     startTimeoutMs: 90_000,
     ports: [ports.apiServer],
