@@ -1,8 +1,10 @@
-import { execFile } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
+import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { KubernetesObjectApi } from "@kubernetes/client-node";
-import { layout } from "@mutualis/local-platform";
+import { approveDevice } from "@mutualis/identity";
+import { layout, writeOidcKubeconfig } from "@mutualis/local-platform";
 import { MongoClient } from "mongodb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RunningOperator } from "@mutualis/operator";
@@ -11,7 +13,7 @@ import { collectivityManifest, deleteCollectivity, sirenFrom, startTestOperator,
 import { sampleValue } from "../support/metrics.ts";
 import { eventually, testPlatform } from "../support/platform.ts";
 import { platformServicesCreds, startSharedActes, startTestGateway } from "../support/services.ts";
-import { craftToken, reserveTestIdentity, startTestIdentity, type TestIdentity } from "../support/identity.ts";
+import { craftToken, reserveTestIdentity, startTestIdentity, testPassword, type TestIdentity } from "../support/identity.ts";
 
 const platform = testPlatform();
 const kc = platform.kubeConfig();
@@ -134,6 +136,35 @@ describe("the gateway: authenticated HTTP in front of the services", () => {
     // An address the identity has not verified, or a token for another audience: not even a user.
     await expect(kubectl(await craftToken(identity.keysFile, { ...claims, email_verified: false }), "auth", "whoami")).rejects.toThrow(/Unauthorized|must be logged in/);
     await expect(kubectl(await craftToken(identity.keysFile, { ...claims, aud: "another-api" }), "auth", "whoami")).rejects.toThrow(/Unauthorized|must be logged in/);
+  });
+
+  it("when an administrator uses the kubeconfig of make kubeconfig, then kubectl has them sign in on a page with a code, and keeps the token for the next command", async () => {
+    await token("admin@gw-a.test", "t-gw-a", "administrateur");
+    rmSync(join(layout(platform.config).identity, "kubectl-token.json"), { force: true });
+    const file = writeOidcKubeconfig(platform.config, join(layout(platform.config).identity, "kubeconfig-test"));
+    const kubectlWith = (...args: string[]) => {
+      const child = spawn(layout(platform.config).bin("kubectl"), ["--kubeconfig", file, ...args]);
+      let stdout = "";
+      let stderr = "";
+      child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
+      child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+      const done = new Promise<number>((resolvePromise) => child.on("close", (code) => resolvePromise(code ?? -1)));
+      return { done, stdout: () => stdout, stderr: () => stderr };
+    };
+    const first = kubectlWith("auth", "whoami", "-o", "jsonpath={.status.userInfo.username}");
+    // kubectl shows what the plugin asks: a page and a code, which the person opens and signs in at.
+    const shown = await eventually("kubectl to show the sign-in page", async () => /ouvrez (\S+) et vérifiez le code (\S+)\./.exec(first.stderr()) ?? undefined, 30_000);
+    expect(shown[1]).toContain(`${identity.issuer}/device`);
+    await approveDevice({ issuer: identity.issuer, verificationUriComplete: shown[1]!, email: "admin@gw-a.test", password: testPassword, fetch: identity.fetch });
+    expect(await first.done).toBe(0);
+    expect(first.stdout()).toBe("oidc:admin@gw-a.test");
+    // The next command uses the token kept: no page, no code.
+    const second = kubectlWith("get", "serviceinstances", "-n", "coll-t-gw-a", "-o", "name");
+    expect(await second.done).toBe(0);
+    expect(second.stderr()).toBe("");
+    const third = kubectlWith("get", "serviceinstances", "-n", "coll-t-gw-b");
+    expect(await third.done).not.toBe(0);
+    expect(third.stderr()).toMatch(/forbidden/);
   });
 
   it("when an administrator of the identity service (not named in the Collectivity) lists the instances through the gateway, then their role's group lets them, and a token naming system:masters gets nothing", async () => {

@@ -3,7 +3,7 @@ export { identitySettings, type IdentitySettings } from "./settings.ts";
 export { ensureKeysFile, loadKeys, rotateKeys, writeKeysFile, type IdentityKeys } from "./keys.ts";
 export { platformClients, type ClientMetadata } from "./clients.ts";
 export { apiResource } from "./provider.ts";
-export { clientCredentials, refresh, signInWithPassword, SignInRefused, type SignInResult } from "./sign-in.ts";
+export { approveDevice, clientCredentials, refresh, signInWithPassword, SignInRefused, type SignInResult } from "./sign-in.ts";
 export type { SeedAccounts } from "./seed.ts";
 export { AccountRepository, type Account } from "./accounts.ts";
 export { PasswordHasher } from "./passwords.ts";

@@ -146,3 +146,56 @@ export async function refresh(options: { issuer: string; clientId: string; refre
   });
   return tokensOf(response);
 }
+
+/**
+ * The fields of the page's form carrying oidc-provider's xsrf token: the one named `formId`, or
+ * else the first (the page a browser submits by itself).
+ */
+function formFields(html: string, formId: string): Record<string, string> {
+  const forms = [...html.matchAll(/<form([^>]*)>([\s\S]*?)<\/form>/g)];
+  const form = forms.find((f) => f[1]!.includes(`id="${formId}"`)) ?? forms.find((f) => f[2]!.includes('name="xsrf"'));
+  const fields: Record<string, string> = {};
+  for (const input of (form?.[2] ?? "").matchAll(/<input[^>]*>/g)) {
+    const name = /name="([^"]+)"/.exec(input[0])?.[1];
+    if (name) fields[name] = /value="([^"]*)"/.exec(input[0])?.[1] ?? "";
+  }
+  return fields;
+}
+
+/**
+ * Approves a device sign-in (what `kubectl`'s credential plugin shows: a page and a code) as the
+ * person's browser would: the confirmation page, the identity's sign-in form, to the success
+ * page. The tests and the demo use it; a person does the same in their browser.
+ */
+export async function approveDevice(options: { readonly issuer: string; readonly verificationUriComplete: string; readonly email: string; readonly password: string; readonly fetch?: typeof fetch }): Promise<void> {
+  const request = options.fetch ?? fetch;
+  const cookies = new Cookies();
+  const go = async (url: string, init: RequestInit = {}) => {
+    const response = await request(new URL(url, options.issuer).href, { ...init, redirect: "manual", headers: { ...(init.headers as Record<string, string>), cookie: cookies.header() } });
+    cookies.take(response);
+    return response;
+  };
+  const form = (fields: Record<string, string>) => ({ method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" }, body: new URLSearchParams(fields).toString() });
+  // The page opened with the code: the code filled in, sent; then the confirmation, confirmed.
+  const opened = await go(options.verificationUriComplete);
+  const entered = formFields(await opened.text(), "op.deviceInputForm");
+  if (!entered.xsrf) throw new SignInRefused(`the device's page has no form (HTTP ${opened.status})`, opened.status);
+  const confirm = await go(`${options.issuer}/device`, form(entered));
+  const fields = formFields(await confirm.text(), "op.deviceConfirmForm");
+  if (!fields.xsrf) throw new SignInRefused(`the code was not accepted (HTTP ${confirm.status})`, confirm.status);
+  let response = await go(`${options.issuer}/device`, form(fields));
+  for (let hops = 0; hops < 8; hops++) {
+    const location = response.headers.get("location");
+    if (!location) {
+      const text = await response.text();
+      if (response.ok && text.includes("Appareil connecté")) return;
+      const login = /<form[^>]*action="([^"]*\/login)"/.exec(text)?.[1];
+      if (!login) throw new SignInRefused(`the device's sign-in stopped: ${/role="alert"[^>]*>([^<]+)</.exec(text)?.[1] ?? `HTTP ${response.status}`}`, response.status);
+      response = await go(login, form({ email: options.email, password: options.password }));
+      continue;
+    }
+    await response.arrayBuffer();
+    response = await go(location);
+  }
+  throw new SignInRefused("the device's sign-in redirected too many times", 508);
+}

@@ -9,6 +9,7 @@ import { layout } from "./layout.ts";
 import { loadConfig, type PlatformConfig } from "./config.ts";
 import { down, platformEnv, status, up } from "./platform.ts";
 import { demoPeople, demoToken } from "./identity.ts";
+import { kubectlCredential, writeOidcKubeconfig } from "./kubectl-credential.ts";
 import { hostingLot, installOperatorChart } from "./lot.ts";
 import { StartError } from "./processes.ts";
 
@@ -255,11 +256,28 @@ async function main(command: string | undefined): Promise<number> {
       say(await demoToken(config, email));
       return 0;
     }
+    case "kubeconfig": {
+      const file = writeOidcKubeconfig(config);
+      say(`Wrote ${relative(process.cwd(), file)}: kubectl as a person of the identity service.`);
+      say(`  ${relative(process.cwd(), config.dir) || "."}/bin/kubectl --kubeconfig ${relative(process.cwd(), file)} auth whoami`);
+      say("kubectl shows a page and a code: open it, check the code and sign in (the demo's people share the password in .local/identity/demo-password).");
+      return 0;
+    }
+    case "credential": {
+      // kubectl's exec plugin: the credential on standard output, what the person must do on standard error.
+      const [issuer, caFile, cacheFile] = process.argv.slice(3);
+      if (!issuer || !caFile || !cacheFile) {
+        console.error("usage: mutualis-local credential <issuer> <ca file> <token cache file> (written by make kubeconfig)");
+        return 2;
+      }
+      say(JSON.stringify(await kubectlCredential({ issuer, caFile, cacheFile, tell: (line) => console.error(line) })));
+      return 0;
+    }
     case "env":
       for (const [key, value] of Object.entries(platformEnv(config))) say(`${key}=${value}`);
       return 0;
     default:
-      console.error("usage: mutualis-local up|down|status|env|demo|token <email>");
+      console.error("usage: mutualis-local up|down|status|env|demo|token <email>|kubeconfig");
       return 2;
   }
 }

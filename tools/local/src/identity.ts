@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { ensureKeysFile, platformClients, signInWithPassword, type ClientMetadata, type SeedAccounts } from "@mutualis/identity";
+import { ensureKeysFile, platformClients, signInWithPassword, type ClientMetadata, type SeedAccounts } from "@mutualis/identity/client";
 import { CallerVerifier } from "@mutualis/service-kit";
 import type { PlatformConfig } from "./config.ts";
 import { layout } from "./layout.ts";

@@ -1,0 +1,8 @@
+/**
+ * What the identity's clients use (the command line, kubectl's credential plugin, the local
+ * platform, the tests), without loading the provider itself.
+ */
+export { platformClients, type ClientMetadata } from "./clients.ts";
+export { ensureKeysFile } from "./keys.ts";
+export { approveDevice, clientCredentials, refresh, signInWithPassword, SignInRefused, type SignInResult } from "./sign-in.ts";
+export type { SeedAccounts } from "./seed.ts";
