@@ -105,8 +105,9 @@ async function json(url: string, password?: string): Promise<{ status: number; b
   return { status: res.status, body: (await res.json()) as Record<string, unknown> };
 }
 
+/** A share whose links the test reads from the answer (sesf sends no e-mail for it). */
 async function newShare(collectivity: string, extra: Record<string, unknown> = {}): Promise<Created> {
-  return call<Created>(collectivity, "create", { description: "Pièces du marché", recipients: [{ email: "titulaire@entreprise.example", name: "Titulaire" }], ...extra });
+  return call<Created>(collectivity, "create", { description: "Pièces du marché", recipients: [{ email: "titulaire@entreprise.example", name: "Titulaire" }], notify: false, ...extra });
 }
 
 /** Alters one bit of a stored file, as a failing disk or an intruder would. */
@@ -143,7 +144,7 @@ describe("SESF: the secure file exchange", () => {
     operator = await startTestOperator();
     const creds = await platformServicesCreds();
     identity = await startTestIdentity(creds, "sesftest_identity", []);
-    ({ service: sesf, storage } = await startTestSesf(creds, database, { SESF_MAX_RECIPIENTS: "3", SESF_CHUNK_BYTES: String(chunk), SESF_CLAMD_ADDRESS: platform.env.CLAMD_ADDRESS!, ...identity.verifierSettings }));
+    ({ service: sesf, storage } = await startTestSesf(creds, database, { SESF_MAX_RECIPIENTS: "3", SESF_CHUNK_BYTES: String(chunk), SESF_CLAMD_ADDRESS: platform.env.CLAMD_ADDRESS!, SMTP_URL: platform.env.SMTP_URL, ...identity.verifierSettings }));
     nc = await connect({ servers: platform.env.NATS_URL, authenticator: credsAuthenticator(readFileSync(creds)) });
     for (const collectivity of ["t-sesf-a", "t-sesf-b", "t-sesf-c"]) {
       await nc.request("platform.sesf.tenants.enable", JSON.stringify({ collectivity, siren: "213502388", departement: "035", displayName: collectivity }), { timeout: 5000 });
@@ -256,6 +257,44 @@ describe("SESF: the secure file exchange", () => {
       ["recipients-changed", "alice.martin@mairie.example"],
       ["revoked", "alice.martin@mairie.example"],
     ]);
+  });
+
+  it("when an agent shares files or invites a guest, then sesf e-mails each recipient their own link and the guest their invitation, through the platform's relay; asked not to, it sends nothing", async () => {
+    const caught = async (to: string) =>
+      ((await (await fetch(`${platform.env.MAIL_CATCHER_URL}/api/messages?to=${encodeURIComponent(to)}`)).json()) as { messages: { subject: string; text: string; from: string }[] }).messages;
+    const alice = await identity.tokenFor("alice.martin@mairie.example", { "t-sesf-a": ["agent"] });
+    const stamp = Date.now();
+    const recipient = `titulaire-${stamp}@entreprise.example`;
+    const share = await call<Created & { links: { email: string; url: string; notified: boolean }[] }>("t-sesf-a", "create", { description: "Pièces du marché", recipients: [{ email: recipient }], password: "Voirie-2027!" }, alice);
+    expect(share.links[0]!.notified).toBe(true);
+    const [notice] = await eventually("the recipient's e-mail to be caught", async () => ((await caught(recipient)).length ? caught(recipient) : undefined));
+    expect(notice!.subject).toBe("Des fichiers vous sont transmis par t-sesf-a");
+    expect(notice!.text).toContain("alice.martin@mairie.example (t-sesf-a) vous transmet des fichiers de façon sécurisée : « Pièces du marché »");
+    expect(notice!.text).toContain(`Votre lien personnel : ${share.links[0]!.url}`);
+    expect(notice!.text).toContain("Un mot de passe vous sera communiqué séparément.");
+    expect(notice!.text).not.toContain("Voirie-2027!");
+    // A recipient added later gets theirs.
+    const added = `juriste-${stamp}@mairie.example`;
+    await call("t-sesf-a", "recipients", { id: share.id, recipients: [{ email: recipient }, { email: added }] }, alice);
+    await eventually("the added recipient's e-mail", async () => ((await caught(added)).length === 1 ? true : undefined));
+    expect(await caught(recipient)).toHaveLength(1);
+    // The guest's invitation carries the voucher.
+    const guest = `gerant-${stamp}@entreprise.example`;
+    const voucher = await call<{ voucherUrl: string; guestNotified: boolean }>("t-sesf-a", "vouchers.create", { description: "Votre offre", agent: { email: "alice.martin@mairie.example" }, guest: { email: guest }, voucherDays: 2 }, alice);
+    expect(voucher.guestNotified).toBe(true);
+    const [invitation] = await eventually("the guest's invitation", async () => ((await caught(guest)).length ? caught(guest) : undefined));
+    expect(invitation!.subject).toBe("t-sesf-a vous invite à déposer des fichiers");
+    expect(invitation!.text).toContain(`Déposez-les à cette adresse : ${voucher.voucherUrl}`);
+    // The audit says what went out, never the links.
+    const trail = await call<{ entries: { event: string; detail: Record<string, unknown> }[] }>("t-sesf-a", "audit", { id: share.id });
+    expect(trail.entries.filter((e) => e.event === "notified").map((e) => e.detail)).toEqual([{ sent: 1, failed: 0 }, { sent: 1, failed: 0 }]);
+    expect(JSON.stringify(trail)).not.toContain("/api/v1/links/");
+    // Asked not to (the caller sends the links itself): nothing.
+    const quiet = `discret-${stamp}@entreprise.example`;
+    const silent = await call<{ links: { notified: boolean }[] }>("t-sesf-a", "create", { recipients: [{ email: quiet }], notify: false }, alice);
+    expect(silent.links[0]!.notified).toBe(false);
+    await new Promise((resolvePromise) => setTimeout(resolvePromise, 500));
+    expect(await caught(quiet)).toEqual([]);
   });
 
   it("when a share is limited to one download, then the second answers 410 and the content is gone from disk and database", async () => {
@@ -433,10 +472,11 @@ describe("SESF: the secure file exchange", () => {
     // The download is audited once sesf has sent its last byte, which the client may see first.
     const trail = await eventually("the download to be audited", async () => {
       const read = await call<{ entries: { event: string; detail: Record<string, unknown> }[] }>("t-sesf-a", "audit", { id: voucher.id });
-      return read.entries.length === 4 ? read : undefined;
+      return read.entries.length === 5 ? read : undefined;
     });
-    expect(trail.entries.map((e) => e.event)).toEqual(["voucher-created", "uploaded", "uploads-closed", "downloaded"]);
-    expect(trail.entries[1]!.detail).toMatchObject({ by: "president@association.example", file: "statuts.pdf" });
+    // The guest was invited by e-mail through the platform's relay.
+    expect(trail.entries.map((e) => e.event)).toEqual(["voucher-created", "notified", "uploaded", "uploads-closed", "downloaded"]);
+    expect(trail.entries[2]!.detail).toMatchObject({ by: "president@association.example", file: "statuts.pdf" });
   });
 
   it("when a voucher is past its date, then the guest cannot upload", async () => {

@@ -145,6 +145,7 @@ function sharedDeployment(settings: LotSettings, shared: SharedService): Service
       // Every service verifies its callers' tokens itself, with the platform's issuer.
       { name: "IDENTITY_ISSUER", value: issuerOf(settings) },
       ...(settings.identityCa ? [{ name: "IDENTITY_CA", valueFrom: { secretKeyRef: { name: settings.identityCa, key: "ca.crt" } } }] : []),
+      ...(settings.endpoints?.smtp ? [{ name: "SMTP_URL", value: settings.endpoints.smtp }] : []),
       ...(shared.env ?? []),
     ],
     probeScheme: shared.probeScheme,

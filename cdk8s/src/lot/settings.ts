@@ -36,7 +36,14 @@ export interface LotSettings {
    * Where the shared services find what the lot does not run itself (the local platform runs NATS,
    * FerretDB, Prometheus and ClamAV as processes); the lot's own Services otherwise.
    */
-  readonly endpoints?: { readonly nats?: string; readonly database?: string; readonly prometheus?: string; readonly antivirus?: string };
+  readonly endpoints?: {
+    readonly nats?: string;
+    readonly database?: string;
+    readonly prometheus?: string;
+    readonly antivirus?: string;
+    /** The relay the services send e-mail through (the local mail catcher); none: they send nothing. */
+    readonly smtp?: string;
+  };
   /** Where the shared services' pods run (the local node that really runs pods); anywhere otherwise. */
   readonly servicesNodeSelector?: Readonly<Record<string, string>>;
   /**

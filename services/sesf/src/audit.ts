@@ -12,6 +12,7 @@ export interface AuditEntry {
     | "uploads-closed"
     | "downloaded"
     | "recipients-changed"
+    | "notified"
     | "revoked"
     | "expired"
     | "purged"

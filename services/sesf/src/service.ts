@@ -8,12 +8,15 @@ import {
   tenantEndpoint,
   tenantEndpoints,
   TenantRepository,
+  Mailer,
   type Caller,
   type EndpointSpec,
+  type MailMessage,
   type ServiceDefinition,
 } from "@mutualis/service-kit";
 import { z } from "zod";
 import { listedFor, mayManage, ownerOf } from "./access.ts";
+import { guestInvitation, recipientNotice, sendNotices, type Sender } from "./notices.ts";
 import { IntegrityError } from "./crypto.ts";
 import { contentDisposition } from "./names.ts";
 import { OffsetMismatch, Shares, type Share } from "./shares.ts";
@@ -171,6 +174,16 @@ export function sesfService(): ServiceDefinition<SesfSettings> {
       };
       // Agents manage their own shares, administrators all; the operator those its SecureShares made.
       const managers = allow.any(allow.members(), allow.clients(operatorClient));
+      const mailer = Mailer.fromSettings(context.settings, context.log);
+      /** Sends the step's e-mails (unless the caller sends them itself), recorded in the share's audit. */
+      const notify = async (collectivity: string, caller: Caller, shareId: string, wanted: boolean, build: (sender: Sender) => MailMessage[]) => {
+        if (!wanted) return { sent: [], failed: [] };
+        const tenant = await tenants.require(collectivity);
+        const result = await sendNotices(mailer, build({ who: caller.kind === "user" ? caller.email : undefined, collectivity: tenant.displayName }));
+        await shares.recordNotices({ _id: shareId, collectivity }, result);
+        return result;
+      };
+      const notifyField = z.boolean().default(true);
       const endpoints: EndpointSpec[] = [
         tenantEndpoint({
           name: "create",
@@ -182,9 +195,16 @@ export function sesfService(): ServiceDefinition<SesfSettings> {
             expiryDays: z.number().int().min(1).optional(),
             downloadLimit: z.number().int().min(1).max(1000).optional(),
             password: z.string().min(8).max(200).optional(),
+            /** Whether sesf e-mails each recipient their link (the default); the answer has the links either way. */
+            notify: notifyField,
           }),
           callers: managers,
-          handle: async (request, { collectivity, caller }) => shares.create(await tenantOf(tenants, collectivity), request, ownerOf(caller)),
+          handle: async ({ notify: wanted, ...request }, { collectivity, caller }) => {
+            const created = await shares.create(await tenantOf(tenants, collectivity), request, ownerOf(caller));
+            const view = { description: request.description ?? "", expiresAt: created.expiresAt, passwordRequired: Boolean(request.password) };
+            const { sent } = await notify(collectivity, caller, created.id, wanted, (sender) => created.links.map((link) => recipientNotice(sender, view, link)));
+            return { ...created, links: created.links.map((link) => ({ ...link, notified: sent.includes(link.email) })) };
+          },
         }),
         tenantEndpoint({
           name: "voucher",
@@ -196,9 +216,19 @@ export function sesfService(): ServiceDefinition<SesfSettings> {
             guest: z.object({ email: z.email().max(254), name: z.string().max(200).optional() }),
             voucherDays: z.number().int().min(1).optional(),
             expiryDays: z.number().int().min(1).optional(),
+            /** Whether sesf e-mails the guest their invitation (the default). */
+            notify: notifyField,
           }),
           callers: allow.members(),
-          handle: async (request, { collectivity, caller }) => shares.createVoucher(await tenantOf(tenants, collectivity), request, ownerOf(caller)),
+          handle: async ({ notify: wanted, ...request }, { collectivity, caller }) => {
+            const voucher = await shares.createVoucher(await tenantOf(tenants, collectivity), request, ownerOf(caller));
+            const description = request.description ?? "";
+            // The guest is invited by e-mail; the agent has their link in the answer.
+            const { sent } = await notify(collectivity, caller, voucher.id, wanted, (sender) => [
+              guestInvitation(sender, { description, uploadUntil: voucher.uploadUntil, voucherUrl: voucher.voucherUrl }, request.guest.email),
+            ]);
+            return { ...voucher, guestNotified: sent.includes(request.guest.email) };
+          },
         }),
         tenantEndpoint({
           name: "get",
@@ -231,11 +261,14 @@ export function sesfService(): ServiceDefinition<SesfSettings> {
         tenantEndpoint({
           name: "recipients",
           subject: "tenant.*.sesf.shares.recipients",
-          schema: z.object({ id: z.uuid(), recipients }),
+          schema: z.object({ id: z.uuid(), recipients, notify: notifyField }),
           callers: managers,
-          handle: async ({ id, recipients: wanted }, { collectivity, caller }) => {
-            await manageable(await tenantOf(tenants, collectivity), id, caller);
-            return shares.setRecipients(collectivity, id, wanted, ownerOf(caller));
+          handle: async ({ id, recipients: wanted, notify: notifyThem }, { collectivity, caller }) => {
+            const share = await manageable(await tenantOf(tenants, collectivity), id, caller);
+            const changed = await shares.setRecipients(collectivity, id, wanted, ownerOf(caller));
+            const view = { description: share.description, expiresAt: share.expiresAt.toISOString(), passwordRequired: Boolean(share.passwordHash) };
+            const { sent } = await notify(collectivity, caller, id, notifyThem, (sender) => changed.links.map((link) => recipientNotice(sender, view, link)));
+            return { links: changed.links.map((link) => ({ ...link, notified: sent.includes(link.email) })) };
           },
         }),
         tenantEndpoint({

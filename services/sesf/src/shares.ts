@@ -356,6 +356,12 @@ export class Shares extends Repository<Share> {
     return { links: this.links(added, tokens) };
   }
 
+  /** Records which notices (links, invitations) went out by e-mail and which the relay did not take. */
+  async recordNotices(share: Pick<Share, "_id" | "collectivity">, result: { sent: readonly string[]; failed: readonly string[] }): Promise<void> {
+    if (result.sent.length + result.failed.length === 0) return;
+    await this.record(share, "notified", { sent: result.sent.length, failed: result.failed.length, ...(result.failed.length ? { notSentTo: result.failed.join(", ") } : {}) });
+  }
+
   /** The share an upload link opens, if files may still be added to it, and its limits. */
   private async uploadable(uploadToken: string): Promise<{ share: Share; limits: Limits }> {
     const found = await this.collection.findOne({ uploadTokenHash: digest(uploadToken) });

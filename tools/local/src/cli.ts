@@ -145,6 +145,8 @@ async function secureShareWalkthrough(config: PlatformConfig): Promise<void> {
   const closed = await fetch(`${voucher.voucherUrl}/complete`, { method: "POST" });
   const reused = await fetch(`${voucher.voucherUrl}/files/encore.pdf`, { method: "PUT", headers: { "content-type": "application/octet-stream" }, body: "x" });
   const received = await fetch(`${voucher.links[0]!.url}/files/${sent.id}`);
+  const mails = ((await (await fetch(`${env.MAIL_CATCHER_URL}/api/messages?to=contact@entreprise-travaux.example`)).json()) as { messages: { subject: string }[] }).messages;
+  say(`  ✓ the company was told by e-mail: ${mails.length} message(s) in the mail catcher (${env.MAIL_CATCHER_URL}), the last « ${mails.at(-1)?.subject ?? "—"} »`);
   say(`  ✓ a guest voucher let the company send its offer once (${closed.status}; used again: ${reused.status}); the agent downloaded it (${received.status}${(await received.text()) === offer ? ", identical bytes" : ", DIFFERENT bytes"})`);
 }
 

@@ -80,6 +80,7 @@ export interface LotEndpoints {
   readonly MONGODB_URI?: string;
   readonly PROMETHEUS_URL?: string;
   readonly CLAMD_ADDRESS?: string;
+  readonly SMTP_URL?: string;
 }
 
 /** The hosting lot's local profile, told where the local platform's own processes listen. */
@@ -87,7 +88,7 @@ export function localLotSettings(config: PlatformConfig, env: LotEndpoints): Lot
   const agentZone = config.zones.find((z) => z.runner === "agent")?.name;
   return {
     ...localLot,
-    endpoints: { nats: env.NATS_URL, database: env.MONGODB_URI, prometheus: env.PROMETHEUS_URL, antivirus: env.CLAMD_ADDRESS },
+    endpoints: { nats: env.NATS_URL, database: env.MONGODB_URI, prometheus: env.PROMETHEUS_URL, antivirus: env.CLAMD_ADDRESS, smtp: env.SMTP_URL },
     ...(agentZone ? { servicesNodeSelector: { "topology.kubernetes.io/zone": agentZone } } : {}),
     // The public services keep the local platform's fixed ports.
     publicUrls: { sesf: `http://127.0.0.1:${config.ports.sesf}`, gateway: `http://127.0.0.1:${config.ports.gateway}`, identity: `https://127.0.0.1:${config.ports.identity}` },
