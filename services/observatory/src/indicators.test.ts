@@ -32,7 +32,7 @@ describe("the observatory's indicators", () => {
     expect(quimper.values).toMatchObject({ actesTransmis: 0, volumeEchanges: 0, partActesAcquittes: null, delaiAccuseMedian: null });
     expect(r.collectivities.find((c) => c.name === "rennes")!.values).toMatchObject({ actesTransmis: 12, partActesAcquittes: 0.75, delaiAccuseMedian: null });
     const unmeasured = r.indicators.filter((i) => !i.measured);
-    expect(unmeasured.map((i) => i.key)).toEqual(["partActesTeletransmis", "partFacturesElectroniques", "marchesEnLigne", "partOffresElectroniques", "utilisateursActifsSso"]);
+    expect(unmeasured.map((i) => i.key)).toEqual(["partActesTeletransmis", "partFacturesElectroniques", "marchesEnLigne", "partOffresElectroniques"]);
     expect(unmeasured.every((i) => i.notMeasured && i.notMeasured.length > 10)).toBe(true);
     expect(r.regionValues.partFacturesElectroniques).toBeNull();
   });

@@ -126,10 +126,11 @@ export const indicators: readonly Indicator[] = [
   {
     key: "utilisateursActifsSso",
     label: "Utilisateurs actifs (SSO)",
-    description: "Agents connectés au moins une fois par l'identité unique.",
+    description: "Personnes de la collectivité connectées par l'identité unique (mot de passe ou ProConnect), comptées une fois par mois calendaire.",
     unit: "count",
     category: "Identité",
-    notMeasured: "le service d'identité n'est pas encore proposé",
+    zeroWhenAbsent: true,
+    counted: { events: ["identity.signed_in_password", "identity.signed_in_proconnect"] },
   },
 ];
 
