@@ -25,6 +25,8 @@ export interface Account {
   active: boolean;
   createdAt: Date;
   lastSignInAt?: Date;
+  /** The person as ProConnect knows them (its pairwise subject for the platform, their establishment). */
+  proconnect?: { sub: string; siret?: string; idpId?: string; linkedAt: Date };
 }
 
 export type NewAccount = Pick<Account, "kind" | "email" | "givenName" | "usualName"> & Partial<Pick<Account, "passwordHash" | "memberships" | "company" | "emailVerified">>;
@@ -74,6 +76,11 @@ export class AccountRepository extends Repository<Account> {
 
   findByEmail(email: string): Promise<Account | null> {
     return this.collection.findOne({ email: normalizeEmail(email) });
+  }
+
+  /** Records how ProConnect knows the person, at each sign-in through it. */
+  async linkProConnect(id: string, link: { sub: string; siret?: string; idpId?: string }): Promise<void> {
+    await this.collection.updateOne({ _id: id }, { $set: { proconnect: { ...link, linkedAt: new Date() } } });
   }
 
   async require(id: string): Promise<Account> {

@@ -30,6 +30,8 @@ interface InteractionDependencies {
   readonly events: BusinessEvents;
   readonly log: Logger;
   readonly now?: () => Date;
+  /** Whether the sign-in page offers ProConnect (see federation.ts). */
+  readonly proconnect?: boolean;
 }
 
 const wrongCredentials = "Adresse électronique ou mot de passe incorrect.";
@@ -44,6 +46,7 @@ export function interactionRoutes(app: Express, deps: InteractionDependencies): 
   const { provider, accounts, hasher, settings, log } = deps;
   const now = () => deps.now?.() ?? new Date();
   const window = new AttemptWindow(30);
+  const proconnectOf = (uid: string) => (deps.proconnect ? { proconnect: `/interaction/${uid}/proconnect` } : {});
   const form = express.urlencoded({ extended: false, limit: "8kb" });
   const html = (res: Response, status: number, body: string) => res.status(status).type("html").set("cache-control", "no-store").send(body);
   const clientName = async (clientId: string | undefined) => {
@@ -64,7 +67,7 @@ export function interactionRoutes(app: Express, deps: InteractionDependencies): 
     if (!interaction) return;
     const client = await clientName(interaction.params.client_id as string | undefined);
     if (interaction.prompt.name === "login") {
-      return void html(res, 200, signInPage({ action: `/interaction/${interaction.uid}/login`, client, email: interaction.params.login_hint as string | undefined }));
+      return void html(res, 200, signInPage({ action: `/interaction/${interaction.uid}/login`, client, email: interaction.params.login_hint as string | undefined, ...proconnectOf(interaction.uid) }));
     }
     const scopes = [...new Set([...((interaction.prompt.details.missingOIDCScope as string[] | undefined) ?? []), ...Object.values((interaction.prompt.details.missingResourceScopes as Record<string, string[]> | undefined) ?? {}).flat()])];
     html(res, 200, consentPage({ action: `/interaction/${interaction.uid}/confirm`, abort: `/interaction/${interaction.uid}/abort`, client, scopes }));
@@ -76,7 +79,7 @@ export function interactionRoutes(app: Express, deps: InteractionDependencies): 
     const client = await clientName(interaction.params.client_id as string | undefined);
     const email = typeof req.body?.email === "string" ? req.body.email.trim().slice(0, 254) : "";
     const password = typeof req.body?.password === "string" ? req.body.password.slice(0, 1024) : "";
-    const again = (status: number, error: string) => html(res, status, signInPage({ action: `/interaction/${interaction.uid}/login`, client, email, error }));
+    const again = (status: number, error: string) => html(res, status, signInPage({ action: `/interaction/${interaction.uid}/login`, client, email, error, ...proconnectOf(interaction.uid) }));
     if (!window.allow(req.ip ?? "unknown", now().getTime())) return void again(429, lockedOut);
     if (!email || !password) return void again(400, "Saisissez votre adresse électronique et votre mot de passe.");
     if (await accounts.locked(email, now())) return void again(429, lockedOut);
@@ -122,15 +125,15 @@ export function interactionRoutes(app: Express, deps: InteractionDependencies): 
 }
 
 /**
- * A sign-in, counted for the observatory's active users: once a day per person and collectivity
- * (the event's id deduplicates), whether by password or through ProConnect.
+ * A sign-in, counted for the observatory's active users: once a calendar month per person and
+ * collectivity (the event's id deduplicates), by password or through ProConnect.
  */
-export async function signedIn(deps: Pick<InteractionDependencies, "accounts" | "events" | "now">, account: Account, method: "password" | "proconnect"): Promise<void> {
+export async function signedIn(deps: Pick<InteractionDependencies, "accounts" | "events"> & { readonly now?: () => Date }, account: Account, method: "password" | "proconnect"): Promise<void> {
   const at = deps.now?.() ?? new Date();
   await deps.accounts.signedIn(account._id, at);
-  const day = at.toISOString().slice(0, 10);
+  const month = at.toISOString().slice(0, 7);
   for (const membership of account.memberships) {
     if (membership.deactivatedAt) continue;
-    deps.events.record(membership.collectivity, `signed_in_${method}`, `${account._id}.${day}`, 1, at);
+    deps.events.record(membership.collectivity, `signed_in_${method}`, `${account._id}.${month}`, 1, at);
   }
 }

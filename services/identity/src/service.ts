@@ -1,10 +1,12 @@
 import type { RequestHandler } from "express";
 import type Provider from "oidc-provider";
-import type { ServiceDefinition } from "@mutualis/service-kit";
+import { tenantEndpoints, TenantRepository, type ServiceDefinition } from "@mutualis/service-kit";
 import { AccountRepository } from "./accounts.ts";
 import { mongoAdapter } from "./adapter.ts";
 import { loadClients, type ClientMetadata } from "./clients.ts";
-import { interactionRoutes } from "./interactions.ts";
+import { ProConnectFederation } from "./federation.ts";
+import { interactionRoutes, signedIn } from "./interactions.ts";
+import { errorPage } from "./pages.ts";
 import { loadKeys } from "./keys.ts";
 import { memberEndpoints, MembershipAudit } from "./members.ts";
 import { PasswordHasher } from "./passwords.ts";
@@ -16,8 +18,8 @@ import type { IdentitySettings } from "./settings.ts";
  * The pages' security policy: forms post to the identity itself, which then redirects to the
  * applications' registered addresses (browsers hold `form-action` to redirects too).
  */
-function contentSecurity(clients: readonly ClientMetadata[]): RequestHandler {
-  const origins = [...new Set(clients.flatMap((c) => [...c.redirect_uris, ...c.post_logout_redirect_uris]).map((uri) => new URL(uri).origin))];
+function contentSecurity(clients: readonly ClientMetadata[], federation: readonly string[]): RequestHandler {
+  const origins = [...new Set([...clients.flatMap((c) => [...c.redirect_uris, ...c.post_logout_redirect_uris]), ...federation].map((uri) => new URL(uri).origin))];
   const policy = ["default-src 'self'", "style-src 'self' 'unsafe-inline'", "img-src 'self' data:", `form-action 'self' ${origins.join(" ")}`, "frame-ancestors 'none'", "base-uri 'none'"].join("; ");
   return (_req, res, next) => {
     res.setHeader("Content-Security-Policy", policy);
@@ -56,11 +58,27 @@ export function identityService(): ServiceDefinition<IdentitySettings> {
     async onStop() {
       clearInterval(sweeper);
     },
-    routes(app, { settings, events, log }) {
-      app.use(contentSecurity(clients));
-      interactionRoutes(app, { provider, accounts, hasher, settings, events, log });
+    routes(app, { settings, events, log, database }) {
+      // The sign-in page's ProConnect button leaves for ProConnect: its origin is a form's destination too.
+      const proconnect = ProConnectFederation.enabled(settings);
+      app.use(contentSecurity(clients, proconnect ? [settings.IDENTITY_PROCONNECT_ISSUER!] : []));
+      interactionRoutes(app, { provider, accounts, hasher, settings, events, log, proconnect });
+      if (proconnect) {
+        new ProConnectFederation({
+          provider,
+          accounts,
+          tenants: new TenantRepository(database, "identity"),
+          database,
+          settings,
+          log,
+          signedIn: (account) => signedIn({ accounts, events }, account, "proconnect"),
+          fail: (res, status, title, message) => void res.status(status).type("html").set("cache-control", "no-store").send(errorPage(title, message)),
+        }).routes(app);
+      }
       app.use(provider.callback());
     },
-    endpoints: ({ database }) => memberEndpoints(new AccountRepository(database), new MembershipAudit(database)),
+    // The operator enables collectivities here as on every shared service: their SIREN names the
+    // collectivity of an agent arriving through ProConnect.
+    endpoints: ({ database }) => [...memberEndpoints(new AccountRepository(database), new MembershipAudit(database)), ...tenantEndpoints("identity", new TenantRepository(database, "identity"))],
   };
 }

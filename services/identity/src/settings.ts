@@ -20,6 +20,20 @@ export const identitySettings = baseSettings.extend({
   IDENTITY_LOCKOUT_SECONDS: z.coerce.number().int().min(1).default(15 * 60),
   /** Password hashes computed at once; more wait their turn (scrypt holds 32 MiB each). */
   IDENTITY_HASH_CONCURRENCY: z.coerce.number().int().min(1).max(16).default(2),
+  /**
+   * ProConnect, the State's federation for public agents, whose service provider the identity is:
+   * its issuer (`…/api/v2`), the platform's client there and its secret (a mounted file). Unset: no
+   * "S’identifier avec ProConnect" on the sign-in page.
+   */
+  IDENTITY_PROCONNECT_ISSUER: z.url().optional(),
+  IDENTITY_PROCONNECT_CLIENT_ID: z.string().min(1).optional(),
+  IDENTITY_PROCONNECT_CLIENT_SECRET_FILE: z.string().min(1).optional(),
+  /** The CA of ProConnect's certificate when it is not a public one (the simulator, locally). */
+  IDENTITY_PROCONNECT_CA_FILE: z.string().optional(),
+  IDENTITY_PROCONNECT_SIGNING_ALG: z.enum(["RS256", "ES256"]).default("RS256"),
+}).refine((s) => !s.IDENTITY_PROCONNECT_ISSUER || (s.IDENTITY_PROCONNECT_CLIENT_ID && s.IDENTITY_PROCONNECT_CLIENT_SECRET_FILE), {
+  message: "IDENTITY_PROCONNECT_ISSUER needs IDENTITY_PROCONNECT_CLIENT_ID and IDENTITY_PROCONNECT_CLIENT_SECRET_FILE",
+  path: ["IDENTITY_PROCONNECT_ISSUER"],
 });
 
 export type IdentitySettings = z.infer<typeof identitySettings>;

@@ -49,6 +49,24 @@ function callerOf(payload: unknown): Caller {
   return { kind: "user", subject: claims.sub, email: claims.email, memberships: claims.memberships ?? {}, ...(claims.company ? { company: claims.company } : {}) };
 }
 
+/**
+ * A fetch that trusts a CA of the platform's own (a PEM file or its text) besides the public ones:
+ * for the issuer's and ProConnect's certificates on the local platform. Without a CA, fetch itself.
+ */
+export function trustingFetch(options: { readonly caFile?: string; readonly ca?: string }): typeof fetch {
+  if (!options.caFile && !options.ca) return fetch;
+  let ca = options.ca ?? "";
+  if (options.caFile) {
+    try {
+      ca = readFileSync(options.caFile, "utf8");
+    } catch {
+      throw new ConfigError(`the CA file cannot be read: ${options.caFile}`);
+    }
+  }
+  const dispatcher = new Agent({ connect: { ca } });
+  return ((input: string | URL, init?: RequestInit) => undiciFetch(input, { ...(init as object), dispatcher })) as unknown as typeof fetch;
+}
+
 export interface VerifierOptions {
   /** The platform's issuer, byte for byte as its tokens and discovery document say it. */
   readonly issuer: string;
@@ -70,20 +88,7 @@ export class CallerVerifier {
   private readonly fetchImpl: typeof fetch;
 
   constructor(private readonly options: VerifierOptions) {
-    if (options.caFile || options.ca) {
-      let ca = options.ca ?? "";
-      if (options.caFile) {
-        try {
-          ca = readFileSync(options.caFile, "utf8");
-        } catch {
-          throw new ConfigError(`the identity CA file cannot be read: ${options.caFile}`);
-        }
-      }
-      const dispatcher = new Agent({ connect: { ca } });
-      this.fetchImpl = ((input: string | URL, init?: RequestInit) => undiciFetch(input, { ...(init as object), dispatcher })) as unknown as typeof fetch;
-    } else {
-      this.fetchImpl = fetch;
-    }
+    this.fetchImpl = trustingFetch(options);
   }
 
   /** The fetch the verifier uses, trusting the issuer's CA: for clients of the issuer in the same process. */

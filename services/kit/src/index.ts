@@ -5,6 +5,7 @@ export {
   permits,
   roles,
   rolesIn,
+  trustingFetch,
   type Caller,
   type CallerRule,
   type ClientCaller,

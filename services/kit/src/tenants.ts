@@ -71,6 +71,11 @@ export class TenantRepository extends Repository<Tenant> {
     if (tenant?.delegated && !tenant.disabledAt) throw new NoReply(`collectivity ${collectivity} has a dedicated ${this.service} deployment`);
   }
 
+  /** The enabled collectivity with this SIREN, if any (an agent's establishment names it). */
+  async bySiren(siren: string): Promise<string | undefined> {
+    return (await this.collection.findOne({ siren, disabledAt: { $exists: false } }))?._id;
+  }
+
   async require(collectivity: string): Promise<Tenant> {
     const tenant = await this.collection.findOne({ _id: collectivity, disabledAt: { $exists: false } });
     if (tenant?.delegated) throw new NoReply(`collectivity ${collectivity} has a dedicated ${this.service} deployment`);

@@ -1,0 +1,191 @@
+import { createHash, randomBytes } from "node:crypto";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { connect, credsAuthenticator, type NatsConnection } from "@nats-io/transport-node";
+import { readFileSync } from "node:fs";
+import { chromium, type Browser, type Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { issueCertificate, layout } from "@mutualis/local-platform";
+import type { RunningOperator } from "@mutualis/operator";
+import { proconnectSettings, proconnectSimulator, type ProConnectSimulator } from "@mutualis/proconnect-simulator";
+import { AccountRepository } from "@mutualis/identity";
+import { CallerVerifier, Database, loadSettings, type UserCaller } from "@mutualis/service-kit";
+import { agent, cliRedirect, reserveTestIdentity, startTestIdentity, testPassword, type TestIdentity } from "../support/identity.ts";
+import { startTestOperator } from "../support/operator.ts";
+import { testPlatform } from "../support/platform.ts";
+import { freePort, platformServicesCreds } from "../support/services.ts";
+
+const platform = testPlatform();
+const database = "identity_browser_tests";
+let operator: RunningOperator;
+let identity: TestIdentity;
+let simulator: ProConnectSimulator;
+let browser: Browser;
+let nc: NatsConnection;
+
+/** An authorization request of the command-line client, as a browser opens it; its code's verifier and state. */
+function authorization(): { url: string; verifier: string; state: string } {
+  const verifier = randomBytes(32).toString("base64url");
+  const state = randomBytes(24).toString("base64url");
+  const url = new URL(`${identity.issuer}/auth`);
+  for (const [key, value] of Object.entries({
+    client_id: "mutualis-cli",
+    redirect_uri: cliRedirect,
+    response_type: "code",
+    scope: "openid email profile api",
+    code_challenge: createHash("sha256").update(verifier).digest("base64url"),
+    code_challenge_method: "S256",
+    state,
+    nonce: randomBytes(24).toString("base64url"),
+  })) {
+    url.searchParams.set(key, value);
+  }
+  return { url: url.href, verifier, state };
+}
+
+/** Opens the sign-in in a fresh browser context; resolves with the code the identity sends back to the application. */
+async function signInPage(): Promise<{ page: Page; code: Promise<string>; verifier: string }> {
+  const context = await browser.newContext({ locale: "fr-FR", ignoreHTTPSErrors: true });
+  const page = await context.newPage();
+  const { url, verifier, state } = authorization();
+  // The application's address is not served here: the browser's arrival there is the end.
+  const code = new Promise<string>((resolvePromise, reject) => {
+    void page.route(`${cliRedirect}**`, async (route) => {
+      const back = new URL(route.request().url());
+      await route.fulfill({ status: 200, contentType: "text/html", body: "<!doctype html><title>Application</title><p>ok</p>" });
+      if (back.searchParams.get("state") !== state) reject(new Error("state mismatch"));
+      else resolvePromise(back.searchParams.get("code") ?? `error: ${back.searchParams.get("error_description")}`);
+    });
+  });
+  await page.goto(url);
+  return { page, code, verifier };
+}
+
+/** The application's exchange of the code for tokens; the access token's caller. */
+async function callerFrom(code: string, verifier: string): Promise<UserCaller> {
+  const answer = await identity.fetch(`${identity.issuer}/token`, {
+    method: "POST",
+    headers: { "content-type": "application/x-www-form-urlencoded" },
+    body: new URLSearchParams({ grant_type: "authorization_code", code, redirect_uri: cliRedirect, code_verifier: verifier, client_id: "mutualis-cli" }).toString(),
+  });
+  const tokens = (await answer.json()) as { access_token: string };
+  return (await new CallerVerifier({ issuer: identity.issuer, audience: "mutualis-api", caFile: identity.caFile }).verify(`Bearer ${tokens.access_token}`)) as UserCaller;
+}
+
+describe("signing in at the identity service in a browser: by password, and through ProConnect", () => {
+  beforeAll(async () => {
+    operator = await startTestOperator();
+    const creds = await platformServicesCreds();
+    const reserved = await reserveTestIdentity();
+    // The ProConnect simulator, over TLS from the local CA, with the identity registered as a service provider.
+    const pki = layout(platform.config).pki;
+    const tls = issueCertificate(pki, "proconnect", { commonName: "proconnect-simulator" }, "serving");
+    const secret = randomBytes(24).toString("base64url");
+    const dir = mkdtempSync(join(tmpdir(), "proconnect-client-"));
+    writeFileSync(join(dir, "secret"), secret, { mode: 0o600 });
+    simulator = await proconnectSimulator(
+      loadSettings(proconnectSettings, {
+        HTTP_HOST: "127.0.0.1",
+        HTTP_PORT: String(await freePort()),
+        LOG_LEVEL: "silent",
+        PROCONNECT_TLS_CERT_FILE: tls.cert,
+        PROCONNECT_TLS_KEY_FILE: tls.key,
+        PROCONNECT_CLIENTS: JSON.stringify([{ client_id: "mutualis-identity", client_secret: secret, redirect_uris: [`${reserved.issuer}/proconnect/retour`], post_logout_redirect_uris: [] }]),
+      }),
+    ).start();
+    identity = await startTestIdentity(
+      creds,
+      database,
+      [agent("sterenn.kerbrat@t-idb-rennes.test", { "t-idb-rennes": ["agent"] })],
+      {
+        IDENTITY_PROCONNECT_ISSUER: simulator.issuer,
+        IDENTITY_PROCONNECT_CLIENT_ID: "mutualis-identity",
+        IDENTITY_PROCONNECT_CLIENT_SECRET_FILE: join(dir, "secret"),
+        IDENTITY_PROCONNECT_CA_FILE: join(pki, "ca.crt"),
+      },
+      reserved,
+    );
+    // The collectivity the simulator's Rennes agents work for (SIRET 213502388 00019) uses the platform.
+    nc = await connect({ servers: platform.env.NATS_URL, authenticator: credsAuthenticator(readFileSync(creds)) });
+    const enabled = await nc.request("platform.identity.tenants.enable", JSON.stringify({ collectivity: "t-idb-rennes", siren: "213502388", departement: "035", displayName: "Ville de Rennes (test)" }), { timeout: 5000 });
+    expect(enabled.headers?.get("Nats-Service-Error-Code") ?? "").toBe("");
+    browser = await chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium", args: ["--no-sandbox", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"] });
+  }, 120_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await nc?.close();
+    await identity?.stop();
+    await simulator?.stop();
+    await operator?.stop();
+  });
+
+  it("when an agent signs in by password with the keyboard alone, then the page is in French, labelled, and the application gets their token", async () => {
+    const { page, code, verifier } = await signInPage();
+    expect(await page.getAttribute("html", "lang")).toBe("fr");
+    expect(await page.title()).toContain("Connexion");
+    // The address field has the focus; Tab reaches the password, Enter sends.
+    expect(await page.evaluate("document.activeElement?.id")).toBe("email");
+    await page.keyboard.type("sterenn.kerbrat@t-idb-rennes.test");
+    await page.keyboard.press("Tab");
+    expect(await page.evaluate("document.activeElement?.id")).toBe("password");
+    await page.keyboard.type(testPassword);
+    await page.keyboard.press("Enter");
+    const caller = await callerFrom(await code, verifier);
+    expect(caller).toMatchObject({ email: "sterenn.kerbrat@t-idb-rennes.test", memberships: { "t-idb-rennes": ["agent"] } });
+    await page.context().close();
+  });
+
+  it("when the password is wrong, then the page says so in an alert tied to the fields, the same as for an unknown address", async () => {
+    const { page } = await signInPage();
+    await page.fill("#email", "sterenn.kerbrat@t-idb-rennes.test");
+    await page.fill("#password", "pas-le-bon-mot-de-passe");
+    await page.press("#password", "Enter");
+    const alert = page.getByRole("alert");
+    await alert.waitFor();
+    const known = await alert.textContent();
+    expect(await page.getAttribute("#password", "aria-describedby")).toBe("erreur");
+    await page.fill("#email", "personne@t-idb-rennes.test");
+    await page.fill("#password", "pas-le-bon-mot-de-passe");
+    await page.press("#password", "Enter");
+    await page.getByRole("alert").waitFor();
+    expect(await page.getByRole("alert").textContent()).toBe(known);
+    await page.context().close();
+  });
+
+  it("when an agent chooses ProConnect, then they sign in there and come back known by their address, a member of their establishment's collectivity with no role yet", async () => {
+    const { page, code, verifier } = await signInPage();
+    const button = page.getByRole("button", { name: "S’identifier avec ProConnect" });
+    await button.focus();
+    await page.keyboard.press("Enter");
+    // The simulator's page: ProConnect's test agents; Camille works for the Ville de Rennes.
+    await page.waitForURL(`${simulator.url}/**`);
+    await page.getByRole("button", { name: /camille\.le-goff@ville-rennes\.fr/ }).click();
+    const caller = await callerFrom(await code, verifier);
+    expect(caller.email).toBe("camille.le-goff@ville-rennes.fr");
+    expect(caller.memberships).toEqual({ "t-idb-rennes": [] });
+    const store = await Database.connect(platform.env.MONGODB_URI, database, "identity-browser-test");
+    try {
+      const account = (await new AccountRepository(store).findByEmail("camille.le-goff@ville-rennes.fr"))!;
+      expect(account).toMatchObject({ givenName: "Camille", usualName: "Le Goff", emailVerified: true, proconnect: { siret: "21350238800019" } });
+      expect(account.passwordHash).toBeUndefined();
+      // A second sign-in through ProConnect finds the same person.
+      const again = await signInPage();
+      await again.page.getByRole("button", { name: "S’identifier avec ProConnect" }).click();
+      await again.page.waitForURL(`${simulator.url}/**`);
+      await again.page.getByRole("button", { name: /camille\.le-goff@ville-rennes\.fr/ }).click();
+      expect((await callerFrom(await again.code, again.verifier)).subject).toBe(account._id);
+      await again.page.context().close();
+    } finally {
+      await store.close();
+    }
+    await page.context().close();
+  });
+
+  it("when ProConnect's return is replayed or forged, then it is refused with a French page and nobody is signed in", async () => {
+    const answer = await identity.fetch(`${identity.issuer}/proconnect/retour?code=forged&state=${randomBytes(32).toString("base64url")}`);
+    expect(answer.status).toBe(400);
+    expect(await answer.text()).toContain("Ce retour de ProConnect n’est plus valable");
+  });
+});
