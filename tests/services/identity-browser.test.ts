@@ -9,11 +9,12 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { issueCertificate, layout } from "@mutualis/local-platform";
 import type { RunningOperator } from "@mutualis/operator";
 import { proconnectSettings, proconnectSimulator, type ProConnectSimulator } from "@mutualis/proconnect-simulator";
-import { AccountRepository } from "@mutualis/identity";
+import { AccountRepository, currentCode } from "@mutualis/identity";
+import { generate } from "otplib";
 import { CallerVerifier, Database, loadSettings, type UserCaller } from "@mutualis/service-kit";
 import { agent, cliRedirect, reserveTestIdentity, startTestIdentity, testPassword, type TestIdentity } from "../support/identity.ts";
 import { startTestOperator } from "../support/operator.ts";
-import { testPlatform } from "../support/platform.ts";
+import { eventually, testPlatform } from "../support/platform.ts";
 import { freePort, platformServicesCreds } from "../support/services.ts";
 
 const platform = testPlatform();
@@ -97,12 +98,18 @@ describe("signing in at the identity service in a browser: by password, and thro
     identity = await startTestIdentity(
       creds,
       database,
-      [agent("sterenn.kerbrat@t-idb-rennes.test", { "t-idb-rennes": ["agent"] })],
+      [
+        agent("sterenn.kerbrat@t-idb-rennes.test", { "t-idb-rennes": ["agent"] }),
+        agent("informatique@t-idb-quimper.test", { "t-idb-quimper": ["agent", "administrateur"] }),
+        agent("accueil@t-idb-quimper.test", { "t-idb-quimper": ["agent"] }),
+      ],
       {
         IDENTITY_PROCONNECT_ISSUER: simulator.issuer,
         IDENTITY_PROCONNECT_CLIENT_ID: "mutualis-identity",
         IDENTITY_PROCONNECT_CLIENT_SECRET_FILE: join(dir, "secret"),
         IDENTITY_PROCONNECT_CA_FILE: join(pki, "ca.crt"),
+        // Its e-mails (registration's confirmations) go to the test platform's mail catcher.
+        SMTP_URL: platform.env.SMTP_URL,
       },
       reserved,
     );
@@ -110,6 +117,9 @@ describe("signing in at the identity service in a browser: by password, and thro
     nc = await connect({ servers: platform.env.NATS_URL, authenticator: credsAuthenticator(readFileSync(creds)) });
     const enabled = await nc.request("platform.identity.tenants.enable", JSON.stringify({ collectivity: "t-idb-rennes", siren: "213502388", departement: "035", displayName: "Ville de Rennes (test)" }), { timeout: 5000 });
     expect(enabled.headers?.get("Nats-Service-Error-Code") ?? "").toBe("");
+    // Quimper requires a second factor of its administrators.
+    const quimper = await nc.request("platform.identity.tenants.enable", JSON.stringify({ collectivity: "t-idb-quimper", siren: "212902324", departement: "029", displayName: "Ville de Quimper (test)", settings: { administratorsTotp: true } }), { timeout: 5000 });
+    expect(quimper.headers?.get("Nats-Service-Error-Code") ?? "").toBe("");
     browser = await chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium", args: ["--no-sandbox", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"] });
   }, 120_000);
 
@@ -181,6 +191,98 @@ describe("signing in at the identity service in a browser: by password, and thro
       await store.close();
     }
     await page.context().close();
+  });
+
+  it("when a company registers on the page, then it confirms its address from the e-mail, and only then signs in, as a company user with its SIRET", async () => {
+    const context = await browser.newContext({ locale: "fr-FR", ignoreHTTPSErrors: true });
+    const page = await context.newPage();
+    const email = `nolwenn.le-bras-${Date.now()}@travaux-ouest.example`;
+    await page.goto(`${identity.issuer}/inscription`);
+    expect(await page.getAttribute("html", "lang")).toBe("fr");
+    // A wrong SIRET: the error is announced, tied to its field, which gets the focus.
+    await page.getByLabel("Raison sociale de l’entreprise").fill("Travaux de l’Ouest");
+    await page.getByLabel("Numéro SIRET de l’établissement").fill("73282932000075");
+    await page.getByLabel("Prénom").fill("Nolwenn");
+    await page.getByLabel("Nom", { exact: true }).fill("Le Bras");
+    await page.getByLabel("Adresse électronique professionnelle").fill(email);
+    await page.getByLabel("Mot de passe", { exact: true }).fill("un-mot-de-passe-solide");
+    await page.getByLabel("Confirmation du mot de passe").fill("un-mot-de-passe-solide");
+    await page.keyboard.press("Enter");
+    await page.getByRole("alert").waitFor();
+    expect(await page.evaluate("document.activeElement?.id")).toBe("siret");
+    expect(await page.getAttribute("#siret", "aria-invalid")).toBe("true");
+    await page.keyboard.press("Control+A");
+    await page.keyboard.type("73282932000074");
+    await page.getByLabel("Mot de passe", { exact: true }).fill("un-mot-de-passe-solide");
+    await page.getByLabel("Confirmation du mot de passe").fill("un-mot-de-passe-solide");
+    await page.getByRole("button", { name: "Inscrire l’entreprise" }).click();
+    await page.getByRole("status").waitFor();
+    expect(await page.getByRole("status").textContent()).toContain("un courriel vient de lui être envoyé");
+    // Not confirmed yet: the sign-in is refused and says why.
+    await expect(identity.token(email, "un-mot-de-passe-solide")).rejects.toThrow(/Confirmez d’abord votre adresse/);
+    // The e-mail, read in the mail catcher; its link confirms the address, once.
+    const message = await eventually("the confirmation e-mail", async () => {
+      const caught = (await (await fetch(`${platform.env.MAIL_CATCHER_URL}/api/messages?to=${encodeURIComponent(email)}`)).json()) as { messages: { subject: string; text: string }[] };
+      return caught.messages[0];
+    });
+    expect(message.subject).toBe("Confirmez votre adresse pour Mutualis");
+    const link = /(https:\/\/\S+\/inscription\/confirmer\?jeton=\S+)/.exec(message.text)![1]!;
+    await page.goto(link);
+    expect(await page.getByRole("status").textContent()).toContain("Votre adresse est confirmée");
+    await page.goto(link);
+    expect(await page.getByRole("alert").textContent()).toContain("n’est pas valable");
+    const caller = (await new CallerVerifier({ issuer: identity.issuer, audience: "mutualis-api", caFile: identity.caFile }).verify(`Bearer ${await identity.token(email, "un-mot-de-passe-solide")}`)) as UserCaller;
+    expect(caller).toMatchObject({ email, memberships: {}, company: { siret: "73282932000074", name: "Travaux de l’Ouest" } });
+    // Registering again with the same address answers the same page, and sends nothing more.
+    const again = await identity.fetch(`${identity.issuer}/inscription`, {
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+      body: new URLSearchParams({ companyName: "Autre", siret: "73282932000074", givenName: "X", usualName: "Y", email, password: "encore-un-mot-de-passe", confirmation: "encore-un-mot-de-passe" }).toString(),
+    });
+    expect(again.status).toBe(202);
+    await new Promise((resolvePromise) => setTimeout(resolvePromise, 300));
+    expect(((await (await fetch(`${platform.env.MAIL_CATCHER_URL}/api/messages?to=${encodeURIComponent(email)}`)).json()) as { messages: unknown[] }).messages).toHaveLength(1);
+    await context.close();
+  });
+
+  it("when a collectivity requires a second factor of its administrators, then an administrator sets up their application at the first sign-in and gives a code each time; a used or wrong code is refused; an agent is not asked", async () => {
+    const passwordStep = async (email: string) => {
+      const started = await signInPage();
+      await started.page.fill("#email", email);
+      await started.page.fill("#password", testPassword);
+      await started.page.press("#password", "Enter");
+      return started;
+    };
+    // First sign-in: the key to add to the application, then its code.
+    const first = await passwordStep("informatique@t-idb-quimper.test");
+    await first.page.getByRole("heading", { name: "Activer la validation en deux étapes" }).waitFor();
+    const secret = (await first.page.locator("#cle").textContent())!.replaceAll(" ", "");
+    expect(await first.page.evaluate("document.activeElement?.id")).toBe("code");
+    const used = await currentCode(secret);
+    await first.page.keyboard.type(used);
+    await first.page.keyboard.press("Enter");
+    expect((await callerFrom(await first.code, first.verifier)).memberships).toEqual({ "t-idb-quimper": ["agent", "administrateur"] });
+    await first.page.context().close();
+    // Next time: the code only; a wrong one, then the one just used, are refused; the next one is taken.
+    const next = await passwordStep("informatique@t-idb-quimper.test");
+    await next.page.getByRole("heading", { name: "Code de vérification" }).waitFor();
+    const send = async (code: string) => {
+      await next.page.fill("#code", code);
+      await next.page.press("#code", "Enter");
+    };
+    await send("000000");
+    await next.page.getByRole("alert").waitFor();
+    expect(await next.page.getByRole("alert").textContent()).toContain("Ce code n’est pas le bon, ou a déjà servi");
+    await send(used);
+    await next.page.getByRole("alert").waitFor();
+    expect(await next.page.getAttribute("#code", "aria-describedby")).toBe("erreur");
+    await send(await generate({ secret, epoch: Math.floor(Date.now() / 1000) + 30 }));
+    expect((await callerFrom(await next.code, next.verifier)).email).toBe("informatique@t-idb-quimper.test");
+    await next.page.context().close();
+    // An agent of the same collectivity signs in with their password alone.
+    const agentOnly = await passwordStep("accueil@t-idb-quimper.test");
+    expect((await callerFrom(await agentOnly.code, agentOnly.verifier)).email).toBe("accueil@t-idb-quimper.test");
+    await agentOnly.page.context().close();
   });
 
   it("when ProConnect's return is replayed or forged, then it is refused with a French page and nobody is signed in", async () => {

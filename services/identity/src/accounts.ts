@@ -27,6 +27,8 @@ export interface Account {
   lastSignInAt?: Date;
   /** The person as ProConnect knows them (its pairwise subject for the platform, their establishment). */
   proconnect?: { sub: string; siret?: string; idpId?: string; linkedAt: Date };
+  /** The secret of the person's authenticator application (TOTP), and the time step of the last code used. */
+  totp?: { secret: string; lastStep: number; enrolledAt?: Date };
 }
 
 export type NewAccount = Pick<Account, "kind" | "email" | "givenName" | "usualName"> & Partial<Pick<Account, "passwordHash" | "memberships" | "company" | "emailVerified">>;
@@ -76,6 +78,18 @@ export class AccountRepository extends Repository<Account> {
 
   findByEmail(email: string): Promise<Account | null> {
     return this.collection.findOne({ email: normalizeEmail(email) });
+  }
+
+  /** Keeps the person's TOTP secret (at enrollment) and the step of the code just used. */
+  async setTotp(id: string, totp: { secret: string; lastStep: number; enrolledAt?: Date }): Promise<void> {
+    const set: Record<string, unknown> = { "totp.secret": totp.secret, "totp.lastStep": totp.lastStep };
+    if (totp.enrolledAt) set["totp.enrolledAt"] = totp.enrolledAt;
+    await this.collection.updateOne({ _id: id }, { $set: set });
+  }
+
+  /** The person followed the link sent to their address. */
+  async confirmEmail(id: string): Promise<void> {
+    await this.collection.updateOne({ _id: id }, { $set: { emailVerified: true } });
   }
 
   /** Records how ProConnect knows the person, at each sign-in through it. */

@@ -7,4 +7,5 @@ export { approveDevice, clientCredentials, refresh, signInWithPassword, SignInRe
 export type { SeedAccounts } from "./seed.ts";
 export { AccountRepository, type Account } from "./accounts.ts";
 export { PasswordHasher } from "./passwords.ts";
+export { currentCode, identityTenantSettings } from "./second-factor.ts";
 export { loadClients } from "./clients.ts";

@@ -1,9 +1,10 @@
 import express, { type Express, type Request, type Response } from "express";
 import type Provider from "oidc-provider";
-import type { BusinessEvents, Logger } from "@mutualis/service-kit";
+import type { BusinessEvents, Logger, TenantRepository } from "@mutualis/service-kit";
 import type { Account, AccountRepository } from "./accounts.ts";
 import { unmatchableHash, type PasswordHasher } from "./passwords.ts";
-import { consentPage, errorPage, signInPage } from "./pages.ts";
+import { consentPage, errorPage, signInPage, totpEnrollmentPage, totpPage } from "./pages.ts";
+import { secondFactorRequired, type SecondFactor } from "./second-factor.ts";
 import type { IdentitySettings } from "./settings.ts";
 
 /** At most `limit` sign-in attempts per address of origin per minute, in this replica. */
@@ -32,6 +33,8 @@ interface InteractionDependencies {
   readonly now?: () => Date;
   /** Whether the sign-in page offers ProConnect (see federation.ts). */
   readonly proconnect?: boolean;
+  /** The second factor some collectivities require of their administrators, and those collectivities' settings. */
+  readonly secondFactor?: { readonly codes: SecondFactor; readonly tenants: TenantRepository };
 }
 
 const wrongCredentials = "Adresse électronique ou mot de passe incorrect.";
@@ -93,8 +96,36 @@ export function interactionRoutes(app: Express, deps: InteractionDependencies): 
     }
     if (!account.emailVerified) return void again(403, "Confirmez d’abord votre adresse électronique avec le lien reçu par courriel.");
     await accounts.succeeded(email);
+    const second = deps.secondFactor;
+    if (second && (account.totp || (await secondFactorRequired(account, second.tenants)))) {
+      const { enrolling } = await second.codes.begin(interaction.uid, account);
+      const action = `/interaction/${interaction.uid}/totp`;
+      return void html(res, 200, enrolling ? totpEnrollmentPage({ action, ...enrolling }) : totpPage({ action }));
+    }
     await signedIn(deps, account, "password");
     await provider.interactionFinished(req, res, { login: { accountId: account._id, amr: ["pwd"] } }, { mergeWithLastSubmission: false });
+  });
+
+  app.post("/interaction/:uid/totp", form, async (req, res) => {
+    const interaction = await details(req, res);
+    if (!interaction || !deps.secondFactor) return;
+    const codes = deps.secondFactor.codes;
+    const waiting = await codes.waiting(interaction.uid);
+    if (!waiting) return void html(res, 400, errorPage("Connexion expirée", "Votre connexion a expiré ou trop de codes incorrects ont été saisis : recommencez depuis l’application."));
+    const code = typeof req.body?.code === "string" ? req.body.code.trim() : "";
+    const result = await codes.check(waiting, code);
+    if (result === "exhausted") {
+      log.warn({ reason: "too many wrong codes" }, "a second factor was refused");
+      return void html(res, 429, errorPage("Trop de codes incorrects", "Trop de codes incorrects ont été saisis : recommencez la connexion depuis l’application."));
+    }
+    const action = `/interaction/${interaction.uid}/totp`;
+    if (result === "wrong") {
+      const enrolling = codes.enrollment(waiting, (await accounts.require(waiting.accountId)).email);
+      const error = "Ce code n’est pas le bon, ou a déjà servi : saisissez le code affiché maintenant par votre application.";
+      return void html(res, 401, enrolling ? totpEnrollmentPage({ action, ...enrolling, error }) : totpPage({ action, error }));
+    }
+    await signedIn(deps, result, "password");
+    await provider.interactionFinished(req, res, { login: { accountId: result._id, amr: ["pwd", "otp"] } }, { mergeWithLastSubmission: false });
   });
 
   app.post("/interaction/:uid/confirm", async (req, res) => {

@@ -41,7 +41,8 @@ ${errorBlock(options.error)}
 <input id="password" name="password" type="password" autocomplete="current-password" required${described}${options.email ? " autofocus" : ""}>
 <button type="submit">Se connecter</button>
 </form>
-${options.proconnect ? `<form method="post" action="${escapeHtml(options.proconnect)}"><button type="submit" class="secondary">S’identifier avec ProConnect</button></form>` : ""}`,
+${options.proconnect ? `<form method="post" action="${escapeHtml(options.proconnect)}"><button type="submit" class="secondary">S’identifier avec ProConnect</button></form>` : ""}
+<p>Votre entreprise n’a pas encore de compte ? <a href="/inscription">Inscrivez-la</a>.</p>`,
   );
 }
 
@@ -55,6 +56,23 @@ ${errorBlock(options.error)}
 <label for="code">Code à six chiffres</label>
 <input id="code" name="code" inputmode="numeric" autocomplete="one-time-code" pattern="[0-9]{6}" required autofocus${options.error ? ' aria-describedby="erreur"' : ""}>
 <button type="submit">Valider</button>
+</form>`,
+  );
+}
+
+/** The first sign-in of an administrator whose collectivity requires a second factor: their application is set up. */
+export function totpEnrollmentPage(options: { action: string; secret: string; uri: string; error?: string }): string {
+  const grouped = options.secret.match(/.{1,4}/g)!.join(" ");
+  return page(
+    "Second facteur",
+    `<h1>Activer la validation en deux étapes</h1>
+<p>Votre collectivité demande à ses administrateurs un code à usage unique en plus de leur mot de passe. Ajoutez ce compte à votre application d’authentification (par exemple FreeOTP ou Aegis), puis saisissez le code qu’elle affiche.</p>
+<p>Clé à saisir dans l’application : <code id="cle">${escapeHtml(grouped)}</code> (ou <a href="${escapeHtml(options.uri)}">ouvrir dans l’application</a>).</p>
+${errorBlock(options.error)}
+<form method="post" action="${escapeHtml(options.action)}">
+<label for="code">Code à six chiffres</label>
+<input id="code" name="code" inputmode="numeric" autocomplete="one-time-code" pattern="[0-9]{6}" required autofocus${options.error ? ' aria-describedby="erreur"' : ""}>
+<button type="submit">Activer et se connecter</button>
 </form>`,
   );
 }

@@ -28,7 +28,8 @@ interface ProviderDependencies {
   readonly keys: IdentityKeys;
   readonly clients: readonly ClientMetadata[];
   readonly accounts: AccountRepository;
-  readonly adapter: new (name: string) => Adapter;
+  /** Where oidc-provider keeps its models; without one, its own memory (IDENTITY_STORE=memory). */
+  readonly adapter?: new (name: string) => Adapter;
 }
 
 const frenchErrors: Record<string, string> = {

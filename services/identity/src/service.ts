@@ -1,6 +1,6 @@
 import type { RequestHandler } from "express";
 import type Provider from "oidc-provider";
-import { tenantEndpoints, TenantRepository, type ServiceDefinition } from "@mutualis/service-kit";
+import { Mailer, tenantEndpoints, TenantRepository, type ServiceDefinition } from "@mutualis/service-kit";
 import { AccountRepository } from "./accounts.ts";
 import { mongoAdapter } from "./adapter.ts";
 import { loadClients, type ClientMetadata } from "./clients.ts";
@@ -10,6 +10,8 @@ import { errorPage } from "./pages.ts";
 import { loadKeys } from "./keys.ts";
 import { memberEndpoints, MembershipAudit } from "./members.ts";
 import { PasswordHasher } from "./passwords.ts";
+import { registrationRoutes } from "./registration.ts";
+import { identityTenantSettings, SecondFactor } from "./second-factor.ts";
 import { createProvider } from "./provider.ts";
 import { seedAccounts } from "./seed.ts";
 import type { IdentitySettings } from "./settings.ts";
@@ -45,7 +47,8 @@ export function identityService(): ServiceDefinition<IdentitySettings> {
       const store = mongoAdapter(database);
       await store.ensureIndexes();
       if (settings.IDENTITY_SEED_FILE) await seedAccounts(settings.IDENTITY_SEED_FILE, accounts, hasher, log);
-      provider = createProvider({ settings, keys, clients, accounts, adapter: store.adapter });
+      provider = createProvider({ settings, keys, clients, accounts, ...(settings.IDENTITY_STORE === "database" ? { adapter: store.adapter } : {}) });
+      if (settings.IDENTITY_STORE === "memory") log.warn("sessions and tokens are kept in this process's memory: one replica only, lost at restart");
       // What oidc-provider reports is logged without tokens or codes: the error's name and description.
       provider.on("server_error", (_ctx, error) => log.error({ err: error }, "identity provider error"));
       provider.on("authorization.error", (_ctx, error) => log.info({ error: (error as { error?: string }).error, reason: (error as { error_description?: string }).error_description }, "authorization request refused"));
@@ -62,12 +65,14 @@ export function identityService(): ServiceDefinition<IdentitySettings> {
       // The sign-in page's ProConnect button leaves for ProConnect: its origin is a form's destination too.
       const proconnect = ProConnectFederation.enabled(settings);
       app.use(contentSecurity(clients, proconnect ? [settings.IDENTITY_PROCONNECT_ISSUER!] : []));
-      interactionRoutes(app, { provider, accounts, hasher, settings, events, log, proconnect });
+      const tenants = new TenantRepository(database, "identity", identityTenantSettings);
+      interactionRoutes(app, { provider, accounts, hasher, settings, events, log, proconnect, secondFactor: { codes: new SecondFactor(database, accounts), tenants } });
+      registrationRoutes(app, { accounts, hasher, database, mailer: Mailer.fromSettings(settings, log), issuer: settings.IDENTITY_PUBLIC_ISSUER, log });
       if (proconnect) {
         new ProConnectFederation({
           provider,
           accounts,
-          tenants: new TenantRepository(database, "identity"),
+          tenants,
           database,
           settings,
           log,
@@ -79,6 +84,6 @@ export function identityService(): ServiceDefinition<IdentitySettings> {
     },
     // The operator enables collectivities here as on every shared service: their SIREN names the
     // collectivity of an agent arriving through ProConnect.
-    endpoints: ({ database }) => [...memberEndpoints(new AccountRepository(database), new MembershipAudit(database)), ...tenantEndpoints("identity", new TenantRepository(database, "identity"))],
+    endpoints: ({ database }) => [...memberEndpoints(new AccountRepository(database), new MembershipAudit(database)), ...tenantEndpoints("identity", new TenantRepository(database, "identity", identityTenantSettings))],
   };
 }

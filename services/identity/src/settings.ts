@@ -21,6 +21,11 @@ export const identitySettings = baseSettings.extend({
   /** Password hashes computed at once; more wait their turn (scrypt holds 32 MiB each). */
   IDENTITY_HASH_CONCURRENCY: z.coerce.number().int().min(1).max(16).default(2),
   /**
+   * Where sessions, interactions, codes, grants and tokens are kept: the database (every replica
+   * shares them), or this process's memory (one replica only: lost at restart; the benchmark's floor).
+   */
+  IDENTITY_STORE: z.enum(["database", "memory"]).default("database"),
+  /**
    * ProConnect, the State's federation for public agents, whose service provider the identity is:
    * its issuer (`…/api/v2`), the platform's client there and its secret (a mounted file). Unset: no
    * "S’identifier avec ProConnect" on the sign-in page.
