@@ -75,6 +75,7 @@ test: setup ## Set everything up, lint, and run every test
 bench: setup ## Benchmarks on a platform of their own; BENCH_COLLECTIVITIES=1500 for every authority in Brittany
 	@$(TSX) bench/collectivities.ts
 	@$(TSX) bench/gateway.ts
+	@$(TSX) bench/identity.ts
 	@$(TSX) bench/service-instances.ts
 	@$(TSX) bench/sesf.ts
 	@$(TSX) bench/events.ts

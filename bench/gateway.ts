@@ -2,7 +2,10 @@
  * Benchmark: an authenticated request through the gateway to a service that reads from the
  * database (GET …/actes/list: JWT check, NATS request, tenant check, a query), against the
  * floor of a plain NATS request/reply whose responder makes the same database read, from the
- * same client, in the same run. Reports requests per second and p50/p99 latency.
+ * same client, in the same run; and the same gateway verifying tokens (the platform's issuer's
+ * keys, signature, type, audience, expiry) against a second one that takes the token's claims
+ * without checking them, to show what verification costs. Reports requests per second and
+ * p50/p99 latency.
  *
  * Runs on a platform of its own (.local/bench-gateway, ports +4000), started and stopped here.
  */
@@ -14,7 +17,8 @@ import { actesService, actesSettings } from "@mutualis/actes";
 import { gateway, gatewaySettings } from "@mutualis/gateway";
 import { demoToken, down, platformEnv } from "@mutualis/local-platform";
 import { prefectureSimulator, simulatorSettings } from "@mutualis/prefecture-simulator";
-import { loadSettings, RunningService } from "@mutualis/service-kit";
+import { loadSettings, RunningService, type Caller, type Role } from "@mutualis/service-kit";
+import { decodeJwt } from "jose";
 import { benchIdentity, benchServicesAccount, freshBenchPlatform } from "./support.ts";
 
 const concurrency = Number(process.env.BENCH_CONCURRENCY ?? 16);
@@ -104,7 +108,31 @@ async function main(): Promise<void> {
       if (res.status !== 200) throw new Error(`gateway answered ${res.status}`);
       await res.arrayBuffer();
     });
-    const result = { concurrency, seconds, floor, gateway: through, throughputRatio: Number((floor.perSecond / through.perSecond).toFixed(2)), p50Ratio: Number((through.p50 / floor.p50).toFixed(2)) };
+    // The same gateway, but trusting the token's claims unchecked: what the verification costs.
+    const unchecked = { verify: async (authorization?: string): Promise<Caller> => {
+      const claims = decodeJwt(authorization!.slice("Bearer ".length)) as { sub: string; email: string; memberships: Record<string, Role[]> };
+      return { kind: "user", subject: claims.sub, email: claims.email, memberships: claims.memberships };
+    } };
+    const uncheckedGateway = await new RunningService(gateway({ verifier: unchecked }), loadSettings(gatewaySettings, { ...common, SERVICE_NAME: "gateway-unchecked", MONGODB_DATABASE: "gateway", KUBECONFIG: env.KUBECONFIG })).start();
+    services.push(uncheckedGateway);
+    const uncheckedUrl = `${uncheckedGateway.url}/api/v1/tenants/rennes/actes/list`;
+    console.log(`bench: gateway without verifying the token — same request, ${concurrency} at a time for ${seconds}s`);
+    const unverified = await measure(async () => {
+      const res = await fetch(uncheckedUrl, { headers: { authorization: `Bearer ${token}` } });
+      if (res.status !== 200) throw new Error(`gateway answered ${res.status}`);
+      await res.arrayBuffer();
+    });
+    const result = {
+      concurrency,
+      seconds,
+      floor,
+      gateway: through,
+      gatewayWithoutVerification: unverified,
+      throughputRatio: Number((floor.perSecond / through.perSecond).toFixed(2)),
+      p50Ratio: Number((through.p50 / floor.p50).toFixed(2)),
+      verificationThroughputRatio: Number((unverified.perSecond / through.perSecond).toFixed(2)),
+      verificationP99Ratio: Number((through.p99 / unverified.p99).toFixed(2)),
+    };
     const results = join(config.root, ".local", "bench-results");
     mkdirSync(results, { recursive: true });
     writeFileSync(join(results, "gateway.json"), JSON.stringify(result, null, 2) + "\n");
@@ -112,7 +140,9 @@ async function main(): Promise<void> {
     console.log(`Gateway, list of 20 acts, concurrency ${concurrency}:`);
     console.log(`  floor (NATS request + same DB read): ${floor.perSecond} req/s, p50 ${floor.p50} ms, p99 ${floor.p99} ms`);
     console.log(`  through the gateway (JWT, HTTP, NATS, service, DB): ${through.perSecond} req/s, p50 ${through.p50} ms, p99 ${through.p99} ms`);
+    console.log(`  through the gateway, token not verified: ${unverified.perSecond} req/s, p50 ${unverified.p50} ms, p99 ${unverified.p99} ms`);
     console.log(`  the floor serves ${result.throughputRatio}× the gateway's rate; gateway p50 is ${result.p50Ratio}× the floor's`);
+    console.log(`  without verification the gateway serves ${result.verificationThroughputRatio}× its rate with it; its p99 with verification is ${result.verificationP99Ratio}× the one without`);
   } finally {
     await floorResponder?.close();
     await client?.close();

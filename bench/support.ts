@@ -107,7 +107,7 @@ export async function benchServicesAccount(config: PlatformConfig): Promise<{ cr
  * The identity service in this process on the bench platform's identity port, as the local lot
  * runs it (its keys, clients, TLS certificate and demo people): the bench's callers sign in there.
  */
-export async function benchIdentity(config: PlatformConfig, credsFile: string): Promise<RunningService> {
+export async function benchIdentity(config: PlatformConfig, credsFile: string, extra: Record<string, string> = {}): Promise<RunningService> {
   const env = platformEnv(config);
   const dir = join(config.dir, "identity", "bench");
   mkdirSync(dir, { recursive: true });
@@ -134,6 +134,7 @@ export async function benchIdentity(config: PlatformConfig, credsFile: string): 
       IDENTITY_KEYS_FILE: files["keys/keys.json"]!,
       IDENTITY_CLIENTS_FILE: files["clients/clients.json"]!,
       IDENTITY_SEED_FILE: files["seed/seed.json"]!,
+      ...extra,
     }),
   ).start();
 }
