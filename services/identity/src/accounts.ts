@@ -40,17 +40,31 @@ export function membershipsClaim(account: Pick<Account, "memberships">): Record<
   return Object.fromEntries(account.memberships.filter((m) => !m.deactivatedAt).map((m) => [m.collectivity, m.roles.filter((r) => allRoles.includes(r))]));
 }
 
+/**
+ * Accounts, found by their subject or their address. The address is also the key (`_id`) of a
+ * small collection pointing to the account: a lookup by key is what every database behind
+ * FerretDB answers without reading the whole collection (a sign-in among 37,000 accounts), and the
+ * key makes an address unique without a transaction.
+ */
 export class AccountRepository extends Repository<Account> {
   private readonly attempts;
+  private readonly emails;
 
   constructor(database: Database) {
     super(database, "accounts");
     this.attempts = database.collection<Attempts & { _id: string }>("sign_in_attempts");
+    this.emails = database.collection<{ _id: string; accountId: string }>("account_emails");
   }
 
   async ensureIndexes(): Promise<void> {
     await this.collection.createIndex({ email: 1 }, { unique: true });
     await this.collection.createIndex({ "memberships.collectivity": 1 });
+    // Accounts made before the addresses had their own keys get theirs.
+    if ((await this.emails.estimatedDocumentCount()) < (await this.collection.estimatedDocumentCount())) {
+      for await (const account of this.collection.find({}, { projection: { _id: 1, email: 1 } })) {
+        await this.emails.updateOne({ _id: account.email }, { $setOnInsert: { accountId: account._id } }, { upsert: true });
+      }
+    }
   }
 
   async create(account: NewAccount): Promise<Account> {
@@ -64,8 +78,15 @@ export class AccountRepository extends Repository<Account> {
       email: normalizeEmail(account.email),
     };
     try {
+      await this.emails.insertOne({ _id: record.email, accountId: record._id });
+    } catch (error) {
+      if ((error as { code?: number }).code === 11000) throw new Conflict(`an account exists already for ${record.email}`);
+      throw error;
+    }
+    try {
       await this.collection.insertOne(record);
     } catch (error) {
+      await this.emails.deleteOne({ _id: record.email, accountId: record._id });
       if ((error as { code?: number }).code === 11000) throw new Conflict(`an account exists already for ${record.email}`);
       throw error;
     }
@@ -76,8 +97,9 @@ export class AccountRepository extends Repository<Account> {
     return this.collection.findOne({ _id: id });
   }
 
-  findByEmail(email: string): Promise<Account | null> {
-    return this.collection.findOne({ email: normalizeEmail(email) });
+  async findByEmail(email: string): Promise<Account | null> {
+    const entry = await this.emails.findOne({ _id: normalizeEmail(email) });
+    return entry ? this.collection.findOne({ _id: entry.accountId }) : null;
   }
 
   /** Keeps the person's TOTP secret (at enrollment) and the step of the code just used. */

@@ -48,7 +48,7 @@ const lockedOut = "Trop de tentatives de connexion pour cette adresse : réessay
 export function interactionRoutes(app: Express, deps: InteractionDependencies): void {
   const { provider, accounts, hasher, settings, log } = deps;
   const now = () => deps.now?.() ?? new Date();
-  const window = new AttemptWindow(30);
+  const window = new AttemptWindow(settings.IDENTITY_ATTEMPTS_PER_MINUTE);
   const proconnectOf = (uid: string) => (deps.proconnect ? { proconnect: `/interaction/${uid}/proconnect` } : {});
   const form = express.urlencoded({ extended: false, limit: "8kb" });
   const html = (res: Response, status: number, body: string) => res.status(status).type("html").set("cache-control", "no-store").send(body);

@@ -18,6 +18,8 @@ export const identitySettings = baseSettings.extend({
   /** Failed sign-ins in a row before an address is locked out for IDENTITY_LOCKOUT_SECONDS. */
   IDENTITY_LOCKOUT_ATTEMPTS: z.coerce.number().int().min(1).max(100).default(5),
   IDENTITY_LOCKOUT_SECONDS: z.coerce.number().int().min(1).default(15 * 60),
+  /** Sign-in attempts per minute from one address of origin, in one replica (a benchmark from one machine raises it). */
+  IDENTITY_ATTEMPTS_PER_MINUTE: z.coerce.number().int().min(1).max(100_000).default(30),
   /** Password hashes computed at once; more wait their turn (scrypt holds 32 MiB each). */
   IDENTITY_HASH_CONCURRENCY: z.coerce.number().int().min(1).max(16).default(2),
   /**

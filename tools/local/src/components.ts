@@ -307,7 +307,9 @@ function ferretdb(ctx: ComponentContext): Component {
     endpoint: `mongodb://${loopback}:${ports.ferretdb}/?directConnection=true`,
     daemon: daemon(ctx, "ferretdb", "ferretdb", [
       "--handler=sqlite",
-      `--sqlite-url=file:${storage}/`,
+      // Write transactions take SQLite's write lock when they begin, so that concurrent writers
+      // wait their turn (busy_timeout) instead of failing with SQLITE_BUSY when a read upgrades.
+      `--sqlite-url=file:${storage}/?_txlock=immediate`,
       `--listen-addr=${loopback}:${ports.ferretdb}`,
       `--debug-addr=${loopback}:${ports.ferretdbDebug}`,
       `--state-dir=${join(ctx.paths.data, "ferretdb-state")}`,
