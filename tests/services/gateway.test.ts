@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { KubernetesObjectApi } from "@kubernetes/client-node";
 import { approveDevice } from "@mutualis/identity";
+import { CallerVerifier } from "@mutualis/service-kit";
 import { layout, writeOidcKubeconfig } from "@mutualis/local-platform";
 import { MongoClient } from "mongodb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -218,6 +219,24 @@ describe("the gateway: authenticated HTTP in front of the services", () => {
     const answer = await api("GET", "/api/v1/tenants/t-gw-a/helios/list", agent);
     expect(answer.status).toBe(503);
     expect(String(answer.body.message)).toContain("the helios service does not answer for t-gw-a");
+  });
+
+  it("when an administrator manages the collectivity's members through the gateway, then they grant a role that the next sign-in carries; an agent may not, nor another collectivity's administrator", async () => {
+    const admin = await token("admin@gw-a.test", "t-gw-a", "administrateur");
+    await token("nouvelle.agente@gw-a.test", "t-gw-a");
+    const listed = (await api("GET", "/api/v1/tenants/t-gw-a/identity/members.list", admin)).body as unknown as { subject: string; email: string; roles: string[] }[];
+    const member = listed.find((m) => m.email === "nouvelle.agente@gw-a.test")!;
+    expect(member.roles).toEqual(["agent"]);
+    const granted = await api("POST", "/api/v1/tenants/t-gw-a/identity/members.grant", admin, { subject: member.subject, roles: ["agent", "signataire"] });
+    expect(granted.status).toBe(200);
+    // The next sign-in's token carries the role.
+    const caller = await new CallerVerifier({ issuer: identity.issuer, audience: "mutualis-api", caFile: identity.caFile }).verify(`Bearer ${await identity.token("nouvelle.agente@gw-a.test")}`);
+    expect(caller).toMatchObject({ memberships: { "t-gw-a": ["agent", "signataire"] } });
+    const agent = await token("agent@gw-a.test", "t-gw-a");
+    expect((await api("POST", "/api/v1/tenants/t-gw-a/identity/members.grant", agent, { subject: member.subject, roles: ["administrateur"] })).status).toBe(403);
+    const otherAdmin = await token("admin@gw-b.test", "t-gw-b", "administrateur");
+    expect((await api("GET", "/api/v1/tenants/t-gw-a/identity/members.list", otherAdmin)).status).toBe(403);
+    expect((await api("POST", "/api/v1/tenants/t-gw-b/identity/members.grant", otherAdmin, { subject: member.subject, roles: ["administrateur"] })).status).toBe(404);
   });
 
   it("when the OpenAPI description is asked for, then it lists the gateway's paths", async () => {
