@@ -90,6 +90,17 @@ describe("shared services run from the hosting lot's manifests", () => {
     // The keys are the platform's Secret, mounted as a file: the pod's spec holds none.
     expect(JSON.stringify(pod?.spec)).not.toMatch(/"d"\s*:/);
     expect(pod?.spec?.containers[0]?.readinessProbe?.httpGet?.scheme).toBe("HTTPS");
+    // Its sign-in page offers ProConnect: the simulator beside the platform, which the pod reaches over TLS.
+    const auth = new URL(`${issuer}/auth`);
+    for (const [key, value] of Object.entries({ client_id: "mutualis-cli", redirect_uri: "http://127.0.0.1/callback", response_type: "code", scope: "openid email", code_challenge: "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM", code_challenge_method: "S256", state: "etat-du-test-de-la-plateforme" })) auth.searchParams.set(key, value);
+    const started = await demoTrustedFetch(auth.href, { redirect: "manual" });
+    const cookies = started.headers.getSetCookie().map((c) => c.split(";")[0]).join("; ");
+    const interaction = new URL(started.headers.get("location")!, issuer).href;
+    const signIn = await (await demoTrustedFetch(interaction, { headers: { cookie: cookies } })).text();
+    expect(signIn).toContain("S’identifier avec ProConnect");
+    const toProConnect = await demoTrustedFetch(`${interaction}/proconnect`, { method: "POST", redirect: "manual", headers: { cookie: cookies } });
+    expect(toProConnect.status).toBe(303);
+    expect(toProConnect.headers.get("location")).toMatch(new RegExp(`^https://127\\.0\\.0\\.1:${ports.proconnect}/api/v2/authorize\\?`));
     const token = await demoToken(platform.config, "agent@ville-rennes.example");
     const claims = JSON.parse(Buffer.from(token.split(".")[1]!, "base64url").toString("utf8")) as Record<string, unknown>;
     expect(claims).toMatchObject({ iss: issuer, aud: "mutualis-api", email: "agent@ville-rennes.example", memberships: { rennes: ["agent"] } });

@@ -68,12 +68,22 @@ function sharedServices(settings: LotSettings): SharedService[] {
             ]
           : []),
         ...(settings.identitySeed ? [{ name: "IDENTITY_SEED_FILE", value: `${identityDir}/seed/seed.json` }] : []),
+        ...(settings.proconnect
+          ? [
+              { name: "IDENTITY_PROCONNECT_ISSUER", value: settings.proconnect.issuer },
+              { name: "IDENTITY_PROCONNECT_CLIENT_ID", value: settings.proconnect.clientId },
+              { name: "IDENTITY_PROCONNECT_CLIENT_SECRET_FILE", value: `${identityDir}/proconnect/client-secret` },
+              ...(settings.identityCa ? [{ name: "IDENTITY_PROCONNECT_CA_FILE", value: `${identityDir}/ca/ca.crt` }] : []),
+            ]
+          : []),
       ],
       volumes: [
         { name: "keys", path: `${identityDir}/keys`, secret: externalSecrets.identityKeys },
         { name: "clients", path: `${identityDir}/clients`, secret: externalSecrets.identityClients },
         ...(settings.identityTls ? [{ name: "tls", path: `${identityDir}/tls`, secret: settings.identityTls }] : []),
         ...(settings.identitySeed ? [{ name: "seed", path: `${identityDir}/seed`, secret: settings.identitySeed }] : []),
+        ...(settings.proconnect ? [{ name: "proconnect", path: `${identityDir}/proconnect`, secret: settings.proconnect.secret }] : []),
+        ...(settings.proconnect && settings.identityCa ? [{ name: "ca", path: `${identityDir}/ca`, secret: settings.identityCa }] : []),
       ],
       probeScheme: settings.identityTls ? "HTTPS" : undefined,
     },

@@ -55,6 +55,11 @@ export interface LotSettings {
   readonly identitySeed?: string;
   /** A Secret (`ca.crt`) of the CA the issuer's certificate comes from, when it is the platform's own. */
   readonly identityCa?: string;
+  /**
+   * ProConnect, which the identity is a service provider of: its issuer, and the Secret holding the
+   * platform's client secret there (`client-secret`); locally, the simulator beside the platform.
+   */
+  readonly proconnect?: { readonly issuer: string; readonly clientId: string; readonly secret: string };
   /** The public address of a service, when it is not `publicUrl` with a path (the local platform's ports). */
   readonly publicUrls?: Readonly<Record<string, string>>;
   readonly resources: { readonly small: PodResources; readonly medium: PodResources; readonly large: PodResources };

@@ -35,6 +35,11 @@ async function applyExamples(config: PlatformConfig): Promise<void> {
   await kubectl.run(["apply", "--server-side", "-f", join(config.root, "examples/collectivities")]);
   await kubectl.run(["wait", "--for=condition=Ready", "collectivities", "--all", "--timeout=180s"]);
   say(await kubectl.run(["get", "collectivities", "-o", "wide"]));
+  // Rennes and Rennes Métropole use the identity service: their agents arriving through ProConnect join them.
+  for (const collectivity of ["rennes", "rennes-metropole"]) {
+    const instance = { apiVersion: "mutualis.fr/v1alpha1", kind: "ServiceInstance", metadata: { name: "identity", namespace: `coll-${collectivity}` }, spec: { service: "identity" } };
+    await kubectl.run(["apply", "--server-side", "--field-manager=mutualis-demo", "-f", "-"], JSON.stringify(instance));
+  }
 }
 
 interface Walkthrough {
@@ -190,6 +195,8 @@ function printGuide(config: PlatformConfig): void {
     [`${local}/bin/kubectl get --raw '/readyz?verbose'`, "the real kube-apiserver (RBAC on)"],
     [`TOKEN=$(make -s token USER=agent@ville-rennes.example)`, `an agent of Rennes signs in at the identity service (the demo's people share the password in ${local}/identity/demo-password)`],
     [`${platformEnv(config).IDENTITY_ISSUER}/.well-known/openid-configuration`, "the identity service (OpenID Connect issuer; CA in " + local + "/pki/ca.crt)"],
+    [`make kubeconfig; ${local}/bin/kubectl --kubeconfig ${local}/kubeconfig-oidc auth whoami`, "kubectl as a person: open the page it shows, sign in by password or « S’identifier avec ProConnect » (the simulator's Camille Le Goff, Ville de Rennes)"],
+    [`${env.MAIL_CATCHER_URL}`, "the mail catcher: every e-mail the platform sent (share links, invitations, confirmations)"],
     [`curl -H "Authorization: Bearer $TOKEN" ${env.GATEWAY_URL}/api/v1/tenants/rennes/actes/list`, "Rennes's acts, through the gateway"],
     [`${env.GATEWAY_URL}/api/v1/openapi.json`, "the gateway's API"],
     [env.OBSERVATORY_URL, "the observatory: how dematerialised each collectivity is (in French; CSV and JSON exports)"],

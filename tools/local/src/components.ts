@@ -8,7 +8,8 @@ import { answersOk } from "./http.ts";
 import { writeKubeconfig } from "./kubeconfig.ts";
 import type { Layout } from "./layout.ts";
 import { ensureOperatorIdentity } from "./nats/auth.ts";
-import type { Pki } from "./pki.ts";
+import { ensureLocalSecrets, proconnectClientId } from "./identity.ts";
+import { issueCertificate, type Pki } from "./pki.ts";
 import type { Daemon } from "./processes.ts";
 import { applyLotService, lotServiceRoute } from "./provided.ts";
 
@@ -524,6 +525,37 @@ function mailCatcher(ctx: ComponentContext): Component {
   return { ...program, ports: [ports.mailCatcherSmtp, ports.mailCatcherWeb] };
 }
 
+/**
+ * The ProConnect simulator (services/proconnect-simulator): the State's federation for public
+ * agents, outside the platform as ProConnect is, over TLS from the local CA, with the identity
+ * registered as its service provider and the simulator's test agents of Rennes and Rennes Métropole.
+ */
+function proconnect(ctx: ComponentContext): Component {
+  const { ports } = ctx.config;
+  const tls = { cert: join(ctx.paths.pki, "proconnect.crt"), key: join(ctx.paths.pki, "proconnect.key") };
+  const program = nodeProgram(ctx, "proconnect-simulator", "services/proconnect-simulator/src/main.ts", ports.proconnect, {
+    HTTP_HOST: loopback,
+    HTTP_PORT: String(ports.proconnect),
+    PROCONNECT_TLS_CERT_FILE: tls.cert,
+    PROCONNECT_TLS_KEY_FILE: tls.key,
+    PROCONNECT_CLIENTS: JSON.stringify([
+      {
+        client_id: proconnectClientId,
+        client_name: "Mutualis",
+        client_secret: ensureLocalSecrets(ctx.paths.identity).proconnectSecret,
+        redirect_uris: [`https://${loopback}:${ports.identity}/proconnect/retour`],
+        post_logout_redirect_uris: [],
+      },
+    ]),
+  }, {
+    prepare: async () => {
+      issueCertificate(ctx.paths.pki, "proconnect", { commonName: "proconnect-simulator" }, "serving");
+    },
+  });
+  const url = `https://${loopback}:${ports.proconnect}`;
+  return { ...program, endpoint: `${url}/api/v2`, ready: () => answersOk(`${url}/readyz`, { caFile: ctx.pki.ca.cert }) };
+}
+
 /** The Mutualis operator, run from this checkout's sources against the local platform. */
 function operator(ctx: ComponentContext, env: Record<string, string>): Component {
   const { ports } = ctx.config;
@@ -588,7 +620,7 @@ function fromLot(ctx: ComponentContext, env: Record<string, string>, service: st
 /** The components in start order; `make down` stops them in reverse. */
 export function components(ctx: ComponentContext, operatorEnv: Record<string, string> = {}): Component[] {
   const agent = nodeAgent(ctx);
-  const list = [etcd(ctx), apiServer(ctx), controllerManager(ctx), scheduler(ctx), kwok(ctx), ...(agent ? [agent] : []), nats(ctx), ferretdb(ctx), prometheus(ctx), clamd(ctx), mailCatcher(ctx)];
+  const list = [etcd(ctx), apiServer(ctx), controllerManager(ctx), scheduler(ctx), kwok(ctx), ...(agent ? [agent] : []), nats(ctx), ferretdb(ctx), prometheus(ctx), clamd(ctx), mailCatcher(ctx), proconnect(ctx)];
   if (ctx.config.withOperator) list.push(operator(ctx, operatorEnv), ...sharedServices(ctx, operatorEnv));
   return list;
 }

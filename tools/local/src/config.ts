@@ -23,6 +23,8 @@ export interface Ports {
   readonly observatory: number;
   /** The identity service (OpenID Connect issuer), over TLS. */
   readonly identity: number;
+  /** The ProConnect simulator, over TLS: the State's federation, which the identity is a service provider of. */
+  readonly proconnect: number;
   readonly nodeAgent: number;
   readonly mailCatcherSmtp: number;
   readonly mailCatcherWeb: number;
@@ -54,6 +56,7 @@ export const defaultPorts: Ports = {
   sesf: 16084,
   observatory: 16085,
   identity: 16086,
+  proconnect: 16087,
   nodeAgent: 16250,
   mailCatcherSmtp: 16025,
   mailCatcherWeb: 16825,

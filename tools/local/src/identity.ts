@@ -16,11 +16,15 @@ function secretFile(file: string, make: () => string): string {
   return readFileSync(file, "utf8").trim();
 }
 
-/** The operator's client secret and the demo people's password, made once under `.local/identity`. */
-export function ensureLocalSecrets(dir: string): { operatorSecret: string; demoPassword: string } {
+/** The identity's client id at ProConnect (the local simulator registers it). */
+export const proconnectClientId = "mutualis-identity";
+
+/** The operator's client secret, the identity's at ProConnect and the demo people's password, made once under `.local/identity`. */
+export function ensureLocalSecrets(dir: string): { operatorSecret: string; proconnectSecret: string; demoPassword: string } {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   return {
     operatorSecret: secretFile(join(dir, "operator-client-secret"), () => randomBytes(32).toString("base64url")),
+    proconnectSecret: secretFile(join(dir, "proconnect-client-secret"), () => randomBytes(32).toString("base64url")),
     // Words a person can type at the sign-in page, with enough randomness for a machine of one's own.
     demoPassword: secretFile(join(dir, "demo-password"), () => `demo-${randomBytes(9).toString("base64url")}`),
   };
@@ -77,7 +81,7 @@ export function demoPeople(password: string): SeedAccounts {
 /** What the identity service's Secrets hold on the local platform (see provided.ts). */
 export async function localIdentitySecrets(config: PlatformConfig): Promise<Record<string, Record<string, string>>> {
   const paths = layout(config);
-  const { operatorSecret, demoPassword } = ensureLocalSecrets(paths.identity);
+  const { operatorSecret, proconnectSecret, demoPassword } = ensureLocalSecrets(paths.identity);
   const keysFile = join(paths.identity, "keys.json");
   await ensureKeysFile(keysFile);
   const tls = issueCertificate(paths.pki, "identity", { commonName: "mutualis-identity" }, "serving");
@@ -87,6 +91,7 @@ export async function localIdentitySecrets(config: PlatformConfig): Promise<Reco
     tls: { "tls.crt": readFileSync(tls.cert, "utf8"), "tls.key": readFileSync(tls.key, "utf8") },
     seed: { "seed.json": JSON.stringify(demoPeople(demoPassword)) },
     ca: { "ca.crt": readFileSync(join(paths.pki, "ca.crt"), "utf8") },
+    proconnect: { "client-secret": proconnectSecret },
   };
 }
 

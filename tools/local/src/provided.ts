@@ -4,7 +4,7 @@ import { dirname, join } from "node:path";
 import { externalSecrets, localLot, sharedServiceManifests, type LotSettings } from "@mutualis/cdk8s";
 import { Kubectl } from "./cluster.ts";
 import type { PlatformConfig } from "./config.ts";
-import { localIdentitySecrets } from "./identity.ts";
+import { localIdentitySecrets, proconnectClientId } from "./identity.ts";
 import { layout, type Layout } from "./layout.ts";
 
 type Manifest = Record<string, unknown>;
@@ -92,6 +92,8 @@ export function localLotSettings(config: PlatformConfig, env: LotEndpoints): Lot
     ...(agentZone ? { servicesNodeSelector: { "topology.kubernetes.io/zone": agentZone } } : {}),
     // The public services keep the local platform's fixed ports.
     publicUrls: { sesf: `http://127.0.0.1:${config.ports.sesf}`, gateway: `http://127.0.0.1:${config.ports.gateway}`, identity: `https://127.0.0.1:${config.ports.identity}` },
+    // The ProConnect simulator the local platform runs beside it (components.ts).
+    proconnect: { issuer: `https://127.0.0.1:${config.ports.proconnect}/api/v2`, clientId: proconnectClientId, secret: "identity-proconnect" },
   };
 }
 
@@ -129,6 +131,7 @@ const providers: Readonly<Record<string, (kubectl: Kubectl, paths: Layout, names
       secretManifest(namespace, localLot.identityTls!, secrets.tls!),
       secretManifest(namespace, localLot.identitySeed!, secrets.seed!),
       secretManifest(namespace, localLot.identityCa!, secrets.ca!),
+      secretManifest(namespace, "identity-proconnect", secrets.proconnect!),
     ]);
   },
 };
