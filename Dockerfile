@@ -1,6 +1,6 @@
 # syntax=docker/dockerfile:1
 # The Mutualis services image: one image, the service chosen by its first argument
-# (`actes`, `gateway`, `identity`, `observatory`, `operator`, `prefecture-simulator`,
+# (`actes`, `gateway`, `identity`, `observatory`, `operator`, `portal`, `prefecture-simulator`,
 # `proconnect-simulator`, `sesf`), as the
 # operator's catalogue and the Helm chart run it:
 #   docker build -t registry.example/mutualis/services:0.1.0 .
@@ -19,6 +19,7 @@ COPY services/identity/package.json services/identity/
 COPY services/image/package.json services/image/
 COPY services/kit/package.json services/kit/
 COPY services/observatory/package.json services/observatory/
+COPY services/portal/package.json services/portal/
 COPY services/prefecture-simulator/package.json services/prefecture-simulator/
 COPY services/proconnect-simulator/package.json services/proconnect-simulator/
 COPY services/sesf/package.json services/sesf/

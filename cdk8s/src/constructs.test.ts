@@ -110,6 +110,7 @@ describe("the hosting lot", () => {
       "PodDisruptionBudget/mutualis-system/identity",
       "PodDisruptionBudget/mutualis-system/nats",
       "PodDisruptionBudget/mutualis-system/observatory",
+      "PodDisruptionBudget/mutualis-system/portal",
       "PodDisruptionBudget/mutualis-system/sesf",
       "Service/mutualis-system/postgresql",
       "StatefulSet/mutualis-system/postgresql",

@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { connect, credsAuthenticator, type NatsConnection } from "@nats-io/transport-node";
 import { readFileSync } from "node:fs";
-import { chromium, type Browser, type Page } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { issueCertificate, layout } from "@mutualis/local-platform";
 import type { RunningOperator } from "@mutualis/operator";
@@ -13,6 +13,7 @@ import { AccountRepository, currentCode } from "@mutualis/identity";
 import { generate } from "otplib";
 import { CallerVerifier, Database, loadSettings, type UserCaller } from "@mutualis/service-kit";
 import { agent, cliRedirect, reserveTestIdentity, startTestIdentity, testPassword, type TestIdentity } from "../support/identity.ts";
+import { launchChromium } from "../support/browser.ts";
 import { startTestOperator } from "../support/operator.ts";
 import { eventually, testPlatform } from "../support/platform.ts";
 import { freePort, platformServicesCreds } from "../support/services.ts";
@@ -120,7 +121,7 @@ describe("signing in at the identity service in a browser: by password, and thro
     // Quimper requires a second factor of its administrators.
     const quimper = await nc.request("platform.identity.tenants.enable", JSON.stringify({ collectivity: "t-idb-quimper", siren: "212902324", departement: "029", displayName: "Ville de Quimper (test)", settings: { administratorsTotp: true } }), { timeout: 5000 });
     expect(quimper.headers?.get("Nats-Service-Error-Code") ?? "").toBe("");
-    browser = await chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium", args: ["--no-sandbox", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"] });
+    browser = await launchChromium();
   }, 120_000);
 
   afterAll(async () => {

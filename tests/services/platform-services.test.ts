@@ -71,7 +71,7 @@ describe("shared services run from the hosting lot's manifests", () => {
     // No pod of the lot may outlive this file: the next ones run their own services on the same subjects.
     await eventually("the lot's pods to be gone", async () => ((await core.listNamespacedPod({ namespace, labelSelector: "app.kubernetes.io/instance=shared" })).items.length === 0 ? true : undefined), 90_000);
     await core.deletePersistentVolume({ name: `local-${namespace}-sesf-storage` }).catch(() => undefined);
-    for (const name of ["sesf-master-key", "identity-keys", "identity-clients", "identity-tls", "identity-seed"]) await core.deleteNamespacedSecret({ name, namespace }).catch(() => undefined);
+    for (const name of ["sesf-master-key", "identity-keys", "identity-clients", "identity-tls", "identity-seed", "identity-proconnect", "portal-client"]) await core.deleteNamespacedSecret({ name, namespace }).catch(() => undefined);
     rmSync(claimDirectory(layout(platform.config).data, namespace, "sesf-storage"), { recursive: true, force: true });
     await deleteCollectivity(kc, "t-lot-gw").catch(() => undefined);
     await waitForGone(kc, "t-lot-gw").catch(() => undefined);
@@ -174,6 +174,22 @@ describe("shared services run from the hosting lot's manifests", () => {
     // An agent with no administrator's binding is refused by RBAC; someone of another collectivity by the gateway.
     expect((await list(await lotPerson("nobody@lot-gw.test", { "t-lot-gw": ["agent"] }))).status).toBe(403);
     expect((await list(await lotPerson("ailleurs@lot-gw.test", { rennes: ["administrateur"] }))).status).toBe(403);
+  });
+
+  it("when the lot's portal runs, then it offers to sign in and sends people to the lot's identity service as its own client", { timeout: 180_000 }, async () => {
+    await runFromLot("portal", ports.portal);
+    const home = await fetch(`http://127.0.0.1:${ports.portal}/`);
+    expect(await home.text()).toContain("Se connecter");
+    const toIdentity = await fetch(`http://127.0.0.1:${ports.portal}/connexion`, { redirect: "manual" });
+    expect(toIdentity.status).toBe(303);
+    const authorize = new URL(toIdentity.headers.get("location")!);
+    expect(authorize.origin).toBe(platform.env.IDENTITY_ISSUER);
+    expect(authorize.searchParams.get("client_id")).toBe("mutualis-portal");
+    expect(authorize.searchParams.get("redirect_uri")).toBe(`http://127.0.0.1:${ports.portal}/retour`);
+    // The identity knows the portal as a client: its sign-in page opens.
+    const opened = await demoTrustedFetch(authorize.href, { redirect: "manual" });
+    expect(opened.status).toBe(303);
+    expect(opened.headers.get("location")).toMatch(/^\/interaction\//);
   });
 
   it("when no pod of the Service is ready, then the ingress closes the connection rather than hang", async () => {

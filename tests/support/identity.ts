@@ -49,13 +49,21 @@ export const testClients: ClientMetadata[] = [
  * The identity service in this process, over TLS with a certificate of the test platform's CA,
  * on the test platform's database, with the given people (password `testPassword`).
  */
-export async function startTestIdentity(credsFile: string, database: string, people: SeedAccounts["accounts"], extra: Record<string, string> = {}, reserved?: ReservedIdentity): Promise<TestIdentity> {
+export async function startTestIdentity(
+  credsFile: string,
+  database: string,
+  people: SeedAccounts["accounts"],
+  extra: Record<string, string> = {},
+  reserved?: ReservedIdentity,
+  /** Relying parties beside the command line and the operator (the portal). */
+  moreClients: readonly ClientMetadata[] = [],
+): Promise<TestIdentity> {
   const dir = mkdtempSync(join(tmpdir(), "identity-"));
   const pki = layout(platform.config).pki;
   const tls = issueCertificate(pki, "identity", { commonName: "mutualis-identity" }, "serving");
   const keysFile = join(dir, "keys.json");
   await ensureKeysFile(keysFile);
-  writeFileSync(join(dir, "clients.json"), JSON.stringify(testClients));
+  writeFileSync(join(dir, "clients.json"), JSON.stringify([...testClients, ...moreClients]));
   writeFileSync(join(dir, "seed.json"), JSON.stringify({ accounts: people.map((p) => ({ password: testPassword, ...p })) }));
   const { port, issuer } = reserved ?? (await reserveTestIdentity());
   const caFile = join(pki, "ca.crt");

@@ -23,6 +23,8 @@ export const externalSecrets = {
   identityKeys: "identity-keys",
   /** clients.json: the identity service's relying parties, with the confidential ones' secrets. */
   identityClients: "identity-clients",
+  /** client-secret: the portal's secret at the identity service (the same as in identity-clients). */
+  portalClient: "portal-client",
 } as const;
 
 /** A shared deployment of the platform: who reaches it, and what it needs beyond the common settings. */
@@ -110,6 +112,18 @@ function sharedServices(settings: LotSettings): SharedService[] {
           // Every replica reads and writes the same files.
           spec: { accessModes: ["ReadWriteMany"], resources: { requests: { storage: k8s.Quantity.fromString(settings.sesfStorage) } } },
         }),
+    },
+    {
+      // Where people work: it signs them in with the identity service and calls the gateway with their token.
+      service: "portal",
+      database: "portal",
+      public: true,
+      env: [
+        { name: "PORTAL_PUBLIC_URL", value: settings.publicUrls?.portal ?? `${settings.publicUrl}/portail` },
+        { name: "PORTAL_GATEWAY_URL", value: settings.publicUrls?.gateway ?? `${settings.publicUrl}/api` },
+        { name: "PORTAL_CLIENT_SECRET_FILE", value: "/var/run/mutualis/portal/client-secret" },
+      ],
+      volumes: [{ name: "client", path: "/var/run/mutualis/portal", secret: externalSecrets.portalClient }],
     },
     {
       service: "observatory",

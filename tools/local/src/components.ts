@@ -592,6 +592,7 @@ function sharedServices(ctx: ComponentContext, env: Record<string, string>): Com
     fromLot(ctx, env, "sesf", ports.sesf),
     fromLot(ctx, env, "observatory", ports.observatory),
     fromLot(ctx, env, "gateway", ports.gateway),
+    fromLot(ctx, env, "portal", ports.portal),
   ];
 }
 

@@ -25,6 +25,8 @@ export interface Ports {
   readonly identity: number;
   /** The ProConnect simulator, over TLS: the State's federation, which the identity is a service provider of. */
   readonly proconnect: number;
+  /** The portal, where agents and company users work. */
+  readonly portal: number;
   readonly nodeAgent: number;
   readonly mailCatcherSmtp: number;
   readonly mailCatcherWeb: number;
@@ -57,6 +59,7 @@ export const defaultPorts: Ports = {
   observatory: 16085,
   identity: 16086,
   proconnect: 16087,
+  portal: 16088,
   nodeAgent: 16250,
   mailCatcherSmtp: 16025,
   mailCatcherWeb: 16825,

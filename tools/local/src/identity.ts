@@ -20,9 +20,10 @@ function secretFile(file: string, make: () => string): string {
 export const proconnectClientId = "mutualis-identity";
 
 /** The operator's client secret, the identity's at ProConnect and the demo people's password, made once under `.local/identity`. */
-export function ensureLocalSecrets(dir: string): { operatorSecret: string; proconnectSecret: string; demoPassword: string } {
+export function ensureLocalSecrets(dir: string): { operatorSecret: string; proconnectSecret: string; portalSecret: string; demoPassword: string } {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   return {
+    portalSecret: secretFile(join(dir, "portal-client-secret"), () => randomBytes(32).toString("base64url")),
     operatorSecret: secretFile(join(dir, "operator-client-secret"), () => randomBytes(32).toString("base64url")),
     proconnectSecret: secretFile(join(dir, "proconnect-client-secret"), () => randomBytes(32).toString("base64url")),
     // Words a person can type at the sign-in page, with enough randomness for a machine of one's own.
@@ -30,9 +31,20 @@ export function ensureLocalSecrets(dir: string): { operatorSecret: string; proco
   };
 }
 
-/** The local platform's clients of the identity service: the command line and the operator. */
-export function localClients(operatorSecret: string): ClientMetadata[] {
+/** The local platform's clients of the identity service: the command line, the portal and the operator. */
+export function localClients(secrets: { operatorSecret: string; portalSecret: string }, portalUrl: string): ClientMetadata[] {
   return [
+    {
+      client_id: platformClients.portal,
+      client_name: "Portail Mutualis",
+      client_secret: secrets.portalSecret,
+      application_type: "web",
+      token_endpoint_auth_method: "client_secret_basic",
+      grant_types: ["authorization_code", "refresh_token"],
+      redirect_uris: [`${portalUrl}/retour`],
+      post_logout_redirect_uris: [`${portalUrl}/`],
+      first_party: true,
+    },
     {
       client_id: platformClients.cli,
       client_name: "Mutualis en ligne de commande",
@@ -46,7 +58,7 @@ export function localClients(operatorSecret: string): ClientMetadata[] {
     {
       client_id: platformClients.operator,
       client_name: "Opérateur Mutualis",
-      client_secret: operatorSecret,
+      client_secret: secrets.operatorSecret,
       application_type: "web",
       token_endpoint_auth_method: "client_secret_basic",
       grant_types: ["client_credentials"],
@@ -81,13 +93,14 @@ export function demoPeople(password: string): SeedAccounts {
 /** What the identity service's Secrets hold on the local platform (see provided.ts). */
 export async function localIdentitySecrets(config: PlatformConfig): Promise<Record<string, Record<string, string>>> {
   const paths = layout(config);
-  const { operatorSecret, proconnectSecret, demoPassword } = ensureLocalSecrets(paths.identity);
+  const { operatorSecret, proconnectSecret, portalSecret, demoPassword } = ensureLocalSecrets(paths.identity);
   const keysFile = join(paths.identity, "keys.json");
   await ensureKeysFile(keysFile);
   const tls = issueCertificate(paths.pki, "identity", { commonName: "mutualis-identity" }, "serving");
   return {
     keys: { "keys.json": readFileSync(keysFile, "utf8") },
-    clients: { "clients.json": JSON.stringify(localClients(operatorSecret)) },
+    clients: { "clients.json": JSON.stringify(localClients({ operatorSecret, portalSecret }, `http://127.0.0.1:${config.ports.portal}`)) },
+    portal: { "client-secret": portalSecret },
     tls: { "tls.crt": readFileSync(tls.cert, "utf8"), "tls.key": readFileSync(tls.key, "utf8") },
     seed: { "seed.json": JSON.stringify(demoPeople(demoPassword)) },
     ca: { "ca.crt": readFileSync(join(paths.pki, "ca.crt"), "utf8") },

@@ -91,7 +91,7 @@ export function localLotSettings(config: PlatformConfig, env: LotEndpoints): Lot
     endpoints: { nats: env.NATS_URL, database: env.MONGODB_URI, prometheus: env.PROMETHEUS_URL, antivirus: env.CLAMD_ADDRESS, smtp: env.SMTP_URL },
     ...(agentZone ? { servicesNodeSelector: { "topology.kubernetes.io/zone": agentZone } } : {}),
     // The public services keep the local platform's fixed ports.
-    publicUrls: { sesf: `http://127.0.0.1:${config.ports.sesf}`, gateway: `http://127.0.0.1:${config.ports.gateway}`, identity: `https://127.0.0.1:${config.ports.identity}` },
+    publicUrls: { sesf: `http://127.0.0.1:${config.ports.sesf}`, gateway: `http://127.0.0.1:${config.ports.gateway}`, identity: `https://127.0.0.1:${config.ports.identity}`, portal: `http://127.0.0.1:${config.ports.portal}` },
     // The ProConnect simulator the local platform runs beside it (components.ts).
     proconnect: { issuer: `https://127.0.0.1:${config.ports.proconnect}/api/v2`, clientId: proconnectClientId, secret: "identity-proconnect" },
   };
@@ -121,6 +121,9 @@ const providers: Readonly<Record<string, (kubectl: Kubectl, paths: Layout, names
       mkdirSync(dirname(claimed), { recursive: true });
       renameSync(former, claimed);
     }
+  },
+  portal: async (kubectl, _paths, namespace, config) => {
+    await kubectl.apply([secretManifest(namespace, externalSecrets.portalClient, (await localIdentitySecrets(config)).portal!)]);
   },
   identity: async (kubectl, _paths, namespace, config) => {
     const secrets = await localIdentitySecrets(config);

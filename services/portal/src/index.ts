@@ -1,0 +1,2 @@
+export { portalService } from "./service.ts";
+export { portalSettings, type PortalSettings } from "./settings.ts";

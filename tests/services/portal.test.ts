@@ -1,0 +1,124 @@
+import { randomBytes } from "node:crypto";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { Browser, Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { RunningOperator } from "@mutualis/operator";
+import { portalService, portalSettings } from "@mutualis/portal";
+import { loadSettings, RunningService } from "@mutualis/service-kit";
+import { agent, startTestIdentity, testPassword, type TestIdentity } from "../support/identity.ts";
+import { launchChromium } from "../support/browser.ts";
+import { startTestOperator } from "../support/operator.ts";
+import { freePort, platformServicesCreds, serviceSettings, startTestGateway } from "../support/services.ts";
+
+let operator: RunningOperator;
+let identity: TestIdentity;
+let gateway: RunningService;
+let portal: RunningService;
+let browser: Browser;
+let portalUrl: string;
+
+const people = [
+  agent("maelle.le-bihan@t-portail.test", { "t-portail": ["agent", "administrateur"] }),
+  agent("yann.guillou@t-portail.test", { "t-portail": ["agent"] }),
+  { kind: "company" as const, email: "nolwenn@travaux-ouest.example", givenName: "Nolwenn", usualName: "Le Bras", company: { siret: "73282932000074", name: "Travaux de l’Ouest" } },
+];
+
+/** A person signs in at the portal, in a fresh browser, with the keyboard. */
+async function signIn(email: string): Promise<Page> {
+  const page = await (await browser.newContext({ locale: "fr-FR", ignoreHTTPSErrors: true })).newPage();
+  await page.goto(portalUrl);
+  await page.getByRole("button", { name: "Se connecter" }).click();
+  await page.waitForURL(`${identity.issuer}/**`);
+  await page.keyboard.type(email);
+  await page.keyboard.press("Tab");
+  await page.keyboard.type(testPassword);
+  await page.keyboard.press("Enter");
+  await page.waitForURL(`${portalUrl}/`);
+  return page;
+}
+
+describe("the portal: people sign in with the identity service and work through the gateway", () => {
+  beforeAll(async () => {
+    operator = await startTestOperator();
+    const creds = await platformServicesCreds();
+    const port = await freePort();
+    portalUrl = `http://127.0.0.1:${port}`;
+    const secret = randomBytes(32).toString("base64url");
+    const secretFile = join(mkdtempSync(join(tmpdir(), "portal-")), "secret");
+    writeFileSync(secretFile, secret, { mode: 0o600 });
+    identity = await startTestIdentity(creds, "portal_identity", people, {}, undefined, [
+      { client_id: "mutualis-portal", client_name: "Portail Mutualis", client_secret: secret, application_type: "web", token_endpoint_auth_method: "client_secret_basic", grant_types: ["authorization_code", "refresh_token"], redirect_uris: [`${portalUrl}/retour`], post_logout_redirect_uris: [`${portalUrl}/`], first_party: true },
+    ]);
+    gateway = await startTestGateway(creds, "portal", identity.verifierSettings);
+    portal = await new RunningService(
+      portalService(),
+      loadSettings(portalSettings, { ...serviceSettings(creds), ...identity.verifierSettings, SERVICE_NAME: "portal", MONGODB_DATABASE: "portal_tests", HTTP_PORT: String(port), PORTAL_PUBLIC_URL: portalUrl, PORTAL_CLIENT_SECRET_FILE: secretFile, PORTAL_GATEWAY_URL: gateway.url }),
+    ).start();
+    browser = await launchChromium();
+  }, 120_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await portal?.stop();
+    await gateway?.stop();
+    await identity?.stop();
+    await operator?.stop();
+  });
+
+  it("when an administrator signs in, then the portal shows their collectivity and roles, they grant a colleague a role through the gateway, and sign out of the portal and the identity", async () => {
+    const page = await signIn("maelle.le-bihan@t-portail.test");
+    expect(await page.getAttribute("html", "lang")).toBe("fr");
+    const collectivities = page.getByRole("table", { name: "Vos collectivités" });
+    expect(await collectivities.getByRole("row", { name: /t-portail/ }).textContent()).toContain("Agent, Administrateur");
+    // The keyboard reaches the content first, then the members' page.
+    await page.keyboard.press("Tab");
+    expect(await page.evaluate("document.activeElement?.textContent")).toBe("Aller au contenu");
+    await page.getByRole("link", { name: "Gérer les membres" }).click();
+    await page.getByRole("heading", { name: "Membres de t-portail" }).waitFor();
+    const yann = page.getByRole("row", { name: /yann\.guillou@t-portail\.test/ });
+    await yann.getByRole("checkbox", { name: "Signataire" }).check();
+    await yann.getByRole("button", { name: /Enregistrer les rôles de/ }).click();
+    expect(await page.getByRole("status").textContent()).toBe("Rôles de yann.guillou@t-portail.test enregistrés.");
+    expect(await page.getByRole("row", { name: /yann\.guillou@t-portail\.test/ }).getByRole("checkbox", { name: "Signataire" }).isChecked()).toBe(true);
+    // Yann's next token carries it.
+    const token = await identity.token("yann.guillou@t-portail.test");
+    expect(JSON.parse(Buffer.from(token.split(".")[1]!, "base64url").toString("utf8")).memberships).toEqual({ "t-portail": ["agent", "signataire"] });
+    // Removing the last administrator is refused, with the reason.
+    const self = page.getByRole("row", { name: /maelle\.le-bihan@t-portail\.test/ });
+    await self.getByRole("checkbox", { name: "Administrateur" }).uncheck();
+    await self.getByRole("button", { name: /Enregistrer les rôles de/ }).click();
+    expect(await page.getByRole("alert").textContent()).toBe("La collectivité doit garder au moins un administrateur.");
+    // Signing out ends the identity's session too: the next sign-in asks for the password again.
+    await page.getByRole("button", { name: "Se déconnecter" }).click();
+    await page.waitForURL(`${identity.issuer}/**`);
+    const confirm = page.getByRole("button", { name: /Se déconnecter|Oui/ });
+    if (await confirm.count()) await confirm.first().click();
+    await page.waitForURL(`${portalUrl}/`);
+    expect(await page.getByRole("heading", { level: 1 }).textContent()).toBe("Bienvenue sur Mutualis");
+    await page.getByRole("button", { name: "Se connecter" }).click();
+    await page.waitForURL(`${identity.issuer}/**`);
+    expect(await page.getByLabel("Mot de passe").count()).toBe(1);
+    await page.context().close();
+  });
+
+  it("when an agent or a company user signs in, then each sees their own home, and the members' page refuses the agent", async () => {
+    const agentPage = await signIn("yann.guillou@t-portail.test");
+    expect(await agentPage.getByRole("link", { name: "Gérer les membres" }).count()).toBe(0);
+    await agentPage.goto(`${portalUrl}/collectivites/t-portail/membres`);
+    expect(await agentPage.getByRole("heading", { level: 1 }).textContent()).toBe("Accès refusé");
+    await agentPage.context().close();
+    const companyPage = await signIn("nolwenn@travaux-ouest.example");
+    expect(await companyPage.getByRole("heading", { name: "Votre entreprise" }).count()).toBe(1);
+    expect(await companyPage.textContent("main")).toContain("Travaux de l’Ouest — SIRET 73282932000074");
+    await companyPage.context().close();
+  });
+
+  it("when someone comes without a session, then the portal offers to sign in, and a forged return is refused", async () => {
+    const answer = await fetch(`${portalUrl}/`);
+    expect(await answer.text()).toContain("Se connecter");
+    expect((await fetch(`${portalUrl}/retour?code=forged&state=${randomBytes(16).toString("hex")}`)).status).toBe(400);
+    expect((await fetch(`${portalUrl}/collectivites/t-portail/membres`, { redirect: "manual" })).headers.get("location")).toBe("/connexion");
+  });
+});
