@@ -196,6 +196,7 @@ function printGuide(config: PlatformConfig): void {
     [`TOKEN=$(make -s token USER=agent@ville-rennes.example)`, `an agent of Rennes signs in at the identity service (the demo's people share the password in ${local}/identity/demo-password)`],
     [`${platformEnv(config).IDENTITY_ISSUER}/.well-known/openid-configuration`, "the identity service (OpenID Connect issuer; CA in " + local + "/pki/ca.crt)"],
     [`make kubeconfig; ${local}/bin/kubectl --kubeconfig ${local}/kubeconfig-oidc auth whoami`, "kubectl as a person: open the page it shows, sign in by password or « S’identifier avec ProConnect » (the simulator's Camille Le Goff, Ville de Rennes)"],
+    [`http://127.0.0.1:${config.ports.portal}`, "the portal: sign in as dsi@ville-rennes.example (password in " + local + "/identity/demo-password), or through ProConnect; Rennes's members and their roles"],
     [`${env.MAIL_CATCHER_URL}`, "the mail catcher: every e-mail the platform sent (share links, invitations, confirmations)"],
     [`curl -H "Authorization: Bearer $TOKEN" ${env.GATEWAY_URL}/api/v1/tenants/rennes/actes/list`, "Rennes's acts, through the gateway"],
     [`${env.GATEWAY_URL}/api/v1/openapi.json`, "the gateway's API"],
