@@ -35,6 +35,8 @@ describe("TenantEnvironment", () => {
       "NetworkPolicy/allow-from-gateway-and-monitoring",
       "Role/collectivity-admin",
       "RoleBinding/collectivity-admins",
+      "Role/collectivity-member",
+      "RoleBinding/collectivity-members",
     ]);
     expect(objects.slice(1).every((o) => o.metadata.namespace === "coll-rennes")).toBe(true);
   });

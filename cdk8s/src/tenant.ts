@@ -189,6 +189,12 @@ export const administratorRules = [
   { apiGroups: ["events.k8s.io"], resources: ["events"], verbs: read },
 ];
 
+/** The roles a person may hold in a collectivity (the identity service's; its tokens' groups name them). */
+export const identityRoles = ["agent", "signataire", "secretaire", "elu", "administrateur"] as const;
+
+/** What every member of a collectivity may read: which services it has (the portal shows them). */
+export const memberRules = [{ apiGroups: ["mutualis.fr"], resources: ["serviceinstances"], verbs: ["get", "list"] }];
+
 /**
  * The prefix the API server gives the users and groups of the platform's identity service (its
  * authentication configuration), so that no token names one of the cluster's own.
@@ -216,6 +222,13 @@ export class TenantAccess extends Construct {
         ...(administrators.users ?? []).map((name) => ({ apiGroup: "rbac.authorization.k8s.io", kind: "User", name: `${identityPrefix}${name}` })),
         ...(administrators.groups ?? []).map((name) => ({ apiGroup: "rbac.authorization.k8s.io", kind: "Group", name: `${identityPrefix}${name}` })),
       ],
+    });
+    // Every person with a role in the collectivity (the identity's groups) sees its services.
+    new k8s.KubeRole(this, "member-role", { metadata: tenantMetadata(tenant, "collectivity-member"), rules: memberRules });
+    new k8s.KubeRoleBinding(this, "member-binding", {
+      metadata: tenantMetadata(tenant, "collectivity-members"),
+      roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: "collectivity-member" },
+      subjects: identityRoles.map((role) => ({ apiGroup: "rbac.authorization.k8s.io", kind: "Group", name: `${identityPrefix}mutualis:${tenant.name}:${role}` })),
     });
   }
 }

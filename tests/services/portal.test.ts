@@ -3,15 +3,19 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Browser, Page } from "playwright-core";
+import { CustomObjectsApi, KubernetesObjectApi } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RunningOperator } from "@mutualis/operator";
 import { portalService, portalSettings } from "@mutualis/portal";
 import { loadSettings, RunningService } from "@mutualis/service-kit";
-import { agent, startTestIdentity, testPassword, type TestIdentity } from "../support/identity.ts";
+import { agent, reserveTestIdentity, startTestIdentity, testPassword, type TestIdentity } from "../support/identity.ts";
 import { launchChromium } from "../support/browser.ts";
-import { startTestOperator } from "../support/operator.ts";
+import { collectivityManifest, deleteCollectivity, sirenFrom, startTestOperator, waitForGone, waitForReady } from "../support/operator.ts";
+import { testPlatform } from "../support/platform.ts";
 import { freePort, platformServicesCreds, serviceSettings, startTestGateway } from "../support/services.ts";
 
+const platform = testPlatform();
+const kc = platform.kubeConfig();
 let operator: RunningOperator;
 let identity: TestIdentity;
 let gateway: RunningService;
@@ -42,13 +46,18 @@ async function signIn(email: string): Promise<Page> {
 describe("the portal: people sign in with the identity service and work through the gateway", () => {
   beforeAll(async () => {
     operator = await startTestOperator();
+    // The collectivity, with a service asked for: its members see it on their home.
+    await KubernetesObjectApi.makeApiClient(kc).create(collectivityManifest({ name: "t-portail", siren: sirenFrom("21350061") }));
+    await waitForReady(kc, "t-portail");
+    await kc.makeApiClient(CustomObjectsApi).createNamespacedCustomObject({ group: "mutualis.fr", version: "v1alpha1", plural: "serviceinstances", namespace: "coll-t-portail", body: { apiVersion: "mutualis.fr/v1alpha1", kind: "ServiceInstance", metadata: { name: "sesf" }, spec: { service: "sesf" } } });
     const creds = await platformServicesCreds();
     const port = await freePort();
     portalUrl = `http://127.0.0.1:${port}`;
     const secret = randomBytes(32).toString("base64url");
     const secretFile = join(mkdtempSync(join(tmpdir(), "portal-")), "secret");
     writeFileSync(secretFile, secret, { mode: 0o600 });
-    identity = await startTestIdentity(creds, "portal_identity", people, {}, undefined, [
+    // On the test platform's identity port: the API server trusts its tokens (the home lists the collectivity's services).
+    identity = await startTestIdentity(creds, "portal_identity", people, {}, await reserveTestIdentity(platform.config.ports.identity), [
       { client_id: "mutualis-portal", client_name: "Portail Mutualis", client_secret: secret, application_type: "web", token_endpoint_auth_method: "client_secret_basic", grant_types: ["authorization_code", "refresh_token"], redirect_uris: [`${portalUrl}/retour`], post_logout_redirect_uris: [`${portalUrl}/`], first_party: true },
     ]);
     gateway = await startTestGateway(creds, "portal", identity.verifierSettings);
@@ -64,6 +73,8 @@ describe("the portal: people sign in with the identity service and work through 
     await portal?.stop();
     await gateway?.stop();
     await identity?.stop();
+    await deleteCollectivity(kc, "t-portail").catch(() => undefined);
+    await waitForGone(kc, "t-portail").catch(() => undefined);
     await operator?.stop();
   });
 
@@ -71,7 +82,10 @@ describe("the portal: people sign in with the identity service and work through 
     const page = await signIn("maelle.le-bihan@t-portail.test");
     expect(await page.getAttribute("html", "lang")).toBe("fr");
     const collectivities = page.getByRole("table", { name: "Vos collectivités" });
-    expect(await collectivities.getByRole("row", { name: /t-portail/ }).textContent()).toContain("Agent, Administrateur");
+    const row = collectivities.getByRole("row", { name: /t-portail/ });
+    expect(await row.textContent()).toContain("Agent, Administrateur");
+    // The collectivity's services, read with the person's own token (every member may).
+    expect(await row.getByRole("listitem").allTextContents()).toEqual([expect.stringMatching(/^Échange sécurisé de fichiers/)]);
     // The keyboard reaches the content first, then the members' page.
     await page.keyboard.press("Tab");
     expect(await page.evaluate("document.activeElement?.textContent")).toBe("Aller au contenu");
@@ -106,6 +120,7 @@ describe("the portal: people sign in with the identity service and work through 
   it("when an agent or a company user signs in, then each sees their own home, and the members' page refuses the agent", async () => {
     const agentPage = await signIn("yann.guillou@t-portail.test");
     expect(await agentPage.getByRole("link", { name: "Gérer les membres" }).count()).toBe(0);
+    expect(await agentPage.getByRole("listitem").allTextContents()).toEqual([expect.stringMatching(/^Échange sécurisé de fichiers/)]);
     await agentPage.goto(`${portalUrl}/collectivites/t-portail/membres`);
     expect(await agentPage.getByRole("heading", { level: 1 }).textContent()).toBe("Accès refusé");
     await agentPage.context().close();

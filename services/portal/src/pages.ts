@@ -47,14 +47,41 @@ export function signedOutPage(): string {
   );
 }
 
-/** An agent's home: each collectivity they belong to, their roles there, and for administrators, their members. */
-export function homePage(caller: UserCaller, csrf: string, names: Readonly<Record<string, string>> = {}): string {
+/** The services of the catalogue, as people call them. */
+const serviceLabels: Readonly<Record<string, string>> = {
+  actes: "Contrôle de légalité (@ctes)",
+  sesf: "Échange sécurisé de fichiers",
+  identity: "Identité et connexion (ProConnect)",
+  parapheur: "Parapheur électronique",
+  helios: "Flux comptables (Hélios)",
+  invoices: "Factures (Chorus Pro)",
+  marketplace: "Salle des marchés",
+  ipl: "Publication des actes",
+};
+
+/** A service a collectivity has, as the portal shows it. */
+export interface CollectivityService {
+  readonly service: string;
+  readonly ready: boolean;
+}
+
+function servicesList(services: readonly CollectivityService[] | undefined): string {
+  if (!services) return "—";
+  if (services.length === 0) return "Aucun service pour l’instant.";
+  return `<ul>${services.map((s) => `<li>${escapeHtml(serviceLabels[s.service] ?? s.service)}${s.ready ? "" : " (en préparation)"}</li>`).join("")}</ul>`;
+}
+
+/**
+ * An agent's home: each collectivity they belong to, their roles there, the services it has, and
+ * for administrators, their members.
+ */
+export function homePage(caller: UserCaller, csrf: string, services: Readonly<Record<string, readonly CollectivityService[] | undefined>> = {}): string {
   const collectivities = Object.entries(caller.memberships);
   const agentPart = collectivities.length
-    ? `<table><caption>Vos collectivités</caption><thead><tr><th scope="col">Collectivité</th><th scope="col">Vos rôles</th><th scope="col">Administration</th></tr></thead><tbody>${collectivities
+    ? `<table><caption>Vos collectivités</caption><thead><tr><th scope="col">Collectivité</th><th scope="col">Vos rôles</th><th scope="col">Services</th><th scope="col">Administration</th></tr></thead><tbody>${collectivities
         .map(
           ([collectivity, held]) =>
-            `<tr><th scope="row">${escapeHtml(names[collectivity] ?? collectivity)}</th><td>${held.length ? held.map((r) => roleLabels[r]).join(", ") : "Aucun rôle pour l’instant : un administrateur de la collectivité vous en attribuera."}</td><td>${
+            `<tr><th scope="row">${escapeHtml(collectivity)}</th><td>${held.length ? held.map((r) => roleLabels[r]).join(", ") : "Aucun rôle pour l’instant : un administrateur de la collectivité vous en attribuera."}</td><td>${servicesList(services[collectivity])}</td><td>${
               held.includes("administrateur") ? `<a href="/collectivites/${encodeURIComponent(collectivity)}/membres">Gérer les membres</a>` : "—"
             }</td></tr>`,
         )

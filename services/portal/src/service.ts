@@ -3,7 +3,7 @@ import { readFileSync } from "node:fs";
 import express, { type Request, type Response } from "express";
 import * as oidc from "openid-client";
 import { ConfigError, trustingFetch, Unauthorized, type CallerVerifier, type ServiceDefinition, type UserCaller } from "@mutualis/service-kit";
-import { errorPage, homePage, membersPage, signedOutPage, type MemberRow } from "./pages.ts";
+import { errorPage, homePage, membersPage, signedOutPage, type CollectivityService, type MemberRow } from "./pages.ts";
 import type { PortalSettings } from "./settings.ts";
 
 /** A person's session: their tokens stay on the server; the browser holds a random key to it. */
@@ -96,10 +96,20 @@ export function portalService(): ServiceDefinition<PortalSettings> {
         return { status: answer.status, body: (await answer.json()) as T };
       };
 
+      /** The services a collectivity has (its ServiceInstances), which its members may read; undefined when they cannot be read. */
+      const servicesOf = async (token: string, collectivity: string): Promise<CollectivityService[] | undefined> => {
+        const answer = await fetch(`${settings.PORTAL_GATEWAY_URL}/api/v1/tenants/${encodeURIComponent(collectivity)}/service-instances`, { headers: { authorization: `Bearer ${token}` } }).catch(() => undefined);
+        if (!answer?.ok) return undefined;
+        const items = (await answer.json()) as { spec: { service: string }; status?: { conditions?: { type: string; status: string }[] } }[];
+        return items.map((i) => ({ service: i.spec.service, ready: Boolean(i.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True")) })).sort((a, b) => a.service.localeCompare(b.service));
+      };
+
       app.get("/", async (req, res) => {
         const signedIn = await current(req);
         if (!signedIn) return void html(res, 200, signedOutPage());
-        html(res, 200, homePage(signedIn.caller, signedIn.session.csrf));
+        const withRoles = Object.entries(signedIn.caller.memberships).filter(([, held]) => held.length > 0);
+        const services = Object.fromEntries(await Promise.all(withRoles.map(async ([collectivity]) => [collectivity, await servicesOf(signedIn.session.accessToken, collectivity)] as const)));
+        html(res, 200, homePage(signedIn.caller, signedIn.session.csrf, services));
       });
 
       app.get("/connexion", async (_req, res) => {
