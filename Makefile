@@ -6,7 +6,7 @@ SHELL := /bin/bash
 TSX := node_modules/.bin/tsx
 LOCAL := $(TSX) tools/local/src/cli.ts
 
-.PHONY: help setup tools up down status demo token kubeconfig test test-unit test-integration lint generate verify synth bench clean
+.PHONY: help setup tools up down status demo token kubeconfig rotate-keys test test-unit test-integration lint generate verify synth bench clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -45,6 +45,9 @@ verify: node_modules/.package-lock.json ## Fail if a generated file is out of da
 
 synth: node_modules/.package-lock.json ## Write the hosting lot's manifests (cdk8s) to cdk8s/dist/<profile>/: production and local; PROFILE=local for one
 	@$(TSX) cdk8s/src/lot/main.ts $(PROFILE)
+
+rotate-keys: node_modules/.package-lock.json ## A new signing key for the local identity service; tokens already issued stay valid until they expire
+	@$(TSX) tools/local/src/cli.ts rotate-keys
 
 kubeconfig: node_modules/.package-lock.json ## A kubeconfig for the platform's people (.local/kubeconfig-oidc): kubectl signs in at the identity service
 	@$(TSX) tools/local/src/cli.ts kubeconfig

@@ -286,6 +286,28 @@ describe("signing in at the identity service in a browser: by password, and thro
     await agentOnly.page.context().close();
   });
 
+  it("when an administrator of a collectivity requiring a second factor comes through ProConnect, then they still give their code", async () => {
+    const metropole = await nc.request("platform.identity.tenants.enable", JSON.stringify({ collectivity: "t-idb-metropole", siren: "243500139", departement: "035", displayName: "Rennes Métropole (test)", settings: { administratorsTotp: true } }), { timeout: 5000 });
+    expect(metropole.headers?.get("Nats-Service-Error-Code") ?? "").toBe("");
+    // Gwenaëlle administers the métropole (granted earlier by another administrator).
+    const store = await Database.connect(platform.env.MONGODB_URI, database, "identity-browser-test");
+    try {
+      await new AccountRepository(store).create({ kind: "agent", email: "gwenaelle.tanguy@rennesmetropole.fr", givenName: "Gwenaëlle", usualName: "Tanguy", emailVerified: true, memberships: [{ collectivity: "t-idb-metropole", roles: ["agent", "administrateur"] }] });
+    } finally {
+      await store.close();
+    }
+    const { page, code, verifier } = await signInPage();
+    await page.getByRole("button", { name: "S’identifier avec ProConnect" }).click();
+    await page.waitForURL(`${simulator.url}/**`);
+    await page.getByRole("button", { name: /gwenaelle\.tanguy@rennesmetropole\.fr/ }).click();
+    await page.getByRole("heading", { name: "Activer la validation en deux étapes" }).waitFor();
+    const secret = (await page.locator("#cle").textContent())!.replaceAll(" ", "");
+    await page.fill("#code", await currentCode(secret));
+    await page.press("#code", "Enter");
+    expect((await callerFrom(await code, verifier)).memberships).toEqual({ "t-idb-metropole": ["agent", "administrateur"] });
+    await page.context().close();
+  });
+
   it("when ProConnect's return is replayed or forged, then it is refused with a French page and nobody is signed in", async () => {
     const answer = await identity.fetch(`${identity.issuer}/proconnect/retour?code=forged&state=${randomBytes(32).toString("base64url")}`);
     expect(answer.status).toBe(400);

@@ -3,7 +3,7 @@ import type { Server } from "node:net";
 import { join } from "node:path";
 import { CoreV1Api, KubernetesObjectApi, type KubernetesObject } from "@kubernetes/client-node";
 import { AccountRepository, PasswordHasher } from "@mutualis/identity";
-import { applyLotService, claimDirectory, demoToken, ensureLocalSecrets, layout, lotServiceRoute, parseRoute, startIngress } from "@mutualis/local-platform";
+import { applyLotService, claimDirectory, demoToken, ensureLocalSecrets, layout, lotServiceRoute, parseRoute, rotateIdentityKeys, startIngress } from "@mutualis/local-platform";
 import { CallerVerifier, Database, type Role } from "@mutualis/service-kit";
 import { KubeClient, type RunningOperator } from "@mutualis/operator";
 import { connect, credsAuthenticator, type NatsConnection } from "@nats-io/transport-node";
@@ -104,6 +104,17 @@ describe("shared services run from the hosting lot's manifests", () => {
     const token = await demoToken(platform.config, "agent@ville-rennes.example");
     const claims = JSON.parse(Buffer.from(token.split(".")[1]!, "base64url").toString("utf8")) as Record<string, unknown>;
     expect(claims).toMatchObject({ iss: issuer, aud: "mutualis-api", email: "agent@ville-rennes.example", memberships: { rennes: ["agent"] } });
+    // make rotate-keys: the pods sign with a new key; the token signed before still verifies.
+    const kidOf = (jwt: string) => (JSON.parse(Buffer.from(jwt.split(".")[0]!, "base64url").toString("utf8")) as { kid: string }).kid;
+    const rotated = await rotateIdentityKeys(platform.config);
+    expect(rotated).not.toBe(kidOf(token));
+    const after = await eventually("the new pod to sign with the new key", async () => {
+      const next = await demoToken(platform.config, "agent@ville-rennes.example").catch(() => undefined);
+      return next && kidOf(next) === rotated ? next : undefined;
+    }, 150_000);
+    const verifier = new CallerVerifier({ issuer, audience: "mutualis-api", caFile: platform.env.IDENTITY_CA_FILE });
+    expect(await verifier.verify(`Bearer ${token}`)).toMatchObject({ email: "agent@ville-rennes.example" });
+    expect(await verifier.verify(`Bearer ${after}`)).toMatchObject({ email: "agent@ville-rennes.example" });
   });
 
   it("when the local lot's observatory is applied, then the node agent runs its pod, restricted, and the local ingress reaches it on the platform's fixed port", { timeout: 180_000 }, async () => {
@@ -167,12 +178,23 @@ describe("shared services run from the hosting lot's manifests", () => {
     const list = (bearer?: string) =>
       fetch(`http://127.0.0.1:${ports.gateway}/api/v1/tenants/t-lot-gw/service-instances`, { headers: bearer ? { authorization: `Bearer ${bearer}` } : {} });
     expect((await list()).status).toBe(401);
-    // The administrator's RoleBinding lets them list; RBAC judged the call as theirs (the gateway may only impersonate).
-    const answered = await list(await lotPerson("admin@lot-gw.test", { "t-lot-gw": ["agent"] }));
+    // The API server judges each call as the caller's own (the gateway forwards their token).
+    const create = (bearer: string) =>
+      fetch(`http://127.0.0.1:${ports.gateway}/api/v1/tenants/t-lot-gw/service-instances`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${bearer}`, "content-type": "application/json" },
+        body: JSON.stringify({ name: "parapheur", service: "parapheur" }),
+      });
+    const admin = await lotPerson("admin@lot-gw.test", { "t-lot-gw": ["agent"] });
+    const answered = await list(admin);
     expect(answered.status).toBe(200);
     expect(await answered.json()).toEqual([]);
-    // An agent with no administrator's binding is refused by RBAC; someone of another collectivity by the gateway.
-    expect((await list(await lotPerson("nobody@lot-gw.test", { "t-lot-gw": ["agent"] }))).status).toBe(403);
+    // An agent sees which services the collectivity has, but only an administrator asks for one.
+    const agentToken = await lotPerson("nobody@lot-gw.test", { "t-lot-gw": ["agent"] });
+    expect((await list(agentToken)).status).toBe(200);
+    expect((await create(agentToken)).status).toBe(403);
+    expect((await create(admin)).status).toBe(201);
+    // Someone of another collectivity is refused by the gateway.
     expect((await list(await lotPerson("ailleurs@lot-gw.test", { rennes: ["administrateur"] }))).status).toBe(403);
   });
 

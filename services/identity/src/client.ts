@@ -3,6 +3,6 @@
  * platform, the tests), without loading the provider itself.
  */
 export { platformClients, type ClientMetadata } from "./clients.ts";
-export { ensureKeysFile } from "./keys.ts";
+export { ensureKeysFile, loadKeys, rotateKeys, writeKeysFile } from "./keys.ts";
 export { approveDevice, clientCredentials, refresh, signInWithPassword, SignInRefused, type SignInResult } from "./sign-in.ts";
 export type { SeedAccounts } from "./seed.ts";

@@ -80,6 +80,8 @@ export interface FederationDependencies {
   readonly log: Logger;
   /** Records the sign-in (the observatory's active users) once the person is known. */
   readonly signedIn: (account: Account) => Promise<void>;
+  /** Asks for the second factor when the person's collectivity requires one (see interactions.ts): true when it did. */
+  readonly askSecondFactor: (res: Response, interaction: string, account: Account) => Promise<boolean>;
   /** Shows a French error page. */
   readonly fail: (res: Response, status: number, title: string, message: string) => void;
 }
@@ -208,6 +210,8 @@ export class ProConnectFederation {
       }
       if (!done || interaction.uid !== done.interaction) return void fail(res, 400, "Connexion expirée", "Ce retour de ProConnect ne correspond pas à votre demande de connexion.");
       const account = await this.deps.accounts.require(done.accountId!);
+      // ProConnect vouched for the person; an administrator whose collectivity requires it still gives their code.
+      if (await this.deps.askSecondFactor(res, interaction.uid, account)) return;
       await this.deps.signedIn(account);
       await provider.interactionFinished(req, res, { login: { accountId: account._id, amr: ["proconnect"] } }, { mergeWithLastSubmission: false });
     });

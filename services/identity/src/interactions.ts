@@ -96,12 +96,7 @@ export function interactionRoutes(app: Express, deps: InteractionDependencies): 
     }
     if (!account.emailVerified) return void again(403, "Confirmez d’abord votre adresse électronique avec le lien reçu par courriel.");
     await accounts.succeeded(email);
-    const second = deps.secondFactor;
-    if (second && (account.totp || (await secondFactorRequired(account, second.tenants)))) {
-      const { enrolling } = await second.codes.begin(interaction.uid, account);
-      const action = `/interaction/${interaction.uid}/totp`;
-      return void html(res, 200, enrolling ? totpEnrollmentPage({ action, ...enrolling }) : totpPage({ action }));
-    }
+    if (await askSecondFactor(deps, res, interaction.uid, account, "password")) return;
     await signedIn(deps, account, "password");
     await provider.interactionFinished(req, res, { login: { accountId: account._id, amr: ["pwd"] } }, { mergeWithLastSubmission: false });
   });
@@ -124,8 +119,8 @@ export function interactionRoutes(app: Express, deps: InteractionDependencies): 
       const error = "Ce code n’est pas le bon, ou a déjà servi : saisissez le code affiché maintenant par votre application.";
       return void html(res, 401, enrolling ? totpEnrollmentPage({ action, ...enrolling, error }) : totpPage({ action, error }));
     }
-    await signedIn(deps, result, "password");
-    await provider.interactionFinished(req, res, { login: { accountId: result._id, amr: ["pwd", "otp"] } }, { mergeWithLastSubmission: false });
+    await signedIn(deps, result.account, result.method);
+    await provider.interactionFinished(req, res, { login: { accountId: result.account._id, amr: [result.method === "password" ? "pwd" : "proconnect", "otp"] } }, { mergeWithLastSubmission: false });
   });
 
   app.post("/interaction/:uid/confirm", async (req, res) => {
@@ -153,6 +148,26 @@ export function interactionRoutes(app: Express, deps: InteractionDependencies): 
     if (!interaction) return;
     await provider.interactionFinished(req, res, { error: "access_denied", error_description: "the person refused" }, { mergeWithLastSubmission: false });
   });
+}
+
+/**
+ * After the first proof (a password, ProConnect): when the person has a second factor, or
+ * administers a collectivity that requires one, the page asking for its code (or setting it up) is
+ * shown and true returned; the sign-in then ends at `/interaction/<uid>/totp`.
+ */
+export async function askSecondFactor(
+  deps: Pick<InteractionDependencies, "secondFactor">,
+  res: Response,
+  interaction: string,
+  account: Account,
+  method: "password" | "proconnect",
+): Promise<boolean> {
+  const second = deps.secondFactor;
+  if (!second || !(account.totp || (await secondFactorRequired(account, second.tenants)))) return false;
+  const { enrolling } = await second.codes.begin(interaction, account, method);
+  const action = `/interaction/${interaction}/totp`;
+  res.status(200).type("html").set("cache-control", "no-store").send(enrolling ? totpEnrollmentPage({ action, ...enrolling }) : totpPage({ action }));
+  return true;
 }
 
 /**

@@ -26,6 +26,8 @@ interface PendingCode {
   accountId: string;
   /** A secret being enrolled: the person has not shown yet that their application holds it. */
   enrolling?: string;
+  /** How the person proved who they are first: the sign-in is counted under it. */
+  method: "password" | "proconnect";
   tries: number;
   createdAt: Date;
 }
@@ -46,9 +48,9 @@ export class SecondFactor {
   }
 
   /** After the password: the code is asked for; a secret to enroll is made if the person has none. */
-  async begin(interaction: string, account: Account): Promise<{ enrolling?: { secret: string; uri: string } }> {
+  async begin(interaction: string, account: Account, method: PendingCode["method"]): Promise<{ enrolling?: { secret: string; uri: string } }> {
     const enrolling = account.totp ? undefined : generateSecret();
-    await this.pending.replaceOne({ _id: interaction }, { accountId: account._id, ...(enrolling ? { enrolling } : {}), tries: 0, createdAt: new Date() }, { upsert: true });
+    await this.pending.replaceOne({ _id: interaction }, { accountId: account._id, method, ...(enrolling ? { enrolling } : {}), tries: 0, createdAt: new Date() }, { upsert: true });
     return enrolling ? { enrolling: { secret: enrolling, uri: generateURI({ issuer: "Mutualis", label: account.email, secret: enrolling }) } } : {};
   }
 
@@ -68,7 +70,7 @@ export class SecondFactor {
    * Checks a code: against the secret being enrolled (kept once it is shown to work) or the
    * person's own; a code already used (its time step or an earlier one) is refused.
    */
-  async check(waiting: PendingCode, code: string): Promise<Account | "wrong" | "exhausted"> {
+  async check(waiting: PendingCode, code: string): Promise<{ account: Account; method: PendingCode["method"] } | "wrong" | "exhausted"> {
     const account = await this.accounts.require(waiting.accountId);
     const secret = waiting.enrolling ?? account.totp?.secret;
     const result = secret && /^[0-9]{6}$/.test(code) ? await verify({ secret, token: code, ...timing }) : { valid: false as const };
@@ -81,7 +83,7 @@ export class SecondFactor {
     }
     await this.pending.deleteOne({ _id: waiting._id });
     await this.accounts.setTotp(account._id, { secret: secret!, lastStep: step, ...(waiting.enrolling ? { enrolledAt: new Date() } : {}) });
-    return account;
+    return { account, method: waiting.method ?? "password" };
   }
 }
 

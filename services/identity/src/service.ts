@@ -5,7 +5,7 @@ import { AccountRepository } from "./accounts.ts";
 import { mongoAdapter } from "./adapter.ts";
 import { loadClients, type ClientMetadata } from "./clients.ts";
 import { ProConnectFederation } from "./federation.ts";
-import { interactionRoutes, signedIn } from "./interactions.ts";
+import { askSecondFactor, interactionRoutes, signedIn } from "./interactions.ts";
 import { errorPage } from "./pages.ts";
 import { loadKeys } from "./keys.ts";
 import { memberEndpoints, MembershipAudit } from "./members.ts";
@@ -66,7 +66,8 @@ export function identityService(): ServiceDefinition<IdentitySettings> {
       const proconnect = ProConnectFederation.enabled(settings);
       app.use(contentSecurity(clients, proconnect ? [settings.IDENTITY_PROCONNECT_ISSUER!] : []));
       const tenants = new TenantRepository(database, "identity", identityTenantSettings);
-      interactionRoutes(app, { provider, accounts, hasher, settings, events, log, proconnect, secondFactor: { codes: new SecondFactor(database, accounts), tenants } });
+      const secondFactor = { codes: new SecondFactor(database, accounts), tenants };
+      interactionRoutes(app, { provider, accounts, hasher, settings, events, log, proconnect, secondFactor });
       registrationRoutes(app, { accounts, hasher, database, mailer: Mailer.fromSettings(settings, log), issuer: settings.IDENTITY_PUBLIC_ISSUER, log });
       if (proconnect) {
         new ProConnectFederation({
@@ -77,6 +78,7 @@ export function identityService(): ServiceDefinition<IdentitySettings> {
           settings,
           log,
           signedIn: (account) => signedIn({ accounts, events }, account, "proconnect"),
+          askSecondFactor: (res, interaction, account) => askSecondFactor({ secondFactor }, res, interaction, account, "proconnect"),
           fail: (res, status, title, message) => void res.status(status).type("html").set("cache-control", "no-store").send(errorPage(title, message)),
         }).routes(app);
       }

@@ -8,7 +8,7 @@ import { Kubectl } from "./cluster.ts";
 import { layout } from "./layout.ts";
 import { loadConfig, type PlatformConfig } from "./config.ts";
 import { down, platformEnv, status, up } from "./platform.ts";
-import { demoPeople, demoToken } from "./identity.ts";
+import { demoPeople, demoToken, rotateIdentityKeys } from "./identity.ts";
 import { kubectlCredential, writeOidcKubeconfig } from "./kubectl-credential.ts";
 import { hostingLot, installOperatorChart } from "./lot.ts";
 import { StartError } from "./processes.ts";
@@ -283,11 +283,15 @@ async function main(command: string | undefined): Promise<number> {
       say(JSON.stringify(await kubectlCredential({ issuer, caFile, cacheFile, tell: (line) => console.error(line) })));
       return 0;
     }
+    case "rotate-keys": {
+      say(`The identity service signs with a new key (${await rotateIdentityKeys(config)}); tokens signed before stay valid until they expire.`);
+      return 0;
+    }
     case "env":
       for (const [key, value] of Object.entries(platformEnv(config))) say(`${key}=${value}`);
       return 0;
     default:
-      console.error("usage: mutualis-local up|down|status|env|demo|token <email>|kubeconfig");
+      console.error("usage: mutualis-local up|down|status|env|demo|token <email>|kubeconfig|rotate-keys");
       return 2;
   }
 }

@@ -1,7 +1,10 @@
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { ensureKeysFile, platformClients, signInWithPassword, type ClientMetadata, type SeedAccounts } from "@mutualis/identity/client";
+import { ensureKeysFile, loadKeys, platformClients, rotateKeys, signInWithPassword, writeKeysFile, type ClientMetadata, type SeedAccounts } from "@mutualis/identity/client";
+import { externalSecrets, localLot } from "@mutualis/cdk8s";
+import { Kubectl } from "./cluster.ts";
+import { secretManifest } from "./provided.ts";
 import { CallerVerifier } from "@mutualis/service-kit";
 import type { PlatformConfig } from "./config.ts";
 import { layout } from "./layout.ts";
@@ -106,6 +109,24 @@ export async function localIdentitySecrets(config: PlatformConfig): Promise<Reco
     ca: { "ca.crt": readFileSync(join(paths.pki, "ca.crt"), "utf8") },
     proconnect: { "client-secret": proconnectSecret },
   };
+}
+
+/**
+ * `make rotate-keys`: a new signing key for the local identity service, the previous ones kept to
+ * verify the tokens they signed until these expire; the Secret is updated and the identity's pods
+ * replaced (a rollout), which then sign with the new key. Returns the new key's id.
+ */
+export async function rotateIdentityKeys(config: PlatformConfig): Promise<string> {
+  const paths = layout(config);
+  const file = join(paths.identity, "keys.json");
+  const keys = await rotateKeys(existsSync(file) ? loadKeys(file) : undefined);
+  writeKeysFile(file, keys);
+  const kubectl = new Kubectl(paths.bin("kubectl"), paths.kubeconfig);
+  const namespace = localLot.platformNamespace;
+  await kubectl.apply([secretManifest(namespace, externalSecrets.identityKeys, { "keys.json": readFileSync(file, "utf8") })]);
+  await kubectl.run(["rollout", "restart", "deployment/identity", "-n", namespace]);
+  await kubectl.run(["rollout", "status", "deployment/identity", "-n", namespace, "--timeout=180s"]);
+  return keys.jwks.keys[0]!.kid;
 }
 
 /** An access token for one of the demo's people, through the identity service's whole sign-in. */
