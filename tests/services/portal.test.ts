@@ -29,16 +29,16 @@ const people = [
   { kind: "company" as const, email: "nolwenn@travaux-ouest.example", givenName: "Nolwenn", usualName: "Le Bras", company: { siret: "73282932000074", name: "Travaux de l’Ouest" } },
 ];
 
-/** A person signs in at the portal, in a fresh browser, with the keyboard. */
+/** A person signs in at the portal, in a fresh browser. */
 async function signIn(email: string): Promise<Page> {
   const page = await (await browser.newContext({ locale: "fr-FR", ignoreHTTPSErrors: true })).newPage();
   await page.goto(portalUrl);
   await page.getByRole("button", { name: "Se connecter" }).click();
   await page.waitForURL(`${identity.issuer}/**`);
-  await page.keyboard.type(email);
-  await page.keyboard.press("Tab");
-  await page.keyboard.type(testPassword);
-  await page.keyboard.press("Enter");
+  // (The sign-in page's keyboard use is tested in identity-browser.test.ts.)
+  await page.fill("#email", email);
+  await page.fill("#password", testPassword);
+  await page.press("#password", "Enter");
   await page.waitForURL(`${portalUrl}/`);
   return page;
 }
