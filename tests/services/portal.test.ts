@@ -11,7 +11,7 @@ import { loadSettings, RunningService } from "@mutualis/service-kit";
 import { agent, reserveTestIdentity, startTestIdentity, testPassword, type TestIdentity } from "../support/identity.ts";
 import { launchChromium } from "../support/browser.ts";
 import { collectivityManifest, deleteCollectivity, sirenFrom, startTestOperator, waitForGone, waitForReady } from "../support/operator.ts";
-import { testPlatform } from "../support/platform.ts";
+import { eventually, testPlatform } from "../support/platform.ts";
 import { freePort, platformServicesCreds, serviceSettings, startTestGateway } from "../support/services.ts";
 
 const platform = testPlatform();
@@ -61,6 +61,12 @@ describe("the portal: people sign in with the identity service and work through 
       { client_id: "mutualis-portal", client_name: "Portail Mutualis", client_secret: secret, application_type: "web", token_endpoint_auth_method: "client_secret_basic", grant_types: ["authorization_code", "refresh_token"], redirect_uris: [`${portalUrl}/retour`], post_logout_redirect_uris: [`${portalUrl}/`], first_party: true },
     ]);
     gateway = await startTestGateway(creds, "portal", identity.verifierSettings);
+    // The API server reads a new issuer's discovery again every 10 s until it answers: wait for it to trust the tokens.
+    const probe = await identity.tokenFor("maelle.le-bihan@t-portail.test", { "t-portail": ["agent", "administrateur"] });
+    await eventually("the API server to trust the identity's tokens", async () => {
+      const answer = await fetch(`${gateway.url}/api/v1/tenants/t-portail/service-instances`, { headers: { authorization: `Bearer ${probe}` } });
+      return answer.status === 200 ? true : undefined;
+    }, 60_000);
     portal = await new RunningService(
       portalService(),
       loadSettings(portalSettings, { ...serviceSettings(creds), ...identity.verifierSettings, SERVICE_NAME: "portal", MONGODB_DATABASE: "portal_tests", HTTP_PORT: String(port), PORTAL_PUBLIC_URL: portalUrl, PORTAL_CLIENT_SECRET_FILE: secretFile, PORTAL_GATEWAY_URL: gateway.url }),
