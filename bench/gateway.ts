@@ -19,36 +19,14 @@ import { demoToken, down, platformEnv } from "@mutualis/local-platform";
 import { prefectureSimulator, simulatorSettings } from "@mutualis/prefecture-simulator";
 import { loadSettings, RunningService, type Caller, type Role } from "@mutualis/service-kit";
 import { decodeJwt } from "jose";
-import { benchIdentity, benchServicesAccount, freshBenchPlatform } from "./support.ts";
+import { benchIdentity, benchServicesAccount, freshBenchPlatform, measureLoad, type LoadResult } from "./support.ts";
 
 const concurrency = Number(process.env.BENCH_CONCURRENCY ?? 16);
 const seconds = Number(process.env.BENCH_SECONDS ?? 10);
 
-interface Result {
-  readonly requests: number;
-  readonly perSecond: number;
-  readonly p50: number;
-  readonly p99: number;
-}
-
-async function measure(call: () => Promise<void>): Promise<Result> {
-  for (let i = 0; i < 200; i++) await call(); // warm-up
-  const latencies: number[] = [];
-  const deadline = performance.now() + seconds * 1000;
-  const started = performance.now();
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (performance.now() < deadline) {
-        const t = performance.now();
-        await call();
-        latencies.push(performance.now() - t);
-      }
-    }),
-  );
-  const elapsed = (performance.now() - started) / 1000;
-  latencies.sort((a, b) => a - b);
-  const at = (q: number) => Number(latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))]!.toFixed(2));
-  return { requests: latencies.length, perSecond: Math.round(latencies.length / elapsed), p50: at(0.5), p99: at(0.99) };
+async function measure(call: () => Promise<void>): Promise<LoadResult> {
+  const load = await measureLoad(call, { concurrency, seconds, warmup: 200 });
+  return { ...load, perSecond: Math.round(load.perSecond) };
 }
 
 async function main(): Promise<void> {

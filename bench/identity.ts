@@ -12,7 +12,7 @@ import { signInWithPassword } from "@mutualis/identity/client";
 import { PasswordHasher } from "@mutualis/identity";
 import { down, platformEnv } from "@mutualis/local-platform";
 import { CallerVerifier, Database, type RunningService } from "@mutualis/service-kit";
-import { benchIdentity, benchServicesAccount, freshBenchPlatform, saveResult } from "./support.ts";
+import { benchIdentity, benchServicesAccount, freshBenchPlatform, measureLoad, saveResult } from "./support.ts";
 
 const agents = Number(process.env.BENCH_AGENTS ?? 7_000);
 const companyUsers = Number(process.env.BENCH_COMPANY_USERS ?? 30_000);
@@ -87,23 +87,8 @@ async function measure(issuer: string, caFile: string, emails: readonly string[]
     const email = emails[Math.floor(Math.random() * emails.length)]!;
     await signInWithPassword({ issuer, clientId: "mutualis-cli", redirectUri: "http://127.0.0.1/callback", email, password, fetch: trusted });
   };
-  for (let i = 0; i < 10; i++) await signIn(); // warm-up
-  const latencies: number[] = [];
-  const deadline = performance.now() + seconds * 1000;
-  const started = performance.now();
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (performance.now() < deadline) {
-        const t = performance.now();
-        await signIn();
-        latencies.push(performance.now() - t);
-      }
-    }),
-  );
-  const elapsed = (performance.now() - started) / 1000;
-  latencies.sort((a, b) => a - b);
-  const at = (q: number) => Number(latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))]!.toFixed(1));
-  return { signIns: latencies.length, perSecond: Number((latencies.length / elapsed).toFixed(1)), p50: at(0.5), p99: at(0.99) };
+  const load = await measureLoad(signIn, { concurrency, seconds, warmup: 10, digits: 1 });
+  return { signIns: load.requests, perSecond: Number(load.perSecond.toFixed(1)), p50: load.p50, p99: load.p99 };
 }
 
 async function main(): Promise<void> {

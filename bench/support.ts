@@ -138,3 +138,36 @@ export async function benchIdentity(config: PlatformConfig, credsFile: string, e
     }),
   ).start();
 }
+
+/** Requests' count, rate and latency percentiles (ms) of a load run. */
+export interface LoadResult {
+  readonly requests: number;
+  readonly perSecond: number;
+  readonly p50: number;
+  readonly p99: number;
+}
+
+/**
+ * Runs `call` `warmup` times, then `concurrency` at a time for `seconds`, timing each: the load
+ * loop every benchmark shares.
+ */
+export async function measureLoad(call: () => Promise<void>, options: { concurrency: number; seconds: number; warmup: number; digits?: number }): Promise<LoadResult> {
+  for (let i = 0; i < options.warmup; i++) await call();
+  const latencies: number[] = [];
+  const deadline = performance.now() + options.seconds * 1000;
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: options.concurrency }, async () => {
+      while (performance.now() < deadline) {
+        const t = performance.now();
+        await call();
+        latencies.push(performance.now() - t);
+      }
+    }),
+  );
+  const elapsed = (performance.now() - started) / 1000;
+  latencies.sort((a, b) => a - b);
+  const digits = options.digits ?? 2;
+  const at = (q: number) => Number(latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))]!.toFixed(digits));
+  return { requests: latencies.length, perSecond: latencies.length / elapsed, p50: at(0.5), p99: at(0.99) };
+}
