@@ -40,7 +40,7 @@ async function main(): Promise<void> {
     const { credsFile, connectAs } = await benchServicesAccount(config);
     services.push(await benchIdentity(config, credsFile));
     // Every service verifies its callers' tokens with the platform's identity service.
-    const common = { HTTP_PORT: "0", HTTP_HOST: "127.0.0.1", NATS_URL: env.NATS_URL, NATS_CREDS_FILE: credsFile, MONGODB_URI: env.MONGODB_URI, LOG_LEVEL: "error", IDENTITY_ISSUER: env.IDENTITY_ISSUER, IDENTITY_CA_FILE: env.IDENTITY_CA_FILE };
+    const common = { HTTP_PORT: "0", HTTP_INTERNAL_PORT: "0", HTTP_HOST: "127.0.0.1", NATS_URL: env.NATS_URL, NATS_CREDS_FILE: credsFile, MONGODB_URI: env.MONGODB_URI, LOG_LEVEL: "error", IDENTITY_ISSUER: env.IDENTITY_ISSUER, IDENTITY_CA_FILE: env.IDENTITY_CA_FILE };
     services.push(await new RunningService(prefectureSimulator(), loadSettings(simulatorSettings, { ...common, SERVICE_NAME: "prefecture-simulator", MONGODB_DATABASE: "prefecture" })).start());
     services.push(await new RunningService(actesService(), loadSettings(actesSettings, { ...common, SERVICE_NAME: "actes", MONGODB_DATABASE: "actes" })).start());
     const gatewayService = await new RunningService(gateway(), loadSettings(gatewaySettings, { ...common, SERVICE_NAME: "gateway", MONGODB_DATABASE: "gateway", KUBECONFIG: env.KUBECONFIG })).start();

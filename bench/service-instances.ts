@@ -144,7 +144,7 @@ function tenancyOnlyService(service: SharedService): ServiceDefinition {
 
 /** Starts the three shared deployments in this process, into `running` as each starts. */
 async function startSharedServices(env: PlatformEnv, credsFile: string, running: RunningService[]): Promise<void> {
-  const common = { HTTP_PORT: "0", HTTP_HOST: "127.0.0.1", NATS_URL: env.NATS_URL, NATS_CREDS_FILE: credsFile, MONGODB_URI: env.MONGODB_URI, LOG_LEVEL: "error" };
+  const common = { HTTP_PORT: "0", HTTP_INTERNAL_PORT: "0", HTTP_HOST: "127.0.0.1", NATS_URL: env.NATS_URL, NATS_CREDS_FILE: credsFile, MONGODB_URI: env.MONGODB_URI, LOG_LEVEL: "error" };
   running.push(await new RunningService(actesService(), loadSettings(actesSettings, { ...common, SERVICE_NAME: "actes", MONGODB_DATABASE: "actes" })).start());
   for (const service of ["helios", "parapheur"] as const) {
     running.push(await new RunningService(tenancyOnlyService(service), loadSettings(baseSettings, { ...common, SERVICE_NAME: service, MONGODB_DATABASE: service })).start());

@@ -138,6 +138,7 @@ async function startSesf(config: PlatformConfig, credsFile: string, port: number
       ...process.env,
       SERVICE_NAME: "sesf",
       HTTP_PORT: String(port),
+      HTTP_INTERNAL_PORT: "0",
       HTTP_HOST: "127.0.0.1",
       NATS_URL: env.NATS_URL,
       NATS_CREDS_FILE: credsFile,
@@ -151,7 +152,8 @@ async function startSesf(config: PlatformConfig, credsFile: string, port: number
       LOG_LEVEL: "warn",
     },
   });
-  for (let i = 0; i < 240 && !(await fetch(`${url}/readyz`).then((r) => r.ok, () => false)); i++) await new Promise((r) => setTimeout(r, 250));
+  // It listens once connected to NATS and the database: any answer means it is up.
+  for (let i = 0; i < 240 && !(await fetch(`${url}/`).then(() => true, () => false)); i++) await new Promise((r) => setTimeout(r, 250));
   return {
     process: child,
     async stop() {

@@ -120,6 +120,7 @@ export async function benchIdentity(config: PlatformConfig, credsFile: string, e
     loadSettings(identitySettings, {
       SERVICE_NAME: "identity",
       HTTP_PORT: String(config.ports.identity),
+      HTTP_INTERNAL_PORT: "0",
       HTTP_HOST: "127.0.0.1",
       NATS_URL: env.NATS_URL,
       NATS_CREDS_FILE: credsFile,

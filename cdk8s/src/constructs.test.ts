@@ -142,7 +142,8 @@ describe("the hosting lot", () => {
     const identity = sharedServiceManifests(local, "identity") as Json[];
     const pod = identity.find((o) => o.kind === "Deployment")!.spec.template.spec;
     expect(pod.volumes.map((v: { secret?: { secretName: string } }) => v.secret?.secretName)).toEqual(expect.arrayContaining(["identity-keys", "identity-clients", "identity-tls", "identity-seed"]));
-    expect(pod.containers[0].readinessProbe.httpGet.scheme).toBe("HTTPS");
+    // Probed on the internal port, in plain HTTP, though the service itself terminates TLS.
+    expect(pod.containers[0].readinessProbe.httpGet).toEqual({ path: "/readyz", port: "internal" });
     const productionIdentity = (sharedServiceManifests(production, "identity") as Json[]).find((o) => o.kind === "Deployment")!.spec.template.spec;
     expect(productionIdentity.volumes.map((v: { secret?: { secretName: string } }) => v.secret?.secretName).filter(Boolean)).toEqual(["platform-services-nats", "identity-keys", "identity-clients"]);
     expect(productionIdentity.containers[0].readinessProbe.httpGet.scheme).toBeUndefined();

@@ -52,13 +52,14 @@ export interface ServiceDeploymentProps {
   readonly owner?: OwnerReference;
   /** A ServiceAccount whose token the pods get (the gateway's, which calls the API server); none otherwise. */
   readonly serviceAccount?: string;
-  /** Probes over HTTPS, where the service itself terminates TLS. */
-  readonly probeScheme?: "HTTPS";
   /** Spread the pods across the hosting zones (shared deployments; a dedicated one stays in its tenant's zone). */
   readonly spreadAcrossZones?: boolean;
 }
 
 const natsMount = "/var/run/mutualis/nats";
+
+/** Where every service serves its health, readiness and metrics (HTTP_INTERNAL_PORT): never through its Service. */
+export const internalPort = 9464;
 
 /** The security context Pod Security `restricted` requires, for every Mutualis pod. */
 export const restrictedPodSecurity: k8s.PodSecurityContext = {
@@ -91,6 +92,7 @@ export class ServiceDeployment extends Construct {
     };
     const quantity = (text: string) => k8s.Quantity.fromString(text);
     const http = k8s.IntOrString.fromString("http");
+    const internal = k8s.IntOrString.fromString("internal");
     new k8s.KubeDeployment(this, "deployment", {
       metadata,
       spec: {
@@ -99,7 +101,7 @@ export class ServiceDeployment extends Construct {
         template: {
           metadata: {
             labels: { ...selector, ...(props.labels?.[labels.platformComponent] ? { [labels.platformComponent]: props.labels[labels.platformComponent] } : {}) },
-            annotations: { "prometheus.io/scrape": "true", "prometheus.io/port": String(props.port), "prometheus.io/path": "/metrics", ...props.podAnnotations },
+            annotations: { "prometheus.io/scrape": "true", "prometheus.io/port": String(internalPort), "prometheus.io/path": "/metrics", ...props.podAnnotations },
           },
           spec: {
             ...(props.serviceAccount ? { serviceAccountName: props.serviceAccount, automountServiceAccountToken: true } : { automountServiceAccountToken: false }),
@@ -113,10 +115,15 @@ export class ServiceDeployment extends Construct {
                 name: props.service,
                 image: props.image,
                 args: [props.command],
-                ports: [{ name: "http", containerPort: props.port }],
+                // Health and metrics on a port of their own, which the Service does not expose.
+                ports: [
+                  { name: "http", containerPort: props.port },
+                  { name: "internal", containerPort: internalPort },
+                ],
                 env: [
                   { name: "SERVICE_NAME", value: props.service },
                   { name: "HTTP_PORT", value: String(props.port) },
+                  { name: "HTTP_INTERNAL_PORT", value: String(internalPort) },
                   // Listening on the pod's own address is right in a container and lets pods share
                   // a host on the local platform, where each pod has its own loopback address.
                   { name: "HTTP_HOST", valueFrom: { fieldRef: { fieldPath: "status.podIP" } } },
@@ -128,8 +135,8 @@ export class ServiceDeployment extends Construct {
                   requests: { cpu: quantity(props.resources.cpu), memory: quantity(props.resources.memory) },
                   limits: { cpu: quantity(props.resources.cpuLimit), memory: quantity(props.resources.memoryLimit) },
                 },
-                readinessProbe: { httpGet: { path: "/readyz", port: http, ...(props.probeScheme ? { scheme: props.probeScheme } : {}) }, periodSeconds: 5 },
-                livenessProbe: { httpGet: { path: "/healthz", port: http, ...(props.probeScheme ? { scheme: props.probeScheme } : {}) }, periodSeconds: 10, failureThreshold: 6 },
+                readinessProbe: { httpGet: { path: "/readyz", port: internal }, periodSeconds: 5 },
+                livenessProbe: { httpGet: { path: "/healthz", port: internal }, periodSeconds: 10, failureThreshold: 6 },
                 securityContext: restrictedContainerSecurity,
                 volumeMounts: [
                   { name: "nats", mountPath: natsMount, readOnly: true },

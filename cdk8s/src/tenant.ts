@@ -2,6 +2,10 @@ import { k8s } from "cdk8s-plus-33";
 import { Construct } from "constructs";
 import { annotations, labels, restrictedNamespaceLabels, tenantNamespace, zoneLabel } from "./names.ts";
 import type { OwnerReference } from "./render.ts";
+import { internalPort } from "./service.ts";
+
+/** The port every service serves its API on, in its pods. */
+const servicePort = 8080;
 
 /** Who a tenant is, as every object of its environment records it. */
 export interface TenantProps {
@@ -167,7 +171,11 @@ export class TenantNetworkPolicies extends Construct {
       spec: {
         podSelector: {},
         policyTypes: ["Ingress"],
-        ingress: [{ from: [componentIn(network.platformNamespace, "gateway"), componentIn(monitoring, "prometheus")] }],
+        // The gateway reaches the services' port; Prometheus their internal one (metrics), nothing else.
+        ingress: [
+          { from: [componentIn(network.platformNamespace, "gateway")], ports: [tcp(servicePort)] },
+          { from: [componentIn(monitoring, "prometheus")], ports: [tcp(internalPort)] },
+        ],
       },
     });
   }

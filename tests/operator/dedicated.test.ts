@@ -133,7 +133,9 @@ describe("dedicated tenancy: service pods run by the local node agent", () => {
     expect(environ.get("NATS_URL")).toBe(platform.env.NATS_URL);
     // The creds Secret is mounted as a file in the pod's directory, not in the environment.
     expect(readFileSync(environ.get("NATS_CREDS_FILE")!, "utf8")).toContain("NATS USER JWT");
-    expect((await fetch(`http://${pod.status?.podIP}:8080/readyz`)).status).toBe(200);
+    // Readiness on its internal port; the service's port serves the API only.
+    expect((await fetch(`http://${pod.status?.podIP}:9464/readyz`)).status).toBe(200);
+    expect((await fetch(`http://${pod.status?.podIP}:8080/readyz`)).status).toBe(404);
   });
 
   it("when an agent of the collectivity submits an act through the gateway, then the dedicated deployment transmits it and it is acknowledged, stored in the collectivity's own database", async () => {

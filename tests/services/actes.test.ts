@@ -37,6 +37,7 @@ const startActes = () =>
     loadSettings(actesSettings, {
       SERVICE_NAME: "actes",
       HTTP_PORT: "0",
+      HTTP_INTERNAL_PORT: "0",
       HTTP_HOST: "127.0.0.1",
       NATS_URL: platform.env.NATS_URL,
       NATS_CREDS_FILE: credsFile,
@@ -55,6 +56,7 @@ const startSimulator = () =>
     loadSettings(simulatorSettings, {
       SERVICE_NAME: "prefecture-simulator",
       HTTP_PORT: "0",
+      HTTP_INTERNAL_PORT: "0",
       HTTP_HOST: "127.0.0.1",
       NATS_URL: platform.env.NATS_URL,
       NATS_CREDS_FILE: credsFile,
@@ -214,7 +216,7 @@ describe("the actes service with the prefecture simulator, over real NATS JetStr
   });
 
   it("when /metrics is scraped, then acts submitted, acknowledged and refused are counted per collectivity", async () => {
-    const text = await (await fetch(`${actes.url}/metrics`)).text();
+    const text = await (await fetch(`${actes.internalUrl}/metrics`)).text();
     expect(text).toMatch(/^mutualis_actes_submitted_total\{collectivity="rennes",service="actes"\} [1-9]/m);
     expect(text).toMatch(/^mutualis_actes_acknowledged_total\{collectivity="rennes",service="actes"\} [1-9]/m);
     expect(text).toMatch(/^mutualis_actes_refused_total\{collectivity="faux",service="actes"\} 1$/m);

@@ -265,12 +265,12 @@ describe("the gateway: authenticated HTTP in front of the services", () => {
   it("when calls went through, then the gateway and actes count each collectivity's requests by outcome, for the monitoring team", async () => {
     // A name nobody vouched for (no token) makes no series: the labels are not anyone's to make up.
     expect((await fetch(`${gatewayService.url}/api/v1/tenants/made-up-${Date.now()}/actes/list`)).status).toBe(401);
-    const gatewayMetrics = await (await fetch(`${gatewayService.url}/metrics`)).text();
+    const gatewayMetrics = await (await fetch(`${gatewayService.internalUrl}/metrics`)).text();
     expect(gatewayMetrics).not.toContain('collectivity="made-up-');
     const requests = (text: string, labels: Record<string, string>) => sampleValue(text, "mutualis_tenant_request_duration_seconds_count", { collectivity: "t-gw-a", ...labels });
     expect(requests(gatewayMetrics, { interface: "http", outcome: "ok" })).toBeGreaterThan(0);
     expect(requests(gatewayMetrics, { interface: "http", outcome: "rejected" })).toBeGreaterThan(0);
-    const actesMetrics = await (await fetch(`${running[1]!.url}/metrics`)).text();
+    const actesMetrics = await (await fetch(`${running[1]!.internalUrl}/metrics`)).text();
     expect(requests(actesMetrics, { interface: "nats", outcome: "ok" })).toBeGreaterThan(0);
   });
 });

@@ -90,6 +90,7 @@ describe("signing in at the identity service in a browser: by password, and thro
       loadSettings(proconnectSettings, {
         HTTP_HOST: "127.0.0.1",
         HTTP_PORT: String(await freePort()),
+        HTTP_INTERNAL_PORT: "0",
         LOG_LEVEL: "silent",
         PROCONNECT_TLS_CERT_FILE: tls.cert,
         PROCONNECT_TLS_KEY_FILE: tls.key,

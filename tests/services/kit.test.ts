@@ -60,6 +60,7 @@ function settings(overrides: Record<string, string> = {}) {
   return loadSettings(baseSettings, {
     SERVICE_NAME: "notes",
     HTTP_PORT: "0",
+    HTTP_INTERNAL_PORT: "0",
     HTTP_HOST: "127.0.0.1",
     HTTP_BODY_LIMIT: "2kb",
     NATS_URL: platform.env.NATS_URL,
@@ -157,7 +158,7 @@ describe("the service kit against real NATS and FerretDB", () => {
   });
 
   it("when /metrics is scraped, then request durations, each collectivity's requests by outcome and the business counter are there", async () => {
-    const text = await (await fetch(`${service.url}/metrics`)).text();
+    const text = await (await fetch(`${service.internalUrl}/metrics`)).text();
     // Brest asked once (ok); Rennes was asked invalidly once and by callers refused four times
     // (rejected; NATS's permissions vouch for the subject's collectivity); health and metrics are nobody's.
     const tenantRequests = (labels: Record<string, string>) => sampleValue(text, "mutualis_tenant_request_duration_seconds_count", { service: "notes", ...labels });
@@ -170,30 +171,40 @@ describe("the service kit against real NATS and FerretDB", () => {
     expect(text).toMatch(/^process_resident_memory_bytes/m);
   });
 
+  it("when the public port is asked for metrics, readiness or health, then it has none of them: they are on the internal port only", async () => {
+    for (const path of ["/metrics", "/readyz", "/healthz"]) {
+      const res = await fetch(`${service.url}${path}`);
+      expect(res.status).toBe(404);
+      expect(await res.text()).not.toMatch(/mutualis_|process_|ok/);
+      expect((await fetch(`${service.internalUrl}${path}`)).status).toBe(200);
+    }
+  });
+
   it("when the database goes away, then /readyz says so, and says ready again once it is back", async () => {
-    expect((await fetch(`${service.url}/readyz`)).status).toBe(200);
+    expect((await fetch(`${service.internalUrl}/readyz`)).status).toBe(200);
     await stopComponent(platform.config, "ferretdb");
     try {
       const answer = await eventually("readiness to fail", async () => {
-        const res = await fetch(`${service.url}/readyz`);
+        const res = await fetch(`${service.internalUrl}/readyz`);
         return res.status === 503 ? res.text() : undefined;
       }, 30_000);
       expect(answer).toBe("database unreachable");
     } finally {
       await startComponent(platform.config, "ferretdb");
     }
-    await eventually("readiness to come back", async () => ((await fetch(`${service.url}/readyz`)).status === 200 ? true : undefined), 30_000);
+    await eventually("readiness to come back", async () => ((await fetch(`${service.internalUrl}/readyz`)).status === 200 ? true : undefined), 30_000);
   });
 
   it("when the service stops with a request in flight, then that request completes and the service then refuses connections", async () => {
     const second = await new RunningService(notes, settings({ SERVICE_NAME: "notes-shutdown" })).start();
-    const inFlight = fetch(`${second.url}/api/slow`);
+    const publicUrl = second.url;
+    const inFlight = fetch(`${publicUrl}/api/slow`);
     await new Promise((r) => setTimeout(r, 100));
     const stopped = second.stop();
     const res = await inFlight;
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual({ done: true });
     await stopped;
-    await expect(fetch(`${second.url}/healthz`)).rejects.toThrow();
+    await expect(fetch(`${publicUrl}/api/slow`)).rejects.toThrow();
   });
 });

@@ -75,7 +75,7 @@ describe("the observatory: how dematerialised each collectivity is", () => {
     // Prometheus scrapes the operator and the services as it does on the platform (file discovery).
     const address = (url: string) => new URL(url).host;
     mkdirSync(join(layout(platform.config).prometheus, "targets"), { recursive: true });
-    writeFileSync(targetsFile, JSON.stringify([{ targets: [`127.0.0.1:${operator.manager.port}`, ...services.map((s) => address(s.url))], labels: { platform: "observatory-test" } }]));
+    writeFileSync(targetsFile, JSON.stringify([{ targets: [`127.0.0.1:${operator.manager.port}`, ...services.map((s) => address(s.internalUrl))], labels: { platform: "observatory-test" } }]));
 
     await KubernetesObjectApi.makeApiClient(kc).create(collectivityManifest({ name: "t-obs", siren: sirenFrom("21290077"), displayName: "Commune de Plougastel (test)" }));
     await waitForReady(kc, "t-obs");

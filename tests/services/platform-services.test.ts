@@ -34,7 +34,10 @@ describe("shared services run from the hosting lot's manifests", () => {
     applied.push(...((await applyLotService(platform.config, platform.env, service)) as KubernetesObject[]));
     ingresses.push(await startIngress(KubeClient.fromKubeConfig(kc), parseRoute(lotServiceRoute(platform.config, platform.env, service, port))));
     if (service === "identity") return;
-    await eventually(`${service} to answer through the ingress`, async () => ((await fetch(`http://127.0.0.1:${port}/readyz`).catch(() => undefined))?.ok ? true : undefined), 150_000);
+    // The ingress forwards only to ready pods (the kubelet's probes, on the internal port): any answer means one is.
+    await eventually(`${service} to answer through the ingress`, async () => ((await fetch(`http://127.0.0.1:${port}/`).catch(() => undefined)) ? true : undefined), 150_000);
+    // Its figures and health are on the internal port, which the Service and the ingress do not expose.
+    expect((await fetch(`http://127.0.0.1:${port}/metrics`)).status).toBe(404);
   }
 
   /**
@@ -89,7 +92,9 @@ describe("shared services run from the hosting lot's manifests", () => {
     const pod = await podOf("identity");
     // The keys are the platform's Secret, mounted as a file: the pod's spec holds none.
     expect(JSON.stringify(pod?.spec)).not.toMatch(/"d"\s*:/);
-    expect(pod?.spec?.containers[0]?.readinessProbe?.httpGet?.scheme).toBe("HTTPS");
+    // Probed in plain HTTP on its internal port, which no Service exposes; the API is TLS only.
+    expect(pod?.spec?.containers[0]?.readinessProbe?.httpGet).toMatchObject({ path: "/readyz", port: "internal", scheme: "HTTP" });
+    expect((await fetch(`http://${pod?.status?.podIP}:9464/readyz`)).status).toBe(200);
     // Its sign-in page offers ProConnect: the simulator beside the platform, which the pod reaches over TLS.
     const auth = new URL(`${issuer}/auth`);
     for (const [key, value] of Object.entries({ client_id: "mutualis-cli", redirect_uri: "http://127.0.0.1/callback", response_type: "code", scope: "openid email", code_challenge: "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM", code_challenge_method: "S256", state: "etat-du-test-de-la-plateforme" })) auth.searchParams.set(key, value);
@@ -159,7 +164,7 @@ describe("shared services run from the hosting lot's manifests", () => {
     await eventually("a new sesf pod to answer", async () => {
       const next = await podOf("sesf");
       if (!next || next.metadata?.name === first!.metadata!.name) return undefined;
-      return (await fetch(`http://127.0.0.1:${ports.sesf}/readyz`).catch(() => undefined))?.ok ? true : undefined;
+      return (await fetch(`http://127.0.0.1:${ports.sesf}/`).catch(() => undefined)) ? true : undefined;
     }, 150_000);
     const link = created.links[0]!.url;
     const listing = (await (await fetch(link)).json()) as { files: { id: string; name: string }[] };

@@ -80,6 +80,7 @@ export async function startTestIdentity(
         SERVICE_NAME: "identity",
         MONGODB_DATABASE: database,
         HTTP_PORT: String(port),
+        HTTP_INTERNAL_PORT: "0",
         HTTP_TLS_CERT_FILE: tls.cert,
         HTTP_TLS_KEY_FILE: tls.key,
         IDENTITY_PUBLIC_ISSUER: issuer,

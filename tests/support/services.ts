@@ -27,6 +27,7 @@ export async function platformServicesCreds(): Promise<string> {
 export function serviceSettings(credsFile: string): Record<string, string> {
   return {
     HTTP_PORT: "0",
+    HTTP_INTERNAL_PORT: "0",
     HTTP_HOST: "127.0.0.1",
     NATS_URL: platform.env.NATS_URL,
     NATS_CREDS_FILE: credsFile,
@@ -89,6 +90,7 @@ export async function startTestSesf(credsFile: string, database: string, extra: 
       SERVICE_NAME: "sesf",
       MONGODB_DATABASE: database,
       HTTP_PORT: String(port),
+      HTTP_INTERNAL_PORT: "0",
       SESF_STORAGE_DIR: join(storage, "files"),
       SESF_MASTER_KEY_FILE: keyFile,
       SESF_PUBLIC_URL: url,

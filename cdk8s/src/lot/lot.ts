@@ -6,7 +6,7 @@ import { operatorAlerts, platformAlerts } from "../monitoring.ts";
 import { labels } from "../names.ts";
 import { Antivirus, ComponentNetworkPolicy, Database, HostingZones, NatsCluster, PlatformNamespace, Prometheus, type Reach } from "../platform.ts";
 import { render, type Manifest } from "../render.ts";
-import { ServiceDeployment, type ServiceDeploymentProps, type ServiceVolume } from "../service.ts";
+import { internalPort, ServiceDeployment, type ServiceDeploymentProps, type ServiceVolume } from "../service.ts";
 import type { LotSettings } from "./settings.ts";
 
 /** Secrets the lot refers to and never holds: the platform's operators provide them (sealed, or from a vault). */
@@ -38,8 +38,6 @@ interface SharedService {
   readonly serviceAccount?: string;
   readonly egress?: readonly { readonly to: readonly Reach[]; readonly ports: readonly number[] }[];
   readonly apiServer?: boolean;
-  /** The scheme of its probes: HTTPS where the service itself terminates TLS (the identity, locally). */
-  readonly probeScheme?: "HTTPS";
   /** Objects the deployment needs beside it (its storage, its identity), rendered with it. */
   readonly supporting?: (scope: Construct) => void;
 }
@@ -87,7 +85,6 @@ function sharedServices(settings: LotSettings): SharedService[] {
         ...(settings.proconnect ? [{ name: "proconnect", path: `${identityDir}/proconnect`, secret: settings.proconnect.secret }] : []),
         ...(settings.proconnect && settings.identityCa ? [{ name: "ca", path: `${identityDir}/ca`, secret: settings.identityCa }] : []),
       ],
-      probeScheme: settings.identityTls ? "HTTPS" : undefined,
     },
     { service: "actes", database: "actes" },
     ...(settings.prefectureSimulator ? [{ service: "prefecture-simulator", database: "prefecture" }] : []),
@@ -172,7 +169,6 @@ function sharedDeployment(settings: LotSettings, shared: SharedService): Service
       ...(settings.endpoints?.smtp ? [{ name: "SMTP_URL", value: settings.endpoints.smtp }] : []),
       ...(shared.env ?? []),
     ],
-    probeScheme: shared.probeScheme,
     volumes: shared.volumes,
     serviceAccount: shared.serviceAccount,
     labels: { [labels.platformComponent]: shared.service },
@@ -295,7 +291,7 @@ export function buildLot(app: App, settings: LotSettings): Chart[] {
     for (const shared of services) {
       allow(shared.service, {
         ingress: [
-          { from: [prometheus], ports: [servicePort] },
+          { from: [prometheus], ports: [internalPort] },
           ...(shared.public ? [{ from: [{ namespace: settings.ingressNamespace }], ports: [servicePort] }] : []),
         ],
         egress: [

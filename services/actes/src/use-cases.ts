@@ -86,7 +86,7 @@ export class ActesUseCases {
         msgID: act._id,
       });
     } catch (error) {
-      throw new Unavailable(`the act is stored but not yet queued for transmission: ${(error as Error).message}`, { cause: error });
+      throw new Unavailable("the act is stored but not yet queued for transmission: it will be queued again", { cause: error });
     }
     return act.status === "posted" ? this.deps.acts.apply(act, { type: "queued" }) : act;
   }

@@ -50,7 +50,7 @@ export class CallerKubernetesClient {
         res.on("end", () => resolvePromise({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString("utf8") }));
         res.on("error", reject);
       });
-      call.on("error", (error) => reject(new Unavailable(`the Kubernetes API cannot be reached: ${error.message}`)));
+      call.on("error", (error) => reject(new Unavailable("the Kubernetes API cannot be reached", { cause: error })));
       call.end(payload);
     });
     if (status >= 200 && status < 300) return JSON.parse(text) as T;

@@ -107,7 +107,7 @@ export class CallerVerifier {
       if (!discovery.jwks_uri) throw new Error("the discovery document has no jwks_uri");
       jwksUri = discovery.jwks_uri;
     } catch (error) {
-      throw new Unavailable(`the identity service's discovery cannot be read (${this.options.issuer}): ${(error as Error).message}`, { cause: error });
+      throw new Unavailable("the identity service cannot be reached to verify the caller's token", { cause: error });
     }
     return createRemoteJWKSet(new URL(jwksUri), { [customFetch]: this.fetchImpl, cooldownDuration: 5_000, cacheMaxAge: 10 * 60_000 });
   }

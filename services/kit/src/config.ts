@@ -17,6 +17,17 @@ export const baseSettings = z.object({
   HTTP_PORT: z.coerce.number().int().min(0).max(65535).default(8080),
   HTTP_HOST: z.string().default("0.0.0.0"),
   HTTP_BODY_LIMIT: z.string().default("1mb"),
+  /** Health, readiness and /metrics: a port of their own, on HTTP_HOST, that no Service or ingress exposes. */
+  HTTP_INTERNAL_PORT: z.coerce.number().int().min(0).max(65535).default(9464),
+  /**
+   * The proxies whose X-Forwarded-For is believed (comma-separated addresses, CIDR ranges, or
+   * Express's names: loopback, linklocal, uniquelocal): the ingress in front of the service.
+   * Empty (the default): the client's address is the connection's, whatever a header says.
+   */
+  TRUSTED_PROXIES: z
+    .string()
+    .default("")
+    .transform((list) => list.split(",").map((entry) => entry.trim()).filter(Boolean)),
   /** A certificate and key (PEM files) to listen with TLS: the identity service's issuer must be https. */
   HTTP_TLS_CERT_FILE: z.string().optional(),
   HTTP_TLS_KEY_FILE: z.string().optional(),

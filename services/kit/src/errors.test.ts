@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { Conflict, Forbidden, Gone, InvalidRequest, NotFound, PayloadTooLarge, publicBody, statusOf, Unauthorized, Unavailable } from "./errors.ts";
+import { Conflict, Forbidden, Gone, InvalidRequest, NotFound, PayloadTooLarge, publicBody, statusOf, TooManyRequests, Unauthorized, Unavailable } from "./errors.ts";
 
 describe("statusOf", () => {
   it.each([
@@ -31,5 +31,18 @@ describe("publicBody", () => {
       message: "the act is invalid",
       details: ["nature: must be 1 to 6"],
     });
+  });
+});
+
+describe("what a caller is told of a failure", () => {
+  it("when a dependency fails with an internal address in its message, then the caller gets the public message and never the cause", () => {
+    const failure = new Unavailable("the database cannot be reached", { cause: new Error("connect ECONNREFUSED 10.42.0.17:27017") });
+    expect(publicBody(failure)).toEqual({ error: "Unavailable", message: "the database cannot be reached" });
+    expect(JSON.stringify(publicBody(failure))).not.toContain("10.42.0.17");
+    expect(publicBody(new Error("getaddrinfo ENOTFOUND nats.mutualis-system.svc"))).toEqual({ error: "InternalError", message: "an unexpected error occurred; it has been logged" });
+  });
+
+  it("when there are too many attempts, then the answer is 429", () => {
+    expect(statusOf(new TooManyRequests("too many wrong passwords: try again in 4 s", 4))).toBe(429);
   });
 });

@@ -51,6 +51,17 @@ export class PayloadTooLarge extends ServiceError {
   override name = "PayloadTooLarge";
 }
 
+/** Too many attempts: the caller may try again after `retryAfterSeconds` (HTTP's Retry-After). */
+export class TooManyRequests extends ServiceError {
+  override name = "TooManyRequests";
+  constructor(
+    message: string,
+    readonly retryAfterSeconds: number,
+  ) {
+    super(message);
+  }
+}
+
 /** A dependency (NATS, the database, a connector) cannot be reached: retrying later may work. */
 export class Unavailable extends ServiceError {
   override name = "Unavailable";
@@ -69,6 +80,7 @@ const statuses: [new (...args: never[]) => ServiceError, number][] = [
   [Conflict, 409],
   [Gone, 410],
   [PayloadTooLarge, 413],
+  [TooManyRequests, 429],
   [Unavailable, 503],
 ];
 

@@ -33,3 +33,30 @@ describe("a service's HTTP errors in its logs", () => {
     expect(logged).not.toContain(token);
   });
 });
+
+describe("the client's address", () => {
+  async function addressApp(trustedProxies?: string[]) {
+    const log = pino({ level: "silent" });
+    const app = createHttpApp({ bodyLimit: "1mb", metrics: new ServiceMetrics("test"), log, notReady: async () => undefined, ...(trustedProxies ? { trustedProxies } : {}) }, (routes) => {
+      routes.get("/whoami", (req, res) => void res.json({ ip: req.ip }));
+    });
+    const server = app.listen(0, "127.0.0.1");
+    await once(server, "listening");
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/whoami`;
+    const ask = async () => ((await (await fetch(url, { headers: { "x-forwarded-for": "203.0.113.5" } })).json()) as { ip: string }).ip;
+    try {
+      return await ask();
+    } finally {
+      server.close();
+    }
+  }
+
+  it("when no proxy is trusted, then X-Forwarded-For is ignored and the connection's address is the client's", async () => {
+    expect(await addressApp()).toBe("127.0.0.1");
+    expect(await addressApp(["10.0.0.0/8"])).toBe("127.0.0.1");
+  });
+
+  it("when the request comes through a trusted proxy, then its X-Forwarded-For gives the client's address", async () => {
+    expect(await addressApp(["loopback"])).toBe("203.0.113.5");
+  });
+});

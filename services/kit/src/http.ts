@@ -1,15 +1,23 @@
 import express, { type ErrorRequestHandler, type Express, type RequestHandler, type Response } from "express";
 import helmet from "helmet";
-import { InvalidRequest, NotFound, PayloadTooLarge, publicBody, statusOf } from "./errors.ts";
+import { InvalidRequest, NotFound, PayloadTooLarge, publicBody, statusOf, TooManyRequests } from "./errors.ts";
 import type { Logger } from "./log.ts";
 import type { ServiceMetrics } from "./metrics.ts";
 
 export interface HttpOptions {
   readonly bodyLimit: string;
+  /** Proxies whose X-Forwarded-For gives the client's address (TRUSTED_PROXIES); none by default. */
+  readonly trustedProxies?: readonly string[];
   readonly metrics: ServiceMetrics;
   readonly log: Logger;
   /** Why the service is not ready, or undefined when it is. */
   readonly notReady: () => Promise<string | undefined>;
+}
+
+/** What a failure's cause says, for the logs (never for the caller). */
+function causeOf(error: unknown): string | undefined {
+  const cause = (error as { cause?: unknown }).cause;
+  return cause instanceof Error ? cause.message : cause === undefined ? undefined : String(cause);
 }
 
 /** Body-parser failures become the service's own errors, so they map like any other. */
@@ -29,13 +37,37 @@ function tenantOf(res: Response): string | undefined {
 }
 
 /**
- * The HTTP side of a service: security headers, a body limit, request metrics, health and
- * readiness, /metrics, the service's routes, then one error handler for everything.
+ * The side of a service only the platform reaches (HTTP_INTERNAL_PORT, which no Service or
+ * ingress exposes): liveness, readiness, and /metrics, whose per-collectivity figures are not
+ * for the public.
+ */
+export function createInternalApp(options: Pick<HttpOptions, "metrics" | "notReady">): Express {
+  const app = express();
+  app.disable("x-powered-by");
+  app.get("/healthz", (_req, res) => {
+    res.type("text/plain").send("ok");
+  });
+  app.get("/readyz", async (_req, res) => {
+    const reason = await options.notReady();
+    res.status(reason ? 503 : 200).type("text/plain").send(reason ?? "ok");
+  });
+  app.get("/metrics", async (_req, res) => {
+    res.type(options.metrics.registry.contentType).send(await options.metrics.registry.metrics());
+  });
+  app.use((_req, res) => void res.status(404).type("text/plain").send("not found"));
+  return app;
+}
+
+/**
+ * The public HTTP side of a service: security headers, a body limit, request metrics, the
+ * service's routes, then one error handler for everything. Health and metrics are on the
+ * internal side (createInternalApp), never here.
  */
 export function createHttpApp(options: HttpOptions, routes: (app: Express) => void): Express {
   const app = express();
   app.disable("x-powered-by");
-  app.set("trust proxy", "loopback");
+  // The client's address (audits, limits) comes from X-Forwarded-For only when a trusted proxy sent it.
+  app.set("trust proxy", options.trustedProxies?.length ? [...options.trustedProxies] : false);
   app.use(helmet());
 
   const timing: RequestHandler = (req, res, next) => {
@@ -48,17 +80,6 @@ export function createHttpApp(options: HttpOptions, routes: (app: Express) => vo
     next();
   };
   app.use(timing);
-
-  app.get("/healthz", (_req, res) => {
-    res.type("text/plain").send("ok");
-  });
-  app.get("/readyz", async (_req, res) => {
-    const reason = await options.notReady();
-    res.status(reason ? 503 : 200).type("text/plain").send(reason ?? "ok");
-  });
-  app.get("/metrics", async (_req, res) => {
-    res.type(options.metrics.registry.contentType).send(await options.metrics.registry.metrics());
-  });
 
   app.use(express.json({ limit: options.bodyLimit }));
   routes(app);
@@ -75,8 +96,10 @@ export function createHttpApp(options: HttpOptions, routes: (app: Express) => vo
     const mapped = bodyError(error as { type?: string }) ?? error;
     const status = statusOf(mapped);
     // An unexpected failure is an error; a dependency that does not answer (503) is a warning.
-    if (status === 503) options.log.warn({ reason: (mapped as Error).message, method: req.method, route }, "dependency unavailable");
+    // The cause (an address, a driver's message) is for the logs; the caller gets the message only.
+    if (status === 503) options.log.warn({ reason: (mapped as Error).message, cause: causeOf(mapped), method: req.method, route }, "dependency unavailable");
     else if (status >= 500) options.log.error({ err: mapped, method: req.method, route }, "request failed");
+    if (mapped instanceof TooManyRequests) res.set("retry-after", String(Math.max(1, Math.ceil(mapped.retryAfterSeconds))));
     res.status(status).json(publicBody(mapped));
   };
   app.use(handleError);

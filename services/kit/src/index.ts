@@ -25,6 +25,7 @@ export {
   publicBody,
   ServiceError,
   statusOf,
+  TooManyRequests,
   Unauthorized,
   Unavailable,
 } from "./errors.ts";

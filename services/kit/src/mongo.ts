@@ -13,7 +13,7 @@ export class Database {
     try {
       await client.connect();
     } catch (error) {
-      throw new Unavailable(`cannot reach the database: ${(error as Error).message}`, { cause: error });
+      throw new Unavailable("the database cannot be reached", { cause: error });
     }
     return new Database(client, client.db(name));
   }

@@ -11,7 +11,7 @@ import { loadSettings, type BaseSettings } from "./config.ts";
 import { ConfigError } from "./errors.ts";
 import { CallerVerifier } from "./callers.ts";
 import { BusinessEvents, ensureEventStream } from "./events.ts";
-import { createHttpApp } from "./http.ts";
+import { createHttpApp, createInternalApp } from "./http.ts";
 import { createLogger, type Logger } from "./log.ts";
 import { ServiceMetrics } from "./metrics.ts";
 import { Database } from "./mongo.ts";
@@ -46,6 +46,7 @@ export interface ServiceDefinition<S extends BaseSettings = BaseSettings> {
  */
 export class RunningService<S extends BaseSettings = BaseSettings> {
   private server: Server | undefined;
+  private internal: Server | undefined;
   private natsService: NatsService | undefined;
   private context: ServiceContext<S> | undefined;
   private stopping: Promise<void> | undefined;
@@ -68,6 +69,11 @@ export class RunningService<S extends BaseSettings = BaseSettings> {
 
   get url(): string {
     return `${this.settings.HTTP_TLS_CERT_FILE ? "https" : "http"}://127.0.0.1:${this.port}`;
+  }
+
+  /** Health, readiness and metrics (plain HTTP), once started. */
+  get internalUrl(): string {
+    return `http://127.0.0.1:${(this.internal?.address() as AddressInfo | null)?.port ?? 0}`;
   }
 
   async start(): Promise<this> {
@@ -98,7 +104,7 @@ export class RunningService<S extends BaseSettings = BaseSettings> {
       );
     }
     const app = createHttpApp(
-      { bodyLimit: settings.HTTP_BODY_LIMIT, metrics: this.metrics, log: this.log, notReady: () => this.notReady() },
+      { bodyLimit: settings.HTTP_BODY_LIMIT, trustedProxies: settings.TRUSTED_PROXIES, metrics: this.metrics, log: this.log, notReady: () => this.notReady() },
       (express) => this.definition.routes?.(express, context),
     );
     this.server =
@@ -106,7 +112,9 @@ export class RunningService<S extends BaseSettings = BaseSettings> {
         ? createTlsServer({ cert: readFileSync(settings.HTTP_TLS_CERT_FILE), key: readFileSync(settings.HTTP_TLS_KEY_FILE) }, app).listen(settings.HTTP_PORT, settings.HTTP_HOST)
         : app.listen(settings.HTTP_PORT, settings.HTTP_HOST);
     await once(this.server, "listening");
-    this.log.info({ port: this.port, endpoints: endpoints.map((e) => e.subject) }, "service started");
+    this.internal = createInternalApp({ metrics: this.metrics, notReady: () => this.notReady() }).listen(settings.HTTP_INTERNAL_PORT, settings.HTTP_HOST);
+    await once(this.internal, "listening");
+    this.log.info({ port: this.port, internalPort: (this.internal.address() as AddressInfo).port, endpoints: endpoints.map((e) => e.subject) }, "service started");
     return this;
   }
 
@@ -143,6 +151,10 @@ export class RunningService<S extends BaseSettings = BaseSettings> {
         await this.context.nats.drain();
         await this.context.database.close();
       }
+      // Last: it says "stopping" to the probes until the end.
+      const internalClosed = new Promise<void>((r) => (this.internal ? this.internal.close(() => r()) : r()));
+      this.internal?.closeAllConnections();
+      await internalClosed;
       this.log.info("stopped");
     })();
     return this.stopping;

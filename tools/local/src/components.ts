@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { identityPrefix, localLot, operatorAlerts, platformAlerts, podScrapeRelabelling } from "@mutualis/cdk8s";
 import { stringify } from "yaml";
 import { servicesImage, type PlatformConfig } from "./config.ts";
-import { answersOk } from "./http.ts";
+import { answersAtAll, answersOk } from "./http.ts";
 import { writeKubeconfig } from "./kubeconfig.ts";
 import type { Layout } from "./layout.ts";
 import { ensureOperatorIdentity } from "./nats/auth.ts";
@@ -610,12 +610,13 @@ function fromLot(ctx: ComponentContext, env: Record<string, string>, service: st
       await applyLotService(ctx.config, env, service);
     },
   });
-  // The pod's first start compiles the service: give it time.
-  const started = { ...program, startTimeoutMs: 120_000, formerMarkers: [join(ctx.config.root, "services", service, "src", "main.ts")] };
+  // The pod's first start compiles the service: give it time. The ingress forwards only to
+  // ready pods (the node agent probes their internal port), so any answer through it means one is.
+  const started = { ...program, startTimeoutMs: 120_000, formerMarkers: [join(ctx.config.root, "services", service, "src", "main.ts")], ready: () => answersAtAll(`${program.endpoint}/`) };
   if (!options.tls) return started;
-  // A service that terminates TLS itself (the identity) is checked over TLS, trusting the local CA.
+  // A service that terminates TLS itself (the identity) is asked over TLS, trusting the local CA.
   const url = `https://${loopback}:${port}`;
-  return { ...started, endpoint: url, ready: () => answersOk(`${url}/readyz`, { caFile: ctx.pki.ca.cert }) };
+  return { ...started, endpoint: url, ready: () => answersAtAll(`${url}/`, { caFile: ctx.pki.ca.cert }) };
 }
 
 /** The components in start order; `make down` stops them in reverse. */

@@ -42,3 +42,11 @@ export async function answersOk(url: string, tls?: TlsClient): Promise<boolean> 
   const answer = await httpGet(url, tls);
   return answer.status === 200;
 }
+
+/** Whether anything answers HTTP at `url`, whatever the status (a service behind an ingress that forwards only to ready pods). */
+export async function answersAtAll(url: string, tls?: TlsClient): Promise<boolean> {
+  return httpGet(url, tls).then(
+    () => true,
+    () => false,
+  );
+}

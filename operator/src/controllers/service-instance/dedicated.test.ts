@@ -19,7 +19,14 @@ describe("renderDedicated", () => {
     expect(container.image).toBe("registry.example/mutualis/services:1.2.0");
     expect(container.args).toEqual(["actes"]);
     expect(container.resources).toEqual({ requests: { cpu: "100m", memory: "128Mi" }, limits: { cpu: "500m", memory: "256Mi" } });
-    expect(container.readinessProbe.httpGet.path).toBe("/readyz");
+    // Health and metrics on the internal port, which the Service does not expose.
+    expect(container.readinessProbe.httpGet).toEqual({ path: "/readyz", port: "internal" });
+    expect(container.ports).toEqual([
+      { name: "http", containerPort: 8080 },
+      { name: "internal", containerPort: 9464 },
+    ]);
+    expect(service!.spec.ports).toEqual([{ name: "http", port: 80, targetPort: "http" }]);
+    expect(deployment!.spec.template.metadata.annotations["prometheus.io/port"]).toBe("9464");
     expect(container.securityContext).toEqual({ allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ["ALL"] } });
     expect(deployment!.spec.template.metadata.annotations["prometheus.io/scrape"]).toBe("true");
     expect(deployment!.metadata.ownerReferences[0]).toMatchObject({ kind: "ServiceInstance", name: "actes", controller: true });
