@@ -467,10 +467,19 @@ export class Antivirus extends Construct {
                 resources: resources(props.resources),
                 readinessProbe: { tcpSocket: { port: k8s.IntOrString.fromString("clamd") }, periodSeconds: 10, initialDelaySeconds: 30 },
                 securityContext: { ...restrictedContainerSecurity, readOnlyRootFilesystem: false },
-                volumeMounts: [{ name: "signatures", mountPath: "/var/lib/clamav" }],
+                // clamd keeps each stream it scans in a temporary file under /tmp: in memory, so
+                // that no plaintext of an upload reaches a disk. It counts against the memory
+                // limit: size the antivirus for the largest file times the scans at once.
+                volumeMounts: [
+                  { name: "signatures", mountPath: "/var/lib/clamav" },
+                  { name: "scans", mountPath: "/tmp" },
+                ],
               },
             ],
-            volumes: [{ name: "signatures", emptyDir: {} }],
+            volumes: [
+              { name: "signatures", emptyDir: {} },
+              { name: "scans", emptyDir: { medium: "Memory", sizeLimit: k8s.Quantity.fromString("5Gi") } },
+            ],
           },
         },
       },

@@ -433,13 +433,21 @@ function clamd(ctx: ComponentContext): Component {
         MaxScanSize: "4000M",
         LogTime: "yes",
         PidFile: join(dir, "clamd.pid"),
-        TemporaryDirectory: join(dir, "tmp"),
+        // clamd keeps each stream it scans in a temporary file: in memory (tmpfs), so that no
+        // plaintext of an upload ever reaches a disk (the lot mounts a memory emptyDir the same way).
+        TemporaryDirectory: scanDirectory(ctx),
+        LeaveTemporaryFiles: "no",
       };
-      mkdirSync(join(dir, "tmp"), { recursive: true });
+      mkdirSync(scanDirectory(ctx), { recursive: true, mode: 0o700 });
       writeFileSync(configFile, Object.entries(settings).map(([k, v]) => `${k} ${v}`).join("\n") + "\n");
     },
     ready: () => clamdAnswers(loopback, ports.clamd),
   };
+}
+
+/** Where clamd keeps the streams it scans: on the machine's tmpfs, one directory per platform. */
+export function scanDirectory(ctx: { config: { ports: { clamd: number } } }): string {
+  return `/dev/shm/mutualis-clamd-${ctx.config.ports.clamd}`;
 }
 
 /** clamd answers PING with PONG once its database is loaded. */

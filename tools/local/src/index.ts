@@ -16,7 +16,7 @@ export {
 } from "./nats/auth.ts";
 export { AccountPushError, pushAccountJwt } from "./nats/resolver.ts";
 export { httpGet, type HttpAnswer, type TlsClient } from "./http.ts";
-export { eicar } from "./components.ts";
+export { eicar, scanDirectory } from "./components.ts";
 export { applyLotService, claimDirectory, localLotSettings, localVolume, lotServiceRoute, type LotEndpoints } from "./provided.ts";
 export { localChartValues } from "./lot.ts";
 export { demoPeople, demoToken, ensureLocalSecrets, localClients, localIdentitySecrets, rotateIdentityKeys } from "./identity.ts";
