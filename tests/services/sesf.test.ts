@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from "node:crypto";
 import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { request } from "node:http";
+import { statfs } from "node:fs/promises";
 import { join } from "node:path";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
@@ -11,7 +12,7 @@ import type { RunningOperator } from "@mutualis/operator";
 import type { RunningService } from "@mutualis/service-kit";
 import { startTestOperator } from "../support/operator.ts";
 import { eventually, testPlatform } from "../support/platform.ts";
-import { eicar } from "@mutualis/local-platform";
+import { eicar, scanDirectory } from "@mutualis/local-platform";
 import { platformServicesCreds, startTestSesf } from "../support/services.ts";
 import { bearer, startTestIdentity, type TestIdentity } from "../support/identity.ts";
 
@@ -25,7 +26,8 @@ let nc: NatsConnection;
 let mongo: MongoClient;
 let storage: string;
 let identity: TestIdentity;
-const administrator = () => identity.tokenFor("dsi@mairie.example", { "t-sesf-a": ["agent", "administrateur"], "t-sesf-c": ["administrateur"], "t-sesf-d": ["administrateur"] });
+const administrator = () =>
+  identity.tokenFor("dsi@mairie.example", { "t-sesf-a": ["agent", "administrateur"], "t-sesf-c": ["administrateur"], "t-sesf-d": ["administrateur"], "t-sesf-e": ["administrateur"] });
 /** Small chunks, so that a few MiB make several. */
 const chunk = 1024 * 1024;
 
@@ -144,9 +146,17 @@ describe("SESF: the secure file exchange", () => {
     operator = await startTestOperator();
     const creds = await platformServicesCreds();
     identity = await startTestIdentity(creds, "sesftest_identity", []);
-    ({ service: sesf, storage } = await startTestSesf(creds, database, { SESF_MAX_RECIPIENTS: "3", SESF_CHUNK_BYTES: String(chunk), SESF_CLAMD_ADDRESS: platform.env.CLAMD_ADDRESS!, SMTP_URL: platform.env.SMTP_URL, ...identity.verifierSettings }));
+    ({ service: sesf, storage } = await startTestSesf(creds, database, { SESF_MAX_RECIPIENTS: "3", SESF_CHUNK_BYTES: String(chunk), SESF_CLAMD_ADDRESS: platform.env.CLAMD_ADDRESS!, SMTP_URL: platform.env.SMTP_URL,
+      SESF_MAX_OPEN_UPLOADS: "3",
+      SESF_PASSWORD_FREE_FAILURES: "2",
+      SESF_PASSWORD_LOCK_AFTER: "5",
+      SESF_SWEEP_SECONDS: "1",
+      // The tests stand for the ingress: their X-Forwarded-For gives each test its own client address.
+      TRUSTED_PROXIES: "loopback",
+      ...identity.verifierSettings,
+    }));
     nc = await connect({ servers: platform.env.NATS_URL, authenticator: credsAuthenticator(readFileSync(creds)) });
-    for (const collectivity of ["t-sesf-a", "t-sesf-b", "t-sesf-c"]) {
+    for (const collectivity of ["t-sesf-a", "t-sesf-b", "t-sesf-c", "t-sesf-e"]) {
       await nc.request("platform.sesf.tenants.enable", JSON.stringify({ collectivity, siren: "213502388", departement: "035", displayName: collectivity }), { timeout: 5000 });
     }
     mongo = await MongoClient.connect(platform.env.MONGODB_URI);
@@ -378,6 +388,19 @@ describe("SESF: the secure file exchange", () => {
     await expect(call("t-sesf-a", "create", { recipients: many })).rejects.toThrow(/400.*at most 3 recipients/);
   });
 
+  it("when ClamAV scans an upload, then its temporary copy of the plaintext is in memory (tmpfs), never on a disk", async () => {
+    const conf = readFileSync(join(platform.config.dir, "clamav", "clamd.conf"), "utf8");
+    const directory = /^TemporaryDirectory (.+)$/m.exec(conf)?.[1];
+    expect(directory).toBe(scanDirectory({ config: platform.config }));
+    expect(conf).toMatch(/^LeaveTemporaryFiles no$/m);
+    // TMPFS_MAGIC: the directory is memory, whatever else the machine mounts.
+    expect((await statfs(directory!)).type).toBe(0x01021994);
+    // A scan leaves nothing behind there.
+    const share = await newShare("t-sesf-a");
+    expect((await upload(share.uploadUrl, "note.txt", Readable.from([Buffer.from("délibération n° 2027-04")]))).status).toBe(201);
+    expect(readdirSync(directory!)).toEqual([]);
+  });
+
   it("when a file carries the EICAR test virus, then ClamAV flags it, the upload is refused and the file is never downloadable", async () => {
     const share = await newShare("t-sesf-a");
     const clean = await upload(share.uploadUrl, "note.txt", Readable.from([Buffer.from("compte rendu")]));
@@ -514,5 +537,121 @@ describe("SESF: the secure file exchange", () => {
     expect(second).toMatchObject({ status: 400, body: { message: expect.stringContaining("at most 1 files") } });
     // The other collectivities keep the platform's limits.
     expect((await upload((await newShare("t-sesf-b")).uploadUrl, "gros.bin", Readable.from([Buffer.alloc(101)]))).status).toBe(201);
+  });
+
+  it("when many downloads of one share run at once, then every one is in the audit, the chain stays whole, nobody gets a 500, and the exhausted share is purged", async () => {
+    const three = [{ email: "a@entreprise.example" }, { email: "b@entreprise.example" }, { email: "c@entreprise.example" }];
+    const open = await call<Created>("t-sesf-a", "create", { recipients: three, notify: false });
+    const file = await upload(open.uploadUrl, "dce.zip", Readable.from([randomBytes(64 * 1024)]));
+    const all = await Promise.all(open.links.flatMap((link) => [1, 2, 3].map(() => download(`${link.url}/files/${String(file.body.id)}`))));
+    expect(all.map((d) => d.status)).toEqual(Array(9).fill(200));
+    // A client has every byte (Content-Length) a moment before sesf records the download: wait for the ninth.
+    const trail = await eventually("every download to be recorded", async () => {
+      const read = await call<{ entries: { event: string }[]; verification: { valid: boolean } }>("t-sesf-a", "audit", { id: open.id });
+      return read.entries.filter((e) => e.event === "downloaded").length >= 9 ? read : undefined;
+    });
+    expect(trail.verification).toEqual({ valid: true });
+    expect(trail.entries.filter((e) => e.event === "downloaded")).toHaveLength(9);
+
+    // Limited to one download each: the two recipients and a second try at once.
+    const limited = await call<Created>("t-sesf-a", "create", { recipients: three.slice(0, 2), downloadLimit: 1, notify: false });
+    const only = await upload(limited.uploadUrl, "offre.pdf", Readable.from([Buffer.from("%PDF-1.7 offre")]));
+    const [a, b] = limited.links.map((link) => `${link.url}/files/${String(only.body.id)}`);
+    const statuses = (await Promise.all([download(a!), download(a!), download(b!)])).map((d) => d.status);
+    expect(statuses.filter((status) => status === 200)).toHaveLength(2);
+    expect(statuses.filter((status) => status !== 200)).toEqual([410]);
+    const record = await eventually("the share to be purged", async () => {
+      const found = await mongo.db(database).collection("shares").findOne({ _id: limited.id as never });
+      return found?.state === "exhausted" ? found : undefined;
+    });
+    expect(record).not.toHaveProperty("wrappedKey");
+    expect(existsSync(join(storage, "files", "t-sesf-a", limited.id))).toBe(false);
+    const limitedTrail = await eventually("the purge to be recorded", async () => {
+      const read = await call<{ entries: { event: string }[]; verification: { valid: boolean } }>("t-sesf-a", "audit", { id: limited.id });
+      return read.entries.some((e) => e.event === "purged") ? read : undefined;
+    });
+    expect(limitedTrail.verification).toEqual({ valid: true });
+    expect(limitedTrail.entries.map((e) => e.event)).toEqual(["created", "uploaded", "downloaded", "downloaded", "exhausted", "purged"]);
+  });
+
+  it("when uploads race for a share's last file slots, then the share never holds more files than its limit", async () => {
+    await nc.request("platform.sesf.tenants.enable", JSON.stringify({ collectivity: "t-sesf-e", siren: "213502388", departement: "035", displayName: "E", settings: { maxFilesPerShare: 2 } }), { timeout: 5000 });
+    const share = await newShare("t-sesf-e");
+    const put = (i: number) => fetch(`${share.uploadUrl}/files/piece-${i}.pdf`, { method: "PUT", headers: { "content-type": "application/octet-stream" }, body: randomBytes(256 * 1024) });
+    const answers = await Promise.all([1, 2, 3, 4, 5, 6].map(put));
+    const statuses = answers.map((a) => a.status).sort();
+    expect(statuses).toEqual([201, 201, 400, 400, 400, 400]);
+    const refused = (await answers.find((a) => a.status === 400)!.json()) as { message: string };
+    expect(refused.message).toBe("a share may hold at most 2 files for this collectivity");
+    const view = await call<{ files: unknown[] }>("t-sesf-e", "get", { id: share.id });
+    expect(view.files).toHaveLength(2);
+    expect(readdirSync(join(storage, "files", "t-sesf-e", share.id))).toHaveLength(2);
+  });
+
+  it("when an upload link opens more uploads than allowed at once, then the next is refused until one ends or lapses", async () => {
+    const share = await newShare("t-sesf-a");
+    const gib = 1024 ** 3;
+    const first = await startSession(share.uploadUrl, "plans-1.zip", 4 * gib);
+    expect(first.status).toBe(201);
+    expect((await startSession(share.uploadUrl, "plans-2.zip", 4 * gib - 10)).status).toBe(201);
+    const overBytes = await startSession(share.uploadUrl, "plans-3.zip", 100);
+    expect(overBytes).toMatchObject({ status: 409, body: { message: expect.stringContaining("already reserve") } });
+    expect((await startSession(share.uploadUrl, "notice.txt", 10)).status).toBe(201);
+    const overCount = await startSession(share.uploadUrl, "autre.txt", 1);
+    expect(overCount).toMatchObject({ status: 409, body: { message: "at most 3 uploads may be in progress at once on a share: finish one, or let it lapse, first" } });
+    // A single request is an upload in progress too.
+    expect((await upload(share.uploadUrl, "direct.txt", Readable.from([Buffer.from("x")]))).status).toBe(409);
+
+    // The first lies idle past SESF_UPLOAD_IDLE_HOURS: the sweep abandons it and frees what it held.
+    await mongo.db(database).collection("upload_sessions").updateOne({ _id: first.body.id as never }, { $set: { updatedAt: new Date(Date.now() - 25 * 3_600_000) } });
+    await eventually("the idle upload to lapse", async () => ((await fetch(first.url)).status === 404 ? true : undefined));
+    const next = await startSession(share.uploadUrl, "autre.txt", 1);
+    expect(next.status).toBe(201);
+    expect((await sendChunk(next.url, 0, Buffer.from("y"))).status).toBe(201);
+    /** What the share holds: its file slots (kept or reserved), its uploads in progress and the bytes they reserve. */
+    const held = async () => {
+      const opens = await mongo.db(database).collection<{ bytes: number }>("open_uploads").find({ shareId: share.id }).toArray();
+      return { slots: await mongo.db(database).collection("file_slots").countDocuments({ shareId: share.id }), uploads: opens.length, bytes: opens.reduce((sum, o) => sum + o.bytes, 0) };
+    };
+    expect(await held()).toEqual({ slots: 3, uploads: 2, bytes: 4 * gib });
+    // Closing the link ends the uploads in progress and frees what they held.
+    expect((await fetch(`${share.uploadUrl}/complete`, { method: "POST" })).status).toBe(200);
+    expect(await held()).toEqual({ slots: 1, uploads: 0, bytes: 0 });
+  });
+
+  it("when a share's password is guessed, then the guesser waits longer after each failure and the link locks; the audit says so", async () => {
+    const share = await newShare("t-sesf-a", { password: "Cadastre-2027!" });
+    const link = share.links[0]!.url;
+    const guess = (password: string) => fetch(link, { headers: { "x-share-password": password, "x-forwarded-for": "192.0.2.10" } });
+    // SESF_PASSWORD_FREE_FAILURES=2: two wrong passwords cost nothing; the third earns a wait.
+    expect((await guess("essai-1")).status).toBe(403);
+    expect((await guess("essai-2")).status).toBe(403);
+    expect((await guess("essai-3")).status).toBe(403);
+    const waiting = await guess("Cadastre-2027!");
+    expect(waiting.status).toBe(429);
+    expect(waiting.headers.get("retry-after")).toBe("1");
+    expect(((await waiting.json()) as { message: string }).message).toMatch(/^too many wrong passwords: try again in 1 s$/);
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+    expect((await guess("essai-4")).status).toBe(403);
+    expect((await guess("essai-5")).status).toBe(429);
+    await new Promise((resolve) => setTimeout(resolve, 2100));
+    // The fifth failure (SESF_PASSWORD_LOCK_AFTER=5) locks the link: even the right password no longer opens it.
+    expect((await guess("essai-5")).status).toBe(403);
+    await new Promise((resolve) => setTimeout(resolve, 4100));
+    const locked = await guess("Cadastre-2027!");
+    expect(locked.status).toBe(403);
+    expect(((await locked.json()) as { message: string }).message).toBe("this link is locked after too many wrong passwords: ask its sender for a new one");
+    const trail = await call<{ entries: { event: string; detail: Record<string, string> }[] }>("t-sesf-a", "audit", { id: share.id });
+    expect(trail.entries.find((e) => e.event === "password-locked")?.detail).toEqual({ recipient: "titulaire@entreprise.example", address: "192.0.2.10" });
+  });
+
+  it("when one address guesses the passwords of several links, then it waits on every link", async () => {
+    const links = await Promise.all([1, 2, 3, 4].map(async () => (await newShare("t-sesf-a", { password: "Urbanisme-2027!" })).links[0]!.url));
+    const guess = (link: string, password: string, from: string) => fetch(link, { headers: { "x-share-password": password, "x-forwarded-for": from } });
+    for (const link of links.slice(0, 3)) expect((await guess(link, "essai", "198.51.100.7")).status).toBe(403);
+    // A fresh link, but the same address: it waits.
+    expect((await guess(links[3]!, "Urbanisme-2027!", "198.51.100.7")).status).toBe(429);
+    // Another address, with the right password, is not held back.
+    expect((await guess(links[3]!, "Urbanisme-2027!", "198.51.100.8")).status).toBe(200);
   });
 });

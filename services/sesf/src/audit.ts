@@ -17,7 +17,8 @@ export interface AuditEntry {
     | "expired"
     | "purged"
     | "exhausted"
-    | "infected";
+    | "infected"
+    | "password-locked";
   detail: Record<string, string | number>;
   prevHash: string;
   hash: string;

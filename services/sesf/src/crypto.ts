@@ -1,6 +1,5 @@
-import { createCipheriv, createDecipheriv, hkdfSync, randomBytes, scrypt, timingSafeEqual, type BinaryLike } from "node:crypto";
+import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from "node:crypto";
 import { Transform, type TransformCallback } from "node:stream";
-import { promisify } from "node:util";
 
 /** Plaintext bytes per encrypted segment. */
 export const segmentBytes = 1024 * 1024;
@@ -176,22 +175,4 @@ export class DecryptStream extends Transform {
       done(error as Error);
     }
   }
-}
-
-const scryptAsync = promisify(scrypt) as (password: BinaryLike, salt: BinaryLike, length: number, options: object) => Promise<Buffer>;
-/** scrypt, memory-hard: N = 2^15, r = 8 (32 MiB per hash). */
-const cost = { N: 32768, r: 8, p: 1, maxmem: 64 * 1024 * 1024 };
-
-export async function hashPassword(password: string): Promise<string> {
-  const salt = randomBytes(16);
-  const hash = await scryptAsync(password.normalize("NFC"), salt, 32, cost);
-  return `scrypt$${cost.N}$${cost.r}$${cost.p}$${salt.toString("base64")}$${hash.toString("base64")}`;
-}
-
-export async function verifyPassword(password: string, stored: string): Promise<boolean> {
-  const [scheme, n, r, p, salt, hash] = stored.split("$");
-  if (scheme !== "scrypt" || !salt || !hash) return false;
-  const expected = Buffer.from(hash, "base64");
-  const actual = await scryptAsync(password.normalize("NFC"), Buffer.from(salt, "base64"), expected.length, { N: Number(n), r: Number(r), p: Number(p), maxmem: cost.maxmem });
-  return timingSafeEqual(actual, expected);
 }

@@ -88,17 +88,19 @@ export function sesfService(): ServiceDefinition<SesfSettings> {
           (error: unknown) => context.log.warn({ err: error }, "could not purge expired shares"),
         );
       await sweep();
-      sweeper = setInterval(() => void sweep(), 30_000);
+      sweeper = setInterval(() => void sweep(), context.settings.SESF_SWEEP_SECONDS * 1000);
     },
     async onStop() {
       clearInterval(sweeper);
+      await shares?.stop();
     },
     routes(app, context) {
       const fileView = (file: { id: string; name: string; size: number; sha256: string; scan: string }) => ({ id: file.id, name: file.name, size: file.size, sha256: file.sha256, scan: file.scan });
       const address = (req: { ip?: string }) => req.ip ?? "unknown";
       // One request per file…
       app.put("/api/v1/uploads/:token/files/:name", async (req, res) => {
-        res.status(201).json(fileView(await shares.upload(req.params.token, req.params.name, req, address(req))));
+        const declared = req.get("content-length") === undefined ? undefined : Number(req.get("content-length"));
+        res.status(201).json(fileView(await shares.upload(req.params.token, req.params.name, req, address(req), Number.isSafeInteger(declared) ? declared : undefined)));
       });
       // …or a chunked upload, for large files over slow or unreliable links: start it, send
       // chunks with the offset each starts at (Upload-Offset), ask where it stands after a
@@ -132,7 +134,7 @@ export function sesfService(): ServiceDefinition<SesfSettings> {
         res.json({ files: share.files.filter((f) => f.scan !== "infected").length, expiresAt: share.expiresAt.toISOString() });
       });
       app.get("/api/v1/links/:token", async (req, res) => {
-        const { share } = await shares.open(req.params.token, req.get("x-share-password"));
+        const { share } = await shares.open(req.params.token, req.get("x-share-password"), address(req));
         res.locals.collectivity = share.collectivity;
         res.set("cache-control", "no-store").json({
           description: share.description,

@@ -15,7 +15,7 @@ describe("a collectivity's own SESF limits", () => {
   const schema = tenantSettingsSchema(platform);
 
   it("when none are given, then the platform's apply", () => {
-    expect(limitsOf(platform, {})).toEqual({ fileBytes: 4 * 1024 ** 3, filesPerShare: 30, recipients: 50, defaultExpiryDays: 7, maxExpiryDays: 30 });
+    expect(limitsOf(platform, {})).toEqual({ fileBytes: 4 * 1024 ** 3, filesPerShare: 30, recipients: 50, defaultExpiryDays: 7, maxExpiryDays: 30, openUploads: 4, reservedBytes: 8 * 1024 ** 3 });
   });
 
   it("when lower limits are given, then they apply, and the default expiry never passes the maximum", () => {

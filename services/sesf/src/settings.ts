@@ -17,6 +17,18 @@ export const sesfSettings = baseSettings.extend({
   SESF_MAX_EXPIRY_DAYS: z.coerce.number().int().positive().default(30),
   /** The most one request of a chunked upload may carry; a failed chunk is sent again, not the file. */
   SESF_CHUNK_BYTES: z.coerce.number().int().positive().default(64 * 1024 * 1024),
+  /** Uploads a link may have in progress at once (chunked sessions and single requests). */
+  SESF_MAX_OPEN_UPLOADS: z.coerce.number().int().positive().default(4),
+  /** Bytes the uploads in progress on one share may reserve on the volume (at least one file's limit). */
+  SESF_MAX_RESERVED_BYTES: z.coerce.number().int().positive().default(8 * 1024 * 1024 * 1024),
+  /** A chunked upload with no chunk for this long is abandoned, and its reservation freed. */
+  SESF_UPLOAD_IDLE_HOURS: z.coerce.number().positive().default(24),
+  /** Wrong passwords a link or an address may send before it must wait (1 s, then doubling). */
+  SESF_PASSWORD_FREE_FAILURES: z.coerce.number().int().nonnegative().default(3),
+  /** Wrong passwords after which a link is locked until its sender gives a new one. */
+  SESF_PASSWORD_LOCK_AFTER: z.coerce.number().int().positive().default(20),
+  /** How often expired shares are purged and idle uploads abandoned. */
+  SESF_SWEEP_SECONDS: z.coerce.number().positive().default(30),
 });
 
 export type SesfSettings = z.infer<typeof sesfSettings>;
@@ -28,6 +40,10 @@ export interface Limits {
   recipients: number;
   defaultExpiryDays: number;
   maxExpiryDays: number;
+  /** Uploads in progress at once on one share. */
+  openUploads: number;
+  /** Bytes the uploads in progress on one share may reserve. */
+  reservedBytes: number;
 }
 
 /**
@@ -61,11 +77,14 @@ export function tenantSettingsSchema(platform: SesfSettings) {
 export function limitsOf(platform: SesfSettings, own: Record<string, unknown> | undefined): Limits {
   const s = (own ?? {}) as { maxFileBytes?: number; maxFilesPerShare?: number; maxRecipients?: number; defaultExpiryDays?: number; maxExpiryDays?: number };
   const maxExpiryDays = s.maxExpiryDays ?? platform.SESF_MAX_EXPIRY_DAYS;
+  const fileBytes = s.maxFileBytes ?? platform.SESF_MAX_FILE_BYTES;
   return {
-    fileBytes: s.maxFileBytes ?? platform.SESF_MAX_FILE_BYTES,
+    fileBytes,
     filesPerShare: s.maxFilesPerShare ?? platform.SESF_MAX_FILES,
     recipients: s.maxRecipients ?? platform.SESF_MAX_RECIPIENTS,
     defaultExpiryDays: Math.min(s.defaultExpiryDays ?? platform.SESF_DEFAULT_EXPIRY_DAYS, maxExpiryDays),
     maxExpiryDays,
+    openUploads: platform.SESF_MAX_OPEN_UPLOADS,
+    reservedBytes: Math.max(platform.SESF_MAX_RESERVED_BYTES, fileBytes),
   };
 }

@@ -1,32 +1,22 @@
 import { createHash, randomBytes, randomUUID } from "node:crypto";
-import { createReadStream, createWriteStream } from "node:fs";
-import { mkdir, rename, rm, rmdir, stat } from "node:fs/promises";
-import { join } from "node:path";
-import { Readable, Transform, Writable } from "node:stream";
+import type { Readable, Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { Conflict, Forbidden, Gone, InvalidRequest, NotFound, PayloadTooLarge, Repository, Unavailable, type BusinessEvents, type Database, type ServiceMetrics } from "@mutualis/service-kit";
 import type { ShareOwner } from "./access.ts";
 import { ClamdScan, type ScanResult } from "./antivirus.ts";
-import { chain, verifyChain, type AuditEntry } from "./audit.ts";
-import { DecryptStream, EncryptStream, hashPassword, IntegrityError, tenantKey, unwrapKey, verifyPassword, wrapKey } from "./crypto.ts";
+import type { AuditEntry } from "./audit.ts";
+import { AuditTrail } from "./audit-trail.ts";
+import { tenantKey, unwrapKey, wrapKey } from "./crypto.ts";
+import { FileStore, Meter } from "./file-store.ts";
 import { safeFileName } from "./names.ts";
+import { defaultAttemptPolicy, PasswordAttempts, PasswordHasher } from "./passwords.ts";
+import { daysAfter, endedMessage, expiryOnClose, stateAt, systemClock, uploadRefusal, type Clock, type ShareState } from "./share-state.ts";
 import type { Limits, SesfSettings } from "./settings.ts";
+import { DownloadLedger } from "./downloads.ts";
+import { UploadReservations, type Part, type Reservation, type ShareFile, type UploadSession } from "./uploads.ts";
 
-export interface ShareFile {
-  id: string;
-  name: string;
-  size: number;
-  sha256: string;
-  uploadedAt: Date;
-  /** What ClamAV said; only a clean (or, without an antivirus, unscanned) file is ever served. */
-  scan: "clean" | "infected" | "unscanned";
-  signature?: string;
-  /**
-   * A file sent in chunks is kept as its encrypted chunks, in order, in a directory named by its
-   * id (each chunk its own STREAM, keyed by the file and the chunk): never encrypted twice.
-   */
-  parts?: string[];
-}
+export type { ShareState } from "./share-state.ts";
+export type { ShareFile, UploadSession } from "./uploads.ts";
 
 export interface Recipient {
   email: string;
@@ -35,8 +25,6 @@ export interface Recipient {
   tokenHash: string;
   revoked: boolean;
 }
-
-export type ShareState = "open" | "revoked" | "expired" | "exhausted";
 
 export interface Share {
   _id: string;
@@ -62,29 +50,6 @@ export interface Share {
   purgedAt?: Date;
   files: ShareFile[];
   recipients: Recipient[];
-}
-
-interface Download {
-  _id: string;
-  shareId: string;
-  email: string;
-  fileId: string;
-  /** Downloads started, counted before the first byte: those refused over the limit too. */
-  count: number;
-  /** Downloads that sent the whole file. */
-  completed?: number;
-}
-
-/** A chunked upload in progress: the file arrives in parts, each stored encrypted as it comes. */
-export interface UploadSession {
-  _id: string;
-  shareId: string;
-  name: string;
-  size: number;
-  /** Bytes received so far: the next chunk must start here. */
-  offset: number;
-  parts: { offset: number; bytes: number; file: string }[];
-  createdAt: Date;
 }
 
 export interface NewVoucher {
@@ -131,80 +96,46 @@ export class OffsetMismatch extends Conflict {
   }
 }
 
-/** Counts the bytes going through and fails once there are more than allowed; hashes them too. */
-class Meter extends Transform {
-  bytes = 0;
-  readonly hash = createHash("sha256");
-  constructor(
-    private readonly limit: number,
-    private readonly tooLarge = `a file may hold at most ${limit} bytes`,
-  ) {
-    super();
-  }
-  override _transform(chunk: Buffer, _encoding: BufferEncoding, done: (error?: Error | null, data?: Buffer) => void): void {
-    this.bytes += chunk.length;
-    if (this.bytes > this.limit) return done(new PayloadTooLarge(this.tooLarge));
-    this.hash.update(chunk);
-    done(null, chunk);
-  }
-}
-
-/** Stored files are read a segment at a time (one read per 1 MiB segment, not sixteen). */
-const readBytes = 1024 * 1024 + 64;
-
-/** The plaintext of a file kept as its chunks: each decrypted and verified in turn. */
-function plaintextOfParts(dir: string, parts: string[], dataKey: Buffer, fileId: string): Readable {
-  return Readable.from(
-    (async function* () {
-      for (const part of parts) {
-        const source = createReadStream(join(dir, part), { highWaterMark: readBytes });
-        try {
-          yield* source.pipe(new DecryptStream(dataKey, `${fileId}:${part}`)) as AsyncIterable<Buffer>;
-        } catch (error) {
-          if ((error as NodeJS.ErrnoException).code === "ENOENT") throw new IntegrityError("a part of the stored file is missing: the file was altered");
-          throw error;
-        }
-      }
-    })(),
-  );
-}
 
 /**
- * Shares of the collectivities: created over NATS by agents, filled over HTTP with an upload
- * link (in one request, or in chunks that survive a broken connection), downloaded by
- * recipients with their own links. Contents are encrypted at rest with one key per share,
- * wrapped by the collectivity's key; every step is in the share's audit chain.
+ * Shares of the collectivities, the service's use cases: created over NATS by agents, filled
+ * over HTTP with an upload link (in one request, or in chunks that survive a broken
+ * connection), downloaded by recipients with their own links. The files are kept by the
+ * `FileStore` (encrypted with one key per share, wrapped by the collectivity's key), every
+ * step is in the share's `AuditTrail`, what a share is at a moment is `share-state.ts`'s, and
+ * the time is the injected clock's.
  */
 export class Shares extends Repository<Share> {
-  private readonly audit;
-  private readonly downloads;
-  private readonly sessions;
-  private readonly master: Buffer;
+  private readonly audit: AuditTrail;
+  private readonly files: FileStore;
+  private readonly uploads: UploadReservations;
+  private readonly attempts: PasswordAttempts;
+  private readonly downloads: DownloadLedger;
+  /** Who ended each share: inserted once, so a share ends (and is recorded ending) once. */
+  private readonly closures;
 
   constructor(
     database: Database,
     private readonly settings: SesfSettings,
-    master: Buffer,
+    private readonly master: Buffer,
     private readonly metrics: ServiceMetrics,
     private readonly events: BusinessEvents,
     /** The collectivity's limits, read when they apply (they may change). */
     private readonly limitsOf: (collectivity: string) => Promise<Limits>,
+    private readonly passwords: PasswordHasher = new PasswordHasher(),
+    private readonly clock: Clock = systemClock,
   ) {
     super(database, "shares");
-    this.audit = database.collection<AuditEntry & { _id: string; collectivity: string }>("audit");
-    this.downloads = database.collection<Download>("downloads");
-    this.sessions = database.collection<UploadSession>("upload_sessions");
-    this.master = master;
+    this.audit = new AuditTrail(database, clock);
+    this.files = new FileStore(settings.SESF_STORAGE_DIR);
+    this.uploads = new UploadReservations(database, clock);
+    this.attempts = new PasswordAttempts(database, clock, { ...defaultAttemptPolicy, freeFailures: settings.SESF_PASSWORD_FREE_FAILURES, lockAfter: settings.SESF_PASSWORD_LOCK_AFTER });
+    this.downloads = new DownloadLedger(database, clock);
+    this.closures = database.collection<{ _id: string; state: ShareState; at: Date }>("share_closures");
   }
 
-  private dir(share: Pick<Share, "_id" | "collectivity">): string {
-    return join(this.settings.SESF_STORAGE_DIR, share.collectivity, share._id);
-  }
-
-  private async record(share: Pick<Share, "_id" | "collectivity">, event: AuditEntry["event"], detail: AuditEntry["detail"] = {}): Promise<void> {
-    const last = await this.audit.find({ shareId: share._id }).sort({ seq: -1 }).limit(1).next();
-    const entry = chain(last ?? undefined, { shareId: share._id, at: new Date().toISOString(), event, detail });
-    await this.audit.insertOne({ ...entry, _id: `${share._id}:${entry.seq}`, collectivity: share.collectivity });
+  private record(share: Pick<Share, "_id" | "collectivity">, event: AuditEntry["event"], detail: AuditEntry["detail"] = {}): Promise<AuditEntry> {
+    return this.audit.append(share, event, detail);
   }
 
   private links(recipients: { email: string }[], tokens: string[]) {
@@ -227,13 +158,13 @@ export class Shares extends Repository<Share> {
     if (id && (await this.collection.findOne({ _id: shareId }))) throw new Conflict(`share ${shareId} exists already`);
     const tokens = recipients.map(() => token());
     const upload = token();
-    const now = new Date();
+    const now = this.clock();
     const share: Share = {
       _id: shareId,
       collectivity,
       description: "",
       createdAt: now,
-      expiresAt: new Date(now.getTime() + days * 86_400_000),
+      expiresAt: daysAfter(now, days),
       wrappedKey: wrapKey(tenantKey(this.master, collectivity), randomBytes(32), shareId),
       uploadTokenHash: digest(upload),
       state: "open",
@@ -252,7 +183,7 @@ export class Shares extends Repository<Share> {
     share.description = request.description ?? "";
     share.owner = owner;
     if (request.downloadLimit) share.downloadLimit = request.downloadLimit;
-    if (request.password) share.passwordHash = await hashPassword(request.password);
+    if (request.password) share.passwordHash = await this.passwords.hash(request.password);
     await this.collection.insertOne(share);
     await this.record(share, "created", { by: whoIs(owner), recipients: share.recipients.length, expiresAt: share.expiresAt.toISOString(), password: share.passwordHash ? "yes" : "no" });
     this.metrics.businessCounter("mutualis_sesf_shares_created_total", "Shares created, per collectivity.").inc({ collectivity });
@@ -293,26 +224,28 @@ export class Shares extends Repository<Share> {
   async get(collectivity: string, id: string): Promise<Share> {
     const share = await this.collection.findOne({ _id: id, collectivity });
     if (!share) throw new NotFound(`no share ${id}`);
-    return this.current(share);
+    return this.withFiles(await this.current(share));
   }
 
   /** A collectivity's shares, narrowed by `filter` (the caller's own, see access.ts). */
-  list(collectivity: string, filter: Record<string, string> = {}): Promise<Share[]> {
-    return this.collection.find({ ...filter, collectivity }).sort({ createdAt: -1 }).toArray();
+  async list(collectivity: string, filter: Record<string, string> = {}): Promise<Share[]> {
+    const shares = await this.collection.find({ ...filter, collectivity }).sort({ createdAt: -1 }).toArray();
+    return Promise.all(shares.map((share) => this.withFiles(share)));
+  }
+
+  /** The share with its files: those kept in its slots, after those its record held before slots. */
+  private async withFiles(share: Share): Promise<Share> {
+    return { ...share, files: [...(share.files ?? []), ...(await this.uploads.files(share._id))] };
   }
 
   /** Per recipient: downloads completed, and attempts (started, refused over the limit included). */
-  async downloadsOf(share: Share): Promise<{ recipient: string; count: number; attempts: number }[]> {
-    const rows = await this.downloads.find({ shareId: share._id }).toArray();
-    return share.recipients.map((r) => {
-      const own = rows.filter((d) => d.email === r.email);
-      return { recipient: r.email, count: own.reduce((sum, d) => sum + (d.completed ?? 0), 0), attempts: own.reduce((sum, d) => sum + d.count, 0) };
-    });
+  downloadsOf(share: Share): Promise<{ recipient: string; count: number; attempts: number }[]> {
+    return this.downloads.perRecipient(share);
   }
 
   /** An open share past its expiry is expired and purged as soon as anyone looks at it. */
   private async current(share: Share): Promise<Share> {
-    if (share.state === "open" && share.expiresAt.getTime() <= Date.now()) {
+    if (share.state === "open" && stateAt(share, this.clock()) === "expired") {
       await this.close(share, "expired");
       return (await this.collection.findOne({ _id: share._id }))!;
     }
@@ -321,12 +254,19 @@ export class Shares extends Repository<Share> {
 
   /** Ends a share: its files are deleted and its key dropped, so nothing of it can be read again. */
   private async close(share: Share, state: Exclude<ShareState, "open">): Promise<void> {
-    const updated = await this.collection.updateOne({ _id: share._id, state: "open" }, { $set: { state, purgedAt: new Date() }, $unset: { wrappedKey: "" } });
-    await rm(this.dir(share), { recursive: true, force: true });
-    await this.sessions.deleteMany({ shareId: share._id });
-    if (updated.modifiedCount === 0) return;
+    let first = true;
+    try {
+      await this.closures.insertOne({ _id: share._id, state, at: this.clock() });
+    } catch (error) {
+      if ((error as { code?: number }).code !== 11000) throw error;
+      first = false;
+    }
+    if (first) await this.collection.updateOne({ _id: share._id }, { $set: { state, purgedAt: this.clock() }, $unset: { wrappedKey: "" } });
+    await this.files.purge(share);
+    await this.uploads.dropShare(share._id);
+    if (!first) return;
     if (state !== "revoked") await this.record(share, state);
-    await this.record(share, "purged", { files: share.files.length });
+    await this.record(share, "purged", { files: (await this.withFiles(share)).files.length });
   }
 
   async revoke(collectivity: string, id: string, by?: ShareOwner): Promise<Share> {
@@ -363,67 +303,76 @@ export class Shares extends Repository<Share> {
   }
 
   /** The share an upload link opens, if files may still be added to it, and its limits. */
-  private async uploadable(uploadToken: string): Promise<{ share: Share; limits: Limits }> {
+  private async uploadable(uploadToken: string): Promise<{ share: Share; limits: Limits; before: number }> {
     const found = await this.collection.findOne({ uploadTokenHash: digest(uploadToken) });
     if (!found) throw new NotFound("this upload link is not valid");
     const share = await this.current(found);
-    if (share.state !== "open" || !share.wrappedKey) throw new Gone(`this share is ${share.state}: nothing more can be uploaded`);
-    if (share.uploadsClosedAt) throw new Gone(share.guest ? "this invitation has been used: its files were sent" : "uploads to this share are closed");
-    if (share.uploadUntil && share.uploadUntil.getTime() <= Date.now()) throw new Gone("this invitation has expired");
-    return { share, limits: await this.limitsOf(share.collectivity) };
-  }
-
-  private checkRoom(share: Share, limits: Limits): void {
-    if (share.files.length >= limits.filesPerShare) throw new InvalidRequest(`a share may hold at most ${limits.filesPerShare} files for this collectivity`);
+    const refusal = uploadRefusal(share, this.clock());
+    if (refusal || !share.wrappedKey) throw new Gone(refusal ?? `this share is ${share.state}: nothing more can be uploaded`);
+    // Files its record held before slots count against its limit too.
+    return { share: await this.withFiles(share), limits: await this.limitsOf(share.collectivity), before: share.files?.length ?? 0 };
   }
 
   private dataKey(share: Share): Buffer {
     return unwrapKey(tenantKey(this.master, share.collectivity), share.wrappedKey!, share._id);
   }
 
-  /** Streams one file into the share behind an upload link, encrypting it on the way to disk. */
-  async upload(uploadToken: string, rawName: string, body: Readable, address = "unknown"): Promise<ShareFile> {
-    const { share, limits } = await this.uploadable(uploadToken);
-    this.checkRoom(share, limits);
-    return this.store(share, { id: randomUUID(), name: safeFileName(rawName) }, body, limits.fileBytes, address);
+  /**
+   * Streams one file into the share behind an upload link, encrypting it on the way to disk.
+   * It reserves its slot and its bytes first: `declared` (the request's length) when given,
+   * else the file limit.
+   */
+  async upload(uploadToken: string, rawName: string, body: Readable, address = "unknown", declared?: number): Promise<ShareFile> {
+    const { share, limits, before } = await this.uploadable(uploadToken);
+    if (declared !== undefined && declared > limits.fileBytes) throw new PayloadTooLarge(`a file may hold at most ${limits.fileBytes} bytes`);
+    const bytes = declared ?? limits.fileBytes;
+    const reservation = await this.uploads.reserve(share._id, limits, bytes, before);
+    let kept = false;
+    try {
+      const file = await this.store(share, reservation, { id: randomUUID(), name: safeFileName(rawName) }, body, bytes, address);
+      kept = true;
+      return file;
+    } catch (error) {
+      kept = error instanceof Infected;
+      throw error;
+    } finally {
+      await this.uploads.release(reservation, kept);
+    }
   }
 
   /**
    * Scans, hashes and encrypts a file into the share, then records it: a clean file is kept, an
    * infected one is refused and only its name and signature are kept (never its bytes).
    */
-  private async store(share: Share, file: { id: string; name: string }, body: Readable, limit: number, address: string, chunked?: { dir: string; parts: string[] }): Promise<ShareFile> {
-    await mkdir(this.dir(share), { recursive: true, mode: 0o700 });
-    const path = join(this.dir(share), file.id);
+  private async store(share: Share, reservation: Reservation, file: { id: string; name: string }, body: Readable, limit: number, address: string, chunked?: { session: string; parts: Part[] }): Promise<ShareFile> {
     const meter = new Meter(limit);
     const scan = this.settings.SESF_CLAMD_ADDRESS ? new ClamdScan(this.settings.SESF_CLAMD_ADDRESS) : undefined;
-    // A chunked file is on disk already, encrypted: it is read through once, to be measured,
-    // hashed and scanned whole, and then kept as it is.
-    const target = chunked
-      ? new Writable({ write: (_chunk, _encoding, done) => done() })
-      : [new EncryptStream(this.dataKey(share), file.id), createWriteStream(`${path}.partial`, { mode: 0o600 })];
     let verdict: ScanResult | undefined;
-    try {
-      await pipeline([body, meter, ...(scan ? [scan] : []), ...[target].flat()]);
+    const keep = async () => {
       verdict = await scan?.result;
-      if (verdict?.state === "failed") throw new Unavailable(`the antivirus could not scan the file (${verdict.reason}); try again`);
-      if (verdict?.state === "clean" || !verdict) await rename(chunked?.dir ?? `${path}.partial`, path);
+      if (verdict?.state === "failed") throw new Unavailable("the antivirus could not scan the file; try again", { cause: new Error(verdict.reason) });
+      return verdict?.state === "clean" || !verdict;
+    };
+    const source = [body, meter, ...(scan ? [scan] : [])];
+    try {
+      // A chunked file is on disk already, encrypted: it is read through once, to be measured,
+      // hashed and scanned whole, and then kept as it is.
+      if (chunked) await this.files.adoptParts(share, chunked.session, file.id, source, keep);
+      else await this.files.write(share, file.id, this.dataKey(share), source, keep);
     } catch (error) {
       scan?.abandon();
       throw error;
-    } finally {
-      await rm(`${path}.partial`, { force: true });
     }
     const stored: ShareFile = {
       ...file,
       size: meter.bytes,
       sha256: meter.hash.digest("hex"),
-      uploadedAt: new Date(),
+      uploadedAt: this.clock(),
       scan: verdict ? (verdict.state === "clean" ? "clean" : "infected") : "unscanned",
       ...(verdict?.state === "infected" ? { signature: verdict.signature } : {}),
-      ...(chunked && verdict?.state !== "infected" ? { parts: chunked.parts } : {}),
+      ...(chunked && verdict?.state !== "infected" ? { parts: chunked.parts.map((p) => p.file) } : {}),
     };
-    await this.collection.updateOne({ _id: share._id }, { $push: { files: stored } });
+    await this.uploads.keep(reservation, stored);
     if (verdict?.state === "infected") {
       // Kept in the share's record (the agent sees why), never on disk.
       await this.record(share, "infected", { file: stored.name, signature: verdict.signature });
@@ -437,17 +386,20 @@ export class Shares extends Repository<Share> {
 
   /** Starts a chunked upload of a file of `size` bytes; chunks then arrive in order, each retryable. */
   async startSession(uploadToken: string, rawName: string, size: number): Promise<UploadSession> {
-    const { share, limits } = await this.uploadable(uploadToken);
-    this.checkRoom(share, limits);
+    const { share, limits, before } = await this.uploadable(uploadToken);
     if (size > limits.fileBytes) throw new PayloadTooLarge(`a file may hold at most ${limits.fileBytes} bytes`);
-    const session: UploadSession = { _id: randomUUID(), shareId: share._id, name: safeFileName(rawName), size, offset: 0, parts: [], createdAt: new Date() };
-    await this.sessions.insertOne(session);
-    return session;
+    const reservation = await this.uploads.reserve(share._id, limits, size, before);
+    try {
+      return await this.uploads.startSession(share._id, safeFileName(rawName), size, reservation);
+    } catch (error) {
+      await this.uploads.release(reservation, false);
+      throw error;
+    }
   }
 
   async session(uploadToken: string, id: string): Promise<UploadSession> {
     const { share } = await this.uploadable(uploadToken);
-    const session = await this.sessions.findOne({ _id: id, shareId: share._id });
+    const session = await this.uploads.sessions.findOne({ _id: id, shareId: share._id });
     if (!session) throw new NotFound(`no upload ${id} for this link`);
     return session;
   }
@@ -460,42 +412,32 @@ export class Shares extends Repository<Share> {
    */
   async appendChunk(uploadToken: string, id: string, offset: number, body: Readable, address = "unknown"): Promise<{ session: UploadSession; file?: ShareFile }> {
     const { share, limits } = await this.uploadable(uploadToken);
-    const session = await this.sessions.findOne({ _id: id, shareId: share._id });
+    const session = await this.uploads.sessions.findOne({ _id: id, shareId: share._id });
     if (!session) throw new NotFound(`no upload ${id} for this link`);
     if (offset !== session.offset) throw new OffsetMismatch(session.offset);
     const room = Math.min(this.settings.SESF_CHUNK_BYTES, session.size - offset);
-    const dir = join(this.dir(share), "sessions", id);
-    await mkdir(dir, { recursive: true, mode: 0o700 });
-    const part = `${offset}.${randomUUID()}`;
-    const meter = new Meter(room, `a chunk may hold at most ${room} bytes here (the file's remaining bytes, and SESF_CHUNK_BYTES)`);
-    try {
-      await pipeline([body, meter, new EncryptStream(this.dataKey(share), `${id}:${part}`), createWriteStream(join(dir, `${part}.partial`), { mode: 0o600 })]);
-      if (meter.bytes === 0) throw new InvalidRequest("a chunk must hold at least one byte");
-      await rename(join(dir, `${part}.partial`), join(dir, part));
-    } finally {
-      await rm(join(dir, `${part}.partial`), { force: true });
-    }
+    const { part, bytes } = await this.files.writeChunk(share, id, offset, this.dataKey(share), body, room);
     // Two chunks sent at once for the same offset: only one is kept.
-    const next = await this.sessions.findOneAndUpdate(
-      { _id: id, offset },
-      { $set: { offset: offset + meter.bytes }, $push: { parts: { offset, bytes: meter.bytes, file: part } } },
-      { returnDocument: "after" },
-    );
-    if (!next) {
-      await rm(join(dir, part), { force: true });
-      throw new OffsetMismatch((await this.sessions.findOne({ _id: id }))?.offset ?? offset);
+    if (!(await this.uploads.addPart(session, { offset, bytes, file: part }))) {
+      await this.files.removeChunk(share, id, part);
+      throw new OffsetMismatch((await this.uploads.sessions.findOne({ _id: id }))?.offset ?? offset);
     }
+    const next: UploadSession = { ...session, offset: offset + bytes };
     if (next.offset < next.size) return { session: next };
-    this.checkRoom((await this.collection.findOne({ _id: share._id }))!, limits);
-    const parts = next.parts.map((p) => p.file);
+    let kept = false;
     try {
-      const file = await this.store(share, { id, name: next.name }, plaintextOfParts(dir, parts, this.dataKey(share), id), limits.fileBytes, address, { dir, parts });
+      if (!next.reservation) throw new Gone("this upload was started before this version of the service: start it again");
+      const parts = await this.uploads.partsOf(next);
+      const plaintext = this.files.sessionPlaintext(share, id, parts.map((p) => p.file), this.dataKey(share));
+      const file = await this.store(share, next.reservation, { id, name: next.name }, plaintext, limits.fileBytes, address, { session: id, parts });
+      kept = true;
       return { session: next, file };
+    } catch (error) {
+      kept = error instanceof Infected;
+      throw error;
     } finally {
-      await rm(dir, { recursive: true, force: true });
-      // The sessions directory goes with its last session; another one in progress keeps it.
-      await rmdir(join(this.dir(share), "sessions")).catch(() => undefined);
-      await this.sessions.deleteOne({ _id: id });
+      await this.files.removeSession(share, id);
+      await this.uploads.end(next, kept);
     }
   }
 
@@ -506,57 +448,58 @@ export class Shares extends Repository<Share> {
   async closeUploads(uploadToken: string, address = "unknown"): Promise<Share> {
     const { share } = await this.uploadable(uploadToken);
     if (share.guest && share.files.filter((f) => f.scan !== "infected").length === 0) throw new InvalidRequest("nothing was uploaded yet: send at least one file before closing");
-    const now = new Date();
-    const expiresAt = share.keepDays ? new Date(now.getTime() + share.keepDays * 86_400_000) : share.expiresAt;
+    const now = this.clock();
+    const expiresAt = expiryOnClose(share, now);
     const closed = await this.collection.findOneAndUpdate(
       { _id: share._id, state: "open", uploadsClosedAt: { $exists: false } },
       { $set: { uploadsClosedAt: now, expiresAt } },
       { returnDocument: "after" },
     );
     if (!closed) throw new Gone("uploads to this share are closed");
-    const abandoned = await this.sessions.countDocuments({ shareId: share._id });
-    await this.sessions.deleteMany({ shareId: share._id });
-    await rm(join(this.dir(share), "sessions"), { recursive: true, force: true });
-    await this.record(share, "uploads-closed", { files: closed.files.length, address, expiresAt: expiresAt.toISOString(), ...(abandoned ? { abandoned } : {}), ...(share.guest ? { by: share.guest.email } : {}) });
-    return closed;
+    const files = (await this.withFiles(closed)).files;
+    const sessions = await this.uploads.sessions.find({ shareId: share._id }).toArray();
+    for (const session of sessions) await this.uploads.end(session, false);
+    await this.files.removeSessions(share);
+    await this.record(share, "uploads-closed", { files: files.length, address, expiresAt: expiresAt.toISOString(), ...(sessions.length ? { abandoned: sessions.length } : {}), ...(share.guest ? { by: share.guest.email } : {}) });
+    return { ...closed, files };
   }
 
   /**
    * The share and recipient a link opens. An unknown link, a missing or wrong password and a
    * revoked recipient all get the same answer, so nobody learns whether a share exists; an
-   * expired or ended share answers 410 Gone.
+   * expired or ended share answers 410 Gone. Wrong passwords are limited per link and per
+   * address (see passwords.ts); a link locked by them is recorded in the share's trail.
    */
-  async open(linkToken: string, password: string | undefined): Promise<{ share: Share; recipient: Recipient }> {
-    const found = await this.collection.findOne({ "recipients.tokenHash": digest(linkToken) });
-    const recipient = found?.recipients.find((r) => r.tokenHash === digest(linkToken));
+  async open(linkToken: string, password: string | undefined, address = "unknown"): Promise<{ share: Share; recipient: Recipient }> {
+    const tokenHash = digest(linkToken);
+    const found = await this.collection.findOne({ "recipients.tokenHash": tokenHash });
+    const recipient = found?.recipients.find((r) => r.tokenHash === tokenHash);
     if (!found || !recipient || recipient.revoked) throw new Forbidden(closed);
-    if (found.passwordHash && !(password && (await verifyPassword(password, found.passwordHash)))) throw new Forbidden(closed);
+    if (found.passwordHash) {
+      if (!password) throw new Forbidden(closed);
+      const stored = found.passwordHash;
+      const { ok, locked } = await this.attempts.attempt(tokenHash, address, () => this.passwords.verify(password, stored));
+      if (locked) await this.record(found, "password-locked", { recipient: recipient.email, address });
+      if (!ok) throw new Forbidden(closed);
+    }
     const share = await this.current(found);
-    if (share.state !== "open") throw new Gone(`this share has ${share.state === "exhausted" ? "been downloaded as many times as allowed" : share.state === "expired" ? "expired" : "been withdrawn"}; its content is deleted`);
-    return { share, recipient };
+    if (share.state !== "open") throw new Gone(endedMessage(share.state));
+    return { share: await this.withFiles(share), recipient };
   }
 
   /** Streams a file to a recipient, decrypting as it goes; counted when it starts and when it completes. */
   async download(linkToken: string, password: string | undefined, fileId: string, address: string, start: (file: ShareFile) => Writable): Promise<void> {
-    const { share, recipient } = await this.open(linkToken, password);
+    const { share, recipient } = await this.open(linkToken, password, address);
     const file = share.files.find((f) => f.id === fileId);
     if (!file) throw new NotFound(`no file ${fileId} in this share`);
     if (file.scan === "infected") throw new Conflict(`the file ${file.name} is infected (${file.signature ?? "virus"}) and is never served`);
     // The download is counted before a byte is sent: a client that has every byte may not wait
     // for the response's end, and two downloads at once must not both pass the limit.
-    const counted = await this.downloads.findOneAndUpdate(
-      { _id: `${share._id}:${recipient.email}:${fileId}` },
-      { $inc: { count: 1 }, $set: { shareId: share._id, email: recipient.email, fileId } },
-      { upsert: true, returnDocument: "after" },
-    );
-    if (share.downloadLimit && (counted?.count ?? 1) > share.downloadLimit) throw new Gone("this file has been downloaded as many times as allowed");
-    const dataKey = this.dataKey(share);
-    const path = join(this.dir(share), file.id);
-    await stat(path);
+    const counted = await this.downloads.start(share._id, recipient.email, fileId, share.downloadLimit);
+    if (!counted) throw new Gone("this file has been downloaded as many times as allowed");
     // The first segment is checked before anything is sent: a file altered at its start gets an
     // error status, never bytes; one altered later ends the response before its Content-Length.
-    const decrypt = file.parts ? plaintextOfParts(path, file.parts, dataKey, file.id) : createReadStream(path, { highWaterMark: readBytes }).pipe(new DecryptStream(dataKey, file.id));
-    const chunks = decrypt[Symbol.asyncIterator]();
+    const chunks = (await this.files.plaintext(share, file, this.dataKey(share)))[Symbol.asyncIterator]();
     const first = await chunks.next();
     const out = start(file);
     await pipeline(
@@ -567,7 +510,7 @@ export class Shares extends Repository<Share> {
       out,
       { end: false },
     );
-    await this.downloads.updateOne({ _id: counted!._id }, { $inc: { completed: 1 } });
+    await this.downloads.complete(counted);
     // Purged if that was the last allowed download, before the response ends.
     await this.record(share, "downloaded", { recipient: recipient.email, file: file.name, address });
     this.metrics.businessCounter("mutualis_sesf_downloads_total", "Files downloaded by recipients, per collectivity.").inc({ collectivity: share.collectivity });
@@ -576,24 +519,34 @@ export class Shares extends Repository<Share> {
   }
 
   /** Every active recipient has downloaded every file as many times as allowed. */
-  private async exhausted(share: Share): Promise<boolean> {
-    const rows = await this.downloads.find({ shareId: share._id }).toArray();
-    const count = (email: string, fileId: string) => rows.find((d) => d.email === email && d.fileId === fileId)?.count ?? 0;
-    const served = share.files.filter((f) => f.scan !== "infected");
-    return share.recipients.filter((r) => !r.revoked).every((r) => served.every((f) => count(r.email, f.id) >= share.downloadLimit!));
+  private exhausted(share: Share): Promise<boolean> {
+    const served = share.files.filter((f) => f.scan !== "infected").map((f) => f.id);
+    const active = share.recipients.filter((r) => !r.revoked).map((r) => r.email);
+    return this.downloads.exhausted(share._id, active, served, share.downloadLimit!);
   }
 
   /** The share's audit trail and whether its chain is intact. */
   async trail(collectivity: string, id: string) {
     await this.get(collectivity, id);
-    const entries = (await this.audit.find({ shareId: id }).sort({ seq: 1 }).toArray()).map(({ _id, collectivity: _c, ...entry }) => entry as AuditEntry);
-    return { entries, verification: verifyChain(entries) };
+    return this.audit.read(id);
   }
 
-  /** Ends every open share past its expiry; run periodically. */
+  /** Ends every open share past its expiry, and abandons uploads idle too long; run periodically. */
   async expireDue(): Promise<number> {
-    const due = await this.collection.find({ state: "open", expiresAt: { $lte: new Date() } }).toArray();
+    const now = this.clock();
+    const due = await this.collection.find({ state: "open", expiresAt: { $lte: now } }).toArray();
     for (const share of due) await this.close(share, "expired");
+    const idle = await this.uploads.idleSince(new Date(now.getTime() - this.settings.SESF_UPLOAD_IDLE_HOURS * 3_600_000));
+    for (const session of idle) {
+      const share = await this.collection.findOne({ _id: session.shareId });
+      if (share) await this.files.removeSession(share, session._id);
+      await this.uploads.end(session, false);
+    }
     return due.length;
+  }
+
+  /** Stops the password checker's thread. */
+  stop(): Promise<void> {
+    return this.passwords.close();
   }
 }
