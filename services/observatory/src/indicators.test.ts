@@ -60,6 +60,16 @@ describe("the observatory's indicators", () => {
     expect(csv).not.toContain("partFacturesElectroniques");
   });
 
+  it("when a name would start a spreadsheet formula, then the CSV writes it as text", () => {
+    const r = report();
+    const names = ["=HYPERLINK(\"http://x\")", "+33 Rennes", "-2+3", "@SUM(A1)", "\t=1", "Rennes"];
+    const rows = names.map((displayName) => {
+      r.collectivities[0]!.displayName = displayName;
+      return toCsv(r).split("\r\n")[1]!.split(";")[1];
+    });
+    expect(rows).toEqual(['"\'=HYPERLINK(""http://x"")"', "'+33 Rennes", "'-2+3", "'@SUM(A1)", "'\t=1", "Rennes"]);
+  });
+
   it("when a name holds markup, then the page shows it as text", () => {
     expect(escapeHtml(`<script>alert("x")</script>`)).toBe("&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;");
     const r = report();

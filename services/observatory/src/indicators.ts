@@ -329,12 +329,21 @@ export function formatValue(value: Value, unit: Unit): string {
   }
 }
 
-/** The report as CSV for a French spreadsheet: semicolons, decimal commas, UTF-8 with BOM. */
+/**
+ * A text cell a spreadsheet shows as text: one that would start a formula (=, +, -, @, or a
+ * tab or carriage return before one) is prefixed with an apostrophe, as OWASP advises.
+ */
+export function neutralised(text: string): string {
+  return /^[=+\-@\t\r]/.test(text) ? `'${text}` : text;
+}
+
+/** The report as CSV for a French spreadsheet: semicolons, decimal commas, UTF-8 with BOM; names never formulas. */
 export function toCsv(report: Report): string {
   const measured = report.indicators.filter((i) => i.measured);
   const cell = (text: string) => (/[;"\n\r]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text);
+  const text = (value: string) => cell(neutralised(value));
   const decimal = (v: Value) => (v === null ? "" : String(Math.round(v * 1000) / 1000).replace(".", ","));
   const header = ["collectivite", "nom", "categorie", "departement", ...measured.map((i) => i.key)];
-  const lines = report.collectivities.map((r) => [r.name, r.displayName, r.category, r.departement, ...measured.map((i) => decimal(r.values[i.key] ?? null))].map(cell).join(";"));
+  const lines = report.collectivities.map((r) => [...[r.name, r.displayName, r.category, r.departement].map(text), ...measured.map((i) => cell(decimal(r.values[i.key] ?? null)))].join(";"));
   return `\uFEFF${[header.join(";"), ...lines].join("\r\n")}\r\n`;
 }
