@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { isValidSiren, validateCollectivitySpec, validateServiceInstanceSpec, ValidationError } from "./validate.ts";
+import { isValidSiren, validateCollectivitySpec, validateSecureShareSpec, validateServiceInstanceSpec, ValidationError } from "./validate.ts";
 
 describe("isValidSiren", () => {
   it.each([
@@ -45,6 +45,23 @@ describe("validateCollectivitySpec", () => {
     expect(() => validateCollectivitySpec({ ...rennes, administrators: { users: ["system:admin"] } })).toThrow(/system:admin/);
     expect(validateCollectivitySpec({ ...rennes, administrators: { users: ["dsi@ville-rennes.example"] } }).administrators?.users).toEqual(["dsi@ville-rennes.example"]);
   });
+
+  it("when the name holds a control character, then it is refused; accents and apostrophes are kept", () => {
+    expect(() => validateCollectivitySpec({ ...rennes, displayName: "Rennes\nAdmin" })).toThrow(/displayName: must not contain control characters/);
+    expect(() => validateCollectivitySpec({ ...rennes, displayName: "Rennes\u007f" })).toThrow(/control characters/);
+    expect(validateCollectivitySpec({ ...rennes, displayName: "Communauté de communes du Pays d'Iroise" }).displayName).toBe("Communauté de communes du Pays d'Iroise");
+  });
+});
+
+describe("validateSecureShareSpec", () => {
+  const share = { recipients: [{ email: "titulaire@entreprise.example" }] };
+  it.each(["database", "nats-credentials", "marche-links"])("when the password is in the platform's Secret %s, then it is refused", (name) => {
+    expect(() => validateSecureShareSpec({ ...share, passwordSecretRef: { name } })).toThrow(/passwordSecretRef.name: names a Secret the platform manages/);
+  });
+
+  it("when the password is in a Secret of the collectivity's own, then it is accepted", () => {
+    expect(validateSecureShareSpec({ ...share, passwordSecretRef: { name: "mot-de-passe-marche" } }).passwordSecretRef).toEqual({ name: "mot-de-passe-marche", key: "password" });
+  });
 });
 
 describe("validateServiceInstanceSpec", () => {
@@ -54,5 +71,10 @@ describe("validateServiceInstanceSpec", () => {
 
   it("when only the service is given, then plan and tenancy take their defaults", () => {
     expect(validateServiceInstanceSpec({ service: "actes" })).toEqual({ service: "actes", plan: "standard", tenancy: "shared" });
+  });
+
+  it("when the settings are too many or too large, then they are refused", () => {
+    expect(() => validateServiceInstanceSpec({ service: "sesf", settings: Object.fromEntries(Array.from({ length: 33 }, (_, i) => [`s${i}`, 1])) })).toThrow(/settings: must NOT have more than 32 properties/);
+    expect(() => validateServiceInstanceSpec({ service: "sesf", settings: { note: "x".repeat(9000) } })).toThrow(/settings: must hold at most 8192 bytes/);
   });
 });

@@ -1,6 +1,6 @@
 import { Ajv, type ErrorObject, type ValidateFunction } from "ajv";
 import type { CollectivitySpec, SecureShareSpec, ServiceInstanceSpec } from "./generated/types.ts";
-import { collectivity, secureShare, serviceInstance, type ResourceDefinition } from "./schema/index.ts";
+import { collectivity, maxSettingsBytes, platformSecrets, secureShare, serviceInstance, type ResourceDefinition } from "./schema/index.ts";
 
 /**
  * Validators built from the same schemas as the CRDs. They check what OpenAPI checks (types,
@@ -68,14 +68,26 @@ function specValidator<T>(definition: ResourceDefinition, extra: (spec: T) => st
   };
 }
 
+/** What the API server's CEL rule `printable` refuses, said the same way. */
+// eslint-disable-next-line no-control-regex -- control characters are what it finds
+const controlCharacters = /[\u0000-\u001f\u007f]/;
+
 export const validateCollectivitySpec = specValidator<CollectivitySpec>(collectivity, (spec) => [
+  ...(controlCharacters.test(spec.displayName) ? ["displayName: must not contain control characters (line breaks, tabs…)"] : []),
   ...(isValidSiren(spec.siren) ? [] : ["siren: this is not a valid SIREN: its check digit (Luhn) does not match"]),
   ...[...(spec.administrators?.users ?? []), ...(spec.administrators?.groups ?? [])]
     .filter((name) => name.startsWith("system:"))
     .map((name) => `administrators: ${name}: system: names are the cluster's own, never a collectivity's administrators`),
 ]);
-export const validateServiceInstanceSpec = specValidator<ServiceInstanceSpec>(serviceInstance);
-export const validateSecureShareSpec = specValidator<SecureShareSpec>(secureShare);
+export const validateServiceInstanceSpec = specValidator<ServiceInstanceSpec>(serviceInstance, (spec) =>
+  spec.settings && Buffer.byteLength(JSON.stringify(spec.settings)) > maxSettingsBytes ? [`settings: must hold at most ${maxSettingsBytes} bytes (as JSON)`] : [],
+);
+export const validateSecureShareSpec = specValidator<SecureShareSpec>(secureShare, (spec) => [
+  ...spec.recipients.filter((r) => r.name && controlCharacters.test(r.name)).map((r) => `recipients: ${r.email}: name: must not contain control characters (line breaks, tabs…)`),
+  ...(spec.passwordSecretRef && ((platformSecrets as readonly string[]).includes(spec.passwordSecretRef.name) || spec.passwordSecretRef.name.endsWith("-links"))
+    ? ["passwordSecretRef.name: names a Secret the platform manages (nats-credentials, database, <share>-links): name a Secret of your own"]
+    : []),
+]);
 
 /**
  * The département of a public body, read from its SIREN (21/22/23/24/25 + two département

@@ -37,6 +37,7 @@ export const reasons = {
   suspended: "Suspended",
   quotaInvalid: "QuotaInvalid",
   unknownZone: "UnknownZone",
+  sirenInUse: "SirenInUse",
   messagingUnavailable: "MessagingUnavailable",
   databaseUnavailable: "DatabaseUnavailable",
   deleting: "Deleting",

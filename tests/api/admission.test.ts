@@ -45,6 +45,9 @@ describe("admission of Mutualis resources", () => {
     ["a zero memory quota", { quota: { memory: "0" } }, "spec.quota.memory: Invalid value: \"0\": must be greater than zero"],
     ["an unknown deletion policy", { deletionPolicy: "Drop" }, 'spec.deletionPolicy: Unsupported value: "Drop": supported values: "Retain", "Delete"'],
     ["a negative population", { population: -4 }, "spec.population: Invalid value: -4: spec.population in body should be greater than or equal to 0"],
+    ["a line break in its name", { displayName: "Ville de Rennes\nAdministrateur : oui" }, "Administrateur : oui\": must not contain control characters (line breaks, tabs…)"],
+    ["a control character in its name", { displayName: "Rennes\u001b[31m" }, "must not contain control characters"],
+    ["a system: administrator", { administrators: { users: ["system:admin"] } }, "system: names are the cluster's own"],
   ])("when a Collectivity has %s, then it is refused saying so", async (_case, change, message) => {
     expect(await admission(collectivityManifest({ ...valid, ...change }))).toContain(message);
   });
@@ -82,6 +85,11 @@ describe("admission of Mutualis resources", () => {
     ["an unknown service", { service: "bingo" }, 'spec.service: Unsupported value: "bingo": supported values: "actes", "helios"'],
     ["replicas on a shared instance", { service: "actes", replicas: 2 }, "replicas can only be set when tenancy is dedicated"],
     ["an unknown plan", { service: "actes", plan: "huge" }, 'spec.plan: Unsupported value: "huge"'],
+    [
+      "33 settings",
+      { service: "sesf", settings: Object.fromEntries(Array.from({ length: 33 }, (_, i) => [`s${i}`, 1])) },
+      "spec.settings: Too many: 33: must have at most 32 items",
+    ],
   ])("when a ServiceInstance has %s, then it is refused saying so", async (_case, spec, message) => {
     expect(await admission({ apiVersion: "mutualis.fr/v1alpha1", kind: "ServiceInstance", metadata: { name: "si", namespace: "default" }, spec } as KubernetesObject)).toContain(message);
   });
@@ -91,6 +99,10 @@ describe("admission of Mutualis resources", () => {
     ["a recipient without an e-mail address", { recipients: [{ email: "mairie" }] }, "must be an e-mail address"],
     ["the same recipient twice", { recipients: [{ email: "a@b.fr" }, { email: "a@b.fr" }] }, "Duplicate value"],
     ["an expiry of 90 days", { recipients: [{ email: "a@b.fr" }], expiryDays: 90 }, "spec.expiryDays in body should be less than or equal to 30"],
+    ["a recipient's name with a line break", { recipients: [{ email: "a@b.fr", name: "Titulaire\r\nBcc: x@y.fr" }] }, "must not contain control characters"],
+    ["its password in the tenant's database Secret", { recipients: [{ email: "a@b.fr" }], passwordSecretRef: { name: "database", key: "MONGODB_URI" } }, "names a Secret the platform manages"],
+    ["its password in the NATS credentials", { recipients: [{ email: "a@b.fr" }], passwordSecretRef: { name: "nats-credentials" } }, "names a Secret the platform manages"],
+    ["its password in another share's links", { recipients: [{ email: "a@b.fr" }], passwordSecretRef: { name: "marche-voirie-links" } }, "name a Secret of your own"],
   ])("when a SecureShare has %s, then it is refused saying so", async (_case, spec, message) => {
     expect(await admission({ apiVersion: "mutualis.fr/v1alpha1", kind: "SecureShare", metadata: { name: "share", namespace: "default" }, spec } as KubernetesObject)).toContain(message);
   });

@@ -247,6 +247,27 @@ describe("a Collectivity becomes an isolated tenant", () => {
     }
   });
 
+  it("when a second Collectivity declares a SIREN already in use, then it is not provisioned and its status says which holds it", async () => {
+    const name = "t-rennes-bis";
+    await objects.create(collectivityManifest({ name, siren: rennes.siren }));
+    try {
+      const object = await waitForReady(kc, name, "False", "SirenInUse");
+      const ready = object.status?.conditions?.find((c) => c.type === "Ready");
+      expect(ready?.message).toBe(
+        "NamespaceReady: SIREN 213502388 is already the tenant of Collectivity t-rennes: one legal entity is one tenant, so nothing is created for this one; delete it, or correct its SIREN by creating it again",
+      );
+      // Nothing of a tenant was made for it.
+      await expect(core.readNamespace({ name: `coll-${name}` })).rejects.toMatchObject({ code: 404 });
+      expect(object.status).not.toHaveProperty("natsAccount");
+      expect(object.status).not.toHaveProperty("database");
+      // The holder is untouched.
+      expect((await waitForReady(kc, rennes.name)).status?.conditions?.find((c) => c.type === "Ready")?.status).toBe("True");
+    } finally {
+      await deleteCollectivity(kc, name);
+      await waitForGone(kc, name);
+    }
+  });
+
   it("when the operator's secrets are read, then the tenant namespace holds creds but never the account's keys", async () => {
     const secrets = await core.listNamespacedSecret({ namespace: "coll-t-rennes" });
     const keys = secrets.items.flatMap((s) => Object.keys(s.data ?? {}));

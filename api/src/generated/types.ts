@@ -89,7 +89,7 @@ export interface ServiceInstanceSpec {
   tenancy?: "shared" | "dedicated";
   /** Number of pods of a dedicated service. */
   replicas?: number;
-  /** Service-specific settings, as documented by each service. */
+  /** Service-specific settings, as documented by each service: at most 32 of them, 8192 bytes in all. */
   settings?: Record<string, unknown>;
 }
 
@@ -145,7 +145,7 @@ export interface SecureShareSpec {
   downloadLimit?: number;
   /** A Secret in the same namespace holding the password recipients must give; no password when left out. */
   passwordSecretRef?: {
-    /** Name of the Secret. */
+    /** Name of the Secret; never one the platform manages (nats-credentials, database, <share>-links). */
     name: string;
     /** Key in the Secret that holds the password. */
     key?: string;

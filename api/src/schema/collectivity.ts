@@ -1,5 +1,5 @@
 import { ageColumn, readyColumn, reasonColumn, type ResourceDefinition } from "./crd.ts";
-import { array, boolean, enumeration, immutable, integer, object, quantity, resourceStatus, string, type CelRule } from "./dsl.ts";
+import { array, boolean, enumeration, immutable, integer, object, printable, quantity, resourceStatus, string, type CelRule } from "./dsl.ts";
 
 export const collectivityCategories = ["commune", "epci", "departement", "region", "syndicat", "other"] as const;
 export const deletionPolicies = ["Retain", "Delete"] as const;
@@ -50,6 +50,7 @@ export const collectivity: ResourceDefinition = {
       displayName: string("The collectivity's name as its agents and citizens know it, e.g. \"Ville de Rennes\".", {
         minLength: 1,
         maxLength: 200,
+        "x-kubernetes-validations": printable,
       }),
       siren: immutable(
         string("The collectivity's SIREN number (9 digits with a Luhn check digit), as registered by INSEE.", {

@@ -80,9 +80,12 @@ export function map(description: string, values: Schema, extra: Extra = {}): Sch
 }
 
 /** Free-form settings kept as given (service-specific configuration). */
-export function freeForm(description: string): Schema {
-  return { type: "object", description, "x-kubernetes-preserve-unknown-fields": true };
+export function freeForm(description: string, options: { maxProperties?: number } = {}): Schema {
+  return { type: "object", description, "x-kubernetes-preserve-unknown-fields": true, ...options };
 }
+
+/** Text shown to people (a name, a label): printable characters only, never a line break or a control character. */
+export const printable: CelRule[] = [{ rule: "!self.matches('[\\\\x00-\\\\x1f\\\\x7f]')", message: "must not contain control characters (line breaks, tabs…)" }];
 
 /** A Kubernetes resource quantity ("500m", "2", "4Gi"), checked by the API server's CEL library. */
 export function quantity(description: string): Schema {

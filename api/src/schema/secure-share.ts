@@ -1,5 +1,14 @@
 import { ageColumn, readyColumn, reasonColumn, type ResourceDefinition } from "./crd.ts";
-import { array, enumeration, integer, object, resourceStatus, string } from "./dsl.ts";
+import { array, enumeration, integer, object, printable, resourceStatus, string, type CelRule } from "./dsl.ts";
+
+/** The Secrets the platform keeps in a tenant's namespace: never a share's password. */
+export const platformSecrets = ["nats-credentials", "database"] as const;
+const platformSecretRules: CelRule[] = [
+  {
+    rule: `!(self in [${platformSecrets.map((name) => `'${name}'`).join(", ")}]) && !self.endsWith('-links')`,
+    message: "names a Secret the platform manages (nats-credentials, database, <share>-links): name a Secret of your own",
+  },
+];
 
 export const shareStates = ["Pending", "Ready", "Expired", "Revoked", "Failed"] as const;
 
@@ -27,7 +36,7 @@ export const secureShare: ResourceDefinition = {
                 { rule: "self.matches('^[^@\\\\s]+@[^@\\\\s]+\\\\.[^@\\\\s]+$')", message: "must be an e-mail address such as agent@mairie-rennes.fr" },
               ],
             }),
-            name: string("The recipient's name, shown in the audit trail.", { maxLength: 200 }),
+            name: string("The recipient's name, shown in the audit trail.", { maxLength: 200, "x-kubernetes-validations": printable }),
           },
           { required: ["email"] },
         ),
@@ -41,7 +50,11 @@ export const secureShare: ResourceDefinition = {
       passwordSecretRef: object(
         "A Secret in the same namespace holding the password recipients must give; no password when left out.",
         {
-          name: string("Name of the Secret.", { minLength: 1, maxLength: 253 }),
+          name: string("Name of the Secret; never one the platform manages (nats-credentials, database, <share>-links).", {
+            minLength: 1,
+            maxLength: 253,
+            "x-kubernetes-validations": platformSecretRules,
+          }),
           key: string("Key in the Secret that holds the password.", { default: "password", minLength: 1, maxLength: 253 }),
         },
         { required: ["name"] },
@@ -71,7 +84,8 @@ export const secureShare: ResourceDefinition = {
   }),
   printerColumns: [
     { name: "State", type: "string", jsonPath: ".status.state", description: "Where the share is in its life." },
-    { name: "Expires", type: "date", jsonPath: ".status.expiresAt", description: "When the links expire." },
+    // A string, not a date: kubectl shows a date as an age, which a time still to come does not have.
+    { name: "Expires", type: "string", jsonPath: ".status.expiresAt", description: "When the links expire." },
     { name: "Files", type: "integer", jsonPath: ".status.files", description: "Files uploaded." },
     readyColumn,
     reasonColumn,

@@ -1,6 +1,10 @@
 import { ageColumn, readyColumn, reasonColumn, type ResourceDefinition } from "./crd.ts";
 import { enumeration, freeForm, immutable, integer, object, resourceStatus, string } from "./dsl.ts";
 
+/** How much a ServiceInstance may say to its service: settings are a few limits and names, never data. */
+export const maxSettingsProperties = 32;
+export const maxSettingsBytes = 8192;
+
 /** The services of the catalogue (SPEC.md, "The platform's services"). */
 export const serviceNames = ["actes", "helios", "parapheur", "marketplace", "sesf", "ipl", "invoices", "identity"] as const;
 export const plans = ["small", "standard", "large"] as const;
@@ -34,7 +38,9 @@ export const serviceInstance: ResourceDefinition = {
         { default: "shared" },
       ),
       replicas: integer("Number of pods of a dedicated service.", { minimum: 1, maximum: 10 }),
-      settings: freeForm("Service-specific settings, as documented by each service."),
+      settings: freeForm(`Service-specific settings, as documented by each service: at most ${maxSettingsProperties} of them, ${maxSettingsBytes} bytes in all.`, {
+        maxProperties: maxSettingsProperties,
+      }),
     },
     {
       required: ["service"],

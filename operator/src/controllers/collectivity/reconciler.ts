@@ -135,7 +135,15 @@ export class CollectivityReconciler implements Reconciler {
 
     let natsAccount = current.status?.natsAccount;
     let database = current.status?.database;
-    if (!this.deps.zones().has(spec.zone)) {
+    const holder = this.sirenHolder(current, spec.siren);
+    if (holder) {
+      steps.set(conditionTypes.namespaceReady, {
+        type: conditionTypes.namespaceReady,
+        status: "False",
+        reason: reasons.sirenInUse,
+        message: `SIREN ${spec.siren} is already the tenant of Collectivity ${holder}: one legal entity is one tenant, so nothing is created for this one; delete it, or correct its SIREN by creating it again`,
+      });
+    } else if (!this.deps.zones().has(spec.zone)) {
       const known = [...this.deps.zones()].sort().join(", ");
       steps.set(conditionTypes.namespaceReady, {
         type: conditionTypes.namespaceReady,
@@ -209,7 +217,23 @@ export class CollectivityReconciler implements Reconciler {
     await this.recordTransitions(current, ready);
     await writeStatus(this.deps.client, resourceTypes.Collectivity, current, status);
     if (failures.length > 0) throw failures[0];
-    return undefined;
+    // Looked at again while refused: the holder may go.
+    return holder ? { requeueAfterMs: 30_000 } : undefined;
+  }
+
+  /**
+   * The Collectivity that holds this SIREN, when it is another: the oldest (then the first by
+   * name) of those that declare it and are not being deleted. Two created at the same moment
+   * are told apart the same way by every reconcile, so exactly one is provisioned.
+   */
+  private sirenHolder(current: Collectivity, siren: string): string | undefined {
+    const key = (c: Collectivity) => `${c.metadata?.creationTimestamp ? new Date(c.metadata.creationTimestamp).toISOString() : ""}\u0000${c.metadata?.name ?? ""}`;
+    const holders = this.deps.collectivities
+      .list()
+      .filter((c) => c.spec?.siren === siren && !c.metadata?.deletionTimestamp)
+      .sort((a, b) => key(a).localeCompare(key(b)));
+    const first = holders[0]?.metadata?.name;
+    return first && first !== current.metadata?.name ? first : undefined;
   }
 
   private readiness(name: string, spec: CollectivitySpec, steps: Map<string, ConditionUpdate>, failures: unknown[]): ConditionUpdate {

@@ -32,6 +32,7 @@ interface ShareView {
 }
 
 interface Secret extends KubernetesObject {
+  type?: string;
   data?: Record<string, string>;
 }
 
@@ -44,6 +45,9 @@ export interface SecureShareReconcilerDeps {
   readonly token?: Pick<PlatformToken, "token">;
   readonly now?: () => Date;
 }
+
+/** The answer about a password Secret the operator refuses to read. */
+const refusedSecret = Symbol("refused");
 
 export function linksSecretName(share: SecureShare): string {
   return `${share.metadata!.name}-links`;
@@ -93,6 +97,9 @@ export class SecureShareReconciler implements Reconciler {
     try {
       if (!secret) {
         const password = spec.passwordSecretRef ? await this.password(namespace!, spec.passwordSecretRef.name, spec.passwordSecretRef.key ?? "password") : undefined;
+        if (password === refusedSecret) {
+          return this.report(share, { state: "Failed" }, { type: conditionTypes.ready, status: "False", reason: "PasswordSecretRefused", message: `Secret ${spec.passwordSecretRef!.name} is managed by the platform: name a Secret of your own for the password` });
+        }
         if (password === null) {
           return this.report(share, { state: "Pending" }, { type: conditionTypes.ready, status: "False", reason: "PasswordMissing", message: `Secret ${spec.passwordSecretRef!.name} has no key ${spec.passwordSecretRef!.key ?? "password"}` }, { requeueAfterMs: 15_000 });
         }
@@ -145,9 +152,15 @@ export class SecureShareReconciler implements Reconciler {
     return this.report(share, status, { type: conditionTypes.ready, status: "False", reason, message: `the share is ${view.state}; its content is deleted` });
   }
 
-  /** The password, or null when the Secret lacks the key (undefined Secret → not found error). */
-  private async password(namespace: string, name: string, key: string): Promise<string | null> {
+  /**
+   * The password, or null when the Secret lacks the key (undefined Secret → not found error).
+   * A Secret the platform manages (its labels say so) or a service account's token is never
+   * read: a share's creator must not turn them into a password they could then probe.
+   */
+  private async password(namespace: string, name: string, key: string): Promise<string | null | typeof refusedSecret> {
     const secret = await this.deps.client.get<Secret>(resourceTypes.Secret, name, namespace);
+    const managedBy = secret.metadata?.labels?.[labels.managedBy];
+    if (managedBy === operatorName || secret.type === "kubernetes.io/service-account-token") return refusedSecret;
     return unb64(secret.data?.[key]) ?? null;
   }
 
