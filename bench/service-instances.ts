@@ -32,6 +32,7 @@ import { allow, baseSettings, InvalidRequest, loadSettings, RunningService, type
 import { setCondition } from "../operator/src/runtime/conditions.ts";
 import { NatsAccounts, newTenantKeys, type TenantKeys } from "../operator/src/tenancy/nats-accounts.ts";
 import { ensurePlatformServices, servicesCredsSecret } from "../operator/src/tenancy/platform-services.ts";
+import { ServiceClient } from "../operator/src/tenancy/service-client.ts";
 import { benchOperator, peakMemoryMiB, pool, saveResult, sumSamples, waitForOperator } from "./support.ts";
 
 const count = Number(process.env.BENCH_TENANTS ?? 200);
@@ -250,6 +251,7 @@ async function floor(client: KubeClient, nats: NatsAccounts, env: PlatformEnv, t
     spent[step] += performance.now() - t0;
     return result;
   };
+  const serviceClient = new ServiceClient(() => nats.servicesNats());
   const started = performance.now();
   // The least work there is: per tenant, its three instances created, ONE account push importing
   // all three services, the three enable requests and the three status writes.
@@ -258,7 +260,7 @@ async function floor(client: KubeClient, nats: NatsAccounts, env: PlatformEnv, t
     await timed("accountPush", nats.ensureTenant(t.name, keys.get(t.name)!, false, [...services]));
     await Promise.all(
       services.map(async (service, i) => {
-        await timed("enable", nats.requestService(`platform.${service}.tenants.enable`, enableRequest(t)));
+        await timed("enable", serviceClient.platform(service, "tenants.enable", enableRequest(t)));
         const generation = created[i]!.metadata?.generation;
         const status = {
           observedGeneration: generation,

@@ -17,6 +17,10 @@ export const annotations = {
 export const finalizers = {
   /** Held while data outside the cluster (database, NATS account and streams) awaits its deletion policy. */
   tenantCleanup: "mutualis.fr/tenant-cleanup",
+  /** Held while a shared deployment has the collectivity enabled, so it can be told to stop. */
+  serviceInstance: "mutualis.fr/service-instance",
+  /** Held until the share is revoked and its content purged in the exchange. */
+  secureShare: "mutualis.fr/secure-share",
 } as const;
 
 export const conditionTypes = {
@@ -41,6 +45,30 @@ export const reasons = {
   messagingUnavailable: "MessagingUnavailable",
   databaseUnavailable: "DatabaseUnavailable",
   deleting: "Deleting",
+  /** A reconcile failed before it could say why in a step's terms; it is retried. */
+  reconcileFailed: "ReconcileFailed",
+  // ServiceInstance
+  duplicateService: "DuplicateService",
+  noCollectivity: "NoCollectivity",
+  tenancyNotSupported: "TenancyNotSupported",
+  collectivityNotReady: "CollectivityNotReady",
+  invalidSettings: "InvalidSettings",
+  sharedServiceUnavailable: "SharedServiceUnavailable",
+  quotaExceeded: "QuotaExceeded",
+  podsRejected: "PodsRejected",
+  imageMissing: "ImageMissing",
+  crashLooping: "CrashLooping",
+  scaledToZero: "ScaledToZero",
+  disableFailed: "DisableFailed",
+  // SecureShare
+  passwordSecretRefused: "PasswordSecretRefused",
+  passwordMissing: "PasswordMissing",
+  rejected: "Rejected",
+  linksLost: "LinksLost",
+  exchangeUnavailable: "ExchangeUnavailable",
+  revoked: "Revoked",
+  expired: "Expired",
+  downloadLimitReached: "DownloadLimitReached",
 } as const;
 
 

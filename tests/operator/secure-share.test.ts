@@ -112,6 +112,33 @@ describe("SecureShare: a share of the secure file exchange, declared in Kubernet
     }, 30_000);
   });
 
+  it("when a SecureShare's password is in a Secret the platform manages, or in none, then it is not made, and its status says why", async () => {
+    const declare = (name: string, secret: string) =>
+      custom.createNamespacedCustomObject({
+        ...api,
+        plural: "secureshares",
+        namespace,
+        body: { apiVersion: "mutualis.fr/v1alpha1", kind: "SecureShare", metadata: { name }, spec: { recipients: [{ email: "a@entreprise.example" }], passwordSecretRef: { name: secret, key: "MONGODB_URI" } } },
+      });
+    // A Secret of the platform under a name the schema cannot know: its label says the operator manages it.
+    await core.createNamespacedSecret({ namespace, body: { metadata: { name: "platform-made", labels: { "app.kubernetes.io/managed-by": "mutualis-operator" } }, stringData: { MONGODB_URI: "mongodb://secret" } } });
+    await declare("from-platform", "platform-made");
+    await declare("from-nowhere", "does-not-exist");
+    const refused = await eventually("the share to be refused", async () => {
+      const share = await readShare("from-platform");
+      return share.status?.conditions?.find((c) => c.type === "Ready" && c.reason === "PasswordSecretRefused");
+    });
+    expect(refused.message).toBe("Secret platform-made is managed by the platform: name a Secret of your own for the password");
+    // A failure the reconciler did not foresee is said in status too, never only in a log line.
+    const failed = await eventually("the failure to be in status", async () => {
+      const share = await readShare("from-nowhere");
+      return share.status?.conditions?.find((c) => c.type === "Ready" && c.reason === "ReconcileFailed");
+    });
+    expect(failed.message).toMatch(/^the reconcile failed and is retried: .*does-not-exist.*not found/);
+    for (const name of ["from-platform", "from-nowhere"]) await custom.deleteNamespacedCustomObject({ ...api, plural: "secureshares", namespace, name });
+    await core.deleteNamespacedSecret({ name: "platform-made", namespace });
+  });
+
   it("when recipients are edited, then the new one gets a link and the removed one's link stops working", async () => {
     const before = await links("dce-voirie");
     await custom.patchNamespacedCustomObject(

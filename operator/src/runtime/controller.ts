@@ -18,6 +18,8 @@ export interface Result {
 export interface Reconciler {
   /** Resolves with when to look again, or undefined when only a change should trigger it. */
   reconcile(request: Request): Promise<Result | undefined>;
+  /** Says in the object's status that its reconcile failed (never only a log line); best effort. */
+  reportFailure?(request: Request, error: unknown): Promise<void>;
 }
 
 /** A failure retrying cannot fix (the reconciler has said so in status): do not requeue. */
@@ -152,6 +154,11 @@ export class Controller {
       } else {
         this.log.warn({ controller: this.name, key, err: error, retries: this.queue.retries(key) }, "reconcile failed, will retry");
         this.queue.addRateLimited(key);
+      }
+      if (!isConflict(error)) {
+        await this.reconciler.reportFailure?.(requestOf(key), error).catch((reportError: unknown) =>
+          this.log.debug({ controller: this.name, key, err: reportError }, "the failure could not be written in status"),
+        );
       }
     } finally {
       stopTimer();

@@ -3,6 +3,7 @@ import type { KubernetesObject } from "@kubernetes/client-node";
 import type { KubeClient } from "../kube/client.ts";
 import { isConflict, isNotFound } from "../kube/errors.ts";
 import type { ResourceType } from "../kube/resources.ts";
+import { findCondition, setCondition, type Condition } from "./conditions.ts";
 
 export interface WithStatus<S> extends KubernetesObject {
   status?: S;
@@ -42,3 +43,24 @@ export async function writeStatus<S>(
     }
   }
 }
+
+interface WithConditions extends KubernetesObject {
+  status?: { conditions?: Condition[] } & Record<string, unknown>;
+}
+
+/**
+ * Says in status that a reconcile failed, when the reconciler did not say why itself: `Ready`
+ * becomes False with reason `ReconcileFailed` and the error's message (the controller retries).
+ * A `Ready` already False for this generation with a reason of its own is left as it is.
+ */
+export async function reportReconcileFailure(client: KubeClient, type: ResourceType, object: WithConditions, error: unknown, now: Date): Promise<void> {
+  const conditions = object.status?.conditions;
+  const ready = findCondition(conditions, readyType);
+  if (ready?.status === "False" && ready.observedGeneration === object.metadata?.generation && ready.reason !== "Progressing") return;
+  const message = `the reconcile failed and is retried: ${(error as Error)?.message ?? String(error)}`;
+  const updated = setCondition(conditions, { type: readyType, status: "False", reason: reconcileFailed, message }, object.metadata?.generation, now);
+  await writeStatus(client, type, object, { ...object.status, conditions: updated });
+}
+
+const readyType = "Ready";
+const reconcileFailed = "ReconcileFailed";

@@ -1,16 +1,10 @@
 import { encodeAccount, encodeGeneric, encodeUser, fmtCreds, type Account, type User } from "@nats-io/jwt";
 import { createAccount, createUser, fromSeed, type KeyPair } from "@nats-io/nkeys";
 import { jetstreamManager } from "@nats-io/jetstream";
-import { connect, credsAuthenticator, headers, type MsgHdrs, type NatsConnection } from "@nats-io/transport-node";
+import { connect, credsAuthenticator, type NatsConnection } from "@nats-io/transport-node";
 import { catalogue } from "../catalogue.ts";
 import { tenantSubjectPrefix } from "../constants.ts";
 
-/** NATS headers carrying an access token, as the gateway sends a caller's. */
-function bearerHeaders(token: string): MsgHdrs {
-  const h = headers();
-  h.set("Authorization", `Bearer ${token}`);
-  return h;
-}
 
 export class MessagingError extends Error {
   override name = "MessagingError";
@@ -344,22 +338,9 @@ export class NatsAccounts {
     }
   }
 
-  /**
-   * A request to a shared service from the services account: a platform endpoint, or a tenant one
-   * with the operator's own access token (`token`), which the service verifies.
-   */
-  async requestService<T>(subject: string, body: unknown, token?: string): Promise<T> {
-    if (!this.servicesConnection) throw new MessagingError("the platform services account is not set up yet");
-    let reply;
-    try {
-      const options = token ? { timeout: 5000, headers: bearerHeaders(token) } : { timeout: 5000 };
-      reply = await this.servicesConnection.request(subject, JSON.stringify(body), options);
-    } catch (error) {
-      throw new MessagingError(`no answer on ${subject}: ${(error as Error).message}`, { cause: error });
-    }
-    const code = reply.headers?.get("Nats-Service-Error-Code");
-    if (code) throw new MessagingError(`${subject} answered ${code}: ${reply.headers?.get("Nats-Service-Error") ?? ""}`);
-    return reply.json<T>();
+  /** The services account's connection, once set up: the operator's calls to the services go through it (ServiceClient). */
+  servicesNats(): NatsConnection | undefined {
+    return this.servicesConnection;
   }
 
   async close(): Promise<void> {

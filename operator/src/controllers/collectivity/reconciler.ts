@@ -18,7 +18,7 @@ import type { Reconciler, Request, Result } from "../../runtime/controller.ts";
 import type { EventRecorder } from "../../runtime/events.ts";
 import type { Informer } from "../../runtime/informer.ts";
 import type { Logger } from "../../runtime/log.ts";
-import { writeStatus } from "../../runtime/status.ts";
+import { reportReconcileFailure, writeStatus } from "../../runtime/status.ts";
 import type { TenantDatabases } from "../../tenancy/databases.ts";
 import { newTenantKeys, type NatsAccounts, type TenantKeys } from "../../tenancy/nats-accounts.ts";
 import { quotaProblems, resolveQuota } from "./quota.ts";
@@ -108,6 +108,18 @@ export class CollectivityReconciler implements Reconciler {
 
   private now(): Date {
     return this.deps.now?.() ?? new Date();
+  }
+
+  /** A failed reconcile is said in status (read afresh: the cache may not have the reconcile's own write yet). */
+  async reportFailure({ name, namespace }: Request, error: unknown): Promise<void> {
+    let object;
+    try {
+      object = await this.deps.client.get<Collectivity>(resourceTypes.Collectivity, name, namespace);
+    } catch (readError) {
+      if (isNotFound(readError)) return;
+      throw readError;
+    }
+    await reportReconcileFailure(this.deps.client, resourceTypes.Collectivity, object as never, error, this.deps.now?.() ?? new Date());
   }
 
   async reconcile({ name }: Request): Promise<Result | undefined> {

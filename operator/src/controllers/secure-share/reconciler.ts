@@ -1,6 +1,6 @@
 import type { KubernetesObject } from "@kubernetes/client-node";
 import { validateSecureShareSpec, type SecureShare, type SecureShareStatus } from "@mutualis/api";
-import { conditionTypes, fieldManager, labels, operatorName } from "../../constants.ts";
+import { conditionTypes, fieldManager, finalizers, labels, operatorName, reasons } from "../../constants.ts";
 import type { KubeClient } from "../../kube/client.ts";
 import { isNotFound } from "../../kube/errors.ts";
 import { resourceTypes } from "../../kube/resources.ts";
@@ -8,11 +8,10 @@ import { findCondition, setCondition, type Condition, type ConditionUpdate } fro
 import type { Reconciler, Request, Result } from "../../runtime/controller.ts";
 import type { EventRecorder } from "../../runtime/events.ts";
 import type { Informer } from "../../runtime/informer.ts";
-import { writeStatus } from "../../runtime/status.ts";
-import { MessagingError, type NatsAccounts } from "../../tenancy/nats-accounts.ts";
-import type { PlatformToken } from "../../tenancy/platform-token.ts";
+import { reportReconcileFailure, writeStatus } from "../../runtime/status.ts";
+import { ServiceCallError, type ServiceClient } from "../../tenancy/service-client.ts";
 
-export const shareFinalizer = "mutualis.fr/secure-share";
+export const shareFinalizer = finalizers.secureShare;
 /** How often an open share's downloads and files are read back into its status. */
 const pollMs = 10_000;
 
@@ -40,9 +39,8 @@ export interface SecureShareReconcilerDeps {
   readonly client: KubeClient;
   readonly events: EventRecorder;
   readonly shares: Informer<SecureShare>;
-  readonly nats: Pick<NatsAccounts, "requestService">;
-  /** The operator's access token for sesf; without one, SecureShares cannot be served. */
-  readonly token?: Pick<PlatformToken, "token">;
+  /** sesf, called as the operator (its own token: sesf lets it manage only the shares it made). */
+  readonly services: Pick<ServiceClient, "tenant">;
   readonly now?: () => Date;
 }
 
@@ -67,9 +65,20 @@ export class SecureShareReconciler implements Reconciler {
   constructor(private readonly deps: SecureShareReconcilerDeps) {}
 
   /** A call to sesf as the operator: its own token says so, and sesf lets it manage only the shares it made. */
-  private async call<T>(collectivity: string, operation: string, body: unknown): Promise<T> {
-    if (!this.deps.token) throw new MessagingError("the operator has no platform identity to call sesf with (IDENTITY_ISSUER and OPERATOR_CLIENT_SECRET_FILE)");
-    return this.deps.nats.requestService<T>(`tenant.${collectivity}.sesf.shares.${operation}`, body, await this.deps.token.token());
+  private call<T>(collectivity: string, operation: string, body: unknown): Promise<T> {
+    return this.deps.services.tenant<T>(collectivity, "sesf", `shares.${operation}`, body);
+  }
+
+  /** A failed reconcile is said in status (read afresh: the cache may not have the reconcile's own write yet). */
+  async reportFailure({ name, namespace }: Request, error: unknown): Promise<void> {
+    let object;
+    try {
+      object = await this.deps.client.get<SecureShare>(resourceTypes.SecureShare, name, namespace);
+    } catch (readError) {
+      if (isNotFound(readError)) return;
+      throw readError;
+    }
+    await reportReconcileFailure(this.deps.client, resourceTypes.SecureShare, object as never, error, this.deps.now?.() ?? new Date());
   }
 
   async reconcile({ name, namespace }: Request): Promise<Result | undefined> {
@@ -83,7 +92,7 @@ export class SecureShareReconciler implements Reconciler {
     }
     const spec = validateSecureShareSpec(share.spec);
     if (!collectivity) {
-      return this.report(share, { state: "Failed" }, { type: conditionTypes.ready, status: "False", reason: "NoCollectivity", message: `create SecureShares in a coll-<name> namespace, not ${namespace}` });
+      return this.report(share, { state: "Failed" }, { type: conditionTypes.ready, status: "False", reason: reasons.noCollectivity, message: `create SecureShares in a coll-<name> namespace, not ${namespace}` });
     }
     share = await this.ensureFinalizer(share);
     const secretName = linksSecretName(share);
@@ -98,10 +107,10 @@ export class SecureShareReconciler implements Reconciler {
       if (!secret) {
         const password = spec.passwordSecretRef ? await this.password(namespace!, spec.passwordSecretRef.name, spec.passwordSecretRef.key ?? "password") : undefined;
         if (password === refusedSecret) {
-          return this.report(share, { state: "Failed" }, { type: conditionTypes.ready, status: "False", reason: "PasswordSecretRefused", message: `Secret ${spec.passwordSecretRef!.name} is managed by the platform: name a Secret of your own for the password` });
+          return this.report(share, { state: "Failed" }, { type: conditionTypes.ready, status: "False", reason: reasons.passwordSecretRefused, message: `Secret ${spec.passwordSecretRef!.name} is managed by the platform: name a Secret of your own for the password` });
         }
         if (password === null) {
-          return this.report(share, { state: "Pending" }, { type: conditionTypes.ready, status: "False", reason: "PasswordMissing", message: `Secret ${spec.passwordSecretRef!.name} has no key ${spec.passwordSecretRef!.key ?? "password"}` }, { requeueAfterMs: 15_000 });
+          return this.report(share, { state: "Pending" }, { type: conditionTypes.ready, status: "False", reason: reasons.passwordMissing, message: `Secret ${spec.passwordSecretRef!.name} has no key ${spec.passwordSecretRef!.key ?? "password"}` }, { requeueAfterMs: 15_000 });
         }
         const created = await this.call<{ uploadUrl: string; links: Link[] }>(collectivity, "create", {
           id,
@@ -124,16 +133,15 @@ export class SecureShareReconciler implements Reconciler {
         view = await this.call<ShareView>(collectivity, "get", { id });
       }
     } catch (error) {
-      const message = (error as Error).message;
-      const refused = /answered 400: (.*)$/s.exec(message);
-      if (refused) {
+      if (!(error instanceof ServiceCallError)) throw error;
+      if (error.refused) {
         // The exchange said what is wrong (a limit of the collectivity): nothing to retry until the spec changes.
-        return this.report(share, { state: "Failed" }, { type: conditionTypes.ready, status: "False", reason: "Rejected", message: refused[1]! });
+        return this.report(share, { state: "Failed" }, { type: conditionTypes.ready, status: "False", reason: reasons.rejected, message: error.detail });
       }
-      if (/answered 409/.test(message)) {
-        return this.report(share, { state: "Failed" }, { type: conditionTypes.ready, status: "False", reason: "LinksLost", message: "the share exists but its links were not saved; delete and create the SecureShare again" });
+      if (error.conflict) {
+        return this.report(share, { state: "Failed" }, { type: conditionTypes.ready, status: "False", reason: reasons.linksLost, message: "the share exists but its links were not saved; delete and create the SecureShare again" });
       }
-      return this.report(share, { state: "Pending" }, { type: conditionTypes.ready, status: "False", reason: "ExchangeUnavailable", message: `the secure file exchange did not answer: ${message}` }, { requeueAfterMs: 15_000 });
+      return this.report(share, { state: "Pending" }, { type: conditionTypes.ready, status: "False", reason: reasons.exchangeUnavailable, message: `the secure file exchange did not answer: ${error.message}` }, { requeueAfterMs: 15_000 });
     }
     const status: Partial<SecureShareStatus> = {
       state: view.state === "open" ? "Ready" : view.state === "revoked" ? "Revoked" : "Expired",
@@ -146,9 +154,9 @@ export class SecureShareReconciler implements Reconciler {
     if (view.state === "open") {
       const untilExpiry = new Date(view.expiresAt).getTime() - (this.deps.now?.() ?? new Date()).getTime();
       // Looked at again exactly at expiry, and meanwhile to follow downloads.
-      return this.report(share, status, { type: conditionTypes.ready, status: "True", reason: "Ready", message: `${view.files.length} file(s), expires ${view.expiresAt}` }, { requeueAfterMs: Math.max(0, Math.min(pollMs, untilExpiry + 50)) });
+      return this.report(share, status, { type: conditionTypes.ready, status: "True", reason: reasons.ready, message: `${view.files.length} file(s), expires ${view.expiresAt}` }, { requeueAfterMs: Math.max(0, Math.min(pollMs, untilExpiry + 50)) });
     }
-    const reason = view.state === "revoked" ? "Revoked" : view.state === "exhausted" ? "DownloadLimitReached" : "Expired";
+    const reason = view.state === "revoked" ? reasons.revoked : view.state === "exhausted" ? reasons.downloadLimitReached : reasons.expired;
     return this.report(share, status, { type: conditionTypes.ready, status: "False", reason, message: `the share is ${view.state}; its content is deleted` });
   }
 

@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import type { ServiceInstance, ServiceInstanceSpec } from "@mutualis/api";
 import { render, ServiceDeployment, TenantDatabaseCredentials, TenantNatsCredentials, type Manifest } from "@mutualis/cdk8s";
 import { catalogue, defaultServiceVersion } from "../../catalogue.ts";
-import { labels, operatorName } from "../../constants.ts";
+import { labels, operatorName, reasons } from "../../constants.ts";
 
 /** On a dedicated pod: which NATS credentials it started with (a digest), so new ones roll it out. */
 export const natsCredentialsAnnotation = "mutualis.fr/nats-credentials-revision";
@@ -100,20 +100,20 @@ export function dedicatedReadiness(
   const ready = status?.readyReplicas ?? 0;
   const failure = status?.conditions?.find((c) => c.type === "ReplicaFailure" && c.status === "True");
   if (failure && /exceeded quota|maximum .* usage/i.test(failure.message ?? "")) {
-    return { status: "False", reason: "QuotaExceeded", message: `the collectivity's quota does not leave room for the pods: ${failure.message}`, readyReplicas: ready };
+    return { status: "False", reason: reasons.quotaExceeded, message: `the collectivity's quota does not leave room for the pods: ${failure.message}`, readyReplicas: ready };
   }
   if (failure) {
-    return { status: "False", reason: "PodsRejected", message: `the pods are refused: ${failure.message}`, readyReplicas: ready };
+    return { status: "False", reason: reasons.podsRejected, message: `the pods are refused: ${failure.message}`, readyReplicas: ready };
   }
   const waiting = pods.flatMap((p) => p.containerStatuses ?? []).map((c) => c.state?.waiting).filter((w) => w?.reason);
   if (waiting.some((w) => /ImagePullBackOff|ErrImagePull|InvalidImageName/.test(w!.reason!))) {
-    return { status: "False", reason: "ImageMissing", message: "the service's image cannot be pulled: check spec.version", readyReplicas: ready };
+    return { status: "False", reason: reasons.imageMissing, message: "the service's image cannot be pulled: check spec.version", readyReplicas: ready };
   }
   if (waiting.some((w) => w!.reason === "CrashLoopBackOff")) {
-    return { status: "False", reason: "CrashLooping", message: "the service's pods keep crashing: see their logs", readyReplicas: ready };
+    return { status: "False", reason: reasons.crashLooping, message: "the service's pods keep crashing: see their logs", readyReplicas: ready };
   }
   const current = status?.observedGeneration !== undefined && generation !== undefined && status.observedGeneration >= generation;
-  if (wanted === 0) return { status: "False", reason: "ScaledToZero", message: "no replica runs (the collectivity is suspended)", readyReplicas: ready };
-  if (current && ready >= wanted) return { status: "True", reason: "Ready", message: `${ready}/${wanted} pods ready`, readyReplicas: ready };
-  return { status: "False", reason: "Progressing", message: `${ready}/${wanted} pods ready, rollout in progress`, readyReplicas: ready };
+  if (wanted === 0) return { status: "False", reason: reasons.scaledToZero, message: "no replica runs (the collectivity is suspended)", readyReplicas: ready };
+  if (current && ready >= wanted) return { status: "True", reason: reasons.ready, message: `${ready}/${wanted} pods ready`, readyReplicas: ready };
+  return { status: "False", reason: reasons.progressing, message: `${ready}/${wanted} pods ready, rollout in progress`, readyReplicas: ready };
 }

@@ -7,6 +7,7 @@ import { Controller } from "../../runtime/controller.ts";
 import type { Manager } from "../../runtime/manager.ts";
 import type { NatsAccounts } from "../../tenancy/nats-accounts.ts";
 import { TenantNatsCredentials } from "@mutualis/cdk8s";
+import { ServiceClient } from "../../tenancy/service-client.ts";
 import { ServiceInstanceReconciler } from "./reconciler.ts";
 import { Gauge } from "prom-client";
 import { findCondition, type Condition } from "../../runtime/conditions.ts";
@@ -44,6 +45,7 @@ export function setupServiceInstanceController(manager: Manager, options: Servic
     instances,
     collectivities,
     nats: options.nats,
+    services: new ServiceClient(() => options.nats.servicesNats()),
     gatewayUrl: options.gatewayUrl,
   });
   const controller = new Controller({ name: "serviceinstance", workers: options.workers }, reconciler, manager.metrics, manager.log);

@@ -1,5 +1,5 @@
 import { departementOf, validateServiceInstanceSpec, type Collectivity, type ServiceInstance, type ServiceInstanceStatus } from "@mutualis/api";
-import { conditionTypes, reasons } from "../../constants.ts";
+import { conditionTypes, finalizers, reasons } from "../../constants.ts";
 import type { KubernetesObject } from "@kubernetes/client-node";
 import { catalogue } from "../../catalogue.ts";
 import type { KubeClient } from "../../kube/client.ts";
@@ -9,8 +9,9 @@ import { findCondition, setCondition, type Condition, type ConditionUpdate } fro
 import type { Reconciler, Request, Result } from "../../runtime/controller.ts";
 import type { EventRecorder } from "../../runtime/events.ts";
 import type { Informer } from "../../runtime/informer.ts";
-import { writeStatus } from "../../runtime/status.ts";
+import { reportReconcileFailure, writeStatus } from "../../runtime/status.ts";
 import type { NatsAccounts } from "../../tenancy/nats-accounts.ts";
+import { ServiceCallError, type ServiceClient } from "../../tenancy/service-client.ts";
 import type { Applier } from "../../runtime/apply.ts";
 import { TenantNatsCredentials } from "@mutualis/cdk8s";
 import { dedicatedReadiness, renderDedicated, revisionOf, workloadName } from "./dedicated.ts";
@@ -20,7 +21,9 @@ export interface ServiceInstanceReconcilerDeps {
   readonly events: EventRecorder;
   readonly instances: Informer<ServiceInstance>;
   readonly collectivities: Informer<Collectivity>;
-  readonly nats: NatsAccounts;
+  readonly nats: Pick<NatsAccounts, "importsOf" | "dedicatedOf">;
+  /** The platform's services (enabling the collectivity on a shared deployment). */
+  readonly services: Pick<ServiceClient, "platform">;
   readonly applier: Applier;
   /** Deployments the operator made for dedicated instances. */
   readonly deployments: Informer<KubernetesObject>;
@@ -49,6 +52,18 @@ const retryMs = 15_000;
 export class ServiceInstanceReconciler implements Reconciler {
   constructor(private readonly deps: ServiceInstanceReconcilerDeps) {}
 
+  /** A failed reconcile is said in status (read afresh: the cache may not have the reconcile's own write yet). */
+  async reportFailure({ name, namespace }: Request, error: unknown): Promise<void> {
+    let object;
+    try {
+      object = await this.deps.client.get<ServiceInstance>(resourceTypes.ServiceInstance, name, namespace);
+    } catch (readError) {
+      if (isNotFound(readError)) return;
+      throw readError;
+    }
+    await reportReconcileFailure(this.deps.client, resourceTypes.ServiceInstance, object as never, error, this.deps.now?.() ?? new Date());
+  }
+
   async reconcile({ name, namespace }: Request): Promise<Result | undefined> {
     let instance = this.deps.instances.get(name, namespace);
     if (!instance) return undefined;
@@ -64,11 +79,11 @@ export class ServiceInstanceReconciler implements Reconciler {
     let readyReplicas: number | undefined;
     const provider = effectiveInstances(this.deps.instances.list(namespace)).find((si) => si.spec.service === spec.service);
     if (provider && provider.metadata?.uid !== instance.metadata?.uid) {
-      ready = { type: conditionTypes.ready, status: "False", reason: "DuplicateService", message: `ServiceInstance ${provider.metadata!.name} already provides ${spec.service} to this collectivity; delete one of them` };
+      ready = { type: conditionTypes.ready, status: "False", reason: reasons.duplicateService, message: `ServiceInstance ${provider.metadata!.name} already provides ${spec.service} to this collectivity; delete one of them` };
     } else if (!collectivity) {
-      ready = { type: conditionTypes.ready, status: "False", reason: "NoCollectivity", message: `namespace ${namespace} belongs to no Collectivity; create ServiceInstances in a coll-<name> namespace` };
+      ready = { type: conditionTypes.ready, status: "False", reason: reasons.noCollectivity, message: `namespace ${namespace} belongs to no Collectivity; create ServiceInstances in a coll-<name> namespace` };
     } else if (!catalogue[spec.service].tenancies.includes(spec.tenancy ?? "shared")) {
-      ready = { type: conditionTypes.ready, status: "False", reason: "TenancyNotSupported", message: `${spec.service} runs only as ${catalogue[spec.service].tenancies.join(" or ")}` };
+      ready = { type: conditionTypes.ready, status: "False", reason: reasons.tenancyNotSupported, message: `${spec.service} runs only as ${catalogue[spec.service].tenancies.join(" or ")}` };
     } else if (spec.tenancy === "dedicated") {
       const replicas = collectivity.spec.suspended ? 0 : (spec.replicas ?? 1);
       const tenant = { name: collectivityName!, siren: collectivity.spec.siren, displayName: collectivity.spec.displayName };
@@ -96,7 +111,7 @@ export class ServiceInstanceReconciler implements Reconciler {
         await this.standAside(spec.service, collectivityName!, collectivity);
       }
     } else if (findCondition(collectivity.status?.conditions as Condition[] | undefined, conditionTypes.ready)?.status !== "True") {
-      ready = { type: conditionTypes.ready, status: "False", reason: "CollectivityNotReady", message: `Collectivity ${collectivityName} is not Ready` };
+      ready = { type: conditionTypes.ready, status: "False", reason: reasons.collectivityNotReady, message: `Collectivity ${collectivityName} is not Ready` };
       result = { requeueAfterMs: retryMs };
     } else if (!this.deps.nats.importsOf(collectivityName!).includes(spec.service)) {
       ready = { type: conditionTypes.ready, status: "False", reason: reasons.progressing, message: `importing the shared ${spec.service} service into the collectivity's NATS account` };
@@ -104,7 +119,7 @@ export class ServiceInstanceReconciler implements Reconciler {
     } else {
       try {
         instance = await this.ensureFinalizer(instance);
-        await this.deps.nats.requestService(`platform.${spec.service}.tenants.enable`, {
+        await this.deps.services.platform(spec.service, "tenants.enable", {
           collectivity: collectivityName,
           siren: collectivity.spec.siren,
           departement: departementOf(collectivity.spec.siren),
@@ -113,15 +128,14 @@ export class ServiceInstanceReconciler implements Reconciler {
         });
         ready = { type: conditionTypes.ready, status: "True", reason: reasons.ready, message: `enabled on the shared ${spec.service} service` };
       } catch (error) {
-        const refused = /answered 400: (.*)$/s.exec((error as Error).message);
-        if (refused) {
+        if (error instanceof ServiceCallError && error.refused) {
           // The service said what is wrong with spec.settings: nothing to retry until they change.
-          ready = { type: conditionTypes.ready, status: "False", reason: "InvalidSettings", message: refused[1]! };
+          ready = { type: conditionTypes.ready, status: "False", reason: reasons.invalidSettings, message: error.detail };
         } else {
           ready = {
             type: conditionTypes.ready,
             status: "False",
-            reason: "SharedServiceUnavailable",
+            reason: reasons.sharedServiceUnavailable,
             message: `the shared ${spec.service} service did not enable the collectivity: ${(error as Error).message}`,
           };
           result = { requeueAfterMs: retryMs };
@@ -150,7 +164,7 @@ export class ServiceInstanceReconciler implements Reconciler {
    */
   private async standAside(service: string, collectivity: string, spec: Collectivity): Promise<void> {
     try {
-      await this.deps.nats.requestService(`platform.${service}.tenants.enable`, {
+      await this.deps.services.platform(service, "tenants.enable", {
         collectivity,
         siren: spec.spec.siren,
         departement: departementOf(spec.spec.siren),
@@ -181,10 +195,10 @@ export class ServiceInstanceReconciler implements Reconciler {
     if (!current.includes(serviceFinalizer)) return;
     if (collectivity) {
       try {
-        await this.deps.nats.requestService(`platform.${service}.tenants.disable`, { collectivity });
+        await this.deps.services.platform(service, "tenants.disable", { collectivity });
       } catch (error) {
         // A dedicated instance may have no shared deployment to tell.
-        if (instance.spec.tenancy !== "dedicated") await this.deps.events.record(instance, "Warning", "DisableFailed", `the shared ${service} service was not told (${(error as Error).message}); the collectivity's access is revoked all the same`);
+        if (instance.spec.tenancy !== "dedicated") await this.deps.events.record(instance, "Warning", reasons.disableFailed, `the shared ${service} service was not told (${(error as Error).message}); the collectivity's access is revoked all the same`);
       }
     }
     const remaining = current.filter((f) => f !== serviceFinalizer);
@@ -196,7 +210,7 @@ export class ServiceInstanceReconciler implements Reconciler {
   }
 }
 
-const serviceFinalizer = "mutualis.fr/service-instance";
+const serviceFinalizer = finalizers.serviceInstance;
 
 /**
  * One instance per service and collectivity: of several asking for the same service, the oldest
