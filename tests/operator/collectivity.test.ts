@@ -10,6 +10,7 @@ import {
   type KubernetesObject,
   type V1Pod,
 } from "@kubernetes/client-node";
+import { jetstreamManager } from "@nats-io/jetstream";
 import { connect, credsAuthenticator, type NatsConnection } from "@nats-io/transport-node";
 import { MongoClient } from "mongodb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -218,6 +219,20 @@ describe("a Collectivity becomes an isolated tenant", () => {
     await new Promise((r) => setTimeout(r, 300));
     expect(seenByRennes).toEqual(["tenant.t-rennes.actes.sent"]);
     expect(seenByBrest).toEqual([]);
+  });
+
+  it("when the tenant uses JetStream, then its account is bounded from its quota: streams say their maximum, within the tenant's", async () => {
+    const nc = await natsAs(await tenantCreds("coll-t-rennes"), "rennes-jetstream");
+    const jsm = await jetstreamManager(nc);
+    // Rennes (227,830 inhabitants): the large defaults, 500Gi of storage and 20 ServiceInstances.
+    const { limits } = await jsm.getAccountInfo();
+    expect(limits).toMatchObject({ max_streams: 80, max_consumers: 1280, max_bytes_required: true, max_memory: 0 });
+    const perStream = Math.floor((500 * 2 ** 30) / 10 / 80);
+    const stream = (name: string, extra: Record<string, unknown>) => jsm.streams.add({ name, subjects: [`tenant.t-rennes.${name.toLowerCase()}.>`], ...extra });
+    await expect(stream("SANS_LIMITE", {})).rejects.toThrow("account requires a stream config to have max bytes set");
+    await expect(stream("TROP_GROS", { max_bytes: perStream + 1 })).rejects.toThrow(/stream max bytes exceeds account limit max stream bytes/i);
+    expect((await stream("JUSTE", { max_bytes: perStream })).config.max_bytes).toBe(perStream);
+    await jsm.streams.delete("JUSTE");
   });
 
   it("when the tenant's database Secret is used, then it reaches the tenant's own database", async () => {

@@ -159,6 +159,8 @@ export class NatsAccounts {
     suspended: boolean,
     sharedServices: readonly string[] = [],
     dedicatedServices: readonly string[] = [],
+    /** Its share of JetStream (from its quota); unlimited when not given. */
+    jetStream?: { readonly streams: number; readonly consumers: number; readonly streamBytes: number },
   ): Promise<{ accountPublicKey: string; userJwt: string; userCreds: Uint8Array }> {
     const account = keyPair(keys.accountSeed);
     const user = keyPair(keys.userSeed);
@@ -168,7 +170,14 @@ export class NatsAccounts {
     if (services.length + dedicated.length > 0 && !this.servicesAccount) throw new MessagingError("the platform services account is not set up yet");
     const fromPlatform = (type: "service" | "stream", subject: string) => ({ name: subject, type, subject, account: this.servicesAccount! });
     const claims: Partial<Account> = {
-      limits: { ...noLimits, ...jetStreamOn },
+      // The tenant's JetStream is bounded on the cluster that also holds the platform's streams.
+      // Streams on disk only, each saying its maximum (at most streamBytes), so the tenant's total is bounded.
+      limits: {
+        ...noLimits,
+        ...(jetStream
+          ? { disk_storage: -1, mem_storage: 0, streams: jetStream.streams, consumer: jetStream.consumers, disk_max_stream_bytes: jetStream.streamBytes, max_bytes_required: true }
+          : jetStreamOn),
+      },
       // A revocation dated t rejects the user's JWTs issued up to t; 2100-01-01 covers them all.
       ...(suspended ? { revocations: { [user.getPublicKey()]: 4_102_444_800 } } : {}),
       // Each shared service the tenant uses, imported from the platform services account: only

@@ -1,4 +1,4 @@
-import { AckPolicy, jetstream, jetstreamManager, RetentionPolicy, StorageType, type ConsumerMessages, type JsMsg } from "@nats-io/jetstream";
+import { AckPolicy, jetstream, jetstreamManager, DiscardPolicy, RetentionPolicy, StorageType, type ConsumerMessages, type JsMsg } from "@nats-io/jetstream";
 import { nanos, type NatsConnection } from "@nats-io/transport-node";
 import { Conflict, statusOf, type Logger } from "@mutualis/service-kit";
 
@@ -22,7 +22,7 @@ export function flowNames(streamPrefix: string, prefectureSubject: string): Flow
  * The two durable flows: acts waiting to be transmitted (a work queue, deduplicated on the
  * act's id) and what the prefecture sends back. Both survive restarts of NATS and the service.
  */
-export async function ensureStreams(nc: NatsConnection, names: FlowNames, replicas = 1): Promise<void> {
+export async function ensureStreams(nc: NatsConnection, names: FlowNames, replicas = 1, maxBytes = 256 * 2 ** 20): Promise<void> {
   const jsm = await jetstreamManager(nc);
   const streams = [
     { name: names.transmissions, subjects: [`${names.transmitSubject}.>`] },
@@ -35,6 +35,11 @@ export async function ensureStreams(nc: NatsConnection, names: FlowNames, replic
       storage: StorageType.File,
       num_replicas: replicas,
       duplicate_window: nanos(10 * 60 * 1000),
+      // Bounded, as a collectivity's account requires of every stream (the operator's JetStream
+      // limits); when full, new messages are refused (the act stays posted and is queued again),
+      // never old ones dropped.
+      max_bytes: maxBytes,
+      discard: DiscardPolicy.New,
     };
     try {
       await jsm.streams.info(stream.name);

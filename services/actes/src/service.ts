@@ -55,7 +55,7 @@ export function actesService(): ServiceDefinition<ActesSettings> {
         events: context.events,
       });
       await enableDedicatedTenant(context.settings, new TenantRepository(context.database, "actes"));
-      await ensureStreams(context.nats, flows, context.settings.NATS_STREAM_REPLICAS);
+      await ensureStreams(context.nats, flows, context.settings.NATS_STREAM_REPLICAS, context.settings.ACTES_STREAM_MAX_BYTES);
       const recovered = await useCases.recoverUnsent();
       if (recovered > 0) context.log.info({ recovered }, "queued again the acts an interrupted run had not sent");
       consumers.push(

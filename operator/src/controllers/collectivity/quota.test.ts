@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { defaultSize, minQuantity, parseQuantity, quotaProblems, resolveQuota } from "./quota.ts";
+import { defaultSize, jetStreamLimits, minQuantity, parseQuantity, quotaProblems, resolveQuota } from "./quota.ts";
 
 describe("default quota size", () => {
   it.each([
@@ -56,5 +56,15 @@ describe("quantities", () => {
   it("when two quantities are compared, then the smaller is kept as written", () => {
     expect(minQuantity("500m", "2")).toBe("500m");
     expect(minQuantity("4Gi", "512Mi")).toBe("512Mi");
+  });
+});
+
+describe("a tenant's share of JetStream", () => {
+  it("when the quota is a large city's, then streams and consumers follow its ServiceInstances and a stream may hold a tenth of its storage shared", () => {
+    expect(jetStreamLimits({ cpu: "16", memory: "32Gi", storage: "500Gi", pods: 200, serviceInstances: 20 })).toEqual({ streams: 80, consumers: 1280, streamBytes: Math.floor((500 * 2 ** 30) / 10 / 80) });
+  });
+
+  it("when the quota is tiny, then a stream may still hold what a service's flows ask (256 MiB), and there are at least four", () => {
+    expect(jetStreamLimits({ cpu: "1", memory: "1Gi", storage: "1Gi", pods: 5, serviceInstances: 0 })).toEqual({ streams: 4, consumers: 64, streamBytes: 256 * 2 ** 20 });
   });
 });

@@ -82,3 +82,30 @@ export function quotaProblems(quota: TenantQuota): string[] {
 export function minQuantity(a: string, b: string): string {
   return (parseQuantity(a) ?? Infinity) <= (parseQuantity(b) ?? Infinity) ? a : b;
 }
+
+/** What a tenant's NATS account may hold in JetStream (its account JWT's limits). */
+export interface JetStreamLimits {
+  readonly streams: number;
+  readonly consumers: number;
+  /** The most one stream may hold on disk; every stream must say its own maximum, at most this. */
+  readonly streamBytes: number;
+}
+
+/** No stream may be smaller than a service needs for its flows (actes asks 256 MiB by default). */
+const minimumStreamBytes = 256 * 2 ** 20;
+
+/**
+ * A tenant's share of the JetStream that also holds the platform's streams, from its quota:
+ * four streams per ServiceInstance it may have (at least four), sixteen consumers per stream,
+ * and each stream at most a tenth of its storage shared between them (256 MiB at least).
+ * The bound is per stream, not per account: a single NATS server reserves an account's whole
+ * storage limit up front, so the sum over every tenant would have to fit its disk at once.
+ */
+export function jetStreamLimits(quota: TenantQuota): JetStreamLimits {
+  const streams = Math.max(4, 4 * quota.serviceInstances);
+  return {
+    streams,
+    consumers: 16 * streams,
+    streamBytes: Math.max(minimumStreamBytes, Math.floor((parseQuantity(quota.storage) ?? 0) / 10 / streams)),
+  };
+}

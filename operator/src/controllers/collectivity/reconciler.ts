@@ -21,7 +21,7 @@ import type { Logger } from "../../runtime/log.ts";
 import { reportReconcileFailure, writeStatus } from "../../runtime/status.ts";
 import type { TenantDatabases } from "../../tenancy/databases.ts";
 import { newTenantKeys, type NatsAccounts, type TenantKeys } from "../../tenancy/nats-accounts.ts";
-import { quotaProblems, resolveQuota } from "./quota.ts";
+import { jetStreamLimits, quotaProblems, resolveQuota } from "./quota.ts";
 import { renderAccess, renderDatabaseSecret, renderNamespace, renderNatsSecret, renderNetworkPolicies, renderQuota, type PlatformNetwork } from "./render.ts";
 import { syncSuspension } from "./suspension.ts";
 
@@ -187,7 +187,7 @@ export class CollectivityReconciler implements Reconciler {
           let keys: TenantSecrets | undefined;
           await step(conditionTypes.messagingReady, async () => {
             keys = await this.tenantKeys(current);
-            const tenant = await this.deps.nats.ensureTenant(name, keys, spec.suspended ?? false, this.deps.sharedServices(name), this.deps.dedicatedServices(name));
+            const tenant = await this.deps.nats.ensureTenant(name, keys, spec.suspended ?? false, this.deps.sharedServices(name), this.deps.dedicatedServices(name), jetStreamLimits(resolveQuota(spec)));
             natsAccount = tenant.accountPublicKey;
             if (tenant.userJwt !== keys.userJwt) await this.saveKeys(current, { ...keys, userJwt: tenant.userJwt });
             await this.deps.applier.sync(renderNatsSecret(current, this.deps.natsUrlForTenants, tenant.userCreds));
