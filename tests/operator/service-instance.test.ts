@@ -1,4 +1,7 @@
 import { AppsV1Api, CoreV1Api, CustomObjectsApi, KubernetesObjectApi, PatchStrategy, PolicyV1Api, setHeaderOptions } from "@kubernetes/client-node";
+import { readFileSync } from "node:fs";
+import { encodeAccount, encodeActivation, encodeUser, fmtCreds } from "@nats-io/jwt";
+import { createAccount, createUser, fromSeed } from "@nats-io/nkeys";
 import { connect, credsAuthenticator, type NatsConnection } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RunningOperator } from "@mutualis/operator";
@@ -121,6 +124,39 @@ describe("ServiceInstance, shared tenancy: the NATS way", () => {
     const other = await tenantConnection("t-si-b");
     expect(await attempt(other, "tenant.t-si-b.actes.list")).toMatch(/no responders|503/i);
     expect(await attempt(other, "tenant.t-si-a.actes.list")).toMatch(/permission/i);
+  });
+
+  it("when an account imports the platform's services without the activation the operator grants, then it reaches nothing; with one, it does", async () => {
+    // An account the operator key signed (a mistake, another tool sharing the key) importing Rennes' actes.
+    const operatorKey = fromSeed(readFileSync(platform.env.NATS_OPERATOR_SEED_FILE));
+    const keys = await core.readNamespacedSecret({ name: "platform-services-keys", namespace: "mutualis-system" });
+    const services = fromSeed(Buffer.from(keys.data!.accountSeed!, "base64"));
+    const rogue = createAccount();
+    const user = createUser();
+    const subject = "tenant.t-si-a.actes.>";
+    const push = async (token?: string) => {
+      const imports = [{ name: "actes", type: "service" as const, subject, account: services.getPublicKey(), ...(token ? { token } : {}) }];
+      const jwt = await encodeAccount("rogue", rogue, { imports, limits: { subs: -1, data: -1, payload: -1, imports: -1, exports: -1, wildcards: true, conn: -1, leaf: -1 } }, { signer: operatorKey });
+      const system = await platform.systemNats();
+      await system.request("$SYS.REQ.CLAIMS.UPDATE", jwt, { timeout: 5000 });
+      await system.close();
+    };
+    const ask = async () => {
+      const nc = await connect({ servers: platform.env.NATS_URL, authenticator: credsAuthenticator(fmtCreds(await encodeUser("rogue", user, rogue, {}), user)) });
+      connections.push(nc);
+      return attempt(nc, "tenant.t-si-a.actes.list");
+    };
+    await push();
+    expect(await ask()).toMatch(/no responders/i);
+    // The services account's activation, as the operator signs it for a collectivity's account.
+    await push(await encodeActivation("actes", rogue, services, "service", { subject }));
+    // Reached: the service answers (and, to a caller without a person's token, refuses).
+    expect(
+      await eventually("the activated import to be reached", async () => {
+        const answer = await ask();
+        return /no responders/i.test(answer) ? undefined : answer;
+      }),
+    ).toBe("answered");
   });
 
   it("when the ServiceInstance is deleted, then the import is revoked and the service no longer answers that collectivity", async () => {

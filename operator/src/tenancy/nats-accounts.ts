@@ -1,4 +1,4 @@
-import { encodeAccount, encodeGeneric, encodeUser, fmtCreds, type Account, type User } from "@nats-io/jwt";
+import { encodeAccount, encodeActivation, encodeGeneric, encodeUser, fmtCreds, type Account, type User } from "@nats-io/jwt";
 import { createAccount, createUser, fromSeed, type KeyPair } from "@nats-io/nkeys";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { connect, credsAuthenticator, type NatsConnection } from "@nats-io/transport-node";
@@ -211,9 +211,11 @@ export class NatsAccounts {
         : {}),
       tags: [`collectivity:${collectivity}`],
     };
+    // Compared before the activations are signed: a token signed again is new each time.
     const fingerprint = JSON.stringify(claims);
     if (this.pushed.get(accountPublicKey) !== fingerprint) {
-      await this.request("$SYS.REQ.CLAIMS.UPDATE", await encodeAccount(`coll-${collectivity}`, account, claims, { signer: this.operator }));
+      const imports = await Promise.all((claims.imports ?? []).map(async (imported) => ({ ...imported, token: await this.activation(accountPublicKey, imported) })));
+      await this.request("$SYS.REQ.CLAIMS.UPDATE", await encodeAccount(`coll-${collectivity}`, account, { ...claims, ...(claims.imports ? { imports } : {}) }, { signer: this.operator }));
       this.pushed.set(accountPublicKey, fingerprint);
     }
     this.imported.set(collectivity, services);
@@ -225,6 +227,15 @@ export class NatsAccounts {
       JSON.stringify({ pub: current.nats.pub, sub: current.nats.sub, resp: current.nats.resp }) === JSON.stringify(permissions);
     const userJwt = upToDate ? keys.userJwt! : await encodeUser(`coll-${collectivity}`, user, account, permissions);
     return { accountPublicKey, userJwt, userCreds: fmtCreds(userJwt, user) };
+  }
+
+  /**
+   * The platform services account's activation of one import by a tenant's account: signed by
+   * the services account, for that account and that subject only (the export requires it).
+   */
+  private activation(importer: string, imported: { name: string; subject: string; type: "service" | "stream" }): Promise<string> {
+    const services = keyPair(this.servicesKeys!.accountSeed);
+    return encodeActivation(imported.name, importer, services, imported.type, { subject: imported.subject });
   }
 
   /** Drops every stream of the tenant's account, then removes the account from the resolver. */
@@ -296,12 +307,14 @@ export class NatsAccounts {
     const wildcard = this.servicesList.map((service) => platformSubjects(service, "*"));
     const claims: Partial<Account> = {
       limits: { ...noLimits, ...jetStreamOn },
+      // Every export needs an activation: only an account the operator gave a token signed by
+      // this account (for its own collectivity's subjects) imports anything from it.
       exports: [
-        ...this.servicesList.map((service) => ({ name: service, type: "service" as const, subject: `tenant.*.${service}.>` })),
-        ...wildcard.flatMap((s) => s.services.map((subject) => ({ name: subject, type: "service" as const, subject }))),
-        ...wildcard.flatMap((s) => s.streams.map((subject) => ({ name: subject, type: "stream" as const, subject }))),
+        ...this.servicesList.map((service) => ({ name: service, type: "service" as const, subject: `tenant.*.${service}.>`, token_req: true })),
+        ...wildcard.flatMap((s) => s.services.map((subject) => ({ name: subject, type: "service" as const, subject, token_req: true }))),
+        ...wildcard.flatMap((s) => s.streams.map((subject) => ({ name: subject, type: "stream" as const, subject, token_req: true }))),
         // Dedicated deployments' business events, each collectivity importing its own subjects.
-        { name: "events", type: "service" as const, subject: eventsOf("*") },
+        { name: "events", type: "service" as const, subject: eventsOf("*"), token_req: true },
       ],
       imports: [...this.dedicated.entries()]
         .sort(([a], [b]) => a.localeCompare(b))
