@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { lotManifests, sharedServiceManifests } from "./lot/lot.ts";
 import { local, production } from "./lot/settings.ts";
 import { render } from "./render.ts";
-import { ServiceDeployment } from "./service.ts";
+import { ServiceDeployment, Tenancy } from "./service.ts";
 import { TenantEnvironment } from "./tenant.ts";
 
 const tenant = { name: "rennes", zone: "fr-bzh-1a", displayName: "Ville de Rennes", siren: "213502388", managedBy: "mutualis-operator" };
@@ -66,7 +66,7 @@ describe("ServiceDeployment", () => {
     namespace: "mutualis-system",
     service: "actes",
     command: "actes",
-    instance: "shared",
+    tenancy: Tenancy.shared(),
     image: "registry.example/services:1.0.0",
     port: 8080,
     resources: { cpu: "100m", memory: "128Mi", cpuLimit: "500m", memoryLimit: "256Mi" },
@@ -87,6 +87,17 @@ describe("ServiceDeployment", () => {
     expect(pod.containers[0].securityContext).toEqual({ allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ["ALL"] } });
     const [gateway] = render((s) => new ServiceDeployment(s, "g", { ...props, replicas: 1, serviceAccount: "gateway" })) as Json[];
     expect(gateway!.spec.template.spec).toMatchObject({ serviceAccountName: "gateway", automountServiceAccountToken: true });
+  });
+
+  it("when the tenancy is chosen, then a shared deployment spreads across zones and a dedicated one does not, each labelled as its instance", () => {
+    const [shared] = render((s) => new ServiceDeployment(s, "d", { ...props, replicas: 2 })) as Json[];
+    expect(shared!.metadata.labels["app.kubernetes.io/instance"]).toBe("shared");
+    expect(shared!.spec.template.spec.topologySpreadConstraints).toHaveLength(1);
+    const [dedicated] = render((s) => new ServiceDeployment(s, "d", { ...props, replicas: 2, tenancy: Tenancy.dedicated("actes") })) as Json[];
+    expect(dedicated!.metadata.labels["app.kubernetes.io/instance"]).toBe("actes");
+    expect(dedicated!.spec.template.spec.topologySpreadConstraints).toBeUndefined();
+    const [pinned] = render((s) => new ServiceDeployment(s, "d", { ...props, replicas: 2, nodeSelector: { "mutualis.fr/services": "true" } })) as Json[];
+    expect(pinned!.spec.template.spec.topologySpreadConstraints).toBeUndefined();
   });
 });
 

@@ -21,6 +21,28 @@ export interface ServiceVolume {
   readonly secret?: string;
 }
 
+/**
+ * Whom a deployment of a service serves, chosen with a static factory (as cdk8s-plus does for
+ * its choices): the platform's shared deployment, or one collectivity's dedicated one.
+ */
+export class Tenancy {
+  /** The platform's one deployment, for every collectivity enabled on it; spread across the hosting zones. */
+  static shared(): Tenancy {
+    return new Tenancy("shared", "shared");
+  }
+
+  /** A collectivity's own deployment for one ServiceInstance (named `instance`); it stays in its tenant's zone. */
+  static dedicated(instance: string): Tenancy {
+    return new Tenancy("dedicated", instance);
+  }
+
+  private constructor(
+    readonly kind: "shared" | "dedicated",
+    /** The app.kubernetes.io/instance label of its objects. */
+    readonly instance: string,
+  ) {}
+}
+
 export interface ServiceDeploymentProps {
   /** The Deployment's and Service's name. */
   readonly name: string;
@@ -28,21 +50,38 @@ export interface ServiceDeploymentProps {
   /** The catalogue's service (app.kubernetes.io/name) and what the services image runs for it. */
   readonly service: string;
   readonly command: string;
-  /** Which deployment of the service this is (app.kubernetes.io/instance). */
-  readonly instance: string;
+  /** Whom it serves: `Tenancy.shared()` or `Tenancy.dedicated(instance)` (its app.kubernetes.io/instance label). */
+  readonly tenancy: Tenancy;
   readonly image: string;
   readonly port: number;
   readonly replicas: number;
   readonly resources: PodResources;
   /** The Secret with the service's NATS credentials (`user.creds`, and `NATS_URL` unless natsUrl is given). */
   readonly natsSecret: string;
-  /** Where NATS is, when the deployer knows it (the platform's shared services); read from natsSecret otherwise. */
+  /**
+   * Where NATS is, when the deployer knows it (the platform's shared services).
+   * @default read from natsSecret's `NATS_URL`
+   */
   readonly natsUrl?: string;
-  /** Nodes the pods must run on (labels), beyond the namespace's own selector. */
+  /**
+   * Nodes the pods must run on (labels), beyond the namespace's own selector.
+   * @default none
+   */
   readonly nodeSelector?: Readonly<Record<string, string>>;
-  /** The service's own settings (database, tenant…), after the common ones. */
-  readonly env: readonly k8s.EnvVar[];
+  /**
+   * The service's own settings (database, tenant…), after the common ones.
+   * @default none
+   */
+  readonly env?: readonly k8s.EnvVar[];
+  /**
+   * Volumes mounted in the service's container.
+   * @default none
+   */
   readonly volumes?: readonly ServiceVolume[];
+  /**
+   * Labels of its objects, beyond app.kubernetes.io/name and instance.
+   * @default none
+   */
   readonly labels?: Readonly<Record<string, string>>;
   /**
    * Annotations of the pods: a revision of what they read only at start (their NATS credentials),
@@ -50,9 +89,15 @@ export interface ServiceDeploymentProps {
    */
   readonly podAnnotations?: Readonly<Record<string, string>>;
   readonly owner?: OwnerReference;
-  /** A ServiceAccount whose token the pods get (the gateway's, which calls the API server); none otherwise. */
+  /**
+   * A ServiceAccount whose token the pods get (the gateway's, which calls the API server).
+   * @default none: the pods get no token
+   */
   readonly serviceAccount?: string;
-  /** Spread the pods across the hosting zones (shared deployments; a dedicated one stays in its tenant's zone). */
+  /**
+   * Spread the pods across the hosting zones.
+   * @default true for a shared deployment without a nodeSelector; a dedicated one stays in its tenant's zone
+   */
   readonly spreadAcrossZones?: boolean;
 }
 
@@ -83,7 +128,8 @@ export const restrictedContainerSecurity: k8s.SecurityContext = {
 export class ServiceDeployment extends Construct {
   constructor(scope: Construct, id: string, props: ServiceDeploymentProps) {
     super(scope, id);
-    const selector = { [labels.name]: props.service, [labels.instance]: props.instance };
+    const selector = { [labels.name]: props.service, [labels.instance]: props.tenancy.instance };
+    const spread = props.spreadAcrossZones ?? (props.tenancy.kind === "shared" && !props.nodeSelector);
     const metadata: k8s.ObjectMeta = {
       name: props.name,
       namespace: props.namespace,
@@ -107,7 +153,7 @@ export class ServiceDeployment extends Construct {
             ...(props.serviceAccount ? { serviceAccountName: props.serviceAccount, automountServiceAccountToken: true } : { automountServiceAccountToken: false }),
             securityContext: restrictedPodSecurity,
             ...(props.nodeSelector ? { nodeSelector: { ...props.nodeSelector } } : {}),
-            ...(props.spreadAcrossZones
+            ...(spread
               ? { topologySpreadConstraints: [{ maxSkew: 1, topologyKey: "topology.kubernetes.io/zone", whenUnsatisfiable: "ScheduleAnyway", labelSelector: { matchLabels: selector } }] }
               : {}),
             containers: [
@@ -129,7 +175,7 @@ export class ServiceDeployment extends Construct {
                   { name: "HTTP_HOST", valueFrom: { fieldRef: { fieldPath: "status.podIP" } } },
                   props.natsUrl ? { name: "NATS_URL", value: props.natsUrl } : { name: "NATS_URL", valueFrom: { secretKeyRef: { name: props.natsSecret, key: "NATS_URL" } } },
                   { name: "NATS_CREDS_FILE", value: `${natsMount}/user.creds` },
-                  ...props.env,
+                  ...(props.env ?? []),
                 ],
                 resources: {
                   requests: { cpu: quantity(props.resources.cpu), memory: quantity(props.resources.memory) },

@@ -20,6 +20,50 @@ export interface TenantProps {
   readonly owner?: OwnerReference;
 }
 
+/** A tenant's namespace. */
+export interface TenantNamespaceProps {
+  readonly tenant: TenantProps;
+}
+
+/** A tenant's ResourceQuota and LimitRange. */
+export interface TenantQuotaConstructProps {
+  readonly tenant: TenantProps;
+  /** What the namespace may use in all, and what one container gets by default. */
+  readonly quota: TenantQuotaProps;
+}
+
+/** A tenant's network policies. */
+export interface TenantNetworkPoliciesProps {
+  readonly tenant: TenantProps;
+  /** Where the platform's shared components are. */
+  readonly network: PlatformNetwork;
+}
+
+/** Who administers a tenant. */
+export interface TenantAccessProps {
+  readonly tenant: TenantProps;
+  /**
+   * The collectivity's administrators (people and groups of the platform's identity).
+   * @default none: only the identity's role groups of the collectivity are bound
+   */
+  readonly administrators?: Administrators;
+}
+
+/** A tenant's NATS credentials, for its workloads. */
+export interface TenantNatsCredentialsProps {
+  readonly tenant: TenantProps;
+  readonly natsUrl: string;
+  /** The user's creds file (JWT and seed). */
+  readonly creds: Uint8Array;
+}
+
+/** How a tenant's workloads reach their database. */
+export interface TenantDatabaseCredentialsProps {
+  readonly tenant: TenantProps;
+  readonly uri: string;
+  readonly database: string;
+}
+
 function tenantMetadata(tenant: TenantProps, name: string, namespaced = true): k8s.ObjectMeta {
   return {
     name,
@@ -34,7 +78,8 @@ function tenantMetadata(tenant: TenantProps, name: string, namespaced = true): k
  * collectivity's zone by the PodNodeSelector admission plugin (data residency).
  */
 export class TenantNamespace extends Construct {
-  constructor(scope: Construct, id: string, tenant: TenantProps) {
+  constructor(scope: Construct, id: string, props: TenantNamespaceProps) {
+    const { tenant } = props;
     super(scope, id);
     const metadata = tenantMetadata(tenant, tenantNamespace(tenant.name), false);
     new k8s.KubeNamespace(this, "namespace", {
@@ -66,7 +111,8 @@ const quantity = (text: string) => k8s.Quantity.fromString(text);
 
 /** The ResourceQuota and LimitRange that hold the tenant to its quota. */
 export class TenantQuota extends Construct {
-  constructor(scope: Construct, id: string, tenant: TenantProps, quota: TenantQuotaProps) {
+  constructor(scope: Construct, id: string, props: TenantQuotaConstructProps) {
+    const { tenant, quota } = props;
     super(scope, id);
     new k8s.KubeResourceQuota(this, "quota", {
       metadata: tenantMetadata(tenant, "tenant-quota"),
@@ -145,7 +191,8 @@ export function allowDns(scope: Construct, metadata: k8s.ObjectMeta): void {
  * platform's NATS and database, and ingress from the platform gateway and Prometheus.
  */
 export class TenantNetworkPolicies extends Construct {
-  constructor(scope: Construct, id: string, tenant: TenantProps, network: PlatformNetwork) {
+  constructor(scope: Construct, id: string, props: TenantNetworkPoliciesProps) {
+    const { tenant, network } = props;
     super(scope, id);
     const metadata = (name: string) => tenantMetadata(tenant, name);
     const monitoring = network.monitoringNamespace ?? network.platformNamespace;
@@ -217,7 +264,8 @@ export interface Administrators {
 
 /** The collectivity-admin Role (administratorRules) and its binding to the collectivity's administrators. */
 export class TenantAccess extends Construct {
-  constructor(scope: Construct, id: string, tenant: TenantProps, administrators: Administrators) {
+  constructor(scope: Construct, id: string, props: TenantAccessProps) {
+    const { tenant, administrators = {} } = props;
     super(scope, id);
     new k8s.KubeRole(this, "role", { metadata: tenantMetadata(tenant, "collectivity-admin"), rules: administratorRules });
     new k8s.KubeRoleBinding(this, "binding", {
@@ -246,7 +294,8 @@ const base64 = (text: string | Uint8Array) => Buffer.from(text).toString("base64
 /** The tenant's NATS credentials, for its workloads; the account's keys stay with the operator. */
 export class TenantNatsCredentials extends Construct {
   static readonly secretName = "nats-credentials";
-  constructor(scope: Construct, id: string, tenant: TenantProps, connection: { readonly natsUrl: string; readonly creds: Uint8Array }) {
+  constructor(scope: Construct, id: string, props: TenantNatsCredentialsProps) {
+    const { tenant, ...connection } = props;
     super(scope, id);
     new k8s.KubeSecret(this, "secret", {
       metadata: tenantMetadata(tenant, TenantNatsCredentials.secretName),
@@ -259,7 +308,8 @@ export class TenantNatsCredentials extends Construct {
 /** How the tenant's workloads reach their database. */
 export class TenantDatabaseCredentials extends Construct {
   static readonly secretName = "database";
-  constructor(scope: Construct, id: string, tenant: TenantProps, connection: { readonly uri: string; readonly database: string }) {
+  constructor(scope: Construct, id: string, props: TenantDatabaseCredentialsProps) {
+    const { tenant, ...connection } = props;
     super(scope, id);
     new k8s.KubeSecret(this, "secret", {
       metadata: tenantMetadata(tenant, TenantDatabaseCredentials.secretName),
@@ -291,13 +341,14 @@ export interface TenantEnvironmentProps {
 export class TenantEnvironment extends Construct {
   constructor(scope: Construct, id: string, props: TenantEnvironmentProps) {
     super(scope, id);
-    new TenantNamespace(this, "namespace", props.tenant);
-    new TenantQuota(this, "quota", props.tenant, props.quota);
-    new TenantNetworkPolicies(this, "network", props.tenant, props.network);
-    new TenantAccess(this, "access", props.tenant, props.administrators);
+    const { tenant } = props;
+    new TenantNamespace(this, "namespace", { tenant });
+    new TenantQuota(this, "quota", { tenant, quota: props.quota });
+    new TenantNetworkPolicies(this, "network", { tenant, network: props.network });
+    new TenantAccess(this, "access", { tenant, administrators: props.administrators });
     if (props.connections) {
-      new TenantNatsCredentials(this, "nats", props.tenant, { natsUrl: props.connections.natsUrl, creds: props.connections.natsCreds });
-      new TenantDatabaseCredentials(this, "database", props.tenant, { uri: props.connections.databaseUri, database: props.connections.database });
+      new TenantNatsCredentials(this, "nats", { tenant, natsUrl: props.connections.natsUrl, creds: props.connections.natsCreds });
+      new TenantDatabaseCredentials(this, "database", { tenant, uri: props.connections.databaseUri, database: props.connections.database });
     }
   }
 }

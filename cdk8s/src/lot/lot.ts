@@ -6,7 +6,7 @@ import { operatorAlerts, platformAlerts } from "../monitoring.ts";
 import { labels } from "../names.ts";
 import { Antivirus, ComponentNetworkPolicy, Database, HostingZones, NatsCluster, PlatformNamespace, Prometheus, type Reach } from "../platform.ts";
 import { render, type Manifest } from "../render.ts";
-import { internalPort, ServiceDeployment, type ServiceDeploymentProps, type ServiceVolume } from "../service.ts";
+import { internalPort, ServiceDeployment, Tenancy, type ServiceDeploymentProps, type ServiceVolume } from "../service.ts";
 import type { LotSettings } from "./settings.ts";
 
 /** Secrets the lot refers to and never holds: the platform's operators provide them (sealed, or from a vault). */
@@ -151,7 +151,7 @@ function sharedDeployment(settings: LotSettings, shared: SharedService): Service
     namespace: platform,
     service: shared.service,
     command: shared.service,
-    instance: "shared",
+    tenancy: Tenancy.shared(),
     image: settings.images.services,
     port: servicePort,
     replicas: settings.serviceReplicas,
@@ -173,7 +173,6 @@ function sharedDeployment(settings: LotSettings, shared: SharedService): Service
     serviceAccount: shared.serviceAccount,
     labels: { [labels.platformComponent]: shared.service },
     nodeSelector: settings.servicesNodeSelector,
-    spreadAcrossZones: !settings.servicesNodeSelector,
   };
 }
 

@@ -49,23 +49,23 @@ export function quotaProps(quota: ResolvedQuota): TenantQuotaProps {
 }
 
 export const renderNamespace = (collectivity: Collectivity): Manifest =>
-  render((scope) => new TenantNamespace(scope, "namespace", tenantOf(collectivity)))[0]!;
+  render((scope) => new TenantNamespace(scope, "namespace", { tenant: tenantOf(collectivity) }))[0]!;
 
 export const renderQuota = (collectivity: Collectivity, quota: ResolvedQuota): Manifest[] =>
-  render((scope) => new TenantQuota(scope, "quota", tenantOf(collectivity), quotaProps(quota)));
+  render((scope) => new TenantQuota(scope, "quota", { tenant: tenantOf(collectivity), quota: quotaProps(quota) }));
 
 export const renderNetworkPolicies = (collectivity: Collectivity, network: PlatformNetwork): Manifest[] =>
-  render((scope) => new TenantNetworkPolicies(scope, "network", tenantOf(collectivity), network));
+  render((scope) => new TenantNetworkPolicies(scope, "network", { tenant: tenantOf(collectivity), network }));
 
 /** The Role, then its binding (the API server checks the Role a binding names). */
 export const renderAccess = (collectivity: Collectivity): Manifest[] =>
-  render((scope) => new TenantAccess(scope, "access", tenantOf(collectivity), collectivity.spec.administrators ?? {}));
+  render((scope) => new TenantAccess(scope, "access", { tenant: tenantOf(collectivity), administrators: collectivity.spec.administrators ?? {} }));
 
 export const renderNatsSecret = (collectivity: Collectivity, natsUrl: string, creds: Uint8Array): Manifest =>
-  render((scope) => new TenantNatsCredentials(scope, "nats", tenantOf(collectivity), { natsUrl, creds }))[0]!;
+  render((scope) => new TenantNatsCredentials(scope, "nats", { tenant: tenantOf(collectivity), natsUrl, creds }))[0]!;
 
 export const renderDatabaseSecret = (collectivity: Collectivity, uri: string, database: string): Manifest =>
-  render((scope) => new TenantDatabaseCredentials(scope, "database", tenantOf(collectivity), { uri, database }))[0]!;
+  render((scope) => new TenantDatabaseCredentials(scope, "database", { tenant: tenantOf(collectivity), uri, database }))[0]!;
 
 export interface TenantConnections {
   readonly natsUrl: string;

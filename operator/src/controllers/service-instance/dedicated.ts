@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import type { ServiceInstance, ServiceInstanceSpec } from "@mutualis/api";
-import { render, ServiceDeployment, TenantDatabaseCredentials, TenantNatsCredentials, type Manifest } from "@mutualis/cdk8s";
+import { render, ServiceDeployment, Tenancy, TenantDatabaseCredentials, TenantNatsCredentials, type Manifest } from "@mutualis/cdk8s";
 import { catalogue, defaultServiceVersion } from "../../catalogue.ts";
 import { labels, operatorName, reasons } from "../../constants.ts";
 
@@ -49,7 +49,7 @@ export function renderDedicated(
         namespace: instance.metadata!.namespace!,
         service: spec.service,
         command: entry.command,
-        instance: instance.metadata!.name!,
+        tenancy: Tenancy.dedicated(instance.metadata!.name!),
         image: `${image}:${version}`,
         port: entry.port,
         replicas,
