@@ -1,6 +1,6 @@
 export { ConfigError, defaultPorts, defaultZones, loadConfig, type PlatformConfig, type Ports, type Zone } from "./config.ts";
 export { down, platformEnv, restart, startComponent, status, stopComponent, up, type ComponentStatus, type PlatformEnv, type Progress } from "./platform.ts";
-export { runningPid, startDaemon, StartError, stopDaemon, type Daemon } from "./processes.ts";
+export { listeningPids, portInUse, runningPid, startDaemon, StartError, stopDaemon, type Daemon } from "./processes.ts";
 export { ensurePki, issueCertificate, pkiPaths, type CertificateFiles, type ClientIdentity, type Pki } from "./pki.ts";
 export { layout } from "./layout.ts";
 export { writeKubeconfig } from "./kubeconfig.ts";
