@@ -50,9 +50,13 @@ interface Tenant {
   readonly displayName: string;
 }
 
-/** Communes of Ille-et-Vilaine (SIREN 2135…): the shared services read the département from it. */
+/**
+ * Communes of Ille-et-Vilaine (SIREN 2135…): the shared services read the département from it.
+ * The floor's and the operator's tenants have SIRENs of their own (a SIREN is provisioned once).
+ */
 function tenant(prefix: string, i: number): Tenant {
-  return { name: `${prefix}-${i}`, siren: sirenWithCheckDigit(`2135${String(i).padStart(4, "0")}`), displayName: `Commune ${i}` };
+  const range = prefix === "floor" ? 5000 : 0;
+  return { name: `${prefix}-${i}`, siren: sirenWithCheckDigit(`2135${String(range + i).padStart(4, "0")}`), displayName: `Commune ${i}` };
 }
 
 function collectivity(run: string, { name, siren, displayName }: Tenant, i: number): KubernetesObject & { spec: Record<string, unknown> } {
