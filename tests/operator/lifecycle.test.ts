@@ -59,7 +59,8 @@ async function writeTenantData(name: string): Promise<void> {
   await client.db(`coll_${name.replace(/-/g, "_")}`).collection("actes").insertOne({ numero: "D2026_001" });
   await client.close();
   const nc = await connect({ servers: platform.env.NATS_URL, authenticator: credsAuthenticator(await creds(`coll-${name}`)) });
-  await (await jetstreamManager(nc)).streams.add({ name: "ACTES", subjects: [`tenant.${name}.actes.>`] });
+  // A collectivity's account requires every stream to state its maximum (its JetStream limits).
+  await (await jetstreamManager(nc)).streams.add({ name: "ACTES", subjects: [`tenant.${name}.actes.>`], max_bytes: 64 * 2 ** 20 });
   await jetstream(nc).publish(`tenant.${name}.actes.sent`, "D2026_001");
   await nc.close();
 }
