@@ -40,6 +40,7 @@ function subjectTenant(collectivity: string | undefined): string {
 export function actesService(): ServiceDefinition<ActesSettings> {
   let useCases: ActesUseCases;
   const consumers: ConsumerMessages[] = [];
+  let requeue: NodeJS.Timeout | undefined;
   return {
     description: "Legality control: acts teletransmitted to the prefecture (@ctes)",
     async onStart(context: ServiceContext<ActesSettings>) {
@@ -62,8 +63,17 @@ export function actesService(): ServiceDefinition<ActesSettings> {
         await consumeFlow(context.nats, flows.transmissions, (msg) => useCases.transmit(msg.json<{ actId: string }>().actId), context.log),
         await consumeFlow(context.nats, flows.returns, (msg) => useCases.receive(msg.json<PrefectureReturn>()), context.log),
       );
+      // An act whose queueing failed while NATS was away is queued again once NATS is back.
+      const every = context.settings.ACTES_REQUEUE_AFTER_SECONDS * 1000;
+      requeue = setInterval(() => {
+        useCases.requeueStale(new Date(Date.now() - every)).then(
+          (n) => n > 0 && context.log.info({ requeued: n }, "queued again the acts whose queueing had failed"),
+          (error: unknown) => context.log.warn({ reason: (error as Error).message }, "acts waiting to be queued could not be queued yet"),
+        );
+      }, every);
     },
     async onStop() {
+      clearInterval(requeue);
       for (const consumer of consumers) await consumer.close();
     },
     endpoints: (context) => {

@@ -16,6 +16,8 @@ export const actesSettings = baseSettings.extend({
   CLASSIFICATION_VERSION: z.iso.date().default("2026-01-01"),
   /** Prefix of the JetStream streams (one platform may run several environments). */
   ACTES_STREAM_PREFIX: z.string().regex(/^[A-Z0-9_]+$/).default("ACTES"),
+  /** How long a stored act may wait for its queueing (NATS away) before it is queued again. */
+  ACTES_REQUEUE_AFTER_SECONDS: z.coerce.number().positive().default(15),
   /** The most each flow's stream holds; a collectivity's account refuses streams without a maximum, or above its own. */
   ACTES_STREAM_MAX_BYTES: z.coerce.number().int().positive().default(256 * 1024 * 1024),
 });

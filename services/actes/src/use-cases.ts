@@ -101,6 +101,17 @@ export class ActesUseCases {
     return unsent.length;
   }
 
+  /**
+   * Acts stored whose queueing failed (NATS away at that moment) and were posted before
+   * `before`: queued again, without waiting for a restart. The act's id deduplicates the message
+   * if the first publish did reach the stream, and transmit() skips an act already sent.
+   */
+  async requeueStale(before: Date): Promise<number> {
+    const stale = (await this.deps.acts.inStatus("posted")).filter((act) => act.submittedAt.getTime() < before.getTime());
+    for (const act of stale) await this.queue(act);
+    return stale.length;
+  }
+
   /** Sends an act to the prefecture; a redelivered message for an act already sent does nothing. */
   async transmit(actId: string): Promise<void> {
     let act = await this.deps.acts.byId(actId);
