@@ -51,9 +51,17 @@ interface WithConditions extends KubernetesObject {
 /**
  * Says in status that a reconcile failed, when the reconciler did not say why itself: `Ready`
  * becomes False with reason `ReconcileFailed` and the error's message (the controller retries).
- * A `Ready` already False for this generation with a reason of its own is left as it is.
+ * The object is read afresh (the cache may not have the reconcile's own write yet); a `Ready`
+ * already False for this generation with a reason of its own is left as it is.
  */
-export async function reportReconcileFailure(client: KubeClient, type: ResourceType, object: WithConditions, error: unknown, now: Date): Promise<void> {
+export async function reportReconcileFailure(client: KubeClient, type: ResourceType, request: { name: string; namespace?: string }, error: unknown, now: Date): Promise<void> {
+  let object: WithConditions;
+  try {
+    object = await client.get<WithConditions>(type, request.name, request.namespace);
+  } catch (readError) {
+    if (isNotFound(readError)) return;
+    throw readError;
+  }
   const conditions = object.status?.conditions;
   const ready = findCondition(conditions, readyType);
   if (ready?.status === "False" && ready.observedGeneration === object.metadata?.generation && ready.reason !== "Progressing") return;

@@ -33,7 +33,7 @@ export { BusinessEvents, ensureEventStream, eventStream, eventSubject, parseEven
 export { createLogger, type Logger } from "./log.ts";
 export { Mailer, type MailerOptions, type MailMessage, type MailResult } from "./mail.ts";
 export { ServiceMetrics } from "./metrics.ts";
-export { Database, Repository } from "./mongo.ts";
+export { Database, isDuplicateKey, Repository } from "./mongo.ts";
 export {
   authorizationHeader,
   collectivityOf,

@@ -47,3 +47,8 @@ export abstract class Repository<T extends Document> {
     this.collection = database.collection<T>(collection);
   }
 }
+
+/** MongoDB's (and FerretDB's) duplicate key error: the one write a unique id lets in once refused another. */
+export function isDuplicateKey(error: unknown): boolean {
+  return (error as { code?: number }).code === 11000;
+}

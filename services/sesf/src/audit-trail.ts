@@ -1,11 +1,9 @@
-import type { Database } from "@mutualis/service-kit";
+import { isDuplicateKey, type Database } from "@mutualis/service-kit";
 import { chain, verifyChain, type AuditEntry } from "./audit.ts";
 import type { Clock } from "./share-state.ts";
 
 type Stored = AuditEntry & { _id: string; collectivity: string };
 
-/** MongoDB's (and FerretDB's) duplicate key error. */
-const isDuplicateKey = (error: unknown) => (error as { code?: number }).code === 11000;
 
 /** Two steps of one share appending at once: one takes the number, the other takes the next. */
 const attempts = 100;

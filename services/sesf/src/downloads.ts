@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import type { Database } from "@mutualis/service-kit";
+import { isDuplicateKey, type Database } from "@mutualis/service-kit";
 import type { Clock } from "./share-state.ts";
 
 /** One download started by a recipient: allowed (under the limit) or refused over it. */
@@ -24,7 +24,6 @@ interface Counted {
   completed?: number;
 }
 
-const isDuplicateKey = (error: unknown) => (error as { code?: number }).code === 11000;
 
 /**
  * The recipients' downloads, each its own document. Under a download limit the n-th allowed

@@ -1,6 +1,6 @@
 import { randomBytes, randomUUID, timingSafeEqual } from "node:crypto";
 import { Worker } from "node:worker_threads";
-import { Forbidden, TooManyRequests, Unavailable, type Database } from "@mutualis/service-kit";
+import { Forbidden, isDuplicateKey, TooManyRequests, Unavailable, type Database } from "@mutualis/service-kit";
 import type { Clock } from "./share-state.ts";
 
 /** scrypt, memory-hard: N = 2^15, r = 8 (32 MiB per hash). */
@@ -118,7 +118,6 @@ interface Failure {
   at: Date;
 }
 
-const isDuplicateKey = (error: unknown) => (error as { code?: number }).code === 11000;
 
 /**
  * Password attempts limited per link and per client address. Each wrong password is a document

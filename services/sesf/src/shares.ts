@@ -1,7 +1,7 @@
 import { createHash, randomBytes, randomUUID } from "node:crypto";
 import type { Readable, Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { Conflict, Forbidden, Gone, InvalidRequest, NotFound, PayloadTooLarge, Repository, Unavailable, type BusinessEvents, type Database, type ServiceMetrics } from "@mutualis/service-kit";
+import { Conflict, Forbidden, Gone, InvalidRequest, isDuplicateKey, NotFound, PayloadTooLarge, Repository, Unavailable, type BusinessEvents, type Database, type ServiceMetrics } from "@mutualis/service-kit";
 import type { ShareOwner } from "./access.ts";
 import { ClamdScan, type ScanResult } from "./antivirus.ts";
 import type { AuditEntry } from "./audit.ts";
@@ -258,7 +258,7 @@ export class Shares extends Repository<Share> {
     try {
       await this.closures.insertOne({ _id: share._id, state, at: this.clock() });
     } catch (error) {
-      if ((error as { code?: number }).code !== 11000) throw error;
+      if (!isDuplicateKey(error)) throw error;
       first = false;
     }
     if (first) await this.collection.updateOne({ _id: share._id }, { $set: { state, purgedAt: this.clock() }, $unset: { wrappedKey: "" } });

@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { Conflict, InvalidRequest, type Database } from "@mutualis/service-kit";
+import { Conflict, InvalidRequest, isDuplicateKey, type Database } from "@mutualis/service-kit";
 import type { Limits } from "./settings.ts";
 import type { Clock } from "./share-state.ts";
 
@@ -70,7 +70,6 @@ interface StoredPart extends Part {
   sessionId: string;
 }
 
-const isDuplicateKey = (error: unknown) => (error as { code?: number }).code === 11000;
 
 /**
  * What an upload link may hold at once on the shared volume, and what it kept. Every limit is

@@ -110,17 +110,11 @@ export class CollectivityReconciler implements Reconciler {
     return this.deps.now?.() ?? new Date();
   }
 
-  /** A failed reconcile is said in status (read afresh: the cache may not have the reconcile's own write yet). */
-  async reportFailure({ name, namespace }: Request, error: unknown): Promise<void> {
-    let object;
-    try {
-      object = await this.deps.client.get<Collectivity>(resourceTypes.Collectivity, name, namespace);
-    } catch (readError) {
-      if (isNotFound(readError)) return;
-      throw readError;
-    }
-    await reportReconcileFailure(this.deps.client, resourceTypes.Collectivity, object as never, error, this.deps.now?.() ?? new Date());
+  /** A failed reconcile is said in status. */
+  reportFailure(request: Request, error: unknown): Promise<void> {
+    return reportReconcileFailure(this.deps.client, resourceTypes.Collectivity, request, error, this.deps.now?.() ?? new Date());
   }
+
 
   async reconcile({ name }: Request): Promise<Result | undefined> {
     const collectivity = this.deps.collectivities.get(name);

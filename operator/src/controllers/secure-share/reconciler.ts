@@ -69,17 +69,11 @@ export class SecureShareReconciler implements Reconciler {
     return this.deps.services.tenant<T>(collectivity, "sesf", `shares.${operation}`, body);
   }
 
-  /** A failed reconcile is said in status (read afresh: the cache may not have the reconcile's own write yet). */
-  async reportFailure({ name, namespace }: Request, error: unknown): Promise<void> {
-    let object;
-    try {
-      object = await this.deps.client.get<SecureShare>(resourceTypes.SecureShare, name, namespace);
-    } catch (readError) {
-      if (isNotFound(readError)) return;
-      throw readError;
-    }
-    await reportReconcileFailure(this.deps.client, resourceTypes.SecureShare, object as never, error, this.deps.now?.() ?? new Date());
+  /** A failed reconcile is said in status. */
+  reportFailure(request: Request, error: unknown): Promise<void> {
+    return reportReconcileFailure(this.deps.client, resourceTypes.SecureShare, request, error, this.deps.now?.() ?? new Date());
   }
+
 
   async reconcile({ name, namespace }: Request): Promise<Result | undefined> {
     let share = this.deps.shares.get(name, namespace);

@@ -52,17 +52,11 @@ const retryMs = 15_000;
 export class ServiceInstanceReconciler implements Reconciler {
   constructor(private readonly deps: ServiceInstanceReconcilerDeps) {}
 
-  /** A failed reconcile is said in status (read afresh: the cache may not have the reconcile's own write yet). */
-  async reportFailure({ name, namespace }: Request, error: unknown): Promise<void> {
-    let object;
-    try {
-      object = await this.deps.client.get<ServiceInstance>(resourceTypes.ServiceInstance, name, namespace);
-    } catch (readError) {
-      if (isNotFound(readError)) return;
-      throw readError;
-    }
-    await reportReconcileFailure(this.deps.client, resourceTypes.ServiceInstance, object as never, error, this.deps.now?.() ?? new Date());
+  /** A failed reconcile is said in status. */
+  reportFailure(request: Request, error: unknown): Promise<void> {
+    return reportReconcileFailure(this.deps.client, resourceTypes.ServiceInstance, request, error, this.deps.now?.() ?? new Date());
   }
+
 
   async reconcile({ name, namespace }: Request): Promise<Result | undefined> {
     let instance = this.deps.instances.get(name, namespace);
