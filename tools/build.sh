@@ -21,8 +21,9 @@ if [ $# -eq 0 ]; then
 fi
 
 tool_key() {
-  # The Go version is part of the key: a new toolchain rebuilds everything.
-  (cd "$root/tools/$1" && cat go.mod go.sum recipe.sh && go env GOVERSION) | sha256sum | cut -c1-16
+  # The Go version is part of the key: a new toolchain rebuilds everything. A tool's patches
+  # (patches/*.patch, applied by its recipe) are part of it too.
+  (cd "$root/tools/$1" && cat go.mod go.sum recipe.sh && { [ -d patches ] && cat patches/*.patch; true; } && go env GOVERSION) | sha256sum | cut -c1-16
 }
 
 # The source directory of a pinned module, downloaded first: `go list -m` alone answers with

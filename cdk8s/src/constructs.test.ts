@@ -110,14 +110,13 @@ describe("the hosting lot", () => {
     expect(binding.spec.paramRef).toMatchObject({ name: "hosting-zones", namespace: "mutualis-system", parameterNotFoundAction: "Deny" });
   });
 
-  it("when both profiles are built, then the same objects exist in each apart from the backends and the simulator", () => {
+  it("when both profiles are built, then the same objects exist in each apart from the replicas' budgets and the simulator", () => {
     const names = (objects: Json[]) => new Set(objects.map((o) => `${o.kind}/${o.metadata.namespace ?? ""}/${o.metadata.name}`));
     const inProduction = names(lotManifests(production) as Json[]);
     const inLocal = names(lotManifests(local) as Json[]);
     const onlyProduction = [...inProduction].filter((n) => !inLocal.has(n)).sort();
     const onlyLocal = [...inLocal].filter((n) => !inProduction.has(n)).sort();
     expect(onlyProduction).toEqual([
-      "NetworkPolicy/mutualis-system/allow-database-storage",
       "PodDisruptionBudget/mutualis-system/actes",
       "PodDisruptionBudget/mutualis-system/gateway",
       "PodDisruptionBudget/mutualis-system/identity",
@@ -125,13 +124,10 @@ describe("the hosting lot", () => {
       "PodDisruptionBudget/mutualis-system/observatory",
       "PodDisruptionBudget/mutualis-system/portal",
       "PodDisruptionBudget/mutualis-system/sesf",
-      "Service/mutualis-system/postgresql",
-      "StatefulSet/mutualis-system/postgresql",
     ]);
     expect(onlyLocal).toEqual([
       "Deployment/mutualis-system/prefecture-simulator",
       "NetworkPolicy/mutualis-system/allow-prefecture-simulator",
-      "PersistentVolumeClaim/mutualis-system/ferretdb-state",
       "Service/mutualis-system/prefecture-simulator",
     ]);
   });
@@ -163,5 +159,30 @@ describe("the hosting lot", () => {
     const replicas = (settings: typeof production) =>
       (sharedServiceManifests(settings, "actes") as Json[]).find((o) => o.kind === "Deployment")!.spec.template.spec.containers[0].env.find((e: { name: string }) => e.name === "NATS_STREAM_REPLICAS").value;
     expect([replicas(production), replicas(local)]).toEqual(["3", "1"]);
+  });
+});
+
+describe("the platform database", () => {
+  it("when the lot is built, then FerretDB listens on TLS only, PostgreSQL's superuser is its own, and the role script runs at its first start", () => {
+    const objects = lotManifests(production) as Json[];
+    const ferretdb = objects.find((o) => o.kind === "Deployment" && o.metadata.name === "ferretdb")!;
+    const env = Object.fromEntries((ferretdb.spec.template.spec.containers[0].env as Json[]).map((e) => [e.name, e.value ?? e.valueFrom]));
+    expect(env).toMatchObject({ FERRETDB_HANDLER: "pg", FERRETDB_LISTEN_ADDR: "", FERRETDB_LISTEN_TLS: ":27017", FERRETDB_LOG_LEVEL: "warn" });
+    const postgresql = objects.find((o) => o.kind === "StatefulSet" && o.metadata.name === "postgresql")!;
+    const pgEnv = Object.fromEntries((postgresql.spec.template.spec.containers[0].env as Json[]).map((e) => [e.name, e.value ?? e.valueFrom.secretKeyRef.key]));
+    expect(pgEnv).toMatchObject({ POSTGRES_USER: "postgres", MUTUALIS_FERRETDB_PASSWORD: "ferretdb-password", MUTUALIS_ADMIN_PASSWORD: "admin-password" });
+    const init = objects.find((o) => o.kind === "ConfigMap" && o.metadata.name === "postgresql-init")!;
+    expect(init.data["mutualis-roles.psql"]).toContain("ALTER ROLE mutualis_ferretdb LOGIN NOCREATEDB NOCREATEROLE PASSWORD :'ferretdb_password';");
+    expect(init.data["mutualis-roles.psql"]).toContain("REVOKE ALL ON DATABASE mutualis FROM PUBLIC;");
+    const storage = objects.find((o) => o.kind === "NetworkPolicy" && o.metadata.name === "allow-database-storage")!;
+    expect(JSON.stringify(storage.spec.ingress)).toContain('"mutualis.fr/platform-component":"operator"');
+  });
+
+  it("when a shared service is rendered, then its database address comes from its own role's Secret", () => {
+    const objects = sharedServiceManifests(production, "actes") as Json[];
+    const deployment = objects.find((o) => o.kind === "Deployment")!;
+    const env = deployment.spec.template.spec.containers[0].env as Json[];
+    expect(env.find((e) => e.name === "MONGODB_URI")!.valueFrom.secretKeyRef).toEqual({ name: "database-actes", key: "MONGODB_URI" });
+    expect(env.find((e) => e.name === "MONGODB_DATABASE")!.value).toBe("actes");
   });
 });

@@ -1,6 +1,7 @@
 import { k8s } from "cdk8s-plus-33";
 import { Construct } from "constructs";
 import { stringify } from "yaml";
+import { databaseBootstrapSql } from "./database-roles.ts";
 import { podScrapeRelabelling, type RuleGroup } from "./monitoring.ts";
 import { labels, restrictedNamespaceLabels, zonePolicy, zonesConfigMap } from "./names.ts";
 import { restrictedContainerSecurity, restrictedPodSecurity, type PodResources } from "./service.ts";
@@ -215,55 +216,36 @@ export class NatsCluster extends Construct {
 
 export interface DatabaseProps {
   readonly namespace: string;
+  /** FerretDB built with the project's patches (tools/ferretdb/patches). */
   readonly ferretdbImage: string;
   readonly port: number;
   readonly resources: PodResources;
   readonly storage: string;
-  /**
-   * Production: FerretDB (stateless, `replicas` of it) on PostgreSQL, whose URL (with its
-   * password) FerretDB reads from the Secret `urlSecret`, key `url`. Locally: one FerretDB
-   * on SQLite, its files on a volume.
-   */
-  readonly backend:
-    | { readonly kind: "postgresql"; readonly replicas: number; readonly urlSecret: string; readonly postgresImage: string; readonly passwordSecret: string }
-    | { readonly kind: "sqlite" };
+  /** FerretDB's pods (stateless). */
+  readonly replicas: number;
+  /** PostgreSQL's passwords and FerretDB's URL (externalSecrets.postgresql). */
+  readonly postgresqlSecret: string;
+  /** FerretDB's serving certificate (tls.crt, tls.key): it listens on TLS only. */
+  readonly tlsSecret: string;
+  readonly postgresImage: string;
 }
 
-/** The MongoDB-wire database of every service and tenant: FerretDB, on PostgreSQL or SQLite. */
+/**
+ * The MongoDB-wire database of every service and tenant: FerretDB on PostgreSQL, over TLS only
+ * (PLAIN carries passwords), never at debug level (which logs them). PostgreSQL's grants keep
+ * each role to its database (databaseRoles; the operator makes one per collectivity and per
+ * shared service).
+ */
 export class Database extends Construct {
   constructor(scope: Construct, id: string, props: DatabaseProps) {
     super(scope, id);
     const selector = { [labels.name]: "ferretdb", [labels.platformComponent]: "database" };
     const metadata = { namespace: props.namespace, labels: { ...selector, ...partOf } };
-    const backend = props.backend;
-    const volumes: k8s.Volume[] = [];
-    const mounts: k8s.VolumeMount[] = [];
-    let env: k8s.EnvVar[];
-    if (backend.kind === "postgresql") {
-      env = [
-        { name: "FERRETDB_HANDLER", value: "pg" },
-        { name: "FERRETDB_POSTGRESQL_URL", valueFrom: { secretKeyRef: { name: backend.urlSecret, key: "url" } } },
-      ];
-      new PostgreSql(this, "postgresql", { namespace: props.namespace, image: backend.postgresImage, storage: props.storage, passwordSecret: backend.passwordSecret, resources: props.resources });
-    } else {
-      env = [
-        { name: "FERRETDB_HANDLER", value: "sqlite" },
-        { name: "FERRETDB_SQLITE_URL", value: "file:/state/" },
-      ];
-      volumes.push({ name: "state", persistentVolumeClaim: { claimName: "ferretdb-state" } });
-      mounts.push({ name: "state", mountPath: "/state" });
-      new k8s.KubePersistentVolumeClaim(this, "state", {
-        metadata: { ...metadata, name: "ferretdb-state" },
-        spec: { accessModes: ["ReadWriteOnce"], resources: { requests: { storage: quantity(props.storage) } } },
-      });
-    }
-    const replicas = backend.kind === "postgresql" ? backend.replicas : 1;
+    new PostgreSql(this, "postgresql", { namespace: props.namespace, image: props.postgresImage, storage: props.storage, secret: props.postgresqlSecret, resources: props.resources });
     new k8s.KubeDeployment(this, "ferretdb", {
       metadata: { ...metadata, name: "ferretdb" },
       spec: {
-        replicas,
-        // SQLite has one writer: never two pods at once.
-        strategy: backend.kind === "sqlite" ? { type: "Recreate" } : undefined,
+        replicas: props.replicas,
         selector: { matchLabels: selector },
         template: {
           metadata: { labels: selector, annotations: { "prometheus.io/scrape": "true", "prometheus.io/port": "8088", "prometheus.io/path": "/debug/metrics" } },
@@ -274,18 +256,28 @@ export class Database extends Construct {
               {
                 name: "ferretdb",
                 image: props.ferretdbImage,
-                env: [...env, { name: "FERRETDB_LISTEN_ADDR", value: `:${props.port}` }, { name: "FERRETDB_DEBUG_ADDR", value: ":8088" }, { name: "FERRETDB_TELEMETRY", value: "disable" }],
+                env: [
+                  { name: "FERRETDB_HANDLER", value: "pg" },
+                  { name: "FERRETDB_POSTGRESQL_URL", valueFrom: { secretKeyRef: { name: props.postgresqlSecret, key: "url" } } },
+                  { name: "FERRETDB_LISTEN_ADDR", value: "" },
+                  { name: "FERRETDB_LISTEN_TLS", value: `:${props.port}` },
+                  { name: "FERRETDB_LISTEN_TLS_CERT_FILE", value: "/tls/tls.crt" },
+                  { name: "FERRETDB_LISTEN_TLS_KEY_FILE", value: "/tls/tls.key" },
+                  { name: "FERRETDB_LOG_LEVEL", value: "warn" },
+                  { name: "FERRETDB_DEBUG_ADDR", value: ":8088" },
+                  { name: "FERRETDB_TELEMETRY", value: "disable" },
+                ],
                 ports: [
                   { name: "mongodb", containerPort: props.port },
                   { name: "debug", containerPort: 8088 },
                 ],
                 resources: resources(props.resources),
-                readinessProbe: { tcpSocket: { port: k8s.IntOrString.fromString("mongodb") }, periodSeconds: 5 },
+                readinessProbe: { httpGet: { path: "/debug/readyz", port: k8s.IntOrString.fromString("debug") }, periodSeconds: 5 },
                 securityContext: restrictedContainerSecurity,
-                volumeMounts: mounts,
+                volumeMounts: [{ name: "tls", mountPath: "/tls", readOnly: true }],
               },
             ],
-            volumes,
+            volumes: [{ name: "tls", secret: { secretName: props.tlsSecret, defaultMode: 0o400 } }],
           },
         },
       },
@@ -297,16 +289,37 @@ export class Database extends Construct {
   }
 }
 
-/** PostgreSQL for FerretDB: one instance on a persistent volume (replication is the storage class's, or a PostgreSQL operator's). */
+/**
+ * PostgreSQL for FerretDB: one instance on a persistent volume (replication is the storage
+ * class's, or a PostgreSQL operator's). At its first start the image runs the platform's role
+ * script (databaseBootstrapSql), the passwords from its Secret; run it again (psql, as the
+ * superuser) after changing them.
+ */
 class PostgreSql extends Construct {
-  constructor(scope: Construct, id: string, props: { namespace: string; image: string; storage: string; passwordSecret: string; resources: PodResources }) {
+  constructor(scope: Construct, id: string, props: { namespace: string; image: string; storage: string; secret: string; resources: PodResources }) {
     super(scope, id);
     const selector = { [labels.name]: "postgresql", [labels.platformComponent]: "database-storage" };
     const metadata = { namespace: props.namespace, name: "postgresql", labels: { ...selector, ...partOf } };
+    new k8s.KubeConfigMap(this, "init", {
+      metadata: { ...metadata, name: "postgresql-init" },
+      data: {
+        // Not *.sql: the image would run it without the variables.
+        "mutualis-roles.psql": databaseBootstrapSql(),
+        "10-mutualis-roles.sh": [
+          "#!/bin/sh",
+          "set -eu",
+          'psql --no-psqlrc --username "$POSTGRES_USER" --dbname postgres \\',
+          '  -v ferretdb_password="$MUTUALIS_FERRETDB_PASSWORD" -v admin_password="$MUTUALIS_ADMIN_PASSWORD" \\',
+          "  -f /docker-entrypoint-initdb.d/mutualis-roles.psql",
+          "",
+        ].join("\n"),
+      },
+    });
     new k8s.KubeService(this, "service", {
       metadata,
       spec: { clusterIp: "None", selector, ports: [{ name: "postgresql", port: 5432, targetPort: k8s.IntOrString.fromString("postgresql") }] },
     });
+    const password = (name: string, key: string) => ({ name, valueFrom: { secretKeyRef: { name: props.secret, key } } });
     new k8s.KubeStatefulSet(this, "statefulset", {
       metadata,
       spec: {
@@ -323,22 +336,30 @@ class PostgreSql extends Construct {
                 name: "postgresql",
                 image: props.image,
                 env: [
-                  { name: "POSTGRES_USER", value: "ferretdb" },
-                  { name: "POSTGRES_DB", value: "ferretdb" },
-                  { name: "POSTGRES_PASSWORD", valueFrom: { secretKeyRef: { name: props.passwordSecret, key: "password" } } },
+                  // The superuser is PostgreSQL's own; FerretDB's role may do nothing.
+                  { name: "POSTGRES_USER", value: "postgres" },
+                  { name: "POSTGRES_DB", value: "postgres" },
+                  password("POSTGRES_PASSWORD", "password"),
+                  password("MUTUALIS_FERRETDB_PASSWORD", "ferretdb-password"),
+                  password("MUTUALIS_ADMIN_PASSWORD", "admin-password"),
+                  { name: "POSTGRES_INITDB_ARGS", value: "--auth-host=scram-sha-256" },
                   { name: "PGDATA", value: "/var/lib/postgresql/data/pgdata" },
                 ],
                 ports: [{ name: "postgresql", containerPort: 5432 }],
                 resources: resources(props.resources),
-                readinessProbe: { exec: { command: ["pg_isready", "-U", "ferretdb"] }, periodSeconds: 10 },
+                readinessProbe: { exec: { command: ["pg_isready", "-U", "postgres"] }, periodSeconds: 10 },
                 securityContext: { ...restrictedContainerSecurity, readOnlyRootFilesystem: false },
                 volumeMounts: [
                   { name: "data", mountPath: "/var/lib/postgresql/data" },
                   { name: "run", mountPath: "/var/run/postgresql" },
+                  { name: "init", mountPath: "/docker-entrypoint-initdb.d", readOnly: true },
                 ],
               },
             ],
-            volumes: [{ name: "run", emptyDir: {} }],
+            volumes: [
+              { name: "run", emptyDir: {} },
+              { name: "init", configMap: { name: "postgresql-init", defaultMode: 0o555 } },
+            ],
           },
         },
         volumeClaimTemplates: [{ metadata: { name: "data" }, spec: { accessModes: ["ReadWriteOnce"], resources: { requests: { storage: quantity(props.storage) } } } }],

@@ -60,8 +60,14 @@ export interface TenantNatsCredentialsProps {
 /** How a tenant's workloads reach their database. */
 export interface TenantDatabaseCredentialsProps {
   readonly tenant: TenantProps;
+  /** The tenant's own role's address (name and password), over TLS. */
   readonly uri: string;
   readonly database: string;
+  /**
+   * The CA that signed the database's certificate, when it is a private one (`MONGODB_CA`).
+   * @default none: the system's CAs
+   */
+  readonly caPem?: string;
 }
 
 function tenantMetadata(tenant: TenantProps, name: string, namespaced = true): k8s.ObjectMeta {
@@ -314,7 +320,11 @@ export class TenantDatabaseCredentials extends Construct {
     new k8s.KubeSecret(this, "secret", {
       metadata: tenantMetadata(tenant, TenantDatabaseCredentials.secretName),
       type: "Opaque",
-      data: { MONGODB_URI: base64(connection.uri), MONGODB_DATABASE: base64(connection.database) },
+      data: {
+        MONGODB_URI: base64(connection.uri),
+        MONGODB_DATABASE: base64(connection.database),
+        ...(connection.caPem ? { MONGODB_CA: base64(connection.caPem) } : {}),
+      },
     });
   }
 }

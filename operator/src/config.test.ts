@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { loadOperatorConfig, portOf } from "./config.ts";
 
-const base = { MUTUALIS_ZONES: "fr-bzh-1a", NATS_URL: "nats://127.0.0.1:16222", MONGODB_URI: "mongodb://127.0.0.1:16017/?directConnection=true", NATS_SYSTEM_CREDS: "/dev/null", NATS_OPERATOR_SEED_FILE: "/dev/null" };
+const base = { MUTUALIS_ZONES: "fr-bzh-1a", NATS_URL: "nats://127.0.0.1:16222", MONGODB_URI: "mongodb://127.0.0.1:16017/?directConnection=true", DATABASE_ADMIN_URL: "postgres://mutualis_admin:pw@127.0.0.1:16032/mutualis", NATS_SYSTEM_CREDS: "/dev/null", NATS_OPERATOR_SEED_FILE: "/dev/null" };
 
 describe("the ports tenants' network policies open", () => {
   it("when nothing says otherwise, then they are the ports of the NATS and database URLs", () => {

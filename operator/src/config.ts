@@ -17,7 +17,8 @@ export interface OperatorConfig {
   readonly natsSystemCreds: Uint8Array;
   readonly natsOperatorSeed: Uint8Array;
   readonly mongodbUri: string;
-  readonly databaseUsers: boolean;
+  /** PostgreSQL under FerretDB, as the same administrative role: the operator makes the roles. */
+  readonly databaseAdminUrl: string;
   readonly httpPort: number;
   readonly httpHost: string;
   readonly leaderElection: boolean;
@@ -84,6 +85,13 @@ function file(env: NodeJS.ProcessEnv, name: string): Uint8Array {
   }
 }
 
+function postgresUrl(env: NodeJS.ProcessEnv, name: string): string {
+  const value = required(env, name);
+  // Never echoed: the URL carries a password.
+  if (!/^postgres(ql)?:\/\/[^/]+\/[^/?]+/.test(value)) throw new OperatorConfigError(`${name} must be a postgres:// URL naming a database`);
+  return value;
+}
+
 /** Reads and checks the operator's settings; a bad one fails at start, naming the setting. */
 export function loadOperatorConfig(env: NodeJS.ProcessEnv = process.env): OperatorConfig {
   const zones = required(env, "MUTUALIS_ZONES")
@@ -102,7 +110,7 @@ export function loadOperatorConfig(env: NodeJS.ProcessEnv = process.env): Operat
     natsSystemCreds: file(env, "NATS_SYSTEM_CREDS"),
     natsOperatorSeed: file(env, "NATS_OPERATOR_SEED_FILE"),
     mongodbUri,
-    databaseUsers: flag(env, "MUTUALIS_DATABASE_USERS", false),
+    databaseAdminUrl: postgresUrl(env, "DATABASE_ADMIN_URL"),
     httpPort: integer(env, "OPERATOR_HTTP_PORT", 8080, 0, 65535),
     httpHost: env.OPERATOR_HTTP_HOST || "0.0.0.0",
     leaderElection: flag(env, "OPERATOR_LEADER_ELECTION", true),

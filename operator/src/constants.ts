@@ -1,5 +1,5 @@
 /** Names shared by the operator's controllers: labels, annotations, finalizers, conditions. */
-import { annotations as sharedAnnotations } from "@mutualis/cdk8s";
+import { databaseRoles, annotations as sharedAnnotations } from "@mutualis/cdk8s";
 
 export const fieldManager = "mutualis-operator";
 export const operatorName = "mutualis-operator";
@@ -12,6 +12,11 @@ export const annotations = {
   replicasBeforeSuspension: "mutualis.fr/replicas-before-suspension",
   /** Read by the PodNodeSelector admission plugin: every pod of the namespace is pinned to the zone. */
   namespaceNodeSelector: sharedAnnotations.namespaceNodeSelector,
+  /**
+   * On a Collectivity: a new value asks for new database credentials. The tenant's role gets a
+   * new password, its sessions are ended, and its `database` Secret is written again.
+   */
+  rotateDatabaseCredentials: "mutualis.fr/rotate-database-credentials",
 } as const;
 
 export const finalizers = {
@@ -71,6 +76,12 @@ export const reasons = {
   downloadLimitReached: "DownloadLimitReached",
 } as const;
 
+
+/**
+ * The PostgreSQL role that reads the catalog of every database (FerretDB's metadata cache needs
+ * it), granted to every role the operator makes; it reads no document.
+ */
+export const databaseCatalogRole = databaseRoles.catalog;
 
 /** MongoDB database names may not contain '-': coll_<name> with '_' instead. */
 export function tenantDatabase(collectivity: string): string {

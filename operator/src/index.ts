@@ -14,3 +14,5 @@ export { isNotFound } from "./kube/errors.ts";
 export { Informer } from "./runtime/informer.ts";
 export { EventRecorder } from "./runtime/events.ts";
 export { operatorClusterRules, operatorNamespaceRules, operatorRoleName, operatorUnexercisedPermissions, type PolicyRule } from "./rbac.ts";
+export { Databases, newDatabaseRole, managedRole, type DatabaseRole, type DatabaseConnection } from "./tenancy/databases.ts";
+export { ensurePlatformDatabases, servicesDatabaseRolesSecret } from "./tenancy/platform-services.ts";

@@ -7,9 +7,9 @@ import { KubeClient } from "./kube/client.ts";
 import type { Logger } from "./runtime/log.ts";
 import { Manager } from "./runtime/manager.ts";
 import { ensurePlatformObjects } from "./platform-setup.ts";
-import { TenantDatabases } from "./tenancy/databases.ts";
+import { Databases } from "./tenancy/databases.ts";
 import { keyPair, NatsAccounts } from "./tenancy/nats-accounts.ts";
-import { ensurePlatformServices } from "./tenancy/platform-services.ts";
+import { ensurePlatformDatabases, ensurePlatformServices } from "./tenancy/platform-services.ts";
 import { PlatformToken } from "./tenancy/platform-token.ts";
 
 export interface RunningOperator {
@@ -27,7 +27,8 @@ export async function startOperator(config: OperatorConfig, log: Logger): Promis
 
   const nats = new NatsAccounts(config.natsUrl, keyPair(config.natsOperatorSeed), config.natsSystemCreds);
   await ensurePlatformServices(client, nats, config.platformNamespace);
-  const databases = new TenantDatabases({ uri: config.mongodbUri, perTenantUsers: config.databaseUsers });
+  const databases = new Databases({ uri: config.mongodbUri, postgresUrl: config.databaseAdminUrl });
+  await ensurePlatformDatabases(client, databases, config.platformNamespace);
   const manager = new Manager(client, log, {
     httpPort: config.httpPort,
     httpHost: config.httpHost,

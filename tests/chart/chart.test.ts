@@ -263,7 +263,7 @@ describe("the Helm chart installs the operator", () => {
         namespace: release,
         body: { metadata: { name: "mutualis-nats-operator" }, stringData: { "system.creds": readFileSync(platform.env.NATS_SYSTEM_CREDS, "utf8"), "operator.nk": readFileSync(platform.env.NATS_OPERATOR_SEED_FILE, "utf8") } },
       });
-      await core.createNamespacedSecret({ namespace: release, body: { metadata: { name: "mutualis-database" }, stringData: { MONGODB_URI: platform.env.MONGODB_URI } } });
+      await core.createNamespacedSecret({ namespace: release, body: { metadata: { name: "mutualis-database" }, stringData: { MONGODB_URI: platform.env.MONGODB_URI, DATABASE_ADMIN_URL: platform.env.DATABASE_ADMIN_URL } } });
       // And the operator's client of the platform's identity service, with the local CA.
       await core.createNamespacedSecret({
         namespace: release,

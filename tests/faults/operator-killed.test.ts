@@ -1,5 +1,6 @@
 import { CoreV1Api, KubernetesObjectApi } from "@kubernetes/client-node";
 import { MongoClient } from "mongodb";
+import pg from "pg";
 import { afterAll, describe, expect, it } from "vitest";
 import { sirenWithCheckDigit } from "@mutualis/api";
 import { layout, platformEnv, runningPid, startDaemon, stopDaemon, type Daemon } from "@mutualis/local-platform";
@@ -48,6 +49,18 @@ async function pool<T>(items: readonly T[], width: number, work: (item: T) => Pr
   }));
 }
 
+/** The database roles the operator made (t_…), whoever they belong to. */
+async function tenantRoles(): Promise<Set<string>> {
+  const sql = new pg.Client({ connectionString: platform.env.DATABASE_ADMIN_URL });
+  await sql.connect();
+  try {
+    const { rows } = await sql.query("SELECT rolname FROM pg_roles WHERE rolname ~ '^t_[0-9a-f]{24}$'");
+    return new Set(rows.map((r: { rolname: string }) => r.rolname));
+  } finally {
+    await sql.end();
+  }
+}
+
 async function readyCount(): Promise<number> {
   let ready = 0;
   await pool(names.filter((n) => !deleted.has(n)), 20, async (name) => {
@@ -66,6 +79,7 @@ describe("faults: the operator killed with SIGKILL every few seconds while Colle
 
   it(`when ${count} Collectivities converge under an operator killed every few seconds, then all become Ready, those deleted meanwhile leave nothing, and nothing is orphaned or made twice`, async () => {
     daemon = operatorProcess(await freePort());
+    const rolesBefore = await tenantRoles();
     await pool(names, 20, (name) => {
       const i = Number(name.slice("t-kill-".length));
       return objects.create(collectivityManifest({ name, siren: sirenWithCheckDigit(`2135${String(5000 + i).padStart(4, "0")}`), deletionPolicy: "Delete" }));
@@ -107,6 +121,16 @@ describe("faults: the operator killed with SIGKILL every few seconds while Colle
       expect(keys.filter((n) => n.startsWith("t-kill-") && !living.has(n))).toEqual([]);
       // Nothing made twice: each living tenant has one keys Secret, and its status names the account those keys make.
       for (const name of living) expect(keys.filter((n) => n === name)).toHaveLength(1);
+      // Every database role made in this run is a living tenant's, the one its keys name; the deleted ones' are dropped.
+      const secrets = (await core.listNamespacedSecret({ namespace: "mutualis-system", labelSelector: "mutualis.fr/collectivity" })).items;
+      const owned = new Set(
+        secrets
+          .filter((s) => living.has(s.metadata!.labels!["mutualis.fr/collectivity"]!))
+          .map((s) => Buffer.from(s.data!.databaseUser!, "base64").toString("utf8")),
+      );
+      const made = [...(await tenantRoles())].filter((role) => !rolesBefore.has(role));
+      expect(made.filter((role) => !owned.has(role))).toEqual([]);
+      expect(made).toHaveLength(living.size);
     } finally {
       await mongo.close();
     }

@@ -237,16 +237,61 @@ describe("a Collectivity becomes an isolated tenant", () => {
 
   it("when the tenant's database Secret is used, then it reaches the tenant's own database", async () => {
     const secret = await core.readNamespacedSecret({ name: "database", namespace: "coll-t-rennes" });
-    const uri = Buffer.from(secret.data!.MONGODB_URI!, "base64").toString();
-    const database = Buffer.from(secret.data!.MONGODB_DATABASE!, "base64").toString();
+    const text = (key: string) => Buffer.from(secret.data![key]!, "base64").toString();
+    const [uri, database, ca] = [text("MONGODB_URI"), text("MONGODB_DATABASE"), text("MONGODB_CA")];
     expect(database).toBe("coll_t_rennes");
-    const client = await new MongoClient(uri).connect();
+    // Its own role, whose name no one can guess, over TLS with the platform's CA.
+    expect(decodeURIComponent(new URL(uri).username)).toMatch(/^t_[0-9a-f]{24}$/);
+    expect(new URL(uri).searchParams.get("tls")).toBe("true");
+    const client = await new MongoClient(uri, { ca }).connect();
     try {
       const marker = await client.db(database).collection("_tenant").findOne({});
       expect(marker).toMatchObject({ collectivity: "t-rennes", siren: "213502388" });
+      const visible = (await client.db("admin").admin().listDatabases({ nameOnly: true })).databases.map((d) => d.name);
+      expect(visible).toEqual(["coll_t_rennes"]);
+      await expect(client.db("coll_t_brest").collection("_tenant").findOne({})).rejects.toThrow(/permission denied/);
     } finally {
       await client.close();
     }
+  });
+
+  it("when the rotation annotation is set, then the tenant's role gets a new password: the old Secret opens nothing, the new one works, an event says so", async () => {
+    const read = async () => {
+      const data = (await core.readNamespacedSecret({ name: "database", namespace: "coll-t-rennes" })).data!;
+      return { uri: Buffer.from(data.MONGODB_URI!, "base64").toString(), ca: Buffer.from(data.MONGODB_CA!, "base64").toString() };
+    };
+    const before = await read();
+    await objects.patch(
+      { apiVersion: "mutualis.fr/v1alpha1", kind: "Collectivity", metadata: { name: "t-rennes", annotations: { "mutualis.fr/rotate-database-credentials": "2026-11-30" } } } as KubernetesObject,
+      undefined, undefined, undefined, undefined, PatchStrategy.MergePatch,
+    );
+    const after = await eventually("the database Secret to change", async () => {
+      const current = await read();
+      return current.uri !== before.uri ? current : undefined;
+    }, 30_000);
+    expect(new URL(after.uri).username).toBe(new URL(before.uri).username);
+    const stale = await new MongoClient(before.uri, { ca: before.ca }).connect();
+    try {
+      let refused = "";
+      for (let i = 0; i < 12 && !/password authentication failed/.test(refused); i++) {
+        refused = await stale.db("coll_t_rennes").collection("_tenant").findOne({}).then(() => "opened", (e: Error) => e.message);
+        expect(refused).not.toBe("opened");
+      }
+      expect(refused).toMatch(/password authentication failed/);
+    } finally {
+      await stale.close();
+    }
+    const fresh = await new MongoClient(after.uri, { ca: after.ca }).connect();
+    expect(await fresh.db("coll_t_rennes").collection("_tenant").findOne({})).toMatchObject({ collectivity: "t-rennes" });
+    await fresh.close();
+    await eventually("the rotation event", async () => {
+      const events = await core.listNamespacedEvent({ namespace: "default", fieldSelector: "involvedObject.name=t-rennes" });
+      return events.items.some((e) => e.reason === "DatabaseCredentialsRotated") ? true : undefined;
+    }, 10_000);
+    // The same value again asks for nothing more.
+    const settled = await read();
+    await new Promise((r) => setTimeout(r, 1500));
+    expect((await read()).uri).toBe(settled.uri);
   });
 
   it("when the quota is below what one container needs, then Ready is False and says why", async () => {
@@ -286,7 +331,7 @@ describe("a Collectivity becomes an isolated tenant", () => {
   it("when the operator's secrets are read, then the tenant namespace holds creds but never the account's keys", async () => {
     const secrets = await core.listNamespacedSecret({ namespace: "coll-t-rennes" });
     const keys = secrets.items.flatMap((s) => Object.keys(s.data ?? {}));
-    expect(keys.sort()).toEqual(["MONGODB_DATABASE", "MONGODB_URI", "NATS_URL", "user.creds"]);
+    expect(keys.sort()).toEqual(["MONGODB_CA", "MONGODB_DATABASE", "MONGODB_URI", "NATS_URL", "user.creds"]);
     const creds = readFileSync(platform.env.NATS_SYSTEM_CREDS, "utf8");
     expect(JSON.stringify(secrets.items)).not.toContain(creds.split("\n")[1]);
   });

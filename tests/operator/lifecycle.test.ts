@@ -2,6 +2,7 @@ import { AppsV1Api, CoreV1Api, KubernetesObjectApi, PatchStrategy, type Kubernet
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { connect, credsAuthenticator } from "@nats-io/transport-node";
 import { MongoClient } from "mongodb";
+import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RunningOperator } from "@mutualis/operator";
 import { collectivityManifest, deleteCollectivity, readCollectivity, sirenFrom, startTestOperator, waitForGone, waitForReady } from "../support/operator.ts";
@@ -53,16 +54,38 @@ async function databaseNames(): Promise<string[]> {
   }
 }
 
-/** Leaves data behind as a tenant's services would: a document and a JetStream message. */
-async function writeTenantData(name: string): Promise<void> {
-  const client = await new MongoClient(platform.env.MONGODB_URI).connect();
-  await client.db(`coll_${name.replace(/-/g, "_")}`).collection("actes").insertOne({ numero: "D2026_001" });
+/** The tenant's own database connection, from its `database` Secret, as its workloads make it. */
+async function tenantDatabase(name: string): Promise<{ client: MongoClient; database: string; user: string }> {
+  const data = (await core.readNamespacedSecret({ name: "database", namespace: `coll-${name}` })).data!;
+  const text = (key: string) => Buffer.from(data[key]!, "base64").toString("utf8");
+  const uri = text("MONGODB_URI");
+  const client = await new MongoClient(uri, { ca: text("MONGODB_CA"), serverSelectionTimeoutMS: 5000 }).connect();
+  return { client, database: text("MONGODB_DATABASE"), user: decodeURIComponent(new URL(uri).username) };
+}
+
+/** The operator's database roles, and whether each may log in. */
+async function databaseRoles(): Promise<Map<string, boolean>> {
+  const sql = new pg.Client({ connectionString: platform.env.DATABASE_ADMIN_URL });
+  await sql.connect();
+  try {
+    const { rows } = await sql.query("SELECT rolname, rolcanlogin FROM pg_roles");
+    return new Map(rows.map((r: { rolname: string; rolcanlogin: boolean }) => [r.rolname, r.rolcanlogin]));
+  } finally {
+    await sql.end();
+  }
+}
+
+/** Leaves data behind as a tenant's services would: a document (with the tenant's own role) and a JetStream message. */
+async function writeTenantData(name: string): Promise<string> {
+  const { client, database, user } = await tenantDatabase(name);
+  await client.db(database).collection("actes").insertOne({ numero: "D2026_001" });
   await client.close();
   const nc = await connect({ servers: platform.env.NATS_URL, authenticator: credsAuthenticator(await creds(`coll-${name}`)) });
   // A collectivity's account requires every stream to state its maximum (its JetStream limits).
   await (await jetstreamManager(nc)).streams.add({ name: "ACTES", subjects: [`tenant.${name}.actes.>`], max_bytes: 64 * 2 ** 20 });
   await jetstream(nc).publish(`tenant.${name}.actes.sent`, "D2026_001");
   await nc.close();
+  return user;
 }
 
 async function eventReasons(name: string): Promise<string[]> {
@@ -126,15 +149,16 @@ describe("suspending, resuming and deleting a tenant", () => {
   it("when a tenant with deletionPolicy Retain is deleted, then its data is kept, an event says where, and creating it again gets it back", async () => {
     await objects.create(collectivityManifest({ name: "t-vannes", siren: sirenFrom("21560260"), population: 54_000 }));
     const first = await waitForReady(kc, "t-vannes");
-    await writeTenantData("t-vannes");
+    const role = await writeTenantData("t-vannes");
 
     await deleteCollectivity(kc, "t-vannes");
     await waitForGone(kc, "t-vannes");
     const retained = (await core.listNamespacedEvent({ namespace: "default", fieldSelector: "involvedObject.name=t-vannes" })).items.find(
       (e) => e.reason === "TenantDataRetained",
     );
-    expect(retained?.message).toContain("database coll_t_vannes and the streams of NATS account");
+    expect(retained?.message).toContain("database coll_t_vannes (its role may no longer log in) and the streams of NATS account");
     expect(await databaseNames()).toContain("coll_t_vannes");
+    expect((await databaseRoles()).get(role)).toBe(false);
     await eventually("the tenant namespace to be garbage-collected", async () =>
       (await core.listNamespace({ labelSelector: "mutualis.fr/collectivity=t-vannes" })).items.length === 0 ? true : undefined,
     90_000);
@@ -146,12 +170,17 @@ describe("suspending, resuming and deleting a tenant", () => {
     const stream = await (await jetstreamManager(nc)).streams.get("ACTES");
     expect((await stream.info()).state.messages).toBe(1);
     await nc.close();
+    // The same role logs in again and finds its document.
+    const { client, database, user } = await tenantDatabase("t-vannes");
+    expect(user).toBe(role);
+    expect(await client.db(database).collection("actes").findOne({}, { projection: { _id: 0 } })).toEqual({ numero: "D2026_001" });
+    await client.close();
   });
 
   it("when a tenant with deletionPolicy Delete is deleted, then its database, streams and account are dropped", async () => {
     await objects.create(collectivityManifest({ name: "t-lorient", siren: sirenFrom("21560121"), population: 57_000, deletionPolicy: "Delete" }));
     await waitForReady(kc, "t-lorient");
-    await writeTenantData("t-lorient");
+    const role = await writeTenantData("t-lorient");
     const userCreds = await creds("coll-t-lorient");
     expect(await databaseNames()).toContain("coll_t_lorient");
 
@@ -159,6 +188,7 @@ describe("suspending, resuming and deleting a tenant", () => {
     await waitForGone(kc, "t-lorient");
     expect(await eventReasons("t-lorient")).toContain("TenantDataDeleted");
     expect(await databaseNames()).not.toContain("coll_t_lorient");
+    expect((await databaseRoles()).has(role)).toBe(false);
     expect(await natsLogin(userCreds)).toMatch(/authorization/i);
     const keys = await core.listNamespacedSecret({ namespace: "mutualis-system", labelSelector: "mutualis.fr/collectivity=t-lorient" });
     expect(keys.items).toEqual([]);

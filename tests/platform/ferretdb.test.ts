@@ -14,14 +14,14 @@ async function client(): Promise<MongoClient> {
   return c.connect();
 }
 
-describe("FerretDB with its SQLite backend", () => {
+describe("FerretDB on PostgreSQL", () => {
   afterAll(async () => {
     const c = await client();
     await c.db(database).dropDatabase().catch(() => undefined);
     await Promise.all(clients.map((c) => c.close()));
   });
 
-  it("when the official driver writes documents, then it reads them back, also after a FerretDB restart", async () => {
+  it("when the official driver writes documents, then it reads them back, also after FerretDB and PostgreSQL restart", async () => {
     const collectivities = (await client()).db(database).collection("collectivities");
     await collectivities.insertMany([
       { siren: "213502388", name: "Rennes", category: "commune" },
@@ -30,12 +30,13 @@ describe("FerretDB with its SQLite backend", () => {
     const before = await collectivities.find({}, { projection: { _id: 0 } }).sort({ name: 1 }).toArray();
     expect(before.map((d) => d.name)).toEqual(["Brest", "Rennes"]);
 
-    await restart(platform.config, "ferretdb");
-
-    const after = await eventually("FerretDB to answer again", async () => {
-      const reopened = (await client()).db(database).collection("collectivities");
-      return reopened.find({}, { projection: { _id: 0 } }).sort({ name: 1 }).toArray();
-    }, 30_000);
-    expect(after).toEqual(before);
+    for (const component of ["ferretdb", "postgresql"]) {
+      await restart(platform.config, component);
+      const after = await eventually(`${component} to answer again`, async () => {
+        const reopened = (await client()).db(database).collection("collectivities");
+        return reopened.find({}, { projection: { _id: 0 } }).sort({ name: 1 }).toArray();
+      }, 30_000);
+      expect(after).toEqual(before);
+    }
   });
 });

@@ -44,7 +44,9 @@ describe("make up and make down", () => {
     expect(readFileSync(`${config.dir}/env`, "utf8")).toBe(firstEnvFile);
     expect(firstEnvFile).toMatch(/^KUBECONFIG=.*\/kubeconfig$/m);
     expect(firstEnvFile).toMatch(/^NATS_URL=nats:\/\/127\.0\.0\.1:\d+$/m);
-    expect(firstEnvFile).toMatch(/^MONGODB_URI=mongodb:\/\/127\.0\.0\.1:\d+\/\?directConnection=true$/m);
+    // The administrative role, over TLS with the local CA; the file is its owner's only.
+    expect(firstEnvFile).toMatch(/^MONGODB_URI=mongodb:\/\/mutualis_admin:[^@]+@127\.0\.0\.1:\d+\/\?directConnection=true&tls=true&tlsCAFile=[^&]+&authMechanism=PLAIN&authSource=%24external$/m);
+    expect(firstEnvFile).toMatch(/^DATABASE_ADMIN_URL=postgres:\/\/mutualis_admin:[^@]+@127\.0\.0\.1:\d+\/mutualis$/m);
     expect(firstEnvFile).toMatch(/^PROMETHEUS_URL=http:\/\/127\.0\.0\.1:\d+$/m);
   });
 

@@ -13,8 +13,14 @@ import type { LotSettings } from "./settings.ts";
 export const externalSecrets = {
   /** auth.conf: the NATS operator's JWT, the system account, the account resolver. */
   natsAuth: "nats-auth",
-  /** url (FerretDB → PostgreSQL) and password (PostgreSQL's own). */
+  /**
+   * PostgreSQL's passwords: `password` (its superuser's), `ferretdb-password` and `admin-password`
+   * (the roles of databaseRoles), and `url`, FerretDB's connection as `mutualis_ferretdb` to the
+   * database `mutualis`.
+   */
   postgresql: "postgresql",
+  /** tls.crt and tls.key: FerretDB's serving certificate; it listens on TLS only. */
+  databaseTls: "database-tls",
   /** master.key: the secure file exchange's master key (32 bytes, base64). */
   sesfMasterKey: "sesf-master-key",
   /** The platform services' NATS credentials: written by the Mutualis operator itself. */
@@ -27,10 +33,29 @@ export const externalSecrets = {
   portalClient: "portal-client",
 } as const;
 
+/**
+ * The database of each shared service. Each is owned by a PostgreSQL role of the service's own,
+ * which the Mutualis operator makes and writes to the Secret `database-<service>` of the platform
+ * namespace (MONGODB_URI with the role's name and password, MONGODB_CA when the CA is private).
+ */
+export const sharedServiceDatabases = {
+  identity: "identity",
+  actes: "actes",
+  "prefecture-simulator": "prefecture",
+  sesf: "sesf",
+  portal: "portal",
+  observatory: "observatory",
+  gateway: "gateway",
+} as const;
+
+export type SharedServiceName = keyof typeof sharedServiceDatabases;
+
+/** The Secret holding a shared service's database address, written by the operator. */
+export const serviceDatabaseSecret = (service: string) => `database-${service}`;
+
 /** A shared deployment of the platform: who reaches it, and what it needs beyond the common settings. */
 interface SharedService {
-  readonly service: string;
-  readonly database: string;
+  readonly service: SharedServiceName;
   /** Reached from outside (through the ingress controller). */
   readonly public?: boolean;
   readonly env?: readonly k8s.EnvVar[];
@@ -55,7 +80,6 @@ function sharedServices(settings: LotSettings): SharedService[] {
   return [
     {
       service: "identity",
-      database: "identity",
       public: true,
       env: [
         { name: "IDENTITY_PUBLIC_ISSUER", value: issuerOf(settings) },
@@ -86,11 +110,10 @@ function sharedServices(settings: LotSettings): SharedService[] {
         ...(settings.proconnect && settings.identityCa ? [{ name: "ca", path: `${identityDir}/ca`, secret: settings.identityCa }] : []),
       ],
     },
-    { service: "actes", database: "actes" },
-    ...(settings.prefectureSimulator ? [{ service: "prefecture-simulator", database: "prefecture" }] : []),
+    { service: "actes" },
+    ...(settings.prefectureSimulator ? [{ service: "prefecture-simulator" as const }] : []),
     {
       service: "sesf",
-      database: "sesf",
       public: true,
       env: [
         { name: "SESF_STORAGE_DIR", value: "/var/lib/sesf" },
@@ -113,7 +136,6 @@ function sharedServices(settings: LotSettings): SharedService[] {
     {
       // Where people work: it signs them in with the identity service and calls the gateway with their token.
       service: "portal",
-      database: "portal",
       public: true,
       env: [
         { name: "PORTAL_PUBLIC_URL", value: settings.publicUrls?.portal ?? `${settings.publicUrl}/portail` },
@@ -124,14 +146,12 @@ function sharedServices(settings: LotSettings): SharedService[] {
     },
     {
       service: "observatory",
-      database: "observatory",
       public: true,
       env: [{ name: "OBSERVATORY_PROMETHEUS_URL", value: settings.endpoints?.prometheus ?? `http://prometheus.${settings.monitoringNamespace}.svc:9090` }],
       egress: [{ to: [{ namespace: settings.monitoringNamespace, component: "prometheus" }], ports: [9090] }],
     },
     {
       service: "gateway",
-      database: "gateway",
       public: true,
       serviceAccount: "gateway",
       env: [{ name: "GATEWAY_PUBLIC_URL", value: settings.publicUrls?.gateway ?? `${settings.publicUrl}/api` }],
@@ -159,8 +179,10 @@ function sharedDeployment(settings: LotSettings, shared: SharedService): Service
     natsSecret: externalSecrets.servicesNats,
     natsUrl: settings.endpoints?.nats ?? `nats://nats.${platform}.svc:${settings.nats.port}`,
     env: [
-      { name: "MONGODB_URI", value: settings.endpoints?.database ?? `mongodb://database.${platform}.svc:${settings.database.port}/` },
-      { name: "MONGODB_DATABASE", value: shared.database },
+      // Its own role, on its own database only.
+      { name: "MONGODB_URI", valueFrom: { secretKeyRef: { name: serviceDatabaseSecret(shared.service), key: "MONGODB_URI" } } },
+      { name: "MONGODB_DATABASE", value: sharedServiceDatabases[shared.service] },
+      { name: "MONGODB_CA", valueFrom: { secretKeyRef: { name: serviceDatabaseSecret(shared.service), key: "MONGODB_CA", optional: true } } },
       // Their streams (actes' flows, the business events) have a copy on each NATS node.
       { name: "NATS_STREAM_REPLICAS", value: String(settings.nats.replicas) },
       // Every service verifies its callers' tokens itself, with the platform's issuer.
@@ -229,10 +251,10 @@ export function buildLot(app: App, settings: LotSettings): Chart[] {
       port: settings.database.port,
       resources: resources.medium,
       storage: settings.database.storage,
-      backend:
-        settings.database.backend === "postgresql"
-          ? { kind: "postgresql", replicas: settings.database.replicas, urlSecret: externalSecrets.postgresql, passwordSecret: externalSecrets.postgresql, postgresImage: settings.images.postgresql }
-          : { kind: "sqlite" },
+      replicas: settings.database.replicas,
+      postgresqlSecret: externalSecrets.postgresql,
+      tlsSecret: externalSecrets.databaseTls,
+      postgresImage: settings.images.postgresql,
     }),
   );
   layer("40-monitoring", (scope) =>
@@ -273,15 +295,17 @@ export function buildLot(app: App, settings: LotSettings): Chart[] {
         { from: [tenants, operator, ...sharedPods], ports: [settings.database.port] },
         { from: [prometheus], ports: [8088] },
       ],
-      egress: settings.database.backend === "postgresql" ? [{ to: [{ namespace: platform, component: "database-storage" }], ports: [5432] }] : [],
+      egress: [{ to: [{ namespace: platform, component: "database-storage" }], ports: [5432] }],
     });
-    if (settings.database.backend === "postgresql") allow("database-storage", { ingress: [{ from: [{ namespace: platform, component: "database" }], ports: [5432] }] });
+    // FerretDB, and the operator, which makes the roles there.
+    allow("database-storage", { ingress: [{ from: [{ namespace: platform, component: "database" }, operator], ports: [5432] }] });
     allow("antivirus", { ingress: [{ from: [{ namespace: platform, component: "sesf" }], ports: [3310] }] });
     allow("operator", {
       ingress: [{ from: [prometheus], ports: [8080] }],
       egress: [
         { to: [{ namespace: platform, component: "nats" }], ports: [settings.nats.port] },
         { to: [{ namespace: platform, component: "database" }], ports: [settings.database.port] },
+        { to: [{ namespace: platform, component: "database-storage" }], ports: [5432] },
         // Its own token (client credentials), from the platform's issuer behind the ingress.
         { to: [{ namespace: settings.ingressNamespace }], ports: [443] },
       ],

@@ -24,7 +24,8 @@ export interface LotSettings {
     readonly clamav: string;
   };
   readonly nats: { readonly replicas: number; readonly storage: string; readonly port: number };
-  readonly database: { readonly backend: "postgresql" | "sqlite"; readonly replicas: number; readonly storage: string; readonly port: number };
+  /** FerretDB on PostgreSQL: `replicas` of FerretDB (stateless), one PostgreSQL on `storage`. */
+  readonly database: { readonly replicas: number; readonly storage: string; readonly port: number };
   readonly prometheus: { readonly replicas: number; readonly retention: string; readonly storage: string };
   /** Replicas of each shared service deployment. */
   readonly serviceReplicas: number;
@@ -98,7 +99,7 @@ export const production: LotSettings = {
   publicUrl: "https://services.mutualis.bzh",
   images,
   nats: { replicas: 3, storage: "50Gi", port: 4222 },
-  database: { backend: "postgresql", replicas: 2, storage: "200Gi", port: 27017 },
+  database: { replicas: 2, storage: "200Gi", port: 27017 },
   prometheus: { replicas: 2, retention: "90d", storage: "100Gi" },
   serviceReplicas: 2,
   sesfStorage: "2Ti",
@@ -107,7 +108,7 @@ export const production: LotSettings = {
   resources,
 };
 
-/** The local lot: one node of each, SQLite under FerretDB, the prefecture simulator; the same objects otherwise. */
+/** The local lot: one node of each, the prefecture simulator; the same objects otherwise. */
 export const local: LotSettings = {
   ...production,
   name: "local",
@@ -117,7 +118,7 @@ export const local: LotSettings = {
   ],
   publicUrl: "http://127.0.0.1",
   nats: { replicas: 1, storage: "1Gi", port: 4222 },
-  database: { backend: "sqlite", replicas: 1, storage: "1Gi", port: 27017 },
+  database: { replicas: 1, storage: "1Gi", port: 27017 },
   prometheus: { replicas: 1, retention: "15d", storage: "2Gi" },
   serviceReplicas: 1,
   sesfStorage: "10Gi",

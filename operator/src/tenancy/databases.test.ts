@@ -1,16 +1,27 @@
 import { describe, expect, it } from "vitest";
-import { tenantConnectionUri } from "./databases.ts";
+import { managedRole, newDatabaseRole, roleConnectionUri } from "./databases.ts";
 
-describe("tenantConnectionUri", () => {
-  it("when the server has no users (FerretDB on SQLite), then the tenant gets the platform's server and its own database", () => {
-    expect(tenantConnectionUri("mongodb://127.0.0.1:16017/?directConnection=true", "coll_rennes")).toBe(
-      "mongodb://127.0.0.1:16017/coll_rennes?directConnection=true",
+describe("roleConnectionUri", () => {
+  it("gives the role's name and password, its database and PLAIN over the platform's TLS, without the operator's CA path", () => {
+    const uri = roleConnectionUri(
+      "mongodb://mutualis_admin:s3cret@127.0.0.1:16017/?directConnection=true&tls=true&tlsCAFile=%2Fsrv%2Fca.crt&authMechanism=PLAIN&authSource=%24external",
+      "coll_rennes",
+      { user: "t_0123456789abcdef01234567", password: "p@ss/word" },
+    );
+    expect(uri).toBe(
+      "mongodb://t_0123456789abcdef01234567:p%40ss%2Fword@127.0.0.1:16017/coll_rennes?directConnection=true&tls=true&authMechanism=PLAIN&authSource=%24external",
     );
   });
+});
 
-  it("when the server has per-tenant users, then the tenant's user and password replace the platform's, authenticated on its database", () => {
-    expect(tenantConnectionUri("mongodb://operator:s3cret@mongo-0.mongo:27017/admin?replicaSet=rs0", "coll_rennes", "p@ss/word")).toBe(
-      "mongodb://coll_rennes:p%40ss%2Fword@mongo-0.mongo:27017/coll_rennes?replicaSet=rs0&authSource=coll_rennes",
-    );
+describe("newDatabaseRole", () => {
+  it("names a role no one can guess, which the operator recognises as its own", () => {
+    const a = newDatabaseRole("tenant");
+    const b = newDatabaseRole("service");
+    expect(a.user).toMatch(/^t_[0-9a-f]{24}$/);
+    expect(b.user).toMatch(/^s_[0-9a-f]{24}$/);
+    expect(a.user).not.toBe(newDatabaseRole("tenant").user);
+    expect(managedRole.test(a.user) && managedRole.test(b.user)).toBe(true);
+    expect(managedRole.test("mutualis_admin")).toBe(false);
   });
 });

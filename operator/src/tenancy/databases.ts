@@ -1,54 +1,85 @@
+import { randomBytes } from "node:crypto";
+import { readFileSync } from "node:fs";
 import { MongoClient } from "mongodb";
-import { tenantDatabase } from "../constants.ts";
+import pg from "pg";
+import { databaseCatalogRole } from "../constants.ts";
 
 export class DatabaseError extends Error {
   override name = "DatabaseError";
 }
 
-export interface TenantDatabase {
+/** A PostgreSQL role that owns one database: a collectivity's, or a shared service's. */
+export interface DatabaseRole {
+  /** Random, so that no one can name another's role: FerretDB ties some things to the name. */
+  readonly user: string;
+  readonly password: string;
+}
+
+/** What a workload connects with; never logged. */
+export interface DatabaseConnection {
   readonly database: string;
-  /** What the tenant's workloads connect with; never logged. */
   readonly uri: string;
+  /** The CA that signed the database's TLS certificate, when it is a private one. */
+  readonly caPem?: string;
 }
 
 export interface DatabaseOptions {
-  readonly uri: string;
   /**
-   * Create one user per tenant, allowed on its own database only. MongoDB supports it;
-   * FerretDB on SQLite has no users, so the local platform runs without.
+   * FerretDB, as the platform's administrative role, over TLS (`tlsCAFile` names the CA handed to
+   * workloads). Databases are created through FerretDB, so that its catalog knows them.
    */
-  readonly perTenantUsers: boolean;
+  readonly uri: string;
+  /** PostgreSQL, as the same role: it makes the roles and hands each database to its own. */
+  readonly postgresUrl: string;
 }
 
+/** A new role: `t_` (a collectivity's) or `s_` (a shared service's) and 24 random hex digits. */
+export function newDatabaseRole(kind: "tenant" | "service"): DatabaseRole {
+  return { user: `${kind === "tenant" ? "t" : "s"}_${randomBytes(12).toString("hex")}`, password: randomBytes(24).toString("base64url") };
+}
+
+/** Role names the operator makes: any other is left alone. */
+export const managedRole = /^[ts]_[0-9a-f]{24}$/;
+
 /**
- * The URI a tenant's workloads use: the platform's server, the tenant's database, and, where
- * the server has per-tenant users, the tenant's own user (authenticated against its database).
+ * The address a role's workloads use: the platform's server and options, the role's name and
+ * password, its database; the CA travels beside it (`caPem`), not as a path of the operator's.
  */
-export function tenantConnectionUri(platformUri: string, database: string, password?: string): string {
+export function roleConnectionUri(platformUri: string, database: string, role: DatabaseRole): string {
   const url = new URL(platformUri);
-  url.username = "";
-  url.password = "";
-  if (password) {
-    url.username = encodeURIComponent(database);
-    url.password = encodeURIComponent(password);
-    url.searchParams.set("authSource", database);
-  }
+  url.username = encodeURIComponent(role.user);
+  url.password = encodeURIComponent(role.password);
+  url.searchParams.delete("tlsCAFile");
+  url.searchParams.set("authMechanism", "PLAIN");
+  url.searchParams.set("authSource", "$external");
   url.pathname = `/${database}`;
   return url.toString();
 }
 
+const ident = (name: string) => `"${name.replaceAll('"', '""')}"`;
+const literal = (value: string) => `'${value.replaceAll("'", "''")}'`;
+
 /**
- * One database per tenant on the platform's MongoDB-compatible server. A marker document
- * records which collectivity the database belongs to, which also creates the database.
+ * One database per collectivity and per shared service on the platform's FerretDB, each owned by
+ * a PostgreSQL role of its own: PostgreSQL's grants keep every role to its database, and FerretDB
+ * (patched, tools/ferretdb) shows a role only its own databases and cursors.
  */
-export class TenantDatabases {
+export class Databases {
   private client: MongoClient | undefined;
-  /** Databases already prepared by this process: reconciles after the first need not write again. */
-  private readonly prepared = new Map<string, string | undefined>();
+  private readonly sql: pg.Pool;
+  private readonly caPem: string | undefined;
+  /** Databases already prepared by this process with this role and password. */
+  private readonly prepared = new Map<string, string>();
 
-  constructor(private readonly options: DatabaseOptions) {}
+  constructor(private readonly options: DatabaseOptions) {
+    // One connection: role statements run one after the other, never racing on a catalog row.
+    this.sql = new pg.Pool({ connectionString: options.postgresUrl, max: 1, connectionTimeoutMillis: 5000, idleTimeoutMillis: 30_000 });
+    this.sql.on("error", () => undefined); // an idle connection lost: the next query opens another
+    const caFile = new URL(options.uri).searchParams.get("tlsCAFile");
+    this.caPem = caFile ? readFileSync(caFile, "utf8") : undefined;
+  }
 
-  private async connection(): Promise<MongoClient> {
+  private async mongo(): Promise<MongoClient> {
     if (!this.client) {
       this.client = new MongoClient(this.options.uri, { serverSelectionTimeoutMS: 5000, appName: "mutualis-operator" });
     }
@@ -60,55 +91,117 @@ export class TenantDatabases {
     return this.client;
   }
 
-  async ensure(collectivity: string, siren: string, password?: string): Promise<TenantDatabase> {
-    const name = tenantDatabase(collectivity);
-    if (this.prepared.has(name) && this.prepared.get(name) === password) return { database: name, uri: this.tenantUri(name, password) };
-    const client = await this.connection();
-    const db = client.db(name);
+  private async query(text: string, values: unknown[] = []): Promise<pg.QueryResult> {
     try {
-      await db.collection("_tenant").updateOne(
-        { _id: "tenant" as never },
-        { $setOnInsert: { collectivity, siren, createdAt: new Date() } },
-        { upsert: true },
-      );
-      if (this.options.perTenantUsers && password) {
-        const exists = ((await db.command({ usersInfo: name })) as { users: unknown[] }).users.length > 0;
-        await db.command(
-          exists
-            ? { updateUser: name, pwd: password, roles: [{ role: "readWrite", db: name }] }
-            : { createUser: name, pwd: password, roles: [{ role: "readWrite", db: name }] },
-        );
+      return await this.sql.query(text, values);
+    } catch (error) {
+      // PostgreSQL's messages name objects, never passwords (they travel as literals only in
+      // CREATE/ALTER ROLE, whose errors are about the role).
+      throw new DatabaseError(`the platform database refused a role statement: ${(error as Error).message}`, { cause: error });
+    }
+  }
+
+  /**
+   * Makes the database (through FerretDB, with a marker document) and its role, or brings them
+   * back in line: the role may log in with this password, owns the database, reads the catalog.
+   */
+  async ensure(database: string, role: DatabaseRole, marker: Record<string, unknown>): Promise<DatabaseConnection> {
+    if (!managedRole.test(role.user)) throw new DatabaseError(`refusing to manage role ${role.user}: not a role the operator makes`);
+    if (this.prepared.get(database) !== `${role.user}:${role.password}`) {
+      const client = await this.mongo();
+      try {
+        await client
+          .db(database)
+          .collection("_tenant")
+          .updateOne({ _id: "tenant" as never }, { $setOnInsert: { ...marker, createdAt: new Date() } }, { upsert: true });
+      } catch (error) {
+        throw new DatabaseError(`could not prepare database ${database}: ${(error as Error).message}`, { cause: error });
       }
-    } catch (error) {
-      throw new DatabaseError(`could not prepare database ${name}: ${(error as Error).message}`, { cause: error });
+      await this.handOver(database, role);
+      this.prepared.set(database, `${role.user}:${role.password}`);
     }
-    this.prepared.set(name, password);
-    return { database: name, uri: this.tenantUri(name, password) };
+    return this.connection(database, role);
   }
 
-  private tenantUri(database: string, password?: string): string {
-    return tenantConnectionUri(this.options.uri, database, this.options.perTenantUsers ? password : undefined);
+  private async handOver(database: string, role: DatabaseRole): Promise<void> {
+    const exists = (await this.query("SELECT 1 FROM pg_roles WHERE rolname = $1", [role.user])).rowCount! > 0;
+    await this.query(
+      `${exists ? "ALTER" : "CREATE"} ROLE ${ident(role.user)} LOGIN NOCREATEDB NOCREATEROLE PASSWORD ${literal(role.password)}` +
+        (exists ? "" : ` IN ROLE ${ident(databaseCatalogRole)}`),
+    );
+    // The administrative role is a member of each role it makes, to hand over, rotate and drop.
+    const member = await this.query("SELECT pg_has_role(current_user, $1, 'MEMBER') AS member", [role.user]);
+    if (!member.rows[0].member) await this.query(`GRANT ${ident(role.user)} TO current_user`);
+    await this.query(`ALTER SCHEMA ${ident(database)} OWNER TO ${ident(role.user)}`);
+    const tables = await this.query("SELECT tablename FROM pg_tables WHERE schemaname = $1 AND tableowner <> $2", [database, role.user]);
+    for (const { tablename } of tables.rows as { tablename: string }[]) {
+      await this.query(`ALTER TABLE ${ident(database)}.${ident(tablename)} OWNER TO ${ident(role.user)}`);
+    }
+    await this.query(`GRANT USAGE ON SCHEMA ${ident(database)} TO ${ident(databaseCatalogRole)}`);
+    await this.query(`GRANT SELECT ON ${ident(database)}._ferretdb_database_metadata TO ${ident(databaseCatalogRole)}`);
   }
 
-  async drop(collectivity: string): Promise<void> {
-    const name = tenantDatabase(collectivity);
-    this.prepared.delete(name);
-    const client = await this.connection();
+  private connection(database: string, role: DatabaseRole): DatabaseConnection {
+    return { database, uri: roleConnectionUri(this.options.uri, database, role), ...(this.caPem ? { caPem: this.caPem } : {}) };
+  }
+
+  /** Ends the role's sessions: a new password or NOLOGIN holds from the next connection only. */
+  private async endSessions(user: string): Promise<void> {
+    await this.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = $1", [user]);
+  }
+
+  /** A new password for the role: the old one opens nothing from now on. */
+  async rotate(database: string, role: DatabaseRole, marker: Record<string, unknown>): Promise<DatabaseConnection> {
+    const connection = await this.ensure(database, role, marker);
+    await this.endSessions(role.user);
+    return connection;
+  }
+
+  /** Keeps the data and the role, which may no longer log in (deletion policy Retain). */
+  async retain(role: Pick<DatabaseRole, "user">): Promise<void> {
+    if (!(await this.roleExists(role.user))) return;
+    await this.query(`ALTER ROLE ${ident(role.user)} NOLOGIN`);
+    await this.endSessions(role.user);
+    for (const [database, key] of this.prepared) if (key.startsWith(`${role.user}:`)) this.prepared.delete(database);
+  }
+
+  /** Drops the database and its role (deletion policy Delete). */
+  async drop(database: string, role: Pick<DatabaseRole, "user"> | undefined): Promise<void> {
+    this.prepared.delete(database);
+    const client = await this.mongo();
+    if (role && (await this.roleExists(role.user))) {
+      await this.query(`ALTER ROLE ${ident(role.user)} NOLOGIN`);
+      await this.endSessions(role.user);
+    }
     try {
-      if (this.options.perTenantUsers) await client.db(name).command({ dropUser: name }).catch(() => undefined);
-      await client.db(name).dropDatabase();
+      await client.db(database).dropDatabase();
     } catch (error) {
-      throw new DatabaseError(`could not drop database ${name}: ${(error as Error).message}`, { cause: error });
+      throw new DatabaseError(`could not drop database ${database}: ${(error as Error).message}`, { cause: error });
+    }
+    if (role && (await this.roleExists(role.user))) {
+      await this.query(`DROP OWNED BY ${ident(role.user)}`);
+      await this.query(`DROP ROLE ${ident(role.user)}`);
     }
   }
 
-  async exists(collectivity: string): Promise<boolean> {
-    const client = await this.connection();
+  private async roleExists(user: string): Promise<boolean> {
+    return (await this.query("SELECT 1 FROM pg_roles WHERE rolname = $1", [user])).rowCount! > 0;
+  }
+
+  async exists(database: string): Promise<boolean> {
+    const client = await this.mongo();
     const { databases } = await client.db("admin").admin().listDatabases({ nameOnly: true });
-    return databases.some((d) => d.name === tenantDatabase(collectivity));
+    return databases.some((d) => d.name === database);
+  }
+
+  /** The roles the operator made that still exist, and whether each may log in. */
+  async roles(): Promise<{ user: string; login: boolean }[]> {
+    const result = await this.query("SELECT rolname, rolcanlogin FROM pg_roles WHERE rolname ~ '^[ts]_[0-9a-f]{24}$' ORDER BY rolname");
+    return (result.rows as { rolname: string; rolcanlogin: boolean }[]).map((r) => ({ user: r.rolname, login: r.rolcanlogin }));
   }
 
   async close(): Promise<void> {
     await this.client?.close();
+    await this.sql.end();
   }
 }

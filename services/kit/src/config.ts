@@ -46,6 +46,8 @@ export const baseSettings = z.object({
   NATS_STREAM_REPLICAS: z.coerce.number().int().min(1).max(5).default(1),
   MONGODB_URI: z.string().regex(/^mongodb(\+srv)?:\/\//, "must be a mongodb:// URI"),
   MONGODB_DATABASE: z.string().min(1).optional(),
+  /** The CA of the database's TLS certificate as PEM text, where it is a private one (the role's Secret has it). */
+  MONGODB_CA: z.string().optional(),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   /**
    * The relay e-mail is sent through (`smtp://host:port`, `smtps://user:password@host:port`).

@@ -8,8 +8,8 @@ export class Database {
     readonly db: Db,
   ) {}
 
-  static async connect(uri: string, name: string | undefined, appName: string): Promise<Database> {
-    const client = new MongoClient(uri, { serverSelectionTimeoutMS: 5000, appName });
+  static async connect(uri: string, name: string | undefined, appName: string, ca?: string): Promise<Database> {
+    const client = new MongoClient(uri, { serverSelectionTimeoutMS: 5000, appName, ...(ca ? { ca } : {}) });
     try {
       await client.connect();
     } catch (error) {

@@ -79,7 +79,7 @@ export class RunningService<S extends BaseSettings = BaseSettings> {
   async start(): Promise<this> {
     const { settings } = this;
     const nats = await connectNats(settings.NATS_URL, settings.NATS_CREDS_FILE, settings.SERVICE_NAME, this.log);
-    const database = await Database.connect(settings.MONGODB_URI, settings.MONGODB_DATABASE, settings.SERVICE_NAME);
+    const database = await Database.connect(settings.MONGODB_URI, settings.MONGODB_DATABASE, settings.SERVICE_NAME, settings.MONGODB_CA);
     const events = new BusinessEvents(nats, settings.SERVICE_NAME, settings.TENANT, this.log, this.metrics, settings.NATS_STREAM_REPLICAS);
     // A shared deployment makes the platform's events stream if it is the first (a dedicated one,
     // in its collectivity's account, must not: its events go to the platform's through its import).

@@ -10,6 +10,7 @@ import type { Layout } from "./layout.ts";
 import { ensureOperatorIdentity } from "./nats/auth.ts";
 import { ensureLocalSecrets, proconnectClientId } from "./identity.ts";
 import { issueCertificate, type Pki } from "./pki.ts";
+import { bootstrapDatabase, databaseName, ferretdbPostgresUrl, initCluster, postgresAnswers, postgresArgs, postgresBin, postgresUser } from "./database.ts";
 import type { Daemon } from "./processes.ts";
 import { applyLotService, lotServiceRoute } from "./provided.ts";
 
@@ -299,29 +300,59 @@ function nats(ctx: ComponentContext): Component {
   };
 }
 
+/**
+ * PostgreSQL, Debian's, a cluster of its own under `.local/data/postgresql` (made once), on its
+ * own port, over TCP only: scram-sha-256 for every role, no Unix socket.
+ */
+function postgresql(ctx: ComponentContext): Component {
+  const { ports } = ctx.config;
+  return {
+    name: "postgresql",
+    endpoint: `postgres://127.0.0.1:${ports.postgresql}/${databaseName}`,
+    daemon: {
+      ...daemon(ctx, "postgresql", "postgres", postgresArgs(ctx.config)),
+      command: postgresBin("postgres"),
+      ...(postgresUser() ? { user: postgresUser()! } : {}),
+      // SIGTERM would wait for every client to leave; SIGINT ends their sessions and stops cleanly.
+      stopSignal: "SIGINT",
+    },
+    startTimeoutMs: 60_000,
+    ports: [ports.postgresql],
+    prepare: () => initCluster(ctx.config),
+    ready: () => postgresAnswers(ctx.config),
+  };
+}
+
+/**
+ * FerretDB on PostgreSQL, over TLS only (the serving certificate of the local CA), patched by
+ * tools/ferretdb to keep cursors and database names to the role that owns them. Its own role may
+ * do nothing: a client that names no role can do nothing either.
+ */
 function ferretdb(ctx: ComponentContext): Component {
   const { ports } = ctx.config;
-  const storage = join(ctx.paths.data, "ferretdb");
   const debug = `http://${loopback}:${ports.ferretdbDebug}`;
   return {
     name: "ferretdb",
-    endpoint: `mongodb://${loopback}:${ports.ferretdb}/?directConnection=true`,
+    endpoint: `mongodb://${loopback}:${ports.ferretdb}/?tls=true`,
     daemon: daemon(ctx, "ferretdb", "ferretdb", [
-      "--handler=sqlite",
-      // Write transactions take SQLite's write lock when they begin, so that concurrent writers
-      // wait their turn (busy_timeout) instead of failing with SQLITE_BUSY when a read upgrades.
-      `--sqlite-url=file:${storage}/?_txlock=immediate`,
-      `--listen-addr=${loopback}:${ports.ferretdb}`,
+      "--handler=postgresql",
+      `--postgresql-url=${ferretdbPostgresUrl(ctx.config)}`,
+      // No plaintext listener: PLAIN carries passwords, so they travel over TLS only.
+      "--listen-addr=",
+      `--listen-tls=${loopback}:${ports.ferretdb}`,
+      `--listen-tls-cert-file=${ctx.pki.serving.cert}`,
+      `--listen-tls-key-file=${ctx.pki.serving.key}`,
       `--debug-addr=${loopback}:${ports.ferretdbDebug}`,
       `--state-dir=${join(ctx.paths.data, "ferretdb-state")}`,
       "--telemetry=disable",
+      // Never debug: FerretDB logs PLAIN's payload at that level.
       "--log-level=warn",
     ]),
     startTimeoutMs: 30_000,
     ports: [ports.ferretdb, ports.ferretdbDebug],
-    prepare: () => {
-      mkdirSync(storage, { recursive: true });
+    prepare: async () => {
       mkdirSync(join(ctx.paths.data, "ferretdb-state"), { recursive: true });
+      await bootstrapDatabase(ctx.config);
     },
     ready: () => answersOk(`${debug}/debug/readyz`),
   };
@@ -630,7 +661,7 @@ function fromLot(ctx: ComponentContext, env: Record<string, string>, service: st
 /** The components in start order; `make down` stops them in reverse. */
 export function components(ctx: ComponentContext, operatorEnv: Record<string, string> = {}): Component[] {
   const agent = nodeAgent(ctx);
-  const list = [etcd(ctx), apiServer(ctx), controllerManager(ctx), scheduler(ctx), kwok(ctx), ...(agent ? [agent] : []), nats(ctx), ferretdb(ctx), prometheus(ctx), clamd(ctx), mailCatcher(ctx), proconnect(ctx)];
+  const list = [etcd(ctx), apiServer(ctx), controllerManager(ctx), scheduler(ctx), kwok(ctx), ...(agent ? [agent] : []), nats(ctx), postgresql(ctx), ferretdb(ctx), prometheus(ctx), clamd(ctx), mailCatcher(ctx), proconnect(ctx)];
   if (ctx.config.withOperator) list.push(operator(ctx, operatorEnv), ...sharedServices(ctx, operatorEnv));
   return list;
 }

@@ -11,8 +11,11 @@ export interface Ports {
   readonly kwok: number;
   readonly nats: number;
   readonly natsMonitor: number;
+  /** FerretDB, over TLS only. */
   readonly ferretdb: number;
   readonly ferretdbDebug: number;
+  /** PostgreSQL under FerretDB: the operator makes its roles there. */
+  readonly postgresql: number;
   readonly clamd: number;
   readonly prometheus: number;
   readonly operator: number;
@@ -49,6 +52,7 @@ export const defaultPorts: Ports = {
   natsMonitor: 16822,
   ferretdb: 16017,
   ferretdbDebug: 16018,
+  postgresql: 16032,
   clamd: 16310,
   prometheus: 16090,
   operator: 16080,

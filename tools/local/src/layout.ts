@@ -12,6 +12,9 @@ export function layout(config: PlatformConfig) {
     logs: join(dir, "logs"),
     run: join(dir, "run"),
     data: join(dir, "data"),
+    postgresql: join(dir, "data", "postgresql"),
+    /** The database roles' passwords. */
+    database: join(dir, "database"),
     nats: join(dir, "nats"),
     prometheus: join(dir, "prometheus"),
     services: join(dir, "services"),

@@ -54,8 +54,6 @@ export function localChartValues(config: PlatformConfig, env: Pick<PlatformEnv, 
     // The local identity service, its certificate from the local CA.
     "--set", `identity.issuer=${env.IDENTITY_ISSUER}`,
     "--set", "identity.privateCa=true",
-    // FerretDB on SQLite has no users of its own.
-    "--set", "database.perTenantUsers=false",
     // The zone whose node really runs pods (KWOK's only pretends).
     "--set", `nodeSelector.topology\\.kubernetes\\.io/zone=${agentZone}`,
   ];
@@ -78,7 +76,13 @@ export async function installOperatorChart(config: PlatformConfig, kubectl: Kube
       metadata: { name: "mutualis-nats-operator", namespace },
       data: { "system.creds": b64(readFileSync(env.NATS_SYSTEM_CREDS, "utf8")), "operator.nk": b64(readFileSync(env.NATS_OPERATOR_SEED_FILE, "utf8")) },
     },
-    { apiVersion: "v1", kind: "Secret", metadata: { name: "mutualis-database", namespace }, data: { MONGODB_URI: b64(env.MONGODB_URI) } },
+    {
+      apiVersion: "v1",
+      kind: "Secret",
+      metadata: { name: "mutualis-database", namespace },
+      // The operator's pods run on this machine: the URI's tlsCAFile is the local CA's own path.
+      data: { MONGODB_URI: b64(env.MONGODB_URI), DATABASE_ADMIN_URL: b64(env.DATABASE_ADMIN_URL) },
+    },
     {
       apiVersion: "v1",
       kind: "Secret",

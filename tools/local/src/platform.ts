@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -8,6 +8,7 @@ import { servicesImage, type PlatformConfig } from "./config.ts";
 import { writeKubeconfig } from "./kubeconfig.ts";
 import { layout } from "./layout.ts";
 import { ensureLocalSecrets } from "./identity.ts";
+import { adminMongoUri, adminPostgresUrl } from "./database.ts";
 import { ensurePki, pkiPaths } from "./pki.ts";
 import { listeningPids, portInUse, runningPid, runsDaemon, startDaemon, StartError, stopDaemon, waitUntilReady } from "./processes.ts";
 
@@ -23,7 +24,10 @@ export interface PlatformEnv {
   readonly NATS_MONITOR_URL: string;
   readonly NATS_SYSTEM_CREDS: string;
   readonly NATS_OPERATOR_SEED_FILE: string;
+  /** FerretDB as the platform's administrative role (TLS, PLAIN): the operator's and the tests'. */
   readonly MONGODB_URI: string;
+  /** PostgreSQL under FerretDB, as the same role: the operator makes the roles there. */
+  readonly DATABASE_ADMIN_URL: string;
   readonly PROMETHEUS_URL: string;
   readonly CLAMD_ADDRESS: string;
   readonly OBSERVATORY_URL: string;
@@ -70,7 +74,8 @@ export function platformEnv(config: PlatformConfig): PlatformEnv {
     NATS_MONITOR_URL: `http://127.0.0.1:${ports.natsMonitor}`,
     NATS_SYSTEM_CREDS: `${paths.nats}/system-user.creds`,
     NATS_OPERATOR_SEED_FILE: `${paths.nats}/operator.nk`,
-    MONGODB_URI: `mongodb://127.0.0.1:${ports.ferretdb}/?directConnection=true`,
+    MONGODB_URI: adminMongoUri(config, join(paths.pki, "ca.crt")),
+    DATABASE_ADMIN_URL: adminPostgresUrl(config),
     PROMETHEUS_URL: `http://127.0.0.1:${ports.prometheus}`,
     CLAMD_ADDRESS: `127.0.0.1:${ports.clamd}`,
     ETCD_URL: `http://127.0.0.1:${ports.etcd}`,
@@ -187,7 +192,9 @@ function bootstrapSteps(ctx: ComponentContext, kubectl: Kubectl, progress: Progr
 function writeEnvFile(config: PlatformConfig): void {
   const env = platformEnv(config);
   const lines = Object.entries(env).map(([key, value]) => `${key}=${value}`);
-  writeFileSync(layout(config).env, lines.join("\n") + "\n");
+  // It holds the database administrator's password: its owner's only.
+  writeFileSync(layout(config).env, lines.join("\n") + "\n", { mode: 0o600 });
+  chmodSync(layout(config).env, 0o600);
 }
 
 /** Starts the whole local platform; running it again while it runs changes nothing. */

@@ -15,6 +15,10 @@ export interface Daemon {
   readonly marker?: string;
   readonly logFile: string;
   readonly pidFile: string;
+  /** The user and group it runs as (PostgreSQL refuses to run as root). */
+  readonly user?: { readonly uid: number; readonly gid: number };
+  /** What asks it to stop; SIGTERM unless said (PostgreSQL's SIGTERM waits for its clients to leave). */
+  readonly stopSignal?: NodeJS.Signals;
 }
 
 export class StartError extends Error {
@@ -52,6 +56,7 @@ export function startDaemon(daemon: Daemon): number {
       stdio: ["ignore", log, log],
       env: daemon.env ?? process.env,
       cwd: daemon.cwd,
+      ...(daemon.user ?? {}),
     });
     if (child.pid === undefined) throw new StartError(daemon.name, `could not run ${daemon.command}`, "");
     child.unref();
@@ -75,7 +80,7 @@ function alive(pid: number): boolean {
 
 /** Sends SIGTERM to the daemon's process group, then SIGKILL if it has not exited in time. */
 export async function stopDaemon(
-  daemon: Pick<Daemon, "pidFile" | "command" | "marker">,
+  daemon: Pick<Daemon, "pidFile" | "command" | "marker" | "stopSignal">,
   graceMs = 15_000,
 ): Promise<boolean> {
   const pid = runningPid(daemon);
@@ -94,7 +99,7 @@ export async function stopDaemon(
       }
     }
   };
-  signal("SIGTERM");
+  signal(daemon.stopSignal ?? "SIGTERM");
   const deadline = Date.now() + graceMs;
   while (alive(pid) && Date.now() < deadline) await sleep(100);
   if (alive(pid)) {

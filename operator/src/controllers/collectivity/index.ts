@@ -7,7 +7,7 @@ import { Applier } from "../../runtime/apply.ts";
 import { findCondition, type Condition } from "../../runtime/conditions.ts";
 import { Controller } from "../../runtime/controller.ts";
 import type { Manager } from "../../runtime/manager.ts";
-import type { TenantDatabases } from "../../tenancy/databases.ts";
+import type { Databases } from "../../tenancy/databases.ts";
 import type { NatsAccounts } from "../../tenancy/nats-accounts.ts";
 import type { PlatformNetwork } from "./render.ts";
 import { effectiveInstances } from "../service-instance/reconciler.ts";
@@ -17,7 +17,7 @@ export interface CollectivityControllerOptions {
   readonly workers: number;
   readonly nats: NatsAccounts;
   readonly natsUrlForTenants: string;
-  readonly databases: TenantDatabases;
+  readonly databases: Databases;
   readonly network: PlatformNetwork;
   readonly platformNamespace: string;
   readonly zones: ReadonlySet<string>;

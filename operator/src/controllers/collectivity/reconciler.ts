@@ -1,7 +1,7 @@
-import { randomBytes } from "node:crypto";
 import type { KubernetesObject } from "@kubernetes/client-node";
 import { validateCollectivitySpec, type Collectivity, type CollectivitySpec, type CollectivityStatus } from "@mutualis/api";
 import {
+  annotations,
   conditionTypes,
   finalizers,
   labels,
@@ -19,7 +19,7 @@ import type { EventRecorder } from "../../runtime/events.ts";
 import type { Informer } from "../../runtime/informer.ts";
 import type { Logger } from "../../runtime/log.ts";
 import { reportReconcileFailure, writeStatus } from "../../runtime/status.ts";
-import type { TenantDatabases } from "../../tenancy/databases.ts";
+import { newDatabaseRole, type Databases, type DatabaseRole } from "../../tenancy/databases.ts";
 import { newTenantKeys, type NatsAccounts, type TenantKeys } from "../../tenancy/nats-accounts.ts";
 import { jetStreamLimits, quotaProblems, resolveQuota } from "./quota.ts";
 import { renderAccess, renderDatabaseSecret, renderNamespace, renderNatsSecret, renderNetworkPolicies, renderQuota, type PlatformNetwork } from "./render.ts";
@@ -31,19 +31,31 @@ interface Secret extends KubernetesObject {
 
 /** What the operator keeps about a tenant in the platform namespace, never in the tenant's own. */
 interface TenantSecrets extends TenantKeys {
+  /** The tenant's database role (a random name) and its password. */
+  readonly databaseUser: string;
   readonly databasePassword: string;
+  /** The last value of the rotation annotation acted on. */
+  readonly databaseRotation?: string;
 }
 
-const secretFields = ["accountSeed", "userSeed", "userJwt", "databasePassword"] as const;
+const secretFields = ["accountSeed", "userSeed", "userJwt", "databaseUser", "databasePassword", "databaseRotation"] as const;
 
-function readTenantSecrets(secret: Secret | undefined): TenantSecrets | undefined {
+/** The keys kept, or, for keys kept before tenants had roles of their own, those with a new role. */
+function readTenantSecrets(secret: Secret | undefined): { keys: TenantSecrets; complete: boolean } | undefined {
   const data = secret?.data;
-  if (!data?.accountSeed || !data.userSeed || !data.databasePassword) return undefined;
+  if (!data?.accountSeed || !data.userSeed) return undefined;
+  const complete = Boolean(data.databaseUser && data.databasePassword);
+  const role = complete ? { user: decode(data.databaseUser)!, password: decode(data.databasePassword)! } : newDatabaseRole("tenant");
   return {
-    accountSeed: decode(data.accountSeed)!,
-    userSeed: decode(data.userSeed)!,
-    userJwt: decode(data.userJwt),
-    databasePassword: decode(data.databasePassword)!,
+    complete,
+    keys: {
+      accountSeed: decode(data.accountSeed)!,
+      userSeed: decode(data.userSeed)!,
+      userJwt: decode(data.userJwt),
+      databaseUser: role.user,
+      databasePassword: role.password,
+      databaseRotation: decode(data.databaseRotation),
+    },
   };
 }
 
@@ -57,7 +69,7 @@ export interface CollectivityReconcilerDeps {
   readonly secrets: Informer<Secret>;
   readonly nats: NatsAccounts;
   readonly natsUrlForTenants: string;
-  readonly databases: TenantDatabases;
+  readonly databases: Databases;
   readonly network: PlatformNetwork;
   readonly platformNamespace: string;
   /** The platform's hosting zones. */
@@ -183,17 +195,20 @@ export class CollectivityReconciler implements Reconciler {
             keys = await this.tenantKeys(current);
             const tenant = await this.deps.nats.ensureTenant(name, keys, spec.suspended ?? false, this.deps.sharedServices(name), this.deps.dedicatedServices(name), jetStreamLimits(resolveQuota(spec)));
             natsAccount = tenant.accountPublicKey;
-            if (tenant.userJwt !== keys.userJwt) await this.saveKeys(current, { ...keys, userJwt: tenant.userJwt });
+            if (tenant.userJwt !== keys.userJwt) {
+              keys = { ...keys, userJwt: tenant.userJwt };
+              await this.saveKeys(current, keys);
+            }
             await this.deps.applier.sync(renderNatsSecret(current, this.deps.natsUrlForTenants, tenant.userCreds));
             return spec.suspended
               ? { type: conditionTypes.messagingReady, status: "False", reason: reasons.suspended, message: "the tenant's NATS user is revoked while suspended" }
               : applied(conditionTypes.messagingReady, `NATS account ${tenant.accountPublicKey}; user limited to tenant.${name}.>`);
           });
           await step(conditionTypes.databaseReady, async () => {
-            const result = await this.deps.databases.ensure(name, spec.siren, (keys ?? (await this.tenantKeys(current))).databasePassword);
+            keys ??= await this.tenantKeys(current);
+            const result = await this.syncDatabase(current, spec, keys);
             database = result.database;
-            await this.deps.applier.sync(renderDatabaseSecret(current, result.uri, result.database));
-            return applied(conditionTypes.databaseReady, `database ${result.database}`);
+            return applied(conditionTypes.databaseReady, `database ${result.database}, owned by the collectivity's own role`);
           });
         })(),
       ]);
@@ -283,6 +298,30 @@ export class CollectivityReconciler implements Reconciler {
     };
   }
 
+  /**
+   * The tenant's database and role; a new value of the rotation annotation gives the role a new
+   * password first (saved only once PostgreSQL has it: a rotation cut short is done again).
+   */
+  private async syncDatabase(collectivity: Collectivity, spec: CollectivitySpec, keys: TenantSecrets): Promise<{ database: string }> {
+    const name = collectivity.metadata!.name!;
+    const database = tenantDatabase(name);
+    const marker = { collectivity: name, siren: spec.siren };
+    const requested = collectivity.metadata?.annotations?.[annotations.rotateDatabaseCredentials];
+    let role: DatabaseRole = { user: keys.databaseUser, password: keys.databasePassword };
+    let connection;
+    if (requested && requested !== keys.databaseRotation) {
+      role = { user: role.user, password: newDatabaseRole("tenant").password };
+      connection = await this.deps.databases.rotate(database, role, marker);
+      await this.saveKeys(collectivity, { ...keys, databasePassword: role.password, databaseRotation: requested });
+      await this.deps.applier.sync(renderDatabaseSecret(collectivity, connection));
+      await this.deps.events.record(collectivity, "Normal", "DatabaseCredentialsRotated", `database ${database}: the collectivity's role has a new password; its sessions were ended and its workloads restart with the new Secret`);
+    } else {
+      connection = await this.deps.databases.ensure(database, role, marker);
+      await this.deps.applier.sync(renderDatabaseSecret(collectivity, connection));
+    }
+    return connection;
+  }
+
   private keysSecretName(name: string): string {
     return `tenant-keys-${name}`;
   }
@@ -291,14 +330,19 @@ export class CollectivityReconciler implements Reconciler {
   private async tenantKeys(collectivity: Collectivity): Promise<TenantSecrets> {
     const name = collectivity.metadata!.name!;
     const cached = readTenantSecrets(this.deps.secrets.get(this.keysSecretName(name), this.deps.platformNamespace));
-    if (cached) return cached;
+    if (cached?.complete) return cached.keys;
     try {
       const existing = readTenantSecrets(await this.deps.client.get<Secret>(resourceTypes.Secret, this.keysSecretName(name), this.deps.platformNamespace));
-      if (existing) return existing;
+      if (existing?.complete) return existing.keys;
+      if (existing) {
+        await this.saveKeys(collectivity, existing.keys);
+        return existing.keys;
+      }
     } catch (error) {
       if (!isNotFound(error)) throw error;
     }
-    const keys: TenantSecrets = { ...newTenantKeys(), databasePassword: randomBytes(18).toString("base64url") };
+    const role = newDatabaseRole("tenant");
+    const keys: TenantSecrets = { ...newTenantKeys(), databaseUser: role.user, databasePassword: role.password };
     await this.saveKeys(collectivity, keys);
     return keys;
   }
@@ -358,27 +402,29 @@ export class CollectivityReconciler implements Reconciler {
     const name = collectivity.metadata!.name!;
     if (!(collectivity.metadata?.finalizers ?? []).includes(finalizers.tenantCleanup)) return;
     const policy = collectivity.spec.deletionPolicy ?? "Retain";
+    const secret = await this.deps.client
+      .get<Secret>(resourceTypes.Secret, this.keysSecretName(name), this.deps.platformNamespace)
+      .catch((error: unknown) => (isNotFound(error) ? undefined : Promise.reject(error)));
+    const kept = readTenantSecrets(secret);
+    const role = kept?.complete ? { user: kept.keys.databaseUser } : undefined;
     if (policy === "Delete") {
-      let streams = 0;
-      const secret = await this.deps.client
-        .get<Secret>(resourceTypes.Secret, this.keysSecretName(name), this.deps.platformNamespace)
-        .catch((error: unknown) => (isNotFound(error) ? undefined : Promise.reject(error)));
-      const keys = readTenantSecrets(secret);
-      if (keys) streams = await this.deps.nats.deleteTenant(keys);
-      await this.deps.databases.drop(name);
+      const streams = kept ? await this.deps.nats.deleteTenant(kept.keys) : 0;
+      await this.deps.databases.drop(tenantDatabase(name), role);
       if (secret) await this.deps.client.delete(resourceTypes.Secret, this.keysSecretName(name), this.deps.platformNamespace).catch(() => undefined);
       await this.deps.events.record(
         collectivity,
         "Normal",
         "TenantDataDeleted",
-        `deletionPolicy Delete: dropped database ${tenantDatabase(name)}, ${streams} message stream(s) and NATS account ${collectivity.status?.natsAccount ?? ""}`.trim(),
+        `deletionPolicy Delete: dropped database ${tenantDatabase(name)} and its role, ${streams} message stream(s) and NATS account ${collectivity.status?.natsAccount ?? ""}`.trim(),
       );
     } else {
+      // The data stays; no one logs in as its role until a Collectivity of this name comes back.
+      if (role) await this.deps.databases.retain(role);
       await this.deps.events.record(
         collectivity,
         "Normal",
         "TenantDataRetained",
-        `deletionPolicy Retain: database ${tenantDatabase(name)} and the streams of NATS account ${collectivity.status?.natsAccount ?? "(none)"} are kept ` +
+        `deletionPolicy Retain: database ${tenantDatabase(name)} (its role may no longer log in) and the streams of NATS account ${collectivity.status?.natsAccount ?? "(none)"} are kept ` +
           `(keys in Secret ${this.deps.platformNamespace}/${this.keysSecretName(name)}); a Collectivity created again as ${name} gets them back`,
       );
     }

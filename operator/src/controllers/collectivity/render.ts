@@ -64,8 +64,8 @@ export const renderAccess = (collectivity: Collectivity): Manifest[] =>
 export const renderNatsSecret = (collectivity: Collectivity, natsUrl: string, creds: Uint8Array): Manifest =>
   render((scope) => new TenantNatsCredentials(scope, "nats", { tenant: tenantOf(collectivity), natsUrl, creds }))[0]!;
 
-export const renderDatabaseSecret = (collectivity: Collectivity, uri: string, database: string): Manifest =>
-  render((scope) => new TenantDatabaseCredentials(scope, "database", { tenant: tenantOf(collectivity), uri, database }))[0]!;
+export const renderDatabaseSecret = (collectivity: Collectivity, connection: { uri: string; database: string; caPem?: string }): Manifest =>
+  render((scope) => new TenantDatabaseCredentials(scope, "database", { tenant: tenantOf(collectivity), ...connection }))[0]!;
 
 export interface TenantConnections {
   readonly natsUrl: string;

@@ -52,6 +52,7 @@ describe("renderDedicated", () => {
       "NATS_URL<-nats-credentials",
       "MONGODB_URI<-database",
       "MONGODB_DATABASE<-database",
+      "MONGODB_CA<-database",
     ]);
   });
 

@@ -66,6 +66,8 @@ export function renderDedicated(
           { name: "NATS_STREAM_REPLICAS", value: String(streamReplicas) },
           { name: "MONGODB_URI", ...secret(TenantDatabaseCredentials.secretName, "MONGODB_URI") },
           { name: "MONGODB_DATABASE", ...secret(TenantDatabaseCredentials.secretName, "MONGODB_DATABASE") },
+          // The CA of the database's TLS certificate, where the platform's is a private one.
+          { name: "MONGODB_CA", valueFrom: { secretKeyRef: { name: TenantDatabaseCredentials.secretName, key: "MONGODB_CA", optional: true } } },
           // Its callers' tokens, which it verifies itself.
           ...(identity ? [{ name: "IDENTITY_ISSUER", value: identity.issuer }, ...(identity.ca ? [{ name: "IDENTITY_CA", value: identity.ca }] : [])] : []),
         ],

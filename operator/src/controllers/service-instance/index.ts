@@ -6,7 +6,7 @@ import { resourceTypes } from "../../kube/resources.ts";
 import { Controller } from "../../runtime/controller.ts";
 import type { Manager } from "../../runtime/manager.ts";
 import type { NatsAccounts } from "../../tenancy/nats-accounts.ts";
-import { TenantNatsCredentials } from "@mutualis/cdk8s";
+import { TenantDatabaseCredentials, TenantNatsCredentials } from "@mutualis/cdk8s";
 import { ServiceClient } from "../../tenancy/service-client.ts";
 import { ServiceInstanceReconciler } from "./reconciler.ts";
 import { Gauge } from "prom-client";
@@ -57,9 +57,10 @@ export function setupServiceInstanceController(manager: Manager, options: Servic
     (si, old) => Boolean(si.metadata?.deletionTimestamp) !== Boolean(old.metadata?.deletionTimestamp),
   );
   for (const informer of owned) controller.watchOwned(informer, "ServiceInstance", true);
-  // New NATS credentials for a collectivity: its dedicated pods must start again with them.
+  // New NATS or database credentials for a collectivity: its dedicated pods must start again with them.
   controller.watchMapped(secrets, (secret) =>
-    secret.metadata?.name === TenantNatsCredentials.secretName ? instances.list(secret.metadata.namespace).filter((si) => si.spec.tenancy === "dedicated").map((si) => `${si.metadata!.namespace}/${si.metadata!.name}`) : [],
+    secret.metadata?.name === TenantNatsCredentials.secretName || secret.metadata?.name === TenantDatabaseCredentials.secretName
+      ? instances.list(secret.metadata.namespace).filter((si) => si.spec.tenancy === "dedicated").map((si) => `${si.metadata!.namespace}/${si.metadata!.name}`) : [],
   );
   // When a Collectivity changes (becomes Ready, imports a service), its instances are looked at again.
   controller.watchMapped(collectivities, (c) => instances.list(`coll-${c.metadata!.name}`).map((si) => `${si.metadata!.namespace}/${si.metadata!.name}`));

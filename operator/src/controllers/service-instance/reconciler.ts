@@ -13,7 +13,7 @@ import { reportReconcileFailure, writeStatus } from "../../runtime/status.ts";
 import type { NatsAccounts } from "../../tenancy/nats-accounts.ts";
 import { ServiceCallError, type ServiceClient } from "../../tenancy/service-client.ts";
 import type { Applier } from "../../runtime/apply.ts";
-import { TenantNatsCredentials } from "@mutualis/cdk8s";
+import { TenantDatabaseCredentials, TenantNatsCredentials } from "@mutualis/cdk8s";
 import { dedicatedReadiness, renderDedicated, revisionOf, workloadName } from "./dedicated.ts";
 
 export interface ServiceInstanceReconcilerDeps {
@@ -81,9 +81,11 @@ export class ServiceInstanceReconciler implements Reconciler {
     } else if (spec.tenancy === "dedicated") {
       const replicas = collectivity.spec.suspended ? 0 : (spec.replicas ?? 1);
       const tenant = { name: collectivityName!, siren: collectivity.spec.siren, displayName: collectivity.spec.displayName };
-      // The pods read their NATS credentials at start: when the collectivity's change (new
-      // permissions, a rotation), the revision on the pod template rolls them out.
-      const creds = (this.deps.secrets?.get(TenantNatsCredentials.secretName, namespace) as { data?: Record<string, string> } | undefined)?.data?.["user.creds"];
+      // The pods read their NATS and database credentials at start: when the collectivity's
+      // change (new permissions, a rotation), the revision on the pod template rolls them out.
+      const secretData = (secret: string, key: string) => (this.deps.secrets?.get(secret, namespace) as { data?: Record<string, string> } | undefined)?.data?.[key];
+      const nats = secretData(TenantNatsCredentials.secretName, "user.creds");
+      const creds = nats ? nats + (secretData(TenantDatabaseCredentials.secretName, "MONGODB_URI") ?? "") : undefined;
       const objects = renderDedicated(instance, spec, this.deps.servicesImage, replicas, tenant, {
         credentialsRevision: creds ? revisionOf(creds) : undefined,
         streamReplicas: this.deps.natsStreamReplicas,

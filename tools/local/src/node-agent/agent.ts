@@ -454,6 +454,8 @@ class PodWorker {
         const items = source.items ?? Object.keys(source.data ?? {}).map((key) => ({ key, path: key }));
         for (const item of items) {
           const value = source.data?.[item.key];
+          // As the kubelet does: an optional source's missing key is left out, not an error.
+          if (value === undefined && source.optional) continue;
           if (value === undefined) throw new ConfigurationError(`couldn't find key ${item.key} in ${source.kind} "${source.name}"`);
           if (item.path.split("/").includes("..")) throw new ConfigurationError(`volume item path ${item.path} leaves the volume`);
           mkdirSync(join(local, item.path, ".."), { recursive: true });
@@ -513,6 +515,7 @@ class PodWorker {
         }
         for (const item of keyed.items ?? Object.keys(data).map((key) => ({ key, path: key }))) {
           const value = data[item.key];
+          if (value === undefined && keyed.optional) continue;
           if (value === undefined) throw new ConfigurationError(`couldn't find key ${item.key} in ${kind} "${keyed.name}"`);
           write(item.path, value);
         }
