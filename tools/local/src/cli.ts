@@ -205,7 +205,8 @@ function printGuide(config: PlatformConfig): void {
     [`${local}/bin/kubectl get pods,lease -n mutualis-system`, "the operator, installed by Helm: two pods, one holding the Lease"],
     [`ls cdk8s/dist/production cdk8s/dist/local`, "the hosting lot's manifests (make synth)"],
     [`curl -s ${env.NATS_MONITOR_URL}/accountz`, "NATS: one account per tenant, JetStream"],
-    [env.MONGODB_URI, "FerretDB (SQLite backend) for any MongoDB driver"],
+    // The address without its password: it is in .local/env, for whoever may read that file.
+    [`mongosh "$MONGODB_URI"`, "FerretDB on PostgreSQL, over TLS, as the platform's administrator; each collectivity's role is in its `database` Secret"],
     ["make status / make down", "show or stop the platform"],
   ];
   const width = Math.max(...rows.map(([command]) => command.length));

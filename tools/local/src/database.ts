@@ -96,6 +96,8 @@ export function postgresArgs(config: PlatformConfig): string[] {
     // and the collectivities' workloads, each role its own.
     "-c", "max_connections=400",
     "-c", "password_encryption=scram-sha-256",
+    // Its shared memory in files of its own directory, not /dev/shm: nothing is left outside .local.
+    "-c", "dynamic_shared_memory_type=mmap",
   ];
   if (config.unsafeFastStorage) args.push("-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off");
   return args;
