@@ -26,12 +26,12 @@ import { promisify } from "node:util";
 import { CoreV1Api, KubeConfig, type KubernetesObject } from "@kubernetes/client-node";
 import { actesService, actesSettings } from "@mutualis/actes";
 import { departementOf, sirenWithCheckDigit, type ServiceInstance } from "@mutualis/api";
-import { down, fromSeed, layout, loadConfig, platformEnv, runningPid, startDaemon, stopDaemon, up, type PlatformConfig, type PlatformEnv } from "@mutualis/local-platform";
+import { down, fromSeed, layout, userCreds, loadConfig, platformEnv, runningPid, startDaemon, stopDaemon, up, type PlatformConfig, type PlatformEnv } from "@mutualis/local-platform";
 import { conditionTypes, fieldManager, KubeApiError, KubeClient, platformObjects, reasons, renderTenant, resourceTypes, tenantDatabase, tenantNamespace } from "@mutualis/operator";
 import { allow, baseSettings, InvalidRequest, loadSettings, RunningService, type ServiceDefinition } from "@mutualis/service-kit";
 import { setCondition } from "../operator/src/runtime/conditions.ts";
 import { NatsAccounts, newTenantKeys, type TenantKeys } from "../operator/src/tenancy/nats-accounts.ts";
-import { ensurePlatformServices, servicesCredsSecret } from "../operator/src/tenancy/platform-services.ts";
+import { ensurePlatformServices, servicesKeysSecret } from "../operator/src/tenancy/platform-services.ts";
 import { ServiceClient } from "../operator/src/tenancy/service-client.ts";
 import { benchOperator, peakMemoryMiB, pool, saveResult, sumSamples, waitForOperator } from "./support.ts";
 
@@ -293,11 +293,16 @@ async function removeFloorInstances(client: KubeClient, tenants: Tenant[]): Prom
 
 // The run ------------------------------------------------------------------------------------
 
-/** The services account's creds as the operator keeps them for the shared deployments. */
+/**
+ * A user of the platform services account with every right, for the bench's shared deployments
+ * (actes and the tenancy-only stand-ins, which have no user of their own): made from the
+ * account's keys as the operator keeps them.
+ */
 async function sharedServicesCreds(kc: KubeConfig, config: PlatformConfig): Promise<string> {
-  const secret = await kc.makeApiClient(CoreV1Api).readNamespacedSecret({ name: servicesCredsSecret, namespace: platformNamespace });
+  const secret = await kc.makeApiClient(CoreV1Api).readNamespacedSecret({ name: servicesKeysSecret, namespace: platformNamespace });
+  const account = fromSeed(Buffer.from(secret.data!.accountSeed!, "base64"));
   const file = join(config.dir, "services.creds");
-  writeFileSync(file, Buffer.from(secret.data!["user.creds"]!, "base64"), { mode: 0o600 });
+  writeFileSync(file, await userCreds("bench-services", account), { mode: 0o600 });
   return file;
 }
 

@@ -152,7 +152,7 @@ describe("the hosting lot", () => {
     // Probed on the internal port, in plain HTTP, though the service itself terminates TLS.
     expect(pod.containers[0].readinessProbe.httpGet).toEqual({ path: "/readyz", port: "internal" });
     const productionIdentity = (sharedServiceManifests(production, "identity") as Json[]).find((o) => o.kind === "Deployment")!.spec.template.spec;
-    expect(productionIdentity.volumes.map((v: { secret?: { secretName: string } }) => v.secret?.secretName).filter(Boolean)).toEqual(["platform-services-nats", "identity-keys", "identity-clients"]);
+    expect(productionIdentity.volumes.map((v: { secret?: { secretName: string } }) => v.secret?.secretName).filter(Boolean)).toEqual(["nats-identity", "identity-keys", "identity-clients"]);
     expect(productionIdentity.containers[0].readinessProbe.httpGet.scheme).toBeUndefined();
     expect(() => sharedServiceManifests(production, "prefecture-simulator")).toThrow("the production lot has no shared service prefecture-simulator");
     // Their streams get a copy on each NATS node.

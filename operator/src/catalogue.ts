@@ -56,3 +56,83 @@ export const catalogue: Readonly<Record<ServiceInstanceSpec["service"], Catalogu
 };
 
 export const defaultServiceVersion = "0.1.0";
+
+/**
+ * What one user of the platform services account may do: the subjects it publishes to (its
+ * requests, events and JetStream calls), those it subscribes to (what it serves, its own inbox),
+ * and whether it answers requests (one reply each, to the reply subject it was given).
+ */
+export interface PlatformUserPermissions {
+  readonly publish: readonly string[];
+  readonly subscribe: readonly string[];
+  readonly responds: boolean;
+}
+
+/** A user's replies come to `_INBOX.<user>.…` (services/kit sets the prefix): no one reads another's. */
+export const inboxPrefix = (user: string) => `_INBOX.${user}`;
+const inbox = (user: string) => `${inboxPrefix(user)}.>`;
+/** The business events stream: every shared deployment makes it if it is the first. */
+const eventsStream = ["$JS.API.INFO", "$JS.API.STREAM.INFO.MUTUALIS_EVENTS", "$JS.API.STREAM.CREATE.MUTUALIS_EVENTS"];
+/** NATS service discovery of one micro-service (every subject it answers, or it stops). */
+const discovery = (name: string) => ["$SRV.PING", "$SRV.INFO", "$SRV.STATS", `$SRV.*.${name}`, `$SRV.*.${name}.*`];
+const tenancy = (service: string) => [`platform.${service}.tenants.enable`, `platform.${service}.tenants.disable`];
+/** One work-queue stream and its one durable consumer: made, read, acknowledged; never deleted or purged. */
+const flow = (stream: string, consumer: string) => [
+  `$JS.API.STREAM.INFO.${stream}`,
+  `$JS.API.STREAM.CREATE.${stream}`,
+  `$JS.API.STREAM.UPDATE.${stream}`,
+  `$JS.API.CONSUMER.CREATE.${stream}.${consumer}`,
+  `$JS.API.CONSUMER.INFO.${stream}.${consumer}`,
+  `$JS.API.CONSUMER.MSG.NEXT.${stream}.${consumer}`,
+  `$JS.ACK.${stream}.${consumer}.>`,
+];
+
+/**
+ * The users of the platform services account, one per shared deployment and one for the operator,
+ * each allowed only the subjects it serves and calls (actes' defaults: PREFECTURE_SUBJECT
+ * `prefecture.actes`, ACTES_STREAM_PREFIX `ACTES`). No one may publish `platform.>` but the
+ * operator, whose calls the services trust on the subject alone; no one may call the JetStream API
+ * beyond its own streams (no deleting or purging the events).
+ */
+export const platformUsers = {
+  operator: {
+    publish: ["platform.*.tenants.enable", "platform.*.tenants.disable", ...["create", "get", "recipients", "revoke"].map((op) => `tenant.*.sesf.shares.${op}`)],
+    subscribe: [inbox("operator")],
+    responds: false,
+  },
+  // Forwards each caller's request to the service it names; the service verifies the caller.
+  gateway: { publish: ["tenant.*.*.>", ...eventsStream], subscribe: [inbox("gateway")], responds: false },
+  actes: {
+    publish: [
+      "prefecture.actes.*.submit",
+      "prefecture.actes.*.cancel",
+      "actes.transmit.*",
+      "events.*.actes.*",
+      ...eventsStream,
+      ...flow("ACTES_TRANSMISSIONS", "actes"),
+      ...flow("ACTES_RETURNS", "actes"),
+    ],
+    subscribe: ["tenant.*.actes.>", ...tenancy("actes"), ...discovery("actes"), inbox("actes")],
+    responds: true,
+  },
+  sesf: { publish: ["events.*.sesf.*", ...eventsStream], subscribe: ["tenant.*.sesf.>", ...tenancy("sesf"), ...discovery("sesf"), inbox("sesf")], responds: true },
+  identity: {
+    publish: ["events.*.identity.*", ...eventsStream],
+    subscribe: ["tenant.*.identity.>", ...tenancy("identity"), ...discovery("identity"), inbox("identity")],
+    responds: true,
+  },
+  // Reads the events with consumers of its own (ordered, named at random), and nothing else.
+  observatory: {
+    publish: [...eventsStream, "$JS.API.CONSUMER.CREATE.MUTUALIS_EVENTS.>", "$JS.API.CONSUMER.INFO.MUTUALIS_EVENTS.*", "$JS.API.CONSUMER.DELETE.MUTUALIS_EVENTS.*", "$JS.API.CONSUMER.MSG.NEXT.MUTUALIS_EVENTS.*"],
+    subscribe: [inbox("observatory")],
+    responds: false,
+  },
+  portal: { publish: [...eventsStream], subscribe: [inbox("portal")], responds: false },
+  "prefecture-simulator": {
+    publish: ["prefecture.actes.*.returns.*", ...eventsStream],
+    subscribe: ["prefecture.actes.*.submit", "prefecture.actes.*.cancel", "prefecture.actes.courrier", ...discovery("prefecture-simulator"), inbox("prefecture-simulator")],
+    responds: true,
+  },
+} as const satisfies Record<string, PlatformUserPermissions>;
+
+export type PlatformUser = keyof typeof platformUsers;

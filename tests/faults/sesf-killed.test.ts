@@ -57,7 +57,7 @@ describe("faults: sesf killed during a chunked upload", () => {
     writeFileSync(join(storage, "master.key"), randomBytes(32).toString("base64"), { mode: 0o600 });
     url = `http://127.0.0.1:${await freePort()}`;
     env = {
-      ...serviceSettings(creds),
+      ...serviceSettings(await creds.service("sesf")),
       SERVICE_NAME: "sesf",
       HTTP_PORT: new URL(url).port,
       MONGODB_DATABASE: "faults_sesf",
@@ -67,7 +67,7 @@ describe("faults: sesf killed during a chunked upload", () => {
       SESF_CHUNK_BYTES: String(chunk),
       ...identity.verifierSettings,
     };
-    nc = await connect({ servers: platform.env.NATS_URL, authenticator: credsAuthenticator(readFileSync(creds)) });
+    nc = await connect({ servers: platform.env.NATS_URL, authenticator: credsAuthenticator(readFileSync(creds.client)) });
     sesf = startSesf(env);
     await eventually("sesf to listen", async () => ((await answers(`${url}/`)) ? true : undefined), 60_000);
     await nc.request("platform.sesf.tenants.enable", JSON.stringify({ collectivity: "t-faults", siren: "213502388", departement: "035", displayName: "Faults" }), { timeout: 5000 });

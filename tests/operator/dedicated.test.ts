@@ -156,7 +156,7 @@ describe("dedicated tenancy: service pods run by the local node agent", () => {
     });
     expect(acknowledged.identifier).toMatch(/^035-[0-9]{9}-20261120-DED_2026_001-DE$/);
     // What the dedicated deployment did reaches the platform's events stream, from the collectivity's account.
-    const platformNats = await connect({ servers: platform.env.NATS_URL, authenticator: credsAuthenticator(readFileSync(await platformServicesCreds())) });
+    const platformNats = await connect({ servers: platform.env.NATS_URL, authenticator: credsAuthenticator(readFileSync((await platformServicesCreds()).client)) });
     connections.push(platformNats);
     const jsm = await jetstreamManager(platformNats);
     for (const event of ["submitted", "acknowledged"]) {

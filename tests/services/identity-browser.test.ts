@@ -116,7 +116,7 @@ describe("signing in at the identity service in a browser: by password, and thro
       reserved,
     );
     // The collectivity the simulator's Rennes agents work for (SIRET 213502388 00019) uses the platform.
-    nc = await connect({ servers: platform.env.NATS_URL, authenticator: credsAuthenticator(readFileSync(creds)) });
+    nc = await connect({ servers: platform.env.NATS_URL, authenticator: credsAuthenticator(readFileSync(creds.client)) });
     const enabled = await nc.request("platform.identity.tenants.enable", JSON.stringify({ collectivity: "t-idb-rennes", siren: "213502388", departement: "035", displayName: "Ville de Rennes (test)" }), { timeout: 5000 });
     expect(enabled.headers?.get("Nats-Service-Error-Code") ?? "").toBe("");
     // Quimper requires a second factor of its administrators.

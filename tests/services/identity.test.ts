@@ -33,7 +33,7 @@ describe("the identity service: the platform's OpenID Connect provider", () => {
     operator = await startTestOperator();
     const creds = await platformServicesCreds();
     identity = await startTestIdentity(creds, "identity_tests", people, { IDENTITY_LOCKOUT_ATTEMPTS: "3" });
-    nc = await connect({ servers: platform.env.NATS_URL, authenticator: credsAuthenticator(readFileSync(creds)) });
+    nc = await connect({ servers: platform.env.NATS_URL, authenticator: credsAuthenticator(readFileSync(creds.client)) });
   });
 
   afterAll(async () => {

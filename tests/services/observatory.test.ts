@@ -12,7 +12,7 @@ import { chromium, type Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { collectivityManifest, deleteCollectivity, sirenFrom, startTestOperator, waitForGone, waitForReady } from "../support/operator.ts";
 import { eventually, testPlatform } from "../support/platform.ts";
-import { platformServicesCreds, serviceSettings, startSharedActes, startTestSesf } from "../support/services.ts";
+import { platformServicesCreds, serviceSettings, startSharedActes, startTestSesf, type PlatformCreds } from "../support/services.ts";
 import { bearer, startTestIdentity, type TestIdentity } from "../support/identity.ts";
 
 const platform = testPlatform();
@@ -25,7 +25,7 @@ let operator: RunningOperator;
 let services: RunningService[] = [];
 let observatory: RunningService;
 let nc: NatsConnection;
-let credsFile: string;
+let credsFile: PlatformCreds;
 let identity: TestIdentity;
 let browser: Browser;
 
@@ -48,10 +48,10 @@ async function exported(): Promise<Report> {
   return (await (await fetch(`${observatory.url}/export.json`)).json()) as Report;
 }
 
-async function startObservatory(creds: string): Promise<RunningService> {
+async function startObservatory(creds: PlatformCreds): Promise<RunningService> {
   return new RunningService(
     observatoryService(),
-    loadSettings(observatorySettings, { ...serviceSettings(creds), SERVICE_NAME: "observatory", MONGODB_DATABASE: "obstest_observatory", OBSERVATORY_PROMETHEUS_URL: platform.env.PROMETHEUS_URL }),
+    loadSettings(observatorySettings, { ...serviceSettings(await creds.service("observatory")), SERVICE_NAME: "observatory", MONGODB_DATABASE: "obstest_observatory", OBSERVATORY_PROMETHEUS_URL: platform.env.PROMETHEUS_URL }),
   ).start();
 }
 
@@ -81,7 +81,7 @@ describe("the observatory: how dematerialised each collectivity is", () => {
     await waitForReady(kc, "t-obs");
     await instance("actes");
     await instance("sesf");
-    nc = await connect({ servers: platform.env.NATS_URL, authenticator: credsAuthenticator(readFileSync(creds)) });
+    nc = await connect({ servers: platform.env.NATS_URL, authenticator: credsAuthenticator(readFileSync(creds.client)) });
 
     // The collectivity's agents at work: an act sent to the prefecture, a file shared.
     const pdf = Buffer.from("%PDF-1.7\n% délibération\n%%EOF\n").toString("base64");

@@ -144,7 +144,7 @@ describe("shared services run from the hosting lot's manifests", () => {
     // The master key is the platform's Secret, mounted as a file; the pod's spec holds no key.
     expect(JSON.stringify(first?.spec)).not.toMatch(/master\.key"?\s*:/);
 
-    nc = await connect({ servers: platform.env.NATS_URL, authenticator: credsAuthenticator(readFileSync(await platformServicesCreds())) });
+    nc = await connect({ servers: platform.env.NATS_URL, authenticator: credsAuthenticator(readFileSync((await platformServicesCreds()).client)) });
     await nc.request("platform.sesf.tenants.enable", JSON.stringify({ collectivity: "t-lot-sesf", siren: "213502388", departement: "035", displayName: "t-lot-sesf" }), { timeout: 10_000 });
     // An agent of the collectivity, signed in at the lot's identity service, which sesf's pod trusts.
     const agent = await lotPerson("agent@lot-sesf.test", { "t-lot-sesf": ["agent"] });

@@ -69,7 +69,7 @@ describe("the portal: people sign in with the identity service and work through 
     }, 60_000);
     portal = await new RunningService(
       portalService(),
-      loadSettings(portalSettings, { ...serviceSettings(creds), ...identity.verifierSettings, SERVICE_NAME: "portal", MONGODB_DATABASE: "portal_tests", HTTP_PORT: String(port), HTTP_INTERNAL_PORT: "0", PORTAL_PUBLIC_URL: portalUrl, PORTAL_CLIENT_SECRET_FILE: secretFile, PORTAL_GATEWAY_URL: gateway.url }),
+      loadSettings(portalSettings, { ...serviceSettings(await creds.service("portal")), ...identity.verifierSettings, SERVICE_NAME: "portal", MONGODB_DATABASE: "portal_tests", HTTP_PORT: String(port), HTTP_INTERNAL_PORT: "0", PORTAL_PUBLIC_URL: portalUrl, PORTAL_CLIENT_SECRET_FILE: secretFile, PORTAL_GATEWAY_URL: gateway.url }),
     ).start();
     browser = await launchChromium();
   }, 120_000);

@@ -155,7 +155,7 @@ describe("SESF: the secure file exchange", () => {
       TRUSTED_PROXIES: "loopback",
       ...identity.verifierSettings,
     }));
-    nc = await connect({ servers: platform.env.NATS_URL, authenticator: credsAuthenticator(readFileSync(creds)) });
+    nc = await connect({ servers: platform.env.NATS_URL, authenticator: credsAuthenticator(readFileSync(creds.client)) });
     for (const collectivity of ["t-sesf-a", "t-sesf-b", "t-sesf-c", "t-sesf-e"]) {
       await nc.request("platform.sesf.tenants.enable", JSON.stringify({ collectivity, siren: "213502388", departement: "035", displayName: collectivity }), { timeout: 5000 });
     }
@@ -565,11 +565,12 @@ describe("SESF: the secure file exchange", () => {
       return found?.state === "exhausted" ? found : undefined;
     });
     expect(record).not.toHaveProperty("wrappedKey");
-    expect(existsSync(join(storage, "files", "t-sesf-a", limited.id))).toBe(false);
     const limitedTrail = await eventually("the purge to be recorded", async () => {
       const read = await call<{ entries: { event: string }[]; verification: { valid: boolean } }>("t-sesf-a", "audit", { id: limited.id });
       return read.entries.some((e) => e.event === "purged") ? read : undefined;
     });
+    // The files go between the key's removal and the purge's record.
+    expect(existsSync(join(storage, "files", "t-sesf-a", limited.id))).toBe(false);
     expect(limitedTrail.verification).toEqual({ valid: true });
     expect(limitedTrail.entries.map((e) => e.event)).toEqual(["created", "uploaded", "downloaded", "downloaded", "exhausted", "purged"]);
   });

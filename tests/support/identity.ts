@@ -7,7 +7,7 @@ import { importJWK, SignJWT, type JWK } from "jose";
 import { headers as natsHeaders, type MsgHdrs } from "@nats-io/transport-node";
 import { AccountRepository, PasswordHasher } from "@mutualis/identity";
 import { authorizationHeader, CallerVerifier, Database, loadSettings, RunningService, type Role } from "@mutualis/service-kit";
-import { freePort, serviceSettings } from "./services.ts";
+import { credsFor, freePort, serviceSettings, type ServiceCreds } from "./services.ts";
 import { testPlatform } from "./platform.ts";
 
 const platform = testPlatform();
@@ -50,7 +50,7 @@ export const testClients: ClientMetadata[] = [
  * on the test platform's database, with the given people (password `testPassword`).
  */
 export async function startTestIdentity(
-  credsFile: string,
+  creds: ServiceCreds,
   database: string,
   people: SeedAccounts["accounts"],
   extra: Record<string, string> = {},
@@ -76,7 +76,7 @@ export async function startTestIdentity(
     const service = await new RunningService(
       identityService(),
       loadSettings(identitySettings, {
-        ...serviceSettings(credsFile),
+        ...serviceSettings(await credsFor(creds, "identity")),
         SERVICE_NAME: "identity",
         MONGODB_DATABASE: database,
         HTTP_PORT: String(port),

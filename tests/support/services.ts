@@ -10,17 +10,48 @@ import { actesService, actesSettings } from "@mutualis/actes";
 import { prefectureSimulator, simulatorSettings } from "@mutualis/prefecture-simulator";
 import { gateway, gatewaySettings } from "@mutualis/gateway";
 import { loadSettings, RunningService } from "@mutualis/service-kit";
+import { fromSeed, userCreds } from "@mutualis/local-platform";
 import { sesfService, sesfSettings } from "@mutualis/sesf";
 import { testPlatform } from "./platform.ts";
 
 const platform = testPlatform();
 
-/** The platform services account's creds, as the operator keeps them (the operator must have started). */
-export async function platformServicesCreds(): Promise<string> {
-  const secret = await platform.kubeConfig().makeApiClient(CoreV1Api).readNamespacedSecret({ name: "platform-services-nats", namespace: "mutualis-system" });
-  const file = join(mkdtempSync(join(tmpdir(), "services-")), "services.creds");
-  writeFileSync(file, Buffer.from(secret.data!["user.creds"]!, "base64"), { mode: 0o600 });
+/** Creds in the platform services account, as the operator keeps them (the operator must have started). */
+export interface PlatformCreds {
+  /** One shared deployment's own user (`nats-<service>`), allowed only what the catalogue says. */
+  service(name: string): Promise<string>;
+  /** The test's own client, with every right in the account, as a platform operator's tool would have. */
+  readonly client: string;
+}
+
+/** What a test starts services with: one creds file for all (an account of the test's own), or the platform's users. */
+export type ServiceCreds = string | PlatformCreds;
+
+export function credsFor(creds: ServiceCreds, service: string): Promise<string> {
+  return typeof creds === "string" ? Promise.resolve(creds) : creds.service(service);
+}
+
+function credsFile(content: Uint8Array | string, name: string): string {
+  const file = join(mkdtempSync(join(tmpdir(), "creds-")), `${name}.creds`);
+  writeFileSync(file, content, { mode: 0o600 });
   return file;
+}
+
+export async function platformServicesCreds(): Promise<PlatformCreds> {
+  const core = platform.kubeConfig().makeApiClient(CoreV1Api);
+  const keys = await core.readNamespacedSecret({ name: "platform-services-keys", namespace: "mutualis-system" });
+  const account = fromSeed(Buffer.from(keys.data!.accountSeed!, "base64"));
+  const files = new Map<string, string>();
+  return {
+    client: credsFile(await userCreds("test-client", account), "test-client"),
+    async service(name: string) {
+      if (!files.has(name)) {
+        const secret = await core.readNamespacedSecret({ name: `nats-${name}`, namespace: "mutualis-system" });
+        files.set(name, credsFile(Buffer.from(secret.data!["user.creds"]!, "base64"), name));
+      }
+      return files.get(name)!;
+    },
+  };
 }
 
 /** Settings every test service shares: port 0, the test platform's NATS and database. */
@@ -40,22 +71,21 @@ export function serviceSettings(credsFile: string): Record<string, string> {
  * The shared actes deployment and the prefecture simulator, in this process, as the platform runs
  * them; `verifier` says which identity's tokens actes trusts (TestIdentity.verifierSettings).
  */
-export async function startSharedActes(credsFile: string, databasePrefix: string, verifier: Record<string, string>): Promise<RunningService[]> {
-  const common = serviceSettings(credsFile);
+export async function startSharedActes(creds: ServiceCreds, databasePrefix: string, verifier: Record<string, string>): Promise<RunningService[]> {
   const simulator = await new RunningService(
     prefectureSimulator(),
-    loadSettings(simulatorSettings, { ...common, SERVICE_NAME: "prefecture-simulator", MONGODB_DATABASE: `${databasePrefix}_prefecture`, SIMULATOR_ACK_DELAY_MS: "50" }),
+    loadSettings(simulatorSettings, { ...serviceSettings(await credsFor(creds, "prefecture-simulator")), SERVICE_NAME: "prefecture-simulator", MONGODB_DATABASE: `${databasePrefix}_prefecture`, SIMULATOR_ACK_DELAY_MS: "50" }),
   ).start();
-  const actes = await new RunningService(actesService(), loadSettings(actesSettings, { ...common, ...verifier, SERVICE_NAME: "actes", MONGODB_DATABASE: `${databasePrefix}_actes` })).start();
+  const actes = await new RunningService(actesService(), loadSettings(actesSettings, { ...serviceSettings(await credsFor(creds, "actes")), ...verifier, SERVICE_NAME: "actes", MONGODB_DATABASE: `${databasePrefix}_actes` })).start();
   return [simulator, actes];
 }
 
 /** The gateway in this process, as the platform runs it, trusting `verifier`'s identity (TestIdentity.verifierSettings). */
-export async function startTestGateway(credsFile: string, databasePrefix: string, verifier: Record<string, string>): Promise<RunningService> {
+export async function startTestGateway(creds: ServiceCreds, databasePrefix: string, verifier: Record<string, string>): Promise<RunningService> {
   return new RunningService(
     gateway(),
     loadSettings(gatewaySettings, {
-      ...serviceSettings(credsFile),
+      ...serviceSettings(await credsFor(creds, "gateway")),
       SERVICE_NAME: "gateway",
       MONGODB_DATABASE: `${databasePrefix}_gateway`,
       KUBECONFIG: platform.env.KUBECONFIG,
@@ -77,7 +107,7 @@ export async function freePort(): Promise<number> {
  * The secure file exchange, in this process, with a master key and a storage directory of its
  * own (`storage`/files); `extra` settings win (limits, the antivirus).
  */
-export async function startTestSesf(credsFile: string, database: string, extra: Record<string, string> = {}): Promise<{ service: RunningService; storage: string; url: string }> {
+export async function startTestSesf(creds: ServiceCreds, database: string, extra: Record<string, string> = {}): Promise<{ service: RunningService; storage: string; url: string }> {
   const storage = mkdtempSync(join(tmpdir(), "sesf-"));
   const keyFile = join(storage, "master.key");
   writeFileSync(keyFile, randomBytes(32).toString("base64"), { mode: 0o600 });
@@ -86,7 +116,7 @@ export async function startTestSesf(credsFile: string, database: string, extra: 
   const service = await new RunningService(
     sesfService(),
     loadSettings(sesfSettings, {
-      ...serviceSettings(credsFile),
+      ...serviceSettings(await credsFor(creds, "sesf")),
       SERVICE_NAME: "sesf",
       MONGODB_DATABASE: database,
       HTTP_PORT: String(port),

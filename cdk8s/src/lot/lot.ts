@@ -23,8 +23,6 @@ export const externalSecrets = {
   databaseTls: "database-tls",
   /** master.key: the secure file exchange's master key (32 bytes, base64). */
   sesfMasterKey: "sesf-master-key",
-  /** The platform services' NATS credentials: written by the Mutualis operator itself. */
-  servicesNats: "platform-services-nats",
   /** keys.json: the identity service's signing keys (JWKS with private parts) and cookie keys. */
   identityKeys: "identity-keys",
   /** clients.json: the identity service's relying parties, with the confidential ones' secrets. */
@@ -49,6 +47,12 @@ export const sharedServiceDatabases = {
 } as const;
 
 export type SharedServiceName = keyof typeof sharedServiceDatabases;
+
+/**
+ * The Secret holding a shared service's NATS creds (`user.creds`), written by the operator: a
+ * user of the platform services account of its own, allowed only the subjects it serves and calls.
+ */
+export const serviceNatsSecret = (service: string) => `nats-${service}`;
 
 /** The Secret holding a shared service's database address, written by the operator. */
 export const serviceDatabaseSecret = (service: string) => `database-${service}`;
@@ -176,7 +180,7 @@ function sharedDeployment(settings: LotSettings, shared: SharedService): Service
     port: servicePort,
     replicas: settings.serviceReplicas,
     resources: settings.resources.medium,
-    natsSecret: externalSecrets.servicesNats,
+    natsSecret: serviceNatsSecret(shared.service),
     natsUrl: settings.endpoints?.nats ?? `nats://nats.${platform}.svc:${settings.nats.port}`,
     env: [
       // Its own role, on its own database only.

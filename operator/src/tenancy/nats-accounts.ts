@@ -2,7 +2,7 @@ import { encodeAccount, encodeActivation, encodeGeneric, encodeUser, fmtCreds, t
 import { createAccount, createUser, fromSeed, type KeyPair } from "@nats-io/nkeys";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { connect, credsAuthenticator, type NatsConnection } from "@nats-io/transport-node";
-import { catalogue } from "../catalogue.ts";
+import { catalogue, inboxPrefix, platformUsers, type PlatformUser, type PlatformUserPermissions } from "../catalogue.ts";
 import { tenantSubjectPrefix } from "../constants.ts";
 
 
@@ -16,6 +16,25 @@ export interface TenantKeys {
   readonly userSeed: string;
   /** The user's JWT as last issued: kept so the tenant's creds do not change on every reconcile. */
   readonly userJwt?: string;
+}
+
+/**
+ * The platform services account's keys: the account, and one user per shared deployment and for
+ * the operator. `retiredUser` is the one user all of them once shared: revoked in the account.
+ */
+export interface PlatformServicesKeys {
+  readonly accountSeed: string;
+  readonly userSeeds: Readonly<Record<PlatformUser, string>>;
+  readonly retiredUser?: string;
+}
+
+/** A user's JWT permissions from the catalogue's. */
+export function userPermissions(permissions: PlatformUserPermissions): Partial<User> {
+  return {
+    pub: { allow: [...permissions.publish] },
+    sub: { allow: [...permissions.subscribe] },
+    ...(permissions.responds ? { resp: { max: 1, ttl: 0 } } : {}),
+  };
 }
 
 export function newTenantKeys(): TenantKeys {
@@ -106,7 +125,7 @@ export class NatsAccounts {
   private readonly imported = new Map<string, readonly string[]>();
   private servicesAccount: string | undefined;
   private servicesConnection: NatsConnection | undefined;
-  private servicesKeys: TenantKeys | undefined;
+  private servicesKeys: PlatformServicesKeys | undefined;
   private servicesList: readonly string[] = [];
   /** Per collectivity, its account and the services it runs dedicated, which the platform imports. */
   private readonly dedicated = new Map<string, { account: string; services: readonly string[] }>();
@@ -279,9 +298,8 @@ export class NatsAccounts {
    * catalogue service's tenant subjects, `tenant.*.<service>.>`. Returns the creds of the user
    * the shared deployments (and the operator, to enable tenants) connect with.
    */
-  async ensurePlatformServices(keys: TenantKeys, services: readonly string[]): Promise<{ accountPublicKey: string; userCreds: Uint8Array }> {
+  async ensurePlatformServices(keys: PlatformServicesKeys, services: readonly string[]): Promise<{ accountPublicKey: string; users: Map<PlatformUser, Uint8Array> }> {
     const account = keyPair(keys.accountSeed);
-    const user = keyPair(keys.userSeed);
     this.servicesKeys = keys;
     this.servicesList = services;
     this.servicesAccount = account.getPublicKey();
@@ -289,12 +307,21 @@ export class NatsAccounts {
     // them until the collectivities are reconciled, so the gateway never loses its way there.
     if (this.dedicated.size === 0) await this.adoptDedicatedImports(account.getPublicKey());
     await this.pushPlatformServices();
-    const userJwt = keys.userJwt ?? (await encodeUser("mutualis-services", user, account, {}));
-    const userCreds = fmtCreds(userJwt, user);
-    if (!this.servicesConnection || this.servicesConnection.isClosed()) {
-      this.servicesConnection = await connect({ servers: this.url, authenticator: credsAuthenticator(userCreds), name: "mutualis-operator-services", maxReconnectAttempts: -1 });
+    const users = new Map<PlatformUser, Uint8Array>();
+    for (const [name, permissions] of Object.entries(platformUsers) as [PlatformUser, PlatformUserPermissions][]) {
+      const user = keyPair(keys.userSeeds[name]);
+      users.set(name, fmtCreds(await encodeUser(`mutualis-${name}`, user, account, userPermissions(permissions)), user));
     }
-    return { accountPublicKey: account.getPublicKey(), userCreds };
+    if (!this.servicesConnection || this.servicesConnection.isClosed()) {
+      this.servicesConnection = await connect({
+        servers: this.url,
+        authenticator: credsAuthenticator(users.get("operator")!),
+        name: "mutualis-operator-services",
+        inboxPrefix: inboxPrefix("operator"),
+        maxReconnectAttempts: -1,
+      });
+    }
+    return { accountPublicKey: account.getPublicKey(), users };
   }
 
   /**
@@ -322,6 +349,9 @@ export class NatsAccounts {
           services.map((service) => ({ name: `${collectivity}-${service}`, type: "service" as const, subject: `${tenantSubjectPrefix(collectivity)}.${service}.>`, account: from })),
         ),
       tags: ["platform:services"],
+      // The user every shared deployment once shared, with no limits: every JWT it was ever
+      // issued (before 2100) is revoked, so it opens nothing any more.
+      ...(this.servicesKeys!.retiredUser ? { revocations: { [this.servicesKeys!.retiredUser]: 4_102_444_800 } } : {}),
     };
     const fingerprint = JSON.stringify(claims);
     if (this.pushed.get(account.getPublicKey()) !== fingerprint) {

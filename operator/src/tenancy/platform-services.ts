@@ -1,63 +1,73 @@
 import type { KubernetesObject } from "@kubernetes/client-node";
 import { serviceNames } from "@mutualis/api";
-import { serviceDatabaseSecret, sharedServiceDatabases, type SharedServiceName } from "@mutualis/cdk8s";
+import { serviceDatabaseSecret, serviceNatsSecret, sharedServiceDatabases, type SharedServiceName } from "@mutualis/cdk8s";
+import { createUser } from "@nats-io/nkeys";
+import { platformUsers, type PlatformUser } from "../catalogue.ts";
 import { fieldManager, labels } from "../constants.ts";
 import type { KubeClient } from "../kube/client.ts";
 import { isNotFound } from "../kube/errors.ts";
 import { resourceTypes } from "../kube/resources.ts";
 import { newDatabaseRole, type DatabaseRole, type Databases } from "./databases.ts";
-import { newTenantKeys, type NatsAccounts, type TenantKeys } from "./nats-accounts.ts";
+import { keyPair, newTenantKeys, type NatsAccounts, type PlatformServicesKeys } from "./nats-accounts.ts";
 
 interface Secret extends KubernetesObject {
   data?: Record<string, string>;
 }
 
 export const servicesKeysSecret = "platform-services-keys";
-/** The creds the shared service deployments mount. */
-export const servicesCredsSecret = "platform-services-nats";
 
 const b64 = (text: string | Uint8Array) => Buffer.from(text).toString("base64");
 const text = (value: string | undefined) => (value ? Buffer.from(value, "base64").toString("utf8") : undefined);
+const newUserSeed = () => new TextDecoder().decode(createUser().getSeed());
 
 /**
- * Sets up the platform services account (keys kept in the platform namespace, created once) and
- * the Secret of creds the shared deployments use.
+ * Sets up the platform services account (keys kept in the platform namespace, created once), one
+ * user per shared deployment and one for the operator, each with the catalogue's permissions, and
+ * the Secret of creds each shared deployment mounts (`nats-<service>`).
  */
-export async function ensurePlatformServices(client: KubeClient, nats: NatsAccounts, namespace: string): Promise<string> {
-  let keys: TenantKeys | undefined;
+export async function ensurePlatformServices(client: KubeClient, nats: NatsAccounts, namespace: string): Promise<{ accountPublicKey: string; users: Map<PlatformUser, Uint8Array> }> {
+  let kept: Record<string, string> = {};
   try {
-    const secret = await client.get<Secret>(resourceTypes.Secret, servicesKeysSecret, namespace);
-    if (secret.data?.accountSeed && secret.data.userSeed) keys = { accountSeed: text(secret.data.accountSeed)!, userSeed: text(secret.data.userSeed)! };
+    kept = (await client.get<Secret>(resourceTypes.Secret, servicesKeysSecret, namespace)).data ?? {};
   } catch (error) {
     if (!isNotFound(error)) throw error;
   }
   const common = { [labels.managedBy]: "mutualis-operator", [labels.partOf]: "mutualis" };
-  if (!keys) {
-    keys = newTenantKeys();
+  const accountSeed = text(kept.accountSeed) ?? newTenantKeys().accountSeed;
+  const userSeeds = Object.fromEntries(Object.keys(platformUsers).map((user) => [user, text(kept[`${user}.seed`]) ?? newUserSeed()])) as Record<PlatformUser, string>;
+  // The one user every deployment once shared (`userSeed`): revoked from now on.
+  const retired = text(kept.userSeed);
+  const keys: PlatformServicesKeys = { accountSeed, userSeeds, ...(retired ? { retiredUser: keyPair(retired).getPublicKey() } : {}) };
+  const data: Record<string, string> = { accountSeed: b64(accountSeed), ...(retired ? { userSeed: kept.userSeed! } : {}) };
+  for (const [user, seed] of Object.entries(userSeeds)) data[`${user}.seed`] = b64(seed);
+  // Saved before any user is issued: a user whose seed were lost could never be renewed.
+  if (Object.entries(data).some(([key, value]) => kept[key] !== value) || Object.keys(kept).length !== Object.keys(data).length) {
     await client.apply<Secret>(
-      {
-        apiVersion: "v1",
-        kind: "Secret",
-        metadata: { name: servicesKeysSecret, namespace, labels: common },
-        type: "Opaque",
-        data: { accountSeed: b64(keys.accountSeed), userSeed: b64(keys.userSeed) },
-      } as Secret,
+      { apiVersion: "v1", kind: "Secret", metadata: { name: servicesKeysSecret, namespace, labels: common }, type: "Opaque", data } as Secret,
       fieldManager,
     );
   }
   const services = await nats.ensurePlatformServices(keys, serviceNames);
-  await client.apply<Secret>(
-    {
-      apiVersion: "v1",
-      kind: "Secret",
-      metadata: { name: servicesCredsSecret, namespace, labels: common },
-      type: "Opaque",
-      data: { "user.creds": b64(services.userCreds) },
-    } as Secret,
-    fieldManager,
-  );
-  return services.accountPublicKey;
+  for (const [user, creds] of services.users) {
+    if (user === "operator") continue; // its own creds stay in its memory
+    await client.apply<Secret>(
+      {
+        apiVersion: "v1",
+        kind: "Secret",
+        metadata: { name: serviceNatsSecret(user), namespace, labels: { ...common, [labels.component]: user } },
+        type: "Opaque",
+        data: { "user.creds": b64(creds) },
+      } as Secret,
+      fieldManager,
+    );
+  }
+  // The shared creds of before: their user is revoked, and the Secret goes.
+  await client.delete(resourceTypes.Secret, retiredServicesCredsSecret, namespace).catch((error: unknown) => (isNotFound(error) ? undefined : Promise.reject(error)));
+  return services;
 }
+
+/** The Secret of creds all shared deployments once mounted. */
+export const retiredServicesCredsSecret = "platform-services-nats";
 
 /** The shared services' database roles, made once and kept in the platform namespace. */
 export const servicesDatabaseRolesSecret = "platform-database-roles";

@@ -93,6 +93,8 @@ export async function connectNats(url: string, credsFile: string | undefined, na
     const nc = await connect({
       servers: url,
       name,
+      // Replies come to the service's own inbox, which its NATS user alone may read.
+      inboxPrefix: `_INBOX.${name}`,
       maxReconnectAttempts: -1,
       ...(credsFile ? { authenticator: credsAuthenticator(readFileSync(credsFile)) } : {}),
     });
