@@ -1,15 +1,19 @@
 /**
  * Benchmark: N Collectivities (BENCH_COLLECTIVITIES, default 200; up to ~1,500, every authority
  * in Brittany) until all are Ready, against a floor measured in the same run: a plain client
- * creating the same child objects with the same concurrency and no operator. Also the
- * operator's peak memory and its API writes per minute while idle after convergence.
+ * doing the same work per tenant with the same concurrency and no operator (the child objects,
+ * a NATS account signed and pushed to the resolver, a database with its own role). The operator
+ * runs compiled, as the image ships it. Also its peak memory and its API writes per minute while
+ * idle after convergence.
  *
  * It runs on a platform of its own (.local/bench, ports +3000), started and stopped here.
  */
 import { KubeConfig, KubernetesObjectApi, type KubernetesObject } from "@kubernetes/client-node";
-import { down, platformEnv, runningPid, startDaemon, stopDaemon, type PlatformConfig } from "@mutualis/local-platform";
+import { createAccount, down, ensureOperatorIdentity, layout, platformEnv, pushAccountJwt, runningPid, signAccount, startDaemon, stopDaemon, type PlatformConfig } from "@mutualis/local-platform";
+import { connect, credsAuthenticator } from "@nats-io/transport-node";
+import { readFileSync } from "node:fs";
 import { sirenWithCheckDigit } from "@mutualis/api";
-import { renderTenant, tenantDatabase } from "@mutualis/operator";
+import { Databases, newDatabaseRole, renderTenant, tenantDatabase } from "@mutualis/operator";
 import { benchOperator, freshBenchPlatform, peakMemoryMiB, pool, saveResult, sumSamples, waitForOperator } from "./support.ts";
 
 const count = Number(process.env.BENCH_COLLECTIVITIES ?? 200);
@@ -32,9 +36,16 @@ function collectivity(prefix: string, i: number): KubernetesObject & { spec: Rec
 async function floor(api: KubernetesObjectApi, config: PlatformConfig): Promise<{ seconds: number; writes: number }> {
   const env = platformEnv(config);
   const tenants = Array.from({ length: count }, (_, i) => collectivity("floor", i));
+  const natsOperator = await ensureOperatorIdentity(layout(config).nats);
+  const system = await connect({ servers: env.NATS_URL, authenticator: credsAuthenticator(readFileSync(env.NATS_SYSTEM_CREDS)) });
+  const databases = new Databases({ uri: env.MONGODB_URI, postgresUrl: env.DATABASE_ADMIN_URL });
   let writes = 0;
   const started = performance.now();
   await pool(tenants, concurrency, async (tenant) => {
+    const name = tenant.metadata!.name!;
+    // The tenant's NATS account, signed and pushed to the resolver; its database and role.
+    await pushAccountJwt(system, await signAccount(natsOperator, `coll-${name}`, createAccount()));
+    await databases.ensure(tenantDatabase(name), newDatabaseRole("tenant"), { collectivity: name });
     const objects = renderTenant(tenant as never, { platformNamespace: "mutualis-system", natsPort: 4222, databasePort: 27017 }, {
       natsUrl: env.NATS_URL,
       natsCreds: new TextEncoder().encode("-----BEGIN NATS USER JWT-----\nbench\n------END NATS USER JWT------\n"),
@@ -48,7 +59,10 @@ async function floor(api: KubernetesObjectApi, config: PlatformConfig): Promise<
       writes++;
     }
   });
-  return { seconds: (performance.now() - started) / 1000, writes };
+  const seconds = (performance.now() - started) / 1000;
+  await system.close();
+  await databases.close();
+  return { seconds, writes };
 }
 
 async function metric(url: string, name: string, method: string): Promise<number> {
@@ -121,7 +135,7 @@ async function main(): Promise<void> {
     saveResult(config, `collectivities-${count}.json`, result);
     console.log("");
     console.log(`Collectivities until Ready, N=${count}, concurrency ${concurrency}:`);
-    console.log(`  floor (plain client, same ${baseline.writes} child objects): ${result.floorSeconds}s`);
+    console.log(`  floor (plain client: same ${baseline.writes} child objects, NATS accounts, database roles): ${result.floorSeconds}s`);
     console.log(`  operator (create → all Ready):                   ${result.operatorSeconds}s   ratio ${result.ratio}× the floor`);
     console.log(`  operator peak memory (VmHWM):                    ${result.operatorPeakMemoryMiB} MiB`);
     console.log(

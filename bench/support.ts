@@ -6,7 +6,7 @@ import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { connect, credsAuthenticator, type NatsConnection } from "@nats-io/transport-node";
 import { identityService, identitySettings } from "@mutualis/identity";
-import { createAccount, down, ensureOperatorIdentity, layout, loadConfig, localIdentitySecrets, platformEnv, pushAccountJwt, signAccount, up, userCreds, type Daemon, type PlatformConfig } from "@mutualis/local-platform";
+import { buildServicesBundle, createAccount, down, ensureOperatorIdentity, layout, loadConfig, localIdentitySecrets, platformEnv, pushAccountJwt, servicesBundle, signAccount, up, userCreds, type Daemon, type PlatformConfig } from "@mutualis/local-platform";
 import { loadSettings, RunningService } from "@mutualis/service-kit";
 
 /**
@@ -41,9 +41,10 @@ export function benchOperator(config: PlatformConfig, workers: number): Daemon {
   return {
     name: "bench-operator",
     command: process.execPath,
-    args: [...(process.env.BENCH_CPU_PROFILE ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_CPU_PROFILE}`] : []), "--import", "tsx", join(config.root, "operator/src/main.ts")],
+    // Compiled, as the image ships it: the services bundle, run by plain Node.js.
+    args: [...(process.env.BENCH_CPU_PROFILE ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_CPU_PROFILE}`] : []), buildServicesBundle(config), "operator"],
     cwd: config.root,
-    marker: join(config.root, "operator/src/main.ts"),
+    marker: servicesBundle(config),
     env: {
       ...process.env,
       ...platformEnv(config),

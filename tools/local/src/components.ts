@@ -10,6 +10,7 @@ import type { Layout } from "./layout.ts";
 import { ensureOperatorIdentity } from "./nats/auth.ts";
 import { ensureLocalSecrets, proconnectClientId } from "./identity.ts";
 import { issueCertificate, type Pki } from "./pki.ts";
+import { buildServicesBundle, servicesBundle } from "./bundle.ts";
 import { bootstrapDatabase, databaseName, ferretdbPostgresUrl, initCluster, postgresAnswers, postgresArgs, postgresBin, postgresUser } from "./database.ts";
 import type { Daemon } from "./processes.ts";
 import { applyLotService, lotServiceRoute } from "./provided.ts";
@@ -595,10 +596,14 @@ function proconnect(ctx: ComponentContext): Component {
   return { ...program, endpoint: `${url}/api/v2`, ready: () => answersOk(`${url}/readyz`, { caFile: ctx.pki.ca.cert }) };
 }
 
-/** The Mutualis operator, run from this checkout's sources against the local platform. */
+/**
+ * The Mutualis operator against the local platform, compiled as the image ships it: the services
+ * bundle built from this checkout at each start, run by plain Node.js.
+ */
 function operator(ctx: ComponentContext, env: Record<string, string>): Component {
   const { ports } = ctx.config;
-  return nodeProgram(
+  const bundle = servicesBundle(ctx.config);
+  const program = nodeProgram(
     ctx,
     "operator",
     "operator/src/main.ts",
@@ -612,8 +617,14 @@ function operator(ctx: ComponentContext, env: Record<string, string>): Component
       MUTUALIS_NATS_PORT: String(ports.nats),
       MUTUALIS_DATABASE_PORT: String(ports.ferretdb),
     },
-    { endpoint: `http://${loopback}:${ports.operator}/metrics` },
+    { endpoint: `http://${loopback}:${ports.operator}/metrics`, prepare: async () => void buildServicesBundle(ctx.config) },
   );
+  return {
+    ...program,
+    daemon: { ...program.daemon, args: [bundle, "operator"], marker: bundle },
+    // The process `make up` ran from the sources before the bundle: stopped if it still holds the port.
+    formerMarkers: [join(ctx.config.root, "operator/src/main.ts")],
+  };
 }
 
 /**

@@ -1,3 +1,4 @@
+export { buildServicesBundle, servicesBundle } from "./bundle.ts";
 export { ConfigError, defaultPorts, defaultZones, loadConfig, type PlatformConfig, type Ports, type Zone } from "./config.ts";
 export { down, platformEnv, restart, startComponent, status, stopComponent, up, type ComponentStatus, type PlatformEnv, type Progress } from "./platform.ts";
 export { listeningPids, portInUse, runningPid, startDaemon, StartError, stopDaemon, type Daemon } from "./processes.ts";

@@ -21,6 +21,8 @@ export function layout(config: PlatformConfig) {
     clamav: join(dir, "clamav"),
     identity: join(dir, "identity"),
     nodeAgent: join(dir, "node-agent"),
+    /** The services image's bundle, built from this checkout (the operator runs from it). */
+    bundle: join(dir, "bundle"),
     bin: (program: string) => join(config.binDir, program),
     log: (component: string) => join(dir, "logs", `${component}.log`),
     pid: (component: string) => join(dir, "run", `${component}.pid`),
