@@ -1,7 +1,8 @@
+import { execFileSync } from "node:child_process";
 import { readFileSync, rmSync } from "node:fs";
 import { createServer, type Server } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { down, loadConfig, status, up, StartError } from "@mutualis/local-platform";
+import { down, loadConfig, platformEnv, status, up, StartError } from "@mutualis/local-platform";
 import { testPlatformEnv } from "../support/platform.ts";
 
 /**
@@ -45,7 +46,10 @@ describe("make up and make down", () => {
     expect(firstEnvFile).toMatch(/^KUBECONFIG=.*\/kubeconfig$/m);
     expect(firstEnvFile).toMatch(/^NATS_URL=nats:\/\/127\.0\.0\.1:\d+$/m);
     // The administrative role, over TLS with the local CA; the file is its owner's only.
-    expect(firstEnvFile).toMatch(/^MONGODB_URI=mongodb:\/\/mutualis_admin:[^@]+@127\.0\.0\.1:\d+\/\?directConnection=true&tls=true&tlsCAFile=[^&]+&authMechanism=PLAIN&authSource=%24external$/m);
+    expect(firstEnvFile).toMatch(/^MONGODB_URI='mongodb:\/\/mutualis_admin:[^@]+@127\.0\.0\.1:\d+\/\?directConnection=true&tls=true&tlsCAFile=[^&]+&authMechanism=PLAIN&authSource=%24external'$/m);
+    // As the README says to use it: sourced by a shell, every value arrives whole.
+    const sourced = execFileSync("bash", ["-c", `set -a; . '${config.dir}/env'; set +a; printf '%s\\n' "$MONGODB_URI" "$DATABASE_ADMIN_URL" "$KUBECONFIG"`], { encoding: "utf8" });
+    expect(sourced.split("\n").slice(0, 3)).toEqual([platformEnv(config).MONGODB_URI, platformEnv(config).DATABASE_ADMIN_URL, platformEnv(config).KUBECONFIG]);
     expect(firstEnvFile).toMatch(/^DATABASE_ADMIN_URL=postgres:\/\/mutualis_admin:[^@]+@127\.0\.0\.1:\d+\/mutualis$/m);
     expect(firstEnvFile).toMatch(/^PROMETHEUS_URL=http:\/\/127\.0\.0\.1:\d+$/m);
   });

@@ -313,6 +313,8 @@ function postgresql(ctx: ComponentContext): Component {
     daemon: {
       ...daemon(ctx, "postgresql", "postgres", postgresArgs(ctx.config)),
       command: postgresBin("postgres"),
+      // Debian's one binary serves every cluster: its data directory tells this platform's apart.
+      marker: ctx.paths.postgresql,
       ...(postgresUser() ? { user: postgresUser()! } : {}),
       // SIGTERM would wait for every client to leave; SIGINT ends their sessions and stops cleanly.
       stopSignal: "SIGINT",
@@ -449,7 +451,8 @@ function clamd(ctx: ComponentContext): Component {
   return {
     name: "clamd",
     endpoint: `tcp://${loopback}:${ports.clamd}`,
-    daemon: { ...daemon(ctx, "clamd", "clamd", [`--config-file=${configFile}`]), command: "/usr/sbin/clamd" },
+    // Debian's binary for every platform on the machine: its configuration file tells this one's apart.
+    daemon: { ...daemon(ctx, "clamd", "clamd", [`--config-file=${configFile}`]), command: "/usr/sbin/clamd", marker: `--config-file=${configFile}` },
     startTimeoutMs: 60_000,
     ports: [ports.clamd],
     prepare: () => {

@@ -191,7 +191,10 @@ function bootstrapSteps(ctx: ComponentContext, kubectl: Kubectl, progress: Progr
 
 function writeEnvFile(config: PlatformConfig): void {
   const env = platformEnv(config);
-  const lines = Object.entries(env).map(([key, value]) => `${key}=${value}`);
+  // Sourced by a shell (`set -a; . .local/env`): a value with a character the shell reads
+  // (the database URI's `&`) is single-quoted.
+  const quoted = (value: string) => (/^[\w./:,@%+=-]*$/.test(value) ? value : `'${value.replaceAll("'", "'\\''")}'`);
+  const lines = Object.entries(env).map(([key, value]) => `${key}=${quoted(value)}`);
   // It holds the database administrator's password: its owner's only.
   writeFileSync(layout(config).env, lines.join("\n") + "\n", { mode: 0o600 });
   chmodSync(layout(config).env, 0o600);
