@@ -21,4 +21,9 @@ export default tseslint.config(
     files: ["**/*.mjs", "**/*.js"],
     languageOptions: { globals: { process: "readonly", console: "readonly", URL: "readonly" } },
   },
+  {
+    // The dashboard viewer runs in the browser.
+    files: ["tools/local/dashboards/*.js"],
+    languageOptions: { globals: { document: "readonly", location: "readonly", fetch: "readonly", setInterval: "readonly", Intl: "readonly", URLSearchParams: "readonly" } },
+  },
 );

@@ -1,6 +1,6 @@
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { CustomObjectsApi, KubernetesObjectApi } from "@kubernetes/client-node";
+import { CustomObjectsApi, KubernetesObjectApi, PatchStrategy, type KubernetesObject } from "@kubernetes/client-node";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { connect, credsAuthenticator, type NatsConnection } from "@nats-io/transport-node";
 import { MongoClient } from "mongodb";
@@ -28,6 +28,7 @@ let nc: NatsConnection;
 let credsFile: PlatformCreds;
 let identity: TestIdentity;
 let browser: Browser;
+let uploadUrl: string;
 
 /** A request as an agent of the collectivity, signed in through the identity service. */
 async function call<T>(subject: string, body: unknown): Promise<T> {
@@ -95,6 +96,7 @@ describe("the observatory: how dematerialised each collectivity is", () => {
     });
     await eventually("the act to be acknowledged", async () => ((await call<{ status: string }>("tenant.t-obs.actes.get", { id: act.id })).status === "acknowledged" ? true : undefined), 60_000);
     const share = await call<{ uploadUrl: string }>("tenant.t-obs.sesf.shares.create", { recipients: [{ email: "titulaire@entreprise.example" }] });
+    uploadUrl = share.uploadUrl;
     const put = await fetch(`${share.uploadUrl}/files/plans.pdf`, { method: "PUT", headers: { "content-type": "application/octet-stream" }, body: Buffer.alloc(uploaded, 0x25) });
     expect(put.status).toBe(201);
     // A guest invited to send a file: its counter and the shares' differ by their name only.
@@ -233,6 +235,63 @@ describe("the observatory: how dematerialised each collectivity is", () => {
     expect(download.suggestedFilename()).toBe("observatoire-dematerialisation.csv");
     const csv = readFileSync((await download.path())!, "utf8");
     expect(csv).toContain("t-obs;Commune de Plougastel (test);commune;029;1;1;");
+    await page.close();
+  });
+
+  // The monitoring team's view: the chart's Grafana dashboards, drawn by the viewer Prometheus
+  // serves beside its own UI, from what Prometheus scraped of the activity above.
+  it("when the monitoring team opens the chart's dashboards in Prometheus, then every panel of both draws data", async () => {
+    // Work going on while the team looks: the latency panels are quantiles of rates, which a
+    // quiet minute has none of. Agents' requests, a page of the share, reconciles of the tenant.
+    const objects = KubernetesObjectApi.makeApiClient(kc);
+    for (let i = 0; i < 3; i++) {
+      await call("tenant.t-obs.actes.list", {});
+      await fetch(uploadUrl);
+      const touch = { apiVersion: "mutualis.fr/v1alpha1", kind: "Collectivity", metadata: { name: "t-obs", annotations: { "test.mutualis.fr/looked-at": String(i) } } };
+      await objects.patch(touch as KubernetesObject, undefined, undefined, undefined, undefined, PatchStrategy.MergePatch);
+      await new Promise((resolve) => setTimeout(resolve, 6_000));
+    }
+    await eventually("Prometheus to have scraped the latest requests", async () => {
+      const latest = await prometheus('sum(increase(mutualis_tenant_request_duration_seconds_count{collectivity="t-obs"}[1m]))');
+      return latest !== undefined && latest > 0 ? true : undefined;
+    });
+    const page = await browser.newPage({ locale: "fr-FR" });
+    const dashboards = [
+      ["mutualis-platform", "Mutualis — platform health"],
+      ["mutualis-tenant", "Mutualis — per collectivity"],
+    ] as const;
+    for (const [uid, title] of dashboards) {
+      await page.goto(`${platform.env.PROMETHEUS_URL}/user/?dashboard=${uid}&var-collectivity=t-obs`);
+      await page.waitForFunction(`document.querySelectorAll("section.panel").length > 0 && !document.querySelector('section.panel[data-state="loading"]')`, undefined, { timeout: 30_000 });
+      expect(await page.textContent("h1")).toBe(title);
+      const panels = [];
+      for (const section of await page.locator("section.panel").all()) {
+        panels.push({ title: await section.locator("h2").textContent(), state: await section.getAttribute("data-state"), text: (await section.locator(".error, .empty").allTextContents()).join(" ") });
+      }
+      const expected = JSON.parse(readFileSync(join(import.meta.dirname, `../../charts/mutualis/dashboards/${uid}.json`), "utf8")) as { panels: { type: string; title: string }[] };
+      expect(panels.map((p) => p.title)).toEqual(expected.panels.filter((p) => p.type !== "row").map((p) => p.title));
+      expect(panels.filter((p) => p.state !== "data")).toEqual([]);
+      // A time series panel draws its curves and names them; a stat panel writes its value.
+      expect(await page.locator('section.panel[data-type="timeseries"] svg :is(polyline, circle)').count()).toBeGreaterThan(0);
+      expect(await page.locator('section.panel[data-type="stat"] .stat').count()).toBe(expected.panels.filter((p) => p.type === "stat").length);
+      await page.screenshot({ path: join(screenshots, `tableau-de-bord-${uid}.png`), fullPage: true });
+    }
+    // The collectivity chosen is the one whose activity the tenant dashboard drew.
+    expect(await page.locator("#var-collectivity").inputValue()).toBe("t-obs");
+    expect(await page.locator('section.panel:has(h2:text-is("Business activity")) ul.legend').textContent()).toContain("mutualis_actes_submitted_total");
+    await page.close();
+  });
+
+  it("when someone opens Prometheus's own web UI, then it is built in, answers a query, and links to the dashboards", async () => {
+    const page = await browser.newPage({ locale: "fr-FR" });
+    const answer = await page.goto(`${platform.env.PROMETHEUS_URL}/query`);
+    expect(answer?.status()).toBe(200);
+    expect(await page.title()).toContain("Prometheus");
+    await page.getByRole("textbox").first().fill('up{job="kube-apiserver"}');
+    await page.getByRole("button", { name: "Execute" }).click();
+    await page.getByText('job="kube-apiserver"').first().waitFor({ timeout: 15_000 });
+    expect(await page.locator('a[href$="/user/index.html"]').count()).toBeGreaterThan(0);
+    await page.screenshot({ path: join(screenshots, "prometheus-requetes.png"), fullPage: true });
     await page.close();
   });
 });

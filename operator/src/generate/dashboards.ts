@@ -56,12 +56,13 @@ export function platformDashboard() {
     .withPanel(series("Tenants per hosting zone", "Collectivities per zone of the sovereign cloud.", "none", [["sum by (zone) (max without (instance, pod) (mutualis_tenants))", "{{zone}}"]]))
     .withRow(new RowBuilder("Services"))
     .withPanel(series("HTTP requests", "Requests per second, by service.", "reqps", [["sum by (service) (rate(http_request_duration_seconds_count[$__rate_interval]))", "{{service}}"]], 8))
-    .withPanel(series("HTTP errors (5xx)", "Server errors per second, by service and route.", "reqps", [['sum by (service, route) (rate(http_request_duration_seconds_count{status_code=~"5.."}[$__rate_interval]))', "{{service}} {{route}}"]], 8))
+    // Error panels draw every route (every collectivity) at zero rather than "No data" when nothing fails.
+    .withPanel(series("HTTP errors (5xx)", "Server errors per second, by service and route.", "reqps", [['sum by (service, route) (rate(http_request_duration_seconds_count{status_code=~"5.."}[$__rate_interval])) or sum by (service, route) (rate(http_request_duration_seconds_count[$__rate_interval])) * 0', "{{service}} {{route}}"]], 8))
     .withPanel(series("HTTP latency (p99)", "99th percentile of request duration, by service.", "s", [["histogram_quantile(0.99, sum by (le, service) (rate(http_request_duration_seconds_bucket[$__rate_interval])))", "{{service}}"]], 8))
     .withPanel(series("NATS requests by outcome", "Service requests over NATS per second, by service and outcome (ok, rejected, error).", "reqps", [["sum by (service, outcome) (rate(nats_request_duration_seconds_count[$__rate_interval]))", "{{service}} {{outcome}}"]]))
     .withPanel(series("NATS latency (p99)", "99th percentile of NATS request handling, by service and endpoint.", "s", [["histogram_quantile(0.99, sum by (le, service, endpoint) (rate(nats_request_duration_seconds_bucket[$__rate_interval])))", "{{service}} {{endpoint}}"]]))
     .withRow(new RowBuilder("Per tenant"))
-    .withPanel(series("Tenants with the most errors", "Requests made for a collectivity that failed on the platform's side (HTTP 5xx, NATS errors), per second: the ten collectivities with the most.", "reqps", [['topk(10, sum by (collectivity) (rate(mutualis_tenant_request_duration_seconds_count{outcome="error"}[$__rate_interval])))', "{{collectivity}}"]]))
+    .withPanel(series("Tenants with the most errors", "Requests made for a collectivity that failed on the platform's side (HTTP 5xx, NATS errors), per second: the ten collectivities with the most.", "reqps", [['topk(10, sum by (collectivity) (rate(mutualis_tenant_request_duration_seconds_count{outcome="error"}[$__rate_interval])) or sum by (collectivity) (rate(mutualis_tenant_request_duration_seconds_count[$__rate_interval])) * 0)', "{{collectivity}}"]]))
     .withPanel(series("Slowest tenants (p99)", "99th percentile of the duration of requests made for a collectivity: the ten slowest collectivities.", "s", [["topk(10, histogram_quantile(0.99, sum by (le, collectivity) (rate(mutualis_tenant_request_duration_seconds_bucket[$__rate_interval]))))", "{{collectivity}}"]]));
 }
 
@@ -82,7 +83,11 @@ export function tenantDashboard() {
         .query('label_values({__name__=~"mutualis_.+_total"}, collectivity)')
         .definition('label_values({__name__=~"mutualis_.+_total"}, collectivity)'),
     )
-    .withPanel(series("Business activity", "Each business counter of the services for this collectivity, per minute.", "none", [['sum by (__name__) (rate({__name__=~"mutualis_.+_total", collectivity="$collectivity"}[$__rate_interval])) * 60', "{{__name__}}"]], 24))
+    .withPanel(series("Business activity", "Each business counter of the services for this collectivity, per minute.", "none", [
+      // rate() drops the metric's name, and counters told apart by their name alone would collide
+      // ("vector cannot contain metrics with the same labelset"): the name goes to a label first.
+      ['sum by (counter) (rate(label_replace({__name__=~"mutualis_.+_total", collectivity="$collectivity"}, "counter", "$1", "__name__", "(.+)")[$__rate_interval:])) * 60', "{{counter}}"],
+    ], 24))
     .withPanel(series("Acts sent to the prefecture", "Acts submitted per hour.", "none", [['sum(increase(mutualis_actes_submitted_total{collectivity="$collectivity"}[1h]))', "acts"]]))
     .withPanel(series("Secure exchange volume", "Bytes uploaded into shares per hour.", "bytes", [['sum(increase(mutualis_sesf_bytes_uploaded_total{collectivity="$collectivity"}[1h]))', "bytes"]]))
     .withPanel(series("Requests by outcome", "Requests made for this collectivity per second, by service and outcome (ok, rejected: the caller's mistake, error: the platform's).", "reqps", [['sum by (service, outcome) (rate(mutualis_tenant_request_duration_seconds_count{collectivity="$collectivity"}[$__rate_interval]))', "{{service}} {{outcome}}"]]))

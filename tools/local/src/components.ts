@@ -11,6 +11,7 @@ import { ensureOperatorIdentity } from "./nats/auth.ts";
 import { ensureLocalSecrets, proconnectClientId } from "./identity.ts";
 import { issueCertificate, type Pki } from "./pki.ts";
 import { buildServicesBundle, servicesBundle } from "./bundle.ts";
+import { writeDashboardAssets } from "./dashboards.ts";
 import { bootstrapDatabase, databaseName, ferretdbPostgresUrl, initCluster, postgresAnswers, postgresArgs, postgresBin, postgresUser } from "./database.ts";
 import type { Daemon } from "./processes.ts";
 import { applyLotService, lotServiceRoute } from "./provided.ts";
@@ -365,6 +366,7 @@ function prometheus(ctx: ComponentContext): Component {
   const { ports } = ctx.config;
   const { pki } = ctx;
   const configFile = join(ctx.paths.prometheus, "prometheus.yml");
+  const userAssets = join(ctx.paths.prometheus, "user");
   const url = `http://${loopback}:${ports.prometheus}`;
   const tls = { ca_file: pki.ca.cert, cert_file: pki.prometheus.cert, key_file: pki.prometheus.key };
   const job = (name: string, target: string, extra: Record<string, unknown> = {}) => ({
@@ -380,6 +382,8 @@ function prometheus(ctx: ComponentContext): Component {
       `--storage.tsdb.path=${join(ctx.paths.data, "prometheus")}`,
       `--web.listen-address=${loopback}:${ports.prometheus}`,
       "--web.enable-lifecycle",
+      // The chart's dashboards and their viewer, at /user/ (Prometheus's own UI links to them).
+      `--web.user-assets=${userAssets}`,
       "--storage.tsdb.retention.time=15d",
       "--log.level=warn",
     ]),
@@ -388,6 +392,7 @@ function prometheus(ctx: ComponentContext): Component {
     prepare: () => {
       const targets = join(ctx.paths.prometheus, "targets");
       mkdirSync(targets, { recursive: true });
+      writeDashboardAssets(userAssets);
       // The hosting lot's alerting rules, as its Prometheus in production loads them.
       const rulesFile = join(ctx.paths.prometheus, "mutualis-rules.yml");
       writeFileSync(rulesFile, stringify({ groups: [operatorAlerts({ ...localLot.alerts, namespace: localLot.platformNamespace }), platformAlerts()] }, { lineWidth: 0 }));
