@@ -34,7 +34,8 @@ export async function pool<T>(items: T[], limit: number, work: (item: T) => Prom
 
 /**
  * The operator as it runs in production, a process of its own, against the bench platform;
- * BENCH_CPU_PROFILE=<dir> writes a CPU profile there when it stops.
+ * BENCH_CPU_PROFILE=<dir> writes a CPU profile there when it stops, BENCH_HEAP_PROFILE=<dir> a
+ * sampling heap profile (what is still held when it stops).
  */
 export function benchOperator(config: PlatformConfig, workers: number): Daemon {
   const paths = layout(config);
@@ -42,7 +43,12 @@ export function benchOperator(config: PlatformConfig, workers: number): Daemon {
     name: "bench-operator",
     command: process.execPath,
     // Compiled, as the image ships it: the services bundle, run by plain Node.js.
-    args: [...(process.env.BENCH_CPU_PROFILE ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_CPU_PROFILE}`] : []), buildServicesBundle(config), "operator"],
+    args: [
+      ...(process.env.BENCH_CPU_PROFILE ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_CPU_PROFILE}`] : []),
+      ...(process.env.BENCH_HEAP_PROFILE ? ["--heap-prof", `--heap-prof-dir=${process.env.BENCH_HEAP_PROFILE}`] : []),
+      buildServicesBundle(config),
+      "operator",
+    ],
     cwd: config.root,
     marker: servicesBundle(config),
     env: {

@@ -1,22 +1,32 @@
 #!/usr/bin/env node
 /**
- * Bundles every service of the services image into one ES module, `dist/services.mjs`, run by
- * plain Node.js: `node dist/services.mjs <service>`. The Dockerfile runs this in its build stage.
+ * Bundles every service of the services image into ES modules, `dist/services.mjs` and the
+ * chunks it loads from `dist/chunks/`, run by plain Node.js: `node dist/services.mjs <service>`.
+ * Each service is a chunk of its own, loaded when the entrypoint imports it: a process loads and
+ * parses the code of the service it runs (and what that shares), not every service's. The
+ * Dockerfile runs this in its build stage.
  */
 import { build } from "esbuild";
-import { dirname, join } from "node:path";
+import { rmSync } from "node:fs";
+import { basename, dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "../../..");
 const outfile = process.argv[2] ?? join(root, "dist/services.mjs");
+const outdir = dirname(outfile);
+// Chunks of an earlier build would stay beside the new ones.
+rmSync(join(outdir, "chunks"), { recursive: true, force: true });
 
 await build({
-  entryPoints: [join(root, "services/image/src/entrypoint.ts")],
+  entryPoints: [{ in: join(root, "services/image/src/entrypoint.ts"), out: basename(outfile, ".mjs") }],
   bundle: true,
+  splitting: true,
   platform: "node",
   target: "node20",
   format: "esm",
-  outfile,
+  outdir,
+  outExtension: { ".js": ".mjs" },
+  chunkNames: "chunks/[name]-[hash]",
   sourcemap: "linked",
   legalComments: "linked",
   // CommonJS packages in an ES module bundle still call require() for Node's built-ins.
