@@ -51,34 +51,76 @@ export async function ensureStreams(nc: NatsConnection, names: FlowNames, replic
   }
 }
 
+/** A flow being consumed; close() stops it. */
+export interface FlowConsumer {
+  close(): Promise<void>;
+}
+
 /**
  * Consumes one flow until stopped. A handler that throws leaves the message to be delivered
- * again after a delay; a Conflict (the event was already applied) is acknowledged.
+ * again after a delay; a Conflict (the event was already applied) is acknowledged. If the
+ * client's consumption ends on its own (the server answered a pull with an error it does not
+ * retry, around a NATS restart), it is started again: a flow is never left unread.
  */
 export async function consumeFlow(
   nc: NatsConnection,
   stream: string,
   handle: (msg: JsMsg) => Promise<void>,
   log: Logger,
-): Promise<ConsumerMessages> {
-  const consumer = await jetstream(nc).consumers.get(stream, "actes");
-  const messages = await consumer.consume({ max_messages: 16 });
-  void (async () => {
-    for await (const msg of messages) {
+): Promise<FlowConsumer> {
+  let messages: ConsumerMessages = await (await jetstream(nc).consumers.get(stream, "actes")).consume({ max_messages: 16 });
+  let closed = false;
+  let wake = () => {};
+  const running = (async () => {
+    for (let attempt = 0; !closed; ) {
       try {
-        await handle(msg);
-        msg.ack();
-      } catch (error) {
-        if (error instanceof Conflict) {
-          log.info({ stream, subject: msg.subject, reason: error.message }, "event already applied");
-          msg.ack();
-        } else {
-          const retryMs = Math.min(30_000, 500 * 2 ** Math.min(msg.info.deliveryCount, 6));
-          (statusOf(error) >= 500 ? log.warn.bind(log) : log.info.bind(log))({ stream, subject: msg.subject, err: error, retryMs }, "will retry");
-          msg.nak(retryMs);
+        for await (const msg of messages) {
+          attempt = 0;
+          await handleOne(msg, stream, handle, log);
         }
+      } catch (error) {
+        if (!closed) log.warn({ stream, err: error }, "the flow's consumption stopped with an error");
+      }
+      if (closed) return;
+      const retryMs = Math.min(30_000, 500 * 2 ** Math.min(attempt++, 6));
+      log.warn({ stream, retryMs }, "the flow's consumption ended: starting it again");
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, retryMs);
+        wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      if (closed) return;
+      try {
+        messages = await (await jetstream(nc).consumers.get(stream, "actes")).consume({ max_messages: 16 });
+      } catch (error) {
+        log.warn({ stream, err: error }, "the flow's consumer cannot be reached yet");
       }
     }
   })();
-  return messages;
+  return {
+    async close() {
+      closed = true;
+      wake();
+      await messages.close();
+      await running;
+    },
+  };
+}
+
+async function handleOne(msg: JsMsg, stream: string, handle: (msg: JsMsg) => Promise<void>, log: Logger): Promise<void> {
+  try {
+    await handle(msg);
+    msg.ack();
+  } catch (error) {
+    if (error instanceof Conflict) {
+      log.info({ stream, subject: msg.subject, reason: error.message }, "event already applied");
+      msg.ack();
+    } else {
+      const retryMs = Math.min(30_000, 500 * 2 ** Math.min(msg.info.deliveryCount, 6));
+      (statusOf(error) >= 500 ? log.warn.bind(log) : log.info.bind(log))({ stream, subject: msg.subject, err: error, retryMs }, "will retry");
+      msg.nak(retryMs);
+    }
+  }
 }

@@ -1,10 +1,9 @@
-import type { ConsumerMessages } from "@nats-io/jetstream";
 import { allow, enableDedicatedTenant, Forbidden, tenantEndpoint, tenantEndpoints, TenantRepository, type EndpointSpec, type ServiceContext, type ServiceDefinition } from "@mutualis/service-kit";
 import { z } from "zod";
 import { natures } from "./domain/act.ts";
 import { actStatuses } from "./domain/statuses.ts";
 import { DocumentRepository } from "./documents.ts";
-import { consumeFlow, ensureStreams, flowNames } from "./flows.ts";
+import { consumeFlow, ensureStreams, flowNames, type FlowConsumer } from "./flows.ts";
 import { ActRepository, type Act } from "./repository.ts";
 import type { ActesSettings } from "./settings.ts";
 import { actRequest } from "./submission.ts";
@@ -39,7 +38,7 @@ function subjectTenant(collectivity: string | undefined): string {
 /** The actes service: endpoints on `tenant.<collectivity>.actes.*` and the two durable flows. */
 export function actesService(): ServiceDefinition<ActesSettings> {
   let useCases: ActesUseCases;
-  const consumers: ConsumerMessages[] = [];
+  const consumers: FlowConsumer[] = [];
   let requeue: NodeJS.Timeout | undefined;
   return {
     description: "Legality control: acts teletransmitted to the prefecture (@ctes)",

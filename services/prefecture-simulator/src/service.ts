@@ -63,15 +63,23 @@ export function refusalReason(envelope: string, acte: string, files: readonly st
  */
 export function prefectureSimulator(): ServiceDefinition<SimulatorSettings> {
   const timers = new Set<NodeJS.Timeout>();
+  let stopped = false;
   // Returns go on the collectivity's own subject: a dedicated deployment's account imports only its own.
   const publishReturn = async (context: ServiceContext<SimulatorSettings>, collectivity: string, message: PrefectureReturn, id: string) => {
     await jetstream(context.nats).publish(`${context.settings.PREFECTURE_SUBJECT}.${collectivity}.returns.${message.actId}`, JSON.stringify(message), { msgID: id });
   };
-  const later = (context: ServiceContext<SimulatorSettings>, work: () => Promise<void>) => {
+  // A return that cannot be sent (NATS away for a moment) is sent again, later and later, until it
+  // goes: the prefecture never forgets an acknowledgement it owes.
+  const later = (context: ServiceContext<SimulatorSettings>, work: () => Promise<void>, delayMs = context.settings.SIMULATOR_ACK_DELAY_MS, attempt = 0) => {
     const timer = setTimeout(() => {
       timers.delete(timer);
-      work().catch((error: unknown) => context.log.error({ err: error }, "could not send a return"));
-    }, context.settings.SIMULATOR_ACK_DELAY_MS);
+      work().catch((error: unknown) => {
+        if (stopped) return;
+        const retryMs = Math.min(30_000, 500 * 2 ** Math.min(attempt, 6));
+        context.log.warn({ err: error, retryMs }, "could not send a return: will send it again");
+        later(context, work, retryMs, attempt + 1);
+      });
+    }, delayMs);
     timers.add(timer);
   };
   const acknowledge = (context: ServiceContext<SimulatorSettings>, repository: TransmissionRepository, collectivity: string, actId: string, identifier: string) =>
@@ -83,11 +91,13 @@ export function prefectureSimulator(): ServiceDefinition<SimulatorSettings> {
   return {
     description: "Simulated prefecture (@ctes) for the local platform",
     async onStart(context) {
+      stopped = false;
       // Acknowledgements promised before a restart are sent now.
       const repository = new TransmissionRepository(context.database);
       for (const pending of await repository.pending()) acknowledge(context, repository, pending.collectivity, pending._id, pending.identifier!);
     },
     async onStop() {
+      stopped = true;
       for (const timer of timers) clearTimeout(timer);
     },
     endpoints: (context) => {
