@@ -65,6 +65,8 @@ async function floor(api: KubernetesObjectApi, config: PlatformConfig): Promise<
   return { seconds, writes };
 }
 
+const mib = (bytes: number) => Number((bytes / 2 ** 20).toFixed(1));
+
 async function metric(url: string, name: string, method: string): Promise<number> {
   const text = await (await fetch(`${url}/metrics`)).text();
   return text
@@ -129,6 +131,14 @@ async function main(): Promise<void> {
       operatorSeconds: Number(seconds.toFixed(2)),
       ratio: Number((seconds / baseline.seconds).toFixed(2)),
       operatorPeakMemoryMiB: Number(peakMemoryMiB(pid).toFixed(1)),
+      // Where the memory is once every Collectivity is Ready: V8's heap (used of allocated) and
+      // the rest of the process (code, buffers, Node.js itself).
+      operatorMemoryWhenReadyMiB: {
+        resident: mib(sum("process_resident_memory_bytes")),
+        heapUsed: mib(sum("nodejs_heap_size_used_bytes")),
+        heapTotal: mib(sum("nodejs_heap_size_total_bytes")),
+        external: mib(sum("nodejs_external_memory_bytes")),
+      },
       work,
       idleWritesPerMinute: { create: perMinute(0), patch: perMinute(1), delete: perMinute(2), leaseRenewals: perMinute(3) },
     };
@@ -138,6 +148,8 @@ async function main(): Promise<void> {
     console.log(`  floor (plain client: same ${baseline.writes} child objects, NATS accounts, database roles): ${result.floorSeconds}s`);
     console.log(`  operator (create → all Ready):                   ${result.operatorSeconds}s   ratio ${result.ratio}× the floor`);
     console.log(`  operator peak memory (VmHWM):                    ${result.operatorPeakMemoryMiB} MiB`);
+    const whenReady = result.operatorMemoryWhenReadyMiB;
+    console.log(`  operator memory once Ready:                      ${whenReady.resident} MiB resident, heap ${whenReady.heapUsed} MiB used of ${whenReady.heapTotal} MiB, ${whenReady.external} MiB external`);
     console.log(
       `  operator work: ${work.reconciles} reconciles (${work.reconcileSeconds}s in total), ${work.apiRequests} API requests ` +
         `(${work.apiWrites} writes), ${work.cpuSeconds}s of CPU`,

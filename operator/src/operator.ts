@@ -1,4 +1,3 @@
-import { KubeConfig } from "@kubernetes/client-node";
 import type { OperatorConfig } from "./config.ts";
 import { setupCollectivityController } from "./controllers/collectivity/index.ts";
 import { setupSecureShareController } from "./controllers/secure-share/index.ts";
@@ -19,10 +18,7 @@ export interface RunningOperator {
 
 /** Builds and starts the operator: platform objects, informers, controllers, leader election. */
 export async function startOperator(config: OperatorConfig, log: Logger): Promise<RunningOperator> {
-  const kubeConfig = new KubeConfig();
-  if (config.kubeconfig) kubeConfig.loadFromFile(config.kubeconfig);
-  else kubeConfig.loadFromCluster();
-  const client = KubeClient.fromKubeConfig(kubeConfig);
+  const client = KubeClient.connect(config.kubeconfig);
   if (config.platformObjects) await ensurePlatformObjects(client, config.platformNamespace, config.zones);
 
   const nats = new NatsAccounts(config.natsUrl, keyPair(config.natsOperatorSeed), config.natsSystemCreds);

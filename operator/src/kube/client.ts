@@ -2,6 +2,7 @@ import { Agent, request, type RequestOptions } from "node:https";
 import { createInterface } from "node:readline";
 import type { KubeConfig, KubernetesObject } from "@kubernetes/client-node";
 import { KubeApiError } from "./errors.ts";
+import { inClusterConnection, kubeconfigConnection, type Connection } from "./kubeconfig.ts";
 import { resourcePath, resourceTypeOf, type ResourceType } from "./resources.ts";
 
 export interface ObjectList<T> {
@@ -52,16 +53,35 @@ export class KubeClient {
   private credentialsReadAt = 0;
   private observer: RequestObserver = () => {};
 
-  private constructor(
-    private readonly kubeConfig: KubeConfig,
-  ) {
-    const cluster = kubeConfig.getCurrentCluster();
-    if (!cluster) throw new Error("the kubeconfig has no current cluster");
-    this.server = new URL(cluster.server);
+  private constructor(private readonly connection: Connection) {
+    this.server = new URL(connection.server);
   }
 
+  /** From a kubeconfig file, or the pod's service account when none is given. */
+  static connect(kubeconfig?: string): KubeClient {
+    return new KubeClient(kubeconfig ? kubeconfigConnection(kubeconfig) : inClusterConnection());
+  }
+
+  /** From a client-node KubeConfig already loaded (tests, the local platform's tools). */
   static fromKubeConfig(kubeConfig: KubeConfig): KubeClient {
-    return new KubeClient(kubeConfig);
+    const cluster = kubeConfig.getCurrentCluster();
+    if (!cluster) throw new Error("the kubeconfig has no current cluster");
+    return new KubeClient({
+      server: cluster.server,
+      async credentials() {
+        const probe: RequestOptions = {};
+        await kubeConfig.applyToHTTPSOptions(probe);
+        const asBuffer = (value: unknown) => (value === undefined ? undefined : Buffer.from(value as string | Buffer));
+        return {
+          ca: asBuffer(probe.ca),
+          cert: asBuffer(probe.cert),
+          key: asBuffer(probe.key),
+          ...(probe.rejectUnauthorized === false ? { rejectUnauthorized: false } : {}),
+          ...(probe.servername ? { servername: probe.servername } : {}),
+          headers: Object.fromEntries(Object.entries(probe.headers ?? {}).map(([k, v]) => [k, String(v)])),
+        };
+      },
+    });
   }
 
   observe(observer: RequestObserver): void {
@@ -75,10 +95,8 @@ export class KubeClient {
    */
   private async credentials(): Promise<void> {
     if (this.agent && Date.now() - this.credentialsReadAt < 60_000) return;
-    const probe: RequestOptions = {};
-    await this.kubeConfig.applyToHTTPSOptions(probe);
-    this.authHeaders = { ...(probe.headers ?? {}) };
-    const tls = { ca: probe.ca, cert: probe.cert, key: probe.key, rejectUnauthorized: probe.rejectUnauthorized, servername: probe.servername };
+    const { headers, ...tls } = await this.connection.credentials();
+    this.authHeaders = { ...headers };
     if (!this.agent || JSON.stringify(tls) !== JSON.stringify(this.tls)) {
       this.agent?.destroy();
       this.tls = tls;
