@@ -5,7 +5,8 @@ set -euo pipefail
 
 # chromium: the browser tests of the observatory drive it headless (playwright-core).
 # postgresql: the server under FerretDB; the platform runs a cluster of its own under .local/.
-packages=(openssl curl clamav-daemon chromium postgresql)
+# patch: the pinned tools' recipes apply the project's patches (tools/*/patches).
+packages=(openssl curl patch clamav-daemon chromium postgresql)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
