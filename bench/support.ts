@@ -35,7 +35,8 @@ export async function pool<T>(items: T[], limit: number, work: (item: T) => Prom
 /**
  * The operator as it runs in production, a process of its own, against the bench platform;
  * BENCH_CPU_PROFILE=<dir> writes a CPU profile there when it stops, BENCH_HEAP_PROFILE=<dir> a
- * sampling heap profile (what is still held when it stops).
+ * sampling heap profile (what is still held when it stops); BENCH_OPERATOR_NODE_ARGS adds
+ * options to its node command (V8's, to try how they change its memory and time).
  */
 export function benchOperator(config: PlatformConfig, workers: number): Daemon {
   const paths = layout(config);
@@ -46,6 +47,7 @@ export function benchOperator(config: PlatformConfig, workers: number): Daemon {
     args: [
       ...(process.env.BENCH_CPU_PROFILE ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_CPU_PROFILE}`] : []),
       ...(process.env.BENCH_HEAP_PROFILE ? ["--heap-prof", `--heap-prof-dir=${process.env.BENCH_HEAP_PROFILE}`] : []),
+      ...(process.env.BENCH_OPERATOR_NODE_ARGS?.split(" ").filter(Boolean) ?? []),
       buildServicesBundle(config),
       "operator",
     ],
