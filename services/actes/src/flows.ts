@@ -1,6 +1,6 @@
 import { AckPolicy, jetstream, jetstreamManager, DiscardPolicy, RetentionPolicy, StorageType, type ConsumerMessages, type JsMsg } from "@nats-io/jetstream";
 import { nanos, type NatsConnection } from "@nats-io/transport-node";
-import { Conflict, statusOf, type Logger } from "@mutualis/service-kit";
+import { Conflict, retryDelayMs, statusOf, type Logger } from "@mutualis/service-kit";
 
 export interface FlowNames {
   readonly transmissions: string;
@@ -82,7 +82,7 @@ export async function consumeFlow(
         if (!closed) log.warn({ stream, err: error }, "the flow's consumption stopped with an error");
       }
       if (closed) return;
-      const retryMs = Math.min(30_000, 500 * 2 ** Math.min(attempt++, 6));
+      const retryMs = retryDelayMs(attempt++);
       log.warn({ stream, retryMs }, "the flow's consumption ended: starting it again");
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, retryMs);
@@ -118,7 +118,7 @@ async function handleOne(msg: JsMsg, stream: string, handle: (msg: JsMsg) => Pro
       log.info({ stream, subject: msg.subject, reason: error.message }, "event already applied");
       msg.ack();
     } else {
-      const retryMs = Math.min(30_000, 500 * 2 ** Math.min(msg.info.deliveryCount, 6));
+      const retryMs = retryDelayMs(msg.info.deliveryCount);
       (statusOf(error) >= 500 ? log.warn.bind(log) : log.info.bind(log))({ stream, subject: msg.subject, err: error, retryMs }, "will retry");
       msg.nak(retryMs);
     }

@@ -31,6 +31,7 @@ export {
 } from "./errors.ts";
 export { BusinessEvents, ensureEventStream, eventStream, eventSubject, parseEventSubject, type BusinessEvent } from "./events.ts";
 export { createLogger, type Logger } from "./log.ts";
+export { retryDelayMs } from "./retry.ts";
 export { Mailer, type MailerOptions, type MailMessage, type MailResult } from "./mail.ts";
 export { ServiceMetrics } from "./metrics.ts";
 export { Database, isDuplicateKey, Repository } from "./mongo.ts";

@@ -1,7 +1,7 @@
 import { jetstream } from "@nats-io/jetstream";
 import { actIdentifier, looksLikePdf, type NatureCode, type PrefectureReturn, type TransmissionReply } from "@mutualis/actes";
 import { isValidSiren } from "@mutualis/api";
-import { allow, baseSettings, NotFound, Repository, type Database, type ServiceContext, type ServiceDefinition } from "@mutualis/service-kit";
+import { allow, baseSettings, NotFound, Repository, retryDelayMs, type Database, type ServiceContext, type ServiceDefinition } from "@mutualis/service-kit";
 import { z } from "zod";
 
 export const simulatorSettings = baseSettings.extend({
@@ -75,7 +75,7 @@ export function prefectureSimulator(): ServiceDefinition<SimulatorSettings> {
       timers.delete(timer);
       work().catch((error: unknown) => {
         if (stopped) return;
-        const retryMs = Math.min(30_000, 500 * 2 ** Math.min(attempt, 6));
+        const retryMs = retryDelayMs(attempt);
         context.log.warn({ err: error, retryMs }, "could not send a return: will send it again");
         later(context, work, retryMs, attempt + 1);
       });
