@@ -1,11 +1,18 @@
 /** Names shared by the operator's controllers: labels, annotations, finalizers, conditions. */
-import { databaseRoles, annotations as sharedAnnotations } from "@mutualis/cdk8s";
+import { databaseRoles, annotations as sharedAnnotations, labels as sharedLabels } from "@mutualis/cdk8s";
 
 export const fieldManager = "mutualis-operator";
 export const operatorName = "mutualis-operator";
 
 // Names every renderer shares live with the constructs; the operator's own follow.
 export { labels, namespacePrefix, tenantNamespace, zoneLabel } from "@mutualis/cdk8s";
+
+/**
+ * How the controllers cache the tenants' children: only the objects the operator labels (never
+ * other tenants' or users' secrets), and only their metadata (never a secret's content, and a
+ * few hundred bytes per object: the applier compares hashes, not whole objects).
+ */
+export const childCache = { labelSelector: sharedLabels.collectivity, metadataOnly: true } as const;
 
 export const annotations = {
   /** Replicas a workload had before its tenant was suspended, restored on resume. */

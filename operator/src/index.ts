@@ -12,6 +12,7 @@ export { KubeApiError } from "./kube/errors.ts";
 export { resourceTypes } from "./kube/resources.ts";
 export { isNotFound } from "./kube/errors.ts";
 export { Informer } from "./runtime/informer.ts";
+export { Applier, desiredHashAnnotation } from "./runtime/apply.ts";
 export { EventRecorder } from "./runtime/events.ts";
 export { operatorClusterRules, operatorNamespaceRules, operatorRoleName, operatorUnexercisedPermissions, type PolicyRule } from "./rbac.ts";
 export { Databases, newDatabaseRole, managedRole, type DatabaseRole, type DatabaseConnection } from "./tenancy/databases.ts";

@@ -1,5 +1,9 @@
+import { createHash } from "node:crypto";
 import type { KubernetesObject } from "@kubernetes/client-node";
 import type { KubeClient } from "../kube/client.ts";
+import { isNotFound } from "../kube/errors.ts";
+import { resourceTypeOf, type ResourceType } from "../kube/resources.ts";
+import type { EventKind } from "./informer.ts";
 
 /**
  * True when every field of `desired` has the same value in `actual`. Fields the API server or
@@ -20,24 +24,85 @@ export function containsDesired(desired: unknown, actual: unknown): boolean {
   return desired === actual;
 }
 
-export type Lookup = (apiVersion: string, kind: string, name: string, namespace?: string) => KubernetesObject | undefined;
+/** On every object the operator applies: a hash of what it applied, to tell a change of its own. */
+export const desiredHashAnnotation = "mutualis.fr/desired-hash";
+
+/** JSON with every object's keys in order: the same object always gives the same text. */
+function stableJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(stableJson).join(",")}]`;
+  if (value !== null && typeof value === "object") {
+    const entries = Object.entries(value).filter(([, v]) => v !== undefined);
+    entries.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${stableJson(v)}`).join(",")}}`;
+  }
+  return JSON.stringify(value);
+}
+
+/** A short, stable digest of a desired object (its hash annotation left out). */
+export function desiredHash(desired: KubernetesObject): string {
+  return createHash("sha256").update(stableJson(desired)).digest("base64url").slice(0, 22);
+}
+
+/** The caches the operator reads its children from (full or metadata-only), one per kind. */
+export interface ChildCache {
+  readonly type: ResourceType;
+  get(name: string, namespace?: string): KubernetesObject | undefined;
+  on(handler: (kind: EventKind, object: KubernetesObject) => void): void;
+}
+
+const keyOf = (apiVersion: string, kind: string, name: string, namespace?: string) => `${apiVersion}/${kind}/${namespace ?? ""}/${name}`;
 
 /**
  * Server-side apply that first compares with the informer cache: an object that already holds
  * what the operator wants is not written, so a converged operator sends no writes at all.
+ *
+ * Against a full cache the comparison is direct. Most children are cached as metadata only (a
+ * few hundred bytes each rather than the whole object), so the operator writes the hash of what
+ * it applies in an annotation, and remembers the resourceVersion at which it last saw each
+ * object hold exactly that: the same hash at that version needs nothing. An object at another
+ * version (changed by someone else, or first seen by this process) is read whole once and
+ * compared, so a hand edit is still put back and a restart writes nothing that is in place.
  */
 export class Applier {
+  /** By object: the resourceVersion at which it was last seen to hold the desired state. */
+  private readonly verified = new Map<string, string>();
+  private readonly caches = new Map<string, ChildCache>();
+
   constructor(
     private readonly client: KubeClient,
     private readonly fieldManager: string,
-    private readonly lookup: Lookup,
-  ) {}
+    caches: readonly ChildCache[],
+  ) {
+    for (const cache of caches) {
+      this.caches.set(`${cache.type.apiVersion}/${cache.type.kind}`, cache);
+      cache.on((kind, object) => {
+        if (kind !== "delete") return;
+        const m = object.metadata ?? {};
+        this.verified.delete(keyOf(cache.type.apiVersion, cache.type.kind, m.name ?? "", m.namespace));
+      });
+    }
+  }
 
   async sync<T extends KubernetesObject>(desired: T): Promise<"unchanged" | "applied"> {
     const meta = desired.metadata!;
-    const cached = this.lookup(desired.apiVersion!, desired.kind!, meta.name!, meta.namespace);
-    if (cached && containsDesired(desired, cached)) return "unchanged";
-    await this.client.apply(desired, this.fieldManager);
+    const hash = desiredHash(desired);
+    const object = { ...desired, metadata: { ...meta, annotations: { ...meta.annotations, [desiredHashAnnotation]: hash } } } as T;
+    const key = keyOf(desired.apiVersion!, desired.kind!, meta.name!, meta.namespace);
+    const cached = this.caches.get(`${desired.apiVersion}/${desired.kind}`)?.get(meta.name!, meta.namespace);
+    if (cached && containsDesired(object, cached)) return "unchanged";
+    const version = cached?.metadata?.resourceVersion;
+    if (cached && version && cached.metadata?.annotations?.[desiredHashAnnotation] === hash) {
+      if (this.verified.get(key) === version) return "unchanged";
+      const actual = await this.client
+        .get(resourceTypeOf(desired.apiVersion!, desired.kind!), meta.name!, meta.namespace)
+        .catch((error: unknown) => (isNotFound(error) ? undefined : Promise.reject(error)));
+      if (actual && containsDesired(object, actual)) {
+        this.verified.set(key, actual.metadata!.resourceVersion!);
+        return "unchanged";
+      }
+    }
+    const applied = await this.client.apply(object, this.fieldManager);
+    if (applied?.metadata?.resourceVersion) this.verified.set(key, applied.metadata.resourceVersion);
     return "applied";
   }
 }

@@ -91,4 +91,41 @@ describe("Informer", () => {
     await informer.stop();
     expect(informer.get("a")?.metadata).toEqual({ name: "a", resourceVersion: "1" });
   });
+
+  it("when it caches metadata only, then it keeps who the object is, its labels, annotations and owners, under the kind's own name", async () => {
+    const server = new ScriptedServer();
+    const partial = {
+      apiVersion: "meta.k8s.io/v1",
+      kind: "PartialObjectMetadata",
+      metadata: {
+        name: "s",
+        namespace: "n",
+        uid: "u",
+        resourceVersion: "7",
+        creationTimestamp: "2026-11-30T00:00:00Z",
+        labels: { "mutualis.fr/collectivity": "c" },
+        annotations: { "mutualis.fr/desired-hash": "h", "kubectl.kubernetes.io/last-applied-configuration": "{...the whole object...}" },
+        ownerReferences: [{ apiVersion: "mutualis.fr/v1alpha1", kind: "Collectivity", name: "c", uid: "o", controller: true }],
+        managedFields: [{ manager: "x" }],
+      },
+    };
+    server.lists.push({ metadata: { resourceVersion: "7" }, items: [partial as unknown as KubernetesObject] });
+    const informer = new Informer(server.client(), resourceTypes.Secret, createLogger("test", "silent"), { metadataOnly: true });
+    informer.start();
+    await informer.waitForSync();
+    await informer.stop();
+    expect(informer.get("s", "n")).toEqual({
+      apiVersion: "v1",
+      kind: "Secret",
+      metadata: {
+        name: "s",
+        namespace: "n",
+        uid: "u",
+        resourceVersion: "7",
+        labels: { "mutualis.fr/collectivity": "c" },
+        annotations: { "mutualis.fr/desired-hash": "h" },
+        ownerReferences: [{ apiVersion: "mutualis.fr/v1alpha1", kind: "Collectivity", name: "c", uid: "o", controller: true }],
+      },
+    });
+  });
 });

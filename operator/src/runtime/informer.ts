@@ -17,6 +17,34 @@ function withoutManagedFields<T extends KubernetesObject>(object: T): T {
   return { ...object, metadata };
 }
 
+/** kubectl's copy of a whole object, kept in an annotation: as large as the object itself. */
+const lastApplied = "kubectl.kubernetes.io/last-applied-configuration";
+
+/**
+ * What a metadata-only cache keeps of an object: who it is, its version, its labels and
+ * annotations, its owners and whether it is going. Only these fields are copied, so nothing
+ * else the API server adds (managedFields, timestamps) holds memory for every object.
+ */
+function slimMetadata<T extends KubernetesObject>(type: ResourceType, object: KubernetesObject): T {
+  const m = object.metadata ?? {};
+  let annotations = m.annotations;
+  if (annotations?.[lastApplied] !== undefined) {
+    const { [lastApplied]: _dropped, ...rest } = annotations;
+    annotations = rest;
+  }
+  const metadata: NonNullable<KubernetesObject["metadata"]> = { name: m.name };
+  if (m.namespace) metadata.namespace = m.namespace;
+  if (m.uid) metadata.uid = m.uid;
+  if (m.resourceVersion) metadata.resourceVersion = m.resourceVersion;
+  if (m.generation !== undefined) metadata.generation = m.generation;
+  if (m.labels) metadata.labels = m.labels;
+  if (annotations && Object.keys(annotations).length > 0) metadata.annotations = annotations;
+  if (m.ownerReferences) metadata.ownerReferences = m.ownerReferences;
+  if (m.finalizers) metadata.finalizers = m.finalizers;
+  if (m.deletionTimestamp) metadata.deletionTimestamp = m.deletionTimestamp;
+  return { apiVersion: type.apiVersion, kind: type.kind, metadata } as T;
+}
+
 export function objectKey(object: KubernetesObject): string {
   const { namespace, name } = object.metadata ?? {};
   return namespace ? `${namespace}/${name}` : `${name}`;
@@ -28,6 +56,12 @@ export interface InformerOptions {
   readonly fieldSelector?: string;
   /** How often every cached object is handed to the handlers again, to catch anything missed. */
   readonly resyncMs?: number;
+  /**
+   * List and watch only the objects' metadata (PartialObjectMetadata), as client-go's metadata
+   * informers do, for kinds whose content the controllers never read from the cache: a few
+   * hundred bytes per object instead of the whole object.
+   */
+  readonly metadataOnly?: boolean;
 }
 
 /**
@@ -65,6 +99,11 @@ export class Informer<T extends KubernetesObject> {
   list(namespace?: string): T[] {
     const all = [...this.objects.values()];
     return namespace === undefined ? all : all.filter((o) => o.metadata?.namespace === namespace);
+  }
+
+  /** Whether the cache holds only the objects' metadata (see InformerOptions.metadataOnly). */
+  get metadataOnly(): boolean {
+    return this.options.metadataOnly ?? false;
   }
 
   get hasSynced(): boolean {
@@ -110,14 +149,12 @@ export class Informer<T extends KubernetesObject> {
   }
 
   private async relist(): Promise<void> {
-    const list = await this.client.list<T>(this.type, { labelSelector: this.options.labelSelector, fieldSelector: this.options.fieldSelector });
+    const list = await this.client.list<T>(this.type, this.selection());
     const seen = new Set<string>();
     for (const object of list.items) {
-      // Lists do not carry apiVersion/kind on items; handlers and owners need them.
-      const item = { apiVersion: this.type.apiVersion, kind: this.type.kind, ...object } as T;
-      const key = objectKey(item);
+      const key = objectKey(object);
       seen.add(key);
-      this.store(key, item);
+      this.store(key, object);
     }
     for (const [key, object] of this.objects) {
       if (!seen.has(key)) {
@@ -132,8 +169,22 @@ export class Informer<T extends KubernetesObject> {
     }
   }
 
+  private selection(): { labelSelector?: string; fieldSelector?: string; metadataOnly?: boolean } {
+    return { labelSelector: this.options.labelSelector, fieldSelector: this.options.fieldSelector, metadataOnly: this.options.metadataOnly };
+  }
+
+  /**
+   * What the cache keeps of an object from a list or a watch event. Lists do not carry
+   * apiVersion/kind on items, and metadata-only answers say PartialObjectMetadata: handlers and
+   * owners need the object's own.
+   */
+  private cached(incoming: T): T {
+    if (this.options.metadataOnly) return slimMetadata<T>(this.type, incoming);
+    return withoutManagedFields({ ...incoming, apiVersion: this.type.apiVersion, kind: this.type.kind });
+  }
+
   private store(key: string, incoming: T): void {
-    const object = withoutManagedFields(incoming);
+    const object = this.cached(incoming);
     const old = this.objects.get(key);
     this.objects.set(key, object);
     if (!old) this.emit("add", object);
@@ -159,14 +210,14 @@ export class Informer<T extends KubernetesObject> {
             if (event.type === "DELETED") {
               const old = this.objects.get(key);
               this.objects.delete(key);
-              this.emit("delete", old ?? object);
+              this.emit("delete", old ?? this.cached(object));
             } else {
               this.store(key, object);
             }
             this.resourceVersion = object.metadata?.resourceVersion ?? this.resourceVersion;
           },
           this.abort.signal,
-          { labelSelector: this.options.labelSelector, fieldSelector: this.options.fieldSelector },
+          this.selection(),
         );
         failures = 0;
       } catch (error) {

@@ -51,8 +51,11 @@ export class Manager {
 
   /** The shared informer of one kind (one cache per kind, however many controllers use it). */
   informer<T extends KubernetesObject>(type: ResourceType, options: InformerOptions = {}): Informer<T> {
-    const key = `${type.apiVersion}/${type.kind}/${options.labelSelector ?? ""}`;
+    const key = `${type.apiVersion}/${type.kind}/${options.labelSelector ?? ""}/${options.fieldSelector ?? ""}`;
     let informer = this.informers.get(key);
+    if (informer && informer.metadataOnly !== (options.metadataOnly ?? false)) {
+      throw new Error(`${type.kind} (${key}) is already cached ${informer.metadataOnly ? "as metadata only" : "whole"}: one cache per kind and selector`);
+    }
     if (!informer) {
       informer = new Informer(this.client, type, this.log, { resyncMs: this.options.resyncMs, ...options });
       this.informers.set(key, informer);

@@ -1,7 +1,7 @@
 import type { KubernetesObject } from "@kubernetes/client-node";
 import { departementOf, type Collectivity, type ServiceInstance } from "@mutualis/api";
 import { Gauge } from "prom-client";
-import { conditionTypes, fieldManager, labels } from "../../constants.ts";
+import { childCache, conditionTypes, fieldManager, labels } from "../../constants.ts";
 import { resourceTypes } from "../../kube/resources.ts";
 import { Applier } from "../../runtime/apply.ts";
 import { findCondition, type Condition } from "../../runtime/conditions.ts";
@@ -37,13 +37,12 @@ const ownedKinds = [
 export function setupCollectivityController(manager: Manager, options: CollectivityControllerOptions): Controller {
   const collectivities = manager.informer<Collectivity>(resourceTypes.Collectivity);
   const instances = manager.informer<ServiceInstance>(resourceTypes.ServiceInstance);
-  // Only the objects the operator labels: the cache never holds other tenants' or users' secrets.
+  // Only the objects the operator labels, and only their metadata: the cache never holds a
+  // secret's content, and costs a few hundred bytes per object (the applier compares hashes).
   const children = new Map(
-    ownedKinds.map((type) => [`${type.apiVersion}/${type.kind}`, manager.informer<KubernetesObject>(type, { labelSelector: labels.collectivity })]),
+    ownedKinds.map((type) => [`${type.apiVersion}/${type.kind}`, manager.informer<KubernetesObject>(type, childCache)]),
   );
-  const applier = new Applier(manager.client, fieldManager, (apiVersion, kind, name, namespace) =>
-    children.get(`${apiVersion}/${kind}`)?.get(name, namespace),
-  );
+  const applier = new Applier(manager.client, fieldManager, [...children.values()]);
   const servicesOf = (name: string, tenancy: "shared" | "dedicated") =>
     effectiveInstances(instances.list(`coll-${name}`))
       .filter((si) => (si.spec.tenancy ?? "shared") === tenancy)
@@ -54,7 +53,6 @@ export function setupCollectivityController(manager: Manager, options: Collectiv
     events: manager.events,
     log: manager.log.child({ controller: "collectivity" }),
     collectivities,
-    secrets: children.get("v1/Secret")!,
     nats: options.nats,
     natsUrlForTenants: options.natsUrlForTenants,
     databases: options.databases,

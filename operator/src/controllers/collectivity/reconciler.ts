@@ -65,8 +65,6 @@ export interface CollectivityReconcilerDeps {
   readonly events: EventRecorder;
   readonly log: Logger;
   readonly collectivities: Informer<Collectivity>;
-  /** Secrets labelled with a collectivity, in tenant namespaces and the platform namespace. */
-  readonly secrets: Informer<Secret>;
   readonly nats: NatsAccounts;
   readonly natsUrlForTenants: string;
   readonly databases: Databases;
@@ -329,8 +327,7 @@ export class CollectivityReconciler implements Reconciler {
   /** The tenant's keys and passwords, created once and kept in the platform namespace. */
   private async tenantKeys(collectivity: Collectivity): Promise<TenantSecrets> {
     const name = collectivity.metadata!.name!;
-    const cached = readTenantSecrets(this.deps.secrets.get(this.keysSecretName(name), this.deps.platformNamespace));
-    if (cached?.complete) return cached.keys;
+    // Read from the API server, not a cache: the operator keeps no secret's content in memory.
     try {
       const existing = readTenantSecrets(await this.deps.client.get<Secret>(resourceTypes.Secret, this.keysSecretName(name), this.deps.platformNamespace));
       if (existing?.complete) return existing.keys;

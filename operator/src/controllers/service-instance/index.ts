@@ -1,6 +1,6 @@
 import type { KubernetesObject } from "@kubernetes/client-node";
 import type { Collectivity, ServiceInstance } from "@mutualis/api";
-import { conditionTypes, fieldManager, labels } from "../../constants.ts";
+import { childCache, conditionTypes, fieldManager, labels } from "../../constants.ts";
 import { Applier } from "../../runtime/apply.ts";
 import { resourceTypes } from "../../kube/resources.ts";
 import { Controller } from "../../runtime/controller.ts";
@@ -25,14 +25,15 @@ export function setupServiceInstanceController(manager: Manager, options: Servic
   const instances = manager.informer<ServiceInstance>(resourceTypes.ServiceInstance);
   const collectivities = manager.informer<Collectivity>(resourceTypes.Collectivity);
   // The dedicated instances' objects carry the collectivity label, like the tenant's other children.
-  const owned = [resourceTypes.Deployment, resourceTypes.Service, resourceTypes.PodDisruptionBudget].map((type) =>
-    manager.informer<KubernetesObject>(type, { labelSelector: labels.collectivity }),
-  );
+  // Deployments whole (their status says whether the instance is ready); the others' metadata.
+  const owned = [
+    manager.informer<KubernetesObject>(resourceTypes.Deployment, { labelSelector: labels.collectivity }),
+    manager.informer<KubernetesObject>(resourceTypes.Service, childCache),
+    manager.informer<KubernetesObject>(resourceTypes.PodDisruptionBudget, childCache),
+  ];
   // The collectivity controller's cache of the tenants' Secrets (the same informer: one cache).
-  const secrets = manager.informer<KubernetesObject>(resourceTypes.Secret, { labelSelector: labels.collectivity });
-  const applier = new Applier(manager.client, fieldManager, (apiVersion, kind, name, namespace) =>
-    owned.find((i) => i.type.apiVersion === apiVersion && i.type.kind === kind)?.get(name, namespace),
-  );
+  const secrets = manager.informer<KubernetesObject>(resourceTypes.Secret, childCache);
+  const applier = new Applier(manager.client, fieldManager, owned);
   const reconciler = new ServiceInstanceReconciler({
     applier,
     deployments: owned[0]!,

@@ -12,7 +12,7 @@ import type { Informer } from "../../runtime/informer.ts";
 import { reportReconcileFailure, writeStatus } from "../../runtime/status.ts";
 import type { NatsAccounts } from "../../tenancy/nats-accounts.ts";
 import { ServiceCallError, type ServiceClient } from "../../tenancy/service-client.ts";
-import type { Applier } from "../../runtime/apply.ts";
+import { desiredHashAnnotation, type Applier } from "../../runtime/apply.ts";
 import { TenantDatabaseCredentials, TenantNatsCredentials } from "@mutualis/cdk8s";
 import { dedicatedReadiness, renderDedicated, revisionOf, workloadName } from "./dedicated.ts";
 
@@ -83,9 +83,10 @@ export class ServiceInstanceReconciler implements Reconciler {
       const tenant = { name: collectivityName!, siren: collectivity.spec.siren, displayName: collectivity.spec.displayName };
       // The pods read their NATS and database credentials at start: when the collectivity's
       // change (new permissions, a rotation), the revision on the pod template rolls them out.
-      const secretData = (secret: string, key: string) => (this.deps.secrets?.get(secret, namespace) as { data?: Record<string, string> } | undefined)?.data?.[key];
-      const nats = secretData(TenantNatsCredentials.secretName, "user.creds");
-      const creds = nats ? nats + (secretData(TenantDatabaseCredentials.secretName, "MONGODB_URI") ?? "") : undefined;
+      // The Secrets are cached as metadata: the hash of what the operator wrote in each stands for its content.
+      const contentOf = (secret: string) => this.deps.secrets?.get(secret, namespace)?.metadata?.annotations?.[desiredHashAnnotation];
+      const nats = contentOf(TenantNatsCredentials.secretName);
+      const creds = nats ? nats + (contentOf(TenantDatabaseCredentials.secretName) ?? "") : undefined;
       const objects = renderDedicated(instance, spec, this.deps.servicesImage, replicas, tenant, {
         credentialsRevision: creds ? revisionOf(creds) : undefined,
         streamReplicas: this.deps.natsStreamReplicas,
