@@ -64,8 +64,13 @@ const keyOf = (apiVersion: string, kind: string, name: string, namespace?: strin
  * compared, so a hand edit is still put back and a restart writes nothing that is in place.
  */
 export class Applier {
-  /** By object: the resourceVersion at which it was last seen to hold the desired state. */
-  private readonly verified = new Map<string, string>();
+  /**
+   * The cached objects (each one version of an object) seen to hold the desired state. Weak:
+   * a new version replaces the cached object, and with it what was known of the old one.
+   */
+  private readonly verified = new WeakSet<KubernetesObject>();
+  /** Applied, the cache not caught up yet: the version the apply answered, until the watch brings it. */
+  private readonly applied = new Map<string, string>();
   private readonly caches = new Map<string, ChildCache>();
 
   constructor(
@@ -76,9 +81,14 @@ export class Applier {
     for (const cache of caches) {
       this.caches.set(`${cache.type.apiVersion}/${cache.type.kind}`, cache);
       cache.on((kind, object) => {
-        if (kind !== "delete") return;
         const m = object.metadata ?? {};
-        this.verified.delete(keyOf(cache.type.apiVersion, cache.type.kind, m.name ?? "", m.namespace));
+        const key = keyOf(cache.type.apiVersion, cache.type.kind, m.name ?? "", m.namespace);
+        const version = this.applied.get(key);
+        if (version === undefined) return;
+        // Any news of the object ends the wait (so the map stays small): the version applied is
+        // known whole; an older one still in flight only costs a read at the next sync.
+        this.applied.delete(key);
+        if (kind !== "delete" && m.resourceVersion === version) this.verified.add(object);
       });
     }
   }
@@ -87,22 +97,33 @@ export class Applier {
     const meta = desired.metadata!;
     const hash = desiredHash(desired);
     const object = { ...desired, metadata: { ...meta, annotations: { ...meta.annotations, [desiredHashAnnotation]: hash } } } as T;
-    const key = keyOf(desired.apiVersion!, desired.kind!, meta.name!, meta.namespace);
     const cached = this.caches.get(`${desired.apiVersion}/${desired.kind}`)?.get(meta.name!, meta.namespace);
-    if (cached && containsDesired(object, cached)) return "unchanged";
-    const version = cached?.metadata?.resourceVersion;
-    if (cached && version && cached.metadata?.annotations?.[desiredHashAnnotation] === hash) {
-      if (this.verified.get(key) === version) return "unchanged";
+    if (cached && (this.verified.has(cached) ? cached.metadata?.annotations?.[desiredHashAnnotation] === hash : containsDesired(object, cached))) return "unchanged";
+    const key = keyOf(desired.apiVersion!, desired.kind!, meta.name!, meta.namespace);
+    if (cached?.metadata?.resourceVersion && cached.metadata.annotations?.[desiredHashAnnotation] === hash) {
+      if (this.applied.get(key) === cached.metadata.resourceVersion) {
+        this.verified.add(cached);
+        this.applied.delete(key);
+        return "unchanged";
+      }
+      // Changed since the operator last saw it whole (by someone else, or before this process
+      // started): read it whole once.
       const actual = await this.client
         .get(resourceTypeOf(desired.apiVersion!, desired.kind!), meta.name!, meta.namespace)
         .catch((error: unknown) => (isNotFound(error) ? undefined : Promise.reject(error)));
       if (actual && containsDesired(object, actual)) {
-        this.verified.set(key, actual.metadata!.resourceVersion!);
+        if (actual.metadata?.resourceVersion === cached.metadata.resourceVersion) this.verified.add(cached);
+        else this.applied.set(key, actual.metadata!.resourceVersion!);
         return "unchanged";
       }
     }
-    const applied = await this.client.apply(object, this.fieldManager);
-    if (applied?.metadata?.resourceVersion) this.verified.set(key, applied.metadata.resourceVersion);
+    const result = await this.client.apply(object, this.fieldManager);
+    const version = result?.metadata?.resourceVersion;
+    if (version) {
+      const now = this.caches.get(`${desired.apiVersion}/${desired.kind}`)?.get(meta.name!, meta.namespace);
+      if (now?.metadata?.resourceVersion === version) this.verified.add(now);
+      else this.applied.set(key, version);
+    }
     return "applied";
   }
 }

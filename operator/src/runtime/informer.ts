@@ -17,6 +17,28 @@ function withoutManagedFields<T extends KubernetesObject>(object: T): T {
   return { ...object, metadata };
 }
 
+/**
+ * One copy of the values that repeat across cached objects (a tenant's namespace, its owner's
+ * name and uid, label values such as the manager's name): every JSON answer brings its own copy
+ * of each, and a tenant has a dozen children. Bounded: past the bound, values are kept as they
+ * come.
+ */
+const sharedStrings = new Map<string, string>();
+const sharedStringsBound = 8192;
+
+function shared(value: string): string {
+  const known = sharedStrings.get(value);
+  if (known !== undefined) return known;
+  if (sharedStrings.size < sharedStringsBound && value.length <= 64) sharedStrings.set(value, value);
+  return value;
+}
+
+function sharedValues(map: Record<string, string>): Record<string, string> {
+  const result: Record<string, string> = {};
+  for (const [key, value] of Object.entries(map)) result[key] = shared(value);
+  return result;
+}
+
 /** kubectl's copy of a whole object, kept in an annotation: as large as the object itself. */
 const lastApplied = "kubectl.kubernetes.io/last-applied-configuration";
 
@@ -33,13 +55,15 @@ function slimMetadata<T extends KubernetesObject>(type: ResourceType, object: Ku
     annotations = rest;
   }
   const metadata: NonNullable<KubernetesObject["metadata"]> = { name: m.name };
-  if (m.namespace) metadata.namespace = m.namespace;
+  if (m.namespace) metadata.namespace = shared(m.namespace);
   if (m.uid) metadata.uid = m.uid;
   if (m.resourceVersion) metadata.resourceVersion = m.resourceVersion;
   if (m.generation !== undefined) metadata.generation = m.generation;
-  if (m.labels) metadata.labels = m.labels;
+  if (m.labels) metadata.labels = sharedValues(m.labels);
   if (annotations && Object.keys(annotations).length > 0) metadata.annotations = annotations;
-  if (m.ownerReferences) metadata.ownerReferences = m.ownerReferences;
+  if (m.ownerReferences) {
+    metadata.ownerReferences = m.ownerReferences.map((o) => ({ ...o, apiVersion: shared(o.apiVersion), kind: shared(o.kind), name: shared(o.name), uid: shared(o.uid) }));
+  }
   if (m.finalizers) metadata.finalizers = m.finalizers;
   if (m.deletionTimestamp) metadata.deletionTimestamp = m.deletionTimestamp;
   return { apiVersion: type.apiVersion, kind: type.kind, metadata } as T;
