@@ -58,10 +58,10 @@ const keyOf = (apiVersion: string, kind: string, name: string, namespace?: strin
  *
  * Against a full cache the comparison is direct. Most children are cached as metadata only (a
  * few hundred bytes each rather than the whole object), so the operator writes the hash of what
- * it applies in an annotation, and remembers the resourceVersion at which it last saw each
- * object hold exactly that: the same hash at that version needs nothing. An object at another
- * version (changed by someone else, or first seen by this process) is read whole once and
- * compared, so a hand edit is still put back and a restart writes nothing that is in place.
+ * it applies in an annotation, and remembers which cached version of each object it saw hold
+ * exactly that: the same hash on that version needs nothing. Another version (changed by
+ * someone else, or first seen by this process) is read whole once and compared, so a hand edit
+ * is still put back and a restart writes nothing that is in place.
  */
 export class Applier {
   /**
@@ -93,11 +93,15 @@ export class Applier {
     }
   }
 
+  private cached(desired: KubernetesObject): KubernetesObject | undefined {
+    return this.caches.get(`${desired.apiVersion}/${desired.kind}`)?.get(desired.metadata!.name!, desired.metadata!.namespace);
+  }
+
   async sync<T extends KubernetesObject>(desired: T): Promise<"unchanged" | "applied"> {
     const meta = desired.metadata!;
     const hash = desiredHash(desired);
     const object = { ...desired, metadata: { ...meta, annotations: { ...meta.annotations, [desiredHashAnnotation]: hash } } } as T;
-    const cached = this.caches.get(`${desired.apiVersion}/${desired.kind}`)?.get(meta.name!, meta.namespace);
+    const cached = this.cached(desired);
     if (cached && (this.verified.has(cached) ? cached.metadata?.annotations?.[desiredHashAnnotation] === hash : containsDesired(object, cached))) return "unchanged";
     const key = keyOf(desired.apiVersion!, desired.kind!, meta.name!, meta.namespace);
     if (cached?.metadata?.resourceVersion && cached.metadata.annotations?.[desiredHashAnnotation] === hash) {
@@ -120,7 +124,7 @@ export class Applier {
     const result = await this.client.apply(object, this.fieldManager);
     const version = result?.metadata?.resourceVersion;
     if (version) {
-      const now = this.caches.get(`${desired.apiVersion}/${desired.kind}`)?.get(meta.name!, meta.namespace);
+      const now = this.cached(desired);
       if (now?.metadata?.resourceVersion === version) this.verified.add(now);
       else this.applied.set(key, version);
     }
