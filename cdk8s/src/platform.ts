@@ -1,4 +1,4 @@
-import { k8s } from "cdk8s-plus-33";
+import * as k8s from "./kube.ts";
 import { Construct } from "constructs";
 import { stringify } from "yaml";
 import { databaseBootstrapSql } from "./database-roles.ts";
@@ -8,10 +8,9 @@ import { restrictedContainerSecurity, restrictedPodSecurity, type PodResources }
 import { allowDns, defaultDeny } from "./tenant.ts";
 
 const partOf = { [labels.partOf]: "mutualis" };
-const quantity = (text: string) => k8s.Quantity.fromString(text);
 const resources = (r: PodResources): k8s.ResourceRequirements => ({
-  requests: { cpu: quantity(r.cpu), memory: quantity(r.memory) },
-  limits: { cpu: quantity(r.cpuLimit), memory: quantity(r.memoryLimit) },
+  requests: { cpu: r.cpu, memory: r.memory },
+  limits: { cpu: r.cpuLimit, memory: r.memoryLimit },
 });
 
 export interface HostingZone {
@@ -107,7 +106,7 @@ export class ComponentNetworkPolicy extends Construct {
     },
   ) {
     super(scope, id);
-    const ports = (list: readonly number[]) => list.map((port) => ({ protocol: "TCP", port: k8s.IntOrString.fromNumber(port) }));
+    const ports = (list: readonly number[]) => list.map((port) => ({ protocol: "TCP", port: port }));
     new k8s.KubeNetworkPolicy(this, "policy", {
       metadata: { name: `allow-${props.component}`, namespace: props.namespace, labels: partOf },
       spec: {
@@ -158,11 +157,11 @@ export class NatsCluster extends Construct {
     new k8s.KubeConfigMap(this, "config", { metadata: { ...metadata, name: `${name}-config` }, data: { "nats.conf": config } });
     new k8s.KubeService(this, "client", {
       metadata: { ...metadata, name },
-      spec: { selector, ports: [{ name: "client", port: props.clientPort, targetPort: k8s.IntOrString.fromString("client") }] },
+      spec: { selector, ports: [{ name: "client", port: props.clientPort, targetPort: "client" }] },
     });
     new k8s.KubeService(this, "cluster", {
       metadata: { ...metadata, name: `${name}-cluster` },
-      spec: { clusterIp: "None", publishNotReadyAddresses: true, selector, ports: [{ name: "cluster", port: 6222, targetPort: k8s.IntOrString.fromString("cluster") }] },
+      spec: { clusterIP: "None", publishNotReadyAddresses: true, selector, ports: [{ name: "cluster", port: 6222, targetPort: "cluster" }] },
     });
     new k8s.KubeStatefulSet(this, "statefulset", {
       metadata: { ...metadata, name },
@@ -189,8 +188,8 @@ export class NatsCluster extends Construct {
                   { name: "monitor", containerPort: 8222 },
                 ],
                 resources: resources(props.resources),
-                readinessProbe: { httpGet: { path: "/healthz?js-enabled-only=true", port: k8s.IntOrString.fromString("monitor") }, periodSeconds: 10 },
-                livenessProbe: { httpGet: { path: "/healthz?js-enabled-only=true", port: k8s.IntOrString.fromString("monitor") }, periodSeconds: 30, failureThreshold: 5 },
+                readinessProbe: { httpGet: { path: "/healthz?js-enabled-only=true", port: "monitor" }, periodSeconds: 10 },
+                livenessProbe: { httpGet: { path: "/healthz?js-enabled-only=true", port: "monitor" }, periodSeconds: 30, failureThreshold: 5 },
                 securityContext: restrictedContainerSecurity,
                 volumeMounts: [
                   { name: "config", mountPath: "/etc/nats", readOnly: true },
@@ -205,11 +204,11 @@ export class NatsCluster extends Construct {
             ],
           },
         },
-        volumeClaimTemplates: [{ metadata: { name: "data" }, spec: { accessModes: ["ReadWriteOnce"], resources: { requests: { storage: quantity(props.jetstreamStorage) } } } }],
+        volumeClaimTemplates: [{ metadata: { name: "data" }, spec: { accessModes: ["ReadWriteOnce"], resources: { requests: { storage: props.jetstreamStorage } } } }],
       },
     });
     if (props.replicas > 1) {
-      new k8s.KubePodDisruptionBudget(this, "budget", { metadata: { ...metadata, name }, spec: { maxUnavailable: k8s.IntOrString.fromNumber(1), selector: { matchLabels: selector } } });
+      new k8s.KubePodDisruptionBudget(this, "budget", { metadata: { ...metadata, name }, spec: { maxUnavailable: 1, selector: { matchLabels: selector } } });
     }
   }
 }
@@ -272,7 +271,7 @@ export class Database extends Construct {
                   { name: "debug", containerPort: 8088 },
                 ],
                 resources: resources(props.resources),
-                readinessProbe: { httpGet: { path: "/debug/readyz", port: k8s.IntOrString.fromString("debug") }, periodSeconds: 5 },
+                readinessProbe: { httpGet: { path: "/debug/readyz", port: "debug" }, periodSeconds: 5 },
                 securityContext: restrictedContainerSecurity,
                 volumeMounts: [{ name: "tls", mountPath: "/tls", readOnly: true }],
               },
@@ -284,7 +283,7 @@ export class Database extends Construct {
     });
     new k8s.KubeService(this, "service", {
       metadata: { ...metadata, name: "database" },
-      spec: { selector, ports: [{ name: "mongodb", port: props.port, targetPort: k8s.IntOrString.fromString("mongodb") }] },
+      spec: { selector, ports: [{ name: "mongodb", port: props.port, targetPort: "mongodb" }] },
     });
   }
 }
@@ -317,7 +316,7 @@ class PostgreSql extends Construct {
     });
     new k8s.KubeService(this, "service", {
       metadata,
-      spec: { clusterIp: "None", selector, ports: [{ name: "postgresql", port: 5432, targetPort: k8s.IntOrString.fromString("postgresql") }] },
+      spec: { clusterIP: "None", selector, ports: [{ name: "postgresql", port: 5432, targetPort: "postgresql" }] },
     });
     const password = (name: string, key: string) => ({ name, valueFrom: { secretKeyRef: { name: props.secret, key } } });
     new k8s.KubeStatefulSet(this, "statefulset", {
@@ -362,7 +361,7 @@ class PostgreSql extends Construct {
             ],
           },
         },
-        volumeClaimTemplates: [{ metadata: { name: "data" }, spec: { accessModes: ["ReadWriteOnce"], resources: { requests: { storage: quantity(props.storage) } } } }],
+        volumeClaimTemplates: [{ metadata: { name: "data" }, spec: { accessModes: ["ReadWriteOnce"], resources: { requests: { storage: props.storage } } } }],
       },
     });
   }
@@ -396,7 +395,7 @@ export class Prometheus extends Construct {
       metadata: { name: roleName, labels: partOf },
       rules: [
         { apiGroups: [""], resources: ["pods"], verbs: ["list", "watch"] },
-        { nonResourceUrLs: ["/metrics"], verbs: ["get"] },
+        { nonResourceURLs: ["/metrics"], verbs: ["get"] },
       ],
     });
     new k8s.KubeClusterRoleBinding(this, "binding", {
@@ -416,7 +415,7 @@ export class Prometheus extends Construct {
     new k8s.KubeConfigMap(this, "rules", { metadata: { ...metadata, name: `${name}-rules` }, data: { "mutualis.yml": stringify({ groups: props.ruleGroups }, { lineWidth: 0 }) } });
     new k8s.KubeService(this, "service", {
       metadata: { ...metadata, name },
-      spec: { selector, ports: [{ name: "http", port: 9090, targetPort: k8s.IntOrString.fromString("http") }] },
+      spec: { selector, ports: [{ name: "http", port: 9090, targetPort: "http" }] },
     });
     new k8s.KubeStatefulSet(this, "statefulset", {
       metadata: { ...metadata, name },
@@ -441,8 +440,8 @@ export class Prometheus extends Construct {
                 ],
                 ports: [{ name: "http", containerPort: 9090 }],
                 resources: resources(props.resources),
-                readinessProbe: { httpGet: { path: "/-/ready", port: k8s.IntOrString.fromString("http") }, periodSeconds: 10 },
-                livenessProbe: { httpGet: { path: "/-/healthy", port: k8s.IntOrString.fromString("http") }, periodSeconds: 30 },
+                readinessProbe: { httpGet: { path: "/-/ready", port: "http" }, periodSeconds: 10 },
+                livenessProbe: { httpGet: { path: "/-/healthy", port: "http" }, periodSeconds: 30 },
                 securityContext: restrictedContainerSecurity,
                 volumeMounts: [
                   { name: "config", mountPath: "/etc/prometheus", readOnly: true },
@@ -457,7 +456,7 @@ export class Prometheus extends Construct {
             ],
           },
         },
-        volumeClaimTemplates: [{ metadata: { name: "data" }, spec: { accessModes: ["ReadWriteOnce"], resources: { requests: { storage: quantity(props.storage) } } } }],
+        volumeClaimTemplates: [{ metadata: { name: "data" }, spec: { accessModes: ["ReadWriteOnce"], resources: { requests: { storage: props.storage } } } }],
       },
     });
   }
@@ -469,7 +468,7 @@ export class Antivirus extends Construct {
     super(scope, id);
     const selector = { [labels.name]: "clamav", [labels.platformComponent]: "antivirus" };
     const metadata = { namespace: props.namespace, name: "clamav", labels: { ...selector, ...partOf } };
-    new k8s.KubeService(this, "service", { metadata, spec: { selector, ports: [{ name: "clamd", port: 3310, targetPort: k8s.IntOrString.fromString("clamd") }] } });
+    new k8s.KubeService(this, "service", { metadata, spec: { selector, ports: [{ name: "clamd", port: 3310, targetPort: "clamd" }] } });
     new k8s.KubeDeployment(this, "deployment", {
       metadata,
       spec: {
@@ -486,7 +485,7 @@ export class Antivirus extends Construct {
                 image: props.image,
                 ports: [{ name: "clamd", containerPort: 3310 }],
                 resources: resources(props.resources),
-                readinessProbe: { tcpSocket: { port: k8s.IntOrString.fromString("clamd") }, periodSeconds: 10, initialDelaySeconds: 30 },
+                readinessProbe: { tcpSocket: { port: "clamd" }, periodSeconds: 10, initialDelaySeconds: 30 },
                 securityContext: { ...restrictedContainerSecurity, readOnlyRootFilesystem: false },
                 // clamd keeps each stream it scans in a temporary file under /tmp: in memory, so
                 // that no plaintext of an upload reaches a disk. It counts against the memory
@@ -499,7 +498,7 @@ export class Antivirus extends Construct {
             ],
             volumes: [
               { name: "signatures", emptyDir: {} },
-              { name: "scans", emptyDir: { medium: "Memory", sizeLimit: k8s.Quantity.fromString("5Gi") } },
+              { name: "scans", emptyDir: { medium: "Memory", sizeLimit: "5Gi" } },
             ],
           },
         },

@@ -1,4 +1,4 @@
-import { k8s } from "cdk8s-plus-33";
+import * as k8s from "./kube.ts";
 import { Construct } from "constructs";
 import { labels } from "./names.ts";
 import type { OwnerReference } from "./render.ts";
@@ -136,9 +136,8 @@ export class ServiceDeployment extends Construct {
       labels: { ...selector, ...props.labels, [labels.partOf]: "mutualis" },
       ...(props.owner ? { ownerReferences: [props.owner] } : {}),
     };
-    const quantity = (text: string) => k8s.Quantity.fromString(text);
-    const http = k8s.IntOrString.fromString("http");
-    const internal = k8s.IntOrString.fromString("internal");
+    const http = "http";
+    const internal = "internal";
     new k8s.KubeDeployment(this, "deployment", {
       metadata,
       spec: {
@@ -178,8 +177,8 @@ export class ServiceDeployment extends Construct {
                   ...(props.env ?? []),
                 ],
                 resources: {
-                  requests: { cpu: quantity(props.resources.cpu), memory: quantity(props.resources.memory) },
-                  limits: { cpu: quantity(props.resources.cpuLimit), memory: quantity(props.resources.memoryLimit) },
+                  requests: { cpu: props.resources.cpu, memory: props.resources.memory },
+                  limits: { cpu: props.resources.cpuLimit, memory: props.resources.memoryLimit },
                 },
                 readinessProbe: { httpGet: { path: "/readyz", port: internal }, periodSeconds: 5 },
                 livenessProbe: { httpGet: { path: "/healthz", port: internal }, periodSeconds: 10, failureThreshold: 6 },
@@ -211,7 +210,7 @@ export class ServiceDeployment extends Construct {
     if (props.replicas > 1) {
       new k8s.KubePodDisruptionBudget(this, "budget", {
         metadata,
-        spec: { minAvailable: k8s.IntOrString.fromNumber(1), selector: { matchLabels: selector } },
+        spec: { minAvailable: 1, selector: { matchLabels: selector } },
       });
     }
   }

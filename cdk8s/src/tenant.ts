@@ -1,4 +1,4 @@
-import { k8s } from "cdk8s-plus-33";
+import * as k8s from "./kube.ts";
 import { Construct } from "constructs";
 import { annotations, labels, restrictedNamespaceLabels, tenantNamespace, zoneLabel } from "./names.ts";
 import type { OwnerReference } from "./render.ts";
@@ -113,8 +113,6 @@ export interface TenantQuotaProps {
   readonly containerDefaults: { readonly cpuRequest: string; readonly memoryRequest: string; readonly cpuLimit: string; readonly memoryLimit: string };
 }
 
-const quantity = (text: string) => k8s.Quantity.fromString(text);
-
 /** The ResourceQuota and LimitRange that hold the tenant to its quota. */
 export class TenantQuota extends Construct {
   constructor(scope: Construct, id: string, props: TenantQuotaConstructProps) {
@@ -124,12 +122,12 @@ export class TenantQuota extends Construct {
       metadata: tenantMetadata(tenant, "tenant-quota"),
       spec: {
         hard: {
-          "requests.cpu": quantity(quota.cpu),
-          "requests.memory": quantity(quota.memory),
-          "limits.memory": quantity(quota.memory),
-          "requests.storage": quantity(quota.storage),
-          pods: quantity(String(quota.pods)),
-          "count/serviceinstances.mutualis.fr": quantity(String(quota.serviceInstances)),
+          "requests.cpu": quota.cpu,
+          "requests.memory": quota.memory,
+          "limits.memory": quota.memory,
+          "requests.storage": quota.storage,
+          pods: String(quota.pods),
+          "count/serviceinstances.mutualis.fr": String(quota.serviceInstances),
         },
       },
     });
@@ -140,9 +138,9 @@ export class TenantQuota extends Construct {
         limits: [
           {
             type: "Container",
-            defaultRequest: { cpu: quantity(defaults.cpuRequest), memory: quantity(defaults.memoryRequest) },
-            default: { cpu: quantity(defaults.cpuLimit), memory: quantity(defaults.memoryLimit) },
-            max: { cpu: quantity(quota.cpu), memory: quantity(quota.memory) },
+            defaultRequest: { cpu: defaults.cpuRequest, memory: defaults.memoryRequest },
+            default: { cpu: defaults.cpuLimit, memory: defaults.memoryLimit },
+            max: { cpu: quota.cpu, memory: quota.memory },
           },
         ],
       },
@@ -165,7 +163,7 @@ const componentIn = (namespace: string, component: string): k8s.NetworkPolicyPee
   ...inNamespace(namespace),
   podSelector: { matchLabels: { [labels.platformComponent]: component } },
 });
-const tcp = (port: number): k8s.NetworkPolicyPort => ({ protocol: "TCP", port: k8s.IntOrString.fromNumber(port) });
+const tcp = (port: number): k8s.NetworkPolicyPort => ({ protocol: "TCP", port: port });
 
 /** Default deny, in both directions, for every pod of a namespace. */
 export function defaultDeny(scope: Construct, metadata: k8s.ObjectMeta): void {
@@ -183,8 +181,8 @@ export function allowDns(scope: Construct, metadata: k8s.ObjectMeta): void {
         {
           to: [{ ...inNamespace("kube-system"), podSelector: { matchLabels: { "k8s-app": "kube-dns" } } }],
           ports: [
-            { protocol: "UDP", port: k8s.IntOrString.fromNumber(53) },
-            { protocol: "TCP", port: k8s.IntOrString.fromNumber(53) },
+            { protocol: "UDP", port: 53 },
+            { protocol: "TCP", port: 53 },
           ],
         },
       ],

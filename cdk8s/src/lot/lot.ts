@@ -1,6 +1,6 @@
 import { rmSync } from "node:fs";
 import { App, Chart } from "cdk8s";
-import { k8s } from "cdk8s-plus-33";
+import * as k8s from "../kube.ts";
 import type { Construct } from "constructs";
 import { operatorAlerts, platformAlerts } from "../monitoring.ts";
 import { labels } from "../names.ts";
@@ -134,7 +134,7 @@ function sharedServices(settings: LotSettings): SharedService[] {
         new k8s.KubePersistentVolumeClaim(scope, "sesf-storage", {
           metadata: { name: "sesf-storage", namespace: platform },
           // Every replica reads and writes the same files.
-          spec: { accessModes: ["ReadWriteMany"], resources: { requests: { storage: k8s.Quantity.fromString(settings.sesfStorage) } } },
+          spec: { accessModes: ["ReadWriteMany"], resources: { requests: { storage: settings.sesfStorage } } },
         }),
     },
     {
