@@ -21,3 +21,20 @@ describe("the ports tenants' network policies open", () => {
     expect(() => loadOperatorConfig({ ...base, MUTUALIS_NATS_STREAM_REPLICAS: "7" })).toThrow(/MUTUALIS_NATS_STREAM_REPLICAS/);
   });
 });
+
+describe("the database address", () => {
+  it.each([
+    ["mongodb+srv://mutualis_admin:hunter2-x@cluster.example/", /MONGODB_URI: the database address must be mongodb:\/\//],
+    ["mongodb://mutualis_admin:hunter2-x@a:27017,b:27017/", /MONGODB_URI: .*several servers/],
+    ["mongodb://mutualis_admin:hunter2-x@db/?authMechanism=SCRAM-SHA-1", /MONGODB_URI: .*PLAIN, not SCRAM-SHA-1/],
+  ])("when it is %s, then the operator does not start, says why, and never shows the password", (uri, reason) => {
+    let error: Error | undefined;
+    try {
+      loadOperatorConfig({ ...base, MONGODB_URI: uri });
+    } catch (caught) {
+      error = caught as Error;
+    }
+    expect(error?.message).toMatch(reason);
+    expect(error?.message).not.toContain("hunter2-x");
+  });
+});

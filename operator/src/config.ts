@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 
 import type { PlatformIdentity } from "./tenancy/platform-token.ts";
+import { parseWireAddress } from "./tenancy/wire.ts";
 
 export class OperatorConfigError extends Error {
   override name = "OperatorConfigError";
@@ -92,6 +93,17 @@ function postgresUrl(env: NodeJS.ProcessEnv, name: string): string {
   return value;
 }
 
+function mongodbAddress(env: NodeJS.ProcessEnv, name: string): string {
+  const value = required(env, name);
+  try {
+    parseWireAddress(value);
+  } catch (error) {
+    // The reason never repeats the address, which carries a password.
+    throw new OperatorConfigError(`${name}: ${(error as Error).message}`);
+  }
+  return value;
+}
+
 /** Reads and checks the operator's settings; a bad one fails at start, naming the setting. */
 export function loadOperatorConfig(env: NodeJS.ProcessEnv = process.env): OperatorConfig {
   const zones = required(env, "MUTUALIS_ZONES")
@@ -100,7 +112,7 @@ export function loadOperatorConfig(env: NodeJS.ProcessEnv = process.env): Operat
     .filter(Boolean);
   if (zones.length === 0) throw new OperatorConfigError("MUTUALIS_ZONES must list at least one zone");
   const natsUrl = required(env, "NATS_URL");
-  const mongodbUri = required(env, "MONGODB_URI");
+  const mongodbUri = mongodbAddress(env, "MONGODB_URI");
   return {
     kubeconfig: env.KUBECONFIG || undefined,
     platformNamespace: env.MUTUALIS_PLATFORM_NAMESPACE || "mutualis-system",

@@ -15,5 +15,6 @@ export { Informer } from "./runtime/informer.ts";
 export { Applier, desiredHashAnnotation } from "./runtime/apply.ts";
 export { EventRecorder } from "./runtime/events.ts";
 export { operatorClusterRules, operatorNamespaceRules, operatorRoleName, operatorUnexercisedPermissions, type PolicyRule } from "./rbac.ts";
+export { parseWireAddress, WireClient, WireError } from "./tenancy/wire.ts";
 export { Databases, newDatabaseRole, managedRole, type DatabaseRole, type DatabaseConnection } from "./tenancy/databases.ts";
 export { ensurePlatformDatabases, servicesDatabaseRolesSecret } from "./tenancy/platform-services.ts";

@@ -1,8 +1,7 @@
 import { randomBytes } from "node:crypto";
-import { readFileSync } from "node:fs";
-import { MongoClient } from "mongodb";
 import pg from "pg";
 import { databaseCatalogRole } from "../constants.ts";
+import { parseWireAddress, WireClient, type WireAddress } from "./wire.ts";
 
 export class DatabaseError extends Error {
   override name = "DatabaseError";
@@ -65,9 +64,9 @@ const literal = (value: string) => `'${value.replaceAll("'", "''")}'`;
  * (patched, tools/ferretdb) shows a role only its own databases and cursors.
  */
 export class Databases {
-  private client: MongoClient | undefined;
+  private readonly address: WireAddress;
+  private readonly wire: WireClient;
   private readonly sql: pg.Pool;
-  private readonly caPem: string | undefined;
   /** Databases already prepared by this process with this role and password. */
   private readonly prepared = new Map<string, string>();
 
@@ -75,20 +74,21 @@ export class Databases {
     // One connection: role statements run one after the other, never racing on a catalog row.
     this.sql = new pg.Pool({ connectionString: options.postgresUrl, max: 1, connectionTimeoutMillis: 5000, idleTimeoutMillis: 30_000 });
     this.sql.on("error", () => undefined); // an idle connection lost: the next query opens another
-    const caFile = new URL(options.uri).searchParams.get("tlsCAFile");
-    this.caPem = caFile ? readFileSync(caFile, "utf8") : undefined;
+    try {
+      this.address = parseWireAddress(options.uri);
+    } catch (error) {
+      throw new DatabaseError((error as Error).message, { cause: error });
+    }
+    this.wire = new WireClient(this.address, { appName: "mutualis-operator" });
   }
 
-  private async mongo(): Promise<MongoClient> {
-    if (!this.client) {
-      this.client = new MongoClient(this.options.uri, { serverSelectionTimeoutMS: 5000, appName: "mutualis-operator" });
-    }
+  /** A command to FerretDB; `what` says what it was for, in the error. */
+  private async command(what: string, db: string, command: Record<string, unknown>): Promise<Record<string, unknown>> {
     try {
-      await this.client.connect();
+      return await this.wire.command(db, command);
     } catch (error) {
-      throw new DatabaseError(`cannot reach the platform database: ${(error as Error).message}`, { cause: error });
+      throw new DatabaseError(`${what}: ${(error as Error).message}`, { cause: error });
     }
-    return this.client;
   }
 
   private async query(text: string, values: unknown[] = []): Promise<pg.QueryResult> {
@@ -108,15 +108,10 @@ export class Databases {
   async ensure(database: string, role: DatabaseRole, marker: Record<string, unknown>): Promise<DatabaseConnection> {
     if (!managedRole.test(role.user)) throw new DatabaseError(`refusing to manage role ${role.user}: not a role the operator makes`);
     if (this.prepared.get(database) !== `${role.user}:${role.password}`) {
-      const client = await this.mongo();
-      try {
-        await client
-          .db(database)
-          .collection("_tenant")
-          .updateOne({ _id: "tenant" as never }, { $setOnInsert: { ...marker, createdAt: new Date() } }, { upsert: true });
-      } catch (error) {
-        throw new DatabaseError(`could not prepare database ${database}: ${(error as Error).message}`, { cause: error });
-      }
+      await this.command(`could not prepare database ${database}`, database, {
+        update: "_tenant",
+        updates: [{ q: { _id: "tenant" }, u: { $setOnInsert: { ...marker, createdAt: new Date() } }, upsert: true }],
+      });
       await this.handOver(database, role);
       this.prepared.set(database, `${role.user}:${role.password}`);
     }
@@ -142,7 +137,7 @@ export class Databases {
   }
 
   private connection(database: string, role: DatabaseRole): DatabaseConnection {
-    return { database, uri: roleConnectionUri(this.options.uri, database, role), ...(this.caPem ? { caPem: this.caPem } : {}) };
+    return { database, uri: roleConnectionUri(this.options.uri, database, role), ...(this.address.ca ? { caPem: this.address.ca } : {}) };
   }
 
   /** Ends the role's sessions: a new password or NOLOGIN holds from the next connection only. */
@@ -168,16 +163,11 @@ export class Databases {
   /** Drops the database and its role (deletion policy Delete). */
   async drop(database: string, role: Pick<DatabaseRole, "user"> | undefined): Promise<void> {
     this.prepared.delete(database);
-    const client = await this.mongo();
     if (role && (await this.roleExists(role.user))) {
       await this.query(`ALTER ROLE ${ident(role.user)} NOLOGIN`);
       await this.endSessions(role.user);
     }
-    try {
-      await client.db(database).dropDatabase();
-    } catch (error) {
-      throw new DatabaseError(`could not drop database ${database}: ${(error as Error).message}`, { cause: error });
-    }
+    await this.command(`could not drop database ${database}`, database, { dropDatabase: 1 });
     if (role && (await this.roleExists(role.user))) {
       await this.query(`DROP OWNED BY ${ident(role.user)}`);
       await this.query(`DROP ROLE ${ident(role.user)}`);
@@ -189,9 +179,8 @@ export class Databases {
   }
 
   async exists(database: string): Promise<boolean> {
-    const client = await this.mongo();
-    const { databases } = await client.db("admin").admin().listDatabases({ nameOnly: true });
-    return databases.some((d) => d.name === database);
+    const { databases } = await this.command("could not list the databases", "admin", { listDatabases: 1, nameOnly: true });
+    return (databases as { name: string }[]).some((d) => d.name === database);
   }
 
   /** The roles the operator made that still exist, and whether each may log in. */
@@ -201,7 +190,7 @@ export class Databases {
   }
 
   async close(): Promise<void> {
-    await this.client?.close();
+    await this.wire.close();
     await this.sql.end();
   }
 }
