@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { encodeAccount, encodeActivation, encodeGeneric, encodeUser, fmtCreds, type Account, type User } from "@nats-io/jwt";
 import { createAccount, createUser, fromSeed, type KeyPair } from "@nats-io/nkeys";
 import { jetstreamManager } from "@nats-io/jetstream";
@@ -89,12 +90,21 @@ interface ClaimsReply {
  * seed on every call, with an ed25519 scalar multiplication in plain JavaScript (tweetnacl):
  * milliseconds each, and the JWT encoders ask several times per token. Profiling showed a busy
  * operator spending most of its CPU there.
+ *
+ * Only the most recently used are kept: a reconcile asks for its tenant's keys again and again,
+ * within moments; keeping every tenant's would hold 1,500 accounts' private keys in memory for
+ * nothing (they are read from the tenant's Secret when needed).
  */
 const keyPairs = new Map<string, KeyPair>();
+const keyPairsKept = 64;
 export function keyPair(seed: string | Uint8Array): KeyPair {
   const text = typeof seed === "string" ? seed : new TextDecoder().decode(seed);
   const known = keyPairs.get(text);
-  if (known) return known;
+  if (known) {
+    keyPairs.delete(text);
+    keyPairs.set(text, known);
+    return known;
+  }
   const derived = fromSeed(new TextEncoder().encode(text));
   const publicKey = derived.getPublicKey();
   const privateKey = derived.getPrivateKey();
@@ -109,7 +119,13 @@ export function keyPair(seed: string | Uint8Array): KeyPair {
     clear: () => derived.clear(),
   };
   keyPairs.set(text, pair);
+  if (keyPairs.size > keyPairsKept) keyPairs.delete(keyPairs.keys().next().value!);
   return pair;
+}
+
+/** What was pushed, remembered as a hash: a tenant's claims are a kilobyte, 1,500 tenants' add up. */
+function digest(claims: unknown): string {
+  return createHash("sha256").update(JSON.stringify(claims)).digest("base64url");
 }
 
 /** A JWT's claims, read without checking its signature: only for tokens this operator signed and stored itself. */
@@ -231,7 +247,7 @@ export class NatsAccounts {
       tags: [`collectivity:${collectivity}`],
     };
     // Compared before the activations are signed: a token signed again is new each time.
-    const fingerprint = JSON.stringify(claims);
+    const fingerprint = digest(claims);
     if (this.pushed.get(accountPublicKey) !== fingerprint) {
       const imports = await Promise.all((claims.imports ?? []).map(async (imported) => ({ ...imported, token: await this.activation(accountPublicKey, imported) })));
       await this.request("$SYS.REQ.CLAIMS.UPDATE", await encodeAccount(`coll-${collectivity}`, account, { ...claims, ...(claims.imports ? { imports } : {}) }, { signer: this.operator }));
@@ -353,7 +369,7 @@ export class NatsAccounts {
       // issued (before 2100) is revoked, so it opens nothing any more.
       ...(this.servicesKeys!.retiredUser ? { revocations: { [this.servicesKeys!.retiredUser]: 4_102_444_800 } } : {}),
     };
-    const fingerprint = JSON.stringify(claims);
+    const fingerprint = digest(claims);
     if (this.pushed.get(account.getPublicKey()) !== fingerprint) {
       await this.request("$SYS.REQ.CLAIMS.UPDATE", await encodeAccount("mutualis-services", account, claims, { signer: this.operator }));
       this.pushed.set(account.getPublicKey(), fingerprint);
