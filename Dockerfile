@@ -38,4 +38,4 @@ WORKDIR /app
 COPY --from=build /out/ /app/
 ENV NODE_ENV=production
 EXPOSE 8080
-ENTRYPOINT ["/nodejs/bin/node", "--enable-source-maps", "/app/services.mjs"]
+ENTRYPOINT ["/nodejs/bin/node", "/app/services.mjs"]

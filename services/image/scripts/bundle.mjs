@@ -27,7 +27,10 @@ await build({
   outdir,
   outExtension: { ".js": ".mjs" },
   chunkNames: "chunks/[name]-[hash]",
+  // Positions only, for stack traces: the sources are in the repository, and a process keeps
+  // every map it loads (sourcesContent would hold a second copy of all the code it runs).
   sourcemap: "linked",
+  sourcesContent: false,
   legalComments: "linked",
   // CommonJS packages in an ES module bundle still call require() for Node's built-ins.
   banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" },
