@@ -19,6 +19,8 @@ import { benchOperator, freshBenchPlatform, peakMemoryMiB, pool, saveResult, sum
 const count = Number(process.env.BENCH_COLLECTIVITIES ?? 200);
 const concurrency = Number(process.env.BENCH_CONCURRENCY ?? 8);
 const idleSeconds = Number(process.env.BENCH_IDLE_SECONDS ?? 60);
+/** BENCH_SKIP_FLOOR=1: the operator alone, for its memory and work (no ratio is reported then). */
+const skipFloor = process.env.BENCH_SKIP_FLOOR === "1";
 
 function siren(i: number): string {
   return sirenWithCheckDigit(`2${String(i).padStart(7, "0")}`);
@@ -83,9 +85,13 @@ async function main(): Promise<void> {
   const api = KubernetesObjectApi.makeApiClient(kc);
   const operatorDaemon = benchOperator(config, concurrency);
   try {
-    console.log(`bench: floor — a plain client creating the child objects of ${count} tenants, ${concurrency} at a time`);
-    const baseline = await floor(api, config);
-    console.log(`bench: floor done in ${baseline.seconds.toFixed(1)}s (${baseline.writes} objects)`);
+    let baseline = { seconds: Number.NaN, writes: 0 };
+    if (skipFloor) console.log("bench: floor skipped (BENCH_SKIP_FLOOR=1): no ratio");
+    else {
+      console.log(`bench: floor — a plain client creating the child objects of ${count} tenants, ${concurrency} at a time`);
+      baseline = await floor(api, config);
+      console.log(`bench: floor done in ${baseline.seconds.toFixed(1)}s (${baseline.writes} objects)`);
+    }
 
     startDaemon(operatorDaemon);
     await waitForOperator(config);
@@ -142,7 +148,7 @@ async function main(): Promise<void> {
       work,
       idleWritesPerMinute: { create: perMinute(0), patch: perMinute(1), delete: perMinute(2), leaseRenewals: perMinute(3) },
     };
-    saveResult(config, `collectivities-${count}.json`, result);
+    saveResult(config, `collectivities-${count}${skipFloor ? "-operator-only" : ""}.json`, result);
     console.log("");
     console.log(`Collectivities until Ready, N=${count}, concurrency ${concurrency}:`);
     console.log(`  floor (plain client: same ${baseline.writes} child objects, NATS accounts, database roles): ${result.floorSeconds}s`);
