@@ -82,14 +82,24 @@ describe("Informer", () => {
     expect(server.watchedFrom).toEqual(["10", "15"]);
   });
 
-  it("when objects carry managedFields, then the cache keeps them without", async () => {
+  it("when objects carry managedFields or kubectl's last-applied copy, then the cache keeps them without", async () => {
     const server = new ScriptedServer();
-    server.lists.push({ metadata: { resourceVersion: "1" }, items: [{ metadata: { name: "a", resourceVersion: "1", managedFields: [{ manager: "x" }] } }] });
+    const lastApplied = { "kubectl.kubernetes.io/last-applied-configuration": "{...the whole object...}" };
+    server.lists.push({
+      metadata: { resourceVersion: "1" },
+      items: [
+        { metadata: { name: "a", resourceVersion: "1", managedFields: [{ manager: "x" }] } },
+        { metadata: { name: "b", resourceVersion: "1", annotations: { ...lastApplied, "mutualis.fr/rotate": "1" } } },
+        { metadata: { name: "c", resourceVersion: "1", annotations: lastApplied } },
+      ],
+    });
     const informer = new Informer(server.client(), resourceTypes.Namespace, createLogger("test", "silent"));
     informer.start();
     await informer.waitForSync();
     await informer.stop();
     expect(informer.get("a")?.metadata).toEqual({ name: "a", resourceVersion: "1" });
+    expect(informer.get("b")?.metadata).toEqual({ name: "b", resourceVersion: "1", annotations: { "mutualis.fr/rotate": "1" } });
+    expect(informer.get("c")?.metadata).toEqual({ name: "c", resourceVersion: "1", annotations: {} });
   });
 
   it("when it caches metadata only, then it keeps who the object is, its labels, annotations and owners, under the kind's own name", async () => {

@@ -7,13 +7,27 @@ import type { Logger } from "./log.ts";
 export type EventKind = "add" | "update" | "delete" | "resync";
 export type Handler<T> = (kind: EventKind, object: T, old?: T) => void;
 
+/** kubectl's copy of a whole object, kept in an annotation: as large as the object itself. */
+const lastApplied = "kubectl.kubernetes.io/last-applied-configuration";
+
+/** The annotations without kubectl's copy of the object, which no controller reads. */
+function withoutLastApplied(annotations: Record<string, string> | undefined): Record<string, string> | undefined {
+  if (annotations?.[lastApplied] === undefined) return annotations;
+  const { [lastApplied]: _dropped, ...rest } = annotations;
+  return rest;
+}
+
 /**
- * managedFields (server-side apply's bookkeeping) is often the largest part of an object and no
- * controller reads it: the cache drops it, as client-go's transform functions are used to.
+ * managedFields (server-side apply's bookkeeping) is often the largest part of an object, and
+ * kubectl's last-applied copy as large as the rest: no controller reads either, so the cache
+ * drops them, as client-go's transform functions are used to.
  */
-function withoutManagedFields<T extends KubernetesObject>(object: T): T {
-  if (!object.metadata?.managedFields) return object;
-  const { managedFields: _dropped, ...metadata } = object.metadata;
+function withoutBookkeeping<T extends KubernetesObject>(object: T): T {
+  const m = object.metadata;
+  if (!m?.managedFields && m?.annotations?.[lastApplied] === undefined) return object;
+  const { managedFields: _dropped, ...metadata } = m;
+  const annotations = withoutLastApplied(m.annotations);
+  if (annotations) metadata.annotations = annotations;
   return { ...object, metadata };
 }
 
@@ -39,9 +53,6 @@ function sharedValues(map: Record<string, string>): Record<string, string> {
   return result;
 }
 
-/** kubectl's copy of a whole object, kept in an annotation: as large as the object itself. */
-const lastApplied = "kubectl.kubernetes.io/last-applied-configuration";
-
 /**
  * What a metadata-only cache keeps of an object: who it is, its version, its labels and
  * annotations, its owners and whether it is going. Only these fields are copied, so nothing
@@ -49,11 +60,7 @@ const lastApplied = "kubectl.kubernetes.io/last-applied-configuration";
  */
 function slimMetadata<T extends KubernetesObject>(type: ResourceType, object: KubernetesObject): T {
   const m = object.metadata ?? {};
-  let annotations = m.annotations;
-  if (annotations?.[lastApplied] !== undefined) {
-    const { [lastApplied]: _dropped, ...rest } = annotations;
-    annotations = rest;
-  }
+  const annotations = withoutLastApplied(m.annotations);
   const metadata: NonNullable<KubernetesObject["metadata"]> = { name: m.name };
   if (m.namespace) metadata.namespace = shared(m.namespace);
   if (m.uid) metadata.uid = m.uid;
@@ -204,7 +211,7 @@ export class Informer<T extends KubernetesObject> {
    */
   private cached(incoming: T): T {
     if (this.options.metadataOnly) return slimMetadata<T>(this.type, incoming);
-    return withoutManagedFields({ ...incoming, apiVersion: this.type.apiVersion, kind: this.type.kind });
+    return withoutBookkeeping({ ...incoming, apiVersion: this.type.apiVersion, kind: this.type.kind });
   }
 
   private store(key: string, incoming: T): void {
