@@ -12,7 +12,7 @@ const platform = testPlatform();
 const clients: WireClient[] = [];
 const servers: Server[] = [];
 
-function client(uri: string, options: { timeoutMs?: number } = {}): WireClient {
+function client(uri: string, options: { timeoutMs?: number; maxConnections?: number } = {}): WireClient {
   const wire = new WireClient(parseWireAddress(uri), options);
   clients.push(wire);
   return wire;
@@ -82,6 +82,16 @@ describe("the operator's FerretDB client", () => {
     through.cut();
     await new Promise((r) => setTimeout(r, 100));
     expect((await wire.command("admin", { listDatabases: 1, nameOnly: true })).ok).toBe(1);
+    expect(through.connections()).toBe(2);
+  });
+
+  it("when reconciles ask at once, then their commands run side by side on a few connections, never more than allowed", async () => {
+    const through = await relay();
+    const url = new URL(platform.env.MONGODB_URI);
+    url.port = String(through.port);
+    const wire = client(url.toString(), { maxConnections: 2 });
+    const replies = await Promise.all(Array.from({ length: 6 }, () => wire.command("admin", { listDatabases: 1, nameOnly: true })));
+    expect(replies.every((r) => r.ok === 1)).toBe(true);
     expect(through.connections()).toBe(2);
   });
 });

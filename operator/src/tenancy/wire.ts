@@ -1,6 +1,6 @@
 /**
- * The few commands the operator sends FerretDB, over MongoDB's wire protocol (OP_MSG), on one
- * connection of its own.
+ * The few commands the operator sends FerretDB, over MongoDB's wire protocol (OP_MSG), on a few
+ * connections of its own.
  *
  * The operator makes and drops databases, nothing else; the MongoDB driver, made for
  * applications, would keep a pool, a topology monitor with its heartbeats and its own buffers
@@ -111,53 +111,72 @@ interface Pending {
   readonly reject: (error: Error) => void;
 }
 
-/**
- * A connection to FerretDB that sends one command at a time (the operator's database work is a
- * few commands per tenant), opened on first use and again after it is lost. Every command it
- * sends is idempotent, so one lost on a connection the server closed is sent once more.
- */
-export class WireClient {
-  private socket: Socket | undefined;
-  private opening: Promise<Socket> | undefined;
+interface ClientOptions {
+  readonly timeoutMs?: number;
+  readonly appName?: string;
+  /** Commands at once, each on its own connection: FerretDB runs one connection's in turn. */
+  readonly maxConnections?: number;
+}
+
+let nextRequestId = 1;
+
+/** One connection, authenticated, carrying one command at a time. */
+class WireConnection {
   private pending: Pending | undefined;
   private received: Buffer = Buffer.alloc(0);
-  private nextRequestId = 1;
-  /** Commands wait here for the one before them. */
-  private queue: Promise<unknown> = Promise.resolve();
+  closed = false;
 
-  constructor(
-    private readonly address: WireAddress,
-    private readonly options: { readonly timeoutMs?: number; readonly appName?: string } = {},
-  ) {}
-
-  /** Runs `command` on database `db` and returns the server's reply; a failure is a WireError. */
-  command(db: string, command: Document): Promise<Document> {
-    const run = this.queue.then(() => this.send({ ...command, $db: db }, true));
-    this.queue = run.catch(() => undefined);
-    return run;
+  private constructor(
+    private readonly socket: Socket,
+    private readonly timeoutMs: number,
+  ) {
+    socket.setTimeout(0);
+    socket.setNoDelay(true);
+    socket.on("data", (chunk: Buffer) => this.onData(chunk));
+    socket.on("error", () => undefined); // "close" follows and says it
+    socket.on("close", () => this.close(new WireError("the database closed the connection")));
   }
 
-  private async send(command: Document, retry: boolean): Promise<Document> {
-    const fresh = !this.socket;
-    const socket = await this.open();
+  static async open(address: WireAddress, options: ClientOptions, timeoutMs: number): Promise<WireConnection> {
+    const { host, port, tls, ca } = address;
+    const socket = await new Promise<Socket>((resolve, reject) => {
+      const onError = (error: Error) => reject(new WireError(`cannot reach the database at ${host}:${port}: ${error.message}`, undefined, { cause: error }));
+      const connected = tls ? connectTls({ host, port, ...(isIP(host) ? {} : { servername: host }), ...(ca ? { ca } : {}) }) : connectTcp({ host, port });
+      connected.once(tls ? "secureConnect" : "connect", () => {
+        connected.off("error", onError);
+        resolve(connected);
+      });
+      connected.once("error", onError);
+      connected.setTimeout(timeoutMs, () => connected.destroy(new Error("timed out")));
+    });
+    const connection = new WireConnection(socket, timeoutMs);
     try {
-      return await this.exchange(socket, command);
+      await connection.exchange({ hello: 1, client: { application: { name: options.appName ?? "mutualis-operator" } }, $db: "admin" });
+      if (address.user !== undefined) await connection.authenticate(address.user, address.password ?? "");
     } catch (error) {
-      // A connection the server had closed while idle: once more on a new one.
-      if (retry && !fresh && !(error instanceof WireError && error.code !== undefined)) {
-        this.drop(socket);
-        return this.send(command, false);
-      }
+      connection.close();
       throw error;
+    }
+    return connection;
+  }
+
+  /** SASL PLAIN (RFC 4616) in one step; over TLS only, where the password is not readable. */
+  private async authenticate(user: string, password: string): Promise<void> {
+    const payload = new Binary(Buffer.from(`\0${user}\0${password}`, "utf8"));
+    try {
+      const reply = await this.exchange({ saslStart: 1, mechanism: "PLAIN", payload, autoAuthorize: 1, $db: "$external" });
+      if (reply.done !== true) throw new WireError("the database did not complete PLAIN authentication");
+    } catch (error) {
+      // The server's message is about the user, never the password; the payload is not in it.
+      throw new WireError(`the database refused the operator's credentials: ${(error as Error).message}`, (error as WireError).code, { cause: error });
     }
   }
 
-  private exchange(socket: Socket, command: Document): Promise<Document> {
-    const requestId = this.nextRequestId++;
+  exchange(command: Document): Promise<Document> {
+    if (this.closed) return Promise.reject(new WireError("the connection was closed"));
+    const requestId = nextRequestId++;
     return new Promise<Document>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.drop(socket, new WireError(`the database did not answer within ${this.timeoutMs / 1000} s`));
-      }, this.timeoutMs);
+      const timer = setTimeout(() => this.close(new WireError(`the database did not answer within ${this.timeoutMs / 1000} s`)), this.timeoutMs);
       this.pending = {
         requestId,
         resolve: (reply) => {
@@ -171,67 +190,16 @@ export class WireClient {
           reject(error);
         },
       };
-      socket.write(encodeMessage(requestId, command));
+      this.socket.write(encodeMessage(requestId, command));
     });
   }
 
-  private get timeoutMs(): number {
-    return this.options.timeoutMs ?? 10_000;
-  }
-
-  private open(): Promise<Socket> {
-    if (this.socket) return Promise.resolve(this.socket);
-    this.opening ??= this.connect().finally(() => (this.opening = undefined));
-    return this.opening;
-  }
-
-  private async connect(): Promise<Socket> {
-    const { host, port, tls, ca } = this.address;
-    const socket = await new Promise<Socket>((resolve, reject) => {
-      const onError = (error: Error) => reject(new WireError(`cannot reach the database at ${host}:${port}: ${error.message}`, undefined, { cause: error }));
-      const connected = tls ? connectTls({ host, port, ...(isIP(host) ? {} : { servername: host }), ...(ca ? { ca } : {}) }) : connectTcp({ host, port });
-      connected.once(tls ? "secureConnect" : "connect", () => {
-        connected.off("error", onError);
-        resolve(connected);
-      });
-      connected.once("error", onError);
-      connected.setTimeout(this.timeoutMs, () => connected.destroy(new Error("timed out")));
-    });
-    socket.setTimeout(0);
-    socket.setNoDelay(true);
-    socket.on("data", (chunk: Buffer) => this.onData(socket, chunk));
-    socket.on("error", () => undefined); // "close" follows and says it
-    socket.on("close", () => this.drop(socket, new WireError("the database closed the connection")));
-    this.socket = socket;
-    this.received = Buffer.alloc(0);
-    try {
-      await this.exchange(socket, { hello: 1, client: { application: { name: this.options.appName ?? "mutualis-operator" } }, $db: "admin" });
-      if (this.address.user !== undefined) await this.authenticate(socket);
-    } catch (error) {
-      this.drop(socket);
-      throw error;
-    }
-    return socket;
-  }
-
-  /** SASL PLAIN (RFC 4616) in one step; over TLS only, where the password is not readable. */
-  private async authenticate(socket: Socket): Promise<void> {
-    const payload = new Binary(Buffer.from(`\0${this.address.user}\0${this.address.password ?? ""}`, "utf8"));
-    try {
-      const reply = await this.exchange(socket, { saslStart: 1, mechanism: "PLAIN", payload, autoAuthorize: 1, $db: "$external" });
-      if (reply.done !== true) throw new WireError("the database did not complete PLAIN authentication");
-    } catch (error) {
-      // The server's message is about the user, never the password; the payload is not in it.
-      throw new WireError(`the database refused the operator's credentials: ${(error as Error).message}`, (error as WireError).code, { cause: error });
-    }
-  }
-
-  private onData(socket: Socket, chunk: Buffer): void {
+  private onData(chunk: Buffer): void {
     this.received = this.received.length ? Buffer.concat([this.received, chunk]) : chunk;
     while (this.received.length >= 4) {
       const length = this.received.readInt32LE(0);
       if (length < headerLength + 5 || length > maxReply) {
-        this.drop(socket, new WireError(`the database sent a message of ${length} bytes, which is not a reply`));
+        this.close(new WireError(`the database sent a message of ${length} bytes, which is not a reply`));
         return;
       }
       if (this.received.length < length) return;
@@ -244,26 +212,103 @@ export class WireClient {
         this.pending = undefined;
         pending.resolve(reply);
       } catch (error) {
-        this.drop(socket, error as Error);
+        this.close(error as Error);
         return;
       }
     }
   }
 
-  /** Forgets a connection, failing the command that waits on it. */
-  private drop(socket: Socket, error: Error = new WireError("the connection was closed")): void {
-    if (this.socket === socket) {
-      this.socket = undefined;
-      this.received = Buffer.alloc(0);
-      const pending = this.pending;
-      this.pending = undefined;
-      pending?.reject(error);
+  /** Ends the connection, failing the command that waits on it. */
+  close(error: Error = new WireError("the connection was closed")): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.received = Buffer.alloc(0);
+    const pending = this.pending;
+    this.pending = undefined;
+    pending?.reject(error);
+    this.socket.destroy();
+  }
+}
+
+/**
+ * FerretDB's commands for the operator: a few connections (four by default), opened when needed
+ * and kept for the next command, so that the reconciles running at once do not wait on each
+ * other's database work. Every command the operator sends is idempotent, so one lost on a
+ * connection the server had closed while idle is sent once more, on a new one.
+ */
+export class WireClient {
+  private readonly idle: WireConnection[] = [];
+  private readonly waiting: (() => void)[] = [];
+  private connections = 0;
+  private closing = false;
+
+  constructor(
+    private readonly address: WireAddress,
+    private readonly options: ClientOptions = {},
+  ) {}
+
+  /** Runs `command` on database `db` and returns the server's reply; a failure is a WireError. */
+  async command(db: string, command: Document): Promise<Document> {
+    const body = { ...command, $db: db };
+    const first = await this.acquire();
+    try {
+      return await first.connection.exchange(body);
+    } catch (error) {
+      const lostWhileIdle = first.reused && first.connection.closed && !(error instanceof WireError && error.code !== undefined);
+      if (!lostWhileIdle) throw error;
+    } finally {
+      this.release(first.connection);
     }
-    socket.destroy();
+    const fresh = await this.acquire(true);
+    try {
+      return await fresh.connection.exchange(body);
+    } finally {
+      this.release(fresh.connection);
+    }
+  }
+
+  private get timeoutMs(): number {
+    return this.options.timeoutMs ?? 10_000;
+  }
+
+  private async acquire(fresh = false): Promise<{ connection: WireConnection; reused: boolean }> {
+    if (this.closing) throw new WireError("the database client is closed");
+    for (;;) {
+      const ready = fresh ? undefined : this.idle.pop();
+      if (ready && !ready.closed) return { connection: ready, reused: true };
+      if (ready) {
+        this.connections--;
+        continue;
+      }
+      if (this.connections < (this.options.maxConnections ?? 4)) break;
+      await new Promise<void>((resolve) => this.waiting.push(resolve));
+    }
+    this.connections++;
+    try {
+      return { connection: await WireConnection.open(this.address, this.options, this.timeoutMs), reused: false };
+    } catch (error) {
+      this.connections--;
+      this.waiting.shift()?.();
+      throw error;
+    }
+  }
+
+  /** Gives a connection back: kept for the next command, or counted out if it closed. */
+  private release(connection: WireConnection): void {
+    if (connection.closed || this.closing) {
+      connection.close();
+      this.connections--;
+    } else {
+      this.idle.push(connection);
+    }
+    this.waiting.shift()?.();
   }
 
   async close(): Promise<void> {
-    await this.queue;
-    if (this.socket) this.drop(this.socket);
+    this.closing = true;
+    for (const connection of this.idle.splice(0)) {
+      connection.close();
+      this.connections--;
+    }
   }
 }
