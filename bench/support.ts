@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { connect, credsAuthenticator, type NatsConnection } from "@nats-io/transport-node";
 import { identityService, identitySettings } from "@mutualis/identity";
 import { buildServicesBundle, createAccount, down, ensureOperatorIdentity, layout, loadConfig, localIdentitySecrets, platformEnv, pushAccountJwt, servicesBundle, signAccount, up, userCreds, type Daemon, type PlatformConfig } from "@mutualis/local-platform";
+import { operatorProcessEnv } from "@mutualis/operator";
 import { loadSettings, RunningService } from "@mutualis/service-kit";
 
 /**
@@ -56,6 +57,8 @@ export function benchOperator(config: PlatformConfig, workers: number): Daemon {
     env: {
       ...process.env,
       ...platformEnv(config),
+      // Its heap and malloc settings, as the chart's Deployment gives them.
+      ...operatorProcessEnv,
       OPERATOR_HTTP_PORT: String(config.ports.operator),
       OPERATOR_HTTP_HOST: "127.0.0.1",
       OPERATOR_WORKERS: String(workers),

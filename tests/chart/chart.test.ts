@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { AppsV1Api, CoordinationV1Api, CoreV1Api, CustomObjectsApi, KubernetesObjectApi, PatchStrategy, setHeaderOptions, type KubernetesObject } from "@kubernetes/client-node";
 import { layout, localChartValues } from "@mutualis/local-platform";
-import { administratorRules, operatorClusterRules, platformObjects, operatorNamespaceRules, operatorUnexercisedPermissions, type RunningOperator } from "@mutualis/operator";
+import { administratorRules, operatorClusterRules, operatorProcessEnv, platformObjects, operatorNamespaceRules, operatorUnexercisedPermissions, type RunningOperator } from "@mutualis/operator";
 import { parseAllDocuments } from "yaml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { collectivityManifest, deleteCollectivity, readCollectivity, sirenFrom, startTestOperator, waitForGone, waitForReady } from "../support/operator.ts";
@@ -73,6 +73,8 @@ describe("the Helm chart installs the operator", () => {
     const env = Object.fromEntries(container.env.map((e) => [e.name, e.value]));
     expect(env).toMatchObject({ OPERATOR_LEADER_ELECTION: "true", MUTUALIS_PLATFORM_OBJECTS: "false", MUTUALIS_ZONES: "fr-bzh-1a,fr-bzh-1b", MUTUALIS_PLATFORM_NAMESPACE: "mutualis-system" });
     expect(JSON.stringify(container.env)).not.toMatch(/BEGIN|SUAA|-----/);
+    // The process runs with the heap and malloc settings the local platform and the benchmarks measure.
+    expect(env).toMatchObject(operatorProcessEnv);
     expect(container.securityContext).toMatchObject({ allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ["ALL"] } });
     expect(deployment.spec.template.spec.securityContext).toMatchObject({ runAsNonRoot: true, seccompProfile: { type: "RuntimeDefault" } });
     expect(byKind(manifests, "ConfigMap").find((m) => m.metadata?.name === "hosting-zones")!.data).toEqual({ "fr-bzh-1a": "available", "fr-bzh-1b": "available" });

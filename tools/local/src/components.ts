@@ -2,6 +2,7 @@ import { copyFileSync, mkdirSync, readFileSync, renameSync, writeFileSync } from
 import { createConnection } from "node:net";
 import { join } from "node:path";
 import { identityPrefix, localLot, operatorAlerts, platformAlerts, podScrapeRelabelling } from "@mutualis/cdk8s";
+import { operatorProcessEnv } from "@mutualis/operator";
 import { stringify } from "yaml";
 import { servicesImage, type PlatformConfig } from "./config.ts";
 import { answersAtAll, answersOk } from "./http.ts";
@@ -618,6 +619,8 @@ function operator(ctx: ComponentContext, env: Record<string, string>): Component
     ports.operator,
     {
       ...env,
+      // Its heap and malloc settings, as the chart's Deployment gives them.
+      ...operatorProcessEnv,
       OPERATOR_HTTP_PORT: String(ports.operator),
       OPERATOR_HTTP_HOST: loopback,
       GATEWAY_URL: `http://${loopback}:${ports.gateway}`,
