@@ -3,7 +3,7 @@
  *
  * cdk8s-plus ships a generated class for every kind of every API group (the `k8s` module):
  * 870 kB of code that each process loading the constructs parses and keeps, the operator
- * included, for the fifteen kinds used here. These are those fifteen, typed with the API's own
+ * included, for the eighteen kinds used here. These are those eighteen, typed with the API's own
  * models from @kubernetes/client-node (types only: nothing of it is loaded at run time), so a
  * field is written as the API spells it (`clusterIP`, `port: 8080` or `"http"`, `"100m"`).
  */
