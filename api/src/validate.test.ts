@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { isValidSiren, validateCollectivitySpec, validateSecureShareSpec, validateServiceInstanceSpec, ValidationError } from "./validate.ts";
+import { isValidSiren, isValidSiret, siretWithCheckDigit, validateCollectivitySpec, validateSecureShareSpec, validateServiceInstanceSpec, ValidationError } from "./validate.ts";
 
 describe("isValidSiren", () => {
   it.each([
@@ -34,6 +34,29 @@ describe("validateCollectivitySpec", () => {
     expect(attempt).toThrow(ValidationError);
     expect(attempt).toThrow(/category: must be one of "commune", "epci"/);
     expect(attempt).toThrow(/population: must be >= 0/);
+  });
+
+  it.each([
+    ["a département of two digits", { departement: "35", arrondissement: 3, nature: "31" }, /actes.departement: must match pattern/],
+    ["an arrondissement of two digits", { departement: "035", arrondissement: 12, nature: "31" }, /actes.arrondissement: must be <= 9/],
+    ["a nature of one digit", { departement: "035", arrondissement: 3, nature: "1" }, /actes.nature: must be one of "11"/],
+    ["no nature", { departement: "035", arrondissement: 3 }, /actes: must have required property 'nature'/],
+    ["a SIRET whose check digit is wrong", { departement: "035", arrondissement: 3, nature: "31", siret: "21350238800018" }, /actes.siret: this is not a valid SIRET/],
+    ["the SIRET of another SIREN", { departement: "035", arrondissement: 3, nature: "31", siret: "21290019500018" }, /actes.siret: must begin with the collectivity's SIREN/],
+  ])("when its @ctes identification has %s, then it is refused saying so", (_case, actes, message) => {
+    expect(() => validateCollectivitySpec({ ...rennes, actes })).toThrow(message);
+  });
+
+  it("when its @ctes identification is complete, then it is accepted as given", () => {
+    const actes = { departement: "035", arrondissement: 3, nature: "31", siret: "21350238800019" };
+    expect(validateCollectivitySpec({ ...rennes, actes }).actes).toEqual(actes);
+    expect(validateCollectivitySpec({ ...rennes, siren: "200067007", actes: { departement: "02A", arrondissement: 0, nature: "44" } }).actes?.departement).toBe("02A");
+  });
+
+  it("when a SIRET is made for a SIREN, then it passes its own check", () => {
+    expect(siretWithCheckDigit("213502388")).toBe("21350238800019");
+    expect(isValidSiret("21350238800019")).toBe(true);
+    expect(isValidSiret("2135023880001")).toBe(false);
   });
 
   it("when the SIREN's check digit is wrong, then it is refused", () => {

@@ -40,6 +40,26 @@ export function isValidSiren(siren: string): boolean {
   return sum % 10 === 0;
 }
 
+/** The SIRET's Luhn check over its fourteen digits, as the CRD's CEL rule computes it. */
+export function isValidSiret(siret: string): boolean {
+  if (!/^[0-9]{14}$/.test(siret)) return false;
+  let sum = 0;
+  for (let i = 0; i < 14; i++) {
+    const digit = Number(siret[i]);
+    const doubled = digit * 2;
+    sum += i % 2 === 0 ? (doubled > 9 ? doubled - 9 : doubled) : digit;
+  }
+  return sum % 10 === 0;
+}
+
+/** The SIRET of the establishment numbered `establishment` (four digits) of this SIREN, with its check digit. */
+export function siretWithCheckDigit(siren: string, establishment = "0001"): string {
+  for (let check = 0; check <= 9; check++) {
+    if (isValidSiret(`${siren}${establishment}${check}`)) return `${siren}${establishment}${check}`;
+  }
+  throw new Error(`"${siren}${establishment}" is not thirteen digits`);
+}
+
 /** The SIREN made of these eight digits and the check digit that makes it valid (for fixtures and benchmarks). */
 export function sirenWithCheckDigit(eightDigits: string): string {
   for (let check = 0; check <= 9; check++) {
@@ -75,6 +95,8 @@ const controlCharacters = /[\u0000-\u001f\u007f]/;
 export const validateCollectivitySpec = specValidator<CollectivitySpec>(collectivity, (spec) => [
   ...(controlCharacters.test(spec.displayName) ? ["displayName: must not contain control characters (line breaks, tabs…)"] : []),
   ...(isValidSiren(spec.siren) ? [] : ["siren: this is not a valid SIREN: its check digit (Luhn) does not match"]),
+  ...(spec.actes?.siret !== undefined && !isValidSiret(spec.actes.siret) ? ["actes.siret: this is not a valid SIRET: its check digit (Luhn) does not match"] : []),
+  ...(spec.actes?.siret !== undefined && !spec.actes.siret.startsWith(spec.siren) ? ["actes.siret: must begin with the collectivity's SIREN (spec.siren)"] : []),
   ...[...(spec.administrators?.users ?? []), ...(spec.administrators?.groups ?? [])]
     .filter((name) => name.startsWith("system:"))
     .map((name) => `administrators: ${name}: system: names are the cluster's own, never a collectivity's administrators`),

@@ -48,6 +48,13 @@ describe("admission of Mutualis resources", () => {
     ["a line break in its name", { displayName: "Ville de Rennes\nAdministrateur : oui" }, "Administrateur : oui\": must not contain control characters (line breaks, tabs…)"],
     ["a control character in its name", { displayName: "Rennes\u001b[31m" }, "must not contain control characters"],
     ["a system: administrator", { administrators: { users: ["system:admin"] } }, "system: names are the cluster's own"],
+    ["a département of two digits for @ctes", { actes: { departement: "35", arrondissement: 3, nature: "31" } }, "spec.actes.departement: Invalid value"],
+    ["an arrondissement of two digits", { actes: { departement: "035", arrondissement: 12, nature: "31" } }, "spec.actes.arrondissement: Invalid value: 12"],
+    ["an @ctes nature of one digit", { actes: { departement: "035", arrondissement: 3, nature: "1" } }, 'spec.actes.nature: Unsupported value: "1"'],
+    ["no @ctes nature", { actes: { departement: "035", arrondissement: 3 } }, "spec.actes.nature: Required value"],
+    ["a SIRET of 13 digits", { actes: { departement: "035", arrondissement: 3, nature: "31", siret: "2135023880001" } }, "a SIRET is exactly 14 digits"],
+    ["a SIRET whose check digit is wrong", { actes: { departement: "035", arrondissement: 3, nature: "31", siret: "21350238800018" } }, "this is not a valid SIRET: its check digit (Luhn) does not match"],
+    ["the SIRET of another SIREN", { actes: { departement: "029", arrondissement: 1, nature: "31", siret: "21290019500018" } }, "spec.actes.siret must begin with the collectivity's SIREN"],
   ])("when a Collectivity has %s, then it is refused saying so", async (_case, change, message) => {
     expect(await admission(collectivityManifest({ ...valid, ...change }))).toContain(message);
   });

@@ -1,5 +1,5 @@
 import { CoreV1Api, KubernetesObjectApi, type KubeConfig, type KubernetesObject } from "@kubernetes/client-node";
-import { sirenWithCheckDigit } from "@mutualis/api";
+import { departementOf, sirenWithCheckDigit } from "@mutualis/api";
 import { createLogger, loadOperatorConfig, startOperator, type RunningOperator } from "@mutualis/operator";
 import { eventually, testPlatform } from "./platform.ts";
 
@@ -62,12 +62,18 @@ export interface CollectivityFixture {
   readonly [field: string]: unknown;
 }
 
+/**
+ * A Collectivity as the tests declare it; unless the test says otherwise, it declares its @ctes
+ * identification (the département read from its SIREN, arrondissement 1, a commune).
+ */
 export function collectivityManifest({ name, siren, category, zone, population, ...rest }: CollectivityFixture): KubernetesObject {
+  const departement = departementOf(siren);
+  const actes = { departement: departement === "000" ? "035" : departement, arrondissement: 1, nature: "31" };
   return {
     apiVersion: "mutualis.fr/v1alpha1",
     kind: "Collectivity",
     metadata: { name },
-    spec: { displayName: `Test ${name}`, siren, category: category ?? "commune", zone: zone ?? "fr-bzh-1a", population: population ?? 5000, ...rest },
+    spec: { displayName: `Test ${name}`, siren, category: category ?? "commune", zone: zone ?? "fr-bzh-1a", population: population ?? 5000, actes, ...rest },
   } as KubernetesObject;
 }
 

@@ -36,6 +36,17 @@ export interface CollectivitySpec {
   zone: string;
   /** Suspends the tenant: its NATS user is revoked and its workloads scaled to zero, data kept. Set back to false to resume. */
   suspended?: boolean;
+  /** What the prefecture's @ctes knows of the collectivity, written in every envelope it transmits. Required by the actes service: an act is not submitted for a collectivity that does not declare it. */
+  actes?: {
+    /** The département whose prefecture controls the collectivity's acts, three characters as @ctes writes it: 035, 02A, 974. */
+    departement: string;
+    /** The arrondissement (one digit) the prefecture registered the collectivity in. */
+    arrondissement: number;
+    /** The kind of authority as @ctes codes it (two digits): 31 commune, 21 département, 11 région, 41/42 syndicats, 44 communauté de communes, 45 communauté urbaine or métropole, 46 communauté d'agglomération, 51 SDIS… */
+    nature: "11" | "12" | "13" | "14" | "21" | "22" | "23" | "24" | "25" | "31" | "32" | "33" | "34" | "41" | "42" | "43" | "44" | "45" | "46" | "47" | "51" | "52" | "53" | "54" | "55" | "61" | "62" | "63" | "71" | "72" | "73" | "74";
+    /** The SIRET of the collectivity's seat (14 digits: its SIREN and an establishment number), named in its open data. */
+    siret?: string;
+  };
   /** What happens to the tenant's data (database, message streams) when the Collectivity is deleted: Retain keeps it, Delete drops it. */
   deletionPolicy?: "Retain" | "Delete";
 }

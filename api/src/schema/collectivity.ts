@@ -21,6 +21,61 @@ function sirenLuhnRule(): string {
   return `!self.matches('^[0-9]{9}$') || (${terms.join(" + ")}) % 10 == 0`;
 }
 
+/**
+ * SIRET numbers (SIREN and a five-digit establishment number) carry a Luhn check digit over their
+ * fourteen digits: counting from the right, the digits at even indexes from the left are doubled.
+ */
+function siretLuhnRule(): string {
+  const doubled = "[0,2,4,6,8,1,3,5,7,9]";
+  const terms = Array.from({ length: 14 }, (_, i) => {
+    const digit = `int(self.substring(${i}, ${i + 1}))`;
+    return i % 2 === 0 ? `${doubled}[${digit}]` : digit;
+  });
+  return `!self.matches('^[0-9]{14}$') || (${terms.join(" + ")}) % 10 == 0`;
+}
+
+/**
+ * The kinds of authority @ctes knows (the envelope's IDCL@Nature, two digits), as the
+ * prefectures' reference data and S²LOW have them. The prefecture refuses an envelope whose
+ * nature is not the one it registered for the collectivity.
+ */
+export const actesNatures = {
+  "11": "Conseil régional",
+  "12": "Établissement public local d'enseignement (région)",
+  "13": "Autre établissement public (région)",
+  "14": "Société d'économie mixte locale (région)",
+  "21": "Conseil départemental",
+  "22": "Établissement public de santé (département)",
+  "23": "Établissement public local d'enseignement (département)",
+  "24": "Autre établissement public (département)",
+  "25": "Société d'économie mixte locale (département)",
+  "31": "Commune",
+  "32": "Établissement public de santé (commune)",
+  "33": "Autre établissement public (commune)",
+  "34": "Société d'économie mixte locale (commune)",
+  "41": "Syndicat de communes ou syndicat mixte fermé",
+  "42": "Syndicat mixte ouvert",
+  "43": "Syndicat d'agglomération nouvelle",
+  "44": "Communauté de communes",
+  "45": "Communauté urbaine ou métropole",
+  "46": "Communauté d'agglomération",
+  "47": "Société d'économie mixte locale (groupement)",
+  "51": "Service départemental d'incendie et de secours",
+  "52": "Entente interdépartementale",
+  "53": "Entente interrégionale",
+  "54": "Autre société d'économie mixte locale",
+  "55": "Autre établissement",
+  "61": "Association syndicale autorisée",
+  "62": "Association foncière urbaine autorisée",
+  "63": "Association foncière de remembrement",
+  "71": "Autre",
+  "72": "Société publique locale",
+  "73": "Société d'économie mixte à opération unique",
+  "74": "Commission syndicale",
+} as const;
+
+export type ActesNature = keyof typeof actesNatures;
+
 const sirenRules: CelRule[] = [
   { rule: "self.matches('^[0-9]{9}$')", message: "a SIREN is exactly 9 digits" },
   { rule: sirenLuhnRule(), message: "this is not a valid SIREN: its check digit (Luhn) does not match" },
@@ -39,6 +94,10 @@ export const collectivity: ResourceDefinition = {
     "A local authority (collectivité) that is a tenant of the platform. The operator gives it the namespace coll-<name>, " +
     "with its quota, network isolation, administrators, NATS account and database.",
   rules: [
+    {
+      rule: "!has(self.spec.actes) || !has(self.spec.actes.siret) || self.spec.actes.siret.startsWith(self.spec.siren)",
+      message: "spec.actes.siret must begin with the collectivity's SIREN (spec.siren)",
+    },
     {
       rule: `self.metadata.name.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?$') && size(self.metadata.name) <= ${maxCollectivityNameLength}`,
       message: `the name must be lower-case letters, digits and '-', start and end with a letter or digit, at most ${maxCollectivityNameLength} characters (it becomes the namespace coll-<name>)`,
@@ -96,6 +155,30 @@ export const collectivity: ResourceDefinition = {
       suspended: boolean(
         "Suspends the tenant: its NATS user is revoked and its workloads scaled to zero, data kept. Set back to false to resume.",
         { default: false },
+      ),
+      actes: object(
+        "What the prefecture's @ctes knows of the collectivity, written in every envelope it transmits. Required by the actes " +
+          "service: an act is not submitted for a collectivity that does not declare it.",
+        {
+          departement: string(
+            "The département whose prefecture controls the collectivity's acts, three characters as @ctes writes it: 035, 02A, 974.",
+            { minLength: 3, maxLength: 3, pattern: "^[09][0-9][0-9AB]$" },
+          ),
+          arrondissement: integer("The arrondissement (one digit) the prefecture registered the collectivity in.", { minimum: 0, maximum: 9 }),
+          nature: enumeration(
+            "The kind of authority as @ctes codes it (two digits): 31 commune, 21 département, 11 région, 41/42 syndicats, " +
+              "44 communauté de communes, 45 communauté urbaine or métropole, 46 communauté d'agglomération, 51 SDIS…",
+            Object.keys(actesNatures),
+          ),
+          siret: string("The SIRET of the collectivity's seat (14 digits: its SIREN and an establishment number), named in its open data.", {
+            maxLength: 14,
+            "x-kubernetes-validations": [
+              { rule: "self.matches('^[0-9]{14}$')", message: "a SIRET is exactly 14 digits" },
+              { rule: siretLuhnRule(), message: "this is not a valid SIRET: its check digit (Luhn) does not match" },
+            ],
+          }),
+        },
+        { required: ["departement", "arrondissement", "nature"] },
       ),
       deletionPolicy: enumeration(
         "What happens to the tenant's data (database, message streams) when the Collectivity is deleted: Retain keeps it, Delete drops it.",

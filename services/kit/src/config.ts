@@ -10,6 +10,8 @@ export const baseSettings = z.object({
   TENANT: z.string().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, "must be a collectivity name").optional(),
   TENANT_SIREN: z.string().regex(/^[0-9]{9}$/, "must be 9 digits").optional(),
   TENANT_DISPLAY_NAME: z.string().min(1).optional(),
+  /** The Collectivity's `spec.actes` (its authority as the State knows it), as JSON. */
+  TENANT_AUTHORITY: z.string().optional(),
   /** The ServiceInstance's `spec.settings`, as JSON, checked by the service at start. */
   TENANT_SETTINGS: z.string().optional(),
   SERVICE_NAME: z.string().min(1),

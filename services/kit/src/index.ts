@@ -46,4 +46,4 @@ export {
   type TenantRequestContext,
 } from "./nats.ts";
 export { RunningService, runService, serviceMain, type ServiceContext, type ServiceDefinition } from "./service.ts";
-export { enableDedicatedTenant, tenantEndpoints, TenantRepository, type Tenant } from "./tenants.ts";
+export { enableDedicatedTenant, tenantAuthority, tenantEndpoints, TenantRepository, type Tenant, type TenantAuthority } from "./tenants.ts";

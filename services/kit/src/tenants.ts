@@ -5,6 +5,20 @@ import { Repository, type Database } from "./mongo.ts";
 import { platformEndpoint, type EndpointSpec } from "./nats.ts";
 import type { BaseSettings } from "./config.ts";
 
+/**
+ * What the State's systems know of the collectivity (its Collectivity's `spec.actes`): the
+ * prefecture controlling its acts, its arrondissement, its kind of authority as @ctes codes it,
+ * and the SIRET of its seat. Absent when the Collectivity does not declare it.
+ */
+export const tenantAuthority = z.object({
+  departement: z.string().regex(/^[09][0-9][0-9AB]$/, "must be three characters such as 035, 02A or 974"),
+  arrondissement: z.number().int().min(0).max(9),
+  nature: z.string().regex(/^[0-9]{2}$/, "must be two digits"),
+  siret: z.string().regex(/^[0-9]{14}$/, "must be 14 digits").optional(),
+});
+
+export type TenantAuthority = z.infer<typeof tenantAuthority>;
+
 export interface Tenant {
   _id: string;
   siren: string;
@@ -16,6 +30,7 @@ export interface Tenant {
   delegated?: boolean;
   /** The collectivity's own settings of the service (the ServiceInstance's `spec.settings`), validated. */
   settings?: Record<string, unknown>;
+  authority?: TenantAuthority;
 }
 
 /** Lists what is wrong with settings, by name: "maxFileBytes: …; other: …". */
@@ -46,9 +61,15 @@ export class TenantRepository extends Repository<Tenant> {
 
   async enable(collectivity: string, tenant: Omit<Tenant, "_id" | "enabledAt" | "disabledAt" | "delegated" | "settings">, delegated = false, settings: unknown = {}): Promise<void> {
     const checked = this.parseSettings(settings);
+    const { authority, ...rest } = tenant;
+    // A Collectivity that no longer declares its authority loses the one it had.
     await this.collection.updateOne(
       { _id: collectivity },
-      { $set: { ...tenant, delegated, settings: checked }, $unset: { disabledAt: "" }, $setOnInsert: { enabledAt: new Date() } },
+      {
+        $set: { ...rest, delegated, settings: checked, ...(authority ? { authority } : {}) },
+        $unset: { disabledAt: "", ...(authority ? {} : { authority: "" }) },
+        $setOnInsert: { enabledAt: new Date() },
+      },
       { upsert: true },
     );
   }
@@ -101,6 +122,7 @@ export function tenantEndpoints(service: string, tenants: TenantRepository): End
         siren: z.string().regex(/^[0-9]{9}$/),
         departement: z.string().regex(/^[0-9]{2,3}[AB]?$/),
         displayName: z.string().min(1).max(200),
+        authority: tenantAuthority.optional(),
         /** The collectivity has its own dedicated deployment: this one stands aside. */
         dedicated: z.boolean().default(false),
         /** The ServiceInstance's settings, checked by the service (400 naming each problem). */
@@ -125,7 +147,7 @@ export function tenantEndpoints(service: string, tenants: TenantRepository): End
 
 /** A deployment dedicated to one collectivity (TENANT set) serves it from the start. */
 export async function enableDedicatedTenant(settings: BaseSettings, tenants: TenantRepository): Promise<void> {
-  const { TENANT, TENANT_SIREN, TENANT_DISPLAY_NAME, TENANT_SETTINGS } = settings;
+  const { TENANT, TENANT_SIREN, TENANT_DISPLAY_NAME, TENANT_SETTINGS, TENANT_AUTHORITY } = settings;
   if (!TENANT) return;
   if (!TENANT_SIREN || !TENANT_DISPLAY_NAME) throw new ConfigError("invalid settings: TENANT_SIREN and TENANT_DISPLAY_NAME are required with TENANT");
   let own: unknown;
@@ -135,5 +157,22 @@ export async function enableDedicatedTenant(settings: BaseSettings, tenants: Ten
   } catch (error) {
     throw new ConfigError(`invalid settings: TENANT_SETTINGS: ${error instanceof SyntaxError ? "must be a JSON object" : (error as Error).message}`);
   }
-  await tenants.enable(TENANT, { siren: TENANT_SIREN, departement: departementOf(TENANT_SIREN), displayName: TENANT_DISPLAY_NAME }, false, own);
+  let authority: TenantAuthority | undefined;
+  if (TENANT_AUTHORITY) {
+    let raw: unknown;
+    try {
+      raw = JSON.parse(TENANT_AUTHORITY);
+    } catch {
+      throw new ConfigError("invalid settings: TENANT_AUTHORITY: must be a JSON object");
+    }
+    const parsed = tenantAuthority.safeParse(raw);
+    if (!parsed.success) throw new ConfigError(`invalid settings: TENANT_AUTHORITY: ${problemsOf(parsed.error)}`);
+    authority = parsed.data;
+  }
+  await tenants.enable(
+    TENANT,
+    { siren: TENANT_SIREN, departement: authority?.departement ?? departementOf(TENANT_SIREN), displayName: TENANT_DISPLAY_NAME, ...(authority ? { authority } : {}) },
+    false,
+    own,
+  );
 }

@@ -61,6 +61,15 @@ describe("renderDedicated", () => {
     expect(env.find((e) => e.name === "TENANT")?.value).toBe("rennes");
     expect(env.find((e) => e.name === "TENANT_SIREN")?.value).toBe("213502388");
     expect(env.find((e) => e.name === "HTTP_HOST")?.valueFrom?.fieldRef?.fieldPath).toBe("status.podIP");
+    expect(env.find((e) => e.name === "TENANT_AUTHORITY")).toBeUndefined();
+  });
+
+  it("when the Collectivity declares its @ctes identification, then the pods are told it", () => {
+    const authority = { departement: "035", arrondissement: 3, nature: "31", siret: "21350238800019" };
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any
+    const rendered = renderDedicated(instance, instance.spec, "img", 1, { ...rennes, authority })[0] as Record<string, any>;
+    const env = rendered.spec.template.spec.containers[0].env as { name: string; value?: string }[];
+    expect(JSON.parse(env.find((e) => e.name === "TENANT_AUTHORITY")!.value!)).toEqual(authority);
   });
 
   it("when there are two replicas, then a Service and a PodDisruptionBudget come with the Deployment", () => {

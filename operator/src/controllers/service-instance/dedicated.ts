@@ -28,7 +28,7 @@ export function renderDedicated(
   spec: ServiceInstanceSpec,
   image: string,
   replicas: number,
-  tenant: { name: string; siren: string; displayName: string },
+  tenant: { name: string; siren: string; displayName: string; authority?: Record<string, unknown> },
   options: {
     /** A revision of the tenant's NATS credentials (never the credentials): new ones roll the pods out. */
     readonly credentialsRevision?: string;
@@ -60,6 +60,8 @@ export function renderDedicated(
           { name: "TENANT", value: tenant.name },
           { name: "TENANT_SIREN", value: tenant.siren },
           { name: "TENANT_DISPLAY_NAME", value: tenant.displayName },
+          // Its authority as the State knows it (département, arrondissement, @ctes nature, SIRET).
+          ...(tenant.authority ? [{ name: "TENANT_AUTHORITY", value: JSON.stringify(tenant.authority) }] : []),
           // The collectivity's own settings (limits…), which the service checks at start.
           { name: "TENANT_SETTINGS", value: JSON.stringify(spec.settings ?? {}) },
           { name: "SERVICE_VERSION", value: version },

@@ -80,7 +80,7 @@ export class ServiceInstanceReconciler implements Reconciler {
       ready = { type: conditionTypes.ready, status: "False", reason: reasons.tenancyNotSupported, message: `${spec.service} runs only as ${catalogue[spec.service].tenancies.join(" or ")}` };
     } else if (spec.tenancy === "dedicated") {
       const replicas = collectivity.spec.suspended ? 0 : (spec.replicas ?? 1);
-      const tenant = { name: collectivityName!, siren: collectivity.spec.siren, displayName: collectivity.spec.displayName };
+      const tenant = { name: collectivityName!, siren: collectivity.spec.siren, displayName: collectivity.spec.displayName, ...(collectivity.spec.actes ? { authority: collectivity.spec.actes } : {}) };
       // The pods read their NATS and database credentials at start: when the collectivity's
       // change (new permissions, a rotation), the revision on the pod template rolls them out.
       // The Secrets are cached as metadata: the hash of what the operator wrote in each stands for its content.
@@ -118,9 +118,7 @@ export class ServiceInstanceReconciler implements Reconciler {
         instance = await this.ensureFinalizer(instance);
         await this.deps.services.platform(spec.service, "tenants.enable", {
           collectivity: collectivityName,
-          siren: collectivity.spec.siren,
-          departement: departementOf(collectivity.spec.siren),
-          displayName: collectivity.spec.displayName,
+          ...tenantOf(collectivity),
           settings: spec.settings ?? {},
         });
         ready = { type: conditionTypes.ready, status: "True", reason: reasons.ready, message: `enabled on the shared ${spec.service} service` };
@@ -163,9 +161,7 @@ export class ServiceInstanceReconciler implements Reconciler {
     try {
       await this.deps.services.platform(service, "tenants.enable", {
         collectivity,
-        siren: spec.spec.siren,
-        departement: departementOf(spec.spec.siren),
-        displayName: spec.spec.displayName,
+        ...tenantOf(spec),
         dedicated: true,
       });
     } catch {
@@ -219,4 +215,14 @@ export function effectiveInstances(instances: readonly ServiceInstance[]): Servi
   const age = (si: ServiceInstance) => `${si.metadata?.creationTimestamp ? new Date(si.metadata.creationTimestamp as unknown as string).toISOString() : "9"}/${si.metadata?.name}`;
   for (const si of [...live].sort((a, b) => age(a).localeCompare(age(b)))) if (!byService.has(si.spec.service)) byService.set(si.spec.service, si);
   return [...byService.values()];
+}
+
+/**
+ * What a shared service is told of a collectivity when it is enabled: its SIREN and name, and its
+ * authority as the State knows it (the prefecture's département, arrondissement and @ctes nature,
+ * the SIRET of its seat) when the Collectivity declares it.
+ */
+export function tenantOf(collectivity: Collectivity) {
+  const { siren, displayName, actes } = collectivity.spec;
+  return { siren, displayName, departement: actes?.departement ?? departementOf(siren), ...(actes ? { authority: actes } : {}) };
 }
