@@ -47,7 +47,7 @@ async function main(): Promise<void> {
     services.push(gatewayService);
 
     client = await connectAs("bench");
-    await client.request("platform.actes.tenants.enable", JSON.stringify({ collectivity: "rennes", siren: "213502388", departement: "35", displayName: "Rennes" }), { timeout: 5000 });
+    await client.request("platform.actes.tenants.enable", JSON.stringify({ collectivity: "rennes", siren: "213502388", departement: "035", displayName: "Rennes", authority: { departement: "035", arrondissement: 3, nature: "31" } }), { timeout: 5000 });
     const token = await demoToken(config, "agent@ville-rennes.example");
     const asAgent = { headers: natsHeaders() };
     asAgent.headers.set("Authorization", `Bearer ${token}`);

@@ -45,7 +45,7 @@ describe("faults: acts submitted through the gateway while NATS, FerretDB, Postg
     services = await startSharedActes(creds, run, identity.verifierSettings);
     gatewayService = await startTestGateway(creds, run, identity.verifierSettings);
     nc = await connect({ servers: platform.env.NATS_URL, authenticator: credsAuthenticator(await userCreds("caller", account)), maxReconnectAttempts: -1 });
-    await nc.request("platform.actes.tenants.enable", JSON.stringify({ collectivity: "rennes", siren: "213502388", departement: "35", displayName: "Rennes" }), { timeout: 5000 });
+    await nc.request("platform.actes.tenants.enable", JSON.stringify({ collectivity: "rennes", siren: "213502388", departement: "035", displayName: "Rennes", authority: { departement: "035", arrondissement: 3, nature: "31" } }), { timeout: 5000 });
     token = await identity.tokenFor("agent@rennes.example", { rennes: ["agent"] });
   }, 120_000);
 

@@ -111,9 +111,12 @@ describe("the actes service with the prefecture simulator, over real NATS JetStr
     identity = await startTestIdentity(credsFile, `actes_${run}_identity`, []);
     simulator = await startSimulator();
     actes = await startActes();
-    for (const [collectivity, siren, departement] of [["rennes", "213502388", "35"], ["brest", "212900195", "29"], ["faux", "123456789", "35"]]) {
-      await call("platform.actes.tenants.enable", { collectivity, siren, departement, displayName: collectivity });
+    for (const [collectivity, siren, departement, arrondissement] of [["rennes", "213502388", "035", 3], ["brest", "212900195", "029", 1], ["faux", "123456789", "035", 3]] as const) {
+      const authority = { departement, arrondissement, nature: "31" };
+      await call("platform.actes.tenants.enable", { collectivity, siren, departement, displayName: collectivity === "rennes" ? "Ville de Rennes – Hôtel de ville" : collectivity, authority });
     }
+    // Enabled, but its Collectivity does not say what @ctes needs to know of it.
+    await call("platform.actes.tenants.enable", { collectivity: "vitre", siren: "213503600", departement: "35", displayName: "Vitré" });
   });
 
   afterAll(async () => {
@@ -138,12 +141,60 @@ describe("the actes service with the prefecture simulator, over real NATS JetStr
     ["a Word file renamed to PDF", { document: { fileName: "x.pdf", mimeType: "application/pdf", contentBase64: Buffer.from("\xd0\xcf\x11\xe0 word").toString("base64") } }, "document: x.pdf is not a PDF file"],
     ["an object of 600 characters", { objet: "x".repeat(600) }, "objet: must be at most 499 characters"],
     ["a date in the future", { date: "2099-01-01" }, "date: an act cannot be dated in the future"],
+    ["a one-level matière", { classification: "7" }, "CodeMatiere1 and CodeMatiere2 are required"],
+    ["a typology that is not one", { annexes: [{ fileName: "a.pdf", mimeType: "application/pdf", typology: "annexe", contentBase64: pdf("a") }] }, "annexes.0.typology: must be an @ctes typology"],
   ])("when an act has %s, then it is refused with 400 and the reason, and nothing is stored", async (_case, change, reason) => {
     const before = (await call<ActView[]>("tenant.rennes.actes.list", {})).body.length;
     const answer = await call<{ details: string[] }>("tenant.rennes.actes.submit", act(`BAD_${run.toUpperCase()}`, change));
     expect(answer.status).toBe(400);
     expect(answer.body.details.join("\n")).toContain(reason);
     expect((await call<ActView[]>("tenant.rennes.actes.list", {})).body.length).toBe(before);
+  });
+
+  it("when a collectivity does not declare its @ctes identification, then its acts are refused with 409 saying what is missing", async () => {
+    const answer = await call<{ error: string }>("tenant.vitre.actes.submit", act("D2026_001"));
+    expect(answer.status).toBe(409);
+    expect(JSON.stringify(answer.body)).toContain("its Collectivity needs spec.actes (département, arrondissement, nature)");
+  });
+
+  it("when Rennes sends two acts on one day, then each goes in an archive of its own name, numbered in the day, and the prefecture reads their latin-1 subjects as written", async () => {
+    const objet = "Délibération : vœux du conseil municipal, « façade » de l'hôtel de ville";
+    expect((await call<{ details: string[] }>("tenant.rennes.actes.submit", act("D2026_020", { objet }))).body.details.join()).toContain('has no "œ" (U+0153)');
+    const latin1 = objet.replace("vœux", "voeux");
+    const first = (await call<ActView>("tenant.rennes.actes.submit", act("D2026_020", { objet: latin1 }))).body;
+    const second = (await call<ActView>("tenant.rennes.actes.submit", act("D2026_021", { objet: latin1 }))).body;
+    const [a, b] = [await waitForStatus("rennes", first.id, "acknowledged"), await waitForStatus("rennes", second.id, "acknowledged")];
+    const archives = [(a as ActView & { archive: string }).archive, (b as ActView & { archive: string }).archive];
+    expect(archives[0]).toMatch(/^MUT-EACT--213502388--[0-9]{8}-[0-9]+\.tar\.gz$/);
+    expect(new Set(archives).size).toBe(2);
+    const mongo = await new MongoClient(platform.env.MONGODB_URI).connect();
+    try {
+      const received = await mongo.db(`prefecture_${run}`).collection("transmissions").find({ _id: { $in: [first.id, second.id] } as never }).toArray();
+      expect(received.map((t) => t.act.objet)).toEqual([latin1, latin1]);
+      expect(received.map((t) => t.archiveName).sort()).toEqual([...archives].sort());
+    } finally {
+      await mongo.close();
+    }
+  });
+
+  it("when a budget document is XML, an act replaces another, or files carry their typology, then the prefecture receives them so", async () => {
+    const budget = {
+      nature: 5,
+      classification: "7.1",
+      document: { fileName: "bp2027.xml", mimeType: "application/xml", typology: "99_BF", contentBase64: Buffer.from('<?xml version="1.0"?><DocumentBudgetaire/>').toString("base64") },
+      annexes: [{ fileName: "note.pdf", mimeType: "application/pdf", typology: "41_NC", contentBase64: pdf("note") }],
+      precedent: "035-213502388-20261001-B2026_000-BF",
+    };
+    const submitted = (await call<ActView & { files: { typology: string }[] }>("tenant.rennes.actes.submit", act("B2026_001", budget))).body;
+    expect(submitted.files.map((f) => f.typology)).toEqual(["99_BF", "41_NC"]);
+    await waitForStatus("rennes", submitted.id, "acknowledged");
+    const mongo = await new MongoClient(platform.env.MONGODB_URI).connect();
+    try {
+      const received = await mongo.db(`prefecture_${run}`).collection("transmissions").findOne({ _id: submitted.id as never });
+      expect(received!.act).toMatchObject({ nature: 5, precedent: "035-213502388-20261001-B2026_000-BF" });
+    } finally {
+      await mongo.close();
+    }
   });
 
   it("when a file is over the size limit, then it is refused with 413", async () => {
@@ -171,7 +222,7 @@ describe("the actes service with the prefecture simulator, over real NATS JetStr
   it("when the prefecture finds the envelope invalid, then the act is refused with the prefecture's reason", async () => {
     const submitted = await call<ActView>("tenant.faux.actes.submit", act("D2026_001"));
     const refused = await waitForStatus("faux", submitted.body.id, "refused");
-    expect(refused.reason).toBe("enveloppe: SIREN 123456789 invalide");
+    expect(refused.reason).toBe("anomalie enveloppe : SIREN 123456789 invalide");
   });
 
   it("when the prefecture sends a courrier simple, then it is attached to the act; a cancellation asked is confirmed", async () => {

@@ -1,7 +1,8 @@
 import { execFileSync, spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { describe, expect, it } from "vitest";
 
 const root = join(import.meta.dirname, "../..");
@@ -15,6 +16,13 @@ describe("the services image", () => {
     const run = spawnSync(process.execPath, [out, "helios"], { encoding: "utf8", env: { PATH: process.env.PATH } });
     expect(run.status).toBe(64);
     expect(run.stderr).toContain('unknown service "helios": this image runs actes, gateway, identity, observatory, operator, portal, prefecture-simulator, proconnect-simulator, sesf');
+  });
+
+  it("when the services read files at run time, then the bundle carries them where the chunks look for them", () => {
+    const chunk = readdirSync(join(dirname(out), "chunks")).find((name) => name.endsWith(".mjs") && readFileSync(join(dirname(out), "chunks", name), "utf8").includes("../schemas/actes/"));
+    expect(chunk).toBeDefined();
+    expect(existsSync(fileURLToPath(new URL("../schemas/actes/actes.xsd", pathToFileURL(join(dirname(out), "chunks", chunk!)))))).toBe(true);
+    expect(existsSync(join(dirname(out), "schemas/actes/insee.xsd"))).toBe(true);
   });
 
   it("when the image runs a service with missing settings, then the bundled service names them and exits", () => {

@@ -10,14 +10,36 @@ export interface HistoryEntry {
   detail?: string;
 }
 
+/** A file of the act as stored: what the agent sent, and the @ctes typology it goes under. */
+export interface StoredFile {
+  fileName: string;
+  mimeType: "application/pdf" | "application/xml";
+  size: number;
+  sha256: string;
+  typology: string;
+}
+
+/**
+ * How the act's transmission is named, fixed the first time it is sent so a retry sends the same
+ * archive: the act's identifier, the day and the collectivity's sequence number that day.
+ */
+export interface TransmissionNaming {
+  identifier: string;
+  day: string;
+  sequence: number;
+  archive: string;
+  envelope: string;
+}
+
 export interface Act extends Omit<ActSubmission, "document" | "annexes"> {
   _id: string;
   collectivity: string;
   /** The agent who submitted it: they may ask for its cancellation, as may an administrator. */
   author?: { subject: string; email: string };
   status: ActStatus;
-  document: { fileName: string; size: number; sha256: string };
-  annexes: { fileName: string; size: number; sha256: string }[];
+  document: StoredFile;
+  annexes: StoredFile[];
+  transmission?: TransmissionNaming;
   submittedAt: Date;
   history: HistoryEntry[];
   identifier?: string;
@@ -68,6 +90,15 @@ export class ActRepository extends Repository<Act> {
     return result ?? (await this.get(act.collectivity, act._id));
   }
 
+  /**
+   * Fixes the act's transmission naming if it has none yet; returns the naming the act keeps
+   * (another delivery of the same message may have fixed it first).
+   */
+  async fixTransmission(act: Act, naming: TransmissionNaming): Promise<TransmissionNaming> {
+    await this.collection.updateOne({ _id: act._id, collectivity: act.collectivity, transmission: { $exists: false } }, { $set: { transmission: naming } });
+    return (await this.get(act.collectivity, act._id)).transmission!;
+  }
+
   async addCourrier(act: Act, kind: string, text: string): Promise<void> {
     await this.collection.updateOne({ _id: act._id, collectivity: act.collectivity }, { $push: { courriers: { kind, text, at: new Date() } } });
   }
@@ -79,5 +110,17 @@ export class ActRepository extends Repository<Act> {
 
   byId(id: string): Promise<Act | null> {
     return this.collection.findOne({ _id: id });
+  }
+}
+
+/** Counters that never give the same number twice: a collectivity's transmissions of one day. */
+export class SequenceRepository extends Repository<{ _id: string; n: number }> {
+  constructor(database: Database) {
+    super(database, "sequences");
+  }
+
+  async next(key: string): Promise<number> {
+    const counter = await this.collection.findOneAndUpdate({ _id: key }, { $inc: { n: 1 } }, { upsert: true, returnDocument: "after" });
+    return counter!.n;
   }
 }

@@ -4,7 +4,7 @@ import { natures } from "./domain/act.ts";
 import { actStatuses } from "./domain/statuses.ts";
 import { DocumentRepository } from "./documents.ts";
 import { consumeFlow, ensureStreams, flowNames, type FlowConsumer } from "./flows.ts";
-import { ActRepository, type Act } from "./repository.ts";
+import { ActRepository, SequenceRepository, type Act } from "./repository.ts";
 import type { ActesSettings } from "./settings.ts";
 import { actRequest } from "./submission.ts";
 import { ActesUseCases, type PrefectureReturn } from "./use-cases.ts";
@@ -18,6 +18,10 @@ export function actView(act: Act) {
     classification: act.classification,
     objet: act.objet,
     date: act.date,
+    documentPapier: act.documentPapier ?? false,
+    ...(act.precedent ? { precedent: act.precedent } : {}),
+    files: [act.document, ...act.annexes].map((f) => ({ fileName: f.fileName, typology: f.typology, size: f.size, sha256: f.sha256 })),
+    ...(act.transmission ? { archive: act.transmission.archive } : {}),
     status: act.status,
     statusLabel: actStatuses[act.status].label,
     s2lowStatus: actStatuses[act.status].s2low,
@@ -50,6 +54,7 @@ export function actesService(): ServiceDefinition<ActesSettings> {
         acts: new ActRepository(context.database),
         tenants: new TenantRepository(context.database, "actes"),
         documents: new DocumentRepository(context.database),
+        sequences: new SequenceRepository(context.database),
         flows,
         metrics: context.metrics,
         events: context.events,

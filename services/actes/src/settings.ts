@@ -12,6 +12,14 @@ export const actesSettings = baseSettings.extend({
   PREFECTURE_SUBJECT: z.string().default("prefecture.actes"),
   /** The transmitter's three-letter code in archive names. */
   TRANSMITTER_TRIGRAM: z.string().regex(/^[0-9A-Z]{3}$/).default("MUT"),
+  /**
+   * The domain of the mailboxes where the prefecture's answers go, named in every envelope
+   * (`actes-<collectivity>@<domain>`); @ctes's schema wants a suffix of 2 to 6 letters.
+   */
+  ACTES_RETURN_DOMAIN: z
+    .string()
+    .regex(/^[a-zA-Z0-9-]+(\.[a-zA-Z0-9-]+)*\.[a-zA-Z]{2,6}$/, "must be a domain whose last label is 2 to 6 letters, as @ctes's schema wants")
+    .default("mutualis.test"),
   /** Version of the matières classification the collectivities use. */
   CLASSIFICATION_VERSION: z.iso.date().default("2026-01-01"),
   /** Prefix of the JetStream streams (one platform may run several environments). */

@@ -1,12 +1,17 @@
 import { createHash } from "node:crypto";
 import { InvalidRequest, PayloadTooLarge } from "@mutualis/service-kit";
 import { z } from "zod";
-import { actSubmission, isFutureDate, looksLikePdf, type ActSubmission } from "./domain/act.ts";
+import { actSubmission, defaultTypology, isFutureDate, looksLikePdf, looksLikeXml, type ActSubmission, type NatureCode } from "./domain/act.ts";
+
+/** An annex's typology when the agent gives none: "autre". */
+export const defaultAnnexTypology = "99_AU";
 
 const transportFile = z.object({
   fileName: z.string().min(1).max(255),
   mimeType: z.string(),
   contentBase64: z.string().min(1),
+  /** The file's @ctes typology; the act's own document defaults to 99_ and its nature's letters, annexes to 99_AU. */
+  typology: z.unknown().optional(),
 });
 
 /** An act as it arrives over NATS: the @ctes fields and the files' contents. */
@@ -16,14 +21,19 @@ export const actRequest = z.object({
   classification: z.unknown(),
   objet: z.unknown(),
   date: z.unknown(),
+  documentPapier: z.unknown().optional(),
+  precedent: z.unknown().optional(),
   document: transportFile,
   annexes: z.array(transportFile).max(50).default([]),
 });
 
 export type ActRequest = z.infer<typeof actRequest>;
 
+type Typed<T> = T & { typology: string };
+
 export interface CheckedAct {
-  readonly act: ActSubmission;
+  /** The act, each file with its typology (given, or the default). */
+  readonly act: Omit<ActSubmission, "document" | "annexes"> & { document: Typed<ActSubmission["document"]>; annexes: Typed<ActSubmission["annexes"][number]>[] };
   readonly contents: Uint8Array[];
 }
 
@@ -41,13 +51,25 @@ export function checkAct(request: ActRequest, maxFileBytes: number, now: Date): 
     mimeType: file.mimeType,
     size: contents[i]!.length,
     sha256: createHash("sha256").update(contents[i]!).digest("hex"),
+    ...(file.typology !== undefined ? { typology: file.typology } : {}),
   }));
   const parsed = actSubmission.safeParse({ ...request, document: described[0], annexes: described.slice(1) });
   const problems = parsed.success ? [] : parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`);
   contents.forEach((content, i) => {
-    if (!looksLikePdf(content)) problems.push(`${i === 0 ? "document" : `annexes.${i - 1}`}: ${files[i]!.fileName} is not a PDF file`);
+    const where = i === 0 ? "document" : `annexes.${i - 1}`;
+    if (files[i]!.mimeType === "application/xml") {
+      if (!looksLikeXml(content)) problems.push(`${where}: ${files[i]!.fileName} is not an XML file`);
+    } else if (!looksLikePdf(content)) problems.push(`${where}: ${files[i]!.fileName} is not a PDF file`);
   });
   if (parsed.success && isFutureDate(parsed.data.date, now)) problems.push("date: an act cannot be dated in the future");
   if (!parsed.success || problems.length > 0) throw new InvalidRequest("the act is invalid", { details: problems });
-  return { act: parsed.data, contents };
+  const act = parsed.data;
+  return {
+    act: {
+      ...act,
+      document: { ...act.document, typology: act.document.typology ?? defaultTypology(act.nature as NatureCode) },
+      annexes: act.annexes.map((annex) => ({ ...annex, typology: annex.typology ?? defaultAnnexTypology })),
+    },
+    contents,
+  };
 }

@@ -1,13 +1,14 @@
 import { jetstream } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { BusinessEvents, ServiceMetrics } from "@mutualis/service-kit";
-import { Forbidden, isAdministrator, Unavailable, type Caller } from "@mutualis/service-kit";
-import { archiveName } from "./domain/identifiers.ts";
-import { acteXml, envelopeXml } from "./domain/envelope.ts";
+import { Conflict, Forbidden, isAdministrator, Unavailable, type Caller } from "@mutualis/service-kit";
+import type { ActFile, NatureCode } from "./domain/act.ts";
+import { actIdentifier, transmissionNames } from "./domain/identifiers.ts";
+import { transmissionArchive } from "./domain/transmission.ts";
 import type { DocumentRepository } from "./documents.ts";
 import type { FlowNames } from "./flows.ts";
-import type { TenantRepository } from "@mutualis/service-kit";
-import type { Act, ActRepository } from "./repository.ts";
+import type { Tenant, TenantAuthority, TenantRepository } from "@mutualis/service-kit";
+import type { Act, ActRepository, SequenceRepository, StoredFile, TransmissionNaming } from "./repository.ts";
 import type { ActesSettings } from "./settings.ts";
 import { checkAct, type ActRequest } from "./submission.ts";
 
@@ -30,10 +31,24 @@ export interface ActesDependencies {
   readonly acts: ActRepository;
   readonly tenants: TenantRepository;
   readonly documents: DocumentRepository;
+  readonly sequences: SequenceRepository;
   readonly flows: FlowNames;
   readonly metrics: ServiceMetrics;
   readonly events: BusinessEvents;
   readonly now?: () => Date;
+}
+
+function missingAuthority(collectivity: string): string {
+  return `collectivity ${collectivity} does not declare what @ctes needs to know of it: its Collectivity needs spec.actes (département, arrondissement, nature)`;
+}
+
+function storedFile(file: ActFile & { typology: string }): StoredFile {
+  return { fileName: file.fileName, mimeType: file.mimeType, size: file.size, sha256: file.sha256, typology: file.typology };
+}
+
+/** The day in France, where the prefectures count a collectivity's transmissions. */
+function parisDay(at: Date): string {
+  return new Intl.DateTimeFormat("sv-SE", { timeZone: "Europe/Paris", year: "numeric", month: "2-digit", day: "2-digit" }).format(at);
 }
 
 /**
@@ -65,13 +80,14 @@ export class ActesUseCases {
   }
 
   async submit(collectivity: string, request: ActRequest, author: { subject: string; email: string }): Promise<Act> {
-    await this.deps.tenants.require(collectivity);
+    const tenant = await this.deps.tenants.require(collectivity);
+    if (!tenant.authority) throw new Conflict(missingAuthority(collectivity));
     const { act, contents } = checkAct(request, this.deps.settings.ACTES_MAX_FILE_BYTES, this.now());
     const stored = await this.deps.acts.insert(collectivity, {
       ...act,
       author,
-      document: { fileName: act.document.fileName, size: act.document.size, sha256: act.document.sha256 },
-      annexes: act.annexes.map((a) => ({ fileName: a.fileName, size: a.size, sha256: a.sha256 })),
+      document: storedFile(act.document),
+      annexes: act.annexes.map(storedFile),
     });
     await this.deps.documents.store(collectivity, stored._id, contents);
     this.submitted.inc({ collectivity });
@@ -112,6 +128,39 @@ export class ActesUseCases {
     return stale.length;
   }
 
+  /**
+   * The archive of an act's transmission. Its naming is fixed the first time, so a retry sends
+   * the same archive under the same name.
+   */
+  async transmissionArchive(act: Act, tenant: Tenant & { authority: TenantAuthority }): Promise<{ naming: TransmissionNaming; archive: Buffer }> {
+    const { authority } = tenant;
+    const naming = act.transmission ?? (await this.deps.acts.fixTransmission(act, await this.newNaming(act, tenant.siren, authority.departement)));
+    const contents = await this.deps.documents.load(act.collectivity, act._id);
+    const returnAddress = `actes-${act.collectivity}@${this.deps.settings.ACTES_RETURN_DOMAIN}`;
+    const archive = transmissionArchive(
+      { ...act, nature: act.nature as NatureCode, files: [act.document, ...act.annexes].map((file, i) => ({ ...file, content: contents[i]! })) },
+      {
+        siren: tenant.siren,
+        departement: authority.departement,
+        arrondissement: authority.arrondissement,
+        nature: authority.nature,
+        referent: { name: tenant.displayName, email: returnAddress },
+        returnAddresses: [returnAddress],
+      },
+      naming,
+      this.deps.settings.CLASSIFICATION_VERSION,
+    );
+    return { naming, archive };
+  }
+
+  /** A new name for an act's transmission: the collectivity's next sequence number of the day (in Paris). */
+  private async newNaming(act: Act, siren: string, departement: string): Promise<TransmissionNaming> {
+    const day = parisDay(this.now());
+    const sequence = await this.deps.sequences.next(`${act.collectivity}/${day}`);
+    const identifier = actIdentifier(departement, siren, act.date, act.numeroInterne, act.nature as NatureCode);
+    return { identifier, day, sequence, ...transmissionNames(this.deps.settings.TRANSMITTER_TRIGRAM, siren, day, sequence) };
+  }
+
   /** Sends an act to the prefecture; a redelivered message for an act already sent does nothing. */
   async transmit(actId: string): Promise<void> {
     let act = await this.deps.acts.byId(actId);
@@ -120,25 +169,12 @@ export class ActesUseCases {
     if (act.status === "posted") act = await this.deps.acts.apply(act, { type: "queued" });
     if (act.status !== "waitingForTransmission") return;
     const tenant = await this.deps.tenants.require(act.collectivity);
-    const metadataFile = `${act.numeroInterne}-acte.xml`;
-    const contents = await this.deps.documents.load(act.collectivity, act._id);
-    const payload = {
-      actId: act._id,
-      archive: archiveName(this.deps.settings.TRANSMITTER_TRIGRAM, tenant.siren, act.date, 1),
-      envelope: envelopeXml(
-        {
-          siren: tenant.siren,
-          departement: tenant.departement,
-          arrondissement: 1,
-          natureCollectivite: 1,
-          referent: { name: tenant.displayName, email: `actes@${act.collectivity}.mutualis.invalid` },
-          returnAddress: `actes@${act.collectivity}.mutualis.invalid`,
-        },
-        metadataFile,
-      ),
-      acte: acteXml({ ...act, document: { ...act.document, mimeType: "application/pdf" }, annexes: act.annexes.map((a) => ({ ...a, mimeType: "application/pdf" })) }, this.deps.settings.CLASSIFICATION_VERSION),
-      files: contents.map((content) => Buffer.from(content).toString("base64")),
-    };
+    if (!tenant.authority) {
+      await this.deps.acts.apply(act, { type: "failed", reason: missingAuthority(act.collectivity) }, { reason: missingAuthority(act.collectivity) });
+      return;
+    }
+    const { naming, archive } = await this.transmissionArchive(act, { ...tenant, authority: tenant.authority });
+    const payload = { actId: act._id, archiveName: naming.archive, archive: archive.toString("base64") };
     const reply = await this.deps.nats.request(`${this.deps.settings.PREFECTURE_SUBJECT}.${act.collectivity}.submit`, JSON.stringify(payload), { timeout: 10_000 });
     const answer = reply.json<TransmissionReply>();
     const sent = await this.deps.acts.apply(act, { type: "sent" });

@@ -7,7 +7,7 @@
  * Dockerfile runs this in its build stage.
  */
 import { build } from "esbuild";
-import { readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -54,4 +54,7 @@ for (const dir of [outdir, join(outdir, "chunks")]) {
     if (/[\u0080-\uffff]/.test(text)) writeFileSync(file, text.replace(/[\u0080-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`));
   }
 }
+// Files the services read at run time, beside the chunks that read them: the @ctes XML Schema.
+rmSync(join(outdir, "schemas"), { recursive: true, force: true });
+cpSync(join(root, "services/actes/schemas"), join(outdir, "schemas/actes"), { recursive: true });
 process.stdout.write(`bundled the services image's entrypoint into ${outfile}\n`);

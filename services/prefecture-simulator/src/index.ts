@@ -1,1 +1,1 @@
-export { prefectureSimulator, refusalReason, simulatorSettings, type SimulatorSettings } from "./service.ts";
+export { prefectureSimulator, simulatorSettings, type SimulatorSettings } from "./service.ts";

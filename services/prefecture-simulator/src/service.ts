@@ -1,5 +1,5 @@
 import { jetstream } from "@nats-io/jetstream";
-import { actIdentifier, looksLikePdf, type NatureCode, type PrefectureReturn, type TransmissionReply } from "@mutualis/actes";
+import { Anomaly, maxArchiveBytes, receiveTransmission, type PrefectureReturn, type ReceivedAct, type TransmissionReply } from "@mutualis/actes";
 import { isValidSiren } from "@mutualis/api";
 import { allow, baseSettings, NotFound, Repository, retryDelayMs, type Database, type ServiceContext, type ServiceDefinition } from "@mutualis/service-kit";
 import { z } from "zod";
@@ -17,6 +17,9 @@ interface Transmission {
   collectivity: string;
   reply: TransmissionReply;
   identifier?: string;
+  archiveName?: string;
+  /** The act as the prefecture read it from the metadata. */
+  act?: ReceivedAct["act"];
   returned: boolean;
   receivedAt: Date;
 }
@@ -28,6 +31,10 @@ class TransmissionRepository extends Repository<Transmission> {
   find(actId: string) {
     return this.collection.findOne({ _id: actId });
   }
+  /** Another transmission the prefecture took under the same act identifier. */
+  withIdentifier(collectivity: string, identifier: string, actId: string) {
+    return this.collection.findOne({ collectivity, identifier, _id: { $ne: actId } });
+  }
   async record(transmission: Transmission) {
     await this.collection.insertOne(transmission);
   }
@@ -37,23 +44,6 @@ class TransmissionRepository extends Repository<Transmission> {
   pending() {
     return this.collection.find({ returned: false, "reply.received": true }).toArray();
   }
-}
-
-const attribute = (xml: string, name: string) => new RegExp(`${name}="([^"]*)"`).exec(xml)?.[1];
-const element = (xml: string, name: string) => new RegExp(`<actes:${name}>([\\s\\S]*?)</actes:${name}>`).exec(xml)?.[1];
-
-/** What the prefecture's application checks before it accepts a transmission. */
-export function refusalReason(envelope: string, acte: string, files: readonly string[]): string | undefined {
-  const siren = attribute(envelope, "insee:SIREN") ?? "";
-  if (!isValidSiren(siren)) return `enveloppe: SIREN ${siren || "(absent)"} invalide`;
-  const nature = Number(attribute(acte, "actes:CodeNatureActe"));
-  if (!(nature >= 1 && nature <= 6)) return "acte: CodeNatureActe doit être compris entre 1 et 6";
-  if (!/^[0-9A-Z_]{2,15}$/.test(attribute(acte, "actes:NumeroInterne") ?? "")) return "acte: NumeroInterne invalide";
-  const objet = element(acte, "Objet") ?? "";
-  if (objet.length === 0 || objet.length > 499) return "acte: Objet absent ou trop long";
-  if (files.length === 0) return "acte: aucun document";
-  if (files.some((file) => !looksLikePdf(Buffer.from(file.slice(0, 12), "base64")))) return "acte: un document n'est pas au format PDF";
-  return undefined;
 }
 
 /**
@@ -108,24 +98,36 @@ export function prefectureSimulator(): ServiceDefinition<SimulatorSettings> {
           // The collectivity is the subject's: its account can only send on its own.
           subject: `${context.settings.PREFECTURE_SUBJECT}.*.submit`,
           callers: allow.platform(),
-          schema: z.object({ actId: z.string(), archive: z.string(), envelope: z.string(), acte: z.string(), files: z.array(z.string()) }),
+          schema: z.object({ actId: z.string().min(1).max(100), archiveName: z.string().min(1).max(200), archive: z.string().min(1) }),
           handle: async (request, { subject }) => {
             const collectivity = subject.split(".").at(-2)!;
-            const { actId, envelope, acte, files } = request as { actId: string; envelope: string; acte: string; files: string[] };
+            const { actId, archiveName, archive } = request as { actId: string; archiveName: string; archive: string };
             const known = await repository.find(actId);
             if (known) return known.reply;
-            const reason = refusalReason(envelope, acte, files);
+            let identifier: string | undefined;
+            let received: ReceivedAct | undefined;
+            let reason: string | undefined;
+            try {
+              received = receiveTransmission(archiveName, Buffer.from(archive, "base64"), maxArchiveBytes + 1024 * 1024);
+              if (!isValidSiren(received.emitter.siren)) throw new Anomaly("enveloppe", `SIREN ${received.emitter.siren} invalide`);
+              const duplicate = await repository.withIdentifier(collectivity, received.identifier, actId);
+              if (duplicate) throw new Anomaly("acte", `l'identifiant d'acte ${received.identifier} a déjà été transmis`);
+              identifier = received.identifier;
+            } catch (error) {
+              if (!(error instanceof Anomaly)) throw error;
+              reason = error.message;
+            }
             const reply: TransmissionReply = reason ? { received: false, reason } : { received: true };
-            const identifier = reason
-              ? undefined
-              : actIdentifier(
-                  attribute(envelope, "actes:Departement") ?? "000",
-                  attribute(envelope, "insee:SIREN")!,
-                  attribute(acte, "actes:Date")!,
-                  attribute(acte, "actes:NumeroInterne")!,
-                  Number(attribute(acte, "actes:CodeNatureActe")) as NatureCode,
-                );
-            await repository.record({ _id: actId, collectivity, reply, ...(identifier ? { identifier } : {}), returned: !identifier, receivedAt: new Date() });
+            await repository.record({
+              _id: actId,
+              collectivity,
+              reply,
+              archiveName,
+              ...(identifier ? { identifier } : {}),
+              ...(received ? { act: received.act } : {}),
+              returned: !identifier,
+              receivedAt: new Date(),
+            });
             if (identifier) acknowledge(context, repository, collectivity, actId, identifier);
             return reply;
           },

@@ -1,0 +1,47 @@
+import type { NatureCode } from "./act.ts";
+import { writeArchive } from "./archive.ts";
+import { acteXml, envelopeXml, type Emitter } from "./envelope.ts";
+import { exchangeFileNames } from "./identifiers.ts";
+import { validateActes } from "./schema.ts";
+
+/** An act as its transmission needs it: the @ctes fields and its files, in rank order (the act's own document first). */
+export interface ActToTransmit {
+  readonly date: string;
+  readonly numeroInterne: string;
+  readonly nature: NatureCode;
+  readonly classification: string;
+  readonly objet: string;
+  readonly precedent?: string;
+  readonly documentPapier?: boolean;
+  readonly files: readonly { readonly typology: string; readonly mimeType: string; readonly content: Uint8Array }[];
+}
+
+/**
+ * The archive of an act's transmission (exchange 1-1): the envelope, the act's metadata and its
+ * files under their @ctes names, every XML checked against the project's @ctes schema first. An
+ * XML the schema refuses is the writer's fault: it throws, and nothing is sent.
+ */
+export function transmissionArchive(
+  act: ActToTransmit,
+  emitter: Emitter,
+  naming: { readonly identifier: string; readonly envelope: string },
+  classificationVersion: string,
+  at = new Date(),
+): Buffer {
+  const names = exchangeFileNames(naming.identifier, "1-1");
+  const files = act.files.map((file, i) => names.file(file.typology, i + 1, file.mimeType === "application/xml" ? "xml" : "pdf"));
+  const acte = acteXml({
+    ...act,
+    documentPapier: act.documentPapier ?? false,
+    classificationVersion,
+    document: { name: files[0]! },
+    annexes: files.slice(1),
+  });
+  const envelope = envelopeXml(emitter, [names.metadata]);
+  const problems = [...validateActes(envelope).map((p) => `${naming.envelope}: ${p}`), ...validateActes(acte).map((p) => `${names.metadata}: ${p}`)];
+  if (problems.length > 0) throw new Error(`the @ctes files written for act ${naming.identifier} do not follow the schema: ${problems.join("; ")}`);
+  return writeArchive(
+    [{ name: naming.envelope, content: envelope }, { name: names.metadata, content: acte }, ...act.files.map((file, i) => ({ name: files[i]!, content: file.content }))],
+    at,
+  );
+}
