@@ -28,28 +28,24 @@ export class ValidationError extends Error {
   }
 }
 
-/** The SIREN's Luhn check, as the CRD's CEL rule computes it. */
-export function isValidSiren(siren: string): boolean {
-  if (!/^[0-9]{9}$/.test(siren)) return false;
+/** Luhn's check over a number's digits: from the right, every second digit is doubled (less 9 past 9). */
+function passesLuhn(digits: string): boolean {
   let sum = 0;
-  for (let i = 0; i < 9; i++) {
-    const digit = Number(siren[i]);
-    const doubled = digit * 2;
-    sum += i % 2 === 1 ? (doubled > 9 ? doubled - 9 : doubled) : digit;
+  for (let i = 0; i < digits.length; i++) {
+    const digit = Number(digits[digits.length - 1 - i]);
+    sum += i % 2 === 1 ? (digit * 2 > 9 ? digit * 2 - 9 : digit * 2) : digit;
   }
   return sum % 10 === 0;
 }
 
+/** The SIREN's Luhn check, as the CRD's CEL rule computes it. */
+export function isValidSiren(siren: string): boolean {
+  return /^[0-9]{9}$/.test(siren) && passesLuhn(siren);
+}
+
 /** The SIRET's Luhn check over its fourteen digits, as the CRD's CEL rule computes it. */
 export function isValidSiret(siret: string): boolean {
-  if (!/^[0-9]{14}$/.test(siret)) return false;
-  let sum = 0;
-  for (let i = 0; i < 14; i++) {
-    const digit = Number(siret[i]);
-    const doubled = digit * 2;
-    sum += i % 2 === 0 ? (doubled > 9 ? doubled - 9 : doubled) : digit;
-  }
-  return sum % 10 === 0;
+  return /^[0-9]{14}$/.test(siret) && passesLuhn(siret);
 }
 
 /** The SIRET of the establishment numbered `establishment` (four digits) of this SIREN, with its check digit. */

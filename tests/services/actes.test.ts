@@ -28,7 +28,7 @@ interface ActView {
   identifier?: string;
   reason?: string;
   history: { status: string }[];
-  courriers: { kind: string; text: string }[];
+  exchanges: { direction: string; message: string; file: string; detail?: string }[];
 }
 
 const startActes = () =>
@@ -117,6 +117,8 @@ describe("the actes service with the prefecture simulator, over real NATS JetStr
     }
     // Enabled, but its Collectivity does not say what @ctes needs to know of it.
     await call("platform.actes.tenants.enable", { collectivity: "vitre", siren: "213503600", departement: "35", displayName: "Vitré" });
+    // A second tenant under Rennes's SIREN: its acts have the identifiers Rennes's have.
+    await call("platform.actes.tenants.enable", { collectivity: "rennes-bis", siren: "213502388", departement: "035", displayName: "Rennes (bis)", authority: { departement: "035", arrondissement: 3, nature: "31" } });
   });
 
   afterAll(async () => {
@@ -133,6 +135,18 @@ describe("the actes service with the prefecture simulator, over real NATS JetStr
     expect(acknowledged.identifier).toBe("035-213502388-20261120-D2026_001-DE");
     expect(acknowledged.statusLabel).toBe("Acquittement reçu");
     expect(acknowledged.history.map((h) => h.status)).toEqual(["posted", "waitingForTransmission", "transmitted", "acknowledged"]);
+    expect(acknowledged.exchanges.map((e) => `${e.direction} ${e.message} ${e.file}`)).toEqual([
+      "sent Acte 035-213502388-20261120-D2026_001-DE-1-1_0.xml",
+      "received ARActe 035-213502388-20261120-D2026_001-DE-1-2_0.xml",
+    ]);
+    expect(acknowledged.exchanges[1]!.detail).toMatch(/^reçu le 20[0-9-]+, classification en vigueur du 2026-01-01$/);
+  });
+
+  it("when an act's identifier was already transmitted, then the prefecture answers with an AnomalieActe and the act is refused with its nature and detail", async () => {
+    const submitted = await call<ActView>("tenant.rennes-bis.actes.submit", act("D2026_001"));
+    const refused = await waitForStatus("rennes-bis", submitted.body.id, "refused");
+    expect(refused.reason).toBe("anomalie 002 : l'identifiant d'acte 035-213502388-20261120-D2026_001-DE a déjà été transmis");
+    expect(refused.exchanges.map((e) => e.message)).toEqual(["Acte", "AnomalieActe"]);
   });
 
   it.each([
@@ -225,16 +239,28 @@ describe("the actes service with the prefecture simulator, over real NATS JetStr
     expect(refused.reason).toBe("anomalie enveloppe : SIREN 123456789 invalide");
   });
 
-  it("when the prefecture sends a courrier simple, then it is attached to the act; a cancellation asked is confirmed", async () => {
+  it("when the prefecture sends a courrier simple, then its XML and its PDF letter are kept with the act; a cancellation goes as an Annulation and is confirmed by an ARAnnulation", async () => {
     const id = (await call<ActView>("tenant.rennes.actes.submit", act("D2026_003"))).body.id;
     await waitForStatus("rennes", id, "acknowledged");
     await call("prefecture.actes.courrier", { actId: id, text: "Merci de préciser la date de la séance." });
-    await eventually("the courrier to arrive", async () => {
+    const withLetter = await eventually("the courrier to arrive", async () => {
       const { body } = await call<ActView>("tenant.rennes.actes.get", { id });
-      return body.courriers.length === 1 ? body : undefined;
+      return body.exchanges.some((e) => e.message === "CourrierSimple") ? body : undefined;
     });
+    const letter = withLetter.exchanges.find((e) => e.message === "CourrierSimple")!;
+    expect(letter.file).toBe("035-213502388-20261120-D2026_003-DE-2-1_0.xml");
+    expect(letter.detail).toMatch(/: 99_CO-035-213502388-20261120-D2026_003-DE-2-1_1\.pdf$/);
+    const mongo = await new MongoClient(platform.env.MONGODB_URI).connect();
+    try {
+      const kept = await mongo.db(`actes_${run}`).collection("documents").findOne({ _id: `${id}/exchanges/99_CO-035-213502388-20261120-D2026_003-DE-2-1_1.pdf` as never });
+      expect(Buffer.from(kept!.content.buffer).subarray(0, 5).toString()).toBe("%PDF-");
+    } finally {
+      await mongo.close();
+    }
     expect((await call<ActView>("tenant.rennes.actes.cancel", { id })).body.status).toBe("cancellationAsked");
-    await waitForStatus("rennes", id, "cancelled");
+    const cancelled = await waitForStatus("rennes", id, "cancelled");
+    expect(cancelled.exchanges.map((e) => `${e.direction} ${e.message}`)).toEqual(["sent Acte", "received ARActe", "received CourrierSimple", "sent Annulation", "received ARAnnulation"]);
+    expect(cancelled.exchanges.at(-2)!.file).toBe("035-213502388-20261120-D2026_003-DE-6-1_0.xml");
   });
 
   it("when people of the collectivity act on an act, then an agent submits and reads, only its author or an administrator asks its cancellation, and other collectivities' people are refused", async () => {

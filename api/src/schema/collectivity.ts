@@ -8,30 +8,17 @@ export const deletionPolicies = ["Retain", "Delete"] as const;
 export const maxCollectivityNameLength = 40;
 
 /**
- * SIREN numbers carry a Luhn check digit. CEL has no loops, so the nine digits are summed one
- * by one; a doubled digit d counts as the d-th entry of the table (2d, minus 9 past 9).
+ * SIREN (9 digits) and SIRET (14) numbers carry a Luhn check digit. CEL has no loops, so the
+ * digits are summed one by one; counting from the right, every second digit is doubled, and a
+ * doubled digit d counts as the d-th entry of the table (2d, minus 9 past 9).
  */
-function sirenLuhnRule(): string {
+function luhnRule(length: number): string {
   const doubled = "[0,2,4,6,8,1,3,5,7,9]";
-  const terms = Array.from({ length: 9 }, (_, i) => {
+  const terms = Array.from({ length }, (_, i) => {
     const digit = `int(self.substring(${i}, ${i + 1}))`;
-    // Counting from the right, every second digit is doubled: indexes 7, 5, 3 and 1.
-    return i % 2 === 1 ? `${doubled}[${digit}]` : digit;
+    return (length - 1 - i) % 2 === 1 ? `${doubled}[${digit}]` : digit;
   });
-  return `!self.matches('^[0-9]{9}$') || (${terms.join(" + ")}) % 10 == 0`;
-}
-
-/**
- * SIRET numbers (SIREN and a five-digit establishment number) carry a Luhn check digit over their
- * fourteen digits: counting from the right, the digits at even indexes from the left are doubled.
- */
-function siretLuhnRule(): string {
-  const doubled = "[0,2,4,6,8,1,3,5,7,9]";
-  const terms = Array.from({ length: 14 }, (_, i) => {
-    const digit = `int(self.substring(${i}, ${i + 1}))`;
-    return i % 2 === 0 ? `${doubled}[${digit}]` : digit;
-  });
-  return `!self.matches('^[0-9]{14}$') || (${terms.join(" + ")}) % 10 == 0`;
+  return `!self.matches('^[0-9]{${length}}$') || (${terms.join(" + ")}) % 10 == 0`;
 }
 
 /**
@@ -78,7 +65,7 @@ export type ActesNature = keyof typeof actesNatures;
 
 const sirenRules: CelRule[] = [
   { rule: "self.matches('^[0-9]{9}$')", message: "a SIREN is exactly 9 digits" },
-  { rule: sirenLuhnRule(), message: "this is not a valid SIREN: its check digit (Luhn) does not match" },
+  { rule: luhnRule(9), message: "this is not a valid SIREN: its check digit (Luhn) does not match" },
 ];
 
 /** The cluster's own users and groups are never a collectivity's administrators. */
@@ -174,7 +161,7 @@ export const collectivity: ResourceDefinition = {
             maxLength: 14,
             "x-kubernetes-validations": [
               { rule: "self.matches('^[0-9]{14}$')", message: "a SIRET is exactly 14 digits" },
-              { rule: siretLuhnRule(), message: "this is not a valid SIRET: its check digit (Luhn) does not match" },
+              { rule: luhnRule(14), message: "this is not a valid SIRET: its check digit (Luhn) does not match" },
             ],
           }),
         },

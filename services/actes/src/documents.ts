@@ -9,7 +9,7 @@ interface StoredDocument {
   content: Binary;
 }
 
-/** The PDFs of acts: rank 1 is the act itself, the annexes follow. */
+/** The files of acts: rank 1 is the act itself, the annexes follow; rank 0, the files of the exchanges with the prefecture. */
 export class DocumentRepository extends Repository<StoredDocument> {
   constructor(database: Database) {
     super(database, "documents");
@@ -22,8 +22,23 @@ export class DocumentRepository extends Repository<StoredDocument> {
     );
   }
 
+  /** The act's own files, in rank order (the messages of the exchanges are not among them). */
   async load(collectivity: string, actId: string): Promise<Uint8Array[]> {
-    const documents = await this.collection.find({ collectivity, actId }).sort({ rank: 1 }).toArray();
+    const documents = await this.collection.find({ collectivity, actId, rank: { $gt: 0 } }).sort({ rank: 1 }).toArray();
     return documents.map((d) => d.content.buffer);
+  }
+
+  /** Keeps a file of the exchanges about an act (a message, a letter), under its @ctes name; storing it again changes nothing. */
+  async keepExchangeFile(collectivity: string, actId: string, name: string, content: Uint8Array): Promise<void> {
+    await this.collection.updateOne(
+      { _id: `${actId}/exchanges/${name}` },
+      { $setOnInsert: { collectivity, actId, rank: 0, content: new Binary(content) } },
+      { upsert: true },
+    );
+  }
+
+  /** A file of the exchanges about an act, by its name. */
+  async exchangeFile(collectivity: string, actId: string, name: string): Promise<Uint8Array | undefined> {
+    return (await this.collection.findOne({ _id: `${actId}/exchanges/${name}`, collectivity }))?.content.buffer;
   }
 }

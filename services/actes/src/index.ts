@@ -2,6 +2,7 @@ export * from "./domain/act.ts";
 export * from "./domain/archive.ts";
 export * from "./domain/reception.ts";
 export * from "./domain/transmission.ts";
+export * from "./domain/returns.ts";
 export { readActes, validateActes, type ActesDocument } from "./domain/schema.ts";
 export * from "./domain/envelope.ts";
 export * from "./domain/identifiers.ts";

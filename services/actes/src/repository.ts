@@ -31,6 +31,14 @@ export interface TransmissionNaming {
   envelope: string;
 }
 
+export interface ExchangeEntry {
+  direction: "sent" | "received";
+  message: string;
+  file: string;
+  at: Date;
+  detail?: string;
+}
+
 export interface Act extends Omit<ActSubmission, "document" | "annexes"> {
   _id: string;
   collectivity: string;
@@ -45,8 +53,12 @@ export interface Act extends Omit<ActSubmission, "document" | "annexes"> {
   identifier?: string;
   acknowledgedAt?: Date;
   reason?: string;
-  /** Letters from the prefecture: courrier simple, demande de pièces complémentaires, lettre d'observations. */
-  courriers?: { kind: string; text: string; at: Date }[];
+  /**
+   * Every @ctes message about the act, both ways, in the order they went or came: its root
+   * element (Acte, ARActe, AnomalieActe, Annulation, ARAnnulation, CourrierSimple…), the file
+   * kept in the act's documents, and what it says in a line.
+   */
+  exchanges?: ExchangeEntry[];
 }
 
 /** Acts, always read and written for one collectivity: a tenant never reaches another's acts. */
@@ -99,8 +111,12 @@ export class ActRepository extends Repository<Act> {
     return (await this.get(act.collectivity, act._id)).transmission!;
   }
 
-  async addCourrier(act: Act, kind: string, text: string): Promise<void> {
-    await this.collection.updateOne({ _id: act._id, collectivity: act.collectivity }, { $push: { courriers: { kind, text, at: new Date() } } });
+  /** Records a message of the exchanges about the act, once: a redelivered message is not recorded twice. */
+  async addExchange(act: Act, entry: ExchangeEntry): Promise<void> {
+    await this.collection.updateOne(
+      { _id: act._id, collectivity: act.collectivity, "exchanges.file": { $ne: entry.file } },
+      { $push: { exchanges: entry } },
+    );
   }
 
   /** Acts of every collectivity in a status, for the flows that move them on. */

@@ -30,7 +30,7 @@ export function actView(act: Act) {
     reason: act.reason,
     author: act.author?.email,
     history: act.history.map((h) => ({ status: h.status, at: new Date(h.at).toISOString(), ...(h.detail ? { detail: h.detail } : {}) })),
-    courriers: act.courriers ?? [],
+    exchanges: (act.exchanges ?? []).map((e) => ({ ...e, at: new Date(e.at).toISOString() })),
   };
 }
 

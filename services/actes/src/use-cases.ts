@@ -3,7 +3,8 @@ import type { NatsConnection } from "@nats-io/transport-node";
 import type { BusinessEvents, ServiceMetrics } from "@mutualis/service-kit";
 import { Conflict, Forbidden, isAdministrator, Unavailable, type Caller } from "@mutualis/service-kit";
 import type { ActFile, NatureCode } from "./domain/act.ts";
-import { actIdentifier, transmissionNames } from "./domain/identifiers.ts";
+import { actIdentifier, exchangeFileNames, parisDay, transmissionNames } from "./domain/identifiers.ts";
+import { annulationXml, MessageError, readPrefectureMessage, type PrefectureMessage } from "./domain/returns.ts";
 import { transmissionArchive } from "./domain/transmission.ts";
 import type { DocumentRepository } from "./documents.ts";
 import type { FlowNames } from "./flows.ts";
@@ -18,12 +19,16 @@ export interface TransmissionReply {
   readonly reason?: string;
 }
 
-/** What the prefecture sends back later on the returns flow. */
-export type PrefectureReturn =
-  | { actId: string; type: "acknowledgement"; identifier: string; receivedAt: string }
-  | { actId: string; type: "refusal"; reason: string }
-  | { actId: string; type: "courrier"; kind: "courrier simple" | "demande de pièces complémentaires" | "lettre d'observations"; text: string }
-  | { actId: string; type: "cancellation"; receivedAt: string };
+/**
+ * What the prefecture sends back later on the returns flow: an @ctes message (ARActe,
+ * AnomalieActe, ARAnnulation, CourrierSimple…) as its XML file, and the files it names (a letter's PDF).
+ */
+export interface PrefectureReturn {
+  readonly actId: string;
+  /** The message's file: its @ctes name and its bytes (ISO-8859-1 XML), base64. */
+  readonly message: { readonly name: string; readonly content: string };
+  readonly files?: readonly { readonly name: string; readonly content: string }[];
+}
 
 export interface ActesDependencies {
   readonly settings: ActesSettings;
@@ -46,10 +51,6 @@ function storedFile(file: ActFile & { typology: string }): StoredFile {
   return { fileName: file.fileName, mimeType: file.mimeType, size: file.size, sha256: file.sha256, typology: file.typology };
 }
 
-/** The day in France, where the prefectures count a collectivity's transmissions. */
-function parisDay(at: Date): string {
-  return new Intl.DateTimeFormat("sv-SE", { timeZone: "Europe/Paris", year: "numeric", month: "2-digit", day: "2-digit" }).format(at);
-}
 
 /**
  * The story of an act: submitted by an agent, checked, stored, queued on a durable flow,
@@ -132,12 +133,12 @@ export class ActesUseCases {
    * The archive of an act's transmission. Its naming is fixed the first time, so a retry sends
    * the same archive under the same name.
    */
-  async transmissionArchive(act: Act, tenant: Tenant & { authority: TenantAuthority }): Promise<{ naming: TransmissionNaming; archive: Buffer }> {
+  async transmissionArchive(act: Act, tenant: Tenant & { authority: TenantAuthority }): Promise<{ naming: TransmissionNaming; archive: Buffer; metadata: { name: string; content: Buffer } }> {
     const { authority } = tenant;
     const naming = act.transmission ?? (await this.deps.acts.fixTransmission(act, await this.newNaming(act, tenant.siren, authority.departement)));
     const contents = await this.deps.documents.load(act.collectivity, act._id);
     const returnAddress = `actes-${act.collectivity}@${this.deps.settings.ACTES_RETURN_DOMAIN}`;
-    const archive = transmissionArchive(
+    const { archive, metadata } = transmissionArchive(
       { ...act, nature: act.nature as NatureCode, files: [act.document, ...act.annexes].map((file, i) => ({ ...file, content: contents[i]! })) },
       {
         siren: tenant.siren,
@@ -150,7 +151,7 @@ export class ActesUseCases {
       naming,
       this.deps.settings.CLASSIFICATION_VERSION,
     );
-    return { naming, archive };
+    return { naming, archive, metadata };
   }
 
   /** A new name for an act's transmission: the collectivity's next sequence number of the day (in Paris). */
@@ -173,40 +174,62 @@ export class ActesUseCases {
       await this.deps.acts.apply(act, { type: "failed", reason: missingAuthority(act.collectivity) }, { reason: missingAuthority(act.collectivity) });
       return;
     }
-    const { naming, archive } = await this.transmissionArchive(act, { ...tenant, authority: tenant.authority });
+    const { naming, archive, metadata } = await this.transmissionArchive(act, { ...tenant, authority: tenant.authority });
+    await this.deps.documents.keepExchangeFile(act.collectivity, act._id, metadata.name, metadata.content);
     const payload = { actId: act._id, archiveName: naming.archive, archive: archive.toString("base64") };
     const reply = await this.deps.nats.request(`${this.deps.settings.PREFECTURE_SUBJECT}.${act.collectivity}.submit`, JSON.stringify(payload), { timeout: 10_000 });
     const answer = reply.json<TransmissionReply>();
     const sent = await this.deps.acts.apply(act, { type: "sent" });
+    await this.deps.acts.addExchange(act, { direction: "sent", message: "Acte", file: metadata.name, at: this.now(), detail: naming.archive });
     if (!answer.received) {
       await this.deps.acts.apply(sent, { type: "refused", reason: answer.reason ?? "refused by the prefecture" }, { reason: answer.reason });
       this.refused.inc({ collectivity: act.collectivity });
     }
   }
 
-  /** Applies what the prefecture sent back. */
-  async receive(message: PrefectureReturn): Promise<void> {
-    const act = await this.deps.acts.byId(message.actId);
+  /**
+   * Applies what the prefecture sent back: the message is checked against the @ctes schema, kept
+   * with the files it names, recorded in the act's exchanges, and moves the act on. A message the
+   * service cannot read is kept and recorded too, never dropped.
+   */
+  async receive(ret: PrefectureReturn): Promise<void> {
+    const act = await this.deps.acts.byId(ret.actId);
     if (!act) return;
-    switch (message.type) {
-      case "acknowledgement":
-        await this.deps.acts.apply(act, { type: "acknowledged", identifier: message.identifier, receivedAt: message.receivedAt }, {
-          identifier: message.identifier,
-          acknowledgedAt: new Date(message.receivedAt),
-        });
+    const xml = Buffer.from(ret.message.content, "base64");
+    await this.deps.documents.keepExchangeFile(act.collectivity, act._id, ret.message.name, xml);
+    for (const file of ret.files ?? []) await this.deps.documents.keepExchangeFile(act.collectivity, act._id, file.name, Buffer.from(file.content, "base64"));
+    let message: PrefectureMessage;
+    try {
+      message = readPrefectureMessage(xml);
+    } catch (error) {
+      if (!(error instanceof MessageError)) throw error;
+      await this.deps.acts.addExchange(act, { direction: "received", message: "illisible", file: ret.message.name, at: this.now(), detail: error.message });
+      return;
+    }
+    const entry = { direction: "received" as const, message: message.kind, file: ret.message.name, at: this.now() };
+    switch (message.kind) {
+      case "ARActe": {
+        await this.deps.acts.addExchange(act, { ...entry, detail: `reçu le ${message.receivedOn}, classification en vigueur du ${message.classificationVersionInForce}` });
+        const now = this.now();
+        await this.deps.acts.apply(act, { type: "acknowledged", identifier: message.identifier, receivedAt: now.toISOString() }, { identifier: message.identifier, acknowledgedAt: now });
         this.acknowledged.inc({ collectivity: act.collectivity });
-        this.deps.events.record(act.collectivity, "acknowledged", act._id, 1, new Date(message.receivedAt));
-        this.timeToAcknowledgement.observe({ collectivity: act.collectivity }, Math.max(0, (new Date(message.receivedAt).getTime() - act.submittedAt.getTime()) / 1000));
+        this.deps.events.record(act.collectivity, "acknowledged", act._id, 1, now);
+        this.timeToAcknowledgement.observe({ collectivity: act.collectivity }, Math.max(0, (now.getTime() - act.submittedAt.getTime()) / 1000));
         return;
-      case "refusal":
-        await this.deps.acts.apply(act, { type: "refused", reason: message.reason }, { reason: message.reason });
+      }
+      case "AnomalieActe": {
+        const reason = `anomalie ${message.nature} : ${message.detail}`;
+        await this.deps.acts.addExchange(act, { ...entry, detail: reason });
+        await this.deps.acts.apply(act, { type: "refused", reason }, { reason });
         this.refused.inc({ collectivity: act.collectivity });
         return;
-      case "cancellation":
+      }
+      case "ARAnnulation":
+        await this.deps.acts.addExchange(act, { ...entry, detail: `annulation reçue le ${message.receivedOn}` });
         await this.deps.acts.apply(act, { type: "cancellationAcknowledged" });
         return;
-      case "courrier":
-        await this.deps.acts.addCourrier(act, message.kind, message.text);
+      case "CourrierSimple":
+        await this.deps.acts.addExchange(act, { ...entry, detail: `courrier du ${message.on} : ${message.document}` });
         return;
     }
   }
@@ -216,10 +239,17 @@ export class ActesUseCases {
     const act = await this.deps.acts.get(collectivity, id);
     const isAuthor = caller.kind === "user" && act.author?.subject === caller.subject;
     if (!isAuthor && !isAdministrator(caller, collectivity)) throw new Forbidden("an act's cancellation is asked by its author or an administrator of the collectivity");
-    const asked = await this.deps.acts.apply(act, { type: "cancellationRequested" });
-    await this.deps.nats.request(`${this.deps.settings.PREFECTURE_SUBJECT}.${collectivity}.cancel`, JSON.stringify({ actId: act._id, identifier: act.identifier }), {
-      timeout: 10_000,
-    });
-    return asked;
+    await this.deps.acts.apply(act, { type: "cancellationRequested" });
+    // Exchange 6-1: the act's identifier and the code, as every @ctes file name.
+    const name = `${exchangeFileNames(act.identifier!, "6-1").metadata}`;
+    const annulation = annulationXml(act.identifier!);
+    await this.deps.documents.keepExchangeFile(collectivity, act._id, name, annulation);
+    await this.deps.nats.request(
+      `${this.deps.settings.PREFECTURE_SUBJECT}.${collectivity}.cancel`,
+      JSON.stringify({ actId: act._id, message: { name, content: annulation.toString("base64") } }),
+      { timeout: 10_000 },
+    );
+    await this.deps.acts.addExchange(act, { direction: "sent", message: "Annulation", file: name, at: this.now() });
+    return this.deps.acts.get(collectivity, id);
   }
 }

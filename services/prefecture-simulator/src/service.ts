@@ -1,13 +1,33 @@
 import { jetstream } from "@nats-io/jetstream";
-import { Anomaly, maxArchiveBytes, receiveTransmission, type PrefectureReturn, type ReceivedAct, type TransmissionReply } from "@mutualis/actes";
+import {
+  Anomaly,
+  anomalieActeXml,
+  arActeXml,
+  arAnnulationXml,
+  courrierSimpleXml,
+  exchangeFileNames,
+  maxArchiveBytes,
+  parisDay,
+  readActes,
+  receiveTransmission,
+  validateActes,
+  type ActMetadata,
+  type AnomalyNature,
+  type PrefectureReturn,
+  type ReceivedAct,
+  type TransmissionReply,
+} from "@mutualis/actes";
 import { isValidSiren } from "@mutualis/api";
-import { allow, baseSettings, NotFound, Repository, retryDelayMs, type Database, type ServiceContext, type ServiceDefinition } from "@mutualis/service-kit";
+import { allow, baseSettings, InvalidRequest, NotFound, Repository, retryDelayMs, type Database, type ServiceContext, type ServiceDefinition } from "@mutualis/service-kit";
+import { letterPdf } from "./letter.ts";
 import { z } from "zod";
 
 export const simulatorSettings = baseSettings.extend({
   PREFECTURE_SUBJECT: z.string().default("prefecture.actes"),
   /** How long the simulated prefecture takes to acknowledge. */
   SIMULATOR_ACK_DELAY_MS: z.coerce.number().int().min(0).max(600_000).default(200),
+  /** The classification the simulated prefectures have in force, which every acknowledgement names. */
+  SIMULATOR_CLASSIFICATION_VERSION: z.iso.date().default("2026-01-01"),
 });
 
 export type SimulatorSettings = z.infer<typeof simulatorSettings>;
@@ -20,6 +40,8 @@ interface Transmission {
   archiveName?: string;
   /** The act as the prefecture read it from the metadata. */
   act?: ReceivedAct["act"];
+  /** The answer owed on the returns flow (ARActe or AnomalieActe), until it is sent. */
+  answer?: PrefectureReturn;
   returned: boolean;
   receivedAt: Date;
 }
@@ -31,9 +53,9 @@ class TransmissionRepository extends Repository<Transmission> {
   find(actId: string) {
     return this.collection.findOne({ _id: actId });
   }
-  /** Another transmission the prefecture took under the same act identifier. */
-  withIdentifier(collectivity: string, identifier: string, actId: string) {
-    return this.collection.findOne({ collectivity, identifier, _id: { $ne: actId } });
+  /** Another transmission the prefecture took under the same act identifier (it holds the SIREN: one collectivity's). */
+  withIdentifier(identifier: string, actId: string) {
+    return this.collection.findOne({ identifier, _id: { $ne: actId } });
   }
   async record(transmission: Transmission) {
     await this.collection.insertOne(transmission);
@@ -46,20 +68,32 @@ class TransmissionRepository extends Repository<Transmission> {
   }
 }
 
+/** The act's metadata in an @ctes answer's file name: the identifier and the exchange's code. */
+function answerName(identifier: string, exchange: `${number}-${number}`): string {
+  return exchangeFileNames(identifier, exchange).metadata;
+}
+
+const base64 = (content: Uint8Array) => Buffer.from(content).toString("base64");
+
 /**
- * The simulated prefecture: answers each transmission at once (received or refused with a
- * reason), then acknowledges it on the returns flow after a delay, as the real one does. A
- * transmission received twice gets the same answer and one acknowledgement.
+ * The simulated prefecture, as @ctes behaves: a transmission whose archive or envelope cannot be
+ * processed is refused at once; one that is taken is answered later on the returns flow, with an
+ * ARActe (exchange 1-2) or, if the act is not acceptable, an AnomalieActe (1-3), both copying the
+ * act's metadata. Cancellations (6-1) get their ARAnnulation (6-2); simple letters (2-1) come with
+ * their PDF. A transmission received twice gets the same answer, once; an act identifier already
+ * transmitted is an anomaly. Every message it writes is checked against the @ctes schema first.
  */
 export function prefectureSimulator(): ServiceDefinition<SimulatorSettings> {
   const timers = new Set<NodeJS.Timeout>();
   let stopped = false;
   // Returns go on the collectivity's own subject: a dedicated deployment's account imports only its own.
-  const publishReturn = async (context: ServiceContext<SimulatorSettings>, collectivity: string, message: PrefectureReturn, id: string) => {
-    await jetstream(context.nats).publish(`${context.settings.PREFECTURE_SUBJECT}.${collectivity}.returns.${message.actId}`, JSON.stringify(message), { msgID: id });
+  const publishReturn = async (context: ServiceContext<SimulatorSettings>, collectivity: string, message: PrefectureReturn) => {
+    await jetstream(context.nats).publish(`${context.settings.PREFECTURE_SUBJECT}.${collectivity}.returns.${message.actId}`, JSON.stringify(message), {
+      msgID: `${message.actId}/${message.message.name}`,
+    });
   };
   // A return that cannot be sent (NATS away for a moment) is sent again, later and later, until it
-  // goes: the prefecture never forgets an acknowledgement it owes.
+  // goes: the prefecture never forgets an answer it owes.
   const later = (context: ServiceContext<SimulatorSettings>, work: () => Promise<void>, delayMs = context.settings.SIMULATOR_ACK_DELAY_MS, attempt = 0) => {
     const timer = setTimeout(() => {
       timers.delete(timer);
@@ -72,19 +106,25 @@ export function prefectureSimulator(): ServiceDefinition<SimulatorSettings> {
     }, delayMs);
     timers.add(timer);
   };
-  const acknowledge = (context: ServiceContext<SimulatorSettings>, repository: TransmissionRepository, collectivity: string, actId: string, identifier: string) =>
+  const answer = (context: ServiceContext<SimulatorSettings>, repository: TransmissionRepository, collectivity: string, message: PrefectureReturn) =>
     later(context, async () => {
-      await publishReturn(context, collectivity, { actId, type: "acknowledgement", identifier, receivedAt: new Date().toISOString() }, `ack-${actId}`);
-      await repository.markReturned(actId);
+      await publishReturn(context, collectivity, message);
+      await repository.markReturned(message.actId);
     });
+  /** A message the simulator writes must be valid @ctes: a fault here is the simulator's. */
+  const checked = (name: string, xml: Buffer) => {
+    const problems = validateActes(xml);
+    if (problems.length > 0) throw new Error(`the simulator wrote ${name} against the @ctes schema: ${problems.join("; ")}`);
+    return { name, content: base64(xml) };
+  };
 
   return {
     description: "Simulated prefecture (@ctes) for the local platform",
     async onStart(context) {
       stopped = false;
-      // Acknowledgements promised before a restart are sent now.
+      // Answers promised before a restart are sent now.
       const repository = new TransmissionRepository(context.database);
-      for (const pending of await repository.pending()) acknowledge(context, repository, pending.collectivity, pending._id, pending.identifier!);
+      for (const pending of await repository.pending()) if (pending.answer) answer(context, repository, pending.collectivity, pending.answer);
     },
     async onStop() {
       stopped = true;
@@ -92,6 +132,8 @@ export function prefectureSimulator(): ServiceDefinition<SimulatorSettings> {
     },
     endpoints: (context) => {
       const repository = new TransmissionRepository(context.database);
+      const version = context.settings.SIMULATOR_CLASSIFICATION_VERSION;
+      const today = () => parisDay(new Date());
       return [
         {
           name: "submit",
@@ -104,31 +146,39 @@ export function prefectureSimulator(): ServiceDefinition<SimulatorSettings> {
             const { actId, archiveName, archive } = request as { actId: string; archiveName: string; archive: string };
             const known = await repository.find(actId);
             if (known) return known.reply;
-            let identifier: string | undefined;
             let received: ReceivedAct | undefined;
-            let reason: string | undefined;
+            let reply: TransmissionReply = { received: true };
+            let message: PrefectureReturn | undefined;
+            const anomaly = (nature: AnomalyNature, detail: string, act: ActMetadata, identifier: string): PrefectureReturn => ({
+              actId,
+              message: checked(answerName(identifier, "1-3"), anomalieActeXml(today(), nature, detail, act, version)),
+            });
             try {
               received = receiveTransmission(archiveName, Buffer.from(archive, "base64"), maxArchiveBytes + 1024 * 1024);
               if (!isValidSiren(received.emitter.siren)) throw new Anomaly("enveloppe", `SIREN ${received.emitter.siren} invalide`);
-              const duplicate = await repository.withIdentifier(collectivity, received.identifier, actId);
-              if (duplicate) throw new Anomaly("acte", `l'identifiant d'acte ${received.identifier} a déjà été transmis`);
-              identifier = received.identifier;
+              if (await repository.withIdentifier(received.identifier, actId)) {
+                message = anomaly("002", `l'identifiant d'acte ${received.identifier} a déjà été transmis`, received.metadata, received.identifier);
+              } else {
+                message = { actId, message: checked(answerName(received.identifier, "1-2"), arActeXml(received.identifier, today(), received.metadata, version)) };
+              }
             } catch (error) {
               if (!(error instanceof Anomaly)) throw error;
-              reason = error.message;
+              // An act whose metadata could be read is answered with an AnomalieActe; an archive or
+              // envelope that cannot be processed is refused at once.
+              if (error.act && error.identifier) message = anomaly("001", error.detail, error.act, error.identifier);
+              else reply = { received: false, reason: error.message };
             }
-            const reply: TransmissionReply = reason ? { received: false, reason } : { received: true };
             await repository.record({
               _id: actId,
               collectivity,
               reply,
               archiveName,
-              ...(identifier ? { identifier } : {}),
-              ...(received ? { act: received.act } : {}),
-              returned: !identifier,
+              ...(received ? { identifier: received.identifier, act: received.act } : {}),
+              ...(message ? { answer: message } : {}),
+              returned: !message,
               receivedAt: new Date(),
             });
-            if (identifier) acknowledge(context, repository, collectivity, actId, identifier);
+            if (message) answer(context, repository, collectivity, message);
             return reply;
           },
         },
@@ -136,11 +186,19 @@ export function prefectureSimulator(): ServiceDefinition<SimulatorSettings> {
           name: "cancel",
           subject: `${context.settings.PREFECTURE_SUBJECT}.*.cancel`,
           callers: allow.platform(),
-          schema: z.object({ actId: z.string() }),
+          schema: z.object({ actId: z.string(), message: z.object({ name: z.string().min(1).max(200), content: z.string().min(1) }) }),
           handle: async (request, { subject }) => {
-            const { actId } = request as { actId: string };
+            const { actId, message } = request as { actId: string; message: { name: string; content: string } };
             const collectivity = subject.split(".").at(-2)!;
-            later(context, () => publishReturn(context, collectivity, { actId, type: "cancellation", receivedAt: new Date().toISOString() }, `cancel-${actId}`));
+            const known = await repository.find(actId);
+            if (!known?.identifier || known.collectivity !== collectivity) throw new NotFound(`no act ${actId} transmitted by ${collectivity}`);
+            const xml = Buffer.from(message.content, "base64");
+            const problems = validateActes(xml);
+            if (problems.length > 0) throw new InvalidRequest("the cancellation does not follow the @ctes schema", { details: problems });
+            const named = readActes(xml, (document) => (document.root === "Annulation" ? document.text("/actes:Annulation/@actes:IDActe") : undefined));
+            if (named !== known.identifier) throw new InvalidRequest(`the cancellation names ${named ?? "no act"}, not the act ${known.identifier}`);
+            const acknowledgement = checked(answerName(known.identifier, "6-2"), arAnnulationXml(known.identifier, today()));
+            later(context, () => publishReturn(context, collectivity, { actId, message: acknowledgement }));
             return { received: true };
           },
         },
@@ -152,8 +210,12 @@ export function prefectureSimulator(): ServiceDefinition<SimulatorSettings> {
           handle: async (request) => {
             const { actId, text } = request as { actId: string; text: string };
             const known = await repository.find(actId);
-            if (!known) throw new NotFound(`no transmission ${actId}`);
-            await publishReturn(context, known.collectivity, { actId, type: "courrier", kind: "courrier simple", text }, `courrier-${actId}-${Date.now()}`);
+            if (!known?.identifier) throw new NotFound(`no transmission ${actId}`);
+            const on = today();
+            const letterName = exchangeFileNames(known.identifier, "2-1").file("99_CO", 1, "pdf");
+            const letter = letterPdf("Préfecture — contrôle de légalité", [`Acte ${known.identifier}`, `Le ${on}`, "", ...text.split("\n")]);
+            const xml = checked(answerName(known.identifier, "2-1"), courrierSimpleXml(known.identifier, on, letterName));
+            await publishReturn(context, known.collectivity, { actId, message: xml, files: [{ name: letterName, content: base64(letter) }] });
             return { sent: true };
           },
         },

@@ -49,3 +49,8 @@ export function transmissionNames(trigram: string, siren: string, day: string, s
   const stem = `EACT--${siren}--${day.replaceAll("-", "")}-${sequence}`;
   return { envelope: `${stem}.xml`, archive: `${trigram}-${stem}.tar.gz` };
 }
+
+/** The day in France, where the prefectures count a collectivity's transmissions and date their answers. */
+export function parisDay(at: Date): string {
+  return new Intl.DateTimeFormat("sv-SE", { timeZone: "Europe/Paris", year: "numeric", month: "2-digit", day: "2-digit" }).format(at);
+}

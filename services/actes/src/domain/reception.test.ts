@@ -20,7 +20,7 @@ const act: ActToTransmit = {
 const emitter: Emitter = { siren: "213502388", departement: "035", arrondissement: 3, nature: "31", returnAddresses: ["actes-rennes@mutualis.test"] };
 const identifier = "035-213502388-20261128-D2026_001-DE";
 const names = transmissionNames("MUT", "213502388", "2026-11-30", 2);
-const archive = transmissionArchive(act, emitter, { identifier, envelope: names.envelope }, "2026-01-01");
+const { archive } = transmissionArchive(act, emitter, { identifier, envelope: names.envelope }, "2026-01-01");
 
 /** The archive with its files changed by `change`. */
 function tampered(change: (files: ArchivedFile[]) => ArchivedFile[]): Buffer {
@@ -64,7 +64,7 @@ describe("a transmission as the prefecture receives it", () => {
   });
 
   it("when the act replaces another, then the prefecture reads which", () => {
-    const replacing = transmissionArchive({ ...act, precedent: "035-213502388-20261001-D2026_000-DE" }, emitter, { identifier, envelope: names.envelope }, "2026-01-01");
+    const { archive: replacing } = transmissionArchive({ ...act, precedent: "035-213502388-20261001-D2026_000-DE" }, emitter, { identifier, envelope: names.envelope }, "2026-01-01");
     expect(receiveTransmission(names.archive, replacing, 1 << 20).act.precedent).toBe("035-213502388-20261001-D2026_000-DE");
   });
 
@@ -95,7 +95,7 @@ describe("a transmission as the prefecture receives it", () => {
   });
 
   it("when the files are named for another act, then the prefecture says which name it expected", () => {
-    const other = transmissionArchive(act, emitter, { identifier: "035-213502388-20261128-D2026_002-DE", envelope: names.envelope }, "2026-01-01");
+    const { archive: other } = transmissionArchive(act, emitter, { identifier: "035-213502388-20261128-D2026_002-DE", envelope: names.envelope }, "2026-01-01");
     expect(anomaly(names.archive, other)).toContain("le formulaire devrait s'appeler 035-213502388-20261128-D2026_001-DE-1-1_0.xml");
   });
 });

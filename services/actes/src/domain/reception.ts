@@ -16,6 +16,8 @@ export class Anomaly extends Error {
     readonly detail: string,
     /** The act, when its metadata could be read: the prefecture then answers with an AnomalieActe that copies it. */
     readonly act?: ActMetadata,
+    /** The act's identifier, when the metadata could be read. */
+    readonly identifier?: string,
   ) {
     super(`anomalie ${kind} : ${detail}`);
   }
@@ -122,7 +124,7 @@ export function receiveTransmission(archiveName: string, archive: Uint8Array, ma
     const unexpected = files.map((f) => f.name).filter((f) => f !== envelopeName && f !== metadataName && !named.includes(f));
     if (unexpected.length > 0) throw new Anomaly("acte", `l'archive contient des fichiers que rien n'annonce : ${unexpected.join(", ")}`);
   } catch (error) {
-    if (error instanceof Anomaly) throw new Anomaly(error.kind, error.detail, metadataRead);
+    if (error instanceof Anomaly) throw new Anomaly(error.kind, error.detail, metadataRead, identifier);
     throw error;
   }
   return {

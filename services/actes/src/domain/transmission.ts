@@ -1,17 +1,10 @@
-import type { NatureCode } from "./act.ts";
 import { writeArchive } from "./archive.ts";
-import { acteXml, envelopeXml, type Emitter } from "./envelope.ts";
+import { acteXml, envelopeXml, type ActMetadata, type Emitter } from "./envelope.ts";
 import { exchangeFileNames } from "./identifiers.ts";
 import { validateActes } from "./schema.ts";
 
 /** An act as its transmission needs it: the @ctes fields and its files, in rank order (the act's own document first). */
-export interface ActToTransmit {
-  readonly date: string;
-  readonly numeroInterne: string;
-  readonly nature: NatureCode;
-  readonly classification: string;
-  readonly objet: string;
-  readonly precedent?: string;
+export interface ActToTransmit extends Omit<ActMetadata, "documentPapier" | "classificationVersion" | "document" | "annexes"> {
   readonly documentPapier?: boolean;
   readonly files: readonly { readonly typology: string; readonly mimeType: string; readonly content: Uint8Array }[];
 }
@@ -27,7 +20,7 @@ export function transmissionArchive(
   naming: { readonly identifier: string; readonly envelope: string },
   classificationVersion: string,
   at = new Date(),
-): Buffer {
+): { archive: Buffer; envelope: Buffer; metadata: { name: string; content: Buffer } } {
   const names = exchangeFileNames(naming.identifier, "1-1");
   const files = act.files.map((file, i) => names.file(file.typology, i + 1, file.mimeType === "application/xml" ? "xml" : "pdf"));
   const acte = acteXml({
@@ -40,8 +33,9 @@ export function transmissionArchive(
   const envelope = envelopeXml(emitter, [names.metadata]);
   const problems = [...validateActes(envelope).map((p) => `${naming.envelope}: ${p}`), ...validateActes(acte).map((p) => `${names.metadata}: ${p}`)];
   if (problems.length > 0) throw new Error(`the @ctes files written for act ${naming.identifier} do not follow the schema: ${problems.join("; ")}`);
-  return writeArchive(
+  const archive = writeArchive(
     [{ name: naming.envelope, content: envelope }, { name: names.metadata, content: acte }, ...act.files.map((file, i) => ({ name: files[i]!, content: file.content }))],
     at,
   );
+  return { archive, envelope, metadata: { name: names.metadata, content: acte } };
 }

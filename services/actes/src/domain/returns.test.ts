@@ -1,0 +1,47 @@
+import { describe, expect, it } from "vitest";
+import type { ActMetadata } from "./envelope.ts";
+import { anomalieActeXml, annulationXml, arActeXml, arAnnulationXml, courrierSimpleXml, MessageError, readPrefectureMessage } from "./returns.ts";
+import { readActes, validateActes } from "./schema.ts";
+
+const identifier = "035-213502388-20261128-D2026_001-DE";
+const act: ActMetadata = {
+  date: "2026-11-28",
+  numeroInterne: "D2026_001",
+  nature: 1,
+  classification: "7.1",
+  objet: "Délibération sur la façade de l'hôtel de ville",
+  documentPapier: false,
+  classificationVersion: "2026-01-01",
+  document: { name: `99_DE-${identifier}-1-1_1.pdf` },
+  annexes: [],
+};
+
+describe("the messages about a transmitted act", () => {
+  it("when the prefecture acknowledges, then the ARActe is valid @ctes, copies the act and is read back", () => {
+    const xml = arActeXml(identifier, "2026-11-30", act, "2026-06-01");
+    expect(validateActes(xml)).toEqual([]);
+    expect(readActes(xml, (d) => d.text("/actes:ARActe/actes:ActeRecu/actes:Objet"))).toBe(act.objet);
+    expect(readPrefectureMessage(xml)).toEqual({ kind: "ARActe", identifier, receivedOn: "2026-11-30", classificationVersionInForce: "2026-06-01" });
+  });
+
+  it("when the prefecture finds an anomaly, then the AnomalieActe says its nature and detail", () => {
+    const xml = anomalieActeXml("2026-11-30", "002", "l'identifiant d'acte a déjà été transmis", act, "2026-01-01");
+    expect(readPrefectureMessage(xml)).toEqual({ kind: "AnomalieActe", on: "2026-11-30", nature: "002", detail: "l'identifiant d'acte a déjà été transmis", classificationVersionInForce: "2026-01-01" });
+  });
+
+  it("when a cancellation goes and is acknowledged, and a letter comes, then each is valid and read back", () => {
+    expect(validateActes(annulationXml(identifier))).toEqual([]);
+    expect(readPrefectureMessage(arAnnulationXml(identifier, "2026-12-01"))).toEqual({ kind: "ARAnnulation", identifier, receivedOn: "2026-12-01" });
+    expect(readPrefectureMessage(courrierSimpleXml(identifier, "2026-12-02", `99_CO-${identifier}-2-1_1.pdf`))).toEqual({
+      kind: "CourrierSimple",
+      identifier,
+      on: "2026-12-02",
+      document: `99_CO-${identifier}-2-1_1.pdf`,
+    });
+  });
+
+  it("when a message is not valid @ctes, or is one the service does not take, then reading it says so", () => {
+    expect(() => readPrefectureMessage(Buffer.from("<actes:ARActe/>"))).toThrow(MessageError);
+    expect(() => readPrefectureMessage(annulationXml(identifier))).toThrow("the prefecture sent a Annulation, which the actes service does not take yet");
+  });
+});

@@ -1,0 +1,110 @@
+import { acteElement, escape, fileElement, latin1Document, rootDeclarations, type ActMetadata } from "./envelope.ts";
+import { readActes, validateActes } from "./schema.ts";
+
+/**
+ * The @ctes messages about a transmitted act, both ways, as XML documents in ISO-8859-1 valid
+ * against the project's @ctes schema, and what the collectivity reads of those it receives.
+ */
+
+/** Prefecture → collectivity: the act is received (exchange 1-2), with a copy of its metadata. */
+export function arActeXml(identifier: string, receivedOn: string, act: ActMetadata, classificationVersionInForce: string): Buffer {
+  return latin1Document([
+    `<actes:ARActe${rootDeclarations} actes:IDActe="${escape(identifier)}" actes:DateReception="${receivedOn}">`,
+    ...acteElement(act, "ActeRecu"),
+    `<actes:ClassificationDateVersionEnCours>${classificationVersionInForce}</actes:ClassificationDateVersionEnCours>`,
+    `</actes:ARActe>`,
+  ]);
+}
+
+/**
+ * Why the prefecture's application refuses an act, as AnomalieActe's three-digit nature. The
+ * published material names the element, not the codes' meanings: these are the simulator's own.
+ */
+export const anomalyNatures = {
+  "001": "fichier ou nommage non conforme",
+  "002": "identifiant d'acte déjà transmis",
+  "003": "émetteur inconnu de la préfecture",
+  "011": "classification périmée ou code inconnu",
+} as const;
+
+export type AnomalyNature = keyof typeof anomalyNatures;
+
+/** Prefecture → collectivity: the act is refused (exchange 1-3), with why and a copy of its metadata. */
+export function anomalieActeXml(on: string, nature: AnomalyNature, detail: string, act: ActMetadata, classificationVersionInForce: string): Buffer {
+  return latin1Document([
+    `<actes:AnomalieActe${rootDeclarations}>`,
+    `<actes:Date>${on}</actes:Date>`,
+    `<actes:Nature>${nature}</actes:Nature>`,
+    `<actes:Detail>${escape(detail)}</actes:Detail>`,
+    ...acteElement(act, "ActeRecu"),
+    `<actes:ClassificationDateVersionEnCours>${classificationVersionInForce}</actes:ClassificationDateVersionEnCours>`,
+    `</actes:AnomalieActe>`,
+  ]);
+}
+
+/** Collectivity → prefecture: the cancellation of an acknowledged act (exchange 6-1). */
+export function annulationXml(identifier: string): Buffer {
+  return latin1Document([`<actes:Annulation${rootDeclarations} actes:IDActe="${escape(identifier)}"/>`]);
+}
+
+/** Prefecture → collectivity: the cancellation is received (exchange 6-2). */
+export function arAnnulationXml(identifier: string, receivedOn: string): Buffer {
+  return latin1Document([`<actes:ARAnnulation${rootDeclarations} actes:IDActe="${escape(identifier)}" actes:DateReception="${receivedOn}"/>`]);
+}
+
+/** Prefecture → collectivity: a simple letter about an act (exchange 2-1), its text in the PDF it names. */
+export function courrierSimpleXml(identifier: string, on: string, letterFile: string): Buffer {
+  return latin1Document([
+    `<actes:CourrierSimple${rootDeclarations} actes:IDActe="${escape(identifier)}" actes:DateCourrierPref="${on}">`,
+    fileElement("Document", letterFile),
+    `</actes:CourrierSimple>`,
+  ]);
+}
+
+/** A message from the prefecture, as the collectivity reads it. */
+export type PrefectureMessage =
+  | { readonly kind: "ARActe"; readonly identifier: string; readonly receivedOn: string; readonly classificationVersionInForce: string }
+  | { readonly kind: "AnomalieActe"; readonly on: string; readonly nature: string; readonly detail: string; readonly classificationVersionInForce: string }
+  | { readonly kind: "ARAnnulation"; readonly identifier: string; readonly receivedOn: string }
+  | { readonly kind: "CourrierSimple"; readonly identifier: string; readonly on: string; readonly document: string };
+
+/** Why a message from the prefecture cannot be taken: not valid @ctes, or not one the collectivity expects. */
+export class MessageError extends Error {
+  override name = "MessageError";
+}
+
+/** Reads a message of the prefecture after checking it against the @ctes schema. */
+export function readPrefectureMessage(xml: Uint8Array): PrefectureMessage {
+  const problems = validateActes(xml);
+  if (problems.length > 0) throw new MessageError(`the prefecture's message does not follow the @ctes schema: ${problems.join("; ")}`);
+  return readActes(xml, (document): PrefectureMessage => {
+    switch (document.root) {
+      case "ARActe":
+        return {
+          kind: "ARActe",
+          identifier: document.text("/actes:ARActe/@actes:IDActe"),
+          receivedOn: document.text("/actes:ARActe/@actes:DateReception"),
+          classificationVersionInForce: document.text("/actes:ARActe/actes:ClassificationDateVersionEnCours"),
+        };
+      case "AnomalieActe":
+        return {
+          kind: "AnomalieActe",
+          on: document.text("/actes:AnomalieActe/actes:Date"),
+          nature: document.text("/actes:AnomalieActe/actes:Nature"),
+          detail: document.text("/actes:AnomalieActe/actes:Detail"),
+          classificationVersionInForce: document.text("/actes:AnomalieActe/actes:ClassificationDateVersionEnCours"),
+        };
+      case "ARAnnulation":
+        return { kind: "ARAnnulation", identifier: document.text("/actes:ARAnnulation/@actes:IDActe"), receivedOn: document.text("/actes:ARAnnulation/@actes:DateReception") };
+      case "CourrierSimple":
+        return {
+          kind: "CourrierSimple",
+          identifier: document.text("/actes:CourrierSimple/@actes:IDActe"),
+          on: document.text("/actes:CourrierSimple/@actes:DateCourrierPref"),
+          document: document.text("/actes:CourrierSimple/actes:Document/actes:NomFichier"),
+        };
+      default:
+        throw new MessageError(`the prefecture sent a ${document.root}, which the actes service does not take yet`);
+    }
+  });
+}
