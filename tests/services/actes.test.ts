@@ -28,7 +28,7 @@ interface ActView {
   identifier?: string;
   reason?: string;
   history: { status: string }[];
-  exchanges: { direction: string; message: string; file: string; detail?: string }[];
+  exchanges: { direction: string; message: string; envelope: string; file: string; detail?: string }[];
 }
 
 const startActes = () =>
@@ -243,23 +243,29 @@ describe("the actes service with the prefecture simulator, over real NATS JetStr
     const id = (await call<ActView>("tenant.rennes.actes.submit", act("D2026_003"))).body.id;
     await waitForStatus("rennes", id, "acknowledged");
     await call("prefecture.actes.courrier", { actId: id, text: "Merci de préciser la date de la séance." });
-    const withLetter = await eventually("the courrier to arrive", async () => {
+    await call("prefecture.actes.courrier", { actId: id, text: "Et de joindre le procès-verbal." });
+    const withLetter = await eventually("both courriers to arrive", async () => {
       const { body } = await call<ActView>("tenant.rennes.actes.get", { id });
-      return body.exchanges.some((e) => e.message === "CourrierSimple") ? body : undefined;
+      return body.exchanges.filter((e) => e.message === "CourrierSimple").length === 2 ? body : undefined;
     });
+    // Each in a prefecture envelope of its own, numbered in the day: two letters never share a name.
+    const envelopes = withLetter.exchanges.filter((e) => e.direction === "received").map((e) => (e as { envelope: string }).envelope);
+    expect(envelopes.every((e) => /^TACT--213502388--[0-9]{8}-[0-9]+\.xml$/.test(e))).toBe(true);
+    expect(new Set(envelopes).size).toBe(envelopes.length);
     const letter = withLetter.exchanges.find((e) => e.message === "CourrierSimple")!;
     expect(letter.file).toBe("035-213502388-20261120-D2026_003-DE-2-1_0.xml");
     expect(letter.detail).toMatch(/: 99_CO-035-213502388-20261120-D2026_003-DE-2-1_1\.pdf$/);
     const mongo = await new MongoClient(platform.env.MONGODB_URI).connect();
     try {
-      const kept = await mongo.db(`actes_${run}`).collection("documents").findOne({ _id: `${id}/exchanges/99_CO-035-213502388-20261120-D2026_003-DE-2-1_1.pdf` as never });
+      const folder = letter.envelope.replace(/\.xml$/, "");
+      const kept = await mongo.db(`actes_${run}`).collection("documents").findOne({ _id: `${id}/exchanges/${folder}/99_CO-035-213502388-20261120-D2026_003-DE-2-1_1.pdf` as never });
       expect(Buffer.from(kept!.content.buffer).subarray(0, 5).toString()).toBe("%PDF-");
     } finally {
       await mongo.close();
     }
     expect((await call<ActView>("tenant.rennes.actes.cancel", { id })).body.status).toBe("cancellationAsked");
     const cancelled = await waitForStatus("rennes", id, "cancelled");
-    expect(cancelled.exchanges.map((e) => `${e.direction} ${e.message}`)).toEqual(["sent Acte", "received ARActe", "received CourrierSimple", "sent Annulation", "received ARAnnulation"]);
+    expect(cancelled.exchanges.map((e) => `${e.direction} ${e.message}`)).toEqual(["sent Acte", "received ARActe", "received CourrierSimple", "received CourrierSimple", "sent Annulation", "received ARAnnulation"]);
     expect(cancelled.exchanges.at(-2)!.file).toBe("035-213502388-20261120-D2026_003-DE-6-1_0.xml");
   });
 

@@ -34,9 +34,13 @@ export interface TransmissionNaming {
 export interface ExchangeEntry {
   direction: "sent" | "received";
   message: string;
+  /** The envelope it travelled in (EACT--… sent, TACT--… received), when it had one. */
+  envelope?: string;
   file: string;
   at: Date;
   detail?: string;
+  /** Envelope and file, which no other message of the act has: what makes recording it again a no-op. */
+  key?: string;
 }
 
 export interface Act extends Omit<ActSubmission, "document" | "annexes"> {
@@ -111,12 +115,13 @@ export class ActRepository extends Repository<Act> {
     return (await this.get(act.collectivity, act._id)).transmission!;
   }
 
-  /** Records a message of the exchanges about the act, once: a redelivered message is not recorded twice. */
+  /**
+   * Records a message of the exchanges about the act, once: a redelivered message (the same file
+   * in the same envelope) is not recorded twice.
+   */
   async addExchange(act: Act, entry: ExchangeEntry): Promise<void> {
-    await this.collection.updateOne(
-      { _id: act._id, collectivity: act.collectivity, "exchanges.file": { $ne: entry.file } },
-      { $push: { exchanges: entry } },
-    );
+    const key = `${entry.envelope ?? ""}/${entry.file}`;
+    await this.collection.updateOne({ _id: act._id, collectivity: act.collectivity, "exchanges.key": { $ne: key } }, { $push: { exchanges: { ...entry, key } } });
   }
 
   /** Acts of every collectivity in a status, for the flows that move them on. */

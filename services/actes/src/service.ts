@@ -4,7 +4,7 @@ import { natures } from "./domain/act.ts";
 import { actStatuses } from "./domain/statuses.ts";
 import { DocumentRepository } from "./documents.ts";
 import { consumeFlow, ensureStreams, flowNames, type FlowConsumer } from "./flows.ts";
-import { ActRepository, SequenceRepository, type Act } from "./repository.ts";
+import { ActRepository, SequenceRepository, type Act, type ExchangeEntry } from "./repository.ts";
 import type { ActesSettings } from "./settings.ts";
 import { actRequest } from "./submission.ts";
 import { ActesUseCases, type PrefectureReturn } from "./use-cases.ts";
@@ -30,7 +30,7 @@ export function actView(act: Act) {
     reason: act.reason,
     author: act.author?.email,
     history: act.history.map((h) => ({ status: h.status, at: new Date(h.at).toISOString(), ...(h.detail ? { detail: h.detail } : {}) })),
-    exchanges: (act.exchanges ?? []).map((e) => ({ ...e, at: new Date(e.at).toISOString() })),
+    exchanges: (act.exchanges ?? []).map(({ key: _key, ...e }: ExchangeEntry) => ({ ...e, at: new Date(e.at).toISOString() })),
   };
 }
 

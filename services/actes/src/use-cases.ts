@@ -25,6 +25,8 @@ export interface TransmissionReply {
  */
 export interface PrefectureReturn {
   readonly actId: string;
+  /** The prefecture's envelope (EnveloppeMISILLCL, `TACT--…xml`): one per message, so two letters never share a name. */
+  readonly envelope: { readonly name: string; readonly content: string };
   /** The message's file: its @ctes name and its bytes (ISO-8859-1 XML), base64. */
   readonly message: { readonly name: string; readonly content: string };
   readonly files?: readonly { readonly name: string; readonly content: string }[];
@@ -175,12 +177,12 @@ export class ActesUseCases {
       return;
     }
     const { naming, archive, metadata } = await this.transmissionArchive(act, { ...tenant, authority: tenant.authority });
-    await this.deps.documents.keepExchangeFile(act.collectivity, act._id, metadata.name, metadata.content);
+    await this.deps.documents.keepExchangeFile(act.collectivity, act._id, `${naming.envelope.replace(/\.xml$/, "")}/${metadata.name}`, metadata.content);
     const payload = { actId: act._id, archiveName: naming.archive, archive: archive.toString("base64") };
     const reply = await this.deps.nats.request(`${this.deps.settings.PREFECTURE_SUBJECT}.${act.collectivity}.submit`, JSON.stringify(payload), { timeout: 10_000 });
     const answer = reply.json<TransmissionReply>();
     const sent = await this.deps.acts.apply(act, { type: "sent" });
-    await this.deps.acts.addExchange(act, { direction: "sent", message: "Acte", file: metadata.name, at: this.now(), detail: naming.archive });
+    await this.deps.acts.addExchange(act, { direction: "sent", message: "Acte", envelope: naming.envelope, file: metadata.name, at: this.now(), detail: naming.archive });
     if (!answer.received) {
       await this.deps.acts.apply(sent, { type: "refused", reason: answer.reason ?? "refused by the prefecture" }, { reason: answer.reason });
       this.refused.inc({ collectivity: act.collectivity });
@@ -196,17 +198,20 @@ export class ActesUseCases {
     const act = await this.deps.acts.byId(ret.actId);
     if (!act) return;
     const xml = Buffer.from(ret.message.content, "base64");
-    await this.deps.documents.keepExchangeFile(act.collectivity, act._id, ret.message.name, xml);
-    for (const file of ret.files ?? []) await this.deps.documents.keepExchangeFile(act.collectivity, act._id, file.name, Buffer.from(file.content, "base64"));
+    // Kept under the envelope's name: the n-th message of its day, which no other message has.
+    const folder = ret.envelope.name.replace(/\.xml$/, "");
+    for (const file of [ret.envelope, ret.message, ...(ret.files ?? [])]) {
+      await this.deps.documents.keepExchangeFile(act.collectivity, act._id, `${folder}/${file.name}`, Buffer.from(file.content, "base64"));
+    }
     let message: PrefectureMessage;
     try {
       message = readPrefectureMessage(xml);
     } catch (error) {
       if (!(error instanceof MessageError)) throw error;
-      await this.deps.acts.addExchange(act, { direction: "received", message: "illisible", file: ret.message.name, at: this.now(), detail: error.message });
+      await this.deps.acts.addExchange(act, { direction: "received", message: "illisible", envelope: ret.envelope.name, file: ret.message.name, at: this.now(), detail: error.message });
       return;
     }
-    const entry = { direction: "received" as const, message: message.kind, file: ret.message.name, at: this.now() };
+    const entry = { direction: "received" as const, message: message.kind, envelope: ret.envelope.name, file: ret.message.name, at: this.now() };
     switch (message.kind) {
       case "ARActe": {
         await this.deps.acts.addExchange(act, { ...entry, detail: `reçu le ${message.receivedOn}, classification en vigueur du ${message.classificationVersionInForce}` });

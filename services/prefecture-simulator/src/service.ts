@@ -8,6 +8,8 @@ import {
   exchangeFileNames,
   maxArchiveBytes,
   parisDay,
+  prefectureEnvelopeName,
+  prefectureEnvelopeXml,
   readActes,
   receiveTransmission,
   validateActes,
@@ -40,6 +42,8 @@ interface Transmission {
   archiveName?: string;
   /** The act as the prefecture read it from the metadata. */
   act?: ReceivedAct["act"];
+  /** The collectivity as its envelope named it: the prefecture's answers go to it. */
+  emitter?: { siren: string; departement: string };
   /** The answer owed on the returns flow (ARActe or AnomalieActe), until it is sent. */
   answer?: PrefectureReturn;
   returned: boolean;
@@ -68,6 +72,16 @@ class TransmissionRepository extends Repository<Transmission> {
   }
 }
 
+/** The prefecture's messages of a day to a collectivity, numbered from 1: their envelopes' names never repeat. */
+class EnvelopeSequences extends Repository<{ _id: string; n: number }> {
+  constructor(database: Database) {
+    super(database, "envelope-sequences");
+  }
+  async next(key: string): Promise<number> {
+    return (await this.collection.findOneAndUpdate({ _id: key }, { $inc: { n: 1 } }, { upsert: true, returnDocument: "after" }))!.n;
+  }
+}
+
 /** The act's metadata in an @ctes answer's file name: the identifier and the exchange's code. */
 function answerName(identifier: string, exchange: `${number}-${number}`): string {
   return exchangeFileNames(identifier, exchange).metadata;
@@ -89,7 +103,7 @@ export function prefectureSimulator(): ServiceDefinition<SimulatorSettings> {
   // Returns go on the collectivity's own subject: a dedicated deployment's account imports only its own.
   const publishReturn = async (context: ServiceContext<SimulatorSettings>, collectivity: string, message: PrefectureReturn) => {
     await jetstream(context.nats).publish(`${context.settings.PREFECTURE_SUBJECT}.${collectivity}.returns.${message.actId}`, JSON.stringify(message), {
-      msgID: `${message.actId}/${message.message.name}`,
+      msgID: `${message.actId}/${message.envelope.name}`,
     });
   };
   // A return that cannot be sent (NATS away for a moment) is sent again, later and later, until it
@@ -132,8 +146,20 @@ export function prefectureSimulator(): ServiceDefinition<SimulatorSettings> {
     },
     endpoints: (context) => {
       const repository = new TransmissionRepository(context.database);
+      const sequences = new EnvelopeSequences(context.database);
       const version = context.settings.SIMULATOR_CLASSIFICATION_VERSION;
       const today = () => parisDay(new Date());
+      /** A message to the collectivity, in the prefecture's envelope of the day's next number. */
+      const enveloped = async (
+        actId: string,
+        to: { siren: string; departement: string },
+        message: { name: string; content: string },
+        files?: { name: string; content: string }[],
+      ): Promise<PrefectureReturn> => {
+        const day = today();
+        const name = prefectureEnvelopeName(to.siren, day, await sequences.next(`${to.siren}/${day}`));
+        return { actId, envelope: checked(name, prefectureEnvelopeXml(to.departement, to.siren, [message.name])), message, ...(files ? { files } : {}) };
+      };
       return [
         {
           name: "submit",
@@ -149,23 +175,21 @@ export function prefectureSimulator(): ServiceDefinition<SimulatorSettings> {
             let received: ReceivedAct | undefined;
             let reply: TransmissionReply = { received: true };
             let message: PrefectureReturn | undefined;
-            const anomaly = (nature: AnomalyNature, detail: string, act: ActMetadata, identifier: string): PrefectureReturn => ({
-              actId,
-              message: checked(answerName(identifier, "1-3"), anomalieActeXml(today(), nature, detail, act, version)),
-            });
+            const anomaly = (to: { siren: string; departement: string }, nature: AnomalyNature, detail: string, act: ActMetadata, identifier: string) =>
+              enveloped(actId, to, checked(answerName(identifier, "1-3"), anomalieActeXml(today(), nature, detail, act, version)));
             try {
               received = receiveTransmission(archiveName, Buffer.from(archive, "base64"), maxArchiveBytes + 1024 * 1024);
               if (!isValidSiren(received.emitter.siren)) throw new Anomaly("enveloppe", `SIREN ${received.emitter.siren} invalide`);
               if (await repository.withIdentifier(received.identifier, actId)) {
-                message = anomaly("002", `l'identifiant d'acte ${received.identifier} a déjà été transmis`, received.metadata, received.identifier);
+                message = await anomaly(received.emitter, "002", `l'identifiant d'acte ${received.identifier} a déjà été transmis`, received.metadata, received.identifier);
               } else {
-                message = { actId, message: checked(answerName(received.identifier, "1-2"), arActeXml(received.identifier, today(), received.metadata, version)) };
+                message = await enveloped(actId, received.emitter, checked(answerName(received.identifier, "1-2"), arActeXml(received.identifier, today(), received.metadata, version)));
               }
             } catch (error) {
               if (!(error instanceof Anomaly)) throw error;
               // An act whose metadata could be read is answered with an AnomalieActe; an archive or
               // envelope that cannot be processed is refused at once.
-              if (error.act && error.identifier) message = anomaly("001", error.detail, error.act, error.identifier);
+              if (error.act && error.identifier) message = await anomaly(error.emitter!, "001", error.detail, error.act, error.identifier);
               else reply = { received: false, reason: error.message };
             }
             await repository.record({
@@ -173,7 +197,7 @@ export function prefectureSimulator(): ServiceDefinition<SimulatorSettings> {
               collectivity,
               reply,
               archiveName,
-              ...(received ? { identifier: received.identifier, act: received.act } : {}),
+              ...(received ? { identifier: received.identifier, act: received.act, emitter: { siren: received.emitter.siren, departement: received.emitter.departement } } : {}),
               ...(message ? { answer: message } : {}),
               returned: !message,
               receivedAt: new Date(),
@@ -197,8 +221,8 @@ export function prefectureSimulator(): ServiceDefinition<SimulatorSettings> {
             if (problems.length > 0) throw new InvalidRequest("the cancellation does not follow the @ctes schema", { details: problems });
             const named = readActes(xml, (document) => (document.root === "Annulation" ? document.text("/actes:Annulation/@actes:IDActe") : undefined));
             if (named !== known.identifier) throw new InvalidRequest(`the cancellation names ${named ?? "no act"}, not the act ${known.identifier}`);
-            const acknowledgement = checked(answerName(known.identifier, "6-2"), arAnnulationXml(known.identifier, today()));
-            later(context, () => publishReturn(context, collectivity, { actId, message: acknowledgement }));
+            const acknowledgement = await enveloped(actId, known.emitter!, checked(answerName(known.identifier, "6-2"), arAnnulationXml(known.identifier, today())));
+            later(context, () => publishReturn(context, collectivity, acknowledgement));
             return { received: true };
           },
         },
@@ -215,7 +239,7 @@ export function prefectureSimulator(): ServiceDefinition<SimulatorSettings> {
             const letterName = exchangeFileNames(known.identifier, "2-1").file("99_CO", 1, "pdf");
             const letter = letterPdf("Préfecture — contrôle de légalité", [`Acte ${known.identifier}`, `Le ${on}`, "", ...text.split("\n")]);
             const xml = checked(answerName(known.identifier, "2-1"), courrierSimpleXml(known.identifier, on, letterName));
-            await publishReturn(context, known.collectivity, { actId, message: xml, files: [{ name: letterName, content: base64(letter) }] });
+            await publishReturn(context, known.collectivity, await enveloped(actId, known.emitter!, xml, [{ name: letterName, content: base64(letter) }]));
             return { sent: true };
           },
         },

@@ -50,6 +50,12 @@ export function transmissionNames(trigram: string, siren: string, day: string, s
   return { envelope: `${stem}.xml`, archive: `${trigram}-${stem}.tar.gz` };
 }
 
+/** The prefecture's envelope of its n-th message of the day to a collectivity: `TACT--{SIREN}--{YYYYMMDD}-{n}.xml`. */
+export function prefectureEnvelopeName(siren: string, day: string, sequence: number): string {
+  if (!Number.isInteger(sequence) || sequence < 1) throw new Error(`invalid sequence ${sequence}: the day's messages count from 1`);
+  return `TACT--${siren}--${day.replaceAll("-", "")}-${sequence}.xml`;
+}
+
 /** The day in France, where the prefectures count a collectivity's transmissions and date their answers. */
 export function parisDay(at: Date): string {
   return new Intl.DateTimeFormat("sv-SE", { timeZone: "Europe/Paris", year: "numeric", month: "2-digit", day: "2-digit" }).format(at);

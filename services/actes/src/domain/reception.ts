@@ -18,6 +18,8 @@ export class Anomaly extends Error {
     readonly act?: ActMetadata,
     /** The act's identifier, when the metadata could be read. */
     readonly identifier?: string,
+    /** The collectivity as its envelope named it, when the envelope could be read. */
+    readonly emitter?: { readonly siren: string; readonly departement: string },
   ) {
     super(`anomalie ${kind} : ${detail}`);
   }
@@ -124,7 +126,7 @@ export function receiveTransmission(archiveName: string, archive: Uint8Array, ma
     const unexpected = files.map((f) => f.name).filter((f) => f !== envelopeName && f !== metadataName && !named.includes(f));
     if (unexpected.length > 0) throw new Anomaly("acte", `l'archive contient des fichiers que rien n'annonce : ${unexpected.join(", ")}`);
   } catch (error) {
-    if (error instanceof Anomaly) throw new Anomaly(error.kind, error.detail, metadataRead, identifier);
+    if (error instanceof Anomaly) throw new Anomaly(error.kind, error.detail, metadataRead, identifier, { siren: emitter.siren, departement: emitter.departement });
     throw error;
   }
   return {

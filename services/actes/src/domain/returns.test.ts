@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { ActMetadata } from "./envelope.ts";
-import { anomalieActeXml, annulationXml, arActeXml, arAnnulationXml, courrierSimpleXml, MessageError, readPrefectureMessage } from "./returns.ts";
+import { prefectureEnvelopeName } from "./identifiers.ts";
+import { anomalieActeXml, annulationXml, arActeXml, arAnnulationXml, courrierSimpleXml, MessageError, prefectureEnvelopeXml, readPrefectureMessage } from "./returns.ts";
 import { readActes, validateActes } from "./schema.ts";
 
 const identifier = "035-213502388-20261128-D2026_001-DE";
@@ -43,5 +44,14 @@ describe("the messages about a transmitted act", () => {
   it("when a message is not valid @ctes, or is one the service does not take, then reading it says so", () => {
     expect(() => readPrefectureMessage(Buffer.from("<actes:ARActe/>"))).toThrow(MessageError);
     expect(() => readPrefectureMessage(annulationXml(identifier))).toThrow("the prefecture sent a Annulation, which the actes service does not take yet");
+  });
+});
+
+describe("the prefecture's envelope", () => {
+  it("when the prefecture sends a message, then its envelope names the prefecture, the file and the collectivity, and is valid", () => {
+    expect(prefectureEnvelopeName("213502388", "2026-11-30", 3)).toBe("TACT--213502388--20261130-3.xml");
+    const xml = prefectureEnvelopeXml("035", "213502388", [`${identifier}-1-2_0.xml`]);
+    expect(validateActes(xml)).toEqual([]);
+    expect(readActes(xml, (d) => d.all("//actes:NomFichier"))).toEqual([`${identifier}-1-2_0.xml`]);
   });
 });

@@ -6,6 +6,17 @@ import { readActes, validateActes } from "./schema.ts";
  * against the project's @ctes schema, and what the collectivity reads of those it receives.
  */
 
+/** The prefecture's envelope (`EnveloppeMISILLCL`) around its messages to a collectivity: who sends, to whom, which files. */
+export function prefectureEnvelopeXml(departement: string, siren: string, forms: readonly string[]): Buffer {
+  return latin1Document([
+    `<actes:EnveloppeMISILLCL${rootDeclarations}>`,
+    `<actes:Emetteur><actes:IDPref actes:Departement="${escape(departement)}"/></actes:Emetteur>`,
+    `<actes:FormulairesEnvoyes>${forms.map((name) => fileElement("Formulaire", name)).join("")}</actes:FormulairesEnvoyes>`,
+    `<actes:Destinataire insee:SIREN="${siren}"/>`,
+    `</actes:EnveloppeMISILLCL>`,
+  ]);
+}
+
 /** Prefecture → collectivity: the act is received (exchange 1-2), with a copy of its metadata. */
 export function arActeXml(identifier: string, receivedOn: string, act: ActMetadata, classificationVersionInForce: string): Buffer {
   return latin1Document([
