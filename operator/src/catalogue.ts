@@ -40,9 +40,9 @@ const entry = (
  * schema's enum (api/src/schema/service-instance.ts) lists the same names; admission refuses others.
  */
 export const catalogue: Readonly<Record<ServiceInstanceSpec["service"], CatalogueEntry>> = {
-  // The prefecture's connector: transmissions and cancellations out, returns back.
+  // The prefecture's connector: transmissions, cancellations and classification requests out, returns back.
   actes: entry("actes", ["shared", "dedicated"], {
-    services: ["prefecture.actes.{collectivity}.submit", "prefecture.actes.{collectivity}.cancel"],
+    services: ["prefecture.actes.{collectivity}.submit", "prefecture.actes.{collectivity}.cancel", "prefecture.actes.{collectivity}.classification"],
     streams: ["prefecture.actes.{collectivity}.returns.>"],
   }),
   helios: entry("helios"),
@@ -106,6 +106,7 @@ export const platformUsers = {
     publish: [
       "prefecture.actes.*.submit",
       "prefecture.actes.*.cancel",
+      "prefecture.actes.*.classification",
       "actes.transmit.*",
       "events.*.actes.*",
       ...eventsStream,
@@ -130,7 +131,15 @@ export const platformUsers = {
   portal: { publish: [...eventsStream], subscribe: [inbox("portal")], responds: false },
   "prefecture-simulator": {
     publish: ["prefecture.actes.*.returns.*", ...eventsStream],
-    subscribe: ["prefecture.actes.*.submit", "prefecture.actes.*.cancel", "prefecture.actes.courrier", ...discovery("prefecture-simulator"), inbox("prefecture-simulator")],
+    subscribe: [
+      "prefecture.actes.*.submit",
+      "prefecture.actes.*.cancel",
+      "prefecture.actes.*.classification",
+      "prefecture.actes.courrier",
+      "prefecture.actes.classification.publish",
+      ...discovery("prefecture-simulator"),
+      inbox("prefecture-simulator"),
+    ],
     responds: true,
   },
 } as const satisfies Record<string, PlatformUserPermissions>;

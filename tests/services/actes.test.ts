@@ -156,6 +156,12 @@ describe("the actes service with the prefecture simulator, over real NATS JetStr
     ["an object of 600 characters", { objet: "x".repeat(600) }, "objet: must be at most 499 characters"],
     ["a date in the future", { date: "2099-01-01" }, "date: an act cannot be dated in the future"],
     ["a one-level matière", { classification: "7" }, "CodeMatiere1 and CodeMatiere2 are required"],
+    ["a matière the classification does not have", { classification: "7.11" }, "classification: 7.11 is not a matière of the classification of 2026-01-01"],
+    [
+      "a typology the prefecture does not allow",
+      { annexes: [{ fileName: "a.pdf", mimeType: "application/pdf", typology: "12_XX", contentBase64: pdf("a") }] },
+      "annexes.0.typology: 12_XX is not a typology of délibérations (allowed: 99_DE, 99_AU, 41_NC",
+    ],
     ["a typology that is not one", { annexes: [{ fileName: "a.pdf", mimeType: "application/pdf", typology: "annexe", contentBase64: pdf("a") }] }, "annexes.0.typology: must be an @ctes typology"],
   ])("when an act has %s, then it is refused with 400 and the reason, and nothing is stored", async (_case, change, reason) => {
     const before = (await call<ActView[]>("tenant.rennes.actes.list", {})).body.length;
@@ -303,6 +309,29 @@ describe("the actes service with the prefecture simulator, over real NATS JetStr
     expect(text).toMatch(/^mutualis_actes_submitted_total\{collectivity="rennes",service="actes"\} [1-9]/m);
     expect(text).toMatch(/^mutualis_actes_acknowledged_total\{collectivity="rennes",service="actes"\} [1-9]/m);
     expect(text).toMatch(/^mutualis_actes_refused_total\{collectivity="faux",service="actes"\} 1$/m);
+  });
+
+  it("when the prefecture puts a new classification in force, then an act built on the old one is acknowledged but flagged, the collectivity's classification is asked for again, and the new matières are accepted", async () => {
+    const before = (await call<{ date: string; matieres: { code: string }[] }>("tenant.rennes.actes.classification", {})).body;
+    expect(before.date).toBe("2026-01-01");
+    expect(before.matieres.map((m) => m.code)).toContain("7.10");
+    expect((await call<{ details: string[] }>("tenant.rennes.actes.submit", act("D2026_031", { classification: "7.1.2" }))).body.details).toEqual([
+      "classification: 7.1.2 is not a matière of the classification of 2026-01-01",
+    ]);
+    await call("prefecture.actes.classification.publish", { date: "2026-11-29", matieres: [{ code: "7.1.2", label: "Décision modificative" }] });
+    const old = (await call<ActView>("tenant.rennes.actes.submit", act("D2026_030"))).body;
+    const flagged = (await waitForStatus("rennes", old.id, "acknowledged")) as ActView & { classificationVersion: string; classificationOutdated?: boolean };
+    expect(flagged.classificationVersion).toBe("2026-01-01");
+    expect(flagged.classificationOutdated).toBe(true);
+    expect(flagged.exchanges.at(-1)!.detail).toContain("classification en vigueur du 2026-11-29 (l'acte est fondé sur celle du 2026-01-01, périmée)");
+    await eventually("Rennes's classification to be the new one", async () => {
+      const { body } = await call<{ date: string }>("tenant.rennes.actes.classification", {});
+      return body.date === "2026-11-29" ? body : undefined;
+    });
+    const current = (await call<ActView>("tenant.rennes.actes.submit", act("D2026_031", { classification: "7.1.2" }))).body;
+    const acknowledged = (await waitForStatus("rennes", current.id, "acknowledged")) as ActView & { classificationVersion: string; classificationOutdated?: boolean };
+    expect(acknowledged.classificationVersion).toBe("2026-11-29");
+    expect(acknowledged.classificationOutdated).toBeUndefined();
   });
 
   it("when NATS and both services restart while an act is in flight, then it ends acknowledged exactly once", async () => {

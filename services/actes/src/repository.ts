@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import { Conflict, NotFound, Repository, type Database } from "@mutualis/service-kit";
 export type { Tenant } from "@mutualis/service-kit";
 import type { ActSubmission } from "./domain/act.ts";
+import type { Classification } from "./domain/classification.ts";
 import { nextStatus, type ActEvent, type ActStatus } from "./domain/statuses.ts";
 
 export interface HistoryEntry {
@@ -43,6 +44,32 @@ export interface ExchangeEntry {
   key?: string;
 }
 
+export interface StoredClassification {
+  _id: string;
+  classification: Classification;
+  /** When the prefecture last said this is the one in force. */
+  checkedAt: Date;
+}
+
+/** Each collectivity's classification, as its prefecture last sent it. */
+export class ClassificationRepository extends Repository<StoredClassification> {
+  constructor(database: Database) {
+    super(database, "classifications");
+  }
+
+  get(collectivity: string): Promise<StoredClassification | null> {
+    return this.collection.findOne({ _id: collectivity });
+  }
+
+  async save(collectivity: string, classification: Classification, checkedAt: Date): Promise<void> {
+    await this.collection.updateOne({ _id: collectivity }, { $set: { classification, checkedAt } }, { upsert: true });
+  }
+
+  async checked(collectivity: string, checkedAt: Date): Promise<void> {
+    await this.collection.updateOne({ _id: collectivity }, { $set: { checkedAt } });
+  }
+}
+
 export interface Act extends Omit<ActSubmission, "document" | "annexes"> {
   _id: string;
   collectivity: string;
@@ -52,6 +79,10 @@ export interface Act extends Omit<ActSubmission, "document" | "annexes"> {
   document: StoredFile;
   annexes: StoredFile[];
   transmission?: TransmissionNaming;
+  /** The classification the act was built on: its date, named in its metadata. */
+  classificationVersion?: string;
+  /** The prefecture acknowledged it while naming a newer classification in force. */
+  classificationOutdated?: boolean;
   submittedAt: Date;
   history: HistoryEntry[];
   identifier?: string;

@@ -4,7 +4,7 @@ import { natures } from "./domain/act.ts";
 import { actStatuses } from "./domain/statuses.ts";
 import { DocumentRepository } from "./documents.ts";
 import { consumeFlow, ensureStreams, flowNames, type FlowConsumer } from "./flows.ts";
-import { ActRepository, SequenceRepository, type Act, type ExchangeEntry } from "./repository.ts";
+import { ActRepository, ClassificationRepository, SequenceRepository, type Act, type ExchangeEntry } from "./repository.ts";
 import type { ActesSettings } from "./settings.ts";
 import { actRequest } from "./submission.ts";
 import { ActesUseCases, type PrefectureReturn } from "./use-cases.ts";
@@ -22,6 +22,8 @@ export function actView(act: Act) {
     ...(act.precedent ? { precedent: act.precedent } : {}),
     files: [act.document, ...act.annexes].map((f) => ({ fileName: f.fileName, typology: f.typology, size: f.size, sha256: f.sha256 })),
     ...(act.transmission ? { archive: act.transmission.archive } : {}),
+    ...(act.classificationVersion ? { classificationVersion: act.classificationVersion } : {}),
+    ...(act.classificationOutdated ? { classificationOutdated: true } : {}),
     status: act.status,
     statusLabel: actStatuses[act.status].label,
     s2lowStatus: actStatuses[act.status].s2low,
@@ -55,6 +57,7 @@ export function actesService(): ServiceDefinition<ActesSettings> {
         tenants: new TenantRepository(context.database, "actes"),
         documents: new DocumentRepository(context.database),
         sequences: new SequenceRepository(context.database),
+        classifications: new ClassificationRepository(context.database),
         flows,
         metrics: context.metrics,
         events: context.events,
@@ -114,6 +117,14 @@ export function actesService(): ServiceDefinition<ActesSettings> {
           schema: z.unknown(),
           callers: allow.members(),
           handle: async (_request, { collectivity }) => (await acts.list(await tenantOf(collectivity))).map(actView),
+        }),
+        tenantEndpoint({
+          name: "classification",
+          subject: "tenant.*.actes.classification",
+          schema: z.unknown(),
+          // Every member reads the matières and typologies an act may have.
+          callers: allow.members(),
+          handle: async (_request, { collectivity }) => useCases.classificationOf(await tenantOf(collectivity)),
         }),
         tenantEndpoint({
           name: "cancel",

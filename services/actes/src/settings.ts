@@ -20,8 +20,11 @@ export const actesSettings = baseSettings.extend({
     .string()
     .regex(/^[a-zA-Z0-9-]+(\.[a-zA-Z0-9-]+)*\.[a-zA-Z]{2,6}$/, "must be a domain whose last label is 2 to 6 letters, as @ctes's schema wants")
     .default("mutualis.test"),
-  /** Version of the matières classification the collectivities use. */
-  CLASSIFICATION_VERSION: z.iso.date().default("2026-01-01"),
+  /**
+   * How long a collectivity's classification is used before the prefecture is asked again
+   * (exchange 7-1) whether it changed; an acknowledgement naming a newer one asks at once.
+   */
+  ACTES_CLASSIFICATION_MAX_AGE_SECONDS: z.coerce.number().int().positive().default(86_400),
   /** Prefix of the JetStream streams (one platform may run several environments). */
   ACTES_STREAM_PREFIX: z.string().regex(/^[A-Z0-9_]+$/).default("ACTES"),
   /** How long a stored act may wait for its queueing (NATS away) before it is queued again. */

@@ -1,15 +1,16 @@
 import { jetstream } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { BusinessEvents, ServiceMetrics } from "@mutualis/service-kit";
-import { Conflict, Forbidden, isAdministrator, Unavailable, type Caller } from "@mutualis/service-kit";
+import { Conflict, Forbidden, InvalidRequest, isAdministrator, Unavailable, type Caller } from "@mutualis/service-kit";
 import type { ActFile, NatureCode } from "./domain/act.ts";
 import { actIdentifier, exchangeFileNames, parisDay, transmissionNames } from "./domain/identifiers.ts";
+import { classificationProblems, demandeClassificationXml, readClassificationAnswer, type Classification } from "./domain/classification.ts";
 import { annulationXml, MessageError, readPrefectureMessage, type PrefectureMessage } from "./domain/returns.ts";
 import { transmissionArchive } from "./domain/transmission.ts";
 import type { DocumentRepository } from "./documents.ts";
 import type { FlowNames } from "./flows.ts";
 import type { Tenant, TenantAuthority, TenantRepository } from "@mutualis/service-kit";
-import type { Act, ActRepository, SequenceRepository, StoredFile, TransmissionNaming } from "./repository.ts";
+import type { Act, ActRepository, ClassificationRepository, SequenceRepository, StoredFile, TransmissionNaming } from "./repository.ts";
 import type { ActesSettings } from "./settings.ts";
 import { checkAct, type ActRequest } from "./submission.ts";
 
@@ -39,6 +40,7 @@ export interface ActesDependencies {
   readonly tenants: TenantRepository;
   readonly documents: DocumentRepository;
   readonly sequences: SequenceRepository;
+  readonly classifications: ClassificationRepository;
   readonly flows: FlowNames;
   readonly metrics: ServiceMetrics;
   readonly events: BusinessEvents;
@@ -86,8 +88,18 @@ export class ActesUseCases {
     const tenant = await this.deps.tenants.require(collectivity);
     if (!tenant.authority) throw new Conflict(missingAuthority(collectivity));
     const { act, contents } = checkAct(request, this.deps.settings.ACTES_MAX_FILE_BYTES, this.now());
+    // The act's matière and its files' typologies must be in the collectivity's classification,
+    // as the prefecture will check: refused here, with the reason, before anything is stored.
+    const classification = await this.classificationOf(collectivity);
+    const problems = classificationProblems(classification, {
+      nature: act.nature as NatureCode,
+      classification: act.classification,
+      files: [act.document, ...act.annexes].map((file, i) => ({ where: i === 0 ? "document" : `annexes.${i - 1}`, typology: file.typology })),
+    });
+    if (problems.length > 0) throw new InvalidRequest(`the act does not follow the classification of ${classification.date} in force for ${collectivity}`, { details: problems });
     const stored = await this.deps.acts.insert(collectivity, {
       ...act,
+      classificationVersion: classification.date,
       author,
       document: storedFile(act.document),
       annexes: act.annexes.map(storedFile),
@@ -96,6 +108,38 @@ export class ActesUseCases {
     this.submitted.inc({ collectivity });
     this.deps.events.record(collectivity, "submitted", stored._id, 1, stored.submittedAt);
     return this.queue(stored);
+  }
+
+  /**
+   * The collectivity's classification: the one kept, while the prefecture said it is in force
+   * less than ACTES_CLASSIFICATION_MAX_AGE_SECONDS ago; otherwise the prefecture is asked (7-1),
+   * naming the one kept, and answers that it is unchanged or with the new one. If the prefecture
+   * cannot be reached, the one kept serves; with none kept, the act waits (503).
+   */
+  async classificationOf(collectivity: string, refresh = false): Promise<Classification> {
+    const kept = await this.deps.classifications.get(collectivity);
+    const maxAgeMs = this.deps.settings.ACTES_CLASSIFICATION_MAX_AGE_SECONDS * 1000;
+    if (kept && !refresh && this.now().getTime() - new Date(kept.checkedAt).getTime() < maxAgeMs) return kept.classification;
+    const request = demandeClassificationXml(kept?.classification.date);
+    let answer;
+    try {
+      const reply = await this.deps.nats.request(
+        `${this.deps.settings.PREFECTURE_SUBJECT}.${collectivity}.classification`,
+        JSON.stringify({ message: { name: `DemandeClassification-${collectivity}.xml`, content: request.toString("base64") } }),
+        { timeout: 10_000 },
+      );
+      if (reply.headers?.get("Nats-Service-Error-Code")) throw new Error(reply.headers.get("Nats-Service-Error") ?? "the prefecture refused the request");
+      answer = readClassificationAnswer(Buffer.from(reply.json<{ message: { content: string } }>().message.content, "base64"));
+    } catch (error) {
+      if (kept) return kept.classification;
+      throw new Unavailable(`the classification of ${collectivity} cannot be had from the prefecture yet: acts will be taken once it can`, { cause: error });
+    }
+    if ("classification" in answer) {
+      await this.deps.classifications.save(collectivity, answer.classification, this.now());
+      return answer.classification;
+    }
+    await this.deps.classifications.checked(collectivity, this.now());
+    return kept!.classification;
   }
 
   /** Puts a posted act on the transmission flow; the act's id deduplicates a repeated queueing. */
@@ -151,7 +195,7 @@ export class ActesUseCases {
         returnAddresses: [returnAddress],
       },
       naming,
-      this.deps.settings.CLASSIFICATION_VERSION,
+      act.classificationVersion ?? (await this.classificationOf(act.collectivity)).date,
     );
     return { naming, archive, metadata };
   }
@@ -214,9 +258,20 @@ export class ActesUseCases {
     const entry = { direction: "received" as const, message: message.kind, envelope: ret.envelope.name, file: ret.message.name, at: this.now() };
     switch (message.kind) {
       case "ARActe": {
-        await this.deps.acts.addExchange(act, { ...entry, detail: `reçu le ${message.receivedOn}, classification en vigueur du ${message.classificationVersionInForce}` });
+        // Built on a classification older than the one in force: acknowledged, but flagged, as the
+        // prefecture's application shows it, and the collectivity's classification is asked for again.
+        const outdated = act.classificationVersion !== undefined && message.classificationVersionInForce > act.classificationVersion;
+        await this.deps.acts.addExchange(act, {
+          ...entry,
+          detail: `reçu le ${message.receivedOn}, classification en vigueur du ${message.classificationVersionInForce}${outdated ? ` (l'acte est fondé sur celle du ${act.classificationVersion}, périmée)` : ""}`,
+        });
         const now = this.now();
-        await this.deps.acts.apply(act, { type: "acknowledged", identifier: message.identifier, receivedAt: now.toISOString() }, { identifier: message.identifier, acknowledgedAt: now });
+        await this.deps.acts.apply(
+          act,
+          { type: "acknowledged", identifier: message.identifier, receivedAt: now.toISOString() },
+          { identifier: message.identifier, acknowledgedAt: now, ...(outdated ? { classificationOutdated: true } : {}) },
+        );
+        if (outdated) await this.classificationOf(act.collectivity, true).catch(() => undefined);
         this.acknowledged.inc({ collectivity: act.collectivity });
         this.deps.events.record(act.collectivity, "acknowledged", act._id, 1, now);
         this.timeToAcknowledgement.observe({ collectivity: act.collectivity }, Math.max(0, (now.getTime() - act.submittedAt.getTime()) / 1000));

@@ -2,6 +2,7 @@ import { jetstream } from "@nats-io/jetstream";
 import {
   Anomaly,
   anomalieActeXml,
+  classificationProblems,
   arActeXml,
   arAnnulationXml,
   courrierSimpleXml,
@@ -12,6 +13,8 @@ import {
   prefectureEnvelopeXml,
   readActes,
   receiveTransmission,
+  retourClassificationXml,
+  unchangedClassificationXml,
   validateActes,
   type ActMetadata,
   type AnomalyNature,
@@ -21,6 +24,7 @@ import {
 } from "@mutualis/actes";
 import { isValidSiren } from "@mutualis/api";
 import { allow, baseSettings, InvalidRequest, NotFound, Repository, retryDelayMs, type Database, type ServiceContext, type ServiceDefinition } from "@mutualis/service-kit";
+import { nationalClassification } from "./classification.ts";
 import { letterPdf } from "./letter.ts";
 import { z } from "zod";
 
@@ -28,7 +32,7 @@ export const simulatorSettings = baseSettings.extend({
   PREFECTURE_SUBJECT: z.string().default("prefecture.actes"),
   /** How long the simulated prefecture takes to acknowledge. */
   SIMULATOR_ACK_DELAY_MS: z.coerce.number().int().min(0).max(600_000).default(200),
-  /** The classification the simulated prefectures have in force, which every acknowledgement names. */
+  /** The classification the simulated prefectures have in force until told another, which every acknowledgement names. */
   SIMULATOR_CLASSIFICATION_VERSION: z.iso.date().default("2026-01-01"),
 });
 
@@ -79,6 +83,20 @@ class EnvelopeSequences extends Repository<{ _id: string; n: number }> {
   }
   async next(key: string): Promise<number> {
     return (await this.collection.findOneAndUpdate({ _id: key }, { $inc: { n: 1 } }, { upsert: true, returnDocument: "after" }))!.n;
+  }
+}
+
+/** The classification in force: its date and the matières added to the national ones since the default. */
+class ClassificationRepository extends Repository<{ _id: string; date: string; extra: { code: string; label: string }[] }> {
+  constructor(database: Database) {
+    super(database, "classification");
+  }
+  async current(defaultDate: string) {
+    const stored = await this.collection.findOne({ _id: "current" });
+    return nationalClassification(stored?.date ?? defaultDate, stored?.extra ?? []);
+  }
+  async publish(date: string, extra: { code: string; label: string }[]) {
+    await this.collection.updateOne({ _id: "current" }, { $set: { date, extra } }, { upsert: true });
   }
 }
 
@@ -147,7 +165,7 @@ export function prefectureSimulator(): ServiceDefinition<SimulatorSettings> {
     endpoints: (context) => {
       const repository = new TransmissionRepository(context.database);
       const sequences = new EnvelopeSequences(context.database);
-      const version = context.settings.SIMULATOR_CLASSIFICATION_VERSION;
+      const classifications = new ClassificationRepository(context.database);
       const today = () => parisDay(new Date());
       /** A message to the collectivity, in the prefecture's envelope of the day's next number. */
       const enveloped = async (
@@ -175,13 +193,23 @@ export function prefectureSimulator(): ServiceDefinition<SimulatorSettings> {
             let received: ReceivedAct | undefined;
             let reply: TransmissionReply = { received: true };
             let message: PrefectureReturn | undefined;
+            const classification = await classifications.current(context.settings.SIMULATOR_CLASSIFICATION_VERSION);
+            const version = classification.date;
             const anomaly = (to: { siren: string; departement: string }, nature: AnomalyNature, detail: string, act: ActMetadata, identifier: string) =>
               enveloped(actId, to, checked(answerName(identifier, "1-3"), anomalieActeXml(today(), nature, detail, act, version)));
             try {
               received = receiveTransmission(archiveName, Buffer.from(archive, "base64"), maxArchiveBytes + 1024 * 1024);
               if (!isValidSiren(received.emitter.siren)) throw new Anomaly("enveloppe", `SIREN ${received.emitter.siren} invalide`);
+              // The act's matière and its files' typologies, against the classification in force.
+              const outOfClassification = classificationProblems(classification, {
+                nature: received.act.nature,
+                classification: received.act.classification,
+                files: received.files.map((file, i) => ({ where: i === 0 ? "document" : `annexes.${i - 1}`, typology: file.name.slice(0, 5) })),
+              });
               if (await repository.withIdentifier(received.identifier, actId)) {
                 message = await anomaly(received.emitter, "002", `l'identifiant d'acte ${received.identifier} a déjà été transmis`, received.metadata, received.identifier);
+              } else if (outOfClassification.length > 0) {
+                message = await anomaly(received.emitter, "011", `non conforme à la classification du ${version} : ${outOfClassification.join(" ; ")}`, received.metadata, received.identifier);
               } else {
                 message = await enveloped(actId, received.emitter, checked(answerName(received.identifier, "1-2"), arActeXml(received.identifier, today(), received.metadata, version)));
               }
@@ -224,6 +252,40 @@ export function prefectureSimulator(): ServiceDefinition<SimulatorSettings> {
             const acknowledgement = await enveloped(actId, known.emitter!, checked(answerName(known.identifier, "6-2"), arAnnulationXml(known.identifier, today())));
             later(context, () => publishReturn(context, collectivity, acknowledgement));
             return { received: true };
+          },
+        },
+        {
+          name: "classification",
+          // Exchange 7-1: a collectivity asks for the classification in force, naming the one it has.
+          subject: `${context.settings.PREFECTURE_SUBJECT}.*.classification`,
+          callers: allow.platform(),
+          schema: z.object({ message: z.object({ name: z.string().min(1).max(200), content: z.string().min(1) }) }),
+          handle: async (request) => {
+            const xml = Buffer.from((request as { message: { content: string } }).message.content, "base64");
+            const problems = validateActes(xml);
+            if (problems.length > 0) throw new InvalidRequest("the classification request does not follow the @ctes schema", { details: problems });
+            const named = readActes(xml, (document) =>
+              document.root === "DemandeClassification" ? document.text("/actes:DemandeClassification/actes:DateClassification") : undefined,
+            );
+            if (named === undefined) throw new InvalidRequest("a classification is asked for with a DemandeClassification");
+            const current = await classifications.current(context.settings.SIMULATOR_CLASSIFICATION_VERSION);
+            const answer = named === current.date ? unchangedClassificationXml(current.date) : retourClassificationXml(current);
+            return { message: checked(`classification-${current.date}.xml`, answer) };
+          },
+        },
+        {
+          name: "publish-classification",
+          // For the demo and the tests: the prefectures put a new classification in force.
+          subject: `${context.settings.PREFECTURE_SUBJECT}.classification.publish`,
+          callers: allow.platform(),
+          schema: z.object({
+            date: z.iso.date(),
+            matieres: z.array(z.object({ code: z.string().regex(/^[1-9](\.[1-9][0-9]?){2,4}$/), label: z.string().min(1).max(200) })).max(100).default([]),
+          }),
+          handle: async (request) => {
+            const { date, matieres } = request as { date: string; matieres: { code: string; label: string }[] };
+            await classifications.publish(date, matieres);
+            return { date, matieres: (await classifications.current(date)).matieres.length };
           },
         },
         {
