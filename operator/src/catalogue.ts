@@ -40,9 +40,14 @@ const entry = (
  * schema's enum (api/src/schema/service-instance.ts) lists the same names; admission refuses others.
  */
 export const catalogue: Readonly<Record<ServiceInstanceSpec["service"], CatalogueEntry>> = {
-  // The prefecture's connector: transmissions, cancellations and classification requests out, returns back.
+  // The prefecture's connector: transmissions, cancellations, answers to letters and classification requests out, returns back.
   actes: entry("actes", ["shared", "dedicated"], {
-    services: ["prefecture.actes.{collectivity}.submit", "prefecture.actes.{collectivity}.cancel", "prefecture.actes.{collectivity}.classification"],
+    services: [
+      "prefecture.actes.{collectivity}.submit",
+      "prefecture.actes.{collectivity}.cancel",
+      "prefecture.actes.{collectivity}.reply",
+      "prefecture.actes.{collectivity}.classification",
+    ],
     streams: ["prefecture.actes.{collectivity}.returns.>"],
   }),
   helios: entry("helios"),
@@ -106,6 +111,7 @@ export const platformUsers = {
     publish: [
       "prefecture.actes.*.submit",
       "prefecture.actes.*.cancel",
+      "prefecture.actes.*.reply",
       "prefecture.actes.*.classification",
       "actes.transmit.*",
       "events.*.actes.*",
@@ -134,8 +140,10 @@ export const platformUsers = {
     subscribe: [
       "prefecture.actes.*.submit",
       "prefecture.actes.*.cancel",
+      "prefecture.actes.*.reply",
       "prefecture.actes.*.classification",
-      "prefecture.actes.courrier",
+      "prefecture.actes.letter",
+      "prefecture.actes.script",
       "prefecture.actes.classification.publish",
       ...discovery("prefecture-simulator"),
       inbox("prefecture-simulator"),

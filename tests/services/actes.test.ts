@@ -248,8 +248,8 @@ describe("the actes service with the prefecture simulator, over real NATS JetStr
   it("when the prefecture sends a courrier simple, then its XML and its PDF letter are kept with the act; a cancellation goes as an Annulation and is confirmed by an ARAnnulation", async () => {
     const id = (await call<ActView>("tenant.rennes.actes.submit", act("D2026_003"))).body.id;
     await waitForStatus("rennes", id, "acknowledged");
-    await call("prefecture.actes.courrier", { actId: id, text: "Merci de préciser la date de la séance." });
-    await call("prefecture.actes.courrier", { actId: id, text: "Et de joindre le procès-verbal." });
+    await call("prefecture.actes.letter", { actId: id, kind: "CourrierSimple", text: "Merci de préciser la date de la séance." });
+    await call("prefecture.actes.letter", { actId: id, kind: "CourrierSimple", text: "Et de joindre le procès-verbal." });
     const withLetter = await eventually("both courriers to arrive", async () => {
       const { body } = await call<ActView>("tenant.rennes.actes.get", { id });
       return body.exchanges.filter((e) => e.message === "CourrierSimple").length === 2 ? body : undefined;
@@ -260,7 +260,11 @@ describe("the actes service with the prefecture simulator, over real NATS JetStr
     expect(new Set(envelopes).size).toBe(envelopes.length);
     const letter = withLetter.exchanges.find((e) => e.message === "CourrierSimple")!;
     expect(letter.file).toBe("035-213502388-20261120-D2026_003-DE-2-1_0.xml");
-    expect(letter.detail).toMatch(/: 99_CO-035-213502388-20261120-D2026_003-DE-2-1_1\.pdf$/);
+    const letters = (await call<{ kind: string; documents: string[]; s2lowStatus: number }[]>("tenant.rennes.actes.letters", { id })).body;
+    expect(letters.map((l) => [l.kind, l.documents, l.s2lowStatus])).toEqual([
+      ["CourrierSimple", ["99_CO-035-213502388-20261120-D2026_003-DE-2-1_1.pdf"], 21],
+      ["CourrierSimple", ["99_CO-035-213502388-20261120-D2026_003-DE-2-1_1.pdf"], 21],
+    ]);
     const mongo = await new MongoClient(platform.env.MONGODB_URI).connect();
     try {
       const folder = letter.envelope.replace(/\.xml$/, "");
@@ -273,6 +277,65 @@ describe("the actes service with the prefecture simulator, over real NATS JetStr
     const cancelled = await waitForStatus("rennes", id, "cancelled");
     expect(cancelled.exchanges.map((e) => `${e.direction} ${e.message}`)).toEqual(["sent Acte", "received ARActe", "received CourrierSimple", "received CourrierSimple", "sent Annulation", "received ARAnnulation"]);
     expect(cancelled.exchanges.at(-2)!.file).toBe("035-213502388-20261120-D2026_003-DE-6-1_0.xml");
+  });
+
+  it("when the prefecture asks for further documents, then Rennes acknowledges, sends them, and the prefecture acknowledges them, each step with its S²LOW status; steps out of order are refused", async () => {
+    await call("prefecture.actes.script", { collectivity: "rennes", letters: [{ kind: "DemandePieceComplementaire", text: "Le procès-verbal de la séance du 20 novembre" }] });
+    const id = (await call<ActView>("tenant.rennes.actes.submit", act("D2026_040"))).body.id;
+    await waitForStatus("rennes", id, "acknowledged");
+    type LetterView = { id: string; kind: string; text?: string; status: string; s2lowStatus: number; history: { status: string }[] };
+    const letterIn = async (status: string) =>
+      eventually(`the request for documents to be ${status}`, async () => {
+        const letter = (await call<LetterView[]>("tenant.rennes.actes.letters", { id })).body.find((l) => l.kind === "DemandePieceComplementaire");
+        return letter?.status === status ? letter : undefined;
+      });
+    const received = await letterIn("received");
+    expect(received).toMatchObject({ text: "Le procès-verbal de la séance du 20 novembre", s2lowStatus: 7 });
+    const answer = (kind: string, documents: unknown[] = [], token?: string) => call<LetterView & { error?: string }>("tenant.rennes.actes.letters.answer", { id, letter: received.id, answer: kind, documents }, token);
+    const pv = [{ fileName: "pv.pdf", contentBase64: pdf("proces-verbal") }, { fileName: "liste.pdf", contentBase64: pdf("emargement") }];
+    expect((await answer("PieceComplementaire", pv)).status).toBe(409);
+    expect((await answer("ARLettreObservations")).status).toBe(409);
+    const brest = await identity.tokenFor("agent@brest.example", { brest: ["agent"] });
+    expect((await answer("ARDemandePieceComplementaire", [], brest)).status).toBe(403);
+    expect((await answer("ARDemandePieceComplementaire")).body).toMatchObject({ status: "acknowledgementSent", s2lowStatus: 8 });
+    expect((await answer("PieceComplementaire", [{ fileName: "x.pdf", contentBase64: Buffer.from("MZ").toString("base64") }])).status).toBe(400);
+    expect((await answer("PieceComplementaire", pv)).body).toMatchObject({ status: "documentSent", s2lowStatus: 9 });
+    const done = await letterIn("documentAcknowledged");
+    expect(done.s2lowStatus).toBe(11);
+    expect(done.history.map((h) => h.status)).toEqual(["received", "acknowledgementSent", "documentSent", "documentAcknowledged"]);
+    const exchanges = (await call<ActView>("tenant.rennes.actes.get", { id })).body.exchanges.map((e) => `${e.direction} ${e.message}`);
+    expect(exchanges).toEqual([
+      "sent Acte",
+      "received ARActe",
+      "received DemandePieceComplementaire",
+      "sent ARDemandePieceComplementaire",
+      "sent PieceComplementaire",
+      "received ARPieceComplementaire",
+    ]);
+  });
+
+  it("when the prefecture sends observations, then Rennes acknowledges and rejects them; a referral to the court is received without acknowledgement and cannot be answered", async () => {
+    const id = (await call<ActView>("tenant.rennes.actes.submit", act("D2026_041"))).body.id;
+    await waitForStatus("rennes", id, "acknowledged");
+    await call("prefecture.actes.letter", { actId: id, kind: "LettreObservations", text: "Délibération prise hors de la compétence du conseil" });
+    await call("prefecture.actes.letter", { actId: id, kind: "DefereTA", text: "Incompétence" });
+    type LetterView = { id: string; kind: string; status: string; s2lowStatus: number };
+    const letters = await eventually("both letters", async () => {
+      const { body } = await call<LetterView[]>("tenant.rennes.actes.letters", { id });
+      return body.length === 2 ? body : undefined;
+    });
+    const observations = letters.find((l) => l.kind === "LettreObservations")!;
+    const referral = letters.find((l) => l.kind === "DefereTA")!;
+    expect(referral).toMatchObject({ status: "receivedNoAcknowledgement", s2lowStatus: 21 });
+    expect((await call("tenant.rennes.actes.letters.answer", { id, letter: referral.id, answer: "ReponseCourrierSimple", documents: [{ fileName: "r.pdf", contentBase64: pdf("r") }] })).status).toBe(409);
+    await call("tenant.rennes.actes.letters.answer", { id, letter: observations.id, answer: "ARLettreObservations" });
+    const rejected = await call<LetterView>("tenant.rennes.actes.letters.answer", { id, letter: observations.id, answer: "RejetLettreObservations", documents: [{ fileName: "rejet.pdf", contentBase64: pdf("rejet") }] });
+    expect(rejected.body.status).toBe("documentSent");
+    await eventually("the prefecture to acknowledge the rejection", async () => {
+      const { body } = await call<LetterView[]>("tenant.rennes.actes.letters", { id });
+      return body.find((l) => l.kind === "LettreObservations")?.status === "documentAcknowledged" ? body : undefined;
+    });
+    expect((await call("tenant.brest.actes.letters", { id })).status).toBe(404);
   });
 
   it("when people of the collectivity act on an act, then an agent submits and reads, only its author or an administrator asks its cancellation, and other collectivities' people are refused", async () => {

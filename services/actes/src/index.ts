@@ -1,6 +1,7 @@
 export * from "./domain/act.ts";
 export * from "./domain/archive.ts";
 export * from "./domain/classification.ts";
+export * from "./domain/letters.ts";
 export * from "./domain/reception.ts";
 export * from "./domain/transmission.ts";
 export * from "./domain/returns.ts";

@@ -1,13 +1,31 @@
-import { allow, enableDedicatedTenant, Forbidden, tenantEndpoint, tenantEndpoints, TenantRepository, type EndpointSpec, type ServiceContext, type ServiceDefinition } from "@mutualis/service-kit";
+import { allow, enableDedicatedTenant, Forbidden, PayloadTooLarge, tenantEndpoint, tenantEndpoints, TenantRepository, type EndpointSpec, type ServiceContext, type ServiceDefinition } from "@mutualis/service-kit";
 import { z } from "zod";
 import { natures } from "./domain/act.ts";
 import { actStatuses } from "./domain/statuses.ts";
 import { DocumentRepository } from "./documents.ts";
 import { consumeFlow, ensureStreams, flowNames, type FlowConsumer } from "./flows.ts";
+import { answers, letterKinds, letterStatuses } from "./domain/letters.ts";
+import { LetterRepository, type Letter } from "./letters.ts";
 import { ActRepository, ClassificationRepository, SequenceRepository, type Act, type ExchangeEntry } from "./repository.ts";
 import type { ActesSettings } from "./settings.ts";
 import { actRequest } from "./submission.ts";
 import { ActesUseCases, type PrefectureReturn } from "./use-cases.ts";
+
+/** A letter of the prefecture as the collectivity sees it: its kind, status (with S²LOW's code) and history. */
+export function letterView(letter: Letter) {
+  return {
+    id: letter._id.slice(letter.actId.length + 1),
+    kind: letter.kind,
+    label: letterKinds[letter.kind].label,
+    on: letter.on,
+    ...(letter.text ? { text: letter.text } : {}),
+    documents: letter.documents,
+    status: letter.status,
+    statusLabel: letterStatuses[letter.status].label,
+    s2lowStatus: letterStatuses[letter.status].s2low,
+    history: letter.history.map((h) => ({ ...h, at: new Date(h.at).toISOString() })),
+  };
+}
 
 /** An act as the collectivity sees it. */
 export function actView(act: Act) {
@@ -58,6 +76,7 @@ export function actesService(): ServiceDefinition<ActesSettings> {
         documents: new DocumentRepository(context.database),
         sequences: new SequenceRepository(context.database),
         classifications: new ClassificationRepository(context.database),
+        letters: new LetterRepository(context.database),
         flows,
         metrics: context.metrics,
         events: context.events,
@@ -117,6 +136,35 @@ export function actesService(): ServiceDefinition<ActesSettings> {
           schema: z.unknown(),
           callers: allow.members(),
           handle: async (_request, { collectivity }) => (await acts.list(await tenantOf(collectivity))).map(actView),
+        }),
+        tenantEndpoint({
+          name: "letters",
+          subject: "tenant.*.actes.letters",
+          schema: z.object({ id: z.uuid() }),
+          callers: allow.members(),
+          handle: async ({ id }, { collectivity }) => {
+            const name = await tenantOf(collectivity);
+            await acts.get(name, id);
+            return (await useCases.letters(name, id)).map(letterView);
+          },
+        }),
+        tenantEndpoint({
+          name: "answer-letter",
+          subject: "tenant.*.actes.letters.answer",
+          schema: z.object({
+            id: z.uuid(),
+            letter: z.string().min(1).max(200),
+            answer: z.enum(Object.keys(answers) as [keyof typeof answers, ...(keyof typeof answers)[]]),
+            documents: z.array(z.object({ fileName: z.string().min(1).max(255), contentBase64: z.string().min(1) })).max(20).default([]),
+          }),
+          // The people who submit acts answer the prefecture about them.
+          callers: allow.roles("agent", "secretaire", "administrateur"),
+          handle: async ({ id, letter, answer, documents }, { collectivity }) => {
+            const contents = documents.map((d) => Buffer.from(d.contentBase64, "base64"));
+            const tooLarge = contents.findIndex((c) => c.length > context.settings.ACTES_MAX_FILE_BYTES);
+            if (tooLarge >= 0) throw new PayloadTooLarge(`${documents[tooLarge]!.fileName} is larger than ${context.settings.ACTES_MAX_FILE_BYTES} bytes`);
+            return letterView(await useCases.answerLetter(await tenantOf(collectivity), id, `${id}/${letter}`, answer, contents));
+          },
         }),
         tenantEndpoint({
           name: "classification",

@@ -2,9 +2,13 @@ import { jetstream } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { BusinessEvents, ServiceMetrics } from "@mutualis/service-kit";
 import { Conflict, Forbidden, InvalidRequest, isAdministrator, Unavailable, type Caller } from "@mutualis/service-kit";
-import type { ActFile, NatureCode } from "./domain/act.ts";
-import { actIdentifier, exchangeFileNames, parisDay, transmissionNames } from "./domain/identifiers.ts";
+import { looksLikePdf, type ActFile, type NatureCode } from "./domain/act.ts";
+import { writeArchive } from "./domain/archive.ts";
+import { envelopeXml, type Emitter } from "./domain/envelope.ts";
+import { actIdentifier, exchangeFileNames, parisDay, transmissionNames, type ExchangeCode } from "./domain/identifiers.ts";
+import { readActes, validateActes } from "./domain/schema.ts";
 import { classificationProblems, demandeClassificationXml, readClassificationAnswer, type Classification } from "./domain/classification.ts";
+import { answerAcknowledgements, answers, answerXml, initialLetterStatus, letterKinds, statusAfterAnswer, type AnswerKind } from "./domain/letters.ts";
 import { annulationXml, MessageError, readPrefectureMessage, type PrefectureMessage } from "./domain/returns.ts";
 import { transmissionArchive } from "./domain/transmission.ts";
 import type { DocumentRepository } from "./documents.ts";
@@ -12,7 +16,8 @@ import type { FlowNames } from "./flows.ts";
 import type { Tenant, TenantAuthority, TenantRepository } from "@mutualis/service-kit";
 import type { Act, ActRepository, ClassificationRepository, SequenceRepository, StoredFile, TransmissionNaming } from "./repository.ts";
 import type { ActesSettings } from "./settings.ts";
-import { checkAct, type ActRequest } from "./submission.ts";
+import type { Letter, LetterRepository } from "./letters.ts";
+import { checkAct, defaultAnnexTypology, type ActRequest } from "./submission.ts";
 
 /** What the prefecture's connector answers to a transmission. */
 export interface TransmissionReply {
@@ -41,6 +46,7 @@ export interface ActesDependencies {
   readonly documents: DocumentRepository;
   readonly sequences: SequenceRepository;
   readonly classifications: ClassificationRepository;
+  readonly letters: LetterRepository;
   readonly flows: FlowNames;
   readonly metrics: ServiceMetrics;
   readonly events: BusinessEvents;
@@ -183,21 +189,61 @@ export class ActesUseCases {
     const { authority } = tenant;
     const naming = act.transmission ?? (await this.deps.acts.fixTransmission(act, await this.newNaming(act, tenant.siren, authority.departement)));
     const contents = await this.deps.documents.load(act.collectivity, act._id);
-    const returnAddress = `actes-${act.collectivity}@${this.deps.settings.ACTES_RETURN_DOMAIN}`;
     const { archive, metadata } = transmissionArchive(
       { ...act, nature: act.nature as NatureCode, files: [act.document, ...act.annexes].map((file, i) => ({ ...file, content: contents[i]! })) },
-      {
-        siren: tenant.siren,
-        departement: authority.departement,
-        arrondissement: authority.arrondissement,
-        nature: authority.nature,
-        referent: { name: tenant.displayName, email: returnAddress },
-        returnAddresses: [returnAddress],
-      },
+      this.emitterOf(act.collectivity, tenant),
       naming,
       act.classificationVersion ?? (await this.classificationOf(act.collectivity)).date,
     );
     return { naming, archive, metadata };
+  }
+
+  /** The collectivity as its envelopes name it: as its prefecture registered it, and where answers go. */
+  private emitterOf(collectivity: string, tenant: Tenant & { authority: TenantAuthority }): Emitter {
+    const returnAddress = `actes-${collectivity}@${this.deps.settings.ACTES_RETURN_DOMAIN}`;
+    return {
+      siren: tenant.siren,
+      departement: tenant.authority.departement,
+      arrondissement: tenant.authority.arrondissement,
+      nature: tenant.authority.nature,
+      referent: { name: tenant.displayName, email: returnAddress },
+      returnAddresses: [returnAddress],
+    };
+  }
+
+  /**
+   * Sends the prefecture a message about a transmitted act (exchange `exchange`: a cancellation,
+   * an answer to a letter) as @ctes does: in an archive with its envelope, numbered in the
+   * collectivity's day like its transmissions, the message and its documents under their @ctes
+   * names, every XML checked against the schema first. The files are kept with the act and the
+   * message recorded in its exchanges.
+   */
+  private async sendToPrefecture(act: Act, endpoint: "cancel" | "reply", exchange: ExchangeCode, message: (documents: string[]) => Buffer, documents: readonly Uint8Array[]): Promise<void> {
+    const tenant = await this.deps.tenants.require(act.collectivity);
+    if (!tenant.authority) throw new Conflict(missingAuthority(act.collectivity));
+    const day = parisDay(this.now());
+    const naming = transmissionNames(this.deps.settings.TRANSMITTER_TRIGRAM, tenant.siren, day, await this.deps.sequences.next(`${act.collectivity}/${day}`));
+    const names = exchangeFileNames(act.identifier!, exchange);
+    const documentNames = documents.map((_, i) => names.file(defaultAnnexTypology, i + 1, "pdf"));
+    const xml = message(documentNames);
+    const envelope = envelopeXml(this.emitterOf(act.collectivity, { ...tenant, authority: tenant.authority }), [names.metadata]);
+    const problems = [...validateActes(envelope), ...validateActes(xml)];
+    if (problems.length > 0) throw new Error(`the @ctes files written for act ${act._id} (exchange ${exchange}) do not follow the schema: ${problems.join("; ")}`);
+    const files = [
+      { name: naming.envelope, content: envelope },
+      { name: names.metadata, content: xml },
+      ...documents.map((content, i) => ({ name: documentNames[i]!, content })),
+    ];
+    const folder = naming.envelope.replace(/\.xml$/, "");
+    for (const file of files) await this.deps.documents.keepExchangeFile(act.collectivity, act._id, `${folder}/${file.name}`, file.content);
+    const reply = await this.deps.nats.request(
+      `${this.deps.settings.PREFECTURE_SUBJECT}.${act.collectivity}.${endpoint}`,
+      JSON.stringify({ actId: act._id, archiveName: naming.archive, archive: writeArchive(files, this.now()).toString("base64") }),
+      { timeout: 10_000 },
+    );
+    if (reply.headers?.get("Nats-Service-Error-Code")) throw new Unavailable(`the prefecture did not take the message: ${reply.headers.get("Nats-Service-Error") ?? "refused"}`);
+    const root = readActes(xml, (document) => document.root);
+    await this.deps.acts.addExchange(act, { direction: "sent", message: root, envelope: naming.envelope, file: names.metadata, at: this.now(), detail: naming.archive });
   }
 
   /** A new name for an act's transmission: the collectivity's next sequence number of the day (in Paris). */
@@ -288,9 +334,28 @@ export class ActesUseCases {
         await this.deps.acts.addExchange(act, { ...entry, detail: `annulation reçue le ${message.receivedOn}` });
         await this.deps.acts.apply(act, { type: "cancellationAcknowledged" });
         return;
-      case "CourrierSimple":
-        await this.deps.acts.addExchange(act, { ...entry, detail: `courrier du ${message.on} : ${message.document}` });
+      case "Letter":
+        await this.deps.letters.add(
+          {
+            collectivity: act.collectivity,
+            actId: act._id,
+            kind: message.letter,
+            on: message.on,
+            ...(message.text ? { text: message.text } : {}),
+            documents: [...message.documents],
+            envelope: ret.envelope.name,
+            status: initialLetterStatus(message.letter),
+          },
+          this.now(),
+        );
+        await this.deps.acts.addExchange(act, { ...entry, message: message.letter, detail: `${letterKinds[message.letter].label} du ${message.on}${message.text ? ` : ${message.text}` : ""}` });
         return;
+      case "AnswerAcknowledgement": {
+        await this.deps.acts.addExchange(act, { ...entry, message: message.acknowledgement, detail: `reçu le ${message.receivedOn}` });
+        const letter = await this.deps.letters.byDate(act._id, answerAcknowledgements[message.acknowledgement].to, message.letterDate);
+        if (letter?.status === "documentSent") await this.deps.letters.move(letter, "documentAcknowledged", message.acknowledgement, this.now());
+        return;
+      }
     }
   }
 
@@ -300,16 +365,33 @@ export class ActesUseCases {
     const isAuthor = caller.kind === "user" && act.author?.subject === caller.subject;
     if (!isAuthor && !isAdministrator(caller, collectivity)) throw new Forbidden("an act's cancellation is asked by its author or an administrator of the collectivity");
     await this.deps.acts.apply(act, { type: "cancellationRequested" });
-    // Exchange 6-1: the act's identifier and the code, as every @ctes file name.
-    const name = `${exchangeFileNames(act.identifier!, "6-1").metadata}`;
-    const annulation = annulationXml(act.identifier!);
-    await this.deps.documents.keepExchangeFile(collectivity, act._id, name, annulation);
-    await this.deps.nats.request(
-      `${this.deps.settings.PREFECTURE_SUBJECT}.${collectivity}.cancel`,
-      JSON.stringify({ actId: act._id, message: { name, content: annulation.toString("base64") } }),
-      { timeout: 10_000 },
-    );
-    await this.deps.acts.addExchange(act, { direction: "sent", message: "Annulation", file: name, at: this.now() });
+    await this.sendToPrefecture(act, "cancel", "6-1", () => annulationXml(act.identifier!), []);
     return this.deps.acts.get(collectivity, id);
+  }
+
+  /** The letters of the prefecture about an act, in the order they came. */
+  letters(collectivity: string, actId: string): Promise<Letter[]> {
+    return this.deps.letters.ofAct(collectivity, actId);
+  }
+
+  /**
+   * The collectivity answers a letter of the prefecture: acknowledges it, sends the documents
+   * asked for or refuses to, rejects or answers observations, answers a simple letter. Allowed
+   * only from the letter's status the answer follows (409 otherwise); its documents are PDFs;
+   * the letter moves on once the prefecture has taken the answer.
+   */
+  async answerLetter(collectivity: string, actId: string, letterId: string, answer: AnswerKind, documents: readonly Uint8Array[]): Promise<Letter> {
+    const act = await this.deps.acts.get(collectivity, actId);
+    const letter = await this.deps.letters.get(collectivity, actId, letterId);
+    const next = statusAfterAnswer(letter.kind, letter.status, answer);
+    const expected = answers[answer].documents;
+    if (expected === "none" && documents.length > 0) throw new InvalidRequest(`a ${answer} carries no document`);
+    if (expected === "one" && documents.length !== 1) throw new InvalidRequest(`a ${answer} carries one document, its letter`);
+    if (expected === "many" && documents.length === 0) throw new InvalidRequest(`a ${answer} carries the documents asked for, at least one`);
+    const notPdf = documents.findIndex((content) => !looksLikePdf(content));
+    if (notPdf >= 0) throw new InvalidRequest(`documents.${notPdf}: is not a PDF file`);
+    await this.sendToPrefecture(act, "reply", answers[answer].exchange, (names) => answerXml(answer, act.identifier!, letter.on, names), documents);
+    await this.deps.letters.move(letter, next, answer, this.now());
+    return this.deps.letters.get(collectivity, actId, letterId);
   }
 }

@@ -5,7 +5,17 @@ import {
   classificationProblems,
   arActeXml,
   arAnnulationXml,
-  courrierSimpleXml,
+  answerAcknowledgements,
+  answerAcknowledgementXml,
+  answers,
+  letterKinds,
+  prefectureLetterXml,
+  readCollectivityMessage,
+  receiveMessage,
+  type AnswerAcknowledgementKind,
+  type CollectivityMessage,
+  type ExchangeCode,
+  type LetterKind,
   exchangeFileNames,
   maxArchiveBytes,
   parisDay,
@@ -100,6 +110,42 @@ class ClassificationRepository extends Repository<{ _id: string; date: string; e
   }
 }
 
+/** The letters the prefecture sent, by act, kind and date: what the collectivity's answers name. */
+class SentLetters extends Repository<{ _id: string; actId: string; kind: LetterKind; on: string }> {
+  constructor(database: Database) {
+    super(database, "letters");
+  }
+  async record(actId: string, kind: LetterKind, on: string) {
+    await this.collection.updateOne({ _id: `${actId}/${kind}/${on}` }, { $set: { actId, kind, on } }, { upsert: true });
+  }
+  find(actId: string, kind: LetterKind, on: string) {
+    return this.collection.findOne({ _id: `${actId}/${kind}/${on}` });
+  }
+}
+
+/** Per collectivity, the letters to send after acknowledging its next act. */
+class Scripts extends Repository<{ _id: string; letters: { kind: LetterKind; text: string }[] }> {
+  constructor(database: Database) {
+    super(database, "scripts");
+  }
+  async set(collectivity: string, letters: { kind: LetterKind; text: string }[]) {
+    await this.collection.updateOne({ _id: collectivity }, { $set: { letters } }, { upsert: true });
+  }
+  /** The script, once: it is gone afterwards. */
+  async take(collectivity: string) {
+    return (await this.collection.findOneAndDelete({ _id: collectivity }))?.letters ?? [];
+  }
+}
+
+const letterRequest = z.object({
+  actId: z.string().min(1).max(100),
+  kind: z.enum(Object.keys(letterKinds) as [LetterKind, ...LetterKind[]]),
+  text: z.string().min(1).max(5000),
+});
+
+const exchangeArchive = z.object({ actId: z.string().min(1).max(100), archiveName: z.string().min(1).max(200), archive: z.string().min(1) });
+type ExchangeArchive = z.infer<typeof exchangeArchive>;
+
 /** The act's metadata in an @ctes answer's file name: the identifier and the exchange's code. */
 function answerName(identifier: string, exchange: `${number}-${number}`): string {
   return exchangeFileNames(identifier, exchange).metadata;
@@ -167,6 +213,31 @@ export function prefectureSimulator(): ServiceDefinition<SimulatorSettings> {
       const sequences = new EnvelopeSequences(context.database);
       const classifications = new ClassificationRepository(context.database);
       const today = () => parisDay(new Date());
+      const letters = new SentLetters(context.database);
+      const scripts = new Scripts(context.database);
+      /** A message of the collectivity about one of its acts the prefecture took, read from its archive. */
+      const collectivityMessage = async ({ actId, archiveName, archive }: ExchangeArchive, collectivity: string) => {
+        const known = await repository.find(actId);
+        if (!known?.identifier || !known.emitter || known.collectivity !== collectivity) throw new NotFound(`no act ${actId} transmitted by ${collectivity}`);
+        let message: CollectivityMessage;
+        try {
+          message = readCollectivityMessage(receiveMessage(archiveName, Buffer.from(archive, "base64"), maxArchiveBytes).xml);
+        } catch (error) {
+          throw new InvalidRequest(`the message cannot be taken: ${(error as Error).message}`);
+        }
+        if (message.identifier !== known.identifier) throw new InvalidRequest(`the message names the act ${message.identifier}, not ${known.identifier}`);
+        return { actId, known, message };
+      };
+      /** A letter about an act: its XML, its PDF, in the prefecture's envelope, on the returns flow. */
+      const sendLetter = async (known: Pick<Transmission, "_id" | "collectivity" | "identifier" | "emitter">, kind: LetterKind, text: string) => {
+        const on = today();
+        const names = exchangeFileNames(known.identifier!, letterKinds[kind].exchange);
+        const document = names.file("99_CO", 1, "pdf");
+        const pdf = letterPdf(`Préfecture — ${letterKinds[kind].label.toLowerCase()}`, [`Acte ${known.identifier}`, `Le ${on}`, "", ...text.split("\n")]);
+        const xml = checked(names.metadata, prefectureLetterXml(kind, known.identifier!, on, { document, text }));
+        await letters.record(known._id, kind, on);
+        await publishReturn(context, known.collectivity, await enveloped(known._id, known.emitter!, xml, [{ name: document, content: base64(pdf) }]));
+      };
       /** A message to the collectivity, in the prefecture's envelope of the day's next number. */
       const enveloped = async (
         actId: string,
@@ -192,6 +263,7 @@ export function prefectureSimulator(): ServiceDefinition<SimulatorSettings> {
             if (known) return known.reply;
             let received: ReceivedAct | undefined;
             let reply: TransmissionReply = { received: true };
+            let acknowledged = false;
             let message: PrefectureReturn | undefined;
             const classification = await classifications.current(context.settings.SIMULATOR_CLASSIFICATION_VERSION);
             const version = classification.date;
@@ -212,6 +284,7 @@ export function prefectureSimulator(): ServiceDefinition<SimulatorSettings> {
                 message = await anomaly(received.emitter, "011", `non conforme à la classification du ${version} : ${outOfClassification.join(" ; ")}`, received.metadata, received.identifier);
               } else {
                 message = await enveloped(actId, received.emitter, checked(answerName(received.identifier, "1-2"), arActeXml(received.identifier, today(), received.metadata, version)));
+                acknowledged = true;
               }
             } catch (error) {
               if (!(error instanceof Anomaly)) throw error;
@@ -231,26 +304,52 @@ export function prefectureSimulator(): ServiceDefinition<SimulatorSettings> {
               receivedAt: new Date(),
             });
             if (message) answer(context, repository, collectivity, message);
+            // Letters the collectivity's script asks for, after the acknowledgement.
+            if (received && acknowledged) {
+              const script = await scripts.take(collectivity);
+              const transmission = { _id: actId, collectivity, identifier: received.identifier, emitter: received.emitter };
+              for (const letter of script) later(context, () => sendLetter(transmission, letter.kind, letter.text), context.settings.SIMULATOR_ACK_DELAY_MS * 2);
+            }
             return reply;
           },
         },
         {
           name: "cancel",
+          // Exchange 6-1, as an archive like every exchange; acknowledged with an ARAnnulation (6-2).
           subject: `${context.settings.PREFECTURE_SUBJECT}.*.cancel`,
           callers: allow.platform(),
-          schema: z.object({ actId: z.string(), message: z.object({ name: z.string().min(1).max(200), content: z.string().min(1) }) }),
+          schema: exchangeArchive,
           handle: async (request, { subject }) => {
-            const { actId, message } = request as { actId: string; message: { name: string; content: string } };
             const collectivity = subject.split(".").at(-2)!;
-            const known = await repository.find(actId);
-            if (!known?.identifier || known.collectivity !== collectivity) throw new NotFound(`no act ${actId} transmitted by ${collectivity}`);
-            const xml = Buffer.from(message.content, "base64");
-            const problems = validateActes(xml);
-            if (problems.length > 0) throw new InvalidRequest("the cancellation does not follow the @ctes schema", { details: problems });
-            const named = readActes(xml, (document) => (document.root === "Annulation" ? document.text("/actes:Annulation/@actes:IDActe") : undefined));
-            if (named !== known.identifier) throw new InvalidRequest(`the cancellation names ${named ?? "no act"}, not the act ${known.identifier}`);
-            const acknowledgement = await enveloped(actId, known.emitter!, checked(answerName(known.identifier, "6-2"), arAnnulationXml(known.identifier, today())));
+            const { actId, known, message } = await collectivityMessage(request as ExchangeArchive, collectivity);
+            if (message.kind !== "Annulation") throw new InvalidRequest(`a cancellation is an Annulation, not a ${message.kind}`);
+            const acknowledgement = await enveloped(actId, known.emitter!, checked(answerName(known.identifier!, "6-2"), arAnnulationXml(known.identifier!, today())));
             later(context, () => publishReturn(context, collectivity, acknowledgement));
+            return { received: true };
+          },
+        },
+        {
+          name: "reply",
+          // The collectivity's answers to the prefecture's letters (2-2, 3-2 to 3-4, 4-2 to 4-4).
+          subject: `${context.settings.PREFECTURE_SUBJECT}.*.reply`,
+          callers: allow.platform(),
+          schema: exchangeArchive,
+          handle: async (request, { subject }) => {
+            const collectivity = subject.split(".").at(-2)!;
+            const { actId, known, message } = await collectivityMessage(request as ExchangeArchive, collectivity);
+            if (message.kind === "Annulation") throw new InvalidRequest("a cancellation goes to the cancel subject");
+            const letter = await letters.find(actId, answers[message.kind].to, message.letterDate);
+            if (!letter) throw new InvalidRequest(`no ${answers[message.kind].to} of ${message.letterDate} about act ${known.identifier}`);
+            // Documents sent or refused, observations answered or rejected: the prefecture acknowledges them.
+            const acknowledgement = (Object.entries(answerAcknowledgements) as [AnswerAcknowledgementKind, { to: string; exchange: ExchangeCode }][]).find(
+              ([, rule]) => rule.to === letter.kind,
+            );
+            if (acknowledgement && answers[message.kind].next === "documentSent") {
+              const [kind, rule] = acknowledgement;
+              const xml = checked(answerName(known.identifier!, rule.exchange), answerAcknowledgementXml(kind, known.identifier!, message.letterDate, today()));
+              const answerMessage = await enveloped(actId, known.emitter!, xml);
+              later(context, () => publishReturn(context, collectivity, answerMessage));
+            }
             return { received: true };
           },
         },
@@ -289,20 +388,29 @@ export function prefectureSimulator(): ServiceDefinition<SimulatorSettings> {
           },
         },
         {
-          name: "courrier",
-          subject: `${context.settings.PREFECTURE_SUBJECT}.courrier`,
+          name: "letter",
+          // For the demo and the tests: the prefecture writes about an act (2-1, 3-1, 4-1, 5-1).
+          subject: `${context.settings.PREFECTURE_SUBJECT}.letter`,
           callers: allow.platform(),
-          schema: z.object({ actId: z.string(), text: z.string().min(1).max(5000) }),
+          schema: letterRequest,
           handle: async (request) => {
-            const { actId, text } = request as { actId: string; text: string };
+            const { actId, kind, text } = request as z.infer<typeof letterRequest>;
             const known = await repository.find(actId);
-            if (!known?.identifier) throw new NotFound(`no transmission ${actId}`);
-            const on = today();
-            const letterName = exchangeFileNames(known.identifier, "2-1").file("99_CO", 1, "pdf");
-            const letter = letterPdf("Préfecture — contrôle de légalité", [`Acte ${known.identifier}`, `Le ${on}`, "", ...text.split("\n")]);
-            const xml = checked(answerName(known.identifier, "2-1"), courrierSimpleXml(known.identifier, on, letterName));
-            await publishReturn(context, known.collectivity, await enveloped(actId, known.emitter!, xml, [{ name: letterName, content: base64(letter) }]));
-            return { sent: true };
+            if (!known?.identifier || !known.emitter) throw new NotFound(`no act ${actId} acknowledged by the prefecture`);
+            await sendLetter(known, kind, text);
+            return { sent: kind };
+          },
+        },
+        {
+          name: "script",
+          // For the demo and the tests: the letters the prefecture sends after acknowledging a collectivity's next act.
+          subject: `${context.settings.PREFECTURE_SUBJECT}.script`,
+          callers: allow.platform(),
+          schema: z.object({ collectivity: z.string().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/), letters: z.array(letterRequest.omit({ actId: true })).max(10) }),
+          handle: async (request) => {
+            const { collectivity, letters: script } = request as { collectivity: string; letters: { kind: LetterKind; text: string }[] };
+            await scripts.set(collectivity, script);
+            return { collectivity, letters: script.length };
           },
         },
       ];

@@ -97,6 +97,9 @@ async function actesWalkthrough(config: PlatformConfig, walk: Walkthrough): Prom
     status = (await call("GET", `/api/v1/tenants/${collectivity}/actes/get?id=${String(act.body.id)}`, agent)).body;
   }
   say(`  ✓ act ${numero} submitted by an agent: ${String(status.statusLabel)}, identifier ${String(status.identifier ?? "(pending)")}`);
+  const exchanges = (status.exchanges as { direction: string; message: string; file: string }[] | undefined) ?? [];
+  if (status.archive) say(`    sent to the prefecture as ${String(status.archive)} (@ctes tar.gz, ISO-8859-1 XML checked against the @ctes schema)`);
+  for (const e of exchanges) say(`    ${e.direction === "sent" ? "→" : "←"} ${e.message} ${e.file}`);
 }
 
 /**

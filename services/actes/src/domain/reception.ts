@@ -137,3 +137,53 @@ export function receiveTransmission(archiveName: string, archive: Uint8Array, ma
     files: named.map((file) => byName.get(file)!),
   };
 }
+
+/** A message of an exchange other than the transmission, as the prefecture read it from its archive. */
+export interface ReceivedMessage {
+  readonly emitter: { readonly siren: string; readonly departement: string };
+  readonly name: string;
+  readonly xml: Uint8Array;
+  /** The files the message names, in the order it names them. */
+  readonly files: readonly ArchivedFile[];
+}
+
+/**
+ * Reads the archive of any other exchange the collectivity starts or answers (a cancellation,
+ * an answer to a letter): its name and envelope as for a transmission, one message the schema
+ * accepts, every file it names present and no other. What the message says is the caller's to read.
+ */
+export function receiveMessage(archiveName: string, archive: Uint8Array, maxBytes: number): ReceivedMessage {
+  const name = archiveNamePattern.exec(archiveName);
+  if (!name) throw new Anomaly("enveloppe", `le nom d'archive ${archiveName} n'est pas de la forme XXX-EACT--SIREN--AAAAMMJJ-N.tar.gz`);
+  const [, stem, archiveSiren] = name;
+  let files: ArchivedFile[];
+  try {
+    files = readArchive(archive, maxBytes);
+  } catch (error) {
+    if (error instanceof ArchiveError) throw new Anomaly("enveloppe", `archive illisible : ${error.message}`);
+    throw error;
+  }
+  const byName = new Map(files.map((file) => [file.name, file]));
+  const envelopeName = `${stem}.xml`;
+  const envelope = byName.get(envelopeName);
+  if (!envelope) throw new Anomaly("enveloppe", `l'archive ne contient pas l'enveloppe ${envelopeName}`);
+  schemaProblems("enveloppe", envelopeName, envelope.content);
+  const read = readActes(envelope.content, (document) => ({
+    siren: document.text("/actes:EnveloppeCLMISILL/actes:Emetteur/actes:IDCL/@insee:SIREN"),
+    departement: document.text("/actes:EnveloppeCLMISILL/actes:Emetteur/actes:IDCL/@actes:Departement"),
+    forms: document.all("/actes:EnveloppeCLMISILL/actes:FormulairesEnvoyes/actes:Formulaire/actes:NomFichier"),
+  }));
+  if (read.siren !== archiveSiren) throw new Anomaly("enveloppe", `le SIREN de l'enveloppe (${read.siren}) n'est pas celui du nom de l'archive (${archiveSiren})`);
+  if (read.forms.length !== 1) throw new Anomaly("enveloppe", `l'enveloppe porte ${read.forms.length} formulaires, un échange en porte un`);
+  const messageName = read.forms[0]!;
+  const message = byName.get(messageName);
+  if (!message) throw new Anomaly("enveloppe", `le formulaire ${messageName} annoncé par l'enveloppe est absent de l'archive`);
+  schemaProblems("acte", messageName, message.content);
+  const named = readActes(message.content, (document) => document.all("//actes:NomFichier"));
+  const missing = named.filter((file) => !byName.has(file));
+  if (missing.length > 0) throw new Anomaly("acte", `${missing.join(", ")} annoncé par ${messageName} est absent de l'archive`);
+  const unexpected = files.map((f) => f.name).filter((f) => f !== envelopeName && f !== messageName && !named.includes(f));
+  if (unexpected.length > 0) throw new Anomaly("acte", `l'archive contient des fichiers que rien n'annonce : ${unexpected.join(", ")}`);
+  for (const file of named) if (!looksLikePdf(byName.get(file)!.content)) throw new Anomaly("acte", `${file} n'est pas un fichier PDF`);
+  return { emitter: { siren: read.siren, departement: read.departement }, name: messageName, xml: message.content, files: named.map((file) => byName.get(file)!) };
+}

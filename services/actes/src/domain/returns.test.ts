@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
 import type { ActMetadata } from "./envelope.ts";
 import { prefectureEnvelopeName } from "./identifiers.ts";
-import { anomalieActeXml, annulationXml, arActeXml, arAnnulationXml, courrierSimpleXml, MessageError, prefectureEnvelopeXml, readPrefectureMessage } from "./returns.ts";
+import { prefectureLetterXml } from "./letters.ts";
+import { anomalieActeXml, annulationXml, arActeXml, arAnnulationXml, MessageError, prefectureEnvelopeXml, readPrefectureMessage } from "./returns.ts";
 import { readActes, validateActes } from "./schema.ts";
 
 const identifier = "035-213502388-20261128-D2026_001-DE";
@@ -33,11 +34,12 @@ describe("the messages about a transmitted act", () => {
   it("when a cancellation goes and is acknowledged, and a letter comes, then each is valid and read back", () => {
     expect(validateActes(annulationXml(identifier))).toEqual([]);
     expect(readPrefectureMessage(arAnnulationXml(identifier, "2026-12-01"))).toEqual({ kind: "ARAnnulation", identifier, receivedOn: "2026-12-01" });
-    expect(readPrefectureMessage(courrierSimpleXml(identifier, "2026-12-02", `99_CO-${identifier}-2-1_1.pdf`))).toEqual({
-      kind: "CourrierSimple",
+    expect(readPrefectureMessage(prefectureLetterXml("CourrierSimple", identifier, "2026-12-02", { document: `99_CO-${identifier}-2-1_1.pdf`, text: "ignored" }))).toEqual({
+      kind: "Letter",
+      letter: "CourrierSimple",
       identifier,
       on: "2026-12-02",
-      document: `99_CO-${identifier}-2-1_1.pdf`,
+      documents: [`99_CO-${identifier}-2-1_1.pdf`],
     });
   });
 

@@ -1,4 +1,5 @@
 import { acteElement, escape, fileElement, latin1Document, rootDeclarations, type ActMetadata } from "./envelope.ts";
+import type { AnswerAcknowledgementKind, LetterKind } from "./letters.ts";
 import { readActes, validateActes } from "./schema.ts";
 
 /**
@@ -63,21 +64,22 @@ export function arAnnulationXml(identifier: string, receivedOn: string): Buffer 
   return latin1Document([`<actes:ARAnnulation${rootDeclarations} actes:IDActe="${escape(identifier)}" actes:DateReception="${receivedOn}"/>`]);
 }
 
-/** Prefecture → collectivity: a simple letter about an act (exchange 2-1), its text in the PDF it names. */
-export function courrierSimpleXml(identifier: string, on: string, letterFile: string): Buffer {
-  return latin1Document([
-    `<actes:CourrierSimple${rootDeclarations} actes:IDActe="${escape(identifier)}" actes:DateCourrierPref="${on}">`,
-    fileElement("Document", letterFile),
-    `</actes:CourrierSimple>`,
-  ]);
-}
-
 /** A message from the prefecture, as the collectivity reads it. */
 export type PrefectureMessage =
   | { readonly kind: "ARActe"; readonly identifier: string; readonly receivedOn: string; readonly classificationVersionInForce: string }
   | { readonly kind: "AnomalieActe"; readonly on: string; readonly nature: string; readonly detail: string; readonly classificationVersionInForce: string }
   | { readonly kind: "ARAnnulation"; readonly identifier: string; readonly receivedOn: string }
-  | { readonly kind: "CourrierSimple"; readonly identifier: string; readonly on: string; readonly document: string };
+  | {
+      readonly kind: "Letter";
+      readonly letter: LetterKind;
+      readonly identifier: string;
+      /** The letter's date (DateCourrierPref; for a referral, the day it was lodged). */
+      readonly on: string;
+      /** What it asks or says: the pieces asked for, the grounds, the illegality alleged. */
+      readonly text?: string;
+      readonly documents: readonly string[];
+    }
+  | { readonly kind: "AnswerAcknowledgement"; readonly acknowledgement: AnswerAcknowledgementKind; readonly identifier: string; readonly letterDate: string; readonly receivedOn: string };
 
 /** Why a message from the prefecture cannot be taken: not valid @ctes, or not one the collectivity expects. */
 export class MessageError extends Error {
@@ -108,12 +110,39 @@ export function readPrefectureMessage(xml: Uint8Array): PrefectureMessage {
       case "ARAnnulation":
         return { kind: "ARAnnulation", identifier: document.text("/actes:ARAnnulation/@actes:IDActe"), receivedOn: document.text("/actes:ARAnnulation/@actes:DateReception") };
       case "CourrierSimple":
+      case "DemandePieceComplementaire":
+      case "LettreObservations": {
+        const root = `/actes:${document.root}`;
+        const text = document.text(document.root === "LettreObservations" ? `${root}/actes:Motif` : `${root}/actes:DescriptionPieces`);
         return {
-          kind: "CourrierSimple",
-          identifier: document.text("/actes:CourrierSimple/@actes:IDActe"),
-          on: document.text("/actes:CourrierSimple/@actes:DateCourrierPref"),
-          document: document.text("/actes:CourrierSimple/actes:Document/actes:NomFichier"),
+          kind: "Letter",
+          letter: document.root,
+          identifier: document.text(`${root}/@actes:IDActe`),
+          on: document.text(`${root}/@actes:DateCourrierPref`),
+          ...(text ? { text } : {}),
+          documents: document.all(`${root}/actes:Document/actes:NomFichier`),
         };
+      }
+      case "DefereTA":
+        return {
+          kind: "Letter",
+          letter: "DefereTA",
+          identifier: document.text("/actes:DefereTA/@actes:IDActe"),
+          on: document.text("/actes:DefereTA/actes:DateDepot"),
+          text: document.text("/actes:DefereTA/actes:NatureIllegalite"),
+          documents: document.all("/actes:DefereTA/actes:PiecesJointes/actes:PieceJointe/actes:NomFichier"),
+        };
+      case "ARPieceComplementaire":
+      case "ARReponseRejetLettreObservations": {
+        const root = `/actes:${document.root}`;
+        return {
+          kind: "AnswerAcknowledgement",
+          acknowledgement: document.root,
+          identifier: document.text(`${root}/actes:InfosCourrierPref/@actes:IDActe`),
+          letterDate: document.text(`${root}/actes:InfosCourrierPref/@actes:DateCourrierPref`),
+          receivedOn: document.text(`${root}/@actes:DateReception`),
+        };
+      }
       default:
         throw new MessageError(`the prefecture sent a ${document.root}, which the actes service does not take yet`);
     }
