@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { connect, credsAuthenticator, type NatsConnection } from "@nats-io/transport-node";
@@ -215,6 +216,40 @@ describe("the actes service with the prefecture simulator, over real NATS JetStr
     } finally {
       await mongo.close();
     }
+  });
+
+  it("when a signed act is sent, then its detached CAdES signature travels in its metadata, and openssl verifies it against the act and refuses it for an altered copy", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "actes-signature-"));
+    const document = Buffer.from(`%PDF-1.7\n% arrêté signé ${run}\n%%EOF\n`, "latin1");
+    writeFileSync(join(dir, "acte.pdf"), document);
+    const openssl = (...args: string[]) => execFileSync("openssl", args, { cwd: dir, stdio: "pipe" });
+    openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", "key.pem", "-out", "cert.pem", "-days", "1", "-subj", "/CN=Maire de Rennes");
+    openssl("cms", "-sign", "-binary", "-in", "acte.pdf", "-signer", "cert.pem", "-inkey", "key.pem", "-outform", "DER", "-out", "acte.p7s");
+    const signed = act("A2026_050", {
+      nature: 3,
+      classification: "4.1",
+      document: { fileName: "arrete.pdf", mimeType: "application/pdf", contentBase64: document.toString("base64"), signatureBase64: readFileSync(join(dir, "acte.p7s")).toString("base64") },
+      annexes: [],
+    });
+    expect((await call<{ details: string[] }>("tenant.rennes.actes.submit", { ...signed, numeroInterne: "A2026_051", document: { ...signed.document, signatureBase64: pdf("not a signature") } })).body.details).toContain(
+      "document.signatureBase64: is not a detached CMS (CAdES) signature in DER",
+    );
+    const submitted = (await call<ActView & { files: { signed?: boolean }[] }>("tenant.rennes.actes.submit", signed)).body;
+    expect(submitted.files[0]!.signed).toBe(true);
+    const acknowledged = await waitForStatus("rennes", submitted.id, "acknowledged");
+    const sent = acknowledged.exchanges[0]!;
+    const mongo = await new MongoClient(platform.env.MONGODB_URI).connect();
+    try {
+      const kept = await mongo.db(`actes_${run}`).collection("documents").findOne({ _id: `${submitted.id}/exchanges/${sent.envelope.replace(/\.xml$/, "")}/${sent.file}` as never });
+      const metadata = Buffer.from(kept!.content.buffer).toString("latin1");
+      const signature = /<actes:Signature>([^<]+)<\/actes:Signature>/.exec(metadata)![1]!;
+      writeFileSync(join(dir, "received.p7s"), Buffer.from(signature, "base64"));
+    } finally {
+      await mongo.close();
+    }
+    openssl("cms", "-verify", "-binary", "-inform", "DER", "-in", "received.p7s", "-content", "acte.pdf", "-CAfile", "cert.pem", "-out", "/dev/null");
+    writeFileSync(join(dir, "altered.pdf"), Buffer.concat([document, Buffer.from("%")]));
+    expect(() => openssl("cms", "-verify", "-binary", "-inform", "DER", "-in", "received.p7s", "-content", "altered.pdf", "-CAfile", "cert.pem", "-out", "/dev/null")).toThrow();
   });
 
   it("when a file is over the size limit, then it is refused with 413", async () => {

@@ -18,6 +18,8 @@ export interface StoredFile {
   size: number;
   sha256: string;
   typology: string;
+  /** The act's own document's signature (detached CMS, DER), base64, written in its metadata's Document/Signature. */
+  signature?: string;
 }
 
 /**

@@ -38,7 +38,7 @@ export function actView(act: Act) {
     date: act.date,
     documentPapier: act.documentPapier ?? false,
     ...(act.precedent ? { precedent: act.precedent } : {}),
-    files: [act.document, ...act.annexes].map((f) => ({ fileName: f.fileName, typology: f.typology, size: f.size, sha256: f.sha256 })),
+    files: [act.document, ...act.annexes].map((f) => ({ fileName: f.fileName, typology: f.typology, size: f.size, sha256: f.sha256, ...(f.signature ? { signed: true } : {}) })),
     ...(act.transmission ? { archive: act.transmission.archive } : {}),
     ...(act.classificationVersion ? { classificationVersion: act.classificationVersion } : {}),
     ...(act.classificationOutdated ? { classificationOutdated: true } : {}),

@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import { InvalidRequest, PayloadTooLarge } from "@mutualis/service-kit";
 import { z } from "zod";
-import { actSubmission, defaultTypology, isFutureDate, looksLikePdf, looksLikeXml, type ActSubmission, type NatureCode } from "./domain/act.ts";
+import { actSubmission, defaultTypology, looksLikeCmsSignedData, maxSignatureBytes, isFutureDate, looksLikePdf, looksLikeXml, type ActSubmission, type NatureCode } from "./domain/act.ts";
 
 /** An annex's typology when the agent gives none: "autre". */
 export const defaultAnnexTypology = "99_AU";
@@ -14,6 +14,9 @@ const transportFile = z.object({
   typology: z.unknown().optional(),
 });
 
+/** The act's own document may come with its signature: detached CMS (CAdES), DER, as the parapheur makes it. */
+const signedDocument = transportFile.extend({ signatureBase64: z.string().min(1).max(Math.ceil((maxSignatureBytes * 4) / 3) + 4).optional() });
+
 /** An act as it arrives over NATS: the @ctes fields and the files' contents. */
 export const actRequest = z.object({
   numeroInterne: z.unknown(),
@@ -23,13 +26,13 @@ export const actRequest = z.object({
   date: z.unknown(),
   documentPapier: z.unknown().optional(),
   precedent: z.unknown().optional(),
-  document: transportFile,
+  document: signedDocument,
   annexes: z.array(transportFile).max(50).default([]),
 });
 
 export type ActRequest = z.infer<typeof actRequest>;
 
-type Typed<T> = T & { typology: string };
+type Typed<T> = T & { typology: string; signature?: string };
 
 export interface CheckedAct {
   /** The act, each file with its typology (given, or the default). */
@@ -62,12 +65,18 @@ export function checkAct(request: ActRequest, maxFileBytes: number, now: Date): 
     } else if (!looksLikePdf(content)) problems.push(`${where}: ${files[i]!.fileName} is not a PDF file`);
   });
   if (parsed.success && isFutureDate(parsed.data.date, now)) problems.push("date: an act cannot be dated in the future");
+  const signature = request.document.signatureBase64 === undefined ? undefined : Buffer.from(request.document.signatureBase64, "base64");
+  if (signature && !looksLikeCmsSignedData(signature)) problems.push("document.signatureBase64: is not a detached CMS (CAdES) signature in DER");
   if (!parsed.success || problems.length > 0) throw new InvalidRequest("the act is invalid", { details: problems });
   const act = parsed.data;
   return {
     act: {
       ...act,
-      document: { ...act.document, typology: act.document.typology ?? defaultTypology(act.nature as NatureCode) },
+      document: {
+        ...act.document,
+        typology: act.document.typology ?? defaultTypology(act.nature as NatureCode),
+        ...(signature ? { signature: signature.toString("base64") } : {}),
+      },
       annexes: act.annexes.map((annex) => ({ ...annex, typology: annex.typology ?? defaultAnnexTypology })),
     },
     contents,

@@ -57,8 +57,8 @@ function missingAuthority(collectivity: string): string {
   return `collectivity ${collectivity} does not declare what @ctes needs to know of it: its Collectivity needs spec.actes (département, arrondissement, nature)`;
 }
 
-function storedFile(file: ActFile & { typology: string }): StoredFile {
-  return { fileName: file.fileName, mimeType: file.mimeType, size: file.size, sha256: file.sha256, typology: file.typology };
+function storedFile(file: ActFile & { typology: string; signature?: string }): StoredFile {
+  return { fileName: file.fileName, mimeType: file.mimeType, size: file.size, sha256: file.sha256, typology: file.typology, ...(file.signature ? { signature: file.signature } : {}) };
 }
 
 

@@ -97,6 +97,18 @@ export function looksLikeXml(head: Uint8Array): boolean {
   return /^(\uFEFF)?\s*<(\?xml|[A-Za-z])/.test(Buffer.from(head.subarray(0, 64)).toString("latin1").replace(/^\xEF\xBB\xBF/, ""));
 }
 
+/** The largest signature file accepted: a CAdES signature with its certificate chain fits in far less. */
+export const maxSignatureBytes = 64 * 1024;
+
+/**
+ * True when the bytes are a DER CMS ContentInfo of type signedData (OID 1.2.840.113549.1.7.2):
+ * what a detached CAdES signature is. Whether it verifies is for the tools that check signatures.
+ */
+export function looksLikeCmsSignedData(der: Uint8Array): boolean {
+  const signedData = Buffer.from([0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x07, 0x02]);
+  return der.length > 16 && der.length <= maxSignatureBytes && der[0] === 0x30 && Buffer.from(der.subarray(0, 24)).includes(signedData);
+}
+
 /** An act's date may not be in the future (checked with the clock injected). */
 export function isFutureDate(date: string, now: Date): boolean {
   return date > now.toISOString().slice(0, 10);

@@ -102,12 +102,13 @@ export function receiveTransmission(archiveName: string, archive: Uint8Array, ma
     precedent: document.text("/actes:Acte/actes:PrecedentIdentifiantActe/@actes:IDActe"),
     documentPapier: document.text("/actes:Acte/actes:DocumentPapier") === "O",
     document: document.text("/actes:Acte/actes:Document/actes:NomFichier"),
+    signature: document.text("/actes:Acte/actes:Document/actes:Signature"),
     annexes: document.all("/actes:Acte/actes:Annexes/actes:Annexe/actes:NomFichier"),
     count: Number(document.text("/actes:Acte/actes:Annexes/@actes:Nombre")),
   }));
   if (acte.root !== "Acte") throw new Anomaly("acte", `${metadataName} n'est pas un acte (Acte)`);
-  const { root: _acteRoot, document: documentName, annexes: annexNames, count, precedent, ...fields } = acte;
-  const metadataRead: ActMetadata = { ...fields, ...(precedent ? { precedent } : {}), document: { name: documentName }, annexes: annexNames };
+  const { root: _acteRoot, document: documentName, signature, annexes: annexNames, count, precedent, ...fields } = acte;
+  const metadataRead: ActMetadata = { ...fields, ...(precedent ? { precedent } : {}), document: { name: documentName, ...(signature ? { signature } : {}) }, annexes: annexNames };
   const identifier = actIdentifier(emitter.departement, emitter.siren, acte.date, acte.numeroInterne, acte.nature);
   const names = exchangeFileNames(identifier, "1-1");
   const named = [documentName, ...annexNames];

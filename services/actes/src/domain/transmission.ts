@@ -6,7 +6,8 @@ import { validateActes } from "./schema.ts";
 /** An act as its transmission needs it: the @ctes fields and its files, in rank order (the act's own document first). */
 export interface ActToTransmit extends Omit<ActMetadata, "documentPapier" | "classificationVersion" | "document" | "annexes"> {
   readonly documentPapier?: boolean;
-  readonly files: readonly { readonly typology: string; readonly mimeType: string; readonly content: Uint8Array }[];
+  /** The act's own document first; it may carry its signature (detached CMS, base64). */
+  readonly files: readonly { readonly typology: string; readonly mimeType: string; readonly content: Uint8Array; readonly signature?: string }[];
 }
 
 /**
@@ -27,7 +28,7 @@ export function transmissionArchive(
     ...act,
     documentPapier: act.documentPapier ?? false,
     classificationVersion,
-    document: { name: files[0]! },
+    document: { name: files[0]!, ...(act.files[0]?.signature ? { signature: act.files[0].signature } : {}) },
     annexes: files.slice(1),
   });
   const envelope = envelopeXml(emitter, [names.metadata]);
