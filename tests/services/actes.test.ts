@@ -274,10 +274,11 @@ describe("the actes service with the prefecture simulator, over real NATS JetStr
     expect((await call<ActView[]>("tenant.brest.actes.list", {})).body).toEqual([]);
   });
 
-  it("when the prefecture finds the envelope invalid, then the act is refused with the prefecture's reason", async () => {
+  it("when the prefecture cannot process the envelope, then it answers with an AnomalieEnveloppe and the act is refused with its nature and detail", async () => {
     const submitted = await call<ActView>("tenant.faux.actes.submit", act("D2026_001"));
     const refused = await waitForStatus("faux", submitted.body.id, "refused");
-    expect(refused.reason).toBe("anomalie enveloppe : SIREN 123456789 invalide");
+    expect(refused.reason).toBe("anomalie d'enveloppe 003 : SIREN 123456789 invalide : émetteur inconnu de la préfecture");
+    expect(refused.exchanges.map((e) => e.message)).toEqual(["Acte", "AnomalieEnveloppe"]);
   });
 
   it("when the prefecture sends a courrier simple, then its XML and its PDF letter are kept with the act; a cancellation goes as an Annulation and is confirmed by an ARAnnulation", async () => {

@@ -330,6 +330,13 @@ export class ActesUseCases {
         this.refused.inc({ collectivity: act.collectivity });
         return;
       }
+      case "AnomalieEnveloppe": {
+        const reason = `anomalie d'enveloppe ${message.nature} : ${message.detail}`;
+        await this.deps.acts.addExchange(act, { ...entry, detail: reason });
+        await this.deps.acts.apply(act, { type: "refused", reason }, { reason });
+        this.refused.inc({ collectivity: act.collectivity });
+        return;
+      }
       case "ARAnnulation":
         await this.deps.acts.addExchange(act, { ...entry, detail: `annulation reçue le ${message.receivedOn}` });
         await this.deps.acts.apply(act, { type: "cancellationAcknowledged" });

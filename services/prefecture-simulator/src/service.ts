@@ -2,6 +2,7 @@ import { jetstream } from "@nats-io/jetstream";
 import {
   Anomaly,
   anomalieActeXml,
+  anomalieEnveloppeXml,
   classificationProblems,
   arActeXml,
   arAnnulationXml,
@@ -271,7 +272,9 @@ export function prefectureSimulator(): ServiceDefinition<SimulatorSettings> {
               enveloped(actId, to, checked(answerName(identifier, "1-3"), anomalieActeXml(today(), nature, detail, act, version)));
             try {
               received = receiveTransmission(archiveName, Buffer.from(archive, "base64"), maxArchiveBytes + 1024 * 1024);
-              if (!isValidSiren(received.emitter.siren)) throw new Anomaly("enveloppe", `SIREN ${received.emitter.siren} invalide`);
+              if (!isValidSiren(received.emitter.siren)) {
+                throw new Anomaly("enveloppe", `SIREN ${received.emitter.siren} invalide : émetteur inconnu de la préfecture`, undefined, undefined, received.emitter, received.envelope);
+              }
               // The act's matière and its files' typologies, against the classification in force.
               const outOfClassification = classificationProblems(classification, {
                 nature: received.act.nature,
@@ -291,7 +294,12 @@ export function prefectureSimulator(): ServiceDefinition<SimulatorSettings> {
               // An act whose metadata could be read is answered with an AnomalieActe; an archive or
               // envelope that cannot be processed is refused at once.
               if (error.act && error.identifier) message = await anomaly(error.emitter!, "001", error.detail, error.act, error.identifier);
-              else reply = { received: false, reason: error.message };
+              else if (error.envelope && error.emitter) {
+                // An envelope it could read but not process: an AnomalieEnveloppe that copies it, later.
+                const nature = error.detail.includes("émetteur inconnu") ? "003" : error.detail.includes("absent") ? "002" : "001";
+                const xml = anomalieEnveloppeXml(today(), nature, error.detail, error.envelope);
+                message = await enveloped(actId, error.emitter, checked(archiveName.replace(/^[0-9A-Z]{3}-/, "").replace(/\.tar\.gz$/, "-anomalie.xml"), xml));
+              } else reply = { received: false, reason: error.message };
             }
             await repository.record({
               _id: actId,

@@ -85,7 +85,7 @@ describe("a transmission as the prefecture receives it", () => {
       "an act without DocumentPapier",
       names.archive,
       tampered((files) => files.map((f) => (f.name === metadata ? { ...f, content: latin1(Buffer.from(f.content).toString("latin1").replace(/ *<actes:DocumentPapier>N<\/actes:DocumentPapier>\n/, "")) } : f))),
-      "anomalie acte : 035-213502388-20261128-D2026_001-DE-1-1_0.xml n'est pas conforme au schéma",
+      "anomalie enveloppe : 035-213502388-20261128-D2026_001-DE-1-1_0.xml n'est pas conforme au schéma",
     ],
     ["a missing annex", names.archive, tampered((files) => files.filter((f) => !f.name.endsWith("_2.pdf"))), "_2.pdf annoncé par le formulaire est absent"],
     ["a file nothing names", names.archive, tampered((files) => [...files, { name: "notes.txt", content: Buffer.from("x") }]), "des fichiers que rien n'annonce : notes.txt"],

@@ -1,6 +1,7 @@
 import { looksLikePdf, looksLikeXml, type NatureCode } from "./act.ts";
 import { ArchiveError, readArchive, type ArchivedFile } from "./archive.ts";
 import type { ActMetadata } from "./envelope.ts";
+import type { ReceivedEnvelope } from "./returns.ts";
 import { actIdentifier, exchangeFileNames } from "./identifiers.ts";
 import { readActes, validateActes } from "./schema.ts";
 
@@ -20,6 +21,8 @@ export class Anomaly extends Error {
     readonly identifier?: string,
     /** The collectivity as its envelope named it, when the envelope could be read. */
     readonly emitter?: { readonly siren: string; readonly departement: string },
+    /** The envelope, when it could be read: the prefecture then answers with an AnomalieEnveloppe that copies it. */
+    readonly envelope?: ReceivedEnvelope,
   ) {
     super(`anomalie ${kind} : ${detail}`);
   }
@@ -28,6 +31,7 @@ export class Anomaly extends Error {
 /** A transmission of an act (exchange 1-1) as the prefecture read it. */
 export interface ReceivedAct {
   readonly emitter: { siren: string; departement: string; arrondissement: number; nature: string; returnAddresses: string[] };
+  readonly envelope: ReceivedEnvelope;
   readonly identifier: string;
   readonly act: {
     date: string;
@@ -85,12 +89,15 @@ export function receiveTransmission(archiveName: string, archive: Uint8Array, ma
   }));
   if (read.root !== "EnveloppeCLMISILL") throw new Anomaly("enveloppe", `${envelopeName} n'est pas une enveloppe de collectivité (EnveloppeCLMISILL)`);
   const { forms, root: _root, ...emitter } = read;
-  if (emitter.siren !== archiveSiren) throw new Anomaly("enveloppe", `le SIREN de l'enveloppe (${emitter.siren}) n'est pas celui du nom de l'archive (${archiveSiren})`);
-  if (forms.length !== 1) throw new Anomaly("enveloppe", `une transmission d'acte porte un formulaire, celle-ci en porte ${forms.length}`);
+  const received: ReceivedEnvelope = { emitter, forms };
+  const envelopeAnomaly = (detail: string) => new Anomaly("enveloppe", detail, undefined, undefined, { siren: emitter.siren, departement: emitter.departement }, received);
+  if (emitter.siren !== archiveSiren) throw envelopeAnomaly(`le SIREN de l'enveloppe (${emitter.siren}) n'est pas celui du nom de l'archive (${archiveSiren})`);
+  if (forms.length !== 1) throw envelopeAnomaly(`une transmission d'acte porte un formulaire, celle-ci en porte ${forms.length}`);
   const metadataName = forms[0]!;
   const metadata = byName.get(metadataName);
-  if (!metadata) throw new Anomaly("enveloppe", `le formulaire ${metadataName} annoncé par l'enveloppe est absent de l'archive`);
-  schemaProblems("acte", metadataName, metadata.content);
+  if (!metadata) throw envelopeAnomaly(`le formulaire ${metadataName} annoncé par l'enveloppe est absent de l'archive`);
+  const metadataProblems = validateActes(metadata.content);
+  if (metadataProblems.length > 0) throw envelopeAnomaly(`${metadataName} n'est pas conforme au schéma @ctes v1.1 : ${metadataProblems.join(" ; ")}`);
   const acte = readActes(metadata.content, (document) => ({
     root: document.root,
     date: document.text("/actes:Acte/@actes:Date"),
@@ -132,6 +139,7 @@ export function receiveTransmission(archiveName: string, archive: Uint8Array, ma
   }
   return {
     emitter,
+    envelope: received,
     identifier,
     act: { ...fields, ...(precedent ? { precedent } : {}) },
     metadata: metadataRead,

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import type { ActMetadata } from "./envelope.ts";
 import { prefectureEnvelopeName } from "./identifiers.ts";
 import { prefectureLetterXml } from "./letters.ts";
-import { anomalieActeXml, annulationXml, arActeXml, arAnnulationXml, MessageError, prefectureEnvelopeXml, readPrefectureMessage } from "./returns.ts";
+import { anomalieActeXml, anomalieEnveloppeXml, annulationXml, arActeXml, arAnnulationXml, MessageError, prefectureEnvelopeXml, readPrefectureMessage } from "./returns.ts";
 import { readActes, validateActes } from "./schema.ts";
 
 const identifier = "035-213502388-20261128-D2026_001-DE";
@@ -55,5 +55,16 @@ describe("the prefecture's envelope", () => {
     const xml = prefectureEnvelopeXml("035", "213502388", [`${identifier}-1-2_0.xml`]);
     expect(validateActes(xml)).toEqual([]);
     expect(readActes(xml, (d) => d.all("//actes:NomFichier"))).toEqual([`${identifier}-1-2_0.xml`]);
+  });
+});
+
+describe("the envelope anomaly", () => {
+  it("when the prefecture cannot process an envelope it read, then the AnomalieEnveloppe copies it and is read back", () => {
+    const xml = anomalieEnveloppeXml("2026-11-30", "003", "émetteur inconnu", {
+      emitter: { siren: "123456789", departement: "035", arrondissement: 3, nature: "31", returnAddresses: ["actes-faux@mutualis.test"] },
+      forms: [`${identifier}-1-1_0.xml`],
+    });
+    expect(validateActes(xml)).toEqual([]);
+    expect(readPrefectureMessage(xml)).toEqual({ kind: "AnomalieEnveloppe", on: "2026-11-30", nature: "003", detail: "émetteur inconnu" });
   });
 });

@@ -54,6 +54,42 @@ export function anomalieActeXml(on: string, nature: AnomalyNature, detail: strin
   ]);
 }
 
+/**
+ * Why the prefecture's application cannot process an envelope, as AnomalieEnveloppe's nature
+ * (the schema's values; their meanings here are the simulator's own).
+ */
+export const envelopeAnomalyNatures = {
+  "001": "enveloppe ou archive non conforme",
+  "002": "fichier annoncé absent",
+  "003": "émetteur inconnu de la préfecture",
+  "100": "autre",
+} as const;
+
+export type EnvelopeAnomalyNature = keyof typeof envelopeAnomalyNatures;
+
+/** An envelope as the prefecture read it: enough to copy it back in an AnomalieEnveloppe. */
+export interface ReceivedEnvelope {
+  readonly emitter: { readonly siren: string; readonly departement: string; readonly arrondissement: number; readonly nature: string; readonly returnAddresses: readonly string[] };
+  readonly forms: readonly string[];
+}
+
+/** Prefecture → collectivity: an envelope it could read but not process, copied back with why. */
+export function anomalieEnveloppeXml(on: string, nature: EnvelopeAnomalyNature, detail: string, envelope: ReceivedEnvelope): Buffer {
+  const { emitter } = envelope;
+  return latin1Document([
+    `<actes:AnomalieEnveloppe${rootDeclarations}>`,
+    `<actes:Date>${on}</actes:Date>`,
+    `<actes:Nature>${nature}</actes:Nature>`,
+    `<actes:Detail>${escape(detail)}</actes:Detail>`,
+    `<actes:EnveloppeRecue>`,
+    `<actes:Emetteur><actes:IDCL insee:SIREN="${emitter.siren}" actes:Departement="${escape(emitter.departement)}" actes:Arrondissement="${emitter.arrondissement}" actes:Nature="${escape(emitter.nature)}"/></actes:Emetteur>`,
+    `<actes:AdressesRetour>${emitter.returnAddresses.map((address) => `<actes:Email>${escape(address)}</actes:Email>`).join("")}</actes:AdressesRetour>`,
+    `<actes:FormulairesEnvoyes>${envelope.forms.map((name) => fileElement("Formulaire", name)).join("")}</actes:FormulairesEnvoyes>`,
+    `</actes:EnveloppeRecue>`,
+    `</actes:AnomalieEnveloppe>`,
+  ]);
+}
+
 /** Collectivity → prefecture: the cancellation of an acknowledged act (exchange 6-1). */
 export function annulationXml(identifier: string): Buffer {
   return latin1Document([`<actes:Annulation${rootDeclarations} actes:IDActe="${escape(identifier)}"/>`]);
@@ -68,6 +104,7 @@ export function arAnnulationXml(identifier: string, receivedOn: string): Buffer 
 export type PrefectureMessage =
   | { readonly kind: "ARActe"; readonly identifier: string; readonly receivedOn: string; readonly classificationVersionInForce: string }
   | { readonly kind: "AnomalieActe"; readonly on: string; readonly nature: string; readonly detail: string; readonly classificationVersionInForce: string }
+  | { readonly kind: "AnomalieEnveloppe"; readonly on: string; readonly nature: string; readonly detail: string }
   | { readonly kind: "ARAnnulation"; readonly identifier: string; readonly receivedOn: string }
   | {
       readonly kind: "Letter";
@@ -106,6 +143,13 @@ export function readPrefectureMessage(xml: Uint8Array): PrefectureMessage {
           nature: document.text("/actes:AnomalieActe/actes:Nature"),
           detail: document.text("/actes:AnomalieActe/actes:Detail"),
           classificationVersionInForce: document.text("/actes:AnomalieActe/actes:ClassificationDateVersionEnCours"),
+        };
+      case "AnomalieEnveloppe":
+        return {
+          kind: "AnomalieEnveloppe",
+          on: document.text("/actes:AnomalieEnveloppe/actes:Date"),
+          nature: document.text("/actes:AnomalieEnveloppe/actes:Nature"),
+          detail: document.text("/actes:AnomalieEnveloppe/actes:Detail"),
         };
       case "ARAnnulation":
         return { kind: "ARAnnulation", identifier: document.text("/actes:ARAnnulation/@actes:IDActe"), receivedOn: document.text("/actes:ARAnnulation/@actes:DateReception") };
