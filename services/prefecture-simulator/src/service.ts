@@ -34,7 +34,7 @@ import {
   type TransmissionReply,
 } from "@mutualis/actes";
 import { isValidSiren } from "@mutualis/api";
-import { allow, baseSettings, InvalidRequest, NotFound, Repository, retryDelayMs, type Database, type ServiceContext, type ServiceDefinition } from "@mutualis/service-kit";
+import { allow, baseSettings, InvalidRequest, isDuplicateKey, NotFound, Repository, retryDelayMs, type Database, type ServiceContext, type ServiceDefinition } from "@mutualis/service-kit";
 import { nationalClassification } from "./classification.ts";
 import { letterPdf } from "./letter.ts";
 import { z } from "zod";
@@ -72,10 +72,6 @@ class TransmissionRepository extends Repository<Transmission> {
   find(actId: string) {
     return this.collection.findOne({ _id: actId });
   }
-  /** Another transmission the prefecture took under the same act identifier (it holds the SIREN: one collectivity's). */
-  withIdentifier(identifier: string, actId: string) {
-    return this.collection.findOne({ identifier, _id: { $ne: actId } });
-  }
   async record(transmission: Transmission) {
     await this.collection.insertOne(transmission);
   }
@@ -108,6 +104,26 @@ class ClassificationRepository extends Repository<{ _id: string; date: string; e
   }
   async publish(date: string, extra: { code: string; label: string }[]) {
     await this.collection.updateOne({ _id: "current" }, { $set: { date, extra } }, { upsert: true });
+  }
+}
+
+/**
+ * The act identifiers the prefecture acknowledged, each held by one act: the identifier is the
+ * document's key, so two transmissions racing with the same identifier cannot both have it.
+ */
+class AcknowledgedIdentifiers extends Repository<{ _id: string; actId: string }> {
+  constructor(database: Database) {
+    super(database, "identifiers");
+  }
+  /** True when the identifier is now, or already was, this act's; false when another act has it. */
+  async claim(identifier: string, actId: string): Promise<boolean> {
+    try {
+      await this.collection.insertOne({ _id: identifier, actId });
+      return true;
+    } catch (error) {
+      if (!isDuplicateKey(error)) throw error;
+      return (await this.collection.findOne({ _id: identifier }))?.actId === actId;
+    }
   }
 }
 
@@ -215,6 +231,7 @@ export function prefectureSimulator(): ServiceDefinition<SimulatorSettings> {
       const classifications = new ClassificationRepository(context.database);
       const today = () => parisDay(new Date());
       const letters = new SentLetters(context.database);
+      const identifiers = new AcknowledgedIdentifiers(context.database);
       const scripts = new Scripts(context.database);
       /** A message of the collectivity about one of its acts the prefecture took, read from its archive. */
       const collectivityMessage = async ({ actId, archiveName, archive }: ExchangeArchive, collectivity: string) => {
@@ -281,10 +298,11 @@ export function prefectureSimulator(): ServiceDefinition<SimulatorSettings> {
                 classification: received.act.classification,
                 files: received.files.map((file, i) => ({ where: i === 0 ? "document" : `annexes.${i - 1}`, typology: file.name.slice(0, 5) })),
               });
-              if (await repository.withIdentifier(received.identifier, actId)) {
-                message = await anomaly(received.emitter, "002", `l'identifiant d'acte ${received.identifier} a déjà été transmis`, received.metadata, received.identifier);
-              } else if (outOfClassification.length > 0) {
+              // An act refused for its content does not hold its identifier; an acknowledged one does, for good.
+              if (outOfClassification.length > 0) {
                 message = await anomaly(received.emitter, "011", `non conforme à la classification du ${version} : ${outOfClassification.join(" ; ")}`, received.metadata, received.identifier);
+              } else if (!(await identifiers.claim(received.identifier, actId))) {
+                message = await anomaly(received.emitter, "002", `l'identifiant d'acte ${received.identifier} a déjà été transmis`, received.metadata, received.identifier);
               } else {
                 message = await enveloped(actId, received.emitter, checked(answerName(received.identifier, "1-2"), arActeXml(received.identifier, today(), received.metadata, version)));
                 acknowledged = true;
