@@ -57,12 +57,11 @@ function schemaProblems(kind: "enveloppe" | "acte", name: string, xml: Uint8Arra
 }
 
 /**
- * Reads a transmission as the prefecture's application does before it accepts it: the archive's
- * name, the archive, its envelope and the act's metadata against the @ctes schema, the files'
- * names (identifier, exchange, typology, rank), that every file named is there and no other,
- * and that each document is what it says (PDF, or XML for a budget document).
+ * What every exchange's archive must be before its messages are read: named as @ctes names
+ * archives, a tar.gz within the size allowed, holding the envelope its name announces, which the
+ * schema accepts.
  */
-export function receiveTransmission(archiveName: string, archive: Uint8Array, maxBytes: number): ReceivedAct {
+function openArchive(archiveName: string, archive: Uint8Array, maxBytes: number) {
   const name = archiveNamePattern.exec(archiveName);
   if (!name) throw new Anomaly("enveloppe", `le nom d'archive ${archiveName} n'est pas de la forme XXX-EACT--SIREN--AAAAMMJJ-N.tar.gz`);
   const [, stem, archiveSiren] = name;
@@ -78,6 +77,17 @@ export function receiveTransmission(archiveName: string, archive: Uint8Array, ma
   const envelope = byName.get(envelopeName);
   if (!envelope) throw new Anomaly("enveloppe", `l'archive ne contient pas l'enveloppe ${envelopeName}`);
   schemaProblems("enveloppe", envelopeName, envelope.content);
+  return { archiveSiren: archiveSiren!, files, byName, envelopeName, envelope };
+}
+
+/**
+ * Reads a transmission as the prefecture's application does before it accepts it: the archive's
+ * name, the archive, its envelope and the act's metadata against the @ctes schema, the files'
+ * names (identifier, exchange, typology, rank), that every file named is there and no other,
+ * and that each document is what it says (PDF, or XML for a budget document).
+ */
+export function receiveTransmission(archiveName: string, archive: Uint8Array, maxBytes: number): ReceivedAct {
+  const { archiveSiren, files, byName, envelopeName, envelope } = openArchive(archiveName, archive, maxBytes);
   const read = readActes(envelope.content, (document) => ({
     root: document.root,
     siren: document.text("/actes:EnveloppeCLMISILL/actes:Emetteur/actes:IDCL/@insee:SIREN"),
@@ -162,21 +172,7 @@ export interface ReceivedMessage {
  * accepts, every file it names present and no other. What the message says is the caller's to read.
  */
 export function receiveMessage(archiveName: string, archive: Uint8Array, maxBytes: number): ReceivedMessage {
-  const name = archiveNamePattern.exec(archiveName);
-  if (!name) throw new Anomaly("enveloppe", `le nom d'archive ${archiveName} n'est pas de la forme XXX-EACT--SIREN--AAAAMMJJ-N.tar.gz`);
-  const [, stem, archiveSiren] = name;
-  let files: ArchivedFile[];
-  try {
-    files = readArchive(archive, maxBytes);
-  } catch (error) {
-    if (error instanceof ArchiveError) throw new Anomaly("enveloppe", `archive illisible : ${error.message}`);
-    throw error;
-  }
-  const byName = new Map(files.map((file) => [file.name, file]));
-  const envelopeName = `${stem}.xml`;
-  const envelope = byName.get(envelopeName);
-  if (!envelope) throw new Anomaly("enveloppe", `l'archive ne contient pas l'enveloppe ${envelopeName}`);
-  schemaProblems("enveloppe", envelopeName, envelope.content);
+  const { archiveSiren, files, byName, envelopeName, envelope } = openArchive(archiveName, archive, maxBytes);
   const read = readActes(envelope.content, (document) => ({
     siren: document.text("/actes:EnveloppeCLMISILL/actes:Emetteur/actes:IDCL/@insee:SIREN"),
     departement: document.text("/actes:EnveloppeCLMISILL/actes:Emetteur/actes:IDCL/@actes:Departement"),
