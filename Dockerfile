@@ -17,6 +17,7 @@ COPY services/actes/package.json services/actes/
 COPY services/gateway/package.json services/gateway/
 COPY services/identity/package.json services/identity/
 COPY services/image/package.json services/image/
+COPY services/ipl/package.json services/ipl/
 COPY services/kit/package.json services/kit/
 COPY services/observatory/package.json services/observatory/
 COPY services/portal/package.json services/portal/

@@ -6,8 +6,9 @@ set -euo pipefail
 # chromium: the browser tests of the observatory drive it headless (playwright-core).
 # postgresql: the server under FerretDB; the platform runs a cluster of its own under .local/.
 # patch: the pinned tools' recipes apply the project's patches (tools/*/patches).
-# poppler-utils: the tests read the PDFs the services write with tools we did not write (pdftotext, pdfinfo).
-packages=(openssl curl patch clamav-daemon chromium postgresql poppler-utils)
+# poppler-utils, libxml2-utils: the tests read the PDFs and XML the services write with tools we did not
+# write (pdftotext, pdfinfo, xmllint).
+packages=(openssl curl patch clamav-daemon chromium postgresql poppler-utils libxml2-utils)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

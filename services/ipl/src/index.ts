@@ -1,0 +1,3 @@
+export * from "./domain/atom.ts";
+export * from "./domain/enforceability.ts";
+export * from "./domain/scdl.ts";
