@@ -28,17 +28,19 @@ export class DocumentRepository extends Repository<StoredDocument> {
     return documents.map((d) => d.content.buffer);
   }
 
-  /** Keeps a file of the exchanges about an act (a message, a letter), under its @ctes name; storing it again changes nothing. */
-  async keepExchangeFile(collectivity: string, actId: string, name: string, content: Uint8Array): Promise<void> {
+  /**
+   * Keeps a file of the exchanges about an act (an envelope, a message, a letter) under its @ctes
+   * name, in the folder of the envelope it travelled in, which no other message has (when it had
+   * none, under its name alone); storing it again changes nothing.
+   */
+  async keepExchangeFile(collectivity: string, actId: string, envelope: string | undefined, name: string, content: Uint8Array): Promise<void> {
+    const folder = envelope ? `${envelope.replace(/\.xml$/, "")}/` : "";
     await this.collection.updateOne(
-      { _id: `${actId}/exchanges/${name}` },
+      { _id: `${actId}/exchanges/${folder}${name}` },
       { $setOnInsert: { collectivity, actId, rank: 0, content: new Binary(content) } },
       { upsert: true },
     );
   }
 
-  /** A file of the exchanges about an act, by its name. */
-  async exchangeFile(collectivity: string, actId: string, name: string): Promise<Uint8Array | undefined> {
-    return (await this.collection.findOne({ _id: `${actId}/exchanges/${name}`, collectivity }))?.content.buffer;
-  }
+
 }

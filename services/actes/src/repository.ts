@@ -167,10 +167,10 @@ export class ActRepository extends Repository<Act> {
   }
 }
 
-/** Counters that never give the same number twice: a collectivity's transmissions of one day. */
+/** Counters that never give the same number twice: a collectivity's exchanges of one day. */
 export class SequenceRepository extends Repository<{ _id: string; n: number }> {
-  constructor(database: Database) {
-    super(database, "sequences");
+  constructor(database: Database, collection = "sequences") {
+    super(database, collection);
   }
 
   async next(key: string): Promise<number> {

@@ -3,14 +3,13 @@ import type { NatsConnection } from "@nats-io/transport-node";
 import type { BusinessEvents, ServiceMetrics } from "@mutualis/service-kit";
 import { Conflict, Forbidden, InvalidRequest, isAdministrator, Unavailable, type Caller } from "@mutualis/service-kit";
 import { looksLikePdf, type ActFile, type NatureCode } from "./domain/act.ts";
-import { writeArchive } from "./domain/archive.ts";
-import { envelopeXml, type Emitter } from "./domain/envelope.ts";
+import type { Emitter } from "./domain/envelope.ts";
 import { actIdentifier, exchangeFileNames, parisDay, transmissionNames, type ExchangeCode } from "./domain/identifiers.ts";
-import { readActes, validateActes } from "./domain/schema.ts";
+import { readActes } from "./domain/schema.ts";
 import { classificationProblems, demandeClassificationXml, readClassificationAnswer, type Classification } from "./domain/classification.ts";
 import { answerAcknowledgements, answers, answerXml, initialLetterStatus, letterKinds, statusAfterAnswer, type AnswerKind } from "./domain/letters.ts";
 import { annulationXml, MessageError, readPrefectureMessage, type PrefectureMessage } from "./domain/returns.ts";
-import { transmissionArchive } from "./domain/transmission.ts";
+import { envelopedArchive, transmissionArchive } from "./domain/transmission.ts";
 import type { DocumentRepository } from "./documents.ts";
 import type { FlowNames } from "./flows.ts";
 import type { Tenant, TenantAuthority, TenantRepository } from "@mutualis/service-kit";
@@ -221,24 +220,18 @@ export class ActesUseCases {
   private async sendToPrefecture(act: Act, endpoint: "cancel" | "reply", exchange: ExchangeCode, message: (documents: string[]) => Buffer, documents: readonly Uint8Array[]): Promise<void> {
     const tenant = await this.deps.tenants.require(act.collectivity);
     if (!tenant.authority) throw new Conflict(missingAuthority(act.collectivity));
-    const day = parisDay(this.now());
-    const naming = transmissionNames(this.deps.settings.TRANSMITTER_TRIGRAM, tenant.siren, day, await this.deps.sequences.next(`${act.collectivity}/${day}`));
+    const naming = await this.nextNaming(act.collectivity, tenant.siren);
     const names = exchangeFileNames(act.identifier!, exchange);
-    const documentNames = documents.map((_, i) => names.file(defaultAnnexTypology, i + 1, "pdf"));
-    const xml = message(documentNames);
-    const envelope = envelopeXml(this.emitterOf(act.collectivity, { ...tenant, authority: tenant.authority }), [names.metadata]);
-    const problems = [...validateActes(envelope), ...validateActes(xml)];
-    if (problems.length > 0) throw new Error(`the @ctes files written for act ${act._id} (exchange ${exchange}) do not follow the schema: ${problems.join("; ")}`);
-    const files = [
-      { name: naming.envelope, content: envelope },
-      { name: names.metadata, content: xml },
-      ...documents.map((content, i) => ({ name: documentNames[i]!, content })),
-    ];
-    const folder = naming.envelope.replace(/\.xml$/, "");
-    for (const file of files) await this.deps.documents.keepExchangeFile(act.collectivity, act._id, `${folder}/${file.name}`, file.content);
+    const files = documents.map((content, i) => ({ name: names.file(defaultAnnexTypology, i + 1, "pdf"), content }));
+    const xml = message(files.map((file) => file.name));
+    const emitter = this.emitterOf(act.collectivity, { ...tenant, authority: tenant.authority });
+    const { archive, envelope } = envelopedArchive(emitter, naming.envelope, { name: names.metadata, content: xml }, files, this.now());
+    for (const file of [{ name: naming.envelope, content: envelope }, { name: names.metadata, content: xml }, ...files]) {
+      await this.deps.documents.keepExchangeFile(act.collectivity, act._id, naming.envelope, file.name, file.content);
+    }
     const reply = await this.deps.nats.request(
       `${this.deps.settings.PREFECTURE_SUBJECT}.${act.collectivity}.${endpoint}`,
-      JSON.stringify({ actId: act._id, archiveName: naming.archive, archive: writeArchive(files, this.now()).toString("base64") }),
+      JSON.stringify({ actId: act._id, archiveName: naming.archive, archive: archive.toString("base64") }),
       { timeout: 10_000 },
     );
     if (reply.headers?.get("Nats-Service-Error-Code")) throw new Unavailable(`the prefecture did not take the message: ${reply.headers.get("Nats-Service-Error") ?? "refused"}`);
@@ -246,12 +239,17 @@ export class ActesUseCases {
     await this.deps.acts.addExchange(act, { direction: "sent", message: root, envelope: naming.envelope, file: names.metadata, at: this.now(), detail: naming.archive });
   }
 
-  /** A new name for an act's transmission: the collectivity's next sequence number of the day (in Paris). */
-  private async newNaming(act: Act, siren: string, departement: string): Promise<TransmissionNaming> {
+  /** The names of the collectivity's next exchange: its next sequence number of the day (in Paris). */
+  private async nextNaming(collectivity: string, siren: string) {
     const day = parisDay(this.now());
-    const sequence = await this.deps.sequences.next(`${act.collectivity}/${day}`);
+    const sequence = await this.deps.sequences.next(`${collectivity}/${day}`);
+    return { day, sequence, ...transmissionNames(this.deps.settings.TRANSMITTER_TRIGRAM, siren, day, sequence) };
+  }
+
+  /** A new name for an act's transmission: its identifier, and the collectivity's next exchange of the day. */
+  private async newNaming(act: Act, siren: string, departement: string): Promise<TransmissionNaming> {
     const identifier = actIdentifier(departement, siren, act.date, act.numeroInterne, act.nature as NatureCode);
-    return { identifier, day, sequence, ...transmissionNames(this.deps.settings.TRANSMITTER_TRIGRAM, siren, day, sequence) };
+    return { identifier, ...(await this.nextNaming(act.collectivity, siren)) };
   }
 
   /** Sends an act to the prefecture; a redelivered message for an act already sent does nothing. */
@@ -267,7 +265,7 @@ export class ActesUseCases {
       return;
     }
     const { naming, archive, metadata } = await this.transmissionArchive(act, { ...tenant, authority: tenant.authority });
-    await this.deps.documents.keepExchangeFile(act.collectivity, act._id, `${naming.envelope.replace(/\.xml$/, "")}/${metadata.name}`, metadata.content);
+    await this.deps.documents.keepExchangeFile(act.collectivity, act._id, naming.envelope, metadata.name, metadata.content);
     const payload = { actId: act._id, archiveName: naming.archive, archive: archive.toString("base64") };
     const reply = await this.deps.nats.request(`${this.deps.settings.PREFECTURE_SUBJECT}.${act.collectivity}.submit`, JSON.stringify(payload), { timeout: 10_000 });
     const answer = reply.json<TransmissionReply>();
@@ -288,10 +286,8 @@ export class ActesUseCases {
     const act = await this.deps.acts.byId(ret.actId);
     if (!act) return;
     const xml = Buffer.from(ret.message.content, "base64");
-    // Kept under the envelope's name: the n-th message of its day, which no other message has.
-    const folder = ret.envelope.name.replace(/\.xml$/, "");
     for (const file of [ret.envelope, ret.message, ...(ret.files ?? [])]) {
-      await this.deps.documents.keepExchangeFile(act.collectivity, act._id, `${folder}/${file.name}`, Buffer.from(file.content, "base64"));
+      await this.deps.documents.keepExchangeFile(act.collectivity, act._id, ret.envelope.name, file.name, Buffer.from(file.content, "base64"));
     }
     let message: PrefectureMessage;
     try {
@@ -323,15 +319,9 @@ export class ActesUseCases {
         this.timeToAcknowledgement.observe({ collectivity: act.collectivity }, Math.max(0, (now.getTime() - act.submittedAt.getTime()) / 1000));
         return;
       }
-      case "AnomalieActe": {
-        const reason = `anomalie ${message.nature} : ${message.detail}`;
-        await this.deps.acts.addExchange(act, { ...entry, detail: reason });
-        await this.deps.acts.apply(act, { type: "refused", reason }, { reason });
-        this.refused.inc({ collectivity: act.collectivity });
-        return;
-      }
+      case "AnomalieActe":
       case "AnomalieEnveloppe": {
-        const reason = `anomalie d'enveloppe ${message.nature} : ${message.detail}`;
+        const reason = `${message.kind === "AnomalieActe" ? "anomalie" : "anomalie d'enveloppe"} ${message.nature} : ${message.detail}`;
         await this.deps.acts.addExchange(act, { ...entry, detail: reason });
         await this.deps.acts.apply(act, { type: "refused", reason }, { reason });
         this.refused.inc({ collectivity: act.collectivity });

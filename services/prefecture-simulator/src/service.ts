@@ -24,6 +24,7 @@ import {
   prefectureEnvelopeXml,
   readActes,
   receiveTransmission,
+  SequenceRepository,
   retourClassificationXml,
   unchangedClassificationXml,
   validateActes,
@@ -80,16 +81,6 @@ class TransmissionRepository extends Repository<Transmission> {
   }
   pending() {
     return this.collection.find({ returned: false, "reply.received": true }).toArray();
-  }
-}
-
-/** The prefecture's messages of a day to a collectivity, numbered from 1: their envelopes' names never repeat. */
-class EnvelopeSequences extends Repository<{ _id: string; n: number }> {
-  constructor(database: Database) {
-    super(database, "envelope-sequences");
-  }
-  async next(key: string): Promise<number> {
-    return (await this.collection.findOneAndUpdate({ _id: key }, { $inc: { n: 1 } }, { upsert: true, returnDocument: "after" }))!.n;
   }
 }
 
@@ -227,7 +218,8 @@ export function prefectureSimulator(): ServiceDefinition<SimulatorSettings> {
     },
     endpoints: (context) => {
       const repository = new TransmissionRepository(context.database);
-      const sequences = new EnvelopeSequences(context.database);
+      // The prefecture's messages of a day to a collectivity, numbered from 1: their envelopes' names never repeat.
+      const sequences = new SequenceRepository(context.database, "envelope-sequences");
       const classifications = new ClassificationRepository(context.database);
       const today = () => parisDay(new Date());
       const letters = new SentLetters(context.database);
@@ -273,10 +265,10 @@ export function prefectureSimulator(): ServiceDefinition<SimulatorSettings> {
           // The collectivity is the subject's: its account can only send on its own.
           subject: `${context.settings.PREFECTURE_SUBJECT}.*.submit`,
           callers: allow.platform(),
-          schema: z.object({ actId: z.string().min(1).max(100), archiveName: z.string().min(1).max(200), archive: z.string().min(1) }),
+          schema: exchangeArchive,
           handle: async (request, { subject }) => {
             const collectivity = subject.split(".").at(-2)!;
-            const { actId, archiveName, archive } = request as { actId: string; archiveName: string; archive: string };
+            const { actId, archiveName, archive } = request as ExchangeArchive;
             const known = await repository.find(actId);
             if (known) return known.reply;
             let received: ReceivedAct | undefined;

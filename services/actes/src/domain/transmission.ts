@@ -31,12 +31,26 @@ export function transmissionArchive(
     document: { name: files[0]!, ...(act.files[0]?.signature ? { signature: act.files[0].signature } : {}) },
     annexes: files.slice(1),
   });
-  const envelope = envelopeXml(emitter, [names.metadata]);
-  const problems = [...validateActes(envelope).map((p) => `${naming.envelope}: ${p}`), ...validateActes(acte).map((p) => `${names.metadata}: ${p}`)];
-  if (problems.length > 0) throw new Error(`the @ctes files written for act ${naming.identifier} do not follow the schema: ${problems.join("; ")}`);
-  const archive = writeArchive(
-    [{ name: naming.envelope, content: envelope }, { name: names.metadata, content: acte }, ...act.files.map((file, i) => ({ name: files[i]!, content: file.content }))],
-    at,
-  );
-  return { archive, envelope, metadata: { name: names.metadata, content: acte } };
+  const metadata = { name: names.metadata, content: acte };
+  const { archive, envelope } = envelopedArchive(emitter, naming.envelope, metadata, act.files.map((file, i) => ({ name: files[i]!, content: file.content })), at);
+  return { archive, envelope, metadata };
+}
+
+/**
+ * Any exchange the collectivity sends, as @ctes carries it: an archive holding the envelope
+ * (named `envelopeName`, announcing the message), the message and the files it names. Envelope
+ * and message are checked against the project's @ctes schema first: an XML the schema refuses is
+ * the writer's fault, so it throws and nothing is sent.
+ */
+export function envelopedArchive(
+  emitter: Emitter,
+  envelopeName: string,
+  message: { readonly name: string; readonly content: Buffer },
+  files: readonly { readonly name: string; readonly content: Uint8Array }[],
+  at = new Date(),
+): { archive: Buffer; envelope: Buffer } {
+  const envelope = envelopeXml(emitter, [message.name]);
+  const problems = [...validateActes(envelope).map((p) => `${envelopeName}: ${p}`), ...validateActes(message.content).map((p) => `${message.name}: ${p}`)];
+  if (problems.length > 0) throw new Error(`the @ctes files written (${message.name}) do not follow the schema: ${problems.join("; ")}`);
+  return { archive: writeArchive([{ name: envelopeName, content: envelope }, message, ...files], at), envelope };
 }
