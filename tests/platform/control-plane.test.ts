@@ -10,6 +10,20 @@ const core = kc.makeApiClient(CoreV1Api);
 const apps = kc.makeApiClient(AppsV1Api);
 const namespace = `platform-test-${randomBytes(3).toString("hex")}`;
 
+/** The Deployment's conditions, its pods' phases and nodes, the namespace's events and the nodes' readiness. */
+async function rolloutReport(): Promise<string> {
+  const d = await apps.readNamespacedDeployment({ name: "hello", namespace }).catch(() => undefined);
+  const pods = (await core.listNamespacedPod({ namespace })).items;
+  const events = (await core.listNamespacedEvent({ namespace })).items;
+  const nodes = (await core.listNode()).items;
+  return [
+    `deployment: ${JSON.stringify(d?.status?.conditions?.map((c) => [c.type, c.status, c.reason, c.message]))}`,
+    ...pods.map((p) => `pod ${p.metadata?.name}: ${p.status?.phase} on ${p.spec?.nodeName ?? "no node"} ${JSON.stringify(p.status?.conditions?.map((c) => [c.type, c.status, c.reason]))}`),
+    ...events.map((e) => `event: ${e.involvedObject.kind}/${e.involvedObject.name} ${e.reason}: ${e.message}`),
+    ...nodes.map((n) => `node ${n.metadata?.name}: ${JSON.stringify(n.status?.conditions?.find((c) => c.type === "Ready")?.status)} taints ${JSON.stringify(n.spec?.taints ?? [])}`),
+  ].join("\n");
+}
+
 describe("the local control plane", () => {
   beforeAll(async () => {
     await core.createNamespace({ body: { metadata: { name: namespace } } });
@@ -66,6 +80,9 @@ describe("the local control plane", () => {
       const d = await apps.readNamespacedDeployment({ name: "hello", namespace });
       const condition = d.status?.conditions?.find((c) => c.type === "Available");
       return condition?.status === "True" && d.status?.readyReplicas === 2 ? d : undefined;
+    }, 120_000).catch(async (error: unknown) => {
+      // What the cluster saw, so that a failure on a loaded machine says where the rollout stopped.
+      throw new Error(`${String(error)}\n${await rolloutReport()}`);
     });
     expect(available.status?.availableReplicas).toBe(2);
 
