@@ -47,6 +47,7 @@ export const catalogue: Readonly<Record<ServiceInstanceSpec["service"], Catalogu
       "prefecture.actes.{collectivity}.cancel",
       "prefecture.actes.{collectivity}.reply",
       "prefecture.actes.{collectivity}.classification",
+      "prefecture.actes.{collectivity}.archive",
     ],
     streams: ["prefecture.actes.{collectivity}.returns.>"],
   }),
@@ -93,6 +94,19 @@ const flow = (stream: string, consumer: string) => [
 ];
 
 /**
+ * One bucket of JetStream's object store, written in chunks and read back one message at a time:
+ * its stream made and read, its chunks and descriptions published; `purge` to discard a failed upload.
+ */
+const objectStore = (bucket: string, purge = false) => [
+  `$O.${bucket}.>`,
+  `$JS.API.STREAM.INFO.OBJ_${bucket}`,
+  `$JS.API.STREAM.CREATE.OBJ_${bucket}`,
+  `$JS.API.STREAM.UPDATE.OBJ_${bucket}`,
+  `$JS.API.STREAM.MSG.GET.OBJ_${bucket}`,
+  ...(purge ? [`$JS.API.STREAM.PURGE.OBJ_${bucket}`] : []),
+];
+
+/**
  * The users of the platform services account, one per shared deployment and one for the operator,
  * each allowed only the subjects it serves and calls (actes' defaults: PREFECTURE_SUBJECT
  * `prefecture.actes`, ACTES_STREAM_PREFIX `ACTES`). No one may publish `platform.>` but the
@@ -113,11 +127,13 @@ export const platformUsers = {
       "prefecture.actes.*.cancel",
       "prefecture.actes.*.reply",
       "prefecture.actes.*.classification",
+      "prefecture.actes.*.archive",
       "actes.transmit.*",
       "events.*.actes.*",
       ...eventsStream,
       ...flow("ACTES_TRANSMISSIONS", "actes"),
       ...flow("ACTES_RETURNS", "actes"),
+      ...objectStore("ACTES_FILES", true),
     ],
     subscribe: ["tenant.*.actes.>", ...tenancy("actes"), ...discovery("actes"), inbox("actes")],
     responds: true,
@@ -136,8 +152,9 @@ export const platformUsers = {
   },
   portal: { publish: [...eventsStream], subscribe: [inbox("portal")], responds: false },
   "prefecture-simulator": {
-    publish: ["prefecture.actes.*.returns.*", ...eventsStream],
+    publish: ["prefecture.actes.*.returns.*", ...eventsStream, ...objectStore("PREFECTURE_ARCHIVES")],
     subscribe: [
+      "prefecture.actes.*.archive",
       "prefecture.actes.*.submit",
       "prefecture.actes.*.cancel",
       "prefecture.actes.*.reply",

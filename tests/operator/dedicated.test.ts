@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
 import { CoreV1Api, CustomObjectsApi, KubernetesObjectApi, PatchStrategy, setHeaderOptions, type V1Pod } from "@kubernetes/client-node";
 import { jetstreamManager } from "@nats-io/jetstream";
@@ -141,6 +142,15 @@ describe("dedicated tenancy: service pods run by the local node agent", () => {
   it("when an agent of the collectivity submits an act through the gateway, then the dedicated deployment transmits it and it is acknowledged, stored in the collectivity's own database", async () => {
     await waitForInstance("coll-t-ded-a", "actes", "True", "Ready");
     const agent = await token("agent@ded-a.test", "t-ded-a");
+    // Its annex uploaded in parts, to the object store of the collectivity's own account.
+    const annex = Buffer.concat([Buffer.from("%PDF-1.7\n"), Buffer.alloc(1_500_000, 7)]);
+    const upload = await api("POST", "/api/v1/tenants/t-ded-a/actes/uploads.start", agent, { fileName: "annexe.pdf", mimeType: "application/pdf", size: annex.length, sha256: createHash("sha256").update(annex).digest("hex") });
+    expect(upload.status).toBe(200);
+    const { id, chunkBytes } = upload.body as { id: string; chunkBytes: number };
+    for (let index = 0; index * chunkBytes < annex.length; index++) {
+      expect((await api("POST", "/api/v1/tenants/t-ded-a/actes/uploads.chunk", agent, { id, index, contentBase64: annex.subarray(index * chunkBytes, (index + 1) * chunkBytes).toString("base64") })).status).toBe(200);
+    }
+    expect((await api("POST", "/api/v1/tenants/t-ded-a/actes/uploads.finish", agent, { id })).body.state).toBe("complete");
     const submitted = await api("POST", "/api/v1/tenants/t-ded-a/actes/submit", agent, {
       numeroInterne: "DED_2026_001",
       nature: 1,
@@ -148,6 +158,7 @@ describe("dedicated tenancy: service pods run by the local node agent", () => {
       objet: "Budget primitif",
       date: "2026-11-20",
       document: { fileName: "deliberation.pdf", mimeType: "application/pdf", contentBase64: Buffer.from("%PDF-1.7\n%%EOF\n").toString("base64") },
+      annexes: [{ upload: id }],
     });
     expect(submitted.status).toBe(200);
     const acknowledged = await eventually("the act to be acknowledged", async () => {
@@ -159,6 +170,9 @@ describe("dedicated tenancy: service pods run by the local node agent", () => {
     const platformNats = await connect({ servers: platform.env.NATS_URL, authenticator: credsAuthenticator(readFileSync((await platformServicesCreds()).client)) });
     connections.push(platformNats);
     const jsm = await jetstreamManager(platformNats);
+    // The annex is not in the platform's account: the platform's bucket, if any, has no object of the collectivity's.
+    const platformFiles = await jsm.streams.getMessage("OBJ_ACTES_FILES", { last_by_subj: `$O.ACTES_FILES.M.${Buffer.from(`t-ded-a/uploads/${id}`).toString("base64").replaceAll("+", "-").replaceAll("/", "_")}` }).catch(() => null);
+    expect(platformFiles).toBeNull();
     for (const event of ["submitted", "acknowledged"]) {
       const stored = await eventually(`the ${event} event in the platform's stream`, () => jsm.streams.getMessage(eventStream.name, { last_by_subj: `events.t-ded-a.actes.${event}` }).then((m) => m ?? undefined, () => undefined));
       expect(stored.json<{ id: string; value: number }>()).toMatchObject({ id: String(submitted.body.id), value: 1 });

@@ -76,17 +76,24 @@ describe("the platform services account: one NATS user per shared deployment, ea
     await refusedSubscription("gateway", "_INBOX.actes.>");
   });
 
-  it("when actes is subverted, then it reaches the prefecture and its own flows, but cannot forge returns, enable tenants or delete a stream", async () => {
+  it("when actes is subverted, then it reaches the prefecture and its own flows, but cannot forge returns, enable tenants, delete a stream or read the prefecture's archives", async () => {
     await refusedPublish("actes", "prefecture.actes.t-rennes.returns.act-1");
     await refusedPublish("actes", "platform.sesf.tenants.enable");
     await refusedPublish("actes", "$JS.API.STREAM.DELETE.ACTES_TRANSMISSIONS");
     await refusedPublish("actes", "events.t-rennes.sesf.share_created");
     await refusedSubscription("actes", "tenant.*.sesf.>");
+    // Its own files, not the archives the prefecture keeps; nor may it delete its files' stream.
+    await refusedPublish("actes", "$JS.API.STREAM.MSG.GET.OBJ_PREFECTURE_ARCHIVES");
+    await refusedPublish("actes", "$O.PREFECTURE_ARCHIVES.C.any");
+    await refusedPublish("actes", "$JS.API.STREAM.DELETE.OBJ_ACTES_FILES");
   });
 
-  it("when the prefecture simulator is subverted, then it cannot queue a transmission or call a service", async () => {
+  it("when the prefecture simulator is subverted, then it cannot queue a transmission, call a service or read the collectivities' files", async () => {
     await refusedPublish("prefecture-simulator", "actes.transmit.t-rennes");
     await refusedPublish("prefecture-simulator", "tenant.t-rennes.actes.list");
+    // It reads the archives it was given, not the collectivities' files.
+    await refusedPublish("prefecture-simulator", "$JS.API.STREAM.MSG.GET.OBJ_ACTES_FILES");
+    await refusedPublish("prefecture-simulator", "$O.ACTES_FILES.C.any");
   });
 
   it("when a service uses what it needs, then the server lets it: a request served, and the reply on the caller's own inbox", async () => {

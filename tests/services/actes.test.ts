@@ -1,9 +1,10 @@
-import { randomBytes } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { connect, credsAuthenticator, type NatsConnection } from "@nats-io/transport-node";
+import { Objm } from "@nats-io/obj";
 import { MongoClient } from "mongodb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { actesService, actesSettings } from "@mutualis/actes";
@@ -51,7 +52,7 @@ const startActes = () =>
     }),
   ).start();
 
-const startSimulator = () =>
+const startSimulator = (ackDelayMs = 100) =>
   new RunningService(
     prefectureSimulator(),
     loadSettings(simulatorSettings, {
@@ -63,7 +64,7 @@ const startSimulator = () =>
       NATS_CREDS_FILE: credsFile,
       MONGODB_URI: platform.env.MONGODB_URI,
       MONGODB_DATABASE: `prefecture_${run}`,
-      SIMULATOR_ACK_DELAY_MS: "100",
+      SIMULATOR_ACK_DELAY_MS: String(ackDelayMs),
       LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? "error",
     }),
   ).start();
@@ -252,6 +253,65 @@ describe("the actes service with the prefecture simulator, over real NATS JetStr
     expect(() => openssl("cms", "-verify", "-binary", "-inform", "DER", "-in", "received.p7s", "-content", "altered.pdf", "-CAfile", "cert.pem", "-out", "/dev/null")).toThrow();
   });
 
+  it("when an annex is larger than a message can carry, then it is uploaded in parts to the object store, named by the act, and the prefecture receives it byte for byte in the archive; the object store's own client reads both", async () => {
+    // 20 MiB: more than NATS's max_payload (8 MiB) and than a MongoDB document (16 MiB).
+    const annex = Buffer.alloc(20 * 1024 * 1024);
+    for (let i = 0; i < annex.length; i += 4) annex.writeUInt32LE((i * 2654435761) >>> 0, i);
+    annex.write("%PDF-1.7\n", 0, "latin1");
+    const sha256 = createHash("sha256").update(annex).digest("hex");
+    type UploadView = { id: string; state: string; chunks: number; received: number; chunkBytes: number };
+    const started = await call<UploadView>("tenant.rennes.actes.uploads.start", { fileName: "plan-local-urbanisme.pdf", mimeType: "application/pdf", size: annex.length, sha256 });
+    expect(started.status).toBe(200);
+    const { id, chunkBytes } = started.body;
+    const chunk = (index: number) => ({ id, index, contentBase64: annex.subarray(index * chunkBytes, (index + 1) * chunkBytes).toString("base64") });
+    expect((await call<UploadView>("tenant.rennes.actes.uploads.chunk", chunk(0))).body.received).toBe(chunkBytes);
+    // A chunk sent again changes nothing; one out of order is refused.
+    expect((await call<UploadView>("tenant.rennes.actes.uploads.chunk", chunk(0))).body).toMatchObject({ chunks: 1, received: chunkBytes });
+    expect((await call("tenant.rennes.actes.uploads.chunk", chunk(2))).status).toBe(409);
+    // Another agent of Rennes may not add to it; Brest does not even see it.
+    const colleague = await identity.tokenFor("collegue@rennes.example", { rennes: ["agent"] });
+    expect((await call("tenant.rennes.actes.uploads.chunk", chunk(1), colleague)).status).toBe(403);
+    expect((await call("tenant.brest.actes.uploads.get", { id })).status).toBe(404);
+    // Not finished before every byte has arrived.
+    expect((await call("tenant.rennes.actes.uploads.finish", { id })).status).toBe(409);
+    for (let index = 1; index * chunkBytes < annex.length; index++) expect((await call("tenant.rennes.actes.uploads.chunk", chunk(index))).status).toBe(200);
+    expect((await call<UploadView>("tenant.rennes.actes.uploads.finish", { id })).body).toMatchObject({ state: "complete", received: annex.length, chunks: 20 });
+
+    const submitted = await call<ActView & { files: { fileName: string; size: number; sha256: string }[] }>("tenant.rennes.actes.submit", act("U2026_001", {
+      annexes: [{ upload: id, typology: "99_AU" }],
+    }));
+    expect(submitted.status).toBe(200);
+    expect(submitted.body.files[1]).toMatchObject({ fileName: "plan-local-urbanisme.pdf", size: annex.length, sha256 });
+    // An upload is the file of one act only.
+    expect((await call("tenant.rennes.actes.submit", act("U2026_002", { annexes: [{ upload: id }] }))).status).toBe(409);
+    const acknowledged = (await waitForStatus("rennes", submitted.body.id, "acknowledged")) as ActView & { archive: string };
+
+    const objects = new Objm(client);
+    const uploaded = await (await objects.open(`ACTES_${run.toUpperCase()}_FILES`)).getBlob(`rennes/uploads/${id}`);
+    expect(createHash("sha256").update(uploaded!).digest("hex")).toBe(sha256);
+    const archive = await (await objects.open("PREFECTURE_ARCHIVES")).getBlob(`rennes/${acknowledged.archive}`);
+    const dir = mkdtempSync(join(tmpdir(), "actes-large-"));
+    writeFileSync(join(dir, "received.tar.gz"), archive!);
+    const names = execFileSync("tar", ["-tzf", "received.tar.gz"], { cwd: dir, encoding: "utf8" }).trim().split("\n");
+    const annexName = names.find((n) => n.startsWith("99_AU-"))!;
+    expect(annexName).toMatch(/^99_AU-035-213502388-20261120-U2026_001-DE-1-1_2\.pdf$/);
+    execFileSync("tar", ["-xzf", "received.tar.gz", annexName], { cwd: dir });
+    expect(createHash("sha256").update(readFileSync(join(dir, annexName))).digest("hex")).toBe(sha256);
+  });
+
+  it("when an upload is not the file announced, then finishing it is refused, its chunks are discarded and it is forgotten", async () => {
+    const content = Buffer.from("%PDF-1.7\n% not what was announced\n%%EOF\n");
+    const { body } = await call<{ id: string }>("tenant.rennes.actes.uploads.start", { fileName: "x.pdf", mimeType: "application/pdf", size: content.length, sha256: "0".repeat(64) });
+    expect((await call("tenant.rennes.actes.uploads.chunk", { id: body.id, index: 0, contentBase64: content.toString("base64") })).status).toBe(200);
+    const finished = await call<{ message: string }>("tenant.rennes.actes.uploads.finish", { id: body.id });
+    expect(finished.status).toBe(400);
+    expect(finished.body.message).toContain("is not the file announced");
+    expect((await call("tenant.rennes.actes.uploads.get", { id: body.id })).status).toBe(404);
+    // More than announced is refused too.
+    const small = await call<{ id: string }>("tenant.rennes.actes.uploads.start", { fileName: "y.pdf", mimeType: "application/pdf", size: 4, sha256: "0".repeat(64) });
+    expect((await call("tenant.rennes.actes.uploads.chunk", { id: small.body.id, index: 0, contentBase64: content.toString("base64") })).status).toBe(400);
+  });
+
   it("when a file is over the size limit, then it is refused with 413", async () => {
     const big = Buffer.concat([Buffer.from("%PDF-1.7\n"), Buffer.alloc(70_000, 32)]).toString("base64");
     const answer = await call("tenant.rennes.actes.submit", act("D2026_BIG", { document: { fileName: "big.pdf", mimeType: "application/pdf", contentBase64: big } }));
@@ -431,6 +491,19 @@ describe("the actes service with the prefecture simulator, over real NATS JetStr
     const acknowledged = (await waitForStatus("rennes", current.id, "acknowledged")) as ActView & { classificationVersion: string; classificationOutdated?: boolean };
     expect(acknowledged.classificationVersion).toBe("2026-11-29");
     expect(acknowledged.classificationOutdated).toBeUndefined();
+  });
+
+  it("when the prefecture answers at once, before the transmission's reply is recorded, then every act still ends acknowledged", async () => {
+    await simulator.stop();
+    simulator = await startSimulator(0);
+    try {
+      const agent = await agentOf("rennes");
+      const ids = await Promise.all(Array.from({ length: 6 }, async (_, i) => (await call<ActView>("tenant.rennes.actes.submit", act(`R2026_00${i}`), agent)).body.id));
+      for (const id of ids) expect((await waitForStatus("rennes", id, "acknowledged")).history.map((h) => h.status)).toEqual(["posted", "waitingForTransmission", "transmitted", "acknowledged"]);
+    } finally {
+      await simulator.stop();
+      simulator = await startSimulator();
+    }
   });
 
   it("when NATS and both services restart while an act is in flight, then it ends acknowledged exactly once", async () => {

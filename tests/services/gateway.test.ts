@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { execFile, spawn } from "node:child_process";
 import { rmSync } from "node:fs";
 import { join } from "node:path";
@@ -187,6 +188,30 @@ describe("the gateway: authenticated HTTP in front of the services", () => {
       return body.status === "acknowledged" ? body : undefined;
     });
     expect(acknowledged.identifier).toMatch(/-A2026_001-AI$/);
+  });
+
+  it("when an agent uploads an annex in 1 MiB chunks through the gateway and names it in an act, then the shared actes (with its own NATS user's permissions) keeps it in the object store and the act is acknowledged", async () => {
+    const agent = await token("agent@gw-a.test", "t-gw-a");
+    const annex = Buffer.concat([Buffer.from("%PDF-1.7\n"), Buffer.alloc(2_500_000, 42), Buffer.from("\n%%EOF\n")]);
+    const started = await api("POST", "/api/v1/tenants/t-gw-a/actes/uploads.start", agent, {
+      fileName: "annexe.pdf",
+      mimeType: "application/pdf",
+      size: annex.length,
+      sha256: createHash("sha256").update(annex).digest("hex"),
+    });
+    expect(started.status).toBe(200);
+    const { id, chunkBytes } = started.body as { id: string; chunkBytes: number };
+    for (let index = 0; index * chunkBytes < annex.length; index++) {
+      const sent = await api("POST", "/api/v1/tenants/t-gw-a/actes/uploads.chunk", agent, { id, index, contentBase64: annex.subarray(index * chunkBytes, (index + 1) * chunkBytes).toString("base64") });
+      expect(sent.status).toBe(200);
+    }
+    expect((await api("POST", "/api/v1/tenants/t-gw-a/actes/uploads.finish", agent, { id })).body.state).toBe("complete");
+    const submitted = await api("POST", "/api/v1/tenants/t-gw-a/actes/submit", agent, { ...act("A2026_UP1"), annexes: [{ upload: id }] });
+    expect(submitted.status).toBe(200);
+    await eventually("the act with its uploaded annex to be acknowledged", async () => {
+      const { body } = await api("GET", `/api/v1/tenants/t-gw-a/actes/get?id=${String(submitted.body.id)}`, agent);
+      return body.status === "acknowledged" ? body : undefined;
+    });
   });
 
   it("when a malformed act is submitted, then the service's 400 and reasons come back through the gateway", async () => {

@@ -1,12 +1,15 @@
 import { Binary } from "mongodb";
-import { Repository, type Database } from "@mutualis/service-kit";
+import { Repository, type Database, type ObjectFiles, type StoredObject } from "@mutualis/service-kit";
+import type { FileContent } from "./domain/transmission.ts";
 
+/** A file kept here, or, when it was uploaded in parts, in the object store (a MongoDB document holds 16 MiB at most). */
 interface StoredDocument {
   _id: string;
   collectivity: string;
   actId: string;
   rank: number;
-  content: Binary;
+  content?: Binary;
+  object?: StoredObject;
 }
 
 /** The files of acts: rank 1 is the act itself, the annexes follow; rank 0, the files of the exchanges with the prefecture. */
@@ -15,17 +18,27 @@ export class DocumentRepository extends Repository<StoredDocument> {
     super(database, "documents");
   }
 
-  async store(collectivity: string, actId: string, files: readonly Uint8Array[]): Promise<void> {
+  async store(collectivity: string, actId: string, files: readonly (Uint8Array | StoredObject)[]): Promise<void> {
     if (files.length === 0) return;
     await this.collection.insertMany(
-      files.map((content, i) => ({ _id: `${actId}/${i + 1}`, collectivity, actId, rank: i + 1, content: new Binary(content) })),
+      files.map((file, i) => ({
+        _id: `${actId}/${i + 1}`,
+        collectivity,
+        actId,
+        rank: i + 1,
+        ...(file instanceof Uint8Array ? { content: new Binary(file) } : { object: file }),
+      })),
     );
   }
 
-  /** The act's own files, in rank order (the messages of the exchanges are not among them). */
-  async load(collectivity: string, actId: string): Promise<Uint8Array[]> {
+  /** The act's own files, in rank order (the messages of the exchanges are not among them); those of the object store are read when needed. */
+  async load(collectivity: string, actId: string, objects: ObjectFiles): Promise<FileContent[]> {
     const documents = await this.collection.find({ collectivity, actId, rank: { $gt: 0 } }).sort({ rank: 1 }).toArray();
-    return documents.map((d) => d.content.buffer);
+    return documents.map((d) => {
+      const object = d.object;
+      if (!object) return d.content!.buffer;
+      return { size: object.size, read: () => objects.read(object.nuid, object.chunks) };
+    });
   }
 
   /**

@@ -104,11 +104,11 @@ export class ActRepository extends Repository<Act> {
     super(database, "acts");
   }
 
-  async insert(collectivity: string, submission: Omit<Act, "_id" | "collectivity" | "status" | "submittedAt" | "history">): Promise<Act> {
+  async insert(collectivity: string, submission: Omit<Act, "_id" | "collectivity" | "status" | "submittedAt" | "history">, id: string = randomUUID()): Promise<Act> {
     const duplicate = await this.collection.findOne({ collectivity, numeroInterne: submission.numeroInterne });
     if (duplicate) throw new Conflict(`an act numbered ${submission.numeroInterne} was already submitted (${duplicate._id})`);
     const now = new Date();
-    const act: Act = { ...submission, _id: randomUUID(), collectivity, status: "posted", submittedAt: now, history: [{ status: "posted", at: now }] };
+    const act: Act = { ...submission, _id: id, collectivity, status: "posted", submittedAt: now, history: [{ status: "posted", at: now }] };
     await this.collection.insertOne(act);
     return act;
   }

@@ -1,4 +1,4 @@
-import { allow, enableDedicatedTenant, Forbidden, PayloadTooLarge, tenantEndpoint, tenantEndpoints, TenantRepository, type EndpointSpec, type ServiceContext, type ServiceDefinition } from "@mutualis/service-kit";
+import { allow, enableDedicatedTenant, Forbidden, ObjectFiles, PayloadTooLarge, tenantEndpoint, tenantEndpoints, TenantRepository, type EndpointSpec, type ServiceContext, type ServiceDefinition } from "@mutualis/service-kit";
 import { z } from "zod";
 import { natures } from "./domain/act.ts";
 import { actStatuses } from "./domain/statuses.ts";
@@ -10,6 +10,7 @@ import { ActRepository, ClassificationRepository, SequenceRepository, type Act, 
 import type { ActesSettings } from "./settings.ts";
 import { actRequest } from "./submission.ts";
 import { ActesUseCases, type PrefectureReturn } from "./use-cases.ts";
+import { uploadChunk, UploadRepository, Uploads, uploadStart, uploadView } from "./uploads.ts";
 
 /** A letter of the prefecture as the collectivity sees it: its kind, status (with S²LOW's code) and history. */
 export function letterView(letter: Letter) {
@@ -62,12 +63,18 @@ function subjectTenant(collectivity: string | undefined): string {
 /** The actes service: endpoints on `tenant.<collectivity>.actes.*` and the two durable flows. */
 export function actesService(): ServiceDefinition<ActesSettings> {
   let useCases: ActesUseCases;
+  let uploads: Uploads;
   const consumers: FlowConsumer[] = [];
   let requeue: NodeJS.Timeout | undefined;
   return {
     description: "Legality control: acts teletransmitted to the prefecture (@ctes)",
     async onStart(context: ServiceContext<ActesSettings>) {
       const flows = flowNames(context.settings.ACTES_STREAM_PREFIX, context.settings.PREFECTURE_SUBJECT);
+      const files = await ObjectFiles.open(context.nats, `${context.settings.ACTES_STREAM_PREFIX}_FILES`, {
+        replicas: context.settings.NATS_STREAM_REPLICAS,
+        maxBytes: context.settings.ACTES_FILES_MAX_BYTES,
+      });
+      uploads = new Uploads(new UploadRepository(context.database), files);
       useCases = new ActesUseCases({
         settings: context.settings,
         nats: context.nats,
@@ -77,6 +84,8 @@ export function actesService(): ServiceDefinition<ActesSettings> {
         sequences: new SequenceRepository(context.database),
         classifications: new ClassificationRepository(context.database),
         letters: new LetterRepository(context.database),
+        uploads,
+        files,
         flows,
         metrics: context.metrics,
         events: context.events,
@@ -120,8 +129,38 @@ export function actesService(): ServiceDefinition<ActesSettings> {
           callers: allow.roles("agent", "secretaire", "administrateur"),
           handle: async (request, { collectivity, caller }) => {
             if (caller.kind !== "user") throw new Forbidden("an act is submitted by a person");
-            return actView(await useCases.submit(await tenantOf(collectivity), request, { subject: caller.subject, email: caller.email }));
+            return actView(await useCases.submit(await tenantOf(collectivity), request, caller));
           },
+        }),
+        // A file larger than one message (up to the 150 MB @ctes allows an act) is uploaded in
+        // parts by the person who submits the act, then named by it; only they see or use it.
+        tenantEndpoint({
+          name: "upload-start",
+          subject: "tenant.*.actes.uploads.start",
+          schema: uploadStart,
+          callers: allow.roles("agent", "secretaire", "administrateur"),
+          handle: async (request, { collectivity, caller }) => uploadView(await uploads.start(await tenantOf(collectivity), caller, request)),
+        }),
+        tenantEndpoint({
+          name: "upload-chunk",
+          subject: "tenant.*.actes.uploads.chunk",
+          schema: uploadChunk,
+          callers: allow.roles("agent", "secretaire", "administrateur"),
+          handle: async (request, { collectivity, caller }) => uploadView(await uploads.chunk(await tenantOf(collectivity), caller, request)),
+        }),
+        tenantEndpoint({
+          name: "upload-finish",
+          subject: "tenant.*.actes.uploads.finish",
+          schema: z.object({ id: z.uuid() }),
+          callers: allow.roles("agent", "secretaire", "administrateur"),
+          handle: async ({ id }, { collectivity, caller }) => uploadView(await uploads.finish(await tenantOf(collectivity), caller, id)),
+        }),
+        tenantEndpoint({
+          name: "upload-get",
+          subject: "tenant.*.actes.uploads.get",
+          schema: z.object({ id: z.uuid() }),
+          callers: allow.roles("agent", "secretaire", "administrateur"),
+          handle: async ({ id }, { collectivity, caller }) => uploadView(await uploads.owned(await tenantOf(collectivity), caller, id)),
         }),
         tenantEndpoint({
           name: "get",

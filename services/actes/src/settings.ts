@@ -29,6 +29,11 @@ export const actesSettings = baseSettings.extend({
   ACTES_STREAM_PREFIX: z.string().regex(/^[A-Z0-9_]+$/).default("ACTES"),
   /** How long a stored act may wait for its queueing (NATS away) before it is queued again. */
   ACTES_REQUEUE_AFTER_SECONDS: z.coerce.number().positive().default(15),
+  /**
+   * The most the object store of the acts' files holds (the files uploaded in parts, to the 150 MB
+   * @ctes allows an act); in a collectivity's account, at most its quota's share per stream.
+   */
+  ACTES_FILES_MAX_BYTES: z.coerce.number().int().positive().default(256 * 1024 * 1024),
   /** The most each flow's stream holds; a collectivity's account refuses streams without a maximum, or above its own. */
   ACTES_STREAM_MAX_BYTES: z.coerce.number().int().positive().default(256 * 1024 * 1024),
 });

@@ -1,7 +1,8 @@
+import { randomUUID } from "node:crypto";
 import { jetstream } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { BusinessEvents, ServiceMetrics } from "@mutualis/service-kit";
-import { Conflict, Forbidden, InvalidRequest, isAdministrator, Unavailable, type Caller } from "@mutualis/service-kit";
+import { Conflict, Forbidden, InvalidRequest, isAdministrator, ObjectFiles, sendInChunks, Unavailable, type Caller } from "@mutualis/service-kit";
 import { looksLikePdf, type ActFile, type NatureCode } from "./domain/act.ts";
 import type { Emitter } from "./domain/envelope.ts";
 import { actIdentifier, exchangeFileNames, parisDay, transmissionNames, type ExchangeCode } from "./domain/identifiers.ts";
@@ -9,14 +10,27 @@ import { readActes } from "./domain/schema.ts";
 import { classificationProblems, demandeClassificationXml, readClassificationAnswer, type Classification } from "./domain/classification.ts";
 import { answerAcknowledgements, answers, answerXml, initialLetterStatus, letterKinds, statusAfterAnswer, type AnswerKind } from "./domain/letters.ts";
 import { annulationXml, MessageError, readPrefectureMessage, type PrefectureMessage } from "./domain/returns.ts";
-import { envelopedArchive, transmissionArchive } from "./domain/transmission.ts";
+import { streamArchive } from "./domain/archive.ts";
+import { envelopedEntries, transmissionEntries } from "./domain/transmission.ts";
 import type { DocumentRepository } from "./documents.ts";
 import type { FlowNames } from "./flows.ts";
 import type { Tenant, TenantAuthority, TenantRepository } from "@mutualis/service-kit";
 import type { Act, ActRepository, ClassificationRepository, SequenceRepository, StoredFile, TransmissionNaming } from "./repository.ts";
 import type { ActesSettings } from "./settings.ts";
 import type { Letter, LetterRepository } from "./letters.ts";
-import { checkAct, defaultAnnexTypology, type ActRequest } from "./submission.ts";
+import { checkAct, defaultAnnexTypology, uploadsNamed, type ActRequest, type UploadedFile } from "./submission.ts";
+import { Uploads } from "./uploads.ts";
+
+/**
+ * An archive handed to the prefecture in chunks before the request that names it: its id at the
+ * prefecture, its chunk count, size and SHA-256. No message ever carries a whole archive.
+ */
+export interface DeliveredArchive {
+  readonly upload: string;
+  readonly chunks: number;
+  readonly size: number;
+  readonly sha256: string;
+}
 
 /** What the prefecture's connector answers to a transmission. */
 export interface TransmissionReply {
@@ -46,6 +60,9 @@ export interface ActesDependencies {
   readonly sequences: SequenceRepository;
   readonly classifications: ClassificationRepository;
   readonly letters: LetterRepository;
+  /** The files uploaded in parts, and the object store that holds them. */
+  readonly uploads: Uploads;
+  readonly files: ObjectFiles;
   readonly flows: FlowNames;
   readonly metrics: ServiceMetrics;
   readonly events: BusinessEvents;
@@ -89,10 +106,14 @@ export class ActesUseCases {
     return this.deps.now?.() ?? new Date();
   }
 
-  async submit(collectivity: string, request: ActRequest, author: { subject: string; email: string }): Promise<Act> {
+  async submit(collectivity: string, request: ActRequest, author: Caller & { kind: "user" }): Promise<Act> {
     const tenant = await this.deps.tenants.require(collectivity);
     if (!tenant.authority) throw new Conflict(missingAuthority(collectivity));
-    const { act, contents } = checkAct(request, this.deps.settings.ACTES_MAX_FILE_BYTES, this.now());
+    const uploads = await this.deps.uploads.forAct(collectivity, author, uploadsNamed(request));
+    const uploaded = new Map<string, UploadedFile>(
+      uploads.map((u) => [u._id, { fileName: u.fileName, mimeType: u.mimeType, object: Uploads.objectOf(u), head: u.head?.buffer ?? new Uint8Array() }]),
+    );
+    const { act, contents } = checkAct(request, this.deps.settings.ACTES_MAX_FILE_BYTES, this.now(), uploaded);
     // The act's matière and its files' typologies must be in the collectivity's classification,
     // as the prefecture will check: refused here, with the reason, before anything is stored.
     const classification = await this.classificationOf(collectivity);
@@ -102,14 +123,16 @@ export class ActesUseCases {
       files: [act.document, ...act.annexes].map((file, i) => ({ where: i === 0 ? "document" : `annexes.${i - 1}`, typology: file.typology })),
     });
     if (problems.length > 0) throw new InvalidRequest(`the act does not follow the classification of ${classification.date} in force for ${collectivity}`, { details: problems });
-    const stored = await this.deps.acts.insert(collectivity, {
-      ...act,
-      classificationVersion: classification.date,
-      author,
-      document: storedFile(act.document),
-      annexes: act.annexes.map(storedFile),
+    // The uploads it names become its files, and only its: given back if it is not stored.
+    const stored = await this.deps.uploads.attachTo(uploads, randomUUID(), async (id) => {
+      const inserted = await this.deps.acts.insert(
+        collectivity,
+        { ...act, classificationVersion: classification.date, author: { subject: author.subject, email: author.email }, document: storedFile(act.document), annexes: act.annexes.map(storedFile) },
+        id,
+      );
+      await this.deps.documents.store(collectivity, inserted._id, contents);
+      return inserted;
     });
-    await this.deps.documents.store(collectivity, stored._id, contents);
     this.submitted.inc({ collectivity });
     this.deps.events.record(collectivity, "submitted", stored._id, 1, stored.submittedAt);
     return this.queue(stored);
@@ -181,20 +204,40 @@ export class ActesUseCases {
   }
 
   /**
-   * The archive of an act's transmission. Its naming is fixed the first time, so a retry sends
-   * the same archive under the same name.
+   * The files of an act's transmission, those of the object store read when the archive is made.
+   * Its naming is fixed the first time, so a retry sends the same archive under the same name.
    */
-  async transmissionArchive(act: Act, tenant: Tenant & { authority: TenantAuthority }): Promise<{ naming: TransmissionNaming; archive: Buffer; metadata: { name: string; content: Buffer } }> {
+  async transmissionFiles(act: Act, tenant: Tenant & { authority: TenantAuthority }) {
     const { authority } = tenant;
     const naming = act.transmission ?? (await this.deps.acts.fixTransmission(act, await this.newNaming(act, tenant.siren, authority.departement)));
-    const contents = await this.deps.documents.load(act.collectivity, act._id);
-    const { archive, metadata } = transmissionArchive(
+    const contents = await this.deps.documents.load(act.collectivity, act._id, this.deps.files);
+    const { entries, metadata } = transmissionEntries(
       { ...act, nature: act.nature as NatureCode, files: [act.document, ...act.annexes].map((file, i) => ({ ...file, content: contents[i]! })) },
       this.emitterOf(act.collectivity, tenant),
       naming,
       act.classificationVersion ?? (await this.classificationOf(act.collectivity)).date,
     );
-    return { naming, archive, metadata };
+    return { naming, entries, metadata };
+  }
+
+  /**
+   * Hands an archive to the prefecture as it is made, in chunks of 1 MiB, each stored by the
+   * prefecture after the one before it; the request that follows names it. A new id each time:
+   * an interrupted delivery is started again whole.
+   */
+  private async deliver(collectivity: string, archive: AsyncIterable<Uint8Array>): Promise<DeliveredArchive> {
+    const upload = ObjectFiles.newId();
+    let after: number | undefined;
+    const delivered = await sendInChunks(archive, upload, async (chunk, index) => {
+      const reply = await this.deps.nats.request(
+        `${this.deps.settings.PREFECTURE_SUBJECT}.${collectivity}.archive`,
+        JSON.stringify({ upload, index, contentBase64: chunk.toString("base64"), ...(after !== undefined ? { after } : {}) }),
+        { timeout: 30_000 },
+      );
+      if (reply.headers?.get("Nats-Service-Error-Code")) throw new Unavailable(`the prefecture did not take the archive: ${reply.headers.get("Nats-Service-Error") ?? "refused"}`);
+      after = reply.json<{ sequence: number }>().sequence;
+    });
+    return { upload, chunks: delivered.chunks, size: delivered.size, sha256: delivered.sha256 };
   }
 
   /** The collectivity as its envelopes name it: as its prefecture registered it, and where answers go. */
@@ -225,13 +268,14 @@ export class ActesUseCases {
     const files = documents.map((content, i) => ({ name: names.file(defaultAnnexTypology, i + 1, "pdf"), content }));
     const xml = message(files.map((file) => file.name));
     const emitter = this.emitterOf(act.collectivity, { ...tenant, authority: tenant.authority });
-    const { archive, envelope } = envelopedArchive(emitter, naming.envelope, { name: names.metadata, content: xml }, files, this.now());
+    const { entries, envelope } = envelopedEntries(emitter, naming.envelope, { name: names.metadata, content: xml }, files);
     for (const file of [{ name: naming.envelope, content: envelope }, { name: names.metadata, content: xml }, ...files]) {
       await this.deps.documents.keepExchangeFile(act.collectivity, act._id, naming.envelope, file.name, file.content);
     }
+    const archive = await this.deliver(act.collectivity, streamArchive(entries, this.now()));
     const reply = await this.deps.nats.request(
       `${this.deps.settings.PREFECTURE_SUBJECT}.${act.collectivity}.${endpoint}`,
-      JSON.stringify({ actId: act._id, archiveName: naming.archive, archive: archive.toString("base64") }),
+      JSON.stringify({ actId: act._id, archiveName: naming.archive, archive }),
       { timeout: 10_000 },
     );
     if (reply.headers?.get("Nats-Service-Error-Code")) throw new Unavailable(`the prefecture did not take the message: ${reply.headers.get("Nats-Service-Error") ?? "refused"}`);
@@ -264,10 +308,13 @@ export class ActesUseCases {
       await this.deps.acts.apply(act, { type: "failed", reason: missingAuthority(act.collectivity) }, { reason: missingAuthority(act.collectivity) });
       return;
     }
-    const { naming, archive, metadata } = await this.transmissionArchive(act, { ...tenant, authority: tenant.authority });
+    const { naming, entries, metadata } = await this.transmissionFiles(act, { ...tenant, authority: tenant.authority });
     await this.deps.documents.keepExchangeFile(act.collectivity, act._id, naming.envelope, metadata.name, metadata.content);
-    const payload = { actId: act._id, archiveName: naming.archive, archive: archive.toString("base64") };
-    const reply = await this.deps.nats.request(`${this.deps.settings.PREFECTURE_SUBJECT}.${act.collectivity}.submit`, JSON.stringify(payload), { timeout: 10_000 });
+    const archive = await this.deliver(act.collectivity, streamArchive(entries, this.now()));
+    const payload = { actId: act._id, archiveName: naming.archive, archive };
+    const reply = await this.deps.nats.request(`${this.deps.settings.PREFECTURE_SUBJECT}.${act.collectivity}.submit`, JSON.stringify(payload), { timeout: 60_000 });
+    // The prefecture could not take the request (the archive did not arrive whole, say): sent again later.
+    if (reply.headers?.get("Nats-Service-Error-Code")) throw new Unavailable(`the prefecture did not take the transmission: ${reply.headers.get("Nats-Service-Error") ?? "refused"}`);
     const answer = reply.json<TransmissionReply>();
     const sent = await this.deps.acts.apply(act, { type: "sent" });
     await this.deps.acts.addExchange(act, { direction: "sent", message: "Acte", envelope: naming.envelope, file: metadata.name, at: this.now(), detail: naming.archive });
@@ -285,6 +332,9 @@ export class ActesUseCases {
   async receive(ret: PrefectureReturn): Promise<void> {
     const act = await this.deps.acts.byId(ret.actId);
     if (!act) return;
+    // The prefecture may answer before the transmission's reply is recorded: the return waits
+    // (delivered again shortly), rather than meet an act that cannot take it yet and be lost.
+    if (act.status === "posted" || act.status === "waitingForTransmission") throw new Unavailable(`act ${act._id} is not recorded as transmitted yet: its return waits`);
     const xml = Buffer.from(ret.message.content, "base64");
     for (const file of [ret.envelope, ret.message, ...(ret.files ?? [])]) {
       await this.deps.documents.keepExchangeFile(act.collectivity, act._id, ret.envelope.name, file.name, Buffer.from(file.content, "base64"));

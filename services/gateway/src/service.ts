@@ -23,6 +23,11 @@ export const gatewaySettings = baseSettings.extend({
   GATEWAY_PUBLIC_URL: z.url().default("http://127.0.0.1:16081"),
   KUBECONFIG: z.string().optional(),
   GATEWAY_REQUEST_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(15_000),
+  /**
+   * The largest request body it forwards: what one NATS message carries (max_payload, 8 MiB), so
+   * that an act's files up to ACTES_MAX_FILE_BYTES, or a 1 MiB chunk of an upload, in base64, pass.
+   */
+  HTTP_BODY_LIMIT: z.string().default("8mb"),
 });
 
 export type GatewaySettings = z.infer<typeof gatewaySettings>;

@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { jetstream } from "@nats-io/jetstream";
 import {
   Anomaly,
@@ -35,7 +36,20 @@ import {
   type TransmissionReply,
 } from "@mutualis/actes";
 import { isValidSiren } from "@mutualis/api";
-import { allow, baseSettings, InvalidRequest, isDuplicateKey, NotFound, Repository, retryDelayMs, type Database, type ServiceContext, type ServiceDefinition } from "@mutualis/service-kit";
+import {
+  allow,
+  baseSettings,
+  chunkBytes,
+  InvalidRequest,
+  isDuplicateKey,
+  NotFound,
+  ObjectFiles,
+  Repository,
+  retryDelayMs,
+  type Database,
+  type ServiceContext,
+  type ServiceDefinition,
+} from "@mutualis/service-kit";
 import { nationalClassification } from "./classification.ts";
 import { letterPdf } from "./letter.ts";
 import { z } from "zod";
@@ -46,6 +60,8 @@ export const simulatorSettings = baseSettings.extend({
   SIMULATOR_ACK_DELAY_MS: z.coerce.number().int().min(0).max(600_000).default(200),
   /** The classification the simulated prefectures have in force until told another, which every acknowledgement names. */
   SIMULATOR_CLASSIFICATION_VERSION: z.iso.date().default("2026-01-01"),
+  /** The most the object store of the archives received holds. */
+  SIMULATOR_ARCHIVES_MAX_BYTES: z.coerce.number().int().positive().default(1024 ** 3),
 });
 
 export type SimulatorSettings = z.infer<typeof simulatorSettings>;
@@ -151,8 +167,23 @@ const letterRequest = z.object({
   text: z.string().min(1).max(5000),
 });
 
-const exchangeArchive = z.object({ actId: z.string().min(1).max(100), archiveName: z.string().min(1).max(200), archive: z.string().min(1) });
+/** An archive as the collectivity delivered it, in chunks, before the request that names it. */
+const deliveredArchive = z.object({
+  upload: z.string().regex(/^[A-Za-z0-9]{1,64}$/),
+  chunks: z.number().int().min(1).max(Math.ceil((maxArchiveBytes + 1024 * 1024) / chunkBytes)),
+  size: z.number().int().positive().max(maxArchiveBytes + 1024 * 1024),
+  sha256: z.string().regex(/^[0-9a-f]{64}$/),
+});
+const exchangeArchive = z.object({ actId: z.string().min(1).max(100), archiveName: z.string().min(1).max(200), archive: deliveredArchive });
 type ExchangeArchive = z.infer<typeof exchangeArchive>;
+
+/** A chunk of an archive: stored after the one before it, under the collectivity's own id for it. */
+const archiveChunk = z.object({
+  upload: z.string().regex(/^[A-Za-z0-9]{1,64}$/),
+  index: z.number().int().min(0),
+  contentBase64: z.string().min(1).max(Math.ceil((chunkBytes * 4) / 3) + 4),
+  after: z.number().int().positive().optional(),
+});
 
 /** The act's metadata in an @ctes answer's file name: the identifier and the exchange's code. */
 function answerName(identifier: string, exchange: `${number}-${number}`): string {
@@ -171,6 +202,27 @@ const base64 = (content: Uint8Array) => Buffer.from(content).toString("base64");
  */
 export function prefectureSimulator(): ServiceDefinition<SimulatorSettings> {
   const timers = new Set<NodeJS.Timeout>();
+  let archives: ObjectFiles;
+  /** A collectivity's chunks are kept under ids of its own: it cannot name another's. */
+  const archiveId = (collectivity: string, upload: string) => `${collectivity}-${upload}`;
+  /**
+   * The archive a collectivity delivered, read whole (a simulator may hold 150 MB), and kept under
+   * its name; one that is not what the collectivity announced is refused, and it sends it again.
+   */
+  const deliveredBytes = async (collectivity: string, archiveName: string, delivered: ExchangeArchive["archive"]): Promise<Buffer> => {
+    const id = archiveId(collectivity, delivered.upload);
+    const parts: Uint8Array[] = [];
+    try {
+      for await (const chunk of archives.read(id, delivered.chunks)) parts.push(chunk);
+    } catch (error) {
+      throw new InvalidRequest(`the archive ${archiveName} was not delivered whole: ${(error as Error).message}`);
+    }
+    const bytes = Buffer.concat(parts);
+    const sha256 = createHash("sha256").update(bytes).digest("hex");
+    if (bytes.length !== delivered.size || sha256 !== delivered.sha256) throw new InvalidRequest(`the archive ${archiveName} delivered is not the one announced (${bytes.length} bytes, SHA-256 ${sha256})`);
+    await archives.describe(`${collectivity}/${archiveName}`, { nuid: id, size: bytes.length, chunks: delivered.chunks, sha256 });
+    return bytes;
+  };
   let stopped = false;
   // Returns go on the collectivity's own subject: a dedicated deployment's account imports only its own.
   const publishReturn = async (context: ServiceContext<SimulatorSettings>, collectivity: string, message: PrefectureReturn) => {
@@ -208,6 +260,7 @@ export function prefectureSimulator(): ServiceDefinition<SimulatorSettings> {
     description: "Simulated prefecture (@ctes) for the local platform",
     async onStart(context) {
       stopped = false;
+      archives = await ObjectFiles.open(context.nats, "PREFECTURE_ARCHIVES", { replicas: context.settings.NATS_STREAM_REPLICAS, maxBytes: context.settings.SIMULATOR_ARCHIVES_MAX_BYTES });
       // Answers promised before a restart are sent now.
       const repository = new TransmissionRepository(context.database);
       for (const pending of await repository.pending()) if (pending.answer) answer(context, repository, pending.collectivity, pending.answer);
@@ -231,7 +284,7 @@ export function prefectureSimulator(): ServiceDefinition<SimulatorSettings> {
         if (!known?.identifier || !known.emitter || known.collectivity !== collectivity) throw new NotFound(`no act ${actId} transmitted by ${collectivity}`);
         let message: CollectivityMessage;
         try {
-          message = readCollectivityMessage(receiveMessage(archiveName, Buffer.from(archive, "base64"), maxArchiveBytes).xml);
+          message = readCollectivityMessage(receiveMessage(archiveName, await deliveredBytes(collectivity, archiveName, archive), maxArchiveBytes).xml);
         } catch (error) {
           throw new InvalidRequest(`the message cannot be taken: ${(error as Error).message}`);
         }
@@ -261,6 +314,18 @@ export function prefectureSimulator(): ServiceDefinition<SimulatorSettings> {
       };
       return [
         {
+          name: "archive",
+          subject: `${context.settings.PREFECTURE_SUBJECT}.*.archive`,
+          callers: allow.platform(),
+          schema: archiveChunk,
+          handle: async (request, { subject }) => {
+            const collectivity = subject.split(".").at(-2)!;
+            const { upload, index, contentBase64, after } = request as z.infer<typeof archiveChunk>;
+            const sequence = await archives.appendChunk(archiveId(collectivity, upload), index, Buffer.from(contentBase64, "base64"), after);
+            return { sequence };
+          },
+        },
+        {
           name: "submit",
           // The collectivity is the subject's: its account can only send on its own.
           subject: `${context.settings.PREFECTURE_SUBJECT}.*.submit`,
@@ -280,7 +345,7 @@ export function prefectureSimulator(): ServiceDefinition<SimulatorSettings> {
             const anomaly = (to: { siren: string; departement: string }, nature: AnomalyNature, detail: string, act: ActMetadata, identifier: string) =>
               enveloped(actId, to, checked(answerName(identifier, "1-3"), anomalieActeXml(today(), nature, detail, act, version)));
             try {
-              received = receiveTransmission(archiveName, Buffer.from(archive, "base64"), maxArchiveBytes + 1024 * 1024);
+              received = receiveTransmission(archiveName, await deliveredBytes(collectivity, archiveName, archive), maxArchiveBytes + 1024 * 1024);
               if (!isValidSiren(received.emitter.siren)) {
                 throw new Anomaly("enveloppe", `SIREN ${received.emitter.siren} invalide : émetteur inconnu de la préfecture`, undefined, undefined, received.emitter, received.envelope);
               }

@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { describe, expect, it } from "vitest";
-import { ArchiveError, readArchive, writeArchive } from "./archive.ts";
+import { ArchiveError, readArchive, streamArchive, writeArchive } from "./archive.ts";
 
 const files = [
   { name: "EACT--213502388--20261128-1.xml", content: Buffer.from('<?xml version="1.0" encoding="ISO-8859-1"?><a>d\xe9lib\xe9ration</a>', "latin1") },
@@ -12,7 +12,40 @@ const files = [
   { name: "99_DE-035-213502388-20261128-D2026_001-DE-1-1_1.pdf", content: Buffer.alloc(1500, 7) },
 ];
 
+/** A file given in pieces, as the object store gives it. */
+function inPieces(name: string, content: Buffer, piece: number, announced = content.length) {
+  return {
+    name,
+    size: announced,
+    async *read() {
+      for (let i = 0; i < content.length; i += piece) yield content.subarray(i, i + piece);
+    },
+  };
+}
+
+async function collect(source: AsyncIterable<Uint8Array>): Promise<Buffer> {
+  const parts: Uint8Array[] = [];
+  for await (const part of source) parts.push(part);
+  return Buffer.concat(parts);
+}
+
 describe("the @ctes archive", () => {
+  it("when it is made as its files are read, then GNU tar extracts the same files as from the archive made in memory", async () => {
+    const large = Buffer.alloc(3 * 1024 * 1024 + 17);
+    for (let i = 0; i < large.length; i++) large[i] = (i * 31) % 251;
+    const streamed = await collect(streamArchive([files[0]!, files[1]!, inPieces("99_AU-035-213502388-20261128-D2026_001-DE-1-1_2.pdf", large, 65_536 + 3)]));
+    const dir = mkdtempSync(join(tmpdir(), "actes-archive-"));
+    writeFileSync(join(dir, "s.tar.gz"), streamed);
+    execFileSync("tar", ["-xzf", join(dir, "s.tar.gz"), "-C", dir]);
+    expect(readFileSync(join(dir, "99_AU-035-213502388-20261128-D2026_001-DE-1-1_2.pdf")).equals(large)).toBe(true);
+    expect(readArchive(streamed, 8 << 20).map((f) => f.name)).toEqual([files[0]!.name, files[1]!.name, "99_AU-035-213502388-20261128-D2026_001-DE-1-1_2.pdf"]);
+  });
+
+  it("when a file read as the archive is made gives other than its announced size, then the archive fails", async () => {
+    await expect(collect(streamArchive([inPieces("99_AU-x_1.pdf", Buffer.alloc(1000), 100, 2000)]))).rejects.toThrow("gave 1000 bytes where 2000 were announced");
+    await expect(collect(streamArchive([inPieces("99_AU-x_1.pdf", Buffer.alloc(3000), 100, 2000)]))).rejects.toThrow("where 2000 were announced");
+  });
+
   it("when it is written, then GNU tar lists and extracts the same files, byte for byte", () => {
     const dir = mkdtempSync(join(tmpdir(), "actes-archive-"));
     writeFileSync(join(dir, "a.tar.gz"), writeArchive(files));

@@ -1,10 +1,20 @@
-import { gunzipSync, gzipSync } from "node:zlib";
+import { pipeline, Readable } from "node:stream";
+import { createGzip, gunzipSync, gzipSync } from "node:zlib";
 
 /** A file in an @ctes archive: its name (no directory) and its bytes. */
 export interface ArchivedFile {
   readonly name: string;
   readonly content: Uint8Array;
 }
+
+/** A file too large to hold in memory: its name, its size, and its bytes read as they are needed. */
+export interface StreamedFile {
+  readonly name: string;
+  readonly size: number;
+  read(): AsyncIterable<Uint8Array>;
+}
+
+export type ArchiveEntry = ArchivedFile | StreamedFile;
 
 const block = 512;
 const namePattern = /^[0-9A-Za-z_][0-9A-Za-z_.-]{0,99}$/;
@@ -30,24 +40,61 @@ function header(name: string, size: number, mtime: number): Buffer {
   return h;
 }
 
+/** Checks that the names can go in an @ctes archive: plain, flat, each once. */
+function checkNames(files: readonly { readonly name: string }[]): void {
+  const seen = new Set<string>();
+  for (const file of files) {
+    if (!namePattern.test(file.name)) throw new Error(`"${file.name}" cannot be the name of a file in an @ctes archive`);
+    if (seen.has(file.name)) throw new Error(`the archive would hold two files named ${file.name}`);
+    seen.add(file.name);
+  }
+}
+
+const paddingOf = (size: number) => Buffer.alloc((block - (size % block)) % block);
+const asBuffer = (bytes: Uint8Array) => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+
 /**
  * The tar.gz @ctes exchanges: the files in the order given, flat (no directories), as a POSIX
  * ustar archive compressed with gzip.
  */
 export function writeArchive(files: readonly ArchivedFile[], at = new Date()): Buffer {
-  const seen = new Set<string>();
-  const parts: Buffer[] = [];
+  checkNames(files);
   const mtime = Math.floor(at.getTime() / 1000);
-  for (const file of files) {
-    if (!namePattern.test(file.name)) throw new Error(`"${file.name}" cannot be the name of a file in an @ctes archive`);
-    if (seen.has(file.name)) throw new Error(`the archive would hold two files named ${file.name}`);
-    seen.add(file.name);
-    parts.push(header(file.name, file.content.length, mtime), Buffer.from(file.content.buffer, file.content.byteOffset, file.content.length));
-    const padding = (block - (file.content.length % block)) % block;
-    if (padding > 0) parts.push(Buffer.alloc(padding));
+  const parts = files.flatMap((file) => [header(file.name, file.content.length, mtime), asBuffer(file.content), paddingOf(file.content.length)]);
+  return gzipSync(Buffer.concat([...parts, Buffer.alloc(2 * block)]));
+}
+
+/**
+ * The same archive, made as it is read: the files' bytes pass through once, never all in memory,
+ * whatever their size. A streamed file that yields other than its announced size fails the archive.
+ */
+export function streamArchive(files: readonly ArchiveEntry[], at = new Date()): AsyncIterable<Uint8Array> {
+  checkNames(files);
+  const mtime = Math.floor(at.getTime() / 1000);
+  async function* tar(): AsyncGenerator<Buffer> {
+    for (const file of files) {
+      if ("content" in file) {
+        yield header(file.name, file.content.length, mtime);
+        yield asBuffer(file.content);
+        yield paddingOf(file.content.length);
+        continue;
+      }
+      yield header(file.name, file.size, mtime);
+      let read = 0;
+      for await (const chunk of file.read()) {
+        read += chunk.length;
+        if (read > file.size) break;
+        yield asBuffer(chunk);
+      }
+      if (read !== file.size) throw new Error(`${file.name} gave ${read} bytes where ${file.size} were announced`);
+      yield paddingOf(file.size);
+    }
+    yield Buffer.alloc(2 * block);
   }
-  parts.push(Buffer.alloc(2 * block));
-  return gzipSync(Buffer.concat(parts));
+  const gzip = createGzip();
+  // A failing file destroys the gzip stream with its error, which its reader then gets.
+  pipeline(Readable.from(tar()), gzip, () => undefined);
+  return gzip;
 }
 
 /** Why an archive cannot be read, in words fit for the anomaly sent back. */
