@@ -9,13 +9,14 @@
  * - transmission: acts, each with one uploaded annex, submitted together; timed from the first
  *   submission to the last acknowledgement (the archive made as the annex is read from the
  *   store, delivered to the prefecture in chunks, read back and checked there). Floor, per act:
- *   `get` the annex, `put` an archive of its size, `get` that archive.
+ *   `put` its bytes in the object store and publish one JetStream message, as many at a time.
  *
  * actes and the prefecture simulator run in this process, on a platform of the bench's own
  * (.local/bench-actes, ports +8000). BENCH_ACTES_ANNEX_BYTES and BENCH_ACTES_ACTS change the sizes.
  */
 import { createHash, randomBytes } from "node:crypto";
 import { headers as natsHeaders, type NatsConnection } from "@nats-io/transport-node";
+import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { Objm, type ObjectStore } from "@nats-io/obj";
 import { actesService, actesSettings } from "@mutualis/actes";
 import { demoToken, down, platformEnv } from "@mutualis/local-platform";
@@ -125,16 +126,17 @@ async function main(): Promise<void> {
         await new Promise((r) => setTimeout(r, 100));
       }
     });
+    // The floor the issue names: the same bytes stored in the object store, and one message per act.
+    const js = jetstream(client);
+    await (await jetstreamManager(client)).streams.add({ name: "BENCH_FLOOR_ACTS", subjects: ["bench.floor.acts"], max_bytes: 64 * 1024 * 1024 });
     const floorTransmissionMs = await timed(async () => {
-      for (let i = 0; i < acts; i++) {
-        const name = `upload-${i % uploads}`;
-        const read = await store.getBlob(name);
-        await store.put({ name: `archive-${i}`, options: { max_chunk_size: chunkBytes } }, streamOf(Buffer.from(read!)));
-        await store.getBlob(`archive-${i}`);
-      }
+      await pool(files.slice(0, acts).map((content, i) => ({ content, i })), acts, async ({ content, i }) => {
+        await store.put({ name: `act-${i}`, options: { max_chunk_size: chunkBytes } }, streamOf(content));
+        await js.publish("bench.floor.acts", JSON.stringify({ act: i }));
+      });
     });
     const perSecond = (ms: number) => Number((acts / (ms / 1000)).toFixed(2));
-    console.log(`bench: transmission ${perSecond(transmissionMs)} acts/s; floor (get, put, get) ${perSecond(floorTransmissionMs)} acts/s`);
+    console.log(`bench: transmission ${perSecond(transmissionMs)} acts/s; floor (put and one message per act) ${perSecond(floorTransmissionMs)} acts/s`);
 
     const result = {
       annexBytes,

@@ -120,6 +120,7 @@ describe("the hosting lot", () => {
       "PodDisruptionBudget/mutualis-system/actes",
       "PodDisruptionBudget/mutualis-system/gateway",
       "PodDisruptionBudget/mutualis-system/identity",
+      "PodDisruptionBudget/mutualis-system/ipl",
       "PodDisruptionBudget/mutualis-system/nats",
       "PodDisruptionBudget/mutualis-system/observatory",
       "PodDisruptionBudget/mutualis-system/portal",

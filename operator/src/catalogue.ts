@@ -48,6 +48,9 @@ export const catalogue: Readonly<Record<ServiceInstanceSpec["service"], Catalogu
       "prefecture.actes.{collectivity}.reply",
       "prefecture.actes.{collectivity}.classification",
       "prefecture.actes.{collectivity}.archive",
+      // Its acknowledged acts, to the publication service.
+      "ipl.{collectivity}.file",
+      "ipl.{collectivity}.publish",
     ],
     streams: ["prefecture.actes.{collectivity}.returns.>"],
   }),
@@ -128,6 +131,8 @@ export const platformUsers = {
       "prefecture.actes.*.reply",
       "prefecture.actes.*.classification",
       "prefecture.actes.*.archive",
+      "ipl.*.file",
+      "ipl.*.publish",
       "actes.transmit.*",
       "events.*.actes.*",
       ...eventsStream,
@@ -136,6 +141,12 @@ export const platformUsers = {
       ...objectStore("ACTES_FILES", true),
     ],
     subscribe: ["tenant.*.actes.>", ...tenancy("actes"), ...discovery("actes"), inbox("actes")],
+    responds: true,
+  },
+  // Publishes what actes hands it, serves its public pages, and lets administrators withdraw.
+  ipl: {
+    publish: ["events.*.ipl.*", ...eventsStream, ...objectStore("IPL_FILES")],
+    subscribe: ["ipl.*.file", "ipl.*.publish", "tenant.*.ipl.>", ...tenancy("ipl"), ...discovery("ipl"), inbox("ipl")],
     responds: true,
   },
   sesf: { publish: ["events.*.sesf.*", ...eventsStream], subscribe: ["tenant.*.sesf.>", ...tenancy("sesf"), ...discovery("sesf"), inbox("sesf")], responds: true },

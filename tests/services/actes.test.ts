@@ -506,6 +506,14 @@ describe("the actes service with the prefecture simulator, over real NATS JetStr
     }
   });
 
+  it("when a collectivity's first acts arrive together, then its classification is asked for and kept once, and every act is taken", async () => {
+    await call("platform.actes.tenants.enable", { collectivity: "quimper", siren: "212902324", departement: "029", displayName: "Quimper", authority: { departement: "029", arrondissement: 2, nature: "31" } });
+    const agent = await agentOf("quimper");
+    const answers = await Promise.all(Array.from({ length: 6 }, (_, i) => call<ActView>("tenant.quimper.actes.submit", act(`Q2026_00${i}`), agent)));
+    expect(answers.map((a) => a.status)).toEqual([200, 200, 200, 200, 200, 200]);
+    for (const { body } of answers) await waitForStatus("quimper", body.id, "acknowledged");
+  });
+
   it("when NATS and both services restart while an act is in flight, then it ends acknowledged exactly once", async () => {
     await simulator.stop();
     const id = (await call<ActView>("tenant.rennes.actes.submit", act("D2026_004"))).body.id;

@@ -135,6 +135,17 @@ describe("shared services run from the hosting lot's manifests", () => {
     expect(env).toMatchObject({ OBSERVATORY_PROMETHEUS_URL: platform.env.PROMETHEUS_URL, NATS_URL: platform.env.NATS_URL, MONGODB_DATABASE: "observatory" });
   });
 
+  it("when the local lot's publication service is applied, then its public pages answer on the platform's fixed port, with its own NATS user and database, and links to its public address", { timeout: 180_000 }, async () => {
+    await runFromLot("ipl", ports.ipl);
+    const home = await (await fetch(`http://127.0.0.1:${ports.ipl}/`)).text();
+    expect(home).toContain("Publication des actes des collectivités");
+    expect((await fetch(`http://127.0.0.1:${ports.ipl}/donnees-ouvertes/deliberations.csv`)).headers.get("content-type")).toContain("text/csv");
+    const pod = await podOf("ipl");
+    expect(pod?.spec?.nodeName).toBe(agentNode);
+    const env = Object.fromEntries((pod?.spec?.containers[0]?.env ?? []).map((e) => [e.name, e.value ?? e.valueFrom?.secretKeyRef?.name]));
+    expect(env).toMatchObject({ IPL_PUBLIC_URL: `http://127.0.0.1:${ports.ipl}`, MONGODB_DATABASE: "ipl", MONGODB_URI: "database-ipl" });
+  });
+
   it("when the lot's sesf runs, then its files are on the claim's volume, which outlives the pod: a share uploaded before the pod is replaced downloads after", { timeout: 300_000 }, async () => {
     await runFromLot("sesf", ports.sesf);
     const claim = await core.readNamespacedPersistentVolumeClaim({ name: "sesf-storage", namespace });

@@ -44,6 +44,7 @@ export const sharedServiceDatabases = {
   portal: "portal",
   observatory: "observatory",
   gateway: "gateway",
+  ipl: "ipl",
 } as const;
 
 export type SharedServiceName = keyof typeof sharedServiceDatabases;
@@ -114,7 +115,8 @@ function sharedServices(settings: LotSettings): SharedService[] {
         ...(settings.proconnect && settings.identityCa ? [{ name: "ca", path: `${identityDir}/ca`, secret: settings.identityCa }] : []),
       ],
     },
-    { service: "actes" },
+    // Every acknowledged act goes to the publication service.
+    { service: "actes", env: [{ name: "ACTES_PUBLISH", value: "true" }] },
     ...(settings.prefectureSimulator ? [{ service: "prefecture-simulator" as const }] : []),
     {
       service: "sesf",
@@ -147,6 +149,12 @@ function sharedServices(settings: LotSettings): SharedService[] {
         { name: "PORTAL_CLIENT_SECRET_FILE", value: "/var/run/mutualis/portal/client-secret" },
       ],
       volumes: [{ name: "client", path: "/var/run/mutualis/portal", secret: externalSecrets.portalClient }],
+    },
+    {
+      // The acts published: public pages, feeds and open data, for everyone.
+      service: "ipl",
+      public: true,
+      env: [{ name: "IPL_PUBLIC_URL", value: settings.publicUrls?.ipl ?? `${settings.publicUrl}/actes` }],
     },
     {
       service: "observatory",

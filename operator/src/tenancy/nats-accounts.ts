@@ -57,7 +57,7 @@ const jetStreamOn = { mem_storage: -1, disk_storage: -1, streams: -1, consumer: 
 export function tenantPermissions(collectivity: string): Partial<User> {
   const own = `${tenantSubjectPrefix(collectivity)}.>`;
   return {
-    pub: { allow: [own, "_INBOX.>", "$JS.API.>", "$JS.ACK.>", "$JS.FC.>", "$O.ACTES_FILES.>", `prefecture.*.${collectivity}.>`, `actes.transmit.${collectivity}`, eventsOf(collectivity)] },
+    pub: { allow: [own, "_INBOX.>", "$JS.API.>", "$JS.ACK.>", "$JS.FC.>", "$O.ACTES_FILES.>", `prefecture.*.${collectivity}.>`, `ipl.${collectivity}.>`, `actes.transmit.${collectivity}`, eventsOf(collectivity)] },
     sub: { allow: [own, "_INBOX.>", "$SRV.>"] },
     // A dedicated deployment answers requests the gateway sends through the platform's import.
     resp: { max: 1, ttl: 0 },

@@ -1,5 +1,5 @@
 import { Binary } from "mongodb";
-import { Repository, type Database, type ObjectFiles, type StoredObject } from "@mutualis/service-kit";
+import { racingUpsert, Repository, type Database, type ObjectFiles, type StoredObject } from "@mutualis/service-kit";
 import type { FileContent } from "./domain/transmission.ts";
 
 /** A file kept here, or, when it was uploaded in parts, in the object store (a MongoDB document holds 16 MiB at most). */
@@ -48,12 +48,12 @@ export class DocumentRepository extends Repository<StoredDocument> {
    */
   async keepExchangeFile(collectivity: string, actId: string, envelope: string | undefined, name: string, content: Uint8Array): Promise<void> {
     const folder = envelope ? `${envelope.replace(/\.xml$/, "")}/` : "";
-    await this.collection.updateOne(
-      { _id: `${actId}/exchanges/${folder}${name}` },
-      { $setOnInsert: { collectivity, actId, rank: 0, content: new Binary(content) } },
-      { upsert: true },
+    await racingUpsert(() =>
+      this.collection.updateOne(
+        { _id: `${actId}/exchanges/${folder}${name}` },
+        { $setOnInsert: { collectivity, actId, rank: 0, content: new Binary(content) } },
+        { upsert: true },
+      ),
     );
   }
-
-
 }

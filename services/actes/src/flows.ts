@@ -67,6 +67,8 @@ export async function consumeFlow(
   stream: string,
   handle: (msg: JsMsg) => Promise<void>,
   log: Logger,
+  /** How many messages are handled at once: 1 where their order matters (an act's returns). */
+  concurrency = 1,
 ): Promise<FlowConsumer> {
   let messages: ConsumerMessages = await (await jetstream(nc).consumers.get(stream, "actes")).consume({ max_messages: 16 });
   let closed = false;
@@ -74,10 +76,14 @@ export async function consumeFlow(
   const running = (async () => {
     for (let attempt = 0; !closed; ) {
       try {
+        const inFlight = new Set<Promise<void>>();
         for await (const msg of messages) {
           attempt = 0;
-          await handleOne(msg, stream, handle, log);
+          const handled: Promise<void> = handleOne(msg, stream, handle, log).finally(() => inFlight.delete(handled));
+          inFlight.add(handled);
+          if (inFlight.size >= concurrency) await Promise.race(inFlight);
         }
+        await Promise.all(inFlight);
       } catch (error) {
         if (!closed) log.warn({ stream, err: error }, "the flow's consumption stopped with an error");
       }
@@ -110,6 +116,8 @@ export async function consumeFlow(
 }
 
 async function handleOne(msg: JsMsg, stream: string, handle: (msg: JsMsg) => Promise<void>, log: Logger): Promise<void> {
+  // A long one (an act of 150 MB) tells the server it is still at work, so it is not delivered twice.
+  const working = setInterval(() => msg.working(), 10_000);
   try {
     await handle(msg);
     msg.ack();
@@ -122,5 +130,7 @@ async function handleOne(msg: JsMsg, stream: string, handle: (msg: JsMsg) => Pro
       (statusOf(error) >= 500 ? log.warn.bind(log) : log.info.bind(log))({ stream, subject: msg.subject, err: error, retryMs }, "will retry");
       msg.nak(retryMs);
     }
+  } finally {
+    clearInterval(working);
   }
 }

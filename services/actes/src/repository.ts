@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { Conflict, NotFound, Repository, type Database } from "@mutualis/service-kit";
+import { Conflict, NotFound, racingUpsert, Repository, type Database } from "@mutualis/service-kit";
 export type { Tenant } from "@mutualis/service-kit";
 import type { ActSubmission } from "./domain/act.ts";
 import type { Classification } from "./domain/classification.ts";
@@ -64,7 +64,7 @@ export class ClassificationRepository extends Repository<StoredClassification> {
   }
 
   async save(collectivity: string, classification: Classification, checkedAt: Date): Promise<void> {
-    await this.collection.updateOne({ _id: collectivity }, { $set: { classification, checkedAt } }, { upsert: true });
+    await racingUpsert(() => this.collection.updateOne({ _id: collectivity }, { $set: { classification, checkedAt } }, { upsert: true }));
   }
 
   async checked(collectivity: string, checkedAt: Date): Promise<void> {
@@ -96,6 +96,8 @@ export interface Act extends Omit<ActSubmission, "document" | "annexes"> {
    * kept in the act's documents, and what it says in a line.
    */
   exchanges?: ExchangeEntry[];
+  /** Its publication, once acknowledged: the public page's address, or why it was not published. */
+  publication?: { url: string; at: Date } | { skipped: string };
 }
 
 /** Acts, always read and written for one collectivity: a tenant never reaches another's acts. */
@@ -111,6 +113,10 @@ export class ActRepository extends Repository<Act> {
     const act: Act = { ...submission, _id: id, collectivity, status: "posted", submittedAt: now, history: [{ status: "posted", at: now }] };
     await this.collection.insertOne(act);
     return act;
+  }
+
+  async setPublication(act: Act, publication: NonNullable<Act["publication"]>): Promise<void> {
+    await this.collection.updateOne({ _id: act._id, collectivity: act.collectivity, publication: { $exists: false } }, { $set: { publication } });
   }
 
   async get(collectivity: string, id: string): Promise<Act> {
@@ -174,7 +180,7 @@ export class SequenceRepository extends Repository<{ _id: string; n: number }> {
   }
 
   async next(key: string): Promise<number> {
-    const counter = await this.collection.findOneAndUpdate({ _id: key }, { $inc: { n: 1 } }, { upsert: true, returnDocument: "after" });
+    const counter = await racingUpsert(() => this.collection.findOneAndUpdate({ _id: key }, { $inc: { n: 1 } }, { upsert: true, returnDocument: "after" }));
     return counter!.n;
   }
 }

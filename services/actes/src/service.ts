@@ -43,6 +43,7 @@ export function actView(act: Act) {
     ...(act.transmission ? { archive: act.transmission.archive } : {}),
     ...(act.classificationVersion ? { classificationVersion: act.classificationVersion } : {}),
     ...(act.classificationOutdated ? { classificationOutdated: true } : {}),
+    ...(act.publication ? { publication: act.publication } : {}),
     status: act.status,
     statusLabel: actStatuses[act.status].label,
     s2lowStatus: actStatuses[act.status].s2low,
@@ -95,7 +96,17 @@ export function actesService(): ServiceDefinition<ActesSettings> {
       const recovered = await useCases.recoverUnsent();
       if (recovered > 0) context.log.info({ recovered }, "queued again the acts an interrupted run had not sent");
       consumers.push(
-        await consumeFlow(context.nats, flows.transmissions, (msg) => useCases.transmit(msg.json<{ actId: string }>().actId), context.log),
+        await consumeFlow(
+          context.nats,
+          flows.transmissions,
+          (msg) => {
+            const { actId, step } = msg.json<{ actId: string; step?: "publish" }>();
+            return step === "publish" ? useCases.publish(actId) : useCases.transmit(actId);
+          },
+          context.log,
+          // Acts are independent of one another: several are transmitted at once.
+          context.settings.ACTES_TRANSMISSION_CONCURRENCY,
+        ),
         await consumeFlow(context.nats, flows.returns, (msg) => useCases.receive(msg.json<PrefectureReturn>()), context.log),
       );
       // An act whose queueing failed while NATS was away is queued again once NATS is back.

@@ -25,8 +25,18 @@ export const actesSettings = baseSettings.extend({
    * (exchange 7-1) whether it changed; an acknowledgement naming a newer one asks at once.
    */
   ACTES_CLASSIFICATION_MAX_AGE_SECONDS: z.coerce.number().int().positive().default(86_400),
+  /**
+   * Publish every acknowledged act with the publication service (`ipl.<collectivity>.publish`):
+   * on where the platform runs it.
+   */
+  ACTES_PUBLISH: z
+    .enum(["true", "false"])
+    .default("false")
+    .transform((value) => value === "true"),
   /** Prefix of the JetStream streams (one platform may run several environments). */
   ACTES_STREAM_PREFIX: z.string().regex(/^[A-Z0-9_]+$/).default("ACTES"),
+  /** How many acts are transmitted (or published) at once. */
+  ACTES_TRANSMISSION_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(4),
   /** How long a stored act may wait for its queueing (NATS away) before it is queued again. */
   ACTES_REQUEUE_AFTER_SECONDS: z.coerce.number().positive().default(15),
   /**

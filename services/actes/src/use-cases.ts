@@ -1,3 +1,4 @@
+import { Readable } from "node:stream";
 import { randomUUID } from "node:crypto";
 import { jetstream } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
@@ -170,6 +171,50 @@ export class ActesUseCases {
     return kept!.classification;
   }
 
+  /**
+   * Publishes an acknowledged act (when ACTES_PUBLISH is on): its document handed to the
+   * publication service in chunks, then its @ctes data and its acknowledgement's date; what the
+   * service answers (published, with the page's address, or why not) is kept on the act. A
+   * redelivered message for an act already published does nothing; a service that cannot be
+   * reached is asked again later, by the flow.
+   */
+  async publish(actId: string): Promise<void> {
+    const act = await this.deps.acts.byId(actId);
+    if (!act || act.status !== "acknowledged" || act.publication) return;
+    const [document] = await this.deps.documents.load(act.collectivity, act._id, this.deps.files);
+    const source = document instanceof Uint8Array ? Readable.from([document]) : document!.read();
+    const file = await this.deliver(act.collectivity, source, `ipl.${act.collectivity}.file`);
+    const classification = await this.classificationOf(act.collectivity).catch(() => undefined);
+    const label = (code: string) => classification?.matieres.find((m) => m.code === code)?.label;
+    const [level1, level2] = [label(act.classification.split(".")[0]!), label(act.classification.split(".").slice(0, 2).join("."))];
+    const reply = await this.deps.nats.request(
+      `ipl.${act.collectivity}.publish`,
+      JSON.stringify({
+        actId: act._id,
+        identifier: act.identifier,
+        numeroInterne: act.numeroInterne,
+        nature: act.nature,
+        classification: act.classification,
+        ...(level1 && level2 ? { matiere: [level1, level2] } : {}),
+        objet: act.objet,
+        date: act.date,
+        ...(act.acknowledgedAt ? { acknowledgedOn: parisDay(act.acknowledgedAt) } : {}),
+        controlled: true,
+        file: { fileName: act.document.fileName, mimeType: act.document.mimeType, ...file },
+      }),
+      { timeout: 30_000 },
+    );
+    if (reply.headers?.get("Nats-Service-Error-Code")) throw new Unavailable(`the publication service did not publish act ${act._id}: ${reply.headers.get("Nats-Service-Error") ?? "refused"}`);
+    const answer = reply.json<{ published: boolean; url?: string; publishedAt?: string; reason?: string }>();
+    await this.deps.acts.setPublication(act, answer.published ? { url: answer.url!, at: new Date(answer.publishedAt!) } : { skipped: answer.reason ?? "non publié" });
+  }
+
+  /** Puts an acknowledged act on the flow, to be published; its id deduplicates a repeated queueing. */
+  private async queuePublication(act: Act): Promise<void> {
+    if (!this.deps.settings.ACTES_PUBLISH) return;
+    await jetstream(this.deps.nats).publish(`${this.deps.flows.transmitSubject}.${act.collectivity}`, JSON.stringify({ actId: act._id, step: "publish" }), { msgID: `publish/${act._id}` });
+  }
+
   /** Puts a posted act on the transmission flow; the act's id deduplicates a repeated queueing. */
   async queue(act: Act): Promise<Act> {
     try {
@@ -225,16 +270,12 @@ export class ActesUseCases {
    * prefecture after the one before it; the request that follows names it. A new id each time:
    * an interrupted delivery is started again whole.
    */
-  private async deliver(collectivity: string, archive: AsyncIterable<Uint8Array>): Promise<DeliveredArchive> {
+  private async deliver(collectivity: string, archive: AsyncIterable<Uint8Array>, subject = `${this.deps.settings.PREFECTURE_SUBJECT}.${collectivity}.archive`): Promise<DeliveredArchive> {
     const upload = ObjectFiles.newId();
     let after: number | undefined;
     const delivered = await sendInChunks(archive, upload, async (chunk, index) => {
-      const reply = await this.deps.nats.request(
-        `${this.deps.settings.PREFECTURE_SUBJECT}.${collectivity}.archive`,
-        JSON.stringify({ upload, index, contentBase64: chunk.toString("base64"), ...(after !== undefined ? { after } : {}) }),
-        { timeout: 30_000 },
-      );
-      if (reply.headers?.get("Nats-Service-Error-Code")) throw new Unavailable(`the prefecture did not take the archive: ${reply.headers.get("Nats-Service-Error") ?? "refused"}`);
+      const reply = await this.deps.nats.request(subject, JSON.stringify({ upload, index, contentBase64: chunk.toString("base64"), ...(after !== undefined ? { after } : {}) }), { timeout: 30_000 });
+      if (reply.headers?.get("Nats-Service-Error-Code")) throw new Unavailable(`${subject} did not take the file: ${reply.headers.get("Nats-Service-Error") ?? "refused"}`);
       after = reply.json<{ sequence: number }>().sequence;
     });
     return { upload, chunks: delivered.chunks, size: delivered.size, sha256: delivered.sha256 };
@@ -364,6 +405,7 @@ export class ActesUseCases {
           { identifier: message.identifier, acknowledgedAt: now, ...(outdated ? { classificationOutdated: true } : {}) },
         );
         if (outdated) await this.classificationOf(act.collectivity, true).catch(() => undefined);
+        await this.queuePublication(act);
         this.acknowledged.inc({ collectivity: act.collectivity });
         this.deps.events.record(act.collectivity, "acknowledged", act._id, 1, now);
         this.timeToAcknowledgement.observe({ collectivity: act.collectivity }, Math.max(0, (now.getTime() - act.submittedAt.getTime()) / 1000));

@@ -7,6 +7,7 @@ export const imageServices: Readonly<Record<string, () => Promise<unknown>>> = {
   actes: () => import("@mutualis/actes/main"),
   gateway: () => import("@mutualis/gateway/main"),
   identity: () => import("@mutualis/identity/main"),
+  ipl: () => import("@mutualis/ipl/main"),
   // The operator ships in the same image: the Helm chart runs it with this argument.
   observatory: () => import("@mutualis/observatory/main"),
   operator: () => import("@mutualis/operator/main"),

@@ -35,7 +35,7 @@ export { createLogger, type Logger } from "./log.ts";
 export { retryDelayMs } from "./retry.ts";
 export { Mailer, type MailerOptions, type MailMessage, type MailResult } from "./mail.ts";
 export { ServiceMetrics } from "./metrics.ts";
-export { Database, isDuplicateKey, Repository } from "./mongo.ts";
+export { Database, isDuplicateKey, racingUpsert, Repository } from "./mongo.ts";
 export {
   authorizationHeader,
   collectivityOf,

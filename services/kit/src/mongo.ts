@@ -48,6 +48,19 @@ export abstract class Repository<T extends Document> {
   }
 }
 
+/**
+ * An upsert that two callers may race: the one whose insert loses gets a duplicate key error,
+ * after which the document exists, so its write is made again, as an update.
+ */
+export async function racingUpsert<T>(write: () => Promise<T>): Promise<T> {
+  try {
+    return await write();
+  } catch (error) {
+    if (!isDuplicateKey(error)) throw error;
+    return write();
+  }
+}
+
 /** MongoDB's (and FerretDB's) duplicate key error: the one write a unique id lets in once refused another. */
 export function isDuplicateKey(error: unknown): boolean {
   return (error as { code?: number }).code === 11000;

@@ -97,6 +97,11 @@ export class TenantRepository extends Repository<Tenant> {
     return (await this.collection.findOne({ siren, disabledAt: { $exists: false } }))?._id;
   }
 
+  /** The collectivities enabled now, by name. */
+  enabled(): Promise<Tenant[]> {
+    return this.collection.find({ disabledAt: { $exists: false } }).sort({ _id: 1 }).toArray();
+  }
+
   async require(collectivity: string): Promise<Tenant> {
     const tenant = await this.collection.findOne({ _id: collectivity, disabledAt: { $exists: false } });
     if (tenant?.delegated) throw new NoReply(`collectivity ${collectivity} has a dedicated ${this.service} deployment`);

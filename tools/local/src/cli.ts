@@ -80,6 +80,11 @@ async function actesWalkthrough(config: PlatformConfig, walk: Walkthrough): Prom
     const pod = (await kubectl.run(["get", "pods", "-n", `coll-${collectivity}`, "-l", "app.kubernetes.io/instance=actes", "-o", "jsonpath={.items[0].metadata.name} on {.items[0].spec.nodeName} at {.items[0].status.podIP}"])).trim();
     say(`  ✓ ServiceInstance coll-${collectivity}/actes is Ready: pod ${pod}, a process run by the node agent`);
   }
+  // Its acts are published once acknowledged: the publication service is a shared one.
+  const publication = await call("POST", `/api/v1/tenants/${collectivity}/service-instances`, admin, { name: "ipl", service: "ipl", tenancy: "shared" });
+  if (publication.status !== 201 && publication.status !== 409) throw new StartError("demo", `the gateway answered ${publication.status}: ${JSON.stringify(publication.body)}`, "");
+  await kubectl.run(["wait", "--for=condition=Ready", "serviceinstance/ipl", "-n", `coll-${collectivity}`, "--timeout=120s"]);
+  say(`  ✓ ServiceInstance coll-${collectivity}/ipl is Ready: its acts are published once acknowledged`);
   const agent = await token(walk.agent);
   const numero = `DEMO_${Date.now().toString(36).toUpperCase()}`.slice(0, 15);
   const act = await call("POST", `/api/v1/tenants/${collectivity}/actes/submit`, agent, {
@@ -100,6 +105,12 @@ async function actesWalkthrough(config: PlatformConfig, walk: Walkthrough): Prom
   const exchanges = (status.exchanges as { direction: string; message: string; file: string }[] | undefined) ?? [];
   if (status.archive) say(`    sent to the prefecture as ${String(status.archive)} (@ctes tar.gz, ISO-8859-1 XML checked against the @ctes schema)`);
   for (const e of exchanges) say(`    ${e.direction === "sent" ? "→" : "←"} ${e.message} ${e.file}`);
+  for (let i = 0; i < 60 && !status.publication; i++) {
+    await new Promise((r) => setTimeout(r, 250));
+    status = (await call("GET", `/api/v1/tenants/${collectivity}/actes/get?id=${String(act.body.id)}`, agent)).body;
+  }
+  const published = status.publication as { url?: string; skipped?: string } | undefined;
+  say(published?.url ? `  ✓ published, enforceable: ${published.url}` : `  ✗ not published: ${published?.skipped ?? "the publication service has not answered yet"}`);
 }
 
 /**
@@ -204,6 +215,7 @@ function printGuide(config: PlatformConfig): void {
     [`curl -H "Authorization: Bearer $TOKEN" ${env.GATEWAY_URL}/api/v1/tenants/rennes/actes/list`, "Rennes's acts, through the gateway"],
     [`${env.GATEWAY_URL}/api/v1/openapi.json`, "the gateway's API"],
     [env.OBSERVATORY_URL, "the observatory: how dematerialised each collectivity is (in French; CSV and JSON exports)"],
+    [env.IPL_URL, "the acts published (in French, no sign-in): each collectivity's acts, Atom feeds, the délibérations as SCDL open data, the check of a file"],
     [`${env.PROMETHEUS_URL}/user/`, "the monitoring team's dashboards (the Helm chart's, as Grafana shows them in production), drawn from the local Prometheus"],
     [`${env.PROMETHEUS_URL}/query`, "Prometheus's own web UI: what it scrapes (service pods: job mutualis-pods), its alerts"],
     [`${local}/bin/kubectl get pods,lease -n mutualis-system`, "the operator, installed by Helm: two pods, one holding the Lease"],

@@ -30,6 +30,8 @@ export interface Ports {
   readonly proconnect: number;
   /** The portal, where agents and company users work. */
   readonly portal: number;
+  /** The publication of acts: public pages, no sign-in. */
+  readonly ipl: number;
   readonly nodeAgent: number;
   readonly mailCatcherSmtp: number;
   readonly mailCatcherWeb: number;
@@ -64,6 +66,7 @@ export const defaultPorts: Ports = {
   identity: 16086,
   proconnect: 16087,
   portal: 16088,
+  ipl: 16089,
   nodeAgent: 16250,
   mailCatcherSmtp: 16025,
   mailCatcherWeb: 16825,

@@ -41,7 +41,7 @@ export async function hostingLot(config: PlatformConfig, kubectl: Kubectl, say: 
   const checked = await kubectl.run(["apply", "--server-side", "--force-conflicts", "--field-manager=mutualis-lot", "--dry-run=server", "-f", "-"], production.map((m) => stringify(m)).join("---\n"));
   const accepted = checked.split("\n").filter(Boolean).length;
   say(`  ✓ production lot accepted by the API server (server-side dry run): ${accepted} objects — NATS ×${lotProfiles.production!.nats.replicas} with JetStream, FerretDB on PostgreSQL, Prometheus, ClamAV, the shared services`);
-  say("  → the shared services (actes, sesf, the observatory, the gateway and the prefecture simulator) run here as the lot's pods, on local-1 behind the platform's fixed ports, sesf's files on a volume of its own; NATS, FerretDB, Prometheus and ClamAV as the platform's processes; Prometheus loads the lot's alerting rules");
+  say("  → the shared services (actes, sesf, the publication of acts, the observatory, the gateway and the prefecture simulator) run here as the lot's pods, on local-1 behind the platform's fixed ports, sesf's files on a volume of its own; NATS, FerretDB, Prometheus and ClamAV as the platform's processes; Prometheus loads the lot's alerting rules");
 }
 
 /** The chart's values on the local platform, as `--set` arguments for Helm. */

@@ -31,6 +31,8 @@ export interface PlatformEnv {
   readonly PROMETHEUS_URL: string;
   readonly CLAMD_ADDRESS: string;
   readonly OBSERVATORY_URL: string;
+  /** The acts published: public pages, feeds and open data. */
+  readonly IPL_URL: string;
   readonly ETCD_URL: string;
   readonly MUTUALIS_ZONES: string;
   readonly MUTUALIS_SERVICES_IMAGE: string;
@@ -87,6 +89,7 @@ export function platformEnv(config: PlatformConfig): PlatformEnv {
     IDENTITY_CA_FILE: join(paths.pki, "ca.crt"),
     OPERATOR_CLIENT_SECRET_FILE: join(paths.identity, "operator-client-secret"),
     OBSERVATORY_URL: `http://127.0.0.1:${ports.observatory}`,
+    IPL_URL: `http://127.0.0.1:${ports.ipl}`,
     SMTP_URL: `smtp://127.0.0.1:${ports.mailCatcherSmtp}`,
     MAIL_CATCHER_URL: `http://127.0.0.1:${ports.mailCatcherWeb}`,
   };

@@ -91,7 +91,7 @@ export function localLotSettings(config: PlatformConfig, env: LotEndpoints): Lot
     endpoints: { nats: env.NATS_URL, database: env.MONGODB_URI, prometheus: env.PROMETHEUS_URL, antivirus: env.CLAMD_ADDRESS, smtp: env.SMTP_URL },
     ...(agentZone ? { servicesNodeSelector: { "topology.kubernetes.io/zone": agentZone } } : {}),
     // The public services keep the local platform's fixed ports.
-    publicUrls: { sesf: `http://127.0.0.1:${config.ports.sesf}`, gateway: `http://127.0.0.1:${config.ports.gateway}`, identity: `https://127.0.0.1:${config.ports.identity}`, portal: `http://127.0.0.1:${config.ports.portal}` },
+    publicUrls: { sesf: `http://127.0.0.1:${config.ports.sesf}`, gateway: `http://127.0.0.1:${config.ports.gateway}`, identity: `https://127.0.0.1:${config.ports.identity}`, portal: `http://127.0.0.1:${config.ports.portal}`, ipl: `http://127.0.0.1:${config.ports.ipl}` },
     // The ProConnect simulator the local platform runs beside it (components.ts).
     proconnect: { issuer: `https://127.0.0.1:${config.ports.proconnect}/api/v2`, clientId: proconnectClientId, secret: "identity-proconnect" },
   };

@@ -64,6 +64,8 @@ export function renderDedicated(
           ...(tenant.authority ? [{ name: "TENANT_AUTHORITY", value: JSON.stringify(tenant.authority) }] : []),
           // The collectivity's own settings (limits…), which the service checks at start.
           { name: "TENANT_SETTINGS", value: JSON.stringify(spec.settings ?? {}) },
+          // Its acknowledged acts go to the platform's publication service, as the shared one's do.
+          ...(spec.service === "actes" ? [{ name: "ACTES_PUBLISH", value: "true" }] : []),
           { name: "SERVICE_VERSION", value: version },
           { name: "NATS_STREAM_REPLICAS", value: String(streamReplicas) },
           { name: "MONGODB_URI", ...secret(TenantDatabaseCredentials.secretName, "MONGODB_URI") },

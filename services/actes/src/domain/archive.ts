@@ -91,7 +91,8 @@ export function streamArchive(files: readonly ArchiveEntry[], at = new Date()): 
     }
     yield Buffer.alloc(2 * block);
   }
-  const gzip = createGzip();
+  // Level 1: the files are mostly PDFs, already compressed; the XML still shrinks well.
+  const gzip = createGzip({ level: 1 });
   // A failing file destroys the gzip stream with its error, which its reader then gets.
   pipeline(Readable.from(tar()), gzip, () => undefined);
   return gzip;
