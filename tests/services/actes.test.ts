@@ -8,11 +8,12 @@ import { Objm } from "@nats-io/obj";
 import { MongoClient } from "mongodb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { actesService, actesSettings } from "@mutualis/actes";
-import { createAccount, ensureOperatorIdentity, layout, pushAccountJwt, restart, signAccount, userCreds } from "@mutualis/local-platform";
+import { restart } from "@mutualis/local-platform";
 import { prefectureSimulator, simulatorSettings } from "@mutualis/prefecture-simulator";
 import { loadSettings, RunningService } from "@mutualis/service-kit";
 import { bearer, startTestIdentity, type TestIdentity } from "../support/identity.ts";
 import { eventually, testPlatform } from "../support/platform.ts";
+import { testServicesAccount } from "../support/services.ts";
 
 const platform = testPlatform();
 const run = randomBytes(3).toString("hex");
@@ -102,14 +103,7 @@ async function waitForStatus(collectivity: string, id: string, status: string): 
 
 describe("the actes service with the prefecture simulator, over real NATS JetStream and FerretDB", () => {
   beforeAll(async () => {
-    const natsOperator = await ensureOperatorIdentity(layout(platform.config).nats);
-    const account = createAccount();
-    const system = await platform.systemNats();
-    await pushAccountJwt(system, await signAccount(natsOperator, "platform-services-test", account));
-    await system.close();
-    credsFile = join(mkdtempSync(join(tmpdir(), "actes-")), "services.creds");
-    writeFileSync(credsFile, await userCreds("services", account), { mode: 0o600 });
-    client = await connect({ servers: platform.env.NATS_URL, authenticator: credsAuthenticator(await userCreds("caller", account)), maxReconnectAttempts: -1 });
+    ({ credsFile, client } = await testServicesAccount("platform-services-test"));
     identity = await startTestIdentity(credsFile, `actes_${run}_identity`, []);
     simulator = await startSimulator();
     actes = await startActes();

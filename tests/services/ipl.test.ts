@@ -3,19 +3,18 @@ import { execFileSync } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { connect, credsAuthenticator, type NatsConnection } from "@nats-io/transport-node";
+import type { NatsConnection } from "@nats-io/transport-node";
 import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { actesService, actesSettings } from "@mutualis/actes";
 import { iplService, iplSettings } from "@mutualis/ipl";
-import { createAccount, ensureOperatorIdentity, layout, pushAccountJwt, signAccount, userCreds } from "@mutualis/local-platform";
 import { prefectureSimulator, simulatorSettings } from "@mutualis/prefecture-simulator";
 import { loadSettings, RunningService } from "@mutualis/service-kit";
 import { launchChromium } from "../support/browser.ts";
 import { bearer, startTestIdentity, type TestIdentity } from "../support/identity.ts";
-import { eventually, testPlatform } from "../support/platform.ts";
+import { eventually } from "../support/platform.ts";
+import { serviceSettings, testServicesAccount } from "../support/services.ts";
 
-const platform = testPlatform();
 const run = randomBytes(3).toString("hex");
 const publicUrl = "https://actes.bretagne.test";
 let client: NatsConnection;
@@ -23,6 +22,7 @@ let identity: TestIdentity;
 let browser: Browser;
 const running: RunningService[] = [];
 let ipl: RunningService;
+let startSimulator: (delayMs: number) => Promise<RunningService>;
 
 const deliberation = Buffer.from(`%PDF-1.7\n% délibération ${run}\n%%EOF\n`, "latin1");
 
@@ -68,25 +68,13 @@ describe("the publication of acts: acknowledged acts online, their feed, their o
   let rennesAct: ActView;
 
   beforeAll(async () => {
-    const natsOperator = await ensureOperatorIdentity(layout(platform.config).nats);
-    const account = createAccount();
-    const system = await platform.systemNats();
-    await pushAccountJwt(system, await signAccount(natsOperator, "platform-services-ipl-test", account));
-    await system.close();
-    const credsFile = join(mkdtempSync(join(tmpdir(), "ipl-")), "services.creds");
-    writeFileSync(credsFile, await userCreds("services", account), { mode: 0o600 });
-    client = await connect({ servers: platform.env.NATS_URL, authenticator: credsAuthenticator(await userCreds("caller", account)), maxReconnectAttempts: -1 });
-    identity = await startTestIdentity(credsFile, `ipl_${run}_identity`, []);
-    const common = {
-      HTTP_PORT: "0",
-      HTTP_INTERNAL_PORT: "0",
-      HTTP_HOST: "127.0.0.1",
-      NATS_URL: platform.env.NATS_URL,
-      NATS_CREDS_FILE: credsFile,
-      MONGODB_URI: platform.env.MONGODB_URI,
-      LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? "error",
-    };
-    running.push(await new RunningService(prefectureSimulator(), loadSettings(simulatorSettings, { ...common, SERVICE_NAME: "prefecture-simulator", MONGODB_DATABASE: `ipl_prefecture_${run}`, SIMULATOR_ACK_DELAY_MS: "50" })).start());
+    const account = await testServicesAccount("platform-services-ipl-test");
+    client = account.client;
+    identity = await startTestIdentity(account.credsFile, `ipl_${run}_identity`, []);
+    const common = serviceSettings(account.credsFile);
+    startSimulator = (delayMs: number) =>
+      new RunningService(prefectureSimulator(), loadSettings(simulatorSettings, { ...common, SERVICE_NAME: "prefecture-simulator", MONGODB_DATABASE: `ipl_prefecture_${run}`, SIMULATOR_ACK_DELAY_MS: String(delayMs) })).start();
+    running.push(await startSimulator(50));
     running.push(
       await new RunningService(
         actesService(),
@@ -136,6 +124,33 @@ describe("the publication of acts: acknowledged acts online, their feed, their o
     expect((await page(`/brest`)).status).toBe(404);
   });
 
+  it("when a collectivity publishes its acts as soon as they are transmitted, then an act is online before its acknowledgement, not yet enforceable, and its page adds the acknowledgement when it comes", async () => {
+    const vannes = { collectivity: "vannes", siren: "215602608", departement: "056", displayName: "Ville de Vannes", authority: { departement: "056", arrondissement: 0, nature: "31" } };
+    expect((await call<{ message: string }>("platform.actes.tenants.enable", { ...vannes, settings: { publication: "jamais" } })).status).toBe(400);
+    await call("platform.actes.tenants.enable", { ...vannes, settings: { publication: "transmitted" } });
+    await call("platform.ipl.tenants.enable", vannes);
+    // A prefecture slow to acknowledge, so the act is seen online before.
+    await running[0]!.stop();
+    running[0] = await startSimulator(3000);
+    try {
+      const submitted = await call<ActView>("tenant.vannes.actes.submit", act("D2026_301", "Règlement de voirie"));
+      const early = await published("vannes", submitted.body.id);
+      expect(early.status).toBe("transmitted");
+      expect((await page(`/vannes/actes/${early.id}`)).text).toContain("Exécutoire le</dt><dd>pas encore");
+      const acknowledged = await eventually("the publication to know the acknowledgement", async () => {
+        const { body } = await call<ActView & { publication: { acknowledgedOn?: string } }>("tenant.vannes.actes.get", { id: early.id });
+        return body.publication.acknowledgedOn ? body : undefined;
+      }, 60_000);
+      expect(acknowledged.status).toBe("acknowledged");
+      const shown = (await page(`/vannes/actes/${early.id}`)).text;
+      expect(shown).toMatch(/accusé de réception du [0-9]{1,2} [a-zéû]+ 2026/);
+      expect(shown).not.toContain("Exécutoire le</dt><dd>pas encore");
+    } finally {
+      await running[0]!.stop();
+      running[0] = await startSimulator(50);
+    }
+  });
+
   it("when the list is searched by text, nature and dates, then only the matching acts are shown", async () => {
     const other = await call<ActView>("tenant.rennes.actes.submit", { ...act("A2026_102", "Arrêté de circulation rue de Nantes"), nature: 2, classification: "6.1" });
     await published("rennes", other.body.id);
@@ -164,8 +179,13 @@ describe("the publication of acts: acknowledged acts online, their feed, their o
         ["21350238800019", "D2026_101", "7.1", "finances locales/décisions budgétaires", "SPREF0353", `${publicUrl}/rennes/actes/${rennesAct.id}`],
       ]);
     }
-    const json = (await (await fetch(`${ipl.url}/donnees-ouvertes/deliberations.json`)).json()) as { DELIB_ID: string }[];
-    expect(json.map((r) => r.DELIB_ID)).toEqual(["D2026_101"]);
+    const json = await fetch(`${ipl.url}/donnees-ouvertes/deliberations.json`);
+    expect(((await json.json()) as { DELIB_ID: string }[]).map((r) => r.DELIB_ID)).toEqual(["D2026_101"]);
+    // Vannes did not declare its SIRET: left out of the region's open data, and said so; its own export says why.
+    expect(json.headers.get("x-mutualis-omitted")).toBe("vannes");
+    const vannes = await page("/vannes/donnees-ouvertes/deliberations.csv");
+    expect(vannes.status).toBe(409);
+    expect(vannes.text).toContain("n'a pas déclaré le SIRET de son siège");
   });
 
   it("when a citizen drops the published file on the check page, then the browser hashes it and says it is the one published; a changed copy is not", async () => {

@@ -10,7 +10,8 @@ import { actesService, actesSettings } from "@mutualis/actes";
 import { prefectureSimulator, simulatorSettings } from "@mutualis/prefecture-simulator";
 import { gateway, gatewaySettings } from "@mutualis/gateway";
 import { loadSettings, RunningService } from "@mutualis/service-kit";
-import { fromSeed, userCreds } from "@mutualis/local-platform";
+import { connect, credsAuthenticator, type NatsConnection } from "@nats-io/transport-node";
+import { createAccount, ensureOperatorIdentity, fromSeed, layout, pushAccountJwt, signAccount, userCreds } from "@mutualis/local-platform";
 import { sesfService, sesfSettings } from "@mutualis/sesf";
 import { testPlatform } from "./platform.ts";
 
@@ -52,6 +53,22 @@ export async function platformServicesCreds(): Promise<PlatformCreds> {
       return files.get(name)!;
     },
   };
+}
+
+/**
+ * A NATS account of a test file's own, pushed to the platform's resolver, its users allowed
+ * everything in it: the services' creds file, and a client connected as another user of it.
+ */
+export async function testServicesAccount(name: string): Promise<{ credsFile: string; client: NatsConnection }> {
+  const natsOperator = await ensureOperatorIdentity(layout(platform.config).nats);
+  const account = createAccount();
+  const system = await platform.systemNats();
+  await pushAccountJwt(system, await signAccount(natsOperator, name, account));
+  await system.close();
+  const credsFile = join(mkdtempSync(join(tmpdir(), `${name}-`)), "services.creds");
+  writeFileSync(credsFile, await userCreds("services", account), { mode: 0o600 });
+  const client = await connect({ servers: platform.env.NATS_URL, authenticator: credsAuthenticator(await userCreds("caller", account)), maxReconnectAttempts: -1 });
+  return { credsFile, client };
 }
 
 /** Settings every test service shares: port 0, the test platform's NATS and database. */

@@ -97,7 +97,7 @@ export interface Act extends Omit<ActSubmission, "document" | "annexes"> {
    */
   exchanges?: ExchangeEntry[];
   /** Its publication, once acknowledged: the public page's address, or why it was not published. */
-  publication?: { url: string; at: Date } | { skipped: string };
+  publication?: { url: string; at: Date; acknowledgedOn?: string } | { skipped: string };
 }
 
 /** Acts, always read and written for one collectivity: a tenant never reaches another's acts. */
@@ -117,6 +117,11 @@ export class ActRepository extends Repository<Act> {
 
   async setPublication(act: Act, publication: NonNullable<Act["publication"]>): Promise<void> {
     await this.collection.updateOne({ _id: act._id, collectivity: act.collectivity, publication: { $exists: false } }, { $set: { publication } });
+  }
+
+  /** The publication, made before the acknowledgement, now knows it. */
+  async publicationAcknowledged(act: Act, acknowledgedOn: string): Promise<void> {
+    await this.collection.updateOne({ _id: act._id, collectivity: act.collectivity, "publication.url": { $exists: true } }, { $set: { "publication.acknowledgedOn": acknowledgedOn } });
   }
 
   async get(collectivity: string, id: string): Promise<Act> {

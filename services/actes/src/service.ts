@@ -7,7 +7,7 @@ import { consumeFlow, ensureStreams, flowNames, type FlowConsumer } from "./flow
 import { answers, letterKinds, letterStatuses } from "./domain/letters.ts";
 import { LetterRepository, type Letter } from "./letters.ts";
 import { ActRepository, ClassificationRepository, SequenceRepository, type Act, type ExchangeEntry } from "./repository.ts";
-import type { ActesSettings } from "./settings.ts";
+import { actesTenantSettings, type ActesSettings } from "./settings.ts";
 import { actRequest } from "./submission.ts";
 import { ActesUseCases, type PrefectureReturn } from "./use-cases.ts";
 import { uploadChunk, UploadRepository, Uploads, uploadStart, uploadView } from "./uploads.ts";
@@ -80,7 +80,7 @@ export function actesService(): ServiceDefinition<ActesSettings> {
         settings: context.settings,
         nats: context.nats,
         acts: new ActRepository(context.database),
-        tenants: new TenantRepository(context.database, "actes"),
+        tenants: new TenantRepository(context.database, "actes", actesTenantSettings),
         documents: new DocumentRepository(context.database),
         sequences: new SequenceRepository(context.database),
         classifications: new ClassificationRepository(context.database),
@@ -91,7 +91,7 @@ export function actesService(): ServiceDefinition<ActesSettings> {
         metrics: context.metrics,
         events: context.events,
       });
-      await enableDedicatedTenant(context.settings, new TenantRepository(context.database, "actes"));
+      await enableDedicatedTenant(context.settings, new TenantRepository(context.database, "actes", actesTenantSettings));
       await ensureStreams(context.nats, flows, context.settings.NATS_STREAM_REPLICAS, context.settings.ACTES_STREAM_MAX_BYTES);
       const recovered = await useCases.recoverUnsent();
       if (recovered > 0) context.log.info({ recovered }, "queued again the acts an interrupted run had not sent");
@@ -123,7 +123,7 @@ export function actesService(): ServiceDefinition<ActesSettings> {
       for (const consumer of consumers) await consumer.close();
     },
     endpoints: (context) => {
-      const tenants = new TenantRepository(context.database, "actes");
+      const tenants = new TenantRepository(context.database, "actes", actesTenantSettings);
       const acts = new ActRepository(context.database);
       /** Every tenant operation is for an enabled collectivity only. */
       const tenantOf = async (collectivity: string | undefined) => {

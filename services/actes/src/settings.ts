@@ -49,3 +49,16 @@ export const actesSettings = baseSettings.extend({
 });
 
 export type ActesSettings = z.infer<typeof actesSettings>;
+
+/**
+ * What a collectivity says of the service (its ServiceInstance's `spec.settings`): when its acts
+ * are published, once the prefecture acknowledged them (the default) or as soon as they are
+ * transmitted (they are then enforceable from the acknowledgement, which their page adds).
+ */
+export const actesTenantSettings = z
+  .object({
+    publication: z.enum(["acknowledged", "transmitted"]).default("acknowledged"),
+  })
+  .strict();
+
+export type ActesTenantSettings = z.infer<typeof actesTenantSettings>;

@@ -17,7 +17,7 @@ import type { DocumentRepository } from "./documents.ts";
 import type { FlowNames } from "./flows.ts";
 import type { Tenant, TenantAuthority, TenantRepository } from "@mutualis/service-kit";
 import type { Act, ActRepository, ClassificationRepository, SequenceRepository, StoredFile, TransmissionNaming } from "./repository.ts";
-import type { ActesSettings } from "./settings.ts";
+import type { ActesSettings, ActesTenantSettings } from "./settings.ts";
 import type { Letter, LetterRepository } from "./letters.ts";
 import { checkAct, defaultAnnexTypology, uploadsNamed, type ActRequest, type UploadedFile } from "./submission.ts";
 import { Uploads } from "./uploads.ts";
@@ -180,10 +180,17 @@ export class ActesUseCases {
    */
   async publish(actId: string): Promise<void> {
     const act = await this.deps.acts.byId(actId);
-    if (!act || act.status !== "acknowledged" || act.publication) return;
-    const [document] = await this.deps.documents.load(act.collectivity, act._id, this.deps.files);
-    const source = document instanceof Uint8Array ? Readable.from([document]) : document!.read();
-    const file = await this.deliver(act.collectivity, source, `ipl.${act.collectivity}.file`);
+    if (!act || (act.status !== "acknowledged" && act.status !== "transmitted")) return;
+    const acknowledgedOn = act.acknowledgedAt ? parisDay(act.acknowledgedAt) : undefined;
+    // Published before its acknowledgement: the publication is told of it, once.
+    const earlier = act.publication;
+    if (earlier && ("skipped" in earlier || earlier.acknowledgedOn || !acknowledgedOn)) return;
+    let file: (DeliveredArchive & { fileName: string; mimeType: string }) | undefined;
+    if (!earlier) {
+      const [document] = await this.deps.documents.load(act.collectivity, act._id, this.deps.files);
+      const source = document instanceof Uint8Array ? Readable.from([document]) : document!.read();
+      file = { fileName: act.document.fileName, mimeType: act.document.mimeType, ...(await this.deliver(act.collectivity, source, `ipl.${act.collectivity}.file`)) };
+    }
     const classification = await this.classificationOf(act.collectivity).catch(() => undefined);
     const label = (code: string) => classification?.matieres.find((m) => m.code === code)?.label;
     const [level1, level2] = [label(act.classification.split(".")[0]!), label(act.classification.split(".").slice(0, 2).join("."))];
@@ -191,28 +198,36 @@ export class ActesUseCases {
       `ipl.${act.collectivity}.publish`,
       JSON.stringify({
         actId: act._id,
-        identifier: act.identifier,
+        // Before its acknowledgement, the identifier its transmission gave it.
+        identifier: act.identifier ?? act.transmission?.identifier,
         numeroInterne: act.numeroInterne,
         nature: act.nature,
         classification: act.classification,
         ...(level1 && level2 ? { matiere: [level1, level2] } : {}),
         objet: act.objet,
         date: act.date,
-        ...(act.acknowledgedAt ? { acknowledgedOn: parisDay(act.acknowledgedAt) } : {}),
+        ...(acknowledgedOn ? { acknowledgedOn } : {}),
         controlled: true,
-        file: { fileName: act.document.fileName, mimeType: act.document.mimeType, ...file },
+        ...(file ? { file } : {}),
       }),
       { timeout: 30_000 },
     );
     if (reply.headers?.get("Nats-Service-Error-Code")) throw new Unavailable(`the publication service did not publish act ${act._id}: ${reply.headers.get("Nats-Service-Error") ?? "refused"}`);
     const answer = reply.json<{ published: boolean; url?: string; publishedAt?: string; reason?: string }>();
-    await this.deps.acts.setPublication(act, answer.published ? { url: answer.url!, at: new Date(answer.publishedAt!) } : { skipped: answer.reason ?? "non publié" });
+    if (earlier) return this.deps.acts.publicationAcknowledged(act, acknowledgedOn!);
+    await this.deps.acts.setPublication(
+      act,
+      answer.published ? { url: answer.url!, at: new Date(answer.publishedAt!), ...(acknowledgedOn ? { acknowledgedOn } : {}) } : { skipped: answer.reason ?? "non publié" },
+    );
   }
 
-  /** Puts an acknowledged act on the flow, to be published; its id deduplicates a repeated queueing. */
-  private async queuePublication(act: Act): Promise<void> {
+  /**
+   * Puts an act on the flow, to be published (or, published already, to have its acknowledgement
+   * added); the act's id and the moment deduplicate a repeated queueing.
+   */
+  private async queuePublication(act: Act, moment: "transmitted" | "acknowledged"): Promise<void> {
     if (!this.deps.settings.ACTES_PUBLISH) return;
-    await jetstream(this.deps.nats).publish(`${this.deps.flows.transmitSubject}.${act.collectivity}`, JSON.stringify({ actId: act._id, step: "publish" }), { msgID: `publish/${act._id}` });
+    await jetstream(this.deps.nats).publish(`${this.deps.flows.transmitSubject}.${act.collectivity}`, JSON.stringify({ actId: act._id, step: "publish" }), { msgID: `publish/${act._id}/${moment}` });
   }
 
   /** Puts a posted act on the transmission flow; the act's id deduplicates a repeated queueing. */
@@ -362,6 +377,9 @@ export class ActesUseCases {
     if (!answer.received) {
       await this.deps.acts.apply(sent, { type: "refused", reason: answer.reason ?? "refused by the prefecture" }, { reason: answer.reason });
       this.refused.inc({ collectivity: act.collectivity });
+    } else if ((tenant.settings as ActesTenantSettings | undefined)?.publication === "transmitted") {
+      // The collectivity publishes its acts as soon as they are transmitted.
+      await this.queuePublication(sent, "transmitted");
     }
   }
 
@@ -405,7 +423,7 @@ export class ActesUseCases {
           { identifier: message.identifier, acknowledgedAt: now, ...(outdated ? { classificationOutdated: true } : {}) },
         );
         if (outdated) await this.classificationOf(act.collectivity, true).catch(() => undefined);
-        await this.queuePublication(act);
+        await this.queuePublication(act, "acknowledged");
         this.acknowledged.inc({ collectivity: act.collectivity });
         this.deps.events.record(act.collectivity, "acknowledged", act._id, 1, now);
         this.timeToAcknowledgement.observe({ collectivity: act.collectivity }, Math.max(0, (now.getTime() - act.submittedAt.getTime()) / 1000));

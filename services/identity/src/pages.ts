@@ -1,8 +1,8 @@
 /** The identity's pages: server-rendered, in French, accessible (labels, headings, errors announced, keyboard only). */
 
-export function escapeHtml(text: string): string {
-  return text.replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]!);
-}
+import { escapeHtml } from "@mutualis/service-kit";
+
+export { escapeHtml };
 
 const style = `
 body{font-family:system-ui,sans-serif;margin:0;background:#f5f5fe;color:#161616}

@@ -7,10 +7,9 @@
 import { natures } from "@mutualis/actes";
 import { enforceableOn, onlineUntilAtLeast } from "./domain/enforceability.ts";
 import type { Publication } from "./publications.ts";
+import { escapeHtml } from "@mutualis/service-kit";
 
-export function escapeHtml(text: string): string {
-  return text.replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]!);
-}
+export { escapeHtml };
 
 const style = `
   :root { color-scheme: light; font-family: system-ui, "Marianne", Arial, sans-serif; color: #161616; background: #fff; }

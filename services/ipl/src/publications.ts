@@ -16,14 +16,17 @@ export const publicationRequest = z.object({
   acknowledgedOn: z.iso.date().optional(),
   controlled: z.boolean(),
   author: z.object({ name: z.string().min(1).max(200), role: z.string().max(200).optional() }).optional(),
-  file: z.object({
-    fileName: z.string().min(1).max(255),
-    mimeType: z.enum(["application/pdf", "application/xml"]),
-    upload: z.string().regex(/^[A-Za-z0-9]{1,64}$/),
-    chunks: z.number().int().min(1).max(200),
-    size: z.number().int().positive(),
-    sha256: z.string().regex(/^[0-9a-f]{64}$/),
-  }),
+  /** The file, the first time; an act published before its acknowledgement is then sent again without it, with the acknowledgement. */
+  file: z
+    .object({
+      fileName: z.string().min(1).max(255),
+      mimeType: z.enum(["application/pdf", "application/xml"]),
+      upload: z.string().regex(/^[A-Za-z0-9]{1,64}$/),
+      chunks: z.number().int().min(1).max(200),
+      size: z.number().int().positive(),
+      sha256: z.string().regex(/^[0-9a-f]{64}$/),
+    })
+    .optional(),
 });
 
 export type PublicationRequest = z.infer<typeof publicationRequest>;
@@ -48,6 +51,16 @@ export class PublicationRepository extends Repository<Publication> {
   async publish(publication: Publication): Promise<Publication> {
     await racingUpsert(() => this.collection.updateOne({ _id: publication._id }, { $setOnInsert: publication }, { upsert: true }));
     return (await this.collection.findOne({ _id: publication._id }))!;
+  }
+
+  async find(collectivity: string, id: string): Promise<Publication | null> {
+    return this.collection.findOne({ _id: id, collectivity });
+  }
+
+  /** An act published before the prefecture acknowledged it: the day it did, once. */
+  async acknowledged(collectivity: string, id: string, acknowledgedOn: string): Promise<Publication> {
+    await this.collection.updateOne({ _id: id, collectivity, acknowledgedOn: { $exists: false } }, { $set: { acknowledgedOn } });
+    return this.get(collectivity, id);
   }
 
   async get(collectivity: string, id: string): Promise<Publication> {

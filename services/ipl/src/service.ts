@@ -4,6 +4,7 @@ import {
   allow,
   baseSettings,
   chunkBytes,
+  Conflict,
   InvalidRequest,
   NotFound,
   ObjectFiles,
@@ -44,7 +45,7 @@ const entryOf = (tenant: Tenant): CollectivityEntry => ({ name: tenant._id, disp
 function scdlRow(tenant: Tenant, p: Publication, publicUrl: string): ScdlRow {
   return {
     COLL_NOM: tenant.displayName,
-    ...(tenant.authority?.siret ? { COLL_SIRET: tenant.authority.siret } : {}),
+    COLL_SIRET: tenant.authority!.siret!,
     DELIB_ID: p.numeroInterne,
     DELIB_DATE: p.date,
     DELIB_MATIERE_CODE: p.classification.split(".").slice(0, 2).join("."),
@@ -88,6 +89,13 @@ export function iplService(): ServiceDefinition<IplSettings> {
           return { published: false, reason: `la collectivité ${collectivity} ne publie pas ses actes sur la plateforme` };
         }
         const { file, actId, ...act } = request;
+        const url = `${context.settings.IPL_PUBLIC_URL}/${tenant._id}/actes/${actId}`;
+        const existing = await publications.find(collectivity, actId);
+        if (existing) {
+          const updated = act.acknowledgedOn && !existing.acknowledgedOn ? await publications.acknowledged(collectivity, actId, act.acknowledgedOn) : existing;
+          return { published: true, url, publishedAt: updated.publishedAt.toISOString() };
+        }
+        if (!file) throw new InvalidRequest(`act ${actId} is not published yet: its file is needed`);
         const id = fileId(collectivity, file.upload);
         const measured = await files.measure(id, file.chunks).catch((error: unknown) => {
           throw new InvalidRequest(`the file of act ${actId} was not delivered whole: ${(error as Error).message}`);
@@ -107,7 +115,7 @@ export function iplService(): ServiceDefinition<IplSettings> {
           context.events.record(collectivity, "published", actId, 1, now);
           if (act.acknowledgedOn) delay.observe({ collectivity }, Math.max(0, (now.getTime() - Date.parse(`${act.acknowledgedOn}T00:00:00Z`)) / 1000));
         }
-        return { published: true, url: `${context.settings.IPL_PUBLIC_URL}/${tenant._id}/actes/${actId}`, publishedAt: stored.publishedAt.toISOString() };
+        return { published: true, url, publishedAt: stored.publishedAt.toISOString() };
       };
       const endpoints: EndpointSpec[] = [
         // The actes service hands over the file, then asks for the publication: on the
@@ -182,9 +190,27 @@ export function iplService(): ServiceDefinition<IplSettings> {
         const all = new Map((await tenants.enabled()).map((t) => [t._id, t]));
         return (await publications.byHash(sha256)).flatMap((p) => (all.has(p.collectivity) ? [{ collectivity: entryOf(all.get(p.collectivity)!), publication: p }] : []));
       };
+      /**
+       * The region's délibérations. A collectivity that has not declared its SIRET (its
+       * Collectivity's spec.actes.siret) cannot be in SCDL open data: it is left out, and the
+       * answer says which (header X-Mutualis-Omitted) rather than failing the whole region.
+       */
       const regionRows = async () => {
         const all = new Map((await tenants.enabled()).map((t) => [t._id, t]));
-        return (await publications.deliberations()).flatMap((p) => (all.has(p.collectivity) ? [scdlRow(all.get(p.collectivity)!, p, publicUrl)] : []));
+        const omitted = new Set<string>();
+        const rows = (await publications.deliberations()).flatMap((p) => {
+          const tenant = all.get(p.collectivity);
+          if (!tenant) return [];
+          if (!tenant.authority?.siret) return void omitted.add(tenant._id), [];
+          return [scdlRow(tenant, p, publicUrl)];
+        });
+        return { rows, omitted: [...omitted].sort() };
+      };
+      const withOmitted = (res: Response, omitted: readonly string[]) => (omitted.length > 0 ? res.set("x-mutualis-omitted", omitted.join(",")) : res);
+      /** A collectivity's délibérations, which need its SIRET. */
+      const collectivityRows = async (tenant: Tenant) => {
+        if (!tenant.authority?.siret) throw new Conflict(`la collectivité ${tenant._id} n'a pas déclaré le SIRET de son siège (spec.actes.siret de sa Collectivity) : ses délibérations ne peuvent pas être publiées en données ouvertes SCDL`);
+        return (await publications.deliberations(tenant._id)).map((p) => scdlRow(tenant, p, publicUrl));
       };
 
       app.get("/", async (_req, res) => html(res, homePage((await tenants.enabled()).map(entryOf))));
@@ -203,10 +229,12 @@ export function iplService(): ServiceDefinition<IplSettings> {
         res.json({ sha256, published: hashMatches(matches) });
       });
       app.get("/donnees-ouvertes/deliberations.csv", async (_req, res) => {
-        res.type("text/csv; charset=utf-8").set("content-disposition", 'attachment; filename="deliberations-region.csv"').send(scdlCsv(await regionRows()));
+        const { rows, omitted } = await regionRows();
+        withOmitted(res, omitted).type("text/csv; charset=utf-8").set("content-disposition", 'attachment; filename="deliberations-region.csv"').send(scdlCsv(rows));
       });
       app.get("/donnees-ouvertes/deliberations.json", async (_req, res) => {
-        res.set("content-disposition", 'attachment; filename="deliberations-region.json"').json(scdlJson(await regionRows()));
+        const { rows, omitted } = await regionRows();
+        withOmitted(res, omitted).set("content-disposition", 'attachment; filename="deliberations-region.json"').json(scdlJson(rows));
       });
       app.get("/:collectivity", async (req, res) => {
         const tenant = await tenantOf(String(req.params.collectivity));
@@ -242,12 +270,12 @@ export function iplService(): ServiceDefinition<IplSettings> {
       });
       app.get("/:collectivity/donnees-ouvertes/deliberations.csv", async (req, res) => {
         const tenant = await tenantOf(String(req.params.collectivity));
-        const rows = (await publications.deliberations(tenant._id)).map((p) => scdlRow(tenant, p, publicUrl));
+        const rows = await collectivityRows(tenant);
         res.type("text/csv; charset=utf-8").set("content-disposition", `attachment; filename="deliberations-${tenant._id}.csv"`).send(scdlCsv(rows));
       });
       app.get("/:collectivity/donnees-ouvertes/deliberations.json", async (req, res) => {
         const tenant = await tenantOf(String(req.params.collectivity));
-        res.set("content-disposition", `attachment; filename="deliberations-${tenant._id}.json"`).json(scdlJson((await publications.deliberations(tenant._id)).map((p) => scdlRow(tenant, p, publicUrl))));
+        res.set("content-disposition", `attachment; filename="deliberations-${tenant._id}.json"`).json(scdlJson(await collectivityRows(tenant)));
       });
       app.get("/:collectivity/actes/:id", async (req, res) => {
         const tenant = await tenantOf(String(req.params.collectivity));

@@ -30,6 +30,7 @@ export {
   Unavailable,
 } from "./errors.ts";
 export { BusinessEvents, ensureEventStream, eventStream, eventSubject, parseEventSubject, type BusinessEvent } from "./events.ts";
+export { escapeHtml } from "./html.ts";
 export { chunkBytes, ObjectFiles, sendInChunks, type StoredObject } from "./files.ts";
 export { createLogger, type Logger } from "./log.ts";
 export { retryDelayMs } from "./retry.ts";

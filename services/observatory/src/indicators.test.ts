@@ -77,6 +77,6 @@ describe("the observatory's indicators", () => {
     const html = overviewPage(r, r.collectivities, undefined, false);
     expect(html).toContain("&lt;b&gt;Rennes&lt;/b&gt;");
     expect(html).toContain('<html lang="fr">');
-    expect(indicators.length).toBe(11);
+    expect(indicators.length).toBe(13);
   });
 });

@@ -65,6 +65,22 @@ export const indicators: readonly Indicator[] = [
     query: (by, days) => `histogram_quantile(0.5, sum by (le${by ? `, ${by}` : ""}) (${last("mutualis_actes_acknowledgement_seconds_bucket", days, by, ["le"])}))`,
   },
   {
+    key: "partActesPublies",
+    label: "Part des actes publiés",
+    description: "Actes acquittés par la préfecture puis publiés en ligne, donc exécutoires.",
+    unit: "ratio",
+    category: "Publication des actes",
+    counted: { events: ["ipl.published"], per: ["actes.acknowledged"] },
+  },
+  {
+    key: "delaiPublicationMedian",
+    label: "Délai médian de publication",
+    description: "Temps médian entre l'accusé de réception d'un acte et sa publication en ligne.",
+    unit: "seconds",
+    category: "Publication des actes",
+    query: (by, days) => `histogram_quantile(0.5, sum by (le${by ? `, ${by}` : ""}) (${last("mutualis_ipl_publication_delay_seconds_bucket", days, by, ["le"])}))`,
+  },
+  {
     key: "partActesTeletransmis",
     label: "Part des actes télétransmis",
     description: "Actes télétransmis parmi tous les actes soumis au contrôle de légalité.",

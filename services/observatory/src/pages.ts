@@ -5,10 +5,9 @@
  */
 import { formatValue, indicators, type Report, type Row, type Unit } from "./indicators.ts";
 import type { Series } from "./prometheus.ts";
+import { escapeHtml } from "@mutualis/service-kit";
 
-export function escapeHtml(text: string): string {
-  return text.replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]!);
-}
+export { escapeHtml };
 
 const style = `
   :root { color-scheme: light; font-family: system-ui, "Marianne", Arial, sans-serif; color: #161616; background: #fff; }

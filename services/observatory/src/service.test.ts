@@ -35,7 +35,7 @@ describe("the observatory's report", () => {
   it("when the events cannot be read, then every count is unavailable (never 0) and the rest is shown", async () => {
     const counts = { totals: () => Promise.reject(new Error("the observatory's database does not answer")) };
     const report = await readReport(prometheus, counts, { OBSERVATORY_REGION: "Bretagne", OBSERVATORY_WINDOW_DAYS: 30 });
-    expect(report.indicators.filter((i) => i.unavailable).map((i) => i.key).sort()).toEqual(["actesTransmis", "delaiAccuseMedian", "partActesAcquittes", "partagesSecurises", "utilisateursActifsSso", "volumeEchanges"]);
+    expect(report.indicators.filter((i) => i.unavailable).map((i) => i.key).sort()).toEqual(["actesTransmis", "delaiAccuseMedian", "partActesAcquittes", "partActesPublies", "partagesSecurises", "utilisateursActifsSso", "volumeEchanges"]);
     expect(report.collectivities[0]!.values).toMatchObject({ actesTransmis: null, volumeEchanges: null, servicesActifs: 2 });
   });
 });

@@ -2,11 +2,9 @@
  * The portal's pages, rendered on the server: French, one `h1` per page, a skip link, labelled
  * forms, tables with captions and header scopes, focus visible; usable with the keyboard alone.
  */
-import { roles, type Role, type UserCaller } from "@mutualis/service-kit";
+import { escapeHtml, roles, type Role, type UserCaller } from "@mutualis/service-kit";
 
-export function escapeHtml(text: string): string {
-  return text.replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]!);
-}
+export { escapeHtml };
 
 const style = `
 :root{color-scheme:light;font-family:system-ui,"Marianne",Arial,sans-serif;color:#161616}
