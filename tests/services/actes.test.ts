@@ -13,7 +13,7 @@ import { prefectureSimulator, simulatorSettings } from "@mutualis/prefecture-sim
 import { loadSettings, RunningService } from "@mutualis/service-kit";
 import { bearer, startTestIdentity, type TestIdentity } from "../support/identity.ts";
 import { eventually, testPlatform } from "../support/platform.ts";
-import { testServicesAccount } from "../support/services.ts";
+import { smallStreams, testServicesAccount } from "../support/services.ts";
 
 const platform = testPlatform();
 const run = randomBytes(3).toString("hex");
@@ -23,6 +23,7 @@ let client: NatsConnection;
 let actes: RunningService;
 let simulator: RunningService;
 let identity: TestIdentity;
+let dispose: () => Promise<void>;
 
 interface ActView {
   id: string;
@@ -48,6 +49,7 @@ const startActes = () =>
       MONGODB_DATABASE: `actes_${run}`,
       ACTES_MAX_FILE_BYTES: "65536",
       ACTES_STREAM_PREFIX: `ACTES_${run.toUpperCase()}`,
+      ...smallStreams,
       LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? "error",
       ...identity.verifierSettings,
     }),
@@ -66,6 +68,7 @@ const startSimulator = (ackDelayMs = 100) =>
       MONGODB_URI: platform.env.MONGODB_URI,
       MONGODB_DATABASE: `prefecture_${run}`,
       SIMULATOR_ACK_DELAY_MS: String(ackDelayMs),
+      ...smallStreams,
       LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? "error",
     }),
   ).start();
@@ -103,7 +106,7 @@ async function waitForStatus(collectivity: string, id: string, status: string): 
 
 describe("the actes service with the prefecture simulator, over real NATS JetStream and FerretDB", () => {
   beforeAll(async () => {
-    ({ credsFile, client } = await testServicesAccount("platform-services-test"));
+    ({ credsFile, client, dispose } = await testServicesAccount("platform-services-test"));
     identity = await startTestIdentity(credsFile, `actes_${run}_identity`, []);
     simulator = await startSimulator();
     actes = await startActes();
@@ -122,6 +125,7 @@ describe("the actes service with the prefecture simulator, over real NATS JetStr
     await simulator?.stop();
     await identity?.stop();
     await client?.close();
+    await dispose?.();
   });
 
   it("when Rennes submits a valid act, then it is transmitted and acknowledged with the prefecture's identifier", async () => {

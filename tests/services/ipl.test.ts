@@ -13,7 +13,7 @@ import { loadSettings, RunningService } from "@mutualis/service-kit";
 import { launchChromium } from "../support/browser.ts";
 import { bearer, startTestIdentity, type TestIdentity } from "../support/identity.ts";
 import { eventually } from "../support/platform.ts";
-import { serviceSettings, testServicesAccount } from "../support/services.ts";
+import { serviceSettings, smallStreams, testServicesAccount } from "../support/services.ts";
 
 const run = randomBytes(3).toString("hex");
 const publicUrl = "https://actes.bretagne.test";
@@ -23,6 +23,7 @@ let browser: Browser;
 const running: RunningService[] = [];
 let ipl: RunningService;
 let startSimulator: (delayMs: number) => Promise<RunningService>;
+let dispose: () => Promise<void>;
 
 const deliberation = Buffer.from(`%PDF-1.7\n% délibération ${run}\n%%EOF\n`, "latin1");
 
@@ -69,9 +70,9 @@ describe("the publication of acts: acknowledged acts online, their feed, their o
 
   beforeAll(async () => {
     const account = await testServicesAccount("platform-services-ipl-test");
-    client = account.client;
+    ({ client, dispose } = account);
     identity = await startTestIdentity(account.credsFile, `ipl_${run}_identity`, []);
-    const common = serviceSettings(account.credsFile);
+    const common = { ...serviceSettings(account.credsFile), ...smallStreams };
     startSimulator = (delayMs: number) =>
       new RunningService(prefectureSimulator(), loadSettings(simulatorSettings, { ...common, SERVICE_NAME: "prefecture-simulator", MONGODB_DATABASE: `ipl_prefecture_${run}`, SIMULATOR_ACK_DELAY_MS: String(delayMs) })).start();
     running.push(await startSimulator(50));
@@ -100,6 +101,7 @@ describe("the publication of acts: acknowledged acts online, their feed, their o
     for (const service of running.reverse()) await service.stop();
     await identity?.stop();
     await client?.close();
+    await dispose?.();
   });
 
   it("when an act is acknowledged, then it is published: its page gives its dates, its enforceability, its file and the file's SHA-256, and the file comes back byte for byte", async () => {

@@ -10,6 +10,7 @@ import { actesService, actesSettings } from "@mutualis/actes";
 import { prefectureSimulator, simulatorSettings } from "@mutualis/prefecture-simulator";
 import { gateway, gatewaySettings } from "@mutualis/gateway";
 import { loadSettings, RunningService } from "@mutualis/service-kit";
+import { jetstreamManager } from "@nats-io/jetstream";
 import { connect, credsAuthenticator, type NatsConnection } from "@nats-io/transport-node";
 import { createAccount, ensureOperatorIdentity, fromSeed, layout, pushAccountJwt, signAccount, userCreds } from "@mutualis/local-platform";
 import { sesfService, sesfSettings } from "@mutualis/sesf";
@@ -59,7 +60,7 @@ export async function platformServicesCreds(): Promise<PlatformCreds> {
  * A NATS account of a test file's own, pushed to the platform's resolver, its users allowed
  * everything in it: the services' creds file, and a client connected as another user of it.
  */
-export async function testServicesAccount(name: string): Promise<{ credsFile: string; client: NatsConnection }> {
+export async function testServicesAccount(name: string): Promise<{ credsFile: string; client: NatsConnection; dispose(): Promise<void> }> {
   const natsOperator = await ensureOperatorIdentity(layout(platform.config).nats);
   const account = createAccount();
   const system = await platform.systemNats();
@@ -68,8 +69,26 @@ export async function testServicesAccount(name: string): Promise<{ credsFile: st
   const credsFile = join(mkdtempSync(join(tmpdir(), `${name}-`)), "services.creds");
   writeFileSync(credsFile, await userCreds("services", account), { mode: 0o600 });
   const client = await connect({ servers: platform.env.NATS_URL, authenticator: credsAuthenticator(await userCreds("caller", account)), maxReconnectAttempts: -1 });
-  return { credsFile, client };
+  return {
+    credsFile,
+    client,
+    // Its streams go with it: what each reserves of the server's disk budget is given back.
+    async dispose() {
+      const cleaner = await connect({ servers: platform.env.NATS_URL, authenticator: credsAuthenticator(await userCreds("cleaner", account)) });
+      const jsm = await jetstreamManager(cleaner);
+      for await (const stream of jsm.streams.list()) await jsm.streams.delete(stream.config.name);
+      await cleaner.close();
+    },
+  };
 }
+
+/** What a test file's own services keep in JetStream: small, so that the suite's files fit the server's disk budget together. */
+export const smallStreams = {
+  ACTES_STREAM_MAX_BYTES: String(32 * 2 ** 20),
+  ACTES_FILES_MAX_BYTES: String(64 * 2 ** 20),
+  SIMULATOR_ARCHIVES_MAX_BYTES: String(64 * 2 ** 20),
+  IPL_FILES_MAX_BYTES: String(32 * 2 ** 20),
+};
 
 /** Settings every test service shares: port 0, the test platform's NATS and database. */
 export function serviceSettings(credsFile: string): Record<string, string> {

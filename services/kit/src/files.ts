@@ -47,7 +47,16 @@ export class ObjectFiles {
    * (a collectivity's account refuses streams without a maximum), refusing new chunks when full
    * rather than dropping old ones.
    */
-  static async open(nc: NatsConnection, bucket: string, options: { readonly replicas?: number; readonly maxBytes: number }): Promise<ObjectFiles> {
+  static async open(
+    nc: NatsConnection,
+    bucket: string,
+    options: {
+      readonly replicas?: number;
+      readonly maxBytes: number;
+      /** For a store of passing files only: how long a file is kept (by default, for good). */
+      readonly maxAgeSeconds?: number;
+    },
+  ): Promise<ObjectFiles> {
     const jsm = await jetstreamManager(nc);
     const files = new ObjectFiles(nc, bucket, jsm);
     const config = {
@@ -60,6 +69,7 @@ export class ObjectFiles {
       allow_rollup_hdrs: true,
       allow_direct: true,
       duplicate_window: nanos(10 * 60 * 1000),
+      ...(options.maxAgeSeconds ? { max_age: nanos(options.maxAgeSeconds * 1000) } : {}),
     };
     try {
       await jsm.streams.info(files.stream);

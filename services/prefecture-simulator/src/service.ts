@@ -60,8 +60,12 @@ export const simulatorSettings = baseSettings.extend({
   SIMULATOR_ACK_DELAY_MS: z.coerce.number().int().min(0).max(600_000).default(200),
   /** The classification the simulated prefectures have in force until told another, which every acknowledgement names. */
   SIMULATOR_CLASSIFICATION_VERSION: z.iso.date().default("2026-01-01"),
-  /** The most the object store of the archives received holds. */
-  SIMULATOR_ARCHIVES_MAX_BYTES: z.coerce.number().int().positive().default(1024 ** 3),
+  /**
+   * The most the object store of the archives received holds (JetStream reserves it on the
+   * server's disk budget), and how long an archive is kept there: a simulator keeps them a while.
+   */
+  SIMULATOR_ARCHIVES_MAX_BYTES: z.coerce.number().int().positive().default(512 * 1024 ** 2),
+  SIMULATOR_ARCHIVES_MAX_AGE_SECONDS: z.coerce.number().int().positive().default(3600),
 });
 
 export type SimulatorSettings = z.infer<typeof simulatorSettings>;
@@ -260,7 +264,11 @@ export function prefectureSimulator(): ServiceDefinition<SimulatorSettings> {
     description: "Simulated prefecture (@ctes) for the local platform",
     async onStart(context) {
       stopped = false;
-      archives = await ObjectFiles.open(context.nats, "PREFECTURE_ARCHIVES", { replicas: context.settings.NATS_STREAM_REPLICAS, maxBytes: context.settings.SIMULATOR_ARCHIVES_MAX_BYTES });
+      archives = await ObjectFiles.open(context.nats, "PREFECTURE_ARCHIVES", {
+        replicas: context.settings.NATS_STREAM_REPLICAS,
+        maxBytes: context.settings.SIMULATOR_ARCHIVES_MAX_BYTES,
+        maxAgeSeconds: context.settings.SIMULATOR_ARCHIVES_MAX_AGE_SECONDS,
+      });
       // Answers promised before a restart are sent now.
       const repository = new TransmissionRepository(context.database);
       for (const pending of await repository.pending()) if (pending.answer) answer(context, repository, pending.collectivity, pending.answer);

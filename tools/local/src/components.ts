@@ -289,7 +289,9 @@ function nats(ctx: ComponentContext): Component {
         listen: `${loopback}:${ports.nats}`,
         http: `${loopback}:${ports.natsMonitor}`,
         max_payload: 8 * 1024 * 1024,
-        jetstream: { store_dir: store, max_memory_store: 256 * 1024 * 1024, max_file_store: 8 * 1024 * 1024 * 1024 },
+        // Every stream reserves its max_bytes of this budget when it is made (a tenant's flows and
+        // files, the shared services' object stores); the disk is used only as they fill.
+        jetstream: { store_dir: store, max_memory_store: 256 * 1024 * 1024, max_file_store: 16 * 1024 * 1024 * 1024 },
         operator: identity.operatorJwt,
         system_account: sys,
         // A full resolver keeps every pushed account JWT on disk, so tenants' accounts
