@@ -18,6 +18,7 @@ COPY services/gateway/package.json services/gateway/
 COPY services/identity/package.json services/identity/
 COPY services/image/package.json services/image/
 COPY services/ipl/package.json services/ipl/
+COPY services/parapheur/package.json services/parapheur/
 COPY services/kit/package.json services/kit/
 COPY services/observatory/package.json services/observatory/
 COPY services/portal/package.json services/portal/

@@ -8,7 +8,9 @@ set -euo pipefail
 # patch: the pinned tools' recipes apply the project's patches (tools/*/patches).
 # poppler-utils, libxml2-utils: the tests read the PDFs and XML the services write with tools we did not
 # write (pdftotext, pdfinfo, xmllint).
-packages=(openssl curl patch clamav-daemon chromium postgresql poppler-utils libxml2-utils)
+# xmlsec1, libnss3-tools: the parapheur's XAdES signatures are verified by xmlsec1; pdfsig (poppler)
+# trusts a collectivity's authority through an NSS database made with certutil.
+packages=(openssl curl patch clamav-daemon chromium postgresql poppler-utils libxml2-utils xmlsec1 libnss3-tools)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -1,0 +1,2 @@
+export * from "./domain/cades.ts";
+export * from "./domain/pki.ts";
