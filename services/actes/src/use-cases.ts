@@ -3,7 +3,7 @@ import { randomUUID } from "node:crypto";
 import { jetstream } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { BusinessEvents, ServiceMetrics } from "@mutualis/service-kit";
-import { Conflict, Forbidden, InvalidRequest, isAdministrator, ObjectFiles, sendInChunks, Unavailable, type Caller } from "@mutualis/service-kit";
+import { Conflict, Forbidden, handOver, InvalidRequest, isAdministrator, Unavailable, type Caller, type HandedFile, type ObjectFiles } from "@mutualis/service-kit";
 import { looksLikePdf, type ActFile, type NatureCode } from "./domain/act.ts";
 import type { Emitter } from "./domain/envelope.ts";
 import { actIdentifier, exchangeFileNames, parisDay, transmissionNames, type ExchangeCode } from "./domain/identifiers.ts";
@@ -21,17 +21,6 @@ import type { ActesSettings, ActesTenantSettings } from "./settings.ts";
 import type { Letter, LetterRepository } from "./letters.ts";
 import { checkAct, defaultAnnexTypology, uploadsNamed, type ActRequest, type UploadedFile } from "./submission.ts";
 import { Uploads } from "./uploads.ts";
-
-/**
- * An archive handed to the prefecture in chunks before the request that names it: its id at the
- * prefecture, its chunk count, size and SHA-256. No message ever carries a whole archive.
- */
-export interface DeliveredArchive {
-  readonly upload: string;
-  readonly chunks: number;
-  readonly size: number;
-  readonly sha256: string;
-}
 
 /** What the prefecture's connector answers to a transmission. */
 export interface TransmissionReply {
@@ -185,11 +174,11 @@ export class ActesUseCases {
     // Published before its acknowledgement: the publication is told of it, once.
     const earlier = act.publication;
     if (earlier && ("skipped" in earlier || earlier.acknowledgedOn || !acknowledgedOn)) return;
-    let file: (DeliveredArchive & { fileName: string; mimeType: string }) | undefined;
+    let file: (HandedFile & { fileName: string; mimeType: string }) | undefined;
     if (!earlier) {
       const [document] = await this.deps.documents.load(act.collectivity, act._id, this.deps.files);
       const source = document instanceof Uint8Array ? Readable.from([document]) : document!.read();
-      file = { fileName: act.document.fileName, mimeType: act.document.mimeType, ...(await this.deliver(act.collectivity, source, `ipl.${act.collectivity}.file`)) };
+      file = { fileName: act.document.fileName, mimeType: act.document.mimeType, ...(await handOver(this.deps.nats, `ipl.${act.collectivity}.file`, source)) };
     }
     const classification = await this.classificationOf(act.collectivity).catch(() => undefined);
     const label = (code: string) => classification?.matieres.find((m) => m.code === code)?.label;
@@ -280,20 +269,9 @@ export class ActesUseCases {
     return { naming, entries, metadata };
   }
 
-  /**
-   * Hands an archive to the prefecture as it is made, in chunks of 1 MiB, each stored by the
-   * prefecture after the one before it; the request that follows names it. A new id each time:
-   * an interrupted delivery is started again whole.
-   */
-  private async deliver(collectivity: string, archive: AsyncIterable<Uint8Array>, subject = `${this.deps.settings.PREFECTURE_SUBJECT}.${collectivity}.archive`): Promise<DeliveredArchive> {
-    const upload = ObjectFiles.newId();
-    let after: number | undefined;
-    const delivered = await sendInChunks(archive, upload, async (chunk, index) => {
-      const reply = await this.deps.nats.request(subject, JSON.stringify({ upload, index, contentBase64: chunk.toString("base64"), ...(after !== undefined ? { after } : {}) }), { timeout: 30_000 });
-      if (reply.headers?.get("Nats-Service-Error-Code")) throw new Unavailable(`${subject} did not take the file: ${reply.headers.get("Nats-Service-Error") ?? "refused"}`);
-      after = reply.json<{ sequence: number }>().sequence;
-    });
-    return { upload, chunks: delivered.chunks, size: delivered.size, sha256: delivered.sha256 };
+  /** Hands an archive to the prefecture as it is made, before the request that names it. */
+  private deliver(collectivity: string, archive: AsyncIterable<Uint8Array>): Promise<HandedFile> {
+    return handOver(this.deps.nats, `${this.deps.settings.PREFECTURE_SUBJECT}.${collectivity}.archive`, archive);
   }
 
   /** The collectivity as its envelopes name it: as its prefecture registered it, and where answers go. */

@@ -163,7 +163,8 @@ export function hashMatches(matches: readonly HashMatch[]) {
   }));
 }
 
-function hashResult(sha256: string, matches: readonly HashMatch[]): string {
+/** What the check found, as a fragment of the page (the page's script asks for it alone). */
+export function hashResult(sha256: string, matches: readonly HashMatch[]): string {
   if (matches.length === 0) return `<div class="notice"><p>Aucun acte publié n'a ce fichier (empreinte <code>${escapeHtml(sha256)}</code>) : il a pu être modifié.</p></div>`;
   return `<div class="ok"><p>Ce fichier est celui publié :</p><ul>${hashMatches(matches)
     .map((m) => `<li><a href="${m.url}">${escapeHtml(m.objet)}</a>, ${escapeHtml(m.collectivity)}, mis en ligne le ${frenchDate(m.publishedOn)}${m.withdrawnOn ? ` (retiré le ${frenchDate(m.withdrawnOn)})` : ""}</li>`)
@@ -201,11 +202,6 @@ export function verifyPage(result?: { sha256: string; matches: readonly HashMatc
 <div id="resultat" role="status" aria-live="polite">${result ? hashResult(result.sha256, result.matches) : ""}</div>
 <script type="module" src="/verifier.js"></script>`,
   );
-}
-
-/** The result alone, for the page's script. */
-export function hashResultFragment(sha256: string, matches: readonly HashMatch[]): string {
-  return hashResult(sha256, matches);
 }
 
 export function notFoundPage(message: string): string {

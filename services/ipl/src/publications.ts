@@ -1,4 +1,5 @@
-import { Conflict, NotFound, racingUpsert, Repository, type Database, type StoredObject } from "@mutualis/service-kit";
+import { maxArchiveBytes } from "@mutualis/actes";
+import { Conflict, handedFile, NotFound, racingUpsert, Repository, type Database, type StoredObject } from "@mutualis/service-kit";
 import { z } from "zod";
 
 /** What the actes service sends to publish an acknowledged act: its @ctes data and its file, delivered in chunks before. */
@@ -17,15 +18,8 @@ export const publicationRequest = z.object({
   controlled: z.boolean(),
   author: z.object({ name: z.string().min(1).max(200), role: z.string().max(200).optional() }).optional(),
   /** The file, the first time; an act published before its acknowledgement is then sent again without it, with the acknowledgement. */
-  file: z
-    .object({
-      fileName: z.string().min(1).max(255),
-      mimeType: z.enum(["application/pdf", "application/xml"]),
-      upload: z.string().regex(/^[A-Za-z0-9]{1,64}$/),
-      chunks: z.number().int().min(1).max(200),
-      size: z.number().int().positive(),
-      sha256: z.string().regex(/^[0-9a-f]{64}$/),
-    })
+  file: handedFile(maxArchiveBytes)
+    .extend({ fileName: z.string().min(1).max(255), mimeType: z.enum(["application/pdf", "application/xml"]) })
     .optional(),
 });
 

@@ -3,8 +3,8 @@ import type { Response } from "express";
 import {
   allow,
   baseSettings,
-  chunkBytes,
   Conflict,
+  handedChunk,
   InvalidRequest,
   NotFound,
   ObjectFiles,
@@ -12,13 +12,14 @@ import {
   tenantEndpoints,
   TenantRepository,
   type EndpointSpec,
+  type HandedChunk,
   type ServiceDefinition,
   type Tenant,
 } from "@mutualis/service-kit";
 import { z } from "zod";
 import { atomFeed } from "./domain/atom.ts";
 import { scdlCsv, scdlJson, scdlMatiereName, scdlPrefectureId, type ScdlRow } from "./domain/scdl.ts";
-import { actPage, collectivityPage, hashMatches, hashResultFragment, homePage, notFoundPage, verifyPage, verifyScript, type CollectivityEntry, type HashMatch } from "./pages.ts";
+import { actPage, collectivityPage, hashMatches, hashResult, homePage, notFoundPage, verifyPage, verifyScript, type CollectivityEntry, type HashMatch } from "./pages.ts";
 import { publicationRequest, PublicationRepository, type Publication, type PublicationRequest } from "./publications.ts";
 
 export const iplSettings = baseSettings.extend({
@@ -29,14 +30,6 @@ export const iplSettings = baseSettings.extend({
 });
 
 export type IplSettings = z.infer<typeof iplSettings>;
-
-/** A chunk of a file to publish, handed over before the request that names it (as to the prefecture). */
-const fileChunk = z.object({
-  upload: z.string().regex(/^[A-Za-z0-9]{1,64}$/),
-  index: z.number().int().min(0),
-  contentBase64: z.string().min(1).max(Math.ceil((chunkBytes * 4) / 3) + 4),
-  after: z.number().int().positive().optional(),
-});
 
 const day = (at: Date) => at.toLocaleDateString("sv-SE", { timeZone: "Europe/Paris" });
 const entryOf = (tenant: Tenant): CollectivityEntry => ({ name: tenant._id, displayName: tenant.displayName });
@@ -80,7 +73,6 @@ export function iplService(): ServiceDefinition<IplSettings> {
         "Time from an act's acknowledgement by the prefecture to its publication, per collectivity.",
         [1, 10, 60, 600, 3600, 86_400, 7 * 86_400],
       );
-      const fileId = (collectivity: string, upload: string) => `${collectivity}-${upload}`;
       const publish = async (collectivity: string, request: PublicationRequest) => {
         let tenant: Tenant;
         try {
@@ -96,13 +88,8 @@ export function iplService(): ServiceDefinition<IplSettings> {
           return { published: true, url, publishedAt: updated.publishedAt.toISOString() };
         }
         if (!file) throw new InvalidRequest(`act ${actId} is not published yet: its file is needed`);
-        const id = fileId(collectivity, file.upload);
-        const measured = await files.measure(id, file.chunks).catch((error: unknown) => {
-          throw new InvalidRequest(`the file of act ${actId} was not delivered whole: ${(error as Error).message}`);
-        });
-        if (measured.size !== file.size || measured.sha256 !== file.sha256) throw new InvalidRequest(`the file of act ${actId} delivered is not the one announced`);
+        const measured = await files.handedOver(collectivity, file, `${collectivity}/actes/${actId}/${file.fileName}`);
         const now = new Date();
-        await files.describe(`${collectivity}/actes/${actId}/${file.fileName}`, measured);
         const stored = await publications.publish({
           ...act,
           _id: actId,
@@ -124,12 +111,8 @@ export function iplService(): ServiceDefinition<IplSettings> {
           name: "file",
           subject: "ipl.*.file",
           callers: allow.platform(),
-          schema: fileChunk,
-          handle: async (request, { subject }) => {
-            const collectivity = subject.split(".")[1]!;
-            const { upload, index, contentBase64, after } = request as z.infer<typeof fileChunk>;
-            return { sequence: await files.appendChunk(fileId(collectivity, upload), index, Buffer.from(contentBase64, "base64"), after) };
-          },
+          schema: handedChunk,
+          handle: (request, { subject }) => files.takeChunk(subject.split(".")[1]!, request as HandedChunk),
         },
         {
           name: "publish",
@@ -180,11 +163,10 @@ export function iplService(): ServiceDefinition<IplSettings> {
       const tenants = new TenantRepository(context.database, "ipl");
       const publications = new PublicationRepository(context.database);
       const publicUrl = context.settings.IPL_PUBLIC_URL.replace(/\/$/, "");
-      const tenantOf = async (name: string) => {
-        const tenant = (await tenants.enabled()).find((t) => t._id === name);
-        if (!tenant) throw new NotFound(`aucune collectivité ${name} ne publie ici`);
-        return tenant;
-      };
+      const tenantOf = (name: string) =>
+        tenants.require(name).catch(() => {
+          throw new NotFound(`aucune collectivité ${name} ne publie ici`);
+        });
       const html = (res: Response, body: string) => res.type("html").set("cache-control", "no-cache").send(body);
       const matchesFor = async (sha256: string): Promise<HashMatch[]> => {
         const all = new Map((await tenants.enabled()).map((t) => [t._id, t]));
@@ -225,7 +207,7 @@ export function iplService(): ServiceDefinition<IplSettings> {
         const sha256 = String(req.params.sha256).toLowerCase();
         if (!/^[0-9a-f]{64}$/.test(sha256)) throw new InvalidRequest("une empreinte SHA-256 a 64 caractères hexadécimaux");
         const matches = await matchesFor(sha256);
-        if (req.accepts(["json", "html"]) === "html") return void html(res, hashResultFragment(sha256, matches));
+        if (req.accepts(["json", "html"]) === "html") return void html(res, hashResult(sha256, matches));
         res.json({ sha256, published: hashMatches(matches) });
       });
       app.get("/donnees-ouvertes/deliberations.csv", async (_req, res) => {

@@ -1,7 +1,8 @@
 import { createHash } from "node:crypto";
 import { DiscardPolicy, jetstream, jetstreamManager, StorageType, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
 import { headers, nanos, nuid, type NatsConnection } from "@nats-io/transport-node";
-import { Conflict, InvalidRequest } from "./errors.ts";
+import { z } from "zod";
+import { Conflict, InvalidRequest, Unavailable } from "./errors.ts";
 
 /** Chunks of 1 MiB: far below NATS's max_payload, large enough that a 150 MB file is 150 messages. */
 export const chunkBytes = 1024 * 1024;
@@ -25,8 +26,8 @@ const isStreamFull = (error: unknown) => /maximum (bytes|messages)|insufficient 
  * Files in a bucket of JetStream's object store, written the way the store lays them out (chunks
  * on `$O.<bucket>.C.<nuid>`, the object's description on `$O.<bucket>.M.<name>`), so that the
  * `nats object` tools and any client of the object store read them. The chunks are written one
- * request at a time (a file uploaded in parts, possibly to several replicas of a service, or an
- * archive streamed as it is made), each deduplicated by its message id, and hashed with
+ * request at a time (a file uploaded in parts, possibly to several replicas of a service, or a
+ * file handed over by another service), each deduplicated by its message id, and hashed with
  * node:crypto.
  */
 export class ObjectFiles {
@@ -121,35 +122,40 @@ export class ObjectFiles {
     }
   }
 
-  /** The object's size, chunk count and SHA-256, computed from what the stream holds. */
-  async measure(id: string, chunks: number): Promise<StoredObject> {
+  /** The object's size, chunk count and SHA-256, computed from what the stream holds; each chunk also given to `onChunk`. */
+  async measure(id: string, chunks: number, onChunk?: (chunk: Uint8Array) => void): Promise<StoredObject> {
     const hash = createHash("sha256");
     let size = 0;
     for await (const chunk of this.read(id, chunks)) {
       hash.update(chunk);
       size += chunk.length;
+      onChunk?.(chunk);
     }
     return { nuid: id, size, chunks, sha256: hash.digest("hex") };
   }
 
+  /** Stores a chunk `owner` (a collectivity) hands over, under an id of its own: it cannot name another's. */
+  async takeChunk(owner: string, chunk: HandedChunk): Promise<{ sequence: number }> {
+    return { sequence: await this.appendChunk(`${owner}-${chunk.upload}`, chunk.index, Buffer.from(chunk.contentBase64, "base64"), chunk.after) };
+  }
+
   /**
-   * Writes a stream of bytes as a new object in 1 MiB chunks, hashed as they go, and describes it
-   * under `name`. Chunks already written are discarded when the source fails.
+   * The file `owner` handed over, measured again (each chunk given to `onChunk`) and described
+   * under `name`; refused when it did not arrive whole or is not what was announced, and the
+   * sender hands it over again.
    */
-  async write(name: string, source: AsyncIterable<Uint8Array>): Promise<StoredObject> {
-    const id = ObjectFiles.newId();
-    let after: number | undefined;
-    let object: StoredObject;
+  async handedOver(owner: string, file: HandedFile, name: string, onChunk?: (chunk: Uint8Array) => void): Promise<StoredObject> {
+    let measured: StoredObject;
     try {
-      object = await sendInChunks(source, id, async (chunk, index) => {
-        after = await this.appendChunk(id, index, chunk, after);
-      });
+      measured = await this.measure(`${owner}-${file.upload}`, file.chunks, onChunk);
     } catch (error) {
-      await this.discard(id).catch(() => undefined);
-      throw error;
+      throw new InvalidRequest(`${name} was not handed over whole: ${(error as Error).message}`);
     }
-    await this.describe(name, object);
-    return object;
+    if (measured.size !== file.size || measured.sha256 !== file.sha256) {
+      throw new InvalidRequest(`${name} handed over is not the file announced (${measured.size} bytes, SHA-256 ${measured.sha256})`);
+    }
+    await this.describe(name, measured);
+    return measured;
   }
 
   /**
@@ -183,6 +189,49 @@ export class ObjectFiles {
   async discard(id: string): Promise<void> {
     await this.jsm.streams.purge(this.stream, { filter: this.chunkSubject(id) });
   }
+}
+
+/**
+ * A file handed over to another service in chunks of at most 1 MiB (an archive to the
+ * prefecture, an act to publish), each stored after the one before it, then named by the request
+ * that follows: no message ever carries a whole file.
+ */
+const uploadId = z.string().regex(/^[A-Za-z0-9]{1,64}$/);
+
+export const handedChunk = z.object({
+  upload: uploadId,
+  index: z.number().int().min(0),
+  contentBase64: z.string().min(1).max(Math.ceil((chunkBytes * 4) / 3) + 4),
+  /** The stream sequence of the chunk before it, as the receiver answered. */
+  after: z.number().int().positive().optional(),
+});
+
+export type HandedChunk = z.infer<typeof handedChunk>;
+
+/** What names a file handed over: its id, chunk count, size (at most `maxBytes`) and SHA-256. */
+export const handedFile = (maxBytes: number) =>
+  z.object({
+    upload: uploadId,
+    chunks: z.number().int().min(1).max(Math.ceil(maxBytes / chunkBytes)),
+    size: z.number().int().positive().max(maxBytes),
+    sha256: z.string().regex(/^[0-9a-f]{64}$/),
+  });
+
+export type HandedFile = z.infer<ReturnType<typeof handedFile>>;
+
+/**
+ * Hands a stream over on `subject` (whose receiver calls `takeChunk`), as it comes, in chunks of
+ * 1 MiB. A new id each time: an interrupted handover is started again whole.
+ */
+export async function handOver(nc: NatsConnection, subject: string, source: AsyncIterable<Uint8Array>): Promise<HandedFile> {
+  const upload = ObjectFiles.newId();
+  let after: number | undefined;
+  const sent = await sendInChunks(source, upload, async (chunk, index) => {
+    const reply = await nc.request(subject, JSON.stringify({ upload, index, contentBase64: chunk.toString("base64"), ...(after !== undefined ? { after } : {}) }), { timeout: 30_000 });
+    if (reply.headers?.get("Nats-Service-Error-Code")) throw new Unavailable(`${subject} did not take the file: ${reply.headers.get("Nats-Service-Error") ?? "refused"}`);
+    after = reply.json<{ sequence: number }>().sequence;
+  });
+  return { upload, chunks: sent.chunks, size: sent.size, sha256: sent.sha256 };
 }
 
 /**

@@ -31,7 +31,7 @@ export {
 } from "./errors.ts";
 export { BusinessEvents, ensureEventStream, eventStream, eventSubject, parseEventSubject, type BusinessEvent } from "./events.ts";
 export { escapeHtml } from "./html.ts";
-export { chunkBytes, ObjectFiles, sendInChunks, type StoredObject } from "./files.ts";
+export { chunkBytes, handedChunk, handedFile, handOver, ObjectFiles, type HandedChunk, type HandedFile, type StoredObject } from "./files.ts";
 export { createLogger, type Logger } from "./log.ts";
 export { retryDelayMs } from "./retry.ts";
 export { Mailer, type MailerOptions, type MailMessage, type MailResult } from "./mail.ts";

@@ -1,4 +1,3 @@
-import { createHash } from "node:crypto";
 import { jetstream } from "@nats-io/jetstream";
 import {
   Anomaly,
@@ -39,7 +38,8 @@ import { isValidSiren } from "@mutualis/api";
 import {
   allow,
   baseSettings,
-  chunkBytes,
+  handedChunk,
+  handedFile,
   InvalidRequest,
   isDuplicateKey,
   NotFound,
@@ -47,6 +47,7 @@ import {
   Repository,
   retryDelayMs,
   type Database,
+  type HandedChunk,
   type ServiceContext,
   type ServiceDefinition,
 } from "@mutualis/service-kit";
@@ -171,23 +172,9 @@ const letterRequest = z.object({
   text: z.string().min(1).max(5000),
 });
 
-/** An archive as the collectivity delivered it, in chunks, before the request that names it. */
-const deliveredArchive = z.object({
-  upload: z.string().regex(/^[A-Za-z0-9]{1,64}$/),
-  chunks: z.number().int().min(1).max(Math.ceil((maxArchiveBytes + 1024 * 1024) / chunkBytes)),
-  size: z.number().int().positive().max(maxArchiveBytes + 1024 * 1024),
-  sha256: z.string().regex(/^[0-9a-f]{64}$/),
-});
-const exchangeArchive = z.object({ actId: z.string().min(1).max(100), archiveName: z.string().min(1).max(200), archive: deliveredArchive });
+/** An exchange of the collectivity: its archive, handed over in chunks before the request that names it. */
+const exchangeArchive = z.object({ actId: z.string().min(1).max(100), archiveName: z.string().min(1).max(200), archive: handedFile(maxArchiveBytes + 1024 * 1024) });
 type ExchangeArchive = z.infer<typeof exchangeArchive>;
-
-/** A chunk of an archive: stored after the one before it, under the collectivity's own id for it. */
-const archiveChunk = z.object({
-  upload: z.string().regex(/^[A-Za-z0-9]{1,64}$/),
-  index: z.number().int().min(0),
-  contentBase64: z.string().min(1).max(Math.ceil((chunkBytes * 4) / 3) + 4),
-  after: z.number().int().positive().optional(),
-});
 
 /** The act's metadata in an @ctes answer's file name: the identifier and the exchange's code. */
 function answerName(identifier: string, exchange: `${number}-${number}`): string {
@@ -207,25 +194,14 @@ const base64 = (content: Uint8Array) => Buffer.from(content).toString("base64");
 export function prefectureSimulator(): ServiceDefinition<SimulatorSettings> {
   const timers = new Set<NodeJS.Timeout>();
   let archives: ObjectFiles;
-  /** A collectivity's chunks are kept under ids of its own: it cannot name another's. */
-  const archiveId = (collectivity: string, upload: string) => `${collectivity}-${upload}`;
   /**
-   * The archive a collectivity delivered, read whole (a simulator may hold 150 MB), and kept under
-   * its name; one that is not what the collectivity announced is refused, and it sends it again.
+   * The archive a collectivity handed over, read whole (a simulator may hold 150 MB) and kept
+   * under its name; one that is not what the collectivity announced is refused, and it sends it again.
    */
   const deliveredBytes = async (collectivity: string, archiveName: string, delivered: ExchangeArchive["archive"]): Promise<Buffer> => {
-    const id = archiveId(collectivity, delivered.upload);
     const parts: Uint8Array[] = [];
-    try {
-      for await (const chunk of archives.read(id, delivered.chunks)) parts.push(chunk);
-    } catch (error) {
-      throw new InvalidRequest(`the archive ${archiveName} was not delivered whole: ${(error as Error).message}`);
-    }
-    const bytes = Buffer.concat(parts);
-    const sha256 = createHash("sha256").update(bytes).digest("hex");
-    if (bytes.length !== delivered.size || sha256 !== delivered.sha256) throw new InvalidRequest(`the archive ${archiveName} delivered is not the one announced (${bytes.length} bytes, SHA-256 ${sha256})`);
-    await archives.describe(`${collectivity}/${archiveName}`, { nuid: id, size: bytes.length, chunks: delivered.chunks, sha256 });
-    return bytes;
+    await archives.handedOver(collectivity, delivered, `${collectivity}/${archiveName}`, (chunk) => parts.push(chunk));
+    return Buffer.concat(parts);
   };
   let stopped = false;
   // Returns go on the collectivity's own subject: a dedicated deployment's account imports only its own.
@@ -325,13 +301,8 @@ export function prefectureSimulator(): ServiceDefinition<SimulatorSettings> {
           name: "archive",
           subject: `${context.settings.PREFECTURE_SUBJECT}.*.archive`,
           callers: allow.platform(),
-          schema: archiveChunk,
-          handle: async (request, { subject }) => {
-            const collectivity = subject.split(".").at(-2)!;
-            const { upload, index, contentBase64, after } = request as z.infer<typeof archiveChunk>;
-            const sequence = await archives.appendChunk(archiveId(collectivity, upload), index, Buffer.from(contentBase64, "base64"), after);
-            return { sequence };
-          },
+          schema: handedChunk,
+          handle: (request, { subject }) => archives.takeChunk(subject.split(".").at(-2)!, request as HandedChunk),
         },
         {
           name: "submit",

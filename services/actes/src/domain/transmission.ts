@@ -1,10 +1,10 @@
-import { writeArchive, type ArchivedFile, type ArchiveEntry } from "./archive.ts";
+import { writeArchive, type ArchivedFile, type ArchiveEntry, type StreamedFile } from "./archive.ts";
 import { acteXml, envelopeXml, type ActMetadata, type Emitter } from "./envelope.ts";
 import { exchangeFileNames } from "./identifiers.ts";
 import { validateActes } from "./schema.ts";
 
 /** A file's bytes: in memory, or read as needed (a file of the object store). */
-export type FileContent = Uint8Array | { readonly size: number; read(): AsyncIterable<Uint8Array> };
+export type FileContent = Uint8Array | Omit<StreamedFile, "name">;
 
 /** An act as its transmission needs it: the @ctes fields and its files, in rank order (the act's own document first). */
 export interface ActToTransmit<C extends FileContent = Uint8Array> extends Omit<ActMetadata, "documentPapier" | "classificationVersion" | "document" | "annexes"> {
