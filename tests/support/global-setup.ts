@@ -20,6 +20,9 @@ export default async function setup(project: TestProject) {
   return async () => {
     if (process.env.MUTUALIS_KEEP_TEST_PLATFORM === "1") return;
     await down(config);
+    // Its stores hold gigabytes after a run (the large files' tests): a machine running the
+    // suite again and again must not fill its disk.
+    rmSync(resolve(config.dir), { recursive: true, force: true });
   };
 }
 

@@ -10,7 +10,7 @@ import { layout } from "./layout.ts";
 import { ensureLocalSecrets } from "./identity.ts";
 import { adminMongoUri, adminPostgresUrl } from "./database.ts";
 import { ensurePki, pkiPaths } from "./pki.ts";
-import { listeningPids, portInUse, runningPid, runsDaemon, startDaemon, StartError, stopDaemon, waitUntilReady } from "./processes.ts";
+import { listeningPids, lowDiskMiB, minimumFreeBytes, portInUse, runningPid, runsDaemon, startDaemon, StartError, stopDaemon, waitUntilReady } from "./processes.ts";
 
 export type Progress = (line: string) => void;
 
@@ -60,6 +60,10 @@ function prepareDisk(ctx: ComponentContext): void {
   const { config, paths } = ctx;
   for (const dir of [config.dir, paths.logs, paths.run, paths.kube, paths.nats, paths.prometheus, paths.data, paths.clamav]) {
     mkdirSync(dir, { recursive: true });
+  }
+  const free = lowDiskMiB(config.dir);
+  if (free !== undefined) {
+    throw new StartError("local platform", `only ${free} MiB are free on the disk of ${config.dir}; its stores and logs need at least ${minimumFreeBytes / 1024 ** 3} GiB`, "");
   }
   const pki = ensurePki(paths.pki);
   ensureLocalSecrets(paths.identity);

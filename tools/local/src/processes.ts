@@ -1,5 +1,5 @@
 import { spawn } from "node:child_process";
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync, rmSync, statfsSync, writeFileSync } from "node:fs";
 import { createConnection } from "node:net";
 import { dirname } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -45,6 +45,9 @@ export function runningPid(daemon: Pick<Daemon, "pidFile" | "command" | "marker"
   return runsDaemon(pid, daemon) ? pid : undefined;
 }
 
+/** How the daemons this process started ended, by pid: what a daemon that left no log says of its end. */
+const endings = new Map<number, string>();
+
 export function startDaemon(daemon: Daemon): number {
   mkdirSync(dirname(daemon.logFile), { recursive: true });
   mkdirSync(dirname(daemon.pidFile), { recursive: true });
@@ -59,6 +62,7 @@ export function startDaemon(daemon: Daemon): number {
       ...(daemon.user ?? {}),
     });
     if (child.pid === undefined) throw new StartError(daemon.name, `could not run ${daemon.command}`, "");
+    child.once("exit", (code, signal) => endings.set(child.pid!, signal ? `killed by ${signal}` : `exit code ${code}`));
     child.unref();
     writeFileSync(daemon.pidFile, String(child.pid) + "\n");
     return child.pid;
@@ -125,16 +129,45 @@ export async function waitUntilReady(
   timeoutMs: number,
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;
+  const pid = recordedPid(daemon.pidFile);
   for (;;) {
     if (await check().catch(() => false)) return;
     if (runningPid(daemon) === undefined) {
-      throw new StartError(daemon.name, "exited before it was ready", tailLog(daemon.logFile));
+      const ending = endings.get(pid ?? -1);
+      throw new StartError(daemon.name, `exited before it was ready${ending ? ` (${ending})` : ""}${diskNote(daemon.logFile)}`, tailLog(daemon.logFile));
     }
     if (Date.now() > deadline) {
       throw new StartError(daemon.name, `not ready after ${Math.round(timeoutMs / 1000)}s`, tailLog(daemon.logFile));
     }
     await sleep(250);
   }
+}
+
+function recordedPid(pidFile: string): number | undefined {
+  try {
+    return Number(readFileSync(pidFile, "utf8").trim()) || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The least free space the platform starts with: its stores and logs grow on that disk. */
+export const minimumFreeBytes = 2 * 1024 ** 3;
+
+/** The MiB free on the disk holding a directory when below the platform's minimum, else undefined. */
+export function lowDiskMiB(dir: string): number | undefined {
+  try {
+    const stats = statfsSync(dir);
+    const free = stats.bavail * stats.bsize;
+    return free < minimumFreeBytes ? Math.floor(free / 1024 ** 2) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function diskNote(file: string): string {
+  const free = lowDiskMiB(dirname(file));
+  return free === undefined ? "" : `, with only ${free} MiB free on its disk`;
 }
 
 /** True when something accepts TCP connections on 127.0.0.1:port. */
