@@ -1,7 +1,7 @@
 import { pipeline, Readable } from "node:stream";
 import { createGzip, gunzipSync, gzipSync } from "node:zlib";
 
-/** A file in an @ctes archive: its name (no directory) and its bytes. */
+/** A file in a flat archive: its name (no directory) and its bytes. */
 export interface ArchivedFile {
   readonly name: string;
   readonly content: Uint8Array;
@@ -40,11 +40,11 @@ function header(name: string, size: number, mtime: number): Buffer {
   return h;
 }
 
-/** Checks that the names can go in an @ctes archive: plain, flat, each once. */
+/** Checks that the names can go in a flat archive: plain, each once. */
 function checkNames(files: readonly { readonly name: string }[]): void {
   const seen = new Set<string>();
   for (const file of files) {
-    if (!namePattern.test(file.name)) throw new Error(`"${file.name}" cannot be the name of a file in an @ctes archive`);
+    if (!namePattern.test(file.name)) throw new Error(`"${file.name}" cannot be the name of a file in a flat archive`);
     if (seen.has(file.name)) throw new Error(`the archive would hold two files named ${file.name}`);
     seen.add(file.name);
   }
@@ -54,8 +54,8 @@ const paddingOf = (size: number) => Buffer.alloc((block - (size % block)) % bloc
 const asBuffer = (bytes: Uint8Array) => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 
 /**
- * The tar.gz @ctes exchanges: the files in the order given, flat (no directories), as a POSIX
- * ustar archive compressed with gzip.
+ * A flat tar.gz — what @ctes exchanges, and the parapheur's evidence bundles: the files in the
+ * order given, no directories, as a POSIX ustar archive compressed with gzip, which `tar` reads.
  */
 export function writeArchive(files: readonly ArchivedFile[], at = new Date()): Buffer {
   checkNames(files);
@@ -104,7 +104,7 @@ export class ArchiveError extends Error {
 }
 
 /**
- * The files of an @ctes archive. Refuses what @ctes would not send: anything but flat regular
+ * The files of a flat archive (@ctes's). Refuses what @ctes would not send: anything but flat regular
  * files, a name twice, a damaged header, and more than `maxBytes` once uncompressed.
  */
 export function readArchive(archive: Uint8Array, maxBytes: number): ArchivedFile[] {
@@ -128,7 +128,7 @@ export function readArchive(archive: Uint8Array, maxBytes: number): ArchivedFile
     const name = (prefix ? `${prefix}/` : "") + h.toString("ascii", 0, 100).replace(/\0.*$/s, "");
     const type = String.fromCharCode(h[156]!);
     if (type !== "0" && type !== "\0") throw new ArchiveError(`the archive holds ${name}, which is not a regular file`);
-    if (!namePattern.test(name)) throw new ArchiveError(`the archive holds a file named "${name}": @ctes archives are flat, with plain names`);
+    if (!namePattern.test(name)) throw new ArchiveError(`the archive holds a file named "${name}": the archive must be flat, with plain names`);
     if (names.has(name)) throw new ArchiveError(`the archive holds two files named ${name}`);
     names.add(name);
     const size = parseInt(h.toString("ascii", 124, 136).replace(/\0.*$/, "").trim(), 8);

@@ -120,6 +120,33 @@ export class CallerVerifier {
     return this.keys;
   }
 
+  /**
+   * A confirmation of the caller's second factor for `purpose` (signing one folder, say): signed
+   * by the issuer, for this person, this purpose, not expired. Its id is returned: the caller of
+   * this keeps it, so that one confirmation serves once.
+   */
+  async verifyConfirmation(confirmation: string, caller: Caller, purpose: string): Promise<{ id: string }> {
+    if (caller.kind !== "user") throw new Forbidden("a second factor is a person's");
+    const keys = await this.getKeys();
+    let payload: { sub?: string; purpose?: unknown; jti?: string };
+    try {
+      ({ payload } = await jwtVerify(confirmation, keys, {
+        issuer: this.options.issuer,
+        audience: confirmationAudience,
+        typ: confirmationType,
+        requiredClaims: ["exp", "sub", "jti"],
+        algorithms: ["ES256", "RS256", "PS256", "EdDSA"],
+        clockTolerance: 5,
+      }));
+    } catch (error) {
+      if (error instanceof errors.JWTExpired) throw new Forbidden("the second factor's confirmation has expired: confirm again");
+      if (error instanceof errors.JWKSTimeout) throw new Unavailable("the identity service's keys cannot be read", { cause: error });
+      throw new Forbidden("the second factor's confirmation is not valid");
+    }
+    if (payload.sub !== caller.subject || payload.purpose !== purpose) throw new Forbidden("the second factor's confirmation is for another person or another operation");
+    return { id: payload.jti! };
+  }
+
   /** The caller a bearer token (the `Authorization` header's value) names, or Unauthorized. */
   async verify(authorization: string | undefined): Promise<Caller> {
     const token = /^Bearer ([A-Za-z0-9_.~+/-]+=*)$/i.exec(authorization ?? "")?.[1];
@@ -143,6 +170,10 @@ export class CallerVerifier {
     }
   }
 }
+
+/** The audience and type of a second factor's confirmation, which the identity service signs for one purpose. */
+export const confirmationAudience = "mutualis-confirmation";
+export const confirmationType = "confirmation+jwt";
 
 /** The roles a caller holds in a collectivity: none for software, or for a person who is not a member. */
 export function rolesIn(caller: Caller, collectivity: string): readonly Role[] {

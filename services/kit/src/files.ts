@@ -185,6 +185,26 @@ export class ObjectFiles {
     }
   }
 
+  /** Stores a whole file held in memory under `name` (a signed document, a bundle): its chunks, then its description. */
+  async put(name: string, bytes: Uint8Array): Promise<StoredObject> {
+    const id = ObjectFiles.newId();
+    let after: number | undefined;
+    const stored = await sendInChunks((async function* () {
+      yield bytes;
+    })(), id, async (chunk, index) => {
+      after = await this.appendChunk(id, index, chunk, after);
+    });
+    await this.describe(name, stored);
+    return stored;
+  }
+
+  /** A stored file whole, in memory (a document of a few megabytes). */
+  async readAll(object: Pick<StoredObject, "nuid" | "chunks">): Promise<Buffer> {
+    const parts: Uint8Array[] = [];
+    for await (const chunk of this.read(object.nuid, object.chunks)) parts.push(chunk);
+    return Buffer.concat(parts);
+  }
+
   /** Removes an object's chunks (a failed or abandoned upload). */
   async discard(id: string): Promise<void> {
     await this.jsm.streams.purge(this.stream, { filter: this.chunkSubject(id) });

@@ -1,6 +1,8 @@
 export {
   allow,
   CallerVerifier,
+  confirmationAudience,
+  confirmationType,
   isAdministrator,
   permits,
   roles,
@@ -49,3 +51,4 @@ export {
 } from "./nats.ts";
 export { RunningService, runService, serviceMain, type ServiceContext, type ServiceDefinition } from "./service.ts";
 export { enableDedicatedTenant, tenantAuthority, tenantEndpoints, TenantRepository, type Tenant, type TenantAuthority } from "./tenants.ts";
+export { ArchiveError, readArchive, streamArchive, writeArchive, type ArchivedFile, type ArchiveEntry, type StreamedFile } from "./archive.ts";

@@ -36,7 +36,7 @@ export class ServiceMetrics {
     buckets: [0.01, 0.05, 0.25, 1, 5],
     registers: [this.registry],
   });
-  private readonly counters = new Map<string, Counter<"collectivity">>();
+  private readonly counters = new Map<string, Counter<string>>();
   private readonly histograms = new Map<string, Histogram<"collectivity">>();
 
   constructor(service: string) {
@@ -50,14 +50,14 @@ export class ServiceMetrics {
     this.tenantDuration.observe({ collectivity, interface: via, outcome: outcomeOf(status) }, seconds);
   }
 
-  /** A business counter labelled by collectivity, e.g. mutualis_actes_submitted_total. */
-  businessCounter(name: string, help: string): Counter<"collectivity"> {
+  /** A business counter labelled by collectivity (and by `more` labels), e.g. mutualis_actes_submitted_total. */
+  businessCounter<L extends string = never>(name: string, help: string, more: readonly L[] = []): Counter<"collectivity" | L> {
     let counter = this.counters.get(name);
     if (!counter) {
-      counter = new Counter({ name, help, labelNames: ["collectivity"] as const, registers: [this.registry] });
+      counter = new Counter({ name, help, labelNames: ["collectivity", ...more], registers: [this.registry] });
       this.counters.set(name, counter);
     }
-    return counter;
+    return counter as Counter<"collectivity" | L>;
   }
 
   /** A business duration labelled by collectivity, in seconds (e.g. an act's time to acknowledgement). */
