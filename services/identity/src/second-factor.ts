@@ -73,10 +73,8 @@ export class SecondFactor {
   async check(waiting: PendingCode, code: string): Promise<{ account: Account; method: PendingCode["method"] } | "wrong" | "exhausted"> {
     const account = await this.accounts.require(waiting.accountId);
     const secret = waiting.enrolling ?? account.totp?.secret;
-    const result = secret && /^[0-9]{6}$/.test(code) ? await verify({ secret, token: code, ...timing }) : { valid: false as const };
-    // The code's time step: now's, moved by how far off the code was.
-    const step = result.valid ? Math.floor(Date.now() / 1000 / timing.period) + ((result as { delta?: number }).delta ?? 0) : undefined;
-    if (step === undefined || (account.totp?.lastStep !== undefined && step <= account.totp.lastStep && !waiting.enrolling)) {
+    const step = await acceptedStep(secret, code, waiting.enrolling ? undefined : account.totp?.lastStep);
+    if (step === undefined) {
       const tries = waiting.tries + 1;
       await this.pending.updateOne({ _id: waiting._id }, { $set: { tries } });
       return tries >= maximumTries ? "exhausted" : "wrong";
@@ -87,7 +85,18 @@ export class SecondFactor {
   }
 }
 
-/** A code of the secret now, as the person's application shows it (tests, demo). */
-export function currentCode(secret: string): Promise<string> {
-  return generate({ secret });
+/**
+ * The time step of a right code (now's, moved by how far off the code was), or undefined: a
+ * wrong code, or one of a step already used (`lastStep` or earlier).
+ */
+export async function acceptedStep(secret: string | undefined, code: string, lastStep: number | undefined): Promise<number | undefined> {
+  const result = secret && /^[0-9]{6}$/.test(code) ? await verify({ secret, token: code, ...timing }) : { valid: false as const };
+  if (!result.valid) return undefined;
+  const step = Math.floor(Date.now() / 1000 / timing.period) + ((result as { delta?: number }).delta ?? 0);
+  return lastStep !== undefined && step <= lastStep ? undefined : step;
+}
+
+/** A code of the secret now (or at `epoch`, in seconds), as the person's application shows it (tests, demo). */
+export function currentCode(secret: string, epoch?: number): Promise<string> {
+  return generate({ secret, ...(epoch !== undefined ? { epoch } : {}) });
 }

@@ -7,11 +7,12 @@ import { loadClients, type ClientMetadata } from "./clients.ts";
 import { ProConnectFederation } from "./federation.ts";
 import { askSecondFactor, interactionRoutes, signedIn } from "./interactions.ts";
 import { errorPage } from "./pages.ts";
-import { loadKeys } from "./keys.ts";
+import { loadKeys, type IdentityKeys } from "./keys.ts";
 import { memberEndpoints, MembershipAudit } from "./members.ts";
 import { PasswordHasher } from "./passwords.ts";
 import { registrationRoutes } from "./registration.ts";
 import { identityTenantSettings, SecondFactor } from "./second-factor.ts";
+import { stepUpEndpoints } from "./step-up.ts";
 import { createProvider } from "./provider.ts";
 import { seedAccounts } from "./seed.ts";
 import type { IdentitySettings } from "./settings.ts";
@@ -35,11 +36,12 @@ export function identityService(): ServiceDefinition<IdentitySettings> {
   let accounts: AccountRepository;
   let hasher: PasswordHasher;
   let clients: ClientMetadata[];
+  let keys: IdentityKeys;
   let sweeper: NodeJS.Timeout | undefined;
   return {
     description: "Identity: single sign-on for agents and company users (OpenID Connect), federation with ProConnect, memberships and roles",
     async onStart({ settings, database, log }) {
-      const keys = loadKeys(settings.IDENTITY_KEYS_FILE);
+      keys = loadKeys(settings.IDENTITY_KEYS_FILE);
       clients = loadClients(settings.IDENTITY_CLIENTS_FILE);
       accounts = new AccountRepository(database);
       hasher = new PasswordHasher(settings.IDENTITY_HASH_CONCURRENCY);
@@ -86,6 +88,10 @@ export function identityService(): ServiceDefinition<IdentitySettings> {
     },
     // The operator enables collectivities here as on every shared service: their SIREN names the
     // collectivity of an agent arriving through ProConnect.
-    endpoints: ({ database }) => [...memberEndpoints(new AccountRepository(database), new MembershipAudit(database)), ...tenantEndpoints("identity", new TenantRepository(database, "identity", identityTenantSettings))],
+    endpoints: ({ database, settings }) => [
+      ...memberEndpoints(new AccountRepository(database), new MembershipAudit(database)),
+      ...stepUpEndpoints(database, accounts, keys, settings.IDENTITY_PUBLIC_ISSUER),
+      ...tenantEndpoints("identity", new TenantRepository(database, "identity", identityTenantSettings)),
+    ],
   };
 }
