@@ -1,4 +1,10 @@
 export * from "./domain/cades.ts";
+export * from "./domain/circuit.ts";
+export * from "./domain/desks.ts";
+export * from "./domain/evidence.ts";
 export * from "./domain/pki.ts";
 export * from "./domain/pades.ts";
+export * from "./domain/signing.ts";
+export * from "./domain/typology.ts";
 export * from "./domain/xades.ts";
+export { parapheurService, parapheurSettings, type ParapheurSettings } from "./service.ts";

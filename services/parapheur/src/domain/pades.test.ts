@@ -38,6 +38,21 @@ describe("a PDF act signed with PAdES, verified by pdfsig", () => {
     expect(pdfsig("modifie.pdf")).toMatch(/Digest Mismatch|Signature is Invalid/);
   });
 
+  it("when an act signed once is signed again (a second signer, then the seal), then pdfsig finds three valid signatures, the last covering the whole document", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "parapheur-pades-"));
+    const authority = await createAuthority(rennes);
+    const first = await issueCertificate(authority, rennes, "signer", { commonName: "Première Adjointe" });
+    const second = await issueCertificate(authority, rennes, "signer", { commonName: "Nathalie Appéré" });
+    const seal = await issueCertificate(authority, rennes, "seal", { commonName: "Ville de Rennes" });
+    let pdf = letterPdf("Délibération", ["Le conseil municipal approuve le budget."]);
+    for (const key of [first, second, seal]) pdf = await padesSign(pdf, key, [authority.certificatePem], new Date(), { reason: "Signature" });
+    writeFileSync(join(dir, "signe.pdf"), pdf);
+    const report = execFileSync("pdfsig", ["signe.pdf"], { cwd: dir, encoding: "utf8" });
+    expect(report.match(/Signature Validation: Signature is Valid\./g)).toHaveLength(3);
+    expect(report.match(/Total document signed/g)).toHaveLength(1);
+    for (const name of ["Première Adjointe", "Nathalie Appéré", "Cachet de Ville de Rennes"]) expect(report).toContain(name);
+  });
+
   it("when a PDF's cross references are a stream, or it is not a PDF, then it is refused with the reason", async () => {
     const authority = await createAuthority(rennes);
     const signer = await issueCertificate(authority, rennes, "seal", { commonName: "Ville de Rennes" });

@@ -36,6 +36,36 @@ const reference = (dictionary: string, key: string) => {
   return match ? { number: Number(match[1]), generation: Number(match[2]) } : undefined;
 };
 
+/** A dictionary's `/Fields [...]` with one more field, and `/SigFlags 3`; undefined when it has no inline array of fields. */
+function addField(dictionary: string, field: number): string | undefined {
+  const fields = /\/Fields\s*\[([^\]]*)\]/.exec(dictionary);
+  if (!fields) return undefined;
+  const flagged = /\/SigFlags\s+\d+/.test(dictionary) ? dictionary.replace(/\/SigFlags\s+\d+/, "/SigFlags 3") : `${dictionary} /SigFlags 3`;
+  return flagged.replace(/\/Fields\s*\[([^\]]*)\]/, `/Fields [${fields[1]!.trim()} ${field} 0 R]`.replace("[ ", "["));
+}
+
+/**
+ * The objects that give the document's form one more (signature) field: the catalog with a new
+ * form, or with its form (inline, as an earlier signature left it) grown; or the form object
+ * itself. A form this cannot grow (fields in an indirect array) is refused with the reason.
+ */
+function withField(text: string, catalog: IndirectObject, field: number): { number: number; generation: number; body: string }[] {
+  const catalogObject = (open: string) => ({ number: catalog.number, generation: catalog.generation, body: `${open} >>` });
+  if (!/\/AcroForm/.test(catalog.open)) return [catalogObject(`${catalog.open} /AcroForm << /Fields [${field} 0 R] /SigFlags 3 >>`)];
+  const inline = /\/AcroForm\s*<<((?:(?!<<)[\s\S])*?)>>/.exec(catalog.open);
+  if (inline) {
+    const grown = addField(inline[1]!, field);
+    if (grown) return [catalogObject(catalog.open.replace(inline[0], `/AcroForm <<${grown} >>`))];
+  }
+  const indirect = reference(catalog.open, "AcroForm");
+  if (indirect) {
+    const form = objectAt(text, indirect.number, indirect.generation);
+    const grown = addField(form.open, field);
+    if (grown) return [{ number: form.number, generation: form.generation, body: `${grown} >>` }];
+  }
+  throw new PdfError("the PDF's form is built in a way not supported yet (its fields are not an inline array)");
+}
+
 /** A PDF date in UTC: D:YYYYMMDDHHmmSS+00'00'. */
 const pdfDate = (at: Date) => `D:${at.toISOString().replace(/[-:T]/g, "").slice(0, 14)}+00'00'`;
 /** A PDF literal string, its special characters escaped (latin-1 text). */
@@ -45,9 +75,10 @@ const literal = (text: string) => `(${text.replace(/[\\()]/g, "\\$&")})`;
  * Signs a PDF as PAdES (baseline B, `ETSI.CAdES.detached`): an incremental update appends the
  * signature dictionary, an invisible signature field on the first page and the catalog's form,
  * leaving every earlier byte as it was; the CMS (without signing time: the time is `/M`) covers
- * the whole file but the signature's own hexadecimal. Verified by `pdfsig`. PDFs whose cross
- * references are streams (PDF 1.5 object streams), or that already have a form, are refused for
- * now with the reason.
+ * the whole file but the signature's own hexadecimal. Verified by `pdfsig`. A PDF signed before
+ * (here or elsewhere, its form's fields inline) is signed again by a further update, which leaves
+ * the earlier signatures valid. PDFs whose cross references are streams (PDF 1.5 object streams)
+ * are refused for now with the reason.
  */
 export async function padesSign(
   pdf: Buffer,
@@ -67,7 +98,6 @@ export async function padesSign(
   const root = reference(trailer, "Root");
   if (!size || !root) throw new PdfError("the PDF's trailer has no /Size or /Root");
   const catalog = objectAt(text, root.number, root.generation);
-  if (/\/AcroForm/.test(catalog.open)) throw new PdfError("the PDF already has a form (or a signature): not supported yet");
   const pages = reference(catalog.open, "Pages");
   if (!pages) throw new PdfError("the PDF's catalog has no /Pages");
   const firstKid = /\/Kids\s*\[\s*(\d+)\s+(\d+)\s+R/.exec(objectAt(text, pages.number, pages.generation).open);
@@ -76,10 +106,11 @@ export async function padesSign(
   if (/\/Annots\s+\d+\s+\d+\s+R/.test(page.open)) throw new PdfError("the first page's annotations are an indirect array: not supported yet");
 
   const [signatureNumber, widgetNumber] = [size, size + 1];
+  const form = withField(text, catalog, widgetNumber);
   const annots = /\/Annots\s*\[([^\]]*)\]/.exec(page.open);
   const pageDictionary = annots ? page.open.replace(annots[0], `/Annots [${annots[1]!.trim()} ${widgetNumber} 0 R]`) : `${page.open} /Annots [${widgetNumber} 0 R]`;
   const objects: { number: number; generation: number; body: string }[] = [
-    { number: catalog.number, generation: catalog.generation, body: `${catalog.open} /AcroForm << /Fields [${widgetNumber} 0 R] /SigFlags 3 >> >>` },
+    ...form,
     { number: page.number, generation: page.generation, body: `${pageDictionary} >>` },
     {
       number: signatureNumber,

@@ -140,3 +140,42 @@ function keyOf(masterKey: Buffer, collectivity: string): Buffer {
   if (masterKey.length !== 32) throw new Error("the master key must be 32 bytes");
   return Buffer.from(hkdfSync("sha256", masterKey, Buffer.from("mutualis-parapheur-keys"), Buffer.from(collectivity), 32));
 }
+
+/** A revoked certificate: its serial (hexadecimal) and when. */
+export interface Revocation {
+  readonly serial: string;
+  readonly at: Date;
+}
+
+/**
+ * The authority's certificate revocation list (CRL v2, with its number and the authority's key
+ * identifier), valid a week: what `openssl verify -crl_check` reads to refuse a revoked signer.
+ */
+export async function revocationList(authority: KeyAndCertificate, revoked: readonly Revocation[], number: number, now = new Date()): Promise<string> {
+  const ca = new x509.X509Certificate(authority.certificatePem);
+  const crl = await x509.X509CrlGenerator.create({
+    issuer: ca.subject,
+    thisUpdate: now,
+    nextUpdate: new Date(now.getTime() + 7 * day),
+    entries: revoked.map((r) => ({ serialNumber: r.serial, revocationDate: r.at })),
+    signingAlgorithm: algorithm,
+    signingKey: await importPrivateKey(authority.privateKey),
+    extensions: [await x509.AuthorityKeyIdentifierExtension.create(ca), new x509.Extension("2.5.29.20", false, crlNumber(number))],
+  });
+  // The label openssl reads (RFC 7468): "X509 CRL".
+  return x509.PemConverter.encode(crl.rawData, "X509 CRL");
+}
+
+/** The CRL number extension's value: a DER INTEGER. */
+function crlNumber(number: number): ArrayBuffer {
+  let hex = number.toString(16);
+  if (hex.length % 2) hex = `0${hex}`;
+  if (Number.parseInt(hex.slice(0, 2), 16) & 0x80) hex = `00${hex}`;
+  const bytes = Buffer.from(hex, "hex");
+  return Uint8Array.from([0x02, bytes.length, ...bytes]).buffer;
+}
+
+/** The serial number of a certificate, hexadecimal, as the CRL and openssl name it. */
+export function serialOf(certificatePem: string): string {
+  return new x509.X509Certificate(certificatePem).serialNumber;
+}

@@ -24,6 +24,20 @@ function byId(root: Element, id: string): Element | undefined {
   return undefined;
 }
 
+/** The Ids of a PES's bordereaux (the elements its ordonnateur signs), in document order. */
+export function bordereauIds(xml: Buffer): string[] {
+  const document = new DOMParser().parseFromString(xml.toString(xmlEncoding(xml)), "text/xml");
+  return Array.from(document.getElementsByTagName("Bordereau") as unknown as ArrayLike<Element>)
+    .map((element) => element.getAttribute("Id"))
+    .filter((id): id is string => Boolean(id));
+}
+
+/** The encoding an XML declaration names: ISO-8859-1 (a PES's) read as latin-1, anything else as UTF-8. */
+export function xmlEncoding(xml: Buffer): "latin1" | "utf8" {
+  const declaration = /^<\?xml[^>]*encoding=["']([^"']+)["']/i.exec(xml.subarray(0, 200).toString("latin1"));
+  return declaration && /^(iso-8859-1|latin-?1)$/i.test(declaration[1]!) ? "latin1" : "utf8";
+}
+
 /**
  * An enveloped XAdES signature (XAdES-BES) of the element whose `Id` is `id` (a PES bordereau):
  * `ds:Signature` as the element's last child, referencing it (enveloped-signature transform, then
@@ -36,6 +50,8 @@ export function xadesEnveloped(xml: Buffer, id: string, signer: KeyAndCertificat
   const document = new DOMParser().parseFromString(xml.toString(encoding), "text/xml");
   const target = byId(document.documentElement as unknown as Element, id);
   if (!target) throw new Error(`the document has no element with Id ${id}`);
+  // An enveloped signature covers every signature beside it: a second one would break the first.
+  if (target.getElementsByTagNameNS(ds, "Signature").length > 0) throw new Error(`the element ${id} is already signed`);
   // The enveloped transform removes the signature: the element's digest is its form without it.
   const contentDigest = digest(canonical(target));
   const certificate = new x509.X509Certificate(signer.certificatePem);
