@@ -123,6 +123,7 @@ describe("the hosting lot", () => {
       "PodDisruptionBudget/mutualis-system/ipl",
       "PodDisruptionBudget/mutualis-system/nats",
       "PodDisruptionBudget/mutualis-system/observatory",
+      "PodDisruptionBudget/mutualis-system/parapheur",
       "PodDisruptionBudget/mutualis-system/portal",
       "PodDisruptionBudget/mutualis-system/sesf",
     ]);

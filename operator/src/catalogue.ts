@@ -149,6 +149,12 @@ export const platformUsers = {
     subscribe: ["ipl.*.file", "ipl.*.publish", "tenant.*.ipl.>", ...tenancy("ipl"), ...discovery("ipl"), inbox("ipl")],
     responds: true,
   },
+  // Keeps folders' documents and signatures in its object store; verifies its callers itself.
+  parapheur: {
+    publish: ["events.*.parapheur.*", ...eventsStream, ...objectStore("PARAPHEUR_FILES")],
+    subscribe: ["tenant.*.parapheur.>", ...tenancy("parapheur"), ...discovery("parapheur"), inbox("parapheur")],
+    responds: true,
+  },
   sesf: { publish: ["events.*.sesf.*", ...eventsStream], subscribe: ["tenant.*.sesf.>", ...tenancy("sesf"), ...discovery("sesf"), inbox("sesf")], responds: true },
   identity: {
     publish: ["events.*.identity.*", ...eventsStream],

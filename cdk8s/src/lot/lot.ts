@@ -23,6 +23,8 @@ export const externalSecrets = {
   databaseTls: "database-tls",
   /** master.key: the secure file exchange's master key (32 bytes, base64). */
   sesfMasterKey: "sesf-master-key",
+  /** master.key: the parapheur's master key (32 bytes, base64), from which each collectivity's key sealing its signing keys is derived. */
+  parapheurMasterKey: "parapheur-master-key",
   /** keys.json: the identity service's signing keys (JWKS with private parts) and cookie keys. */
   identityKeys: "identity-keys",
   /** clients.json: the identity service's relying parties, with the confidential ones' secrets. */
@@ -45,6 +47,7 @@ export const sharedServiceDatabases = {
   observatory: "observatory",
   gateway: "gateway",
   ipl: "ipl",
+  parapheur: "parapheur",
 } as const;
 
 export type SharedServiceName = keyof typeof sharedServiceDatabases;
@@ -149,6 +152,12 @@ function sharedServices(settings: LotSettings): SharedService[] {
         { name: "PORTAL_CLIENT_SECRET_FILE", value: "/var/run/mutualis/portal/client-secret" },
       ],
       volumes: [{ name: "client", path: "/var/run/mutualis/portal", secret: externalSecrets.portalClient }],
+    },
+    {
+      // Signature circuits: its callers come through the gateway; its keys are sealed under its master key.
+      service: "parapheur",
+      env: [{ name: "PARAPHEUR_MASTER_KEY_FILE", value: "/var/run/mutualis/parapheur/master.key" }],
+      volumes: [{ name: "master-key", path: "/var/run/mutualis/parapheur", secret: externalSecrets.parapheurMasterKey }],
     },
     {
       // The acts published: public pages, feeds and open data, for everyone.

@@ -51,13 +51,13 @@ const jetStreamOn = { mem_storage: -1, disk_storage: -1, streams: -1, consumer: 
 /**
  * What a tenant's user may publish and subscribe to: its own subjects, what JetStream, replies
  * and service discovery need, and what its dedicated deployments send the platform (the
- * prefecture connector, on its own subjects; the actes transmission flow and files, in its own account; its
+ * prefecture connector, on its own subjects; the actes transmission flow and files, and the parapheur's files, in its own account; its
  * business events, into the platform's events stream through its import).
  */
 export function tenantPermissions(collectivity: string): Partial<User> {
   const own = `${tenantSubjectPrefix(collectivity)}.>`;
   return {
-    pub: { allow: [own, "_INBOX.>", "$JS.API.>", "$JS.ACK.>", "$JS.FC.>", "$O.ACTES_FILES.>", `prefecture.*.${collectivity}.>`, `ipl.${collectivity}.>`, `actes.transmit.${collectivity}`, eventsOf(collectivity)] },
+    pub: { allow: [own, "_INBOX.>", "$JS.API.>", "$JS.ACK.>", "$JS.FC.>", "$O.ACTES_FILES.>", "$O.PARAPHEUR_FILES.>", `prefecture.*.${collectivity}.>`, `ipl.${collectivity}.>`, `actes.transmit.${collectivity}`, eventsOf(collectivity)] },
     sub: { allow: [own, "_INBOX.>", "$SRV.>"] },
     // A dedicated deployment answers requests the gateway sends through the platform's import.
     resp: { max: 1, ttl: 0 },

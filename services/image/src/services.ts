@@ -11,6 +11,7 @@ export const imageServices: Readonly<Record<string, () => Promise<unknown>>> = {
   // The operator ships in the same image: the Helm chart runs it with this argument.
   observatory: () => import("@mutualis/observatory/main"),
   operator: () => import("@mutualis/operator/main"),
+  parapheur: () => import("@mutualis/parapheur/main"),
   portal: () => import("@mutualis/portal/main"),
   "prefecture-simulator": () => import("@mutualis/prefecture-simulator/main"),
   "proconnect-simulator": () => import("@mutualis/proconnect-simulator/main"),

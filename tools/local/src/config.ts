@@ -32,6 +32,8 @@ export interface Ports {
   readonly portal: number;
   /** The publication of acts: public pages, no sign-in. */
   readonly ipl: number;
+  /** The parapheur: signature circuits, reached through the gateway. */
+  readonly parapheur: number;
   readonly nodeAgent: number;
   readonly mailCatcherSmtp: number;
   readonly mailCatcherWeb: number;
@@ -67,6 +69,7 @@ export const defaultPorts: Ports = {
   proconnect: 16087,
   portal: 16088,
   ipl: 16089,
+  parapheur: 16091,
   nodeAgent: 16250,
   mailCatcherSmtp: 16025,
   mailCatcherWeb: 16825,

@@ -122,6 +122,10 @@ const providers: Readonly<Record<string, (kubectl: Kubectl, paths: Layout, names
       renameSync(former, claimed);
     }
   },
+  parapheur: async (kubectl, _paths, namespace) => {
+    // Made once and kept: the signing keys it sealed stay readable.
+    await ensureSecret(kubectl, namespace, externalSecrets.parapheurMasterKey, () => ({ "master.key": randomBytes(32).toString("base64") }));
+  },
   portal: async (kubectl, _paths, namespace, config) => {
     await kubectl.apply([secretManifest(namespace, externalSecrets.portalClient, (await localIdentitySecrets(config)).portal!)]);
   },
