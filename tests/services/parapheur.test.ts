@@ -6,7 +6,7 @@ import { join } from "node:path";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { currentCode } from "@mutualis/identity";
-import { parapheurService, parapheurSettings } from "@mutualis/parapheur";
+import { parapheurService, parapheurSettings, signPurpose } from "@mutualis/parapheur";
 import { letterPdf } from "@mutualis/prefecture-simulator";
 import { loadSettings, RunningService, type Role } from "@mutualis/service-kit";
 import { bearer, startTestIdentity, type TestIdentity } from "../support/identity.ts";
@@ -340,6 +340,18 @@ describe("the parapheur: circuits, real signatures, delegations, quorum, revocat
     expect(replayed.status).toBe(403);
     // A wrong code is refused by the identity service.
     expect((await call("tenant.rennes.identity.second-factor.confirm", { code: "000000", purpose: "parapheur.sign:x" }, "dga@rennes.example")).status).toBe(403);
+  });
+
+  it("when a signer signs several folders at once, then one confirmation of the second factor covers the list, and a folder not waiting for them says why", async () => {
+    const ids: string[] = [];
+    for (let i = 0; i < 3; i++) ids.push((await create("arrete", "individuel", `Lot ${i} ${run}`, pdf())).body.id);
+    const notTheirs = (await create("deliberation", "conseil", `Pas pour lui ${run}`, pdf())).body.id;
+    const list = [...ids, notTheirs];
+    const as = "adjoint@rennes.example";
+    const purpose = signPurpose(list).slice("parapheur.sign:".length);
+    const reply = await call<{ folders: { id: string; signed: boolean; state?: string; status?: number }[] }>("tenant.rennes.parapheur.folders.sign-batch", { ids: list, confirmation: await confirmation(as, purpose) }, as);
+    expect(reply.status, reply.message).toBe(200);
+    expect(reply.body.folders.map((f) => [f.signed, f.state ?? f.status])).toEqual([[true, "FINISHED"], [true, "FINISHED"], [true, "FINISHED"], [false, 403]]);
   });
 
   it("when a delegation is out of its dates, then the delegate neither sees the desk's folders nor acts on them", async () => {

@@ -7,4 +7,4 @@ export * from "./domain/pades.ts";
 export * from "./domain/signing.ts";
 export * from "./domain/typology.ts";
 export * from "./domain/xades.ts";
-export { parapheurService, parapheurSettings, type ParapheurSettings } from "./service.ts";
+export { parapheurService, parapheurSettings, signPurpose, type ParapheurSettings } from "./service.ts";

@@ -12,6 +12,8 @@ import {
   ObjectFiles,
   PayloadTooLarge,
   Repository,
+  ServiceError,
+  statusOf,
   tenantEndpoint,
   tenantEndpoints,
   TenantRepository,
@@ -562,30 +564,34 @@ function parapheurEndpoints(context: ServiceContext<ParapheurSettings>, files: O
       handle: async ({ id, confirmation }, { collectivity, caller }) => {
         const who = person(caller);
         const folder = await readable(collectivity, id, caller);
-        const { step, desk, delegate } = await standing(folder, who);
-        if (step.step.type !== "SIGNATURE") throw new Conflict(`this step needs ${step.step.type === "VISA" ? "a visa" : "the seal"}, not a signature`);
-        // The second factor, checked by this service itself against the identity's keys, once.
-        if (!context.callers) throw new Unavailable("this service cannot verify a second factor: it has no identity issuer (IDENTITY_ISSUER)");
-        const confirmed = await context.callers.verifyConfirmation(confirmation, caller, `parapheur.sign:${folder._id}`);
-        const signer = await keys.signerKey(collectivity, who.email);
-        await confirmations.use(confirmed.id);
-        const tenant = await tenantOf(collectivity);
-        const { ca } = await keys.authority(tenant);
-        const at = now();
-        const by = who.email.toLowerCase();
-        const progress = circuitStep(() => approve(folder.progress, { kind: "signature", desk, by, at, ...(delegate ? { delegate } : {}) }));
-        const documents = await signAll(folder, signer.key, [ca.certificatePem], { name: signer.record.commonName, email: by, certificate: signer.record._id, kind: "signature" }, at, tenant);
-        const saved = await advance(folder, {
-          progress,
-          documents,
-          history: [
-            ...folder.history,
-            entry(folder, progress, { at, by, action: "signature", step: step.index, desk, ...(delegate ? { delegate } : {}), certificate: signer.record._id, hashes: documents.map((d) => d.signatures.at(-1)!.file.sha256) }),
-          ],
-        });
-        actions.inc({ collectivity, kind: "signature" });
-        log.info({ collectivity, folder: id, desk, delegate, certificate: signer.record._id }, "folder signed");
-        return detail(saved);
+        const standing = await signatureStanding(folder, who);
+        const signer = await confirmedSigner(caller, who, confirmation, signPurpose([id]), collectivity);
+        return detail(await signFolder(folder, who, standing, signer));
+      },
+    }),
+    // iParapheur's bulk signature: several folders waiting for the signer, one confirmation of
+    // the second factor for the list; each folder is signed, or says why it was not.
+    tenantEndpoint({
+      name: "folders-sign-batch",
+      subject: "tenant.*.parapheur.folders.sign-batch",
+      schema: z.object({ ids: z.array(folderId).min(1).max(100), confirmation: z.string().min(20).max(4000) }).strict(),
+      callers: allow.roles("signataire", "elu", "administrateur"),
+      handle: async ({ ids, confirmation }, { collectivity, caller }) => {
+        const who = person(caller);
+        if (new Set(ids).size !== ids.length) throw new InvalidRequest("a folder is named twice in the list");
+        const signer = await confirmedSigner(caller, who, confirmation, signPurpose(ids), collectivity);
+        const results = [];
+        for (const id of ids) {
+          try {
+            const folder = await readable(collectivity, id, caller);
+            const saved = await signFolder(folder, who, await signatureStanding(folder, who), signer);
+            results.push({ id, signed: true, state: stateOf(saved) });
+          } catch (error) {
+            if (!(error instanceof ServiceError)) throw error;
+            results.push({ id, signed: false, status: statusOf(error), reason: error.message });
+          }
+        }
+        return { folders: results };
       },
     }),
     tenantEndpoint({
@@ -670,6 +676,45 @@ function parapheurEndpoints(context: ServiceContext<ParapheurSettings>, files: O
     }
   }
 
+  /** The caller's standing at the folder's current step, which must be a signature. */
+  async function signatureStanding(folder: Folder, who: UserCaller) {
+    const found = await standing(folder, who);
+    if (found.step.step.type !== "SIGNATURE") throw new Conflict(`this step needs ${found.step.step.type === "VISA" ? "a visa" : "the seal"}, not a signature`);
+    return found;
+  }
+
+  /**
+   * The signer's key, once their second factor's confirmation for `purpose` is verified by this
+   * service itself against the identity's keys, and spent: it serves once.
+   */
+  async function confirmedSigner(caller: Caller, who: UserCaller, confirmation: string, purpose: string, collectivity: string) {
+    if (!context.callers) throw new Unavailable("this service cannot verify a second factor: it has no identity issuer (IDENTITY_ISSUER)");
+    const confirmed = await context.callers.verifyConfirmation(confirmation, caller, purpose);
+    const signer = await keys.signerKey(collectivity, who.email);
+    await confirmations.use(confirmed.id);
+    return signer;
+  }
+
+  async function signFolder(folder: Folder, who: UserCaller, { step, desk, delegate }: Awaited<ReturnType<typeof signatureStanding>>, signer: Awaited<ReturnType<KeyStore["signerKey"]>>): Promise<Folder> {
+    const tenant = await tenantOf(folder.collectivity);
+    const { ca } = await keys.authority(tenant);
+    const at = now();
+    const by = who.email.toLowerCase();
+    const progress = circuitStep(() => approve(folder.progress, { kind: "signature", desk, by, at, ...(delegate ? { delegate } : {}) }));
+    const documents = await signAll(folder, signer.key, [ca.certificatePem], { name: signer.record.commonName, email: by, certificate: signer.record._id, kind: "signature" }, at, tenant);
+    const saved = await advance(folder, {
+      progress,
+      documents,
+      history: [
+        ...folder.history,
+        entry(folder, progress, { at, by, action: "signature", step: step.index, desk, ...(delegate ? { delegate } : {}), certificate: signer.record._id, hashes: documents.map((d) => d.signatures.at(-1)!.file.sha256) }),
+      ],
+    });
+    actions.inc({ collectivity: folder.collectivity, kind: "signature" });
+    log.info({ collectivity: folder.collectivity, folder: folder._id, desk, delegate, certificate: signer.record._id }, "folder signed");
+    return saved;
+  }
+
   async function startFolder(folder: Folder, who: UserCaller): Promise<Folder> {
     await requireEmitter(folder, who);
     if (folder.progress.state !== "DRAFT") throw new Conflict(`the folder is ${stateOf(folder).toLowerCase()}: only a draft is sent`);
@@ -677,6 +722,14 @@ function parapheurEndpoints(context: ServiceContext<ParapheurSettings>, files: O
     const at = now();
     return advance(folder, { progress, history: [...folder.history, entry(folder, progress, { at, by: who.email.toLowerCase(), action: "started", desk: folder.emitter.desk })] });
   }
+}
+
+/**
+ * What a signer's second factor confirms: one folder (`parapheur.sign:<id>`), or a list of them
+ * (`parapheur.sign:<SHA-256 of the ids, sorted, joined by commas>`).
+ */
+export function signPurpose(ids: readonly string[]): string {
+  return `parapheur.sign:${ids.length === 1 ? ids[0] : sha256(Buffer.from([...ids].sort().join(",")))}`;
 }
 
 /** iParapheur's RETRIEVABLE: sent, and no one has acted on it yet. */
