@@ -76,10 +76,12 @@ function servicesList(services: readonly CollectivityService[] | undefined): str
 export function homePage(caller: UserCaller, csrf: string, services: Readonly<Record<string, readonly CollectivityService[] | undefined>> = {}): string {
   const collectivities = Object.entries(caller.memberships);
   const agentPart = collectivities.length
-    ? `<table><caption>Vos collectivités</caption><thead><tr><th scope="col">Collectivité</th><th scope="col">Vos rôles</th><th scope="col">Services</th><th scope="col">Administration</th></tr></thead><tbody>${collectivities
+    ? `<table><caption>Vos collectivités</caption><thead><tr><th scope="col">Collectivité</th><th scope="col">Vos rôles</th><th scope="col">Services</th><th scope="col">Parapheur</th><th scope="col">Administration</th></tr></thead><tbody>${collectivities
         .map(
           ([collectivity, held]) =>
             `<tr><th scope="row">${escapeHtml(collectivity)}</th><td>${held.length ? held.map((r) => roleLabels[r]).join(", ") : "Aucun rôle pour l’instant : un administrateur de la collectivité vous en attribuera."}</td><td>${servicesList(services[collectivity])}</td><td>${
+              held.length ? `<a href="/collectivites/${encodeURIComponent(collectivity)}/parapheur">Mon parapheur</a>` : "—"
+            }</td><td>${
               held.includes("administrateur") ? `<a href="/collectivites/${encodeURIComponent(collectivity)}/membres">Gérer les membres</a>` : "—"
             }</td></tr>`,
         )

@@ -4,6 +4,7 @@ import express, { type Request, type Response } from "express";
 import * as oidc from "openid-client";
 import { ConfigError, trustingFetch, Unauthorized, type CallerVerifier, type ServiceDefinition, type UserCaller } from "@mutualis/service-kit";
 import { errorPage, homePage, membersPage, signedOutPage, type CollectivityService, type MemberRow } from "./pages.ts";
+import { parapheurRoutes } from "./parapheur.ts";
 import type { PortalSettings } from "./settings.ts";
 
 /** A person's session: their tokens stay on the server; the browser holds a random key to it. */
@@ -89,9 +90,9 @@ export function portalService(): ServiceDefinition<PortalSettings> {
           throw error;
         }
       };
-      const person = (s: { session: Session; caller: UserCaller }) => ({ name: s.caller.email, csrf: s.session.csrf });
-      const gateway = async <T>(token: string, collectivity: string, operation: string, body?: unknown): Promise<{ status: number; body: T }> => {
-        const url = `${settings.PORTAL_GATEWAY_URL}/api/v1/tenants/${encodeURIComponent(collectivity)}/identity/${operation}`;
+      const person = (s: { session: Pick<Session, "csrf">; caller: UserCaller }) => ({ name: s.caller.email, csrf: s.session.csrf });
+      const gateway = async <T>(token: string, collectivity: string, operation: string, body?: unknown, service = "identity"): Promise<{ status: number; body: T }> => {
+        const url = `${settings.PORTAL_GATEWAY_URL}/api/v1/tenants/${encodeURIComponent(collectivity)}/${service}/${operation}`;
         const answer = await fetch(url, { method: body === undefined ? "GET" : "POST", headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { "content-type": "application/json" }) }, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
         return { status: answer.status, body: (await answer.json()) as T };
       };
@@ -157,6 +158,8 @@ export function portalService(): ServiceDefinition<PortalSettings> {
         const end = oidc.buildEndSessionUrl(await config(), { post_logout_redirect_uri: `${settings.PORTAL_PUBLIC_URL}/`, ...(session.idToken ? { id_token_hint: session.idToken } : {}) });
         res.redirect(303, end.href);
       });
+
+      parapheurRoutes(app, { current, html, form, person, gateway: (token, collectivity, operation, body, service) => gateway(token, collectivity, operation, body, service) });
 
       app.get("/collectivites/:collectivity/membres", async (req, res) => {
         const signedIn = await current(req);
