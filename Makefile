@@ -82,6 +82,7 @@ bench: setup ## Benchmarks on a platform of their own; BENCH_COLLECTIVITIES=1500
 	@$(TSX) bench/service-instances.ts
 	@$(TSX) bench/sesf.ts
 	@$(TSX) bench/actes-files.ts
+	@$(TSX) bench/parapheur.ts
 	@$(TSX) bench/events.ts
 
 clean: down ## Stop the platform and delete .local/ (the binary cache outside the repo is kept)

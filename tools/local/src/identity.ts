@@ -74,7 +74,7 @@ export function localClients(secrets: { operatorSecret: string; portalSecret: st
 
 /** The demo's people: an administrator and an agent for Rennes and for Rennes Métropole, Quimper's IT. */
 export function demoPeople(password: string): SeedAccounts {
-  const person = (email: string, givenName: string, usualName: string, memberships: Record<string, ("agent" | "administrateur" | "elu")[]>) => ({
+  const person = (email: string, givenName: string, usualName: string, memberships: Record<string, ("agent" | "administrateur" | "elu" | "signataire" | "secretaire")[]>) => ({
     kind: "agent" as const,
     email,
     givenName,
@@ -86,6 +86,10 @@ export function demoPeople(password: string): SeedAccounts {
     accounts: [
       person("dsi@ville-rennes.example", "Maëlle", "Le Bihan", { rennes: ["agent", "administrateur"] }),
       person("agent@ville-rennes.example", "Yann", "Guillou", { rennes: ["agent"] }),
+      // Rennes's signature circuits (fictional people): its general manager's visa, its mayor and first deputy sign.
+      person("dgs@ville-rennes.example", "Gaëlle", "Quéré", { rennes: ["agent"] }),
+      person("maire@ville-rennes.example", "Anne", "Kervella", { rennes: ["elu", "signataire"] }),
+      person("adjoint@ville-rennes.example", "Loïc", "Le Roux", { rennes: ["elu", "signataire"] }),
       person("dsi@rennes-metropole.example", "Soizic", "Le Goff", { "rennes-metropole": ["agent", "administrateur"] }),
       person("agent@rennes-metropole.example", "Erwan", "Morvan", { "rennes-metropole": ["agent"] }),
       person("informatique@quimper.example", "Gwenaël", "Tanguy", { quimper: ["agent", "administrateur"] }),
