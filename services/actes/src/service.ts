@@ -1,9 +1,9 @@
-import { allow, enableDedicatedTenant, Forbidden, ObjectFiles, PayloadTooLarge, tenantEndpoint, tenantEndpoints, TenantRepository, type EndpointSpec, type ServiceContext, type ServiceDefinition } from "@mutualis/service-kit";
+import { allow, consumeFlow, enableDedicatedTenant, Forbidden, ObjectFiles, PayloadTooLarge, tenantEndpoint, tenantEndpoints, TenantRepository, type EndpointSpec, type FlowConsumer, type ServiceContext, type ServiceDefinition } from "@mutualis/service-kit";
 import { z } from "zod";
 import { natures } from "./domain/act.ts";
 import { actStatuses } from "./domain/statuses.ts";
 import { DocumentRepository } from "./documents.ts";
-import { consumeFlow, ensureStreams, flowNames, type FlowConsumer } from "./flows.ts";
+import { ensureStreams, flowNames } from "./flows.ts";
 import { answers, letterKinds, letterStatuses } from "./domain/letters.ts";
 import { LetterRepository, type Letter } from "./letters.ts";
 import { ActRepository, ClassificationRepository, SequenceRepository, type Act, type ExchangeEntry } from "./repository.ts";
@@ -105,9 +105,9 @@ export function actesService(): ServiceDefinition<ActesSettings> {
           },
           context.log,
           // Acts are independent of one another: several are transmitted at once.
-          context.settings.ACTES_TRANSMISSION_CONCURRENCY,
+          { durable: "actes", concurrency: context.settings.ACTES_TRANSMISSION_CONCURRENCY },
         ),
-        await consumeFlow(context.nats, flows.returns, (msg) => useCases.receive(msg.json<PrefectureReturn>()), context.log),
+        await consumeFlow(context.nats, flows.returns, (msg) => useCases.receive(msg.json<PrefectureReturn>()), context.log, { durable: "actes" }),
       );
       // An act whose queueing failed while NATS was away is queued again once NATS is back.
       const every = context.settings.ACTES_REQUEUE_AFTER_SECONDS * 1000;

@@ -102,6 +102,9 @@ export class RunningService<S extends BaseSettings = BaseSettings> {
         this.log,
         callers,
       );
+      // The server has every endpoint's subscription before the service says it started: a
+      // request sent at once, from another connection, finds it.
+      await nats.flush();
     }
     const app = createHttpApp(
       { bodyLimit: settings.HTTP_BODY_LIMIT, trustedProxies: settings.TRUSTED_PROXIES, metrics: this.metrics, log: this.log, notReady: () => this.notReady() },
