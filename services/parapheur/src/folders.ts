@@ -13,6 +13,8 @@ export interface StoredFile {
 export interface DocumentSignature {
   readonly by: string;
   readonly commonName: string;
+  /** The role the signer signs in, as their certificate names it. */
+  readonly title?: string;
   readonly certificate: string;
   readonly at: Date;
   readonly format: Exclude<SignatureFormat, "AUTO">;
@@ -71,6 +73,8 @@ export interface Folder {
   createdAt: Date;
   updatedAt: Date;
   finishedAt?: Date;
+  /** The flow that sent it (a document of the flows service at one of its steps), told when the folder ends. */
+  flow?: { document: string; step: number; signalled?: boolean };
   /** Incremented by each change: two changes made at once, one is refused. */
   version: number;
 }
@@ -115,6 +119,20 @@ export class FolderRepository extends Repository<Folder> {
   /** The folders a person made, latest first. */
   startedBy(collectivity: string, email: string, limit = 200): Promise<Folder[]> {
     return this.collection.find({ collectivity, "emitter.by": email }, { projection: { history: 0 } }).sort({ updatedAt: -1 }).limit(limit).toArray();
+  }
+
+  /** Folders of flows that ended and whose flow has not been told yet. */
+  unsignalled(limit = 100): Promise<Folder[]> {
+    return this.collection.find({ "flow.signalled": false, "progress.state": { $in: ["FINISHED", "REJECTED"] } }, { projection: { history: 0 } }).limit(limit).toArray();
+  }
+
+  async signalled(collectivity: string, id: string): Promise<void> {
+    await this.collection.updateOne({ _id: id, collectivity }, { $set: { "flow.signalled": true } });
+  }
+
+  /** A folder by its id, if it exists. */
+  find(collectivity: string, id: string): Promise<Folder | null> {
+    return this.collection.findOne({ _id: id, collectivity });
   }
 
   /** Every folder of the collectivity (its administrators' view), latest first. */

@@ -11,6 +11,7 @@ import {
   NotFound,
   ObjectFiles,
   PayloadTooLarge,
+  isDuplicateKey,
   Repository,
   ServiceError,
   statusOf,
@@ -26,6 +27,7 @@ import {
   type Tenant,
   type UserCaller,
 } from "@mutualis/service-kit";
+import { jetstream } from "@nats-io/jetstream";
 import { z } from "zod";
 import { approve, begin, bypass, CircuitError, current, deskId, desksOf, reject, rejectionOf, stateFor, type Progress } from "./domain/circuit.ts";
 import { deskDefinition, delegation, desksOfPerson, standingFor, type Desk, type DeskDefinition } from "./domain/desks.ts";
@@ -41,6 +43,8 @@ export const parapheurSettings = baseSettings.extend({
   PARAPHEUR_MASTER_KEY_FILE: z.string().min(1),
   /** The most one document may weigh. */
   PARAPHEUR_DOCUMENT_MAX_BYTES: z.coerce.number().int().positive().default(5 * 1024 * 1024),
+  /** How often the flows whose folders ended, and were not told, are told again. */
+  PARAPHEUR_FLOW_SWEEP_SECONDS: z.coerce.number().int().positive().default(30),
   /** The most the object store of documents and signatures holds. */
   PARAPHEUR_FILES_MAX_BYTES: z.coerce.number().int().positive().default(1024 ** 3),
 });
@@ -67,6 +71,21 @@ const documentInput = z
     name: z.string().trim().min(1).max(200).regex(/^[^/\\\0]+$/, "a file name, without a path"),
     mimeType: z.enum(["application/pdf", "application/xml", "text/xml", "application/vnd.oasis.opendocument.text", "application/octet-stream"]),
     contentBase64: z.base64(),
+  })
+  .strict();
+
+/** A document a flow sends into a circuit: its folder's id is the flow's, so that sending it twice makes one folder. */
+const flowStart = z
+  .object({
+    id: z.uuid(),
+    type: deskId,
+    subtype: deskId,
+    desk: deskId,
+    name: z.string().trim().min(1).max(250),
+    document: documentInput,
+    metadata: z.record(z.string().regex(/^[a-zA-Z][a-zA-Z0-9_]{0,63}$/), z.string().max(1000)).default({}),
+    dueDate: z.iso.date().optional(),
+    flow: z.object({ document: z.string().min(1).max(100), step: z.number().int().min(0).max(10) }).strict(),
   })
   .strict();
 
@@ -137,13 +156,24 @@ export function parapheurService(options: { readonly now?: () => Date } = {}): S
   const now = options.now ?? (() => new Date());
   let files: ObjectFiles;
   let keys: KeyStore;
+  let sweeper: NodeJS.Timeout | undefined;
   return {
     description: "Parapheur: signature circuits with real signatures, per collectivity",
     async onStart(context) {
       files = await ObjectFiles.open(context.nats, "PARAPHEUR_FILES", { replicas: context.settings.NATS_STREAM_REPLICAS, maxBytes: context.settings.PARAPHEUR_FILES_MAX_BYTES });
       keys = new KeyStore(context.database, masterKeyOf(context.settings.PARAPHEUR_MASTER_KEY_FILE));
       await keys.ensureIndexes();
-      await new FolderRepository(context.database).ensureIndexes();
+      const folders = new FolderRepository(context.database);
+      await folders.ensureIndexes();
+      // A flow not told that its folder ended (NATS was away) is told again.
+      sweeper = setInterval(() => {
+        void (async () => {
+          for (const folder of await folders.unsignalled()) await signalFlowOf(context, folder);
+        })().catch((error: unknown) => context.log.warn({ err: error }, "flows not told yet: will try again"));
+      }, context.settings.PARAPHEUR_FLOW_SWEEP_SECONDS * 1000);
+    },
+    async onStop() {
+      clearInterval(sweeper);
     },
     endpoints(context) {
       return parapheurEndpoints(context, files, keys, now);
@@ -237,7 +267,7 @@ function parapheurEndpoints(context: ServiceContext<ParapheurSettings>, files: O
    * Signs every document of the folder with `key` (a signer's, or the seal's), in the folder's
    * format, and stores what it makes; returns the documents as they now are.
    */
-  const signAll = async (folder: Folder, key: KeyAndCertificate, chain: string[], who: { name: string; email: string; certificate: string; kind: "signature" | "seal" }, at: Date, tenant: Tenant): Promise<FolderDocument[]> => {
+  const signAll = async (folder: Folder, key: KeyAndCertificate, chain: string[], who: { name: string; title?: string; email: string; certificate: string; kind: "signature" | "seal" }, at: Date, tenant: Tenant): Promise<FolderDocument[]> => {
     const signed: FolderDocument[] = [];
     for (const [index, document] of folder.documents.entries()) {
       const original = await files.readAll(document.original.object);
@@ -257,7 +287,7 @@ function parapheurEndpoints(context: ServiceContext<ParapheurSettings>, files: O
       const file = made.document
         ? await store(folder.collectivity, folder._id, `${index}-signed-${n}-${document.name}`, made.document)
         : await store(folder.collectivity, folder._id, `${index}-signature-${n}.p7s`, made.detached!);
-      const signature: DocumentSignature = { by: who.email, commonName: who.name, certificate: who.certificate, at, format: made.format, file, kind: who.kind };
+      const signature: DocumentSignature = { by: who.email, commonName: who.name, ...(who.title ? { title: who.title } : {}), certificate: who.certificate, at, format: made.format, file, kind: who.kind };
       signed.push({ ...document, ...(made.document ? { latest: file } : {}), signatures: [...document.signatures, signature] });
     }
     return signed;
@@ -280,6 +310,7 @@ function parapheurEndpoints(context: ServiceContext<ParapheurSettings>, files: O
       actions.inc({ collectivity: saved.collectivity, kind: "seal" });
     }
     if (saved.progress.state === "FINISHED" || saved.progress.state === "REJECTED") {
+      if (saved.flow) await signalFlow(saved);
       finished.inc({ collectivity: saved.collectivity, outcome: saved.progress.state.toLowerCase() });
       events.record(saved.collectivity, saved.progress.state === "FINISHED" ? "folder_finished" : "folder_rejected", saved._id, 1, now());
     }
@@ -302,9 +333,85 @@ function parapheurEndpoints(context: ServiceContext<ParapheurSettings>, files: O
 
   const members = allow.members();
   const administrators = allow.roles("administrateur");
+  const signalFlow = (folder: Folder) => signalFlowOf(context, folder);
 
   return [
     ...tenantEndpoints("parapheur", tenants),
+
+    // The flows service sends a document into a circuit, and reads it back once signed: on the
+    // collectivity's own platform subjects, which only the flows service may call.
+    {
+      name: "flow-start",
+      subject: "parapheur.*.flow.start",
+      callers: allow.platform(),
+      schema: flowStart,
+      handle: async (request, { subject }) => {
+        const collectivity = subject.split(".")[1]!;
+        const r = request as z.output<typeof flowStart>;
+        const existing = await folders.find(collectivity, r.id);
+        if (existing) return summary(existing);
+        await tenantOf(collectivity);
+        const type = await types.find(collectivity, r.type);
+        const subtype = type?.subtypes.find((st) => st.id === r.subtype);
+        if (!type || !subtype) throw new InvalidRequest(`no subtype ${r.subtype} of type ${r.type} in collectivity ${collectivity}`);
+        if (!(await desks.find(collectivity, r.desk))) throw new InvalidRequest(`no desk ${r.desk} in collectivity ${collectivity}`);
+        const bytes = Buffer.from(r.document.contentBase64, "base64");
+        if (bytes.length > settings.PARAPHEUR_DOCUMENT_MAX_BYTES) throw new PayloadTooLarge(`document ${r.document.name} weighs ${bytes.length} bytes: at most ${settings.PARAPHEUR_DOCUMENT_MAX_BYTES}`);
+        const at = now();
+        const folder: Folder = {
+          _id: r.id,
+          collectivity,
+          name: r.name,
+          type: type.id,
+          subtype: subtype.id,
+          protocol: type.protocol,
+          signatureFormat: type.signatureFormat,
+          emitter: { desk: r.desk, by: "flux" },
+          circuit: subtype.circuit,
+          progress: { state: "DRAFT", steps: [] },
+          waitingFor: [],
+          desks: [...new Set([r.desk, ...desksOf(subtype.circuit)])],
+          documents: [{ name: r.document.name, mimeType: r.document.mimeType, original: await store(collectivity, r.id, `0-original-${r.document.name}`, bytes), signatures: [] }],
+          metadata: r.metadata,
+          ...(r.dueDate ? { dueDate: r.dueDate } : {}),
+          flow: { document: r.flow.document, step: r.flow.step, signalled: false },
+          history: [{ at, by: "flux", action: "created", desk: r.desk, state: "DRAFT" }],
+          createdAt: at,
+          updatedAt: at,
+          version: 0,
+        };
+        try {
+          await folders.insert(folder);
+        } catch (error) {
+          // The same request twice at once: the first made it.
+          if (isDuplicateKey(error)) return summary(await folders.require(collectivity, r.id));
+          throw error;
+        }
+        const progress = begin(folder.circuit);
+        return summary(await advance(folder, { progress, history: [...folder.history, entry(folder, progress, { at, by: "flux", action: "started", desk: r.desk })] }));
+      },
+    },
+    {
+      name: "flow-document",
+      subject: "parapheur.*.flow.document",
+      callers: allow.platform(),
+      schema: z.object({ id: folderId }).strict(),
+      handle: async (request, { subject }) => {
+        const folder = await folders.require(subject.split(".")[1]!, (request as { id: string }).id);
+        if (folder.progress.state !== "FINISHED") throw new Conflict(`folder ${folder._id} is ${stateOf(folder).toLowerCase()}`);
+        const document = folder.documents[0]!;
+        const signer = document.signatures.filter((x) => x.kind === "signature").at(-1);
+        const file = document.latest ?? document.original;
+        return {
+          name: document.name,
+          mimeType: document.mimeType,
+          sha256: file.sha256,
+          contentBase64: (await files.readAll(file.object)).toString("base64"),
+          ...(signer ? { signer: { name: signer.commonName, ...(signer.title ? { title: signer.title } : {}), at: signer.at.toISOString() } } : {}),
+          detachedBase64: document.signatures.filter((x) => x.format === "PKCS7").length ? (await files.readAll(document.signatures.filter((x) => x.format === "PKCS7").at(-1)!.file.object)).toString("base64") : undefined,
+        };
+      },
+    },
 
     // Desks and types: the collectivity's administrators set them up; every member reads them.
     tenantEndpoint({
@@ -701,7 +808,7 @@ function parapheurEndpoints(context: ServiceContext<ParapheurSettings>, files: O
     const at = now();
     const by = who.email.toLowerCase();
     const progress = circuitStep(() => approve(folder.progress, { kind: "signature", desk, by, at, ...(delegate ? { delegate } : {}) }));
-    const documents = await signAll(folder, signer.key, [ca.certificatePem], { name: signer.record.commonName, email: by, certificate: signer.record._id, kind: "signature" }, at, tenant);
+    const documents = await signAll(folder, signer.key, [ca.certificatePem], { name: signer.record.commonName, ...(signer.record.title ? { title: signer.record.title } : {}), email: by, certificate: signer.record._id, kind: "signature" }, at, tenant);
     const saved = await advance(folder, {
       progress,
       documents,
@@ -722,6 +829,30 @@ function parapheurEndpoints(context: ServiceContext<ParapheurSettings>, files: O
     const at = now();
     return advance(folder, { progress, history: [...folder.history, entry(folder, progress, { at, by: who.email.toLowerCase(), action: "started", desk: folder.emitter.desk })] });
   }
+}
+
+/**
+ * Tells the flow that sent a folder that it ended: a message on the flows' durable stream,
+ * deduplicated by the folder and its end, so that telling it twice (a sweep after a lost answer)
+ * changes nothing. Until the stream takes it, the folder stays to be told.
+ */
+export async function signalFlowOf(context: Pick<ServiceContext, "nats" | "database" | "log">, folder: Folder): Promise<void> {
+  if (!folder.flow) return;
+  const rejection = rejectionOf(folder.progress);
+  const signal = {
+    document: folder.flow.document,
+    step: folder.flow.step,
+    outcome: folder.progress.state === "FINISHED" ? "done" : "rejected",
+    ref: folder._id,
+    ...(rejection ? { reason: `rejeté par le bureau ${rejection.desk} : ${rejection.reason}` } : {}),
+  };
+  try {
+    await jetstream(context.nats).publish(`flows.signal.${folder.collectivity}`, JSON.stringify(signal), { msgID: `parapheur/${folder._id}/${folder.progress.state}`, timeout: 10_000 });
+  } catch (error) {
+    context.log.warn({ collectivity: folder.collectivity, folder: folder._id, reason: (error as Error).message }, "the flow could not be told its folder ended: it will be told later");
+    return;
+  }
+  await new FolderRepository(context.database).signalled(folder.collectivity, folder._id);
 }
 
 /**
