@@ -1,0 +1,2 @@
+export * from "./domain/definition.ts";
+export { flowsService, flowsSettings, type FlowsSettings } from "./service.ts";
