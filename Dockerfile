@@ -19,6 +19,7 @@ COPY services/identity/package.json services/identity/
 COPY services/image/package.json services/image/
 COPY services/ipl/package.json services/ipl/
 COPY services/parapheur/package.json services/parapheur/
+COPY services/flows/package.json services/flows/
 COPY services/kit/package.json services/kit/
 COPY services/observatory/package.json services/observatory/
 COPY services/portal/package.json services/portal/

@@ -118,6 +118,7 @@ describe("the hosting lot", () => {
     const onlyLocal = [...inLocal].filter((n) => !inProduction.has(n)).sort();
     expect(onlyProduction).toEqual([
       "PodDisruptionBudget/mutualis-system/actes",
+      "PodDisruptionBudget/mutualis-system/flows",
       "PodDisruptionBudget/mutualis-system/gateway",
       "PodDisruptionBudget/mutualis-system/identity",
       "PodDisruptionBudget/mutualis-system/ipl",

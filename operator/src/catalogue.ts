@@ -56,6 +56,8 @@ export const catalogue: Readonly<Record<ServiceInstanceSpec["service"], Catalogu
   }),
   helios: entry("helios"),
   parapheur: entry("parapheur"),
+  // The flows between a collectivity's services: one shared deployment, as the bus it is.
+  flows: entry("flows", ["shared"]),
   marketplace: entry("marketplace"),
   sesf: entry("sesf"),
   ipl: entry("ipl"),
@@ -150,9 +152,26 @@ export const platformUsers = {
     responds: true,
   },
   // Keeps folders' documents and signatures in its object store; verifies its callers itself.
+  // Tells the flows when a folder they sent ends (on their stream).
   parapheur: {
-    publish: ["events.*.parapheur.*", ...eventsStream, ...objectStore("PARAPHEUR_FILES")],
-    subscribe: ["tenant.*.parapheur.>", ...tenancy("parapheur"), ...discovery("parapheur"), inbox("parapheur")],
+    publish: ["events.*.parapheur.*", "flows.signal.*", ...eventsStream, ...objectStore("PARAPHEUR_FILES")],
+    subscribe: ["tenant.*.parapheur.>", "parapheur.*.flow.start", "parapheur.*.flow.document", ...tenancy("parapheur"), ...discovery("parapheur"), inbox("parapheur")],
+    responds: true,
+  },
+  // Runs each document's steps from its own durable stream: sends it into its circuit, hands it to the publication.
+  flows: {
+    publish: [
+      "flows.run.*",
+      "parapheur.*.flow.start",
+      "parapheur.*.flow.document",
+      "ipl.*.file",
+      "ipl.*.publish",
+      "events.*.flows.*",
+      ...eventsStream,
+      ...flow("FLOWS", "flows"),
+      ...objectStore("FLOWS_FILES"),
+    ],
+    subscribe: ["tenant.*.flows.>", ...tenancy("flows"), ...discovery("flows"), inbox("flows")],
     responds: true,
   },
   sesf: { publish: ["events.*.sesf.*", ...eventsStream], subscribe: ["tenant.*.sesf.>", ...tenancy("sesf"), ...discovery("sesf"), inbox("sesf")], responds: true },

@@ -15,7 +15,7 @@ describe("the services image", () => {
   it("when the image runs without a service or with an unknown one, then it exits with a usage error listing its services", () => {
     const run = spawnSync(process.execPath, [out, "helios"], { encoding: "utf8", env: { PATH: process.env.PATH } });
     expect(run.status).toBe(64);
-    expect(run.stderr).toContain('unknown service "helios": this image runs actes, gateway, identity, ipl, observatory, operator, portal, prefecture-simulator, proconnect-simulator, sesf');
+    expect(run.stderr).toContain('unknown service "helios": this image runs actes, flows, gateway, identity, ipl, observatory, operator, parapheur, portal, prefecture-simulator, proconnect-simulator, sesf');
   });
 
   it("when the services read files at run time, then the bundle carries them where the chunks look for them", () => {

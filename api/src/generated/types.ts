@@ -91,7 +91,7 @@ export interface Collectivity extends KubernetesObject {
 /** The service the collectivity asks for. */
 export interface ServiceInstanceSpec {
   /** Which service of the catalogue. */
-  service: "actes" | "helios" | "parapheur" | "marketplace" | "sesf" | "ipl" | "invoices" | "identity";
+  service: "actes" | "helios" | "parapheur" | "marketplace" | "sesf" | "ipl" | "invoices" | "identity" | "flows";
   /** Size of the service: resources and limits grow from small to large. */
   plan?: "small" | "standard" | "large";
   /** Version of the service to run; the platform's current version when left out. */

@@ -6,7 +6,7 @@ export const maxSettingsProperties = 32;
 export const maxSettingsBytes = 8192;
 
 /** The services of the catalogue (SPEC.md, "The platform's services"). */
-export const serviceNames = ["actes", "helios", "parapheur", "marketplace", "sesf", "ipl", "invoices", "identity"] as const;
+export const serviceNames = ["actes", "helios", "parapheur", "marketplace", "sesf", "ipl", "invoices", "identity", "flows"] as const;
 export const plans = ["small", "standard", "large"] as const;
 export const tenancies = ["shared", "dedicated"] as const;
 

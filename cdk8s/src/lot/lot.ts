@@ -48,6 +48,7 @@ export const sharedServiceDatabases = {
   gateway: "gateway",
   ipl: "ipl",
   parapheur: "parapheur",
+  flows: "flows",
 } as const;
 
 export type SharedServiceName = keyof typeof sharedServiceDatabases;
@@ -159,6 +160,8 @@ function sharedServices(settings: LotSettings): SharedService[] {
       env: [{ name: "PARAPHEUR_MASTER_KEY_FILE", value: "/var/run/mutualis/parapheur/master.key" }],
       volumes: [{ name: "master-key", path: "/var/run/mutualis/parapheur", secret: externalSecrets.parapheurMasterKey }],
     },
+    // The bus between the services: each document's steps on its durable stream.
+    { service: "flows" },
     {
       // The acts published: public pages, feeds and open data, for everyone.
       service: "ipl",

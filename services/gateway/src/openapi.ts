@@ -25,7 +25,7 @@ export function openApiDocument(serverUrl: string) {
           required: ["name", "service"],
           properties: {
             name: { type: "string" },
-            service: { type: "string", enum: ["actes", "helios", "parapheur", "marketplace", "sesf", "ipl", "invoices", "identity"] },
+            service: { type: "string", enum: ["actes", "helios", "parapheur", "marketplace", "sesf", "ipl", "invoices", "identity", "flows"] },
             plan: { type: "string", enum: ["small", "standard", "large"] },
             tenancy: { type: "string", enum: ["shared", "dedicated"] },
           },

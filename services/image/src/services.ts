@@ -5,6 +5,7 @@
  */
 export const imageServices: Readonly<Record<string, () => Promise<unknown>>> = {
   actes: () => import("@mutualis/actes/main"),
+  flows: () => import("@mutualis/flows/main"),
   gateway: () => import("@mutualis/gateway/main"),
   identity: () => import("@mutualis/identity/main"),
   ipl: () => import("@mutualis/ipl/main"),

@@ -655,6 +655,7 @@ function sharedServices(ctx: ComponentContext, env: Record<string, string>): Com
     fromLot(ctx, env, "sesf", ports.sesf),
     fromLot(ctx, env, "ipl", ports.ipl),
     fromLot(ctx, env, "parapheur", ports.parapheur),
+    fromLot(ctx, env, "flows", ports.flows),
     fromLot(ctx, env, "observatory", ports.observatory),
     fromLot(ctx, env, "gateway", ports.gateway),
     fromLot(ctx, env, "portal", ports.portal),

@@ -34,6 +34,8 @@ export interface Ports {
   readonly ipl: number;
   /** The parapheur: signature circuits, reached through the gateway. */
   readonly parapheur: number;
+  /** The flows between the services. */
+  readonly flows: number;
   readonly nodeAgent: number;
   readonly mailCatcherSmtp: number;
   readonly mailCatcherWeb: number;
@@ -70,6 +72,7 @@ export const defaultPorts: Ports = {
   portal: 16088,
   ipl: 16089,
   parapheur: 16091,
+  flows: 16092,
   nodeAgent: 16250,
   mailCatcherSmtp: 16025,
   mailCatcherWeb: 16825,
