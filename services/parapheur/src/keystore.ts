@@ -69,8 +69,21 @@ export class KeyStore extends Repository<CertificateRecord> {
     return { certificatePem, privateKey: openPrivateKey(this.masterKey, collectivity, Buffer.from(sealed.buffer)) };
   }
 
+  /** Authorities already read: an authority, once made, never changes. */
+  private readonly opened = new Map<string, Promise<{ ca: KeyAndCertificate; seal: KeyAndCertificate }>>();
+
   /** The collectivity's authority and seal, made the first time they are needed (two replicas racing make one). */
-  async authority(tenant: Tenant): Promise<{ ca: KeyAndCertificate; seal: KeyAndCertificate }> {
+  authority(tenant: Tenant): Promise<{ ca: KeyAndCertificate; seal: KeyAndCertificate }> {
+    let found = this.opened.get(tenant._id);
+    if (!found) {
+      found = this.readOrMake(tenant);
+      this.opened.set(tenant._id, found);
+      found.catch(() => this.opened.delete(tenant._id));
+    }
+    return found;
+  }
+
+  private async readOrMake(tenant: Tenant): Promise<{ ca: KeyAndCertificate; seal: KeyAndCertificate }> {
     let record = await this.authorities.findOne({ _id: tenant._id });
     if (!record) {
       const ca = await createAuthority(identity(tenant));
@@ -85,11 +98,6 @@ export class KeyStore extends Repository<CertificateRecord> {
       }
     }
     return { ca: this.open(tenant._id, record.certificatePem, record.sealedKey), seal: this.open(tenant._id, record.seal.certificatePem, record.seal.sealedKey) };
-  }
-
-  /** The authority's certificate, for anyone who checks a signature. */
-  async authorityCertificate(tenant: Tenant): Promise<string> {
-    return (await this.authority(tenant)).ca.certificatePem;
   }
 
   /** A certificate for a person of the collectivity; one in force at a time: the one before is revoked first. */

@@ -687,17 +687,23 @@ function parapheurEndpoints(context: ServiceContext<ParapheurSettings>, files: O
         const who = person(caller);
         if (new Set(ids).size !== ids.length) throw new InvalidRequest("a folder is named twice in the list");
         const signer = await confirmedSigner(caller, who, confirmation, signPurpose(ids), collectivity);
-        const results = [];
-        for (const id of ids) {
-          try {
-            const folder = await readable(collectivity, id, caller);
-            const saved = await signFolder(folder, who, await signatureStanding(folder, who), signer);
-            results.push({ id, signed: true, state: stateOf(saved) });
-          } catch (error) {
-            if (!(error instanceof ServiceError)) throw error;
-            results.push({ id, signed: false, status: statusOf(error), reason: error.message });
+        // Folders are independent: a few are signed at once; the answer keeps the list's order.
+        const results: Record<string, unknown>[] = new Array(ids.length);
+        let next = 0;
+        const worker = async () => {
+          for (let index = next++; index < ids.length; index = next++) {
+            const id = ids[index]!;
+            try {
+              const folder = await readable(collectivity, id, caller);
+              const saved = await signFolder(folder, who, await signatureStanding(folder, who), signer);
+              results[index] = { id, signed: true, state: stateOf(saved) };
+            } catch (error) {
+              if (!(error instanceof ServiceError)) throw error;
+              results[index] = { id, signed: false, status: statusOf(error), reason: error.message };
+            }
           }
-        }
+        };
+        await Promise.all(Array.from({ length: Math.min(4, ids.length) }, worker));
         return { folders: results };
       },
     }),
