@@ -98,6 +98,8 @@ export interface Act extends Omit<ActSubmission, "document" | "annexes"> {
   exchanges?: ExchangeEntry[];
   /** Its publication, once acknowledged: the public page's address, or why it was not published. */
   publication?: { url: string; at: Date; acknowledgedOn?: string } | { skipped: string };
+  /** The flow that sent it (a document of the flows service at one of its steps), told when the prefecture answers. */
+  flow?: { document: string; step: number; signalled?: boolean };
 }
 
 /** Acts, always read and written for one collectivity: a tenant never reaches another's acts. */
@@ -113,6 +115,15 @@ export class ActRepository extends Repository<Act> {
     const act: Act = { ...submission, _id: id, collectivity, status: "posted", submittedAt: now, history: [{ status: "posted", at: now }] };
     await this.collection.insertOne(act);
     return act;
+  }
+
+  /** Acts of flows the prefecture answered, whose flow has not been told yet. */
+  unsignalled(limit = 100): Promise<Act[]> {
+    return this.collection.find({ "flow.signalled": false, status: { $in: ["acknowledged", "refused", "cancelled", "cancellationAsked"] } }).limit(limit).toArray();
+  }
+
+  async signalled(act: Act): Promise<void> {
+    await this.collection.updateOne({ _id: act._id, collectivity: act.collectivity }, { $set: { "flow.signalled": true } });
   }
 
   async setPublication(act: Act, publication: NonNullable<Act["publication"]>): Promise<void> {

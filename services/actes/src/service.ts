@@ -8,7 +8,7 @@ import { answers, letterKinds, letterStatuses } from "./domain/letters.ts";
 import { LetterRepository, type Letter } from "./letters.ts";
 import { ActRepository, ClassificationRepository, SequenceRepository, type Act, type ExchangeEntry } from "./repository.ts";
 import { actesTenantSettings, type ActesSettings } from "./settings.ts";
-import { actRequest } from "./submission.ts";
+import { actRequest, type ActRequest } from "./submission.ts";
 import { ActesUseCases, type PrefectureReturn } from "./use-cases.ts";
 import { uploadChunk, UploadRepository, Uploads, uploadStart, uploadView } from "./uploads.ts";
 
@@ -90,6 +90,7 @@ export function actesService(): ServiceDefinition<ActesSettings> {
         flows,
         metrics: context.metrics,
         events: context.events,
+        log: context.log,
       });
       await enableDedicatedTenant(context.settings, new TenantRepository(context.database, "actes", actesTenantSettings));
       await ensureStreams(context.nats, flows, context.settings.NATS_STREAM_REPLICAS, context.settings.ACTES_STREAM_MAX_BYTES);
@@ -116,6 +117,8 @@ export function actesService(): ServiceDefinition<ActesSettings> {
           (n) => n > 0 && context.log.info({ requeued: n }, "queued again the acts whose queueing had failed"),
           (error: unknown) => context.log.warn({ reason: (error as Error).message }, "acts waiting to be queued could not be queued yet"),
         );
+        // The flows not told the prefecture's answer (NATS was away) are told now.
+        useCases.signalFlows().catch((error: unknown) => context.log.warn({ reason: (error as Error).message }, "flows not told yet: will try again"));
       }, every);
     },
     async onStop() {
@@ -132,6 +135,19 @@ export function actesService(): ServiceDefinition<ActesSettings> {
         return name;
       };
       const endpoints: EndpointSpec[] = [
+        // The flows service submits a signed act for a collectivity, on the collectivity's own
+        // platform subject that only it may call; the act's id is the flow's, so a retry finds it.
+        {
+          name: "flow-submit",
+          subject: "actes.*.flow.submit",
+          callers: allow.platform(),
+          schema: actRequest.extend({ id: z.uuid(), flow: z.object({ document: z.string().min(1).max(100), step: z.number().int().min(0).max(10) }).strict() }),
+          handle: async (request, { subject }) => {
+            const { id, flow, ...act } = request as ActRequest & { id: string; flow: { document: string; step: number } };
+            const author = { kind: "user" as const, subject: "flux", email: "flux", memberships: {} };
+            return actView(await useCases.submit(await tenantOf(subject.split(".")[1]!), act, author, { id, ...flow }));
+          },
+        },
         tenantEndpoint({
           name: "submit",
           subject: "tenant.*.actes.submit",

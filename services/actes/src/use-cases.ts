@@ -2,7 +2,7 @@ import { Readable } from "node:stream";
 import { randomUUID } from "node:crypto";
 import { jetstream } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
-import type { BusinessEvents, ServiceMetrics } from "@mutualis/service-kit";
+import type { BusinessEvents, Logger, ServiceMetrics } from "@mutualis/service-kit";
 import { Conflict, Forbidden, handOver, InvalidRequest, isAdministrator, Unavailable, type Caller, type HandedFile, type ObjectFiles } from "@mutualis/service-kit";
 import { looksLikePdf, type ActFile, type NatureCode } from "./domain/act.ts";
 import type { Emitter } from "./domain/envelope.ts";
@@ -56,6 +56,7 @@ export interface ActesDependencies {
   readonly flows: FlowNames;
   readonly metrics: ServiceMetrics;
   readonly events: BusinessEvents;
+  readonly log?: Logger;
   readonly now?: () => Date;
 }
 
@@ -96,7 +97,12 @@ export class ActesUseCases {
     return this.deps.now?.() ?? new Date();
   }
 
-  async submit(collectivity: string, request: ActRequest, author: Caller & { kind: "user" }): Promise<Act> {
+  async submit(collectivity: string, request: ActRequest, author: Caller & { kind: "user" }, flow?: { id: string; document: string; step: number }): Promise<Act> {
+    // Sent again by its flow (a retry): the act it made the first time.
+    if (flow) {
+      const existing = await this.deps.acts.byId(flow.id);
+      if (existing?.collectivity === collectivity) return existing;
+    }
     const tenant = await this.deps.tenants.require(collectivity);
     if (!tenant.authority) throw new Conflict(missingAuthority(collectivity));
     const uploads = await this.deps.uploads.forAct(collectivity, author, uploadsNamed(request));
@@ -114,10 +120,17 @@ export class ActesUseCases {
     });
     if (problems.length > 0) throw new InvalidRequest(`the act does not follow the classification of ${classification.date} in force for ${collectivity}`, { details: problems });
     // The uploads it names become its files, and only its: given back if it is not stored.
-    const stored = await this.deps.uploads.attachTo(uploads, randomUUID(), async (id) => {
+    const stored = await this.deps.uploads.attachTo(uploads, flow?.id ?? randomUUID(), async (id) => {
       const inserted = await this.deps.acts.insert(
         collectivity,
-        { ...act, classificationVersion: classification.date, author: { subject: author.subject, email: author.email }, document: storedFile(act.document), annexes: act.annexes.map(storedFile) },
+        {
+          ...act,
+          classificationVersion: classification.date,
+          author: { subject: author.subject, email: author.email },
+          document: storedFile(act.document),
+          annexes: act.annexes.map(storedFile),
+          ...(flow ? { flow: { document: flow.document, step: flow.step, signalled: false } } : {}),
+        },
         id,
       );
       await this.deps.documents.store(collectivity, inserted._id, contents);
@@ -402,6 +415,7 @@ export class ActesUseCases {
         );
         if (outdated) await this.classificationOf(act.collectivity, true).catch(() => undefined);
         await this.queuePublication(act, "acknowledged");
+        await this.signalFlow(await this.deps.acts.byId(act._id));
         this.acknowledged.inc({ collectivity: act.collectivity });
         this.deps.events.record(act.collectivity, "acknowledged", act._id, 1, now);
         this.timeToAcknowledgement.observe({ collectivity: act.collectivity }, Math.max(0, (now.getTime() - act.submittedAt.getTime()) / 1000));
@@ -412,6 +426,7 @@ export class ActesUseCases {
         const reason = `${message.kind === "AnomalieActe" ? "anomalie" : "anomalie d'enveloppe"} ${message.nature} : ${message.detail}`;
         await this.deps.acts.addExchange(act, { ...entry, detail: reason });
         await this.deps.acts.apply(act, { type: "refused", reason }, { reason });
+        await this.signalFlow(await this.deps.acts.byId(act._id));
         this.refused.inc({ collectivity: act.collectivity });
         return;
       }
@@ -442,6 +457,36 @@ export class ActesUseCases {
         return;
       }
     }
+  }
+
+  /**
+   * Tells the flow that sent an act how the prefecture answered: acknowledged (with the @ctes
+   * identifier and the day, for its publication), or refused with the reason; on the flows'
+   * stream, deduplicated, told again by the sweep until the stream takes it.
+   */
+  async signalFlow(act: Act | null | undefined): Promise<void> {
+    if (!act?.flow || act.flow.signalled) return;
+    const acknowledged = act.status === "acknowledged" || act.status === "cancellationAsked" || act.status === "cancelled";
+    if (!acknowledged && act.status !== "refused") return;
+    const signal = {
+      document: act.flow.document,
+      step: act.flow.step,
+      outcome: acknowledged ? "done" : "rejected",
+      ref: act._id,
+      ...(acknowledged ? { identifier: act.identifier, acknowledgedOn: act.acknowledgedAt?.toLocaleDateString("sv-SE", { timeZone: "Europe/Paris" }) } : { reason: `refusé par la préfecture : ${act.reason ?? ""}` }),
+    };
+    try {
+      await jetstream(this.deps.nats).publish(`flows.signal.${act.collectivity}`, JSON.stringify(signal), { msgID: `actes/${act._id}/${acknowledged ? "acknowledged" : "refused"}`, timeout: 10_000 });
+    } catch (error) {
+      this.deps.log?.warn({ collectivity: act.collectivity, act: act._id, reason: (error as Error).message }, "the flow could not be told the prefecture's answer: it will be told later");
+      return;
+    }
+    await this.deps.acts.signalled(act);
+  }
+
+  /** The flows not told yet (NATS was away) are told now. */
+  async signalFlows(): Promise<void> {
+    for (const act of await this.deps.acts.unsignalled()) await this.signalFlow(act);
   }
 
   /** Asks the prefecture to cancel an acknowledged act; its answer comes back on the returns flow. */
