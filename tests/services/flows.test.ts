@@ -4,11 +4,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { actesService, actesSettings } from "@mutualis/actes";
 import { flowsService, flowsSettings } from "@mutualis/flows";
 import { currentCode } from "@mutualis/identity";
 import { iplService, iplSettings } from "@mutualis/ipl";
 import { parapheurService, parapheurSettings } from "@mutualis/parapheur";
-import { letterPdf } from "@mutualis/prefecture-simulator";
+import { letterPdf, prefectureSimulator, simulatorSettings } from "@mutualis/prefecture-simulator";
 import { loadSettings, RunningService, type Role } from "@mutualis/service-kit";
 import { bearer, startTestIdentity, type TestIdentity } from "../support/identity.ts";
 import { eventually } from "../support/platform.ts";
@@ -21,7 +22,7 @@ let dispose: () => Promise<void>;
 const dir = mkdtempSync(join(tmpdir(), "flows-it-"));
 writeFileSync(join(dir, "master.key"), randomBytes(32).toString("base64"), { mode: 0o600 });
 
-type Name = "parapheur" | "ipl" | "flows";
+type Name = "parapheur" | "ipl" | "flows" | "actes" | "prefecture-simulator";
 const services = new Map<Name, RunningService>();
 let common: Record<string, string>;
 const starters: Record<Name, () => Promise<RunningService>> = {
@@ -30,6 +31,10 @@ const starters: Record<Name, () => Promise<RunningService>> = {
       parapheurService(),
       loadSettings(parapheurSettings, { ...common, SERVICE_NAME: "parapheur", MONGODB_DATABASE: `flows_${run}_parapheur`, PARAPHEUR_MASTER_KEY_FILE: join(dir, "master.key"), PARAPHEUR_FILES_MAX_BYTES: String(32 * 2 ** 20), PARAPHEUR_FLOW_SWEEP_SECONDS: "1" }),
     ).start(),
+  actes: () =>
+    new RunningService(actesService(), loadSettings(actesSettings, { ...common, SERVICE_NAME: "actes", MONGODB_DATABASE: `flows_${run}_actes`, ACTES_STREAM_PREFIX: `ACTES_FLOWS_${run.toUpperCase()}`, ACTES_PUBLISH: "true" })).start(),
+  "prefecture-simulator": () =>
+    new RunningService(prefectureSimulator(), loadSettings(simulatorSettings, { ...common, SERVICE_NAME: "prefecture-simulator", MONGODB_DATABASE: `flows_${run}_prefecture`, SIMULATOR_ACK_DELAY_MS: "50" })).start(),
   ipl: () => new RunningService(iplService(), loadSettings(iplSettings, { ...common, SERVICE_NAME: "ipl", MONGODB_DATABASE: `flows_${run}_ipl` })).start(),
   flows: () =>
     new RunningService(
@@ -67,6 +72,7 @@ interface DocumentView {
   state: string;
   steps: { service: string; state: string; ref?: string; url?: string; reason?: string; attempts: number }[];
   signer?: { name: string; title?: string };
+  acknowledgement?: { act: string; identifier: string; acknowledgedOn?: string };
   history: { event: string }[];
 }
 
@@ -84,9 +90,9 @@ describe("flows: an arrêté through its circuit, then published, step by step o
     ({ client, dispose } = account);
     identity = await startTestIdentity(account.credsFile, `flows_${run}_identity`, []);
     common = { ...serviceSettings(account.credsFile), ...smallStreams, ...identity.verifierSettings };
-    for (const name of ["parapheur", "ipl", "flows"] as const) await start(name);
+    for (const name of ["prefecture-simulator", "actes", "parapheur", "ipl", "flows"] as const) await start(name);
     const rennes = { collectivity: "rennes", siren: "213502388", departement: "035", displayName: "Ville de Rennes", authority: { departement: "035", arrondissement: 3, nature: "31", siret: "21350238800019" } };
-    for (const service of ["parapheur", "ipl", "flows"]) expect((await call(`platform.${service}.tenants.enable`, rennes, "admin@rennes.example")).status).toBe(200);
+    for (const service of ["actes", "parapheur", "ipl", "flows"]) expect((await call(`platform.${service}.tenants.enable`, rennes, "admin@rennes.example")).status).toBe(200);
     const admin = "admin@rennes.example";
     for (const desk of [
       { id: "secretariat", name: "Secrétariat", owners: ["secretariat@rennes.example"] },
@@ -96,6 +102,10 @@ describe("flows: an arrêté through its circuit, then published, step by step o
     }
     const type = { id: "arrete", name: "Arrêté", protocol: "NONE", signatureFormat: "PADES", subtypes: [{ id: "individuel", name: "Arrêté individuel", circuit: [{ type: "SIGNATURE", desks: ["maire"] }] }] };
     expect((await call("tenant.rennes.parapheur.types.save", { type }, admin)).status).toBe(200);
+    const deliberation = { id: "deliberation", name: "Délibération", protocol: "ACTES", signatureFormat: "PADES", subtypes: [{ id: "conseil", name: "Conseil municipal", circuit: [{ type: "SIGNATURE", desks: ["maire"] }] }] };
+    expect((await call("tenant.rennes.parapheur.types.save", { type: deliberation }, admin)).status).toBe(200);
+    const deliberations = { kind: "deliberation", name: "Délibérations", nature: 1, classification: "7.1", steps: [{ service: "parapheur", type: "deliberation", subtype: "conseil", desk: "secretariat" }, { service: "actes" }, { service: "ipl" }] };
+    expect((await call("tenant.rennes.flows.definitions.save", { flow: deliberations }, admin)).status).toBe(200);
     expect((await call("tenant.rennes.parapheur.certificates.issue", { email: "maire@rennes.example", commonName: "Anne Kervella", title: "Maire" }, admin)).status).toBe(200);
     const flow = { kind: "arrete-individuel", name: "Arrêtés individuels", nature: 3, classification: "4.1", steps: [{ service: "parapheur", type: "arrete", subtype: "individuel", desk: "secretariat" }, { service: "ipl" }] };
     const saved = await call("tenant.rennes.flows.definitions.save", { flow }, admin);
@@ -103,7 +113,7 @@ describe("flows: an arrêté through its circuit, then published, step by step o
   }, 120_000);
 
   afterAll(async () => {
-    for (const name of ["flows", "ipl", "parapheur"] as const) await stop(name);
+    for (const name of ["flows", "ipl", "parapheur", "actes", "prefecture-simulator"] as const) await stop(name);
     await identity?.stop();
     await client?.close();
     await dispose?.();
@@ -150,6 +160,27 @@ describe("flows: an arrêté through its circuit, then published, step by step o
     expect(await page.text()).toContain("Anne Kervella");
     // The same act started again is the same document.
     expect((await startDocument("arrete-individuel", `A${run.toUpperCase()}1`, "Nomination d'un agent")).status).toBe(409);
+  });
+
+  it("when a délibération is signed, then it goes to the prefecture, and once acknowledged it is published once, with its @ctes identifier and the day of its acknowledgement", async () => {
+    const numero = `D${run.toUpperCase()}1`;
+    const { body, status, message } = await startDocument("deliberation", numero, "Budget primitif 2027");
+    expect(status, message).toBe(200);
+    const folder = (await eventually("the circuit", async () => (await getDocument(body.id)).steps[0]!.ref, 30_000))!;
+    expect((await call("tenant.rennes.parapheur.folders.sign", { id: folder, confirmation: await confirmation(`parapheur.sign:${folder}`) }, "maire@rennes.example")).status).toBe(200);
+    const done = await eventually("the délibération to be published", async () => {
+      const d = await getDocument(body.id);
+      return d.state === "done" || d.state === "parked" || d.state === "rejected" ? d : undefined;
+    }, 90_000);
+    expect(done.state, JSON.stringify(done.steps)).toBe("done");
+    expect(done.steps.map((s) => s.state)).toEqual(["done", "done", "done"]);
+    const act = await call<{ id: string; status: string; identifier: string; files: { sha256: string }[] }>("tenant.rennes.actes.get", { id: done.steps[1]!.ref }, "admin@rennes.example");
+    expect(act.body.status).toBe("acknowledged");
+    const signed = await call<{ documents: { signedSha256: string }[] }>("tenant.rennes.parapheur.folders.get", { id: folder }, "admin@rennes.example");
+    expect(act.body.files[0]!.sha256).toBe(signed.body.documents[0]!.signedSha256);
+    const publications = await call<{ id: string; identifier: string }[]>("tenant.rennes.ipl.list", {}, "admin@rennes.example");
+    expect(publications.body.filter((p) => p.id === act.body.id)).toEqual([expect.objectContaining({ identifier: act.body.identifier })]);
+    expect((await getDocument(body.id)).acknowledgement).toMatchObject({ act: act.body.id, identifier: act.body.identifier, acknowledgedOn: expect.stringMatching(/^\d{4}-\d{2}-\d{2}$/) });
   });
 
   it("when the mayor rejects the arrêté, then its flow stops there with her reason, and nothing is published", async () => {

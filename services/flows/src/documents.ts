@@ -42,6 +42,8 @@ export interface FlowDocument {
   file: StoredDocument;
   /** Its signed version, once its circuit ended, and who signed it last (the arrêté's author). */
   signed?: StoredDocument & { signer?: { name: string; title?: string } };
+  /** The prefecture's acknowledgement, once @ctes is done: the act, its identifier, the day. */
+  acknowledgement?: { act: string; identifier: string; acknowledgedOn?: string };
   steps: DocumentStep[];
   state: "running" | "done" | "parked" | "rejected";
   history: FlowEvent[];
@@ -76,7 +78,7 @@ export class FlowDocumentRepository extends Repository<FlowDocument> {
   }
 
   /** One step's new state, the document's, and a line of history, at once. */
-  async step(document: FlowDocument, index: number, change: Partial<DocumentStep>, event: Omit<FlowEvent, "at" | "step">, more: Partial<Pick<FlowDocument, "state" | "signed">> = {}): Promise<FlowDocument> {
+  async step(document: FlowDocument, index: number, change: Partial<DocumentStep>, event: Omit<FlowEvent, "at" | "step">, more: Partial<Pick<FlowDocument, "state" | "signed" | "acknowledgement">> = {}): Promise<FlowDocument> {
     const set: Record<string, unknown> = { updatedAt: new Date(), ...more };
     for (const [key, value] of Object.entries(change)) set[`steps.${index}.${key}`] = value;
     const updated = await this.collection.findOneAndUpdate(

@@ -43,7 +43,16 @@ const durable = "flows";
 const sha256 = (text: string | Uint8Array) => createHash("sha256").update(text).digest("hex");
 
 /** What another service says of a step it ran: done (its folder finished), or rejected, with why. */
-const signal = z.object({ document: z.string(), step: z.number().int().min(0), outcome: z.enum(["done", "rejected"]), ref: z.string().optional(), reason: z.string().max(2000).optional() });
+const signal = z.object({
+  document: z.string(),
+  step: z.number().int().min(0),
+  outcome: z.enum(["done", "rejected"]),
+  ref: z.string().optional(),
+  reason: z.string().max(2000).optional(),
+  /** From actes: the act's @ctes identifier and the day the prefecture acknowledged it. */
+  identifier: z.string().max(100).optional(),
+  acknowledgedOn: z.iso.date().optional(),
+});
 const run = z.object({ document: z.string(), step: z.number().int().min(0) });
 
 class DefinitionRepository extends Repository<{ _id: string; collectivity: string; definition: FlowDefinition; updatedAt: Date; updatedBy: string }> {
@@ -191,19 +200,39 @@ class Engine {
       log.info({ collectivity: c, document: document._id, folder: id }, "document sent into its circuit");
       return;
     }
-    // Published as an act the prefecture does not control: the signed document if there is one.
     const file = document.signed ?? document.file;
+    if (definition.service === "actes") {
+      const id = stepRef(document._id, index, sha256);
+      const content = await this.files.readAll(file.object);
+      await ask(nats, `actes.${c}.flow.submit`, {
+        id,
+        numeroInterne: document.numeroInterne,
+        nature: document.definition.nature,
+        classification: document.definition.classification,
+        objet: document.objet,
+        date: document.date,
+        document: { fileName: file.name, mimeType: file.mimeType, contentBase64: content.toString("base64") },
+        flow: { document: document._id, step: index },
+      });
+      await this.documents.step(document, index, { state: "running", attempts, ref: id, startedAt: new Date() }, { event: "transmitted to the prefecture", detail: id }, { state: "running" });
+      log.info({ collectivity: c, document: document._id, act: id }, "document transmitted to the prefecture");
+      return;
+    }
+    // Published: after @ctes, as the act the prefecture acknowledged (the publication the actes
+    // service may have made already is the same one); without, as an act it does not control.
     const object = file.object;
     const handed = await handOver(nats, `ipl.${c}.file`, this.files.read(object.nuid, object.chunks));
+    const acknowledged = document.acknowledgement;
     const published = await ask<{ published: boolean; url?: string; reason?: string }>(nats, `ipl.${c}.publish`, {
-      actId: stepRef(document._id, index, sha256),
-      identifier: document.numeroInterne,
+      actId: acknowledged?.act ?? stepRef(document._id, index, sha256),
+      identifier: acknowledged?.identifier ?? document.numeroInterne,
       numeroInterne: document.numeroInterne,
       nature: document.definition.nature,
       classification: document.definition.classification,
       objet: document.objet,
       date: document.date,
-      controlled: false,
+      controlled: Boolean(acknowledged),
+      ...(acknowledged?.acknowledgedOn ? { acknowledgedOn: acknowledged.acknowledgedOn } : {}),
       ...(document.signed?.signer ? { author: { name: document.signed.signer.name, ...(document.signed.signer.title ? { role: document.signed.signer.title } : {}) } } : {}),
       file: { ...handed, fileName: file.name, mimeType: file.mimeType },
     });
@@ -232,6 +261,16 @@ class Engine {
       await this.documents.step(document, s.step, { state: "rejected", reason: s.reason ?? "rejeté", endedAt: new Date() }, { event: "rejected", detail: s.reason ?? "" }, { state: "rejected" });
       this.context.events.record(collectivity, "flow_rejected", document._id);
       return;
+    }
+    if (step.service === "actes") {
+      const updated = await this.documents.step(
+        document,
+        s.step,
+        { state: "done", endedAt: new Date() },
+        { event: "acknowledged by the prefecture", detail: s.identifier ?? "" },
+        { acknowledgement: { act: s.ref ?? step.ref!, identifier: s.identifier ?? document.numeroInterne, ...(s.acknowledgedOn ? { acknowledgedOn: s.acknowledgedOn } : {}) } },
+      );
+      return this.next(updated, s.step);
     }
     // Its circuit ended: the signed document is kept for the steps after.
     const signed = await ask<{ name: string; mimeType: string; contentBase64: string; signer?: { name: string; title?: string } }>(this.context.nats, `parapheur.${collectivity}.flow.document`, { id: s.ref ?? step.ref });
@@ -273,6 +312,7 @@ const documentView = (d: FlowDocument) => ({
   state: d.state,
   steps: d.steps.map((s, i) => ({ index: i, ...s, startedAt: s.startedAt?.toISOString(), endedAt: s.endedAt?.toISOString() })),
   ...(d.signed?.signer ? { signer: d.signed.signer } : {}),
+  ...(d.acknowledgement ? { acknowledgement: d.acknowledgement } : {}),
   history: (d.history ?? []).map((h) => ({ ...h, at: h.at.toISOString() })),
   createdAt: d.createdAt.toISOString(),
   updatedAt: d.updatedAt.toISOString(),

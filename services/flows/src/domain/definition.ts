@@ -4,11 +4,14 @@ const slug = z.string().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, "must be lowerc
 
 /**
  * A step of a flow: a service the document goes through. `parapheur`: a circuit of the
- * collectivity's (its type and subtype), sent from one of its desks; `ipl`: published, in full,
- * as an act not sent to the prefecture (an arrêté individuel, say).
+ * collectivity's (its type and subtype), sent from one of its desks; `actes`: transmitted to the
+ * prefecture (@ctes), the step done once it is acknowledged; `ipl`: published in full — after
+ * @ctes, with its acknowledgement; without, as an act the prefecture does not control (an arrêté
+ * individuel, say).
  */
 export const flowStep = z.discriminatedUnion("service", [
   z.object({ service: z.literal("parapheur"), type: slug, subtype: slug, desk: slug }).strict(),
+  z.object({ service: z.literal("actes") }).strict(),
   z.object({ service: z.literal("ipl") }).strict(),
 ]);
 export type FlowStep = z.infer<typeof flowStep>;
@@ -16,7 +19,7 @@ export type FlowStep = z.infer<typeof flowStep>;
 /**
  * A flow, per collectivity and kind of document: its steps in order, and what the published act
  * is (its nature as @ctes numbers them, its classification). Validated when saved: a circuit
- * first if any, once; the publication last, once.
+ * first if any, once; @ctes once, after it; the publication last, once.
  */
 export const flowDefinition = z
   .object({
@@ -32,6 +35,8 @@ export const flowDefinition = z
     const circuits = at("parapheur");
     const publications = at("ipl");
     if (circuits.length > 1 || (circuits.length === 1 && circuits[0] !== 0)) context.addIssue({ code: "custom", path: ["steps"], message: "the circuit comes first, once" });
+    const transmissions = at("actes");
+    if (transmissions.length > 1) context.addIssue({ code: "custom", path: ["steps"], message: "@ctes comes once" });
     if (publications.length > 1 || (publications.length === 1 && publications[0] !== flow.steps.length - 1)) context.addIssue({ code: "custom", path: ["steps"], message: "the publication comes last, once" });
   });
 export type FlowDefinition = z.infer<typeof flowDefinition>;
