@@ -12,6 +12,7 @@ import { demoPeople, demoToken, rotateIdentityKeys } from "./identity.ts";
 import { kubectlCredential, writeOidcKubeconfig } from "./kubectl-credential.ts";
 import { hostingLot, installOperatorChart } from "./lot.ts";
 import { StartError } from "./processes.ts";
+import { askForService, deliberationWalkthrough, gatewayCaller } from "./demo-parapheur.ts";
 
 const say = (line: string) => console.log(line);
 
@@ -59,21 +60,12 @@ async function actesWalkthrough(config: PlatformConfig, walk: Walkthrough): Prom
   const env = platformEnv(config);
   const { collectivity } = walk;
   const token = (email: string) => demoToken(config, email);
-  const call = async (method: string, path: string, bearer: string, body?: unknown) => {
-    const res = await fetch(`${env.GATEWAY_URL}${path}`, {
-      method,
-      headers: { authorization: `Bearer ${bearer}`, ...(body ? { "content-type": "application/json" } : {}) },
-      body: body ? JSON.stringify(body) : undefined,
-    });
-    return { status: res.status, body: (await res.json()) as Record<string, unknown> };
-  };
+  const call = gatewayCaller(config);
   say("");
   say(`${walk.name}'s administrator asks for ${walk.tenancy === "shared" ? "the shared actes service" : "its own dedicated actes deployment"} through the gateway…`);
   const admin = await token(walk.admin);
-  const created = await call("POST", `/api/v1/tenants/${collectivity}/service-instances`, admin, { name: "actes", service: "actes", tenancy: walk.tenancy });
-  if (created.status !== 201 && created.status !== 409) throw new StartError("demo", `the gateway answered ${created.status}: ${JSON.stringify(created.body)}`, "");
+  await askForService(config, collectivity, admin, "actes", walk.tenancy);
   const kubectl = new Kubectl(layout(config).bin("kubectl"), env.KUBECONFIG);
-  await kubectl.run(["wait", "--for=condition=Ready", "serviceinstance/actes", "-n", `coll-${collectivity}`, "--timeout=120s"]);
   if (walk.tenancy === "shared") {
     say(`  ✓ ServiceInstance coll-${collectivity}/actes is Ready (its NATS account imports the shared service)`);
   } else {
@@ -81,9 +73,7 @@ async function actesWalkthrough(config: PlatformConfig, walk: Walkthrough): Prom
     say(`  ✓ ServiceInstance coll-${collectivity}/actes is Ready: pod ${pod}, a process run by the node agent`);
   }
   // Its acts are published once acknowledged: the publication service is a shared one.
-  const publication = await call("POST", `/api/v1/tenants/${collectivity}/service-instances`, admin, { name: "ipl", service: "ipl", tenancy: "shared" });
-  if (publication.status !== 201 && publication.status !== 409) throw new StartError("demo", `the gateway answered ${publication.status}: ${JSON.stringify(publication.body)}`, "");
-  await kubectl.run(["wait", "--for=condition=Ready", "serviceinstance/ipl", "-n", `coll-${collectivity}`, "--timeout=120s"]);
+  await askForService(config, collectivity, admin, "ipl");
   say(`  ✓ ServiceInstance coll-${collectivity}/ipl is Ready: its acts are published once acknowledged`);
   const agent = await token(walk.agent);
   const numero = `DEMO_${Date.now().toString(36).toUpperCase()}`.slice(0, 15);
@@ -211,6 +201,7 @@ function printGuide(config: PlatformConfig): void {
     [`${platformEnv(config).IDENTITY_ISSUER}/.well-known/openid-configuration`, "the identity service (OpenID Connect issuer; CA in " + local + "/pki/ca.crt)"],
     [`make kubeconfig; ${local}/bin/kubectl --kubeconfig ${local}/kubeconfig-oidc auth whoami`, "kubectl as a person: open the page it shows, sign in by password or « S’identifier avec ProConnect » (the simulator's Camille Le Goff, Ville de Rennes)"],
     [`http://127.0.0.1:${config.ports.portal}`, "the portal: sign in as dsi@ville-rennes.example (password in " + local + "/identity/demo-password), or through ProConnect; Rennes's members and their roles"],
+    [`http://127.0.0.1:${config.ports.portal}/collectivites/rennes/parapheur`, `the parapheur of a signer: sign in as maire@ville-rennes.example or adjoint@ville-rennes.example (their authenticator secrets from the demo are in ${local}/demo)`],
     [`${env.MAIL_CATCHER_URL}`, "the mail catcher: every e-mail the platform sent (share links, invitations, confirmations)"],
     [`curl -H "Authorization: Bearer $TOKEN" ${env.GATEWAY_URL}/api/v1/tenants/rennes/actes/list`, "Rennes's acts, through the gateway"],
     [`${env.GATEWAY_URL}/api/v1/openapi.json`, "the gateway's API"],
@@ -268,6 +259,7 @@ async function main(command: string | undefined): Promise<number> {
           agent: "agent@rennes-metropole.example",
           tenancy: "dedicated",
         });
+        await deliberationWalkthrough(config, say);
         await secureShareWalkthrough(config);
         await observatoryWalkthrough(config);
       }

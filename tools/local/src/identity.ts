@@ -90,6 +90,7 @@ export function demoPeople(password: string): SeedAccounts {
       person("dgs@ville-rennes.example", "Gaëlle", "Quéré", { rennes: ["agent"] }),
       person("maire@ville-rennes.example", "Anne", "Kervella", { rennes: ["elu", "signataire"] }),
       person("adjoint@ville-rennes.example", "Loïc", "Le Roux", { rennes: ["elu", "signataire"] }),
+      person("finances@ville-rennes.example", "Morgane", "Le Gall", { rennes: ["elu", "signataire"] }),
       person("dsi@rennes-metropole.example", "Soizic", "Le Goff", { "rennes-metropole": ["agent", "administrateur"] }),
       person("agent@rennes-metropole.example", "Erwan", "Morvan", { "rennes-metropole": ["agent"] }),
       person("informatique@quimper.example", "Gwenaël", "Tanguy", { quimper: ["agent", "administrateur"] }),
