@@ -1,10 +1,11 @@
 import { createHash } from "node:crypto";
-import { AckPolicy, DiscardPolicy, jetstream, jetstreamManager, RetentionPolicy, StorageType, type JsMsg } from "@nats-io/jetstream";
-import { nanos, type NatsConnection } from "@nats-io/transport-node";
+import { jetstream, type JsMsg } from "@nats-io/jetstream";
+import type { NatsConnection } from "@nats-io/transport-node";
 import {
   allow,
   baseSettings,
   consumeFlow,
+  ensureWorkQueue,
   handOver,
   InvalidRequest,
   NotFound,
@@ -70,27 +71,6 @@ class DefinitionRepository extends Repository<{ _id: string; collectivity: strin
   }
 }
 
-async function ensureStream(nc: NatsConnection, replicas: number, maxBytes: number): Promise<void> {
-  const jsm = await jetstreamManager(nc);
-  const config = {
-    name: flowsStream,
-    subjects: ["flows.run.*", "flows.signal.*"],
-    retention: RetentionPolicy.Workqueue,
-    storage: StorageType.File,
-    num_replicas: replicas,
-    duplicate_window: nanos(10 * 60 * 1000),
-    max_bytes: maxBytes,
-    discard: DiscardPolicy.New,
-  };
-  try {
-    await jsm.streams.info(flowsStream);
-    await jsm.streams.update(flowsStream, config);
-  } catch {
-    await jsm.streams.add(config);
-  }
-  await jsm.consumers.add(flowsStream, { durable_name: durable, ack_policy: AckPolicy.Explicit, ack_wait: nanos(60_000), max_deliver: -1 });
-}
-
 /** A request to another service on its platform subject; its refusal as the error it is. */
 async function ask<T>(nc: NatsConnection, subject: string, body: unknown): Promise<T> {
   let reply;
@@ -124,7 +104,7 @@ export function flowsService(): ServiceDefinition<FlowsSettings> {
     async onStart(context) {
       const { nats, settings, database, log } = context;
       files = await ObjectFiles.open(nats, "FLOWS_FILES", { replicas: settings.NATS_STREAM_REPLICAS, maxBytes: settings.FLOWS_FILES_MAX_BYTES });
-      await ensureStream(nats, settings.NATS_STREAM_REPLICAS, settings.FLOWS_STREAM_MAX_BYTES);
+      await ensureWorkQueue(nats, { name: flowsStream, subjects: ["flows.run.*", "flows.signal.*"], durable, replicas: settings.NATS_STREAM_REPLICAS, maxBytes: settings.FLOWS_STREAM_MAX_BYTES, ackWaitMs: 60_000 });
       const documents = new FlowDocumentRepository(database);
       await documents.ensureIndexes();
       const engine = new Engine(context, documents, files);

@@ -1,8 +1,38 @@
-import { jetstream, type ConsumerMessages, type JsMsg } from "@nats-io/jetstream";
-import type { NatsConnection } from "@nats-io/transport-node";
+import { AckPolicy, DiscardPolicy, jetstream, jetstreamManager, RetentionPolicy, StorageType, type ConsumerMessages, type JsMsg } from "@nats-io/jetstream";
+import { nanos, type NatsConnection } from "@nats-io/transport-node";
 import { Conflict, statusOf } from "./errors.ts";
 import type { Logger } from "./log.ts";
 import { retryDelayMs } from "./retry.ts";
+
+/**
+ * A durable work queue: a stream on disk that survives restarts of NATS and the services,
+ * deduplicating messages by their id for ten minutes, bounded (as a collectivity's account
+ * requires of every stream; when full, new messages are refused, never old ones dropped), made or
+ * brought to this configuration, and its one durable consumer.
+ */
+export async function ensureWorkQueue(
+  nc: NatsConnection,
+  queue: { readonly name: string; readonly subjects: string[]; readonly durable: string; readonly replicas?: number; readonly maxBytes: number; readonly ackWaitMs?: number },
+): Promise<void> {
+  const jsm = await jetstreamManager(nc);
+  const config = {
+    name: queue.name,
+    subjects: queue.subjects,
+    retention: RetentionPolicy.Workqueue,
+    storage: StorageType.File,
+    num_replicas: queue.replicas ?? 1,
+    duplicate_window: nanos(10 * 60 * 1000),
+    max_bytes: queue.maxBytes,
+    discard: DiscardPolicy.New,
+  };
+  try {
+    await jsm.streams.info(queue.name);
+    await jsm.streams.update(queue.name, config);
+  } catch {
+    await jsm.streams.add(config);
+  }
+  await jsm.consumers.add(queue.name, { durable_name: queue.durable, ack_policy: AckPolicy.Explicit, ack_wait: nanos(queue.ackWaitMs ?? 30_000), max_deliver: -1 });
+}
 
 /** A flow being consumed; close() stops it. */
 export interface FlowConsumer {

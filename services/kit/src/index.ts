@@ -52,4 +52,4 @@ export {
 export { RunningService, runService, serviceMain, type ServiceContext, type ServiceDefinition } from "./service.ts";
 export { enableDedicatedTenant, tenantAuthority, tenantEndpoints, TenantRepository, type Tenant, type TenantAuthority } from "./tenants.ts";
 export { ArchiveError, readArchive, streamArchive, writeArchive, type ArchivedFile, type ArchiveEntry, type StreamedFile } from "./archive.ts";
-export { consumeFlow, type FlowConsumer } from "./durable.ts";
+export { consumeFlow, ensureWorkQueue, type FlowConsumer } from "./durable.ts";
