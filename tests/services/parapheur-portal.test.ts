@@ -11,8 +11,8 @@ import { parapheurService, parapheurSettings } from "@mutualis/parapheur";
 import { portalService, portalSettings } from "@mutualis/portal";
 import { letterPdf } from "@mutualis/prefecture-simulator";
 import { loadSettings, RunningService } from "@mutualis/service-kit";
-import { launchChromium } from "../support/browser.ts";
-import { agent, bearer, startTestIdentity, testPassword, type TestIdentity } from "../support/identity.ts";
+import { launchChromium, signInAtPortal } from "../support/browser.ts";
+import { agent, bearer, reserveTestIdentity, startTestIdentity, testPassword, type TestIdentity } from "../support/identity.ts";
 import { freePort, serviceSettings, startTestGateway, testServicesAccount } from "../support/services.ts";
 
 const run = randomBytes(3).toString("hex");
@@ -52,22 +52,13 @@ async function nextCode(email: string): Promise<string> {
   return currentCode(known.secret, known.step * 30);
 }
 
-async function signIn(email: string): Promise<Page> {
-  const page = await (await browser.newContext({ locale: "fr-FR", ignoreHTTPSErrors: true })).newPage();
-  await page.goto(portalUrl);
-  await page.getByRole("button", { name: "Se connecter" }).click();
-  await page.waitForURL(`${identity.issuer}/**`);
-  await page.fill("#email", email);
-  await page.fill("#password", testPassword);
-  await page.press("#password", "Enter");
-  // A person with an authenticator application gives its code too.
-  if (authenticators.has(email)) {
-    await page.locator("#code").waitFor();
-    await page.fill("#code", await nextCode(email));
-    await page.press("#code", "Enter");
-  }
-  await page.waitForURL(`${portalUrl}/`);
-  return page;
+const signIn = (email: string): Promise<Page> => signInAtPortal(browser, portalUrl, identity.issuer, email, testPassword, authenticators.has(email) ? () => nextCode(email) : undefined);
+
+/** Sends a form by its button and waits for the page its answer is: the form's status. */
+async function submit(page: Page, button: string, action: string): Promise<number> {
+  const [answer] = await Promise.all([page.waitForResponse((r) => r.request().method() === "POST" && r.url().endsWith(action)), page.getByRole("button", { name: button }).click()]);
+  await page.waitForLoadState("domcontentloaded");
+  return answer.status();
 }
 
 const folder = (name: string) =>
@@ -81,13 +72,16 @@ describe("the parapheur in the portal: a signer's desk, a visa, a signature conf
   beforeAll(async () => {
     const account = await testServicesAccount("platform-services-parapheur-portal-test");
     ({ client, dispose } = account);
-    const port = await freePort();
+    // Two ports free now, and not the same one: the identity's and the portal's.
+    const reserved = await reserveTestIdentity();
+    let port = await freePort();
+    while (port === reserved.port) port = await freePort();
     portalUrl = `http://127.0.0.1:${port}`;
     const dir = mkdtempSync(join(tmpdir(), "parapheur-portal-"));
     const secret = randomBytes(32).toString("base64url");
     writeFileSync(join(dir, "secret"), secret, { mode: 0o600 });
     writeFileSync(join(dir, "master.key"), randomBytes(32).toString("base64"), { mode: 0o600 });
-    identity = await startTestIdentity(account.credsFile, `parapheur_portal_${run}_identity`, people, {}, undefined, [
+    identity = await startTestIdentity(account.credsFile, `parapheur_portal_${run}_identity`, people, {}, reserved, [
       { client_id: "mutualis-portal", client_name: "Portail Mutualis", client_secret: secret, application_type: "web", token_endpoint_auth_method: "client_secret_basic", grant_types: ["authorization_code", "refresh_token"], redirect_uris: [`${portalUrl}/retour`], post_logout_redirect_uris: [`${portalUrl}/`], first_party: true },
     ]);
     const common = { ...serviceSettings(account.credsFile), ...identity.verifierSettings };
@@ -137,10 +131,13 @@ describe("the parapheur in the portal: a signer's desk, a visa, a signature conf
     const row = dgs.getByRole("table", { name: "Dossiers à traiter" }).getByRole("row", { name: new RegExp(`Arrêté de circulation ${run}`) });
     expect(await row.textContent()).toContain("À traiter");
     await row.getByRole("link").click();
-    // The act is shown in the page.
-    expect(await dgs.locator("iframe").getAttribute("title")).toBe("Document : arrete.pdf");
+    // The act opens in the browser's reader.
+    const [reader] = await Promise.all([dgs.context().waitForEvent("page"), dgs.getByRole("link", { name: "arrete.pdf (s’ouvre dans un nouvel onglet)" }).click()]);
+    await reader.waitForLoadState();
+    expect(reader.url()).toMatch(/\/documents\/0$/);
+    await reader.close();
     await dgs.getByLabel("Commentaire (facultatif)").fill("Vu, conforme.");
-    await dgs.getByRole("button", { name: "Viser le dossier" }).click();
+    await submit(dgs, "Viser le dossier", "/viser");
     expect(await dgs.getByRole("status").textContent()).toBe("Dossier visé.");
     expect(await dgs.getByRole("table", { name: "Historique" }).textContent()).toContain("Vu, conforme.");
 
@@ -148,19 +145,18 @@ describe("the parapheur in the portal: a signer's desk, a visa, a signature conf
     await mayor.goto(`${portalUrl}/collectivites/${c}/parapheur/dossiers/${body.id}`);
     // No authenticator yet: she sets one up, then signs with its code.
     const setUp = async () => {
-      const [answer] = await Promise.all([mayor.waitForResponse((r) => r.url().endsWith("/second-facteur")), mayor.getByRole("button", { name: "Configurer mon application d’authentification" }).click()]);
-      expect(answer.status()).toBe(200);
+      expect(await submit(mayor, "Configurer mon application d’authentification", "/second-facteur")).toBe(200);
       return mayor.locator("#cle").textContent();
     };
     const key = await setUp();
     await mayor.getByLabel("Code de votre application d’authentification (6 chiffres)").fill("123456");
-    await mayor.getByRole("button", { name: "Signer le dossier" }).click();
+    await submit(mayor, "Signer le dossier", "/signer");
     expect(await mayor.getByRole("alert").textContent()).toMatch(/Le code n’a pas été accepté/);
     const secret = await setUp();
     expect(secret).not.toBe(key);
     authenticators.set(`anne.kervella@${c}.test`, { secret: secret!, step: Math.floor(Date.now() / 30_000) - 1 });
     await mayor.getByLabel("Code de votre application d’authentification (6 chiffres)").fill(await nextCode(`anne.kervella@${c}.test`));
-    await mayor.getByRole("button", { name: "Signer le dossier" }).click();
+    await submit(mayor, "Signer le dossier", "/signer");
     expect(await mayor.getByRole("status").textContent()).toBe("Dossier signé.");
     expect(await mayor.getByText("État :").textContent()).toContain("Terminé");
     const signed = await mayor.request.get(`${portalUrl}/collectivites/${c}/parapheur/dossiers/${body.id}/documents/0?version=signe`);
@@ -179,7 +175,7 @@ describe("the parapheur in the portal: a signer's desk, a visa, a signature conf
     await dgs.getByRole("button", { name: "Rejeter le dossier" }).click();
     expect(await dgs.getByLabel("Motif du rejet").evaluate((e) => (e as unknown as { validity: { valueMissing: boolean } }).validity.valueMissing)).toBe(true);
     await dgs.getByLabel("Motif du rejet").fill("Le périmètre de la rue est erroné.");
-    await dgs.getByRole("button", { name: "Rejeter le dossier" }).click();
+    await submit(dgs, "Rejeter le dossier", "/rejeter");
     expect(await dgs.getByRole("status").textContent()).toBe("Dossier rejeté.");
     const secretariat = await signIn(`secretariat@${c}.test`);
     await secretariat.getByRole("link", { name: "Mon parapheur" }).click();

@@ -9,7 +9,7 @@ import type { RunningOperator } from "@mutualis/operator";
 import { portalService, portalSettings } from "@mutualis/portal";
 import { loadSettings, RunningService } from "@mutualis/service-kit";
 import { agent, reserveTestIdentity, startTestIdentity, testPassword, type TestIdentity } from "../support/identity.ts";
-import { launchChromium } from "../support/browser.ts";
+import { launchChromium, signInAtPortal } from "../support/browser.ts";
 import { collectivityManifest, deleteCollectivity, sirenFrom, startTestOperator, waitForGone, waitForReady } from "../support/operator.ts";
 import { eventually, testPlatform } from "../support/platform.ts";
 import { freePort, platformServicesCreds, serviceSettings, startTestGateway } from "../support/services.ts";
@@ -30,18 +30,7 @@ const people = [
 ];
 
 /** A person signs in at the portal, in a fresh browser. */
-async function signIn(email: string): Promise<Page> {
-  const page = await (await browser.newContext({ locale: "fr-FR", ignoreHTTPSErrors: true })).newPage();
-  await page.goto(portalUrl);
-  await page.getByRole("button", { name: "Se connecter" }).click();
-  await page.waitForURL(`${identity.issuer}/**`);
-  // (The sign-in page's keyboard use is tested in identity-browser.test.ts.)
-  await page.fill("#email", email);
-  await page.fill("#password", testPassword);
-  await page.press("#password", "Enter");
-  await page.waitForURL(`${portalUrl}/`);
-  return page;
-}
+const signIn = (email: string): Promise<Page> => signInAtPortal(browser, portalUrl, identity.issuer, email, testPassword);
 
 describe("the portal: people sign in with the identity service and work through the gateway", () => {
   beforeAll(async () => {

@@ -104,7 +104,7 @@ ${delegations}
 }
 
 /**
- * A folder: its documents (shown in the page), its circuit step by step, its history, and the
+ * A folder: its documents (each opens in the browser's reader), its circuit step by step, its history, and the
  * forms for what the person may do at the current step. Signing asks for the code of their
  * authenticator application; a person without one enrols it here first.
  */
@@ -119,13 +119,11 @@ export function folderPage(
   const here = `${base(collectivity)}/dossiers/${encodeURIComponent(folder.id)}`;
   const documents = folder.documents
     .map(
-      (d) => `<li><a href="${here}/documents/${d.index}">${escapeHtml(d.name)}</a> (${Math.ceil(d.size / 1024)} Kio, SHA-256 <code>${escapeHtml(d.sha256)}</code>)${
+      (d) => `<li><a href="${here}/documents/${d.index}" target="_blank" rel="noopener">${escapeHtml(d.name)} (s’ouvre dans un nouvel onglet)</a> (${Math.ceil(d.size / 1024)} Kio, SHA-256 <code>${escapeHtml(d.sha256)}</code>)${
         d.signatures.length ? ` — ${d.signatures.map((s) => `${s.kind === "seal" ? "cachet" : "signé par"} ${escapeHtml(s.commonName)} le ${escapeHtml(paris(s.at))}`).join(" ; ")}` : ""
       }${d.signatures.length ? ` — <a href="${here}/documents/${d.index}?version=signe">version signée</a>` : ""}</li>`,
     )
     .join("");
-  const first = folder.documents[0];
-  const viewer = first?.mimeType === "application/pdf" ? `<iframe src="${here}/documents/0" title="Document : ${escapeHtml(first.name)}" style="width:100%;height:32rem;border:1px solid #929292"></iframe>` : "";
   const steps = `<ol>${folder.steps
     .map(
       (s) =>
@@ -162,7 +160,7 @@ export function folderPage(
     `<h1>${escapeHtml(folder.name)}</h1>${message(notice)}
 <p>État : <strong>${escapeHtml(stateLabels[folder.state] ?? folder.state)}</strong>${folder.dueDate ? ` — échéance le ${escapeHtml(parisDay(`${folder.dueDate}T12:00:00Z`))}` : ""}. Émis par ${escapeHtml(folder.emitter.by)} (bureau ${escapeHtml(folder.emitter.desk)}).</p>
 ${folder.rejection ? `<p class="error">Rejeté par le bureau ${escapeHtml(folder.rejection.desk)} : ${escapeHtml(folder.rejection.reason)}</p>` : ""}
-<h2>Documents</h2><ul>${documents}</ul>${viewer}
+<h2>Documents</h2><p>Chaque document s’ouvre dans le lecteur de votre navigateur.</p><ul>${documents}</ul>
 <h2>Circuit</h2>${steps}
 ${actions.length ? `<h2>Vos actions</h2>${actions.join("")}` : ""}
 ${history}

@@ -81,7 +81,7 @@ export function parapheurRoutes(app: Express, { current, html, form, person, gat
     await showFolder(res, signedIn, collectivityOf(req), String(req.params.id));
   });
 
-  // A document, shown in the folder's page (the same origin may frame it) or opened alone.
+  // A document, opened in the browser's own reader.
   app.get("/collectivites/:collectivity/parapheur/dossiers/:id/documents/:index", async (req, res) => {
     const signedIn = await current(req);
     if (!signedIn) return void res.redirect(303, "/connexion");
