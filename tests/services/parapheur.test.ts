@@ -74,7 +74,7 @@ const sign = async (as: string, id: string) => call<Folder>("tenant.rennes.parap
 interface Folder {
   id: string;
   state: string;
-  steps: { type: string; state: string; actions: { kind: string; desk?: string; by: string; delegate?: string; reason?: string }[] }[];
+  steps: { type: string; desks: string[]; state: string; actions: { kind: string; desk?: string; by: string; delegate?: string; reason?: string }[] }[];
   documents: { index: number; sha256: string; signedSha256?: string; signatures: { by: string; format: string; kind: string; certificate: string }[] }[];
   history: { action: string; by: string; desk?: string; delegate?: string; reason?: string; state: string; certificate?: string }[];
   rejection?: { reason: string; desk: string };
@@ -380,6 +380,24 @@ describe("the parapheur: circuits, real signatures, delegations, quorum, revocat
     const bypassed = await call<Folder>("tenant.rennes.parapheur.folders.bypass", { id: body.id, reason: "DGS absent" }, "admin@rennes.example");
     expect(bypassed.body.steps[0]).toMatchObject({ state: "BYPASSED", actions: [{ kind: "bypass", by: "admin@rennes.example", reason: "DGS absent" }] });
     expect(bypassed.body.history.at(-1)).toMatchObject({ action: "bypass", by: "admin@rennes.example", reason: "DGS absent" });
+  });
+
+  it("when the general manager asks the deputy manager's opinion, then the deputy visas first and the folder comes back; a vice-president hands her part to a colleague", async () => {
+    const { body } = await create("deliberation", "conseil", `Avis ${run}`, pdf());
+    const asked = await call<Folder>("tenant.rennes.parapheur.folders.second-opinion", { id: body.id, to: "dga", reason: "Avis juridique" }, "dgs@rennes.example");
+    expect(asked.status, asked.message).toBe(200);
+    expect(asked.body.steps.slice(0, 2).map((s) => s.state)).toEqual(["CURRENT", "UPCOMING"]);
+    const forDga = await call<{ folders: { id: string }[] }>("tenant.rennes.parapheur.folders.list", {}, "dga@rennes.example");
+    expect(forDga.body.folders.some((f) => f.id === body.id)).toBe(true);
+    expect((await call("tenant.rennes.parapheur.folders.visa", { id: body.id }, "dgs@rennes.example")).status).toBe(403);
+    await call("tenant.rennes.parapheur.folders.visa", { id: body.id, comment: "Rien à redire" }, "dga@rennes.example");
+    const back = await call<Folder>("tenant.rennes.parapheur.folders.visa", { id: body.id }, "dgs@rennes.example");
+    expect(back.status, back.message).toBe(200);
+    const handed = await call<Folder>("tenant.rennes.parapheur.folders.transfer", { id: body.id, to: "adjoint", reason: "Absente" }, "vp-c@rennes.example");
+    expect(handed.status, handed.message).toBe(200);
+    expect(handed.body.steps[2]!.desks).toEqual(["vp-a", "vp-b", "adjoint"]);
+    expect(handed.body.history.slice(-1)[0]).toMatchObject({ action: "transfer", desk: "vp-c", by: "vp-c@rennes.example" });
+    expect((await call("tenant.rennes.parapheur.folders.reject", { id: body.id, reason: "non" }, "vp-c@rennes.example")).status).toBe(403);
   });
 
   it("when the emitter takes a folder back before anyone acted, then it is a draft again; once someone acted, it cannot be", async () => {

@@ -41,6 +41,8 @@ export interface HistoryEntry {
   readonly desk?: string;
   readonly delegate?: string;
   readonly reason?: string;
+  /** For a transfer or a second opinion: the desk it went to. */
+  readonly to?: string;
   readonly certificate?: string;
   /** The folder's state after it. */
   readonly state: string;

@@ -29,7 +29,7 @@ import {
 } from "@mutualis/service-kit";
 import { jetstream } from "@nats-io/jetstream";
 import { z } from "zod";
-import { approve, begin, bypass, CircuitError, current, deskId, desksOf, reject, rejectionOf, stateFor, type Progress } from "./domain/circuit.ts";
+import { approve, askSecondOpinion, begin, bypass, CircuitError, current, decided, deskId, desksOf, reject, rejectionOf, stateFor, transfer, type Progress } from "./domain/circuit.ts";
 import { deskDefinition, delegation, desksOfPerson, standingFor, type Desk, type DeskDefinition } from "./domain/desks.ts";
 import { evidenceBundle, extensionOf } from "./domain/evidence.ts";
 import type { KeyAndCertificate } from "./domain/pki.ts";
@@ -123,7 +123,7 @@ function circuitStep<T>(change: () => T): T {
 function waitingFor(progress: Progress): string[] {
   const now = current(progress);
   if (!now) return [];
-  return now.step.desks.filter((desk) => !now.step.actions.some((a) => a.desk === desk));
+  return now.step.desks.filter((desk) => !decided(now.step, desk));
 }
 
 /**
@@ -724,6 +724,29 @@ function parapheurEndpoints(context: ServiceContext<ParapheurSettings>, files: O
         return detail(saved);
       },
     }),
+    // A desk hands its part to another desk (TRANSFERRED), or asks another desk's opinion first
+    // (SECONDED): the other desk then sees the folder and acts on it.
+    ...(["transfer", "second-opinion"] as const).map((kind) =>
+      tenantEndpoint({
+        name: `folders-${kind}`,
+        subject: `tenant.*.parapheur.folders.${kind}`,
+        schema: z.object({ id: folderId, to: deskId, reason: z.string().trim().max(1000).optional() }).strict(),
+        callers: members,
+        handle: async ({ id, to, reason: why }, { collectivity, caller }) => {
+          const who = person(caller);
+          const folder = await readable(collectivity, id, caller);
+          if (!(await desks.find(collectivity, to))) throw new InvalidRequest(`no desk ${to} in collectivity ${collectivity}`);
+          const { step, desk, delegate } = await standing(folder, who);
+          const at = now();
+          const by = who.email.toLowerCase();
+          const action = { desk, by, at, to, ...(why ? { reason: why } : {}), ...(delegate ? { delegate } : {}) };
+          const progress = circuitStep(() => (kind === "transfer" ? transfer(folder.progress, action) : askSecondOpinion(folder.progress, action)));
+          const saved = await advance(folder, { progress, desks: [...new Set([...folder.desks, to])], history: [...folder.history, entry(folder, progress, { at, by, action: kind, step: step.index, desk, to, ...(why ? { reason: why } : {}), ...(delegate ? { delegate } : {}) })] });
+          actions.inc({ collectivity, kind });
+          return detail(saved);
+        },
+      }),
+    ),
     tenantEndpoint({
       name: "folders-bypass",
       subject: "tenant.*.parapheur.folders.bypass",

@@ -18,6 +18,8 @@ export const stateLabels: Readonly<Record<string, string>> = {
   UPCOMING: "À venir",
   VALIDATED: "Validé",
   BYPASSED: "Étape passée outre",
+  SECONDED: "Avis demandé",
+  TRANSFERRED: "Transféré",
   REJECTED: "Rejeté",
   FINISHED: "Terminé",
 };
@@ -31,6 +33,8 @@ const actionLabels: Readonly<Record<string, string>> = {
   seal: "Cachet apposé",
   rejection: "Rejeté",
   bypass: "Étape passée outre par un administrateur",
+  transfer: "Transféré à un autre bureau",
+  "second-opinion": "Avis demandé à un autre bureau",
 };
 
 export interface FolderRow {

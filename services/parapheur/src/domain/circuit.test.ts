@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { approve, begin, bypass, circuitDefinition, CircuitError, current, reject, rejectionOf, stateFor } from "./circuit.ts";
+import { approve, askSecondOpinion, begin, bypass, circuitDefinition, CircuitError, current, reject, rejectionOf, stateFor, transfer } from "./circuit.ts";
 import { standingFor, type Desk } from "./desks.ts";
 
 const at = new Date("2026-12-01T10:00:00Z");
@@ -49,6 +49,20 @@ describe("a circuit of visas, signatures with a quorum and the seal", () => {
     expect(() => approve(next, { kind: "signature", desk: "vp-culture", by: "c@x.fr", at })).toThrow(/already acted/);
     expect(() => reject(next, { desk: "vp-sports", by: "s@x.fr", at, reason: " " })).toThrow(/reason/);
     expect(progress.steps[0]!.actions).toEqual([]);
+  });
+
+  it("when a desk asks another's opinion, then that desk visas first and the folder comes back to it (SECONDED meanwhile); a transfer hands its part to another desk (TRANSFERRED)", () => {
+    let progress = askSecondOpinion(begin(circuit), { desk: "dgs", by: "dgs@x.fr", at, to: "juridique", reason: "Avis sur la légalité" });
+    expect(progress.steps.map((s) => [s.type, s.desks.join(","), s.state])).toEqual([["VISA", "juridique", "CURRENT"], ["VISA", "dgs", "UPCOMING"], ["SIGNATURE", "vp-finances,vp-culture,vp-sports", "UPCOMING"], ["SIGNATURE", "maire", "UPCOMING"], ["SEAL", "", "UPCOMING"]]);
+    expect(stateFor(progress, "dgs", false)).toBe("SECONDED");
+    progress = approve(progress, { kind: "visa", desk: "juridique", by: "j@x.fr", at });
+    expect(stateFor(progress, "dgs", false)).toBe("CURRENT");
+    progress = approve(progress, { kind: "visa", desk: "dgs", by: "dgs@x.fr", at });
+    progress = transfer(progress, { desk: "vp-sports", by: "s@x.fr", at, to: "vp-jeunesse" });
+    expect(progress.steps[2]!.desks).toEqual(["vp-finances", "vp-culture", "vp-jeunesse"]);
+    expect(stateFor(progress, "vp-sports", false)).toBe("TRANSFERRED");
+    expect(stateFor(progress, "vp-jeunesse", false)).toBe("CURRENT");
+    expect(() => transfer(progress, { desk: "vp-culture", by: "c@x.fr", at, to: "vp-finances" })).toThrow(/already has a say/);
   });
 
   it("when an administrator passes a step over, then it is BYPASSED with the reason and the next is current", () => {

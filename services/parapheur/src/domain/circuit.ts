@@ -41,7 +41,7 @@ export const desksOf = (circuit: CircuitDefinition): string[] => [...new Set(cir
 /** A step's state, with iParapheur's names; a folder's is DRAFT, PENDING, REJECTED or FINISHED (LATE is PENDING past its due date). */
 export type StepState = "UPCOMING" | "CURRENT" | "VALIDATED" | "REJECTED" | "BYPASSED";
 export type FolderState = "DRAFT" | "PENDING" | "REJECTED" | "FINISHED";
-export type ActionKind = "visa" | "signature" | "seal" | "rejection" | "bypass";
+export type ActionKind = "visa" | "signature" | "seal" | "rejection" | "bypass" | "transfer" | "second-opinion";
 
 /** What someone (or the platform, for the seal) did at a step. */
 export interface StepAction {
@@ -54,6 +54,8 @@ export interface StepAction {
   /** The delegate's own desk, when `by` acted for `desk` through its delegation. */
   readonly delegate?: string;
   readonly reason?: string;
+  /** For a transfer or a request for a second opinion: the desk it went to. */
+  readonly to?: string;
 }
 
 export interface Step {
@@ -62,6 +64,8 @@ export interface Step {
   readonly quorum: number;
   readonly state: StepState;
   readonly actions: readonly StepAction[];
+  /** A visa asked of another desk for its opinion, by the desk named here, which gets the folder back after it. */
+  readonly secondOpinionFor?: string;
 }
 
 export interface Progress {
@@ -110,9 +114,14 @@ function requireCurrent(progress: Progress): { index: number; step: Step } {
   return found;
 }
 
+/** Whether a desk has decided at a step: approved or rejected (asking an opinion is not deciding). */
+export function decided(step: Step, desk: string): boolean {
+  return step.actions.some((action) => action.desk === desk && (action.kind === "visa" || action.kind === "signature" || action.kind === "rejection"));
+}
+
 function requireDesk(step: Step, desk: string): void {
   if (!step.desks.includes(desk)) throw new CircuitError("desk", `desk ${desk} has no say at this step`);
-  if (step.actions.some((action) => action.desk === desk)) throw new CircuitError("state", `desk ${desk} has already acted at this step`);
+  if (decided(step, desk)) throw new CircuitError("state", `desk ${desk} has already acted at this step`);
 }
 
 function replaced(progress: Progress, index: number, step: Step, state: FolderState = progress.state): Progress {
@@ -161,6 +170,33 @@ export function bypass(progress: Progress, action: Pick<StepAction, "by" | "at" 
   return advance(replaced(progress, index, { ...step, actions: [...step.actions, { ...action, kind: "bypass" }], state: "BYPASSED" }), index);
 }
 
+/**
+ * A desk hands its part of the current step to another desk (iParapheur's transfer): that desk
+ * acts in its place; the step keeps its quorum.
+ */
+export function transfer(progress: Progress, action: Pick<StepAction, "desk" | "by" | "at" | "reason" | "delegate"> & { readonly to: string }): Progress {
+  const { index, step } = requireCurrent(progress);
+  if (step.type === "SEAL") throw new CircuitError("state", "the seal is applied by the platform: it cannot be transferred");
+  requireDesk(step, action.desk ?? "");
+  if (step.desks.includes(action.to)) throw new CircuitError("state", `desk ${action.to} already has a say at this step`);
+  const desks = step.desks.map((d) => (d === action.desk ? action.to : d));
+  return replaced(progress, index, { ...step, desks, actions: [...step.actions, { ...action, kind: "transfer" }] });
+}
+
+/**
+ * A desk asks another desk's opinion before it acts (iParapheur's second opinion): a visa of that
+ * desk comes first; then the folder is back with the desk that asked.
+ */
+export function askSecondOpinion(progress: Progress, action: Pick<StepAction, "desk" | "by" | "at" | "reason" | "delegate"> & { readonly to: string }): Progress {
+  const { index, step } = requireCurrent(progress);
+  if (step.type === "SEAL") throw new CircuitError("state", "the seal is applied by the platform: no opinion is asked for it");
+  requireDesk(step, action.desk ?? "");
+  if (action.to === action.desk) throw new CircuitError("state", "a desk cannot ask its own opinion");
+  const asked: Step = { type: "VISA", desks: [action.to], quorum: 1, state: "CURRENT", actions: [], secondOpinionFor: action.desk! };
+  const waiting: Step = { ...step, state: "UPCOMING", actions: [...step.actions, { ...action, kind: "second-opinion" }] };
+  return { state: progress.state, steps: [...progress.steps.slice(0, index), asked, waiting, ...progress.steps.slice(index + 1)] };
+}
+
 /** The rejection that ended the folder, if it was rejected. */
 export function rejectionOf(progress: Progress): StepAction | undefined {
   if (progress.state !== "REJECTED") return undefined;
@@ -170,15 +206,18 @@ export function rejectionOf(progress: Progress): StepAction | undefined {
 /**
  * Where a folder stands for one desk, with iParapheur's names: CURRENT (waiting for it), LATE
  * (waiting, past its due date), UPCOMING (it will come), DOWNSTREAM (it went past and goes on),
- * VALIDATED (it acted), BYPASSED, REJECTED, FINISHED; undefined for a desk the circuit does not name.
+ * VALIDATED (it acted), SECONDED (it asked an opinion, which is awaited), TRANSFERRED (it handed
+ * its part to another desk), BYPASSED, REJECTED, FINISHED; undefined for a desk the circuit does not name.
  */
 export function stateFor(progress: Progress, desk: string, late: boolean): string | undefined {
   const steps = progress.steps.map((step, index) => ({ step, index })).filter(({ step }) => step.desks.includes(desk));
-  if (steps.length === 0) return undefined;
+  const transferred = progress.steps.some((step) => step.actions.some((a) => a.kind === "transfer" && a.desk === desk));
+  if (steps.length === 0) return transferred ? "TRANSFERRED" : undefined;
   if (progress.state === "REJECTED" || progress.state === "FINISHED") return progress.state;
   const now = current(progress);
   if (!now) return progress.state;
-  if (now.step.desks.includes(desk) && !now.step.actions.some((a) => a.desk === desk)) return late ? "LATE" : "CURRENT";
+  if (now.step.secondOpinionFor === desk) return "SECONDED";
+  if (now.step.desks.includes(desk) && !decided(now.step, desk)) return late ? "LATE" : "CURRENT";
   if (steps.some(({ index }) => index > now.index)) return "UPCOMING";
   return steps.some(({ step }) => step.actions.some((a) => a.desk === desk)) ? (now.step.desks.includes(desk) ? "VALIDATED" : "DOWNSTREAM") : "BYPASSED";
 }
