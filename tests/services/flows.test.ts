@@ -3,6 +3,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { NatsConnection } from "@nats-io/transport-node";
+import { Ajv } from "ajv";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { actesService, actesSettings } from "@mutualis/actes";
 import { flowsService, flowsSettings } from "@mutualis/flows";
@@ -209,6 +210,23 @@ describe("flows: an arrêté through its circuit, then published, step by step o
     expect((await call("tenant.rennes.parapheur.desks.save", { desk: { id: "cabinet", name: "Cabinet", owners: ["secretariat@rennes.example"] } }, admin)).status).toBe(200);
     expect((await call("tenant.rennes.flows.documents.retry", { id: body.id }, "secretariat@rennes.example")).status).toBe(200);
     await eventually("the step to run", async () => ((await getDocument(body.id)).steps[0]!.state === "running" ? true : undefined), 30_000);
+  });
+
+  it("when the flows' contract is read on their internal port, then it is AsyncAPI, and a real answer passes its published schema with Ajv", async () => {
+    const contract = (await (await fetch(`${services.get("flows")!.internalUrl}/asyncapi.json`)).json()) as {
+      asyncapi: string;
+      channels: Record<string, { address: string | null; messages: Record<string, { payload: object }> }>;
+      operations: Record<string, { action: string }>;
+    };
+    expect(contract.asyncapi).toBe("3.0.0");
+    expect(Object.values(contract.channels).map((c) => c.address)).toEqual(expect.arrayContaining(["tenant.{collectivity}.flows.documents.get", "flows.signal.{collectivity}", "flows.run.{collectivity}"]));
+    // Draft 2020-12 is what zod writes; its keywords here are draft-07's too. Formats are not Ajv's core.
+    const { $schema: _, ...schema } = contract.channels["tenant-_-flows-documents-get-reply"]!.messages.answer!.payload as { $schema?: string };
+    const answer = new Ajv({ strict: false, validateFormats: false }).compile(schema);
+    const { body } = await startDocument("arrete-individuel", `A${run.toUpperCase()}9`, "Contrat");
+    expect(answer(await getDocument(body.id)), JSON.stringify(answer.errors)).toBe(true);
+    // The same schema refuses what the service must never answer.
+    expect(answer({ ...(await getDocument(body.id)), state: "lost" })).toBe(false);
   });
 
   it("when a flow is saved out of order, or another collectivity asks for a document, then it is refused", async () => {

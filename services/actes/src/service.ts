@@ -1,4 +1,4 @@
-import { allow, consumeFlow, enableDedicatedTenant, Forbidden, ObjectFiles, PayloadTooLarge, tenantEndpoint, tenantEndpoints, TenantRepository, type EndpointSpec, type FlowConsumer, type ServiceContext, type ServiceDefinition } from "@mutualis/service-kit";
+import { allow, consumeFlow, enableDedicatedTenant, flowSignal, Forbidden, ObjectFiles, PayloadTooLarge, tenantEndpoint, tenantEndpoints, TenantRepository, type EndpointSpec, type FlowConsumer, type ServiceContext, type ServiceDefinition } from "@mutualis/service-kit";
 import { z } from "zod";
 import { natures } from "./domain/act.ts";
 import { actStatuses } from "./domain/statuses.ts";
@@ -69,6 +69,7 @@ export function actesService(): ServiceDefinition<ActesSettings> {
   let requeue: NodeJS.Timeout | undefined;
   return {
     description: "Legality control: acts teletransmitted to the prefecture (@ctes)",
+    emits: [{ subject: "flows.signal.*", description: "An act a flow submitted was answered by the prefecture: acknowledged (identifier, day) or refused with the reason.", schema: flowSignal }],
     async onStart(context: ServiceContext<ActesSettings>) {
       const flows = flowNames(context.settings.ACTES_STREAM_PREFIX, context.settings.PREFECTURE_SUBJECT);
       const files = await ObjectFiles.open(context.nats, `${context.settings.ACTES_STREAM_PREFIX}_FILES`, {

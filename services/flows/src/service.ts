@@ -6,6 +6,7 @@ import {
   baseSettings,
   consumeFlow,
   ensureWorkQueue,
+  flowSignal,
   handOver,
   InvalidRequest,
   NotFound,
@@ -43,17 +44,7 @@ export const flowsStream = "FLOWS";
 const durable = "flows";
 const sha256 = (text: string | Uint8Array) => createHash("sha256").update(text).digest("hex");
 
-/** What another service says of a step it ran: done (its folder finished), or rejected, with why. */
-const signal = z.object({
-  document: z.string(),
-  step: z.number().int().min(0),
-  outcome: z.enum(["done", "rejected"]),
-  ref: z.string().optional(),
-  reason: z.string().max(2000).optional(),
-  /** From actes: the act's @ctes identifier and the day the prefecture acknowledged it. */
-  identifier: z.string().max(100).optional(),
-  acknowledgedOn: z.iso.date().optional(),
-});
+const signal = flowSignal;
 const run = z.object({ document: z.string(), step: z.number().int().min(0) });
 
 class DefinitionRepository extends Repository<{ _id: string; collectivity: string; definition: FlowDefinition; updatedAt: Date; updatedBy: string }> {
@@ -101,6 +92,11 @@ export function flowsService(): ServiceDefinition<FlowsSettings> {
   let sweeper: NodeJS.Timeout | undefined;
   return {
     description: "Flows: a document through the collectivity's services, step by step",
+    emits: [
+      { subject: "flows.signal.*", description: "Read, not sent: what the parapheur and actes tell the flows of a step they ran (flowSignal).", schema: flowSignal },
+      { subject: "flows.run.*", description: "A step of a document to run, on the flows' own durable stream.", schema: run },
+      { subject: "events.*.flows.*", description: "A business event: a flow finished or rejected (flow_finished, flow_rejected).", schema: z.object({ id: z.string(), value: z.number() }).loose() },
+    ],
     async onStart(context) {
       const { nats, settings, database, log } = context;
       files = await ObjectFiles.open(nats, "FLOWS_FILES", { replicas: settings.NATS_STREAM_REPLICAS, maxBytes: settings.FLOWS_FILES_MAX_BYTES });
@@ -284,6 +280,35 @@ class Engine {
   }
 }
 
+/** A document as the flows answer it: their contract (published, and checked on every answer). */
+const documentAnswer = z
+  .object({
+    id: z.uuid(),
+    kind: z.string(),
+    numeroInterne: z.string(),
+    objet: z.string(),
+    state: z.enum(["running", "done", "parked", "rejected"]),
+    steps: z.array(
+      z.object({
+        index: z.number().int(),
+        service: z.enum(["parapheur", "actes", "ipl"]),
+        state: z.enum(["waiting", "running", "done", "parked", "rejected"]),
+        attempts: z.number().int(),
+        ref: z.string().optional(),
+        url: z.string().optional(),
+        reason: z.string().optional(),
+        startedAt: z.iso.datetime().optional(),
+        endedAt: z.iso.datetime().optional(),
+      }),
+    ),
+    signer: z.object({ name: z.string(), title: z.string().optional(), at: z.string().optional() }).optional(),
+    acknowledgement: z.object({ act: z.string(), identifier: z.string(), acknowledgedOn: z.iso.date().optional() }).optional(),
+    history: z.array(z.object({ at: z.iso.datetime(), step: z.number().int().optional(), event: z.string(), detail: z.string().optional() })),
+    createdAt: z.iso.datetime(),
+    updatedAt: z.iso.datetime(),
+  })
+  .strict();
+
 const documentView = (d: FlowDocument) => ({
   id: d._id,
   kind: d.kind,
@@ -313,6 +338,7 @@ function flowEndpoints(context: ServiceContext<FlowsSettings>, files: ObjectFile
       name: "definitions-save",
       subject: "tenant.*.flows.definitions.save",
       schema: z.object({ flow: flowDefinition }).strict(),
+      answer: z.object({ flow: flowDefinition }).strict(),
       callers: administrators,
       handle: async ({ flow }, { collectivity, caller }) => {
         await tenants.require(collectivity);
@@ -324,6 +350,7 @@ function flowEndpoints(context: ServiceContext<FlowsSettings>, files: ObjectFile
       name: "definitions-list",
       subject: "tenant.*.flows.definitions.list",
       schema: z.object({}).strict().default({}),
+      answer: z.object({ flows: z.array(flowDefinition) }).strict(),
       callers: allow.members(),
       handle: async (_request, { collectivity }) => ({ flows: await definitions.list(collectivity) }),
     }),
@@ -339,6 +366,7 @@ function flowEndpoints(context: ServiceContext<FlowsSettings>, files: ObjectFile
           document: z.object({ name: z.string().trim().min(1).max(200).regex(/^[^/\\\0]+$/), mimeType: z.enum(["application/pdf", "application/xml"]), contentBase64: z.base64() }).strict(),
         })
         .strict(),
+      answer: documentAnswer,
       callers: agents,
       handle: async (request, { collectivity, caller }) => {
         await tenants.require(collectivity);
@@ -376,6 +404,7 @@ function flowEndpoints(context: ServiceContext<FlowsSettings>, files: ObjectFile
       name: "documents-get",
       subject: "tenant.*.flows.documents.get",
       schema: z.object({ id: z.uuid() }).strict(),
+      answer: documentAnswer,
       callers: allow.members(),
       handle: async ({ id }, { collectivity }) => documentView(await documents.require(collectivity, id)),
     }),
@@ -383,6 +412,7 @@ function flowEndpoints(context: ServiceContext<FlowsSettings>, files: ObjectFile
       name: "documents-list",
       subject: "tenant.*.flows.documents.list",
       schema: z.object({}).strict().default({}),
+      answer: z.object({ documents: z.array(documentAnswer.extend({ history: z.array(z.unknown()) })) }).strict(),
       callers: allow.members(),
       handle: async (_request, { collectivity }) => ({ documents: (await documents.list(collectivity)).map(documentView) }),
     }),
@@ -391,6 +421,7 @@ function flowEndpoints(context: ServiceContext<FlowsSettings>, files: ObjectFile
       name: "documents-retry",
       subject: "tenant.*.flows.documents.retry",
       schema: z.object({ id: z.uuid() }).strict(),
+      answer: documentAnswer,
       callers: agents,
       handle: async ({ id }, { collectivity, caller }) => {
         const document = await documents.require(collectivity, id);

@@ -41,9 +41,14 @@ function tenantOf(res: Response): string | undefined {
  * ingress exposes): liveness, readiness, and /metrics, whose per-collectivity figures are not
  * for the public.
  */
-export function createInternalApp(options: Pick<HttpOptions, "metrics" | "notReady">): Express {
+export function createInternalApp(options: Pick<HttpOptions, "metrics" | "notReady"> & { readonly contract?: () => unknown }): Express {
   const app = express();
   app.disable("x-powered-by");
+  // The service's published contract (AsyncAPI): the subjects it serves and emits, with their schemas.
+  app.get("/asyncapi.json", (_req, res) => {
+    if (!options.contract) return void res.status(404).type("text/plain").send("not found");
+    res.json(options.contract());
+  });
   app.get("/healthz", (_req, res) => {
     res.type("text/plain").send("ok");
   });

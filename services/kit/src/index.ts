@@ -53,3 +53,4 @@ export { RunningService, runService, serviceMain, type ServiceContext, type Serv
 export { enableDedicatedTenant, tenantAuthority, tenantEndpoints, TenantRepository, type Tenant, type TenantAuthority } from "./tenants.ts";
 export { ArchiveError, readArchive, streamArchive, writeArchive, type ArchivedFile, type ArchiveEntry, type StreamedFile } from "./archive.ts";
 export { consumeFlow, ensureWorkQueue, type FlowConsumer } from "./durable.ts";
+export { asyncApiDocument, contractBreaches, flowSignal, type EmittedSubject } from "./contracts.ts";

@@ -4,6 +4,7 @@ import { connect, credsAuthenticator, type NatsConnection } from "@nats-io/trans
 import type { z } from "zod";
 import { needsToken, permits, refusal, type Caller, type CallerRule, type CallerVerifier } from "./callers.ts";
 import { InvalidRequest, NoReply, publicBody, statusOf, Unauthorized, Unavailable } from "./errors.ts";
+import { contractBreaches } from "./contracts.ts";
 import type { Logger } from "./log.ts";
 import { outcomeOf, type ServiceMetrics } from "./metrics.ts";
 
@@ -29,6 +30,8 @@ export interface EndpointSpec<Request = unknown, Response = unknown> {
   /** Subject, wildcards allowed, e.g. `tenant.*.actes.submit`. */
   readonly subject: string;
   readonly schema?: z.ZodType<Request>;
+  /** What it answers: its contract, published (AsyncAPI) and checked on every answer. */
+  readonly answer?: z.ZodType;
   /** Who may call: anything it does not allow is refused before the handler runs. */
   readonly callers: CallerRule;
   handle(request: Request, context: RequestContext): Promise<Response>;
@@ -42,6 +45,7 @@ export function tenantEndpoint<S extends z.ZodType, Response>(spec: {
   readonly name: string;
   readonly subject: `tenant.*.${string}`;
   readonly schema: S;
+  readonly answer?: z.ZodType;
   readonly callers: CallerRule;
   handle(request: z.output<S>, context: TenantRequestContext): Promise<Response>;
 }): EndpointSpec {
@@ -49,6 +53,7 @@ export function tenantEndpoint<S extends z.ZodType, Response>(spec: {
     name: spec.name,
     subject: spec.subject,
     schema: spec.schema,
+    ...(spec.answer ? { answer: spec.answer } : {}),
     callers: spec.callers,
     handle: (request, context) => {
       if (!context.collectivity || !context.caller) throw new Unauthorized("a tenant endpoint needs a caller and a collectivity");
@@ -180,7 +185,14 @@ export async function serveEndpoints(
             }
             const context = { subject: msg.subject, collectivity, headers: headersOf(msg), caller };
             const response = await endpoint.handle(parsed.data, context);
-            msg.respond(JSON.stringify(response ?? null));
+            const body = JSON.stringify(response ?? null);
+            // An answer outside the published contract is a bug of the service: refused, and logged.
+            const breaches = endpoint.answer ? contractBreaches(endpoint, JSON.parse(body)) : undefined;
+            if (breaches) {
+              log.error({ endpoint: endpoint.name, breaches }, "the service answered outside its contract");
+              throw new Error(`${endpoint.name} answered outside its contract`);
+            }
+            msg.respond(body);
             stop({ outcome: "ok" });
             done(200);
           } catch (failure) {

@@ -11,6 +11,7 @@ import { loadSettings, type BaseSettings } from "./config.ts";
 import { ConfigError } from "./errors.ts";
 import { CallerVerifier } from "./callers.ts";
 import { BusinessEvents, ensureEventStream } from "./events.ts";
+import { asyncApiDocument, type EmittedSubject } from "./contracts.ts";
 import { createHttpApp, createInternalApp } from "./http.ts";
 import { createLogger, type Logger } from "./log.ts";
 import { ServiceMetrics } from "./metrics.ts";
@@ -38,6 +39,8 @@ export interface ServiceDefinition<S extends BaseSettings = BaseSettings> {
   onStart?(context: ServiceContext<S>): Promise<void>;
   /** Called after HTTP and NATS stop taking work, before connections close. */
   onStop?(context: ServiceContext<S>): Promise<void>;
+  /** The subjects it publishes on besides its answers (its events, what it tells other services), for its contract. */
+  readonly emits?: readonly EmittedSubject[];
 }
 
 /**
@@ -115,7 +118,8 @@ export class RunningService<S extends BaseSettings = BaseSettings> {
         ? createTlsServer({ cert: readFileSync(settings.HTTP_TLS_CERT_FILE), key: readFileSync(settings.HTTP_TLS_KEY_FILE) }, app).listen(settings.HTTP_PORT, settings.HTTP_HOST)
         : app.listen(settings.HTTP_PORT, settings.HTTP_HOST);
     await once(this.server, "listening");
-    this.internal = createInternalApp({ metrics: this.metrics, notReady: () => this.notReady() }).listen(settings.HTTP_INTERNAL_PORT, settings.HTTP_HOST);
+    const contract = asyncApiDocument({ name: settings.SERVICE_NAME, version: settings.SERVICE_VERSION, ...(this.definition.description ? { description: this.definition.description } : {}) }, endpoints, this.definition.emits);
+    this.internal = createInternalApp({ metrics: this.metrics, notReady: () => this.notReady(), contract: () => contract }).listen(settings.HTTP_INTERNAL_PORT, settings.HTTP_HOST);
     await once(this.internal, "listening");
     this.log.info({ port: this.port, internalPort: (this.internal.address() as AddressInfo).port, endpoints: endpoints.map((e) => e.subject) }, "service started");
     return this;

@@ -11,6 +11,7 @@ import {
   NotFound,
   ObjectFiles,
   PayloadTooLarge,
+  flowSignal,
   isDuplicateKey,
   Repository,
   ServiceError,
@@ -159,6 +160,10 @@ export function parapheurService(options: { readonly now?: () => Date } = {}): S
   let sweeper: NodeJS.Timeout | undefined;
   return {
     description: "Parapheur: signature circuits with real signatures, per collectivity",
+    emits: [
+      { subject: "flows.signal.*", description: "A folder a flow sent has ended: finished, or rejected with the reason.", schema: flowSignal },
+      { subject: "events.*.parapheur.*", description: "A business event: folder_finished, folder_rejected, step_bypassed.", schema: z.object({ id: z.string(), value: z.number() }).loose() },
+    ],
     async onStart(context) {
       files = await ObjectFiles.open(context.nats, "PARAPHEUR_FILES", { replicas: context.settings.NATS_STREAM_REPLICAS, maxBytes: context.settings.PARAPHEUR_FILES_MAX_BYTES });
       keys = new KeyStore(context.database, masterKeyOf(context.settings.PARAPHEUR_MASTER_KEY_FILE));
