@@ -37,6 +37,7 @@ import type { KeyAndCertificate } from "./domain/pki.ts";
 import { signDocument, SigningError } from "./domain/signing.ts";
 import { typeDefinition, type TypeDefinition } from "./domain/typology.ts";
 import { DefinitionRepository, FolderRepository, type DocumentSignature, type Folder, type FolderDocument, type HistoryEntry, type StoredFile } from "./folders.ts";
+import { answers } from "./answers.ts";
 import { certificateView, KeyStore } from "./keystore.ts";
 
 export const parapheurSettings = baseSettings.extend({
@@ -347,6 +348,7 @@ function parapheurEndpoints(context: ServiceContext<ParapheurSettings>, files: O
     // collectivity's own platform subjects, which only the flows service may call.
     {
       name: "flow-start",
+      answer: answers.summary,
       subject: "parapheur.*.flow.start",
       callers: allow.platform(),
       schema: flowStart,
@@ -398,6 +400,7 @@ function parapheurEndpoints(context: ServiceContext<ParapheurSettings>, files: O
     },
     {
       name: "flow-document",
+      answer: answers.flowDocument,
       subject: "parapheur.*.flow.document",
       callers: allow.platform(),
       schema: z.object({ id: folderId }).strict(),
@@ -421,6 +424,7 @@ function parapheurEndpoints(context: ServiceContext<ParapheurSettings>, files: O
     // Desks and types: the collectivity's administrators set them up; every member reads them.
     tenantEndpoint({
       name: "desks-save",
+      answer: answers.desk,
       subject: "tenant.*.parapheur.desks.save",
       schema: z.object({ desk: deskDefinition }).strict(),
       callers: administrators,
@@ -435,6 +439,7 @@ function parapheurEndpoints(context: ServiceContext<ParapheurSettings>, files: O
     }),
     tenantEndpoint({
       name: "desks-list",
+      answer: answers.desks,
       subject: "tenant.*.parapheur.desks.list",
       schema: z.object({}).strict().default({}),
       callers: members,
@@ -442,6 +447,7 @@ function parapheurEndpoints(context: ServiceContext<ParapheurSettings>, files: O
     }),
     tenantEndpoint({
       name: "desks-delegate",
+      answer: answers.desk,
       subject: "tenant.*.parapheur.desks.delegate",
       schema: z.object({ desk: deskId, delegations: z.array(delegation).max(20) }).strict(),
       callers: members,
@@ -463,6 +469,7 @@ function parapheurEndpoints(context: ServiceContext<ParapheurSettings>, files: O
     }),
     tenantEndpoint({
       name: "types-save",
+      answer: answers.type,
       subject: "tenant.*.parapheur.types.save",
       schema: z.object({ type: typeDefinition }).strict(),
       callers: administrators,
@@ -477,6 +484,7 @@ function parapheurEndpoints(context: ServiceContext<ParapheurSettings>, files: O
     }),
     tenantEndpoint({
       name: "types-list",
+      answer: answers.types,
       subject: "tenant.*.parapheur.types.list",
       schema: z.object({}).strict().default({}),
       callers: members,
@@ -486,6 +494,7 @@ function parapheurEndpoints(context: ServiceContext<ParapheurSettings>, files: O
     // Certificates: the collectivity's authority issues them to its signers; an administrator revokes.
     tenantEndpoint({
       name: "certificates-issue",
+      answer: answers.certificate,
       subject: "tenant.*.parapheur.certificates.issue",
       schema: z.object({ email: z.email(), commonName: z.string().trim().min(1).max(64), title: z.string().trim().min(1).max(64).optional() }).strict(),
       callers: administrators,
@@ -497,6 +506,7 @@ function parapheurEndpoints(context: ServiceContext<ParapheurSettings>, files: O
     }),
     tenantEndpoint({
       name: "certificates-revoke",
+      answer: answers.certificate,
       subject: "tenant.*.parapheur.certificates.revoke",
       schema: z.object({ serial: z.string().regex(/^[0-9a-f]{2,40}$/), reason }).strict(),
       callers: administrators,
@@ -508,6 +518,7 @@ function parapheurEndpoints(context: ServiceContext<ParapheurSettings>, files: O
     }),
     tenantEndpoint({
       name: "certificates-list",
+      answer: answers.certificates,
       subject: "tenant.*.parapheur.certificates.list",
       schema: z.object({}).strict().default({}),
       callers: administrators,
@@ -515,6 +526,7 @@ function parapheurEndpoints(context: ServiceContext<ParapheurSettings>, files: O
     }),
     tenantEndpoint({
       name: "authority",
+      answer: answers.authority,
       subject: "tenant.*.parapheur.authority",
       schema: z.object({}).strict().default({}),
       callers: members,
@@ -528,6 +540,7 @@ function parapheurEndpoints(context: ServiceContext<ParapheurSettings>, files: O
     // Folders.
     tenantEndpoint({
       name: "folders-create",
+      answer: answers.folder,
       subject: "tenant.*.parapheur.folders.create",
       schema: createFolder,
       callers: members,
@@ -581,6 +594,7 @@ function parapheurEndpoints(context: ServiceContext<ParapheurSettings>, files: O
     }),
     tenantEndpoint({
       name: "folders-start",
+      answer: answers.folder,
       subject: "tenant.*.parapheur.folders.start",
       schema: z.object({ id: folderId }).strict(),
       callers: members,
@@ -588,6 +602,7 @@ function parapheurEndpoints(context: ServiceContext<ParapheurSettings>, files: O
     }),
     tenantEndpoint({
       name: "folders-retrieve",
+      answer: answers.folder,
       subject: "tenant.*.parapheur.folders.retrieve",
       schema: z.object({ id: folderId }).strict(),
       callers: members,
@@ -602,6 +617,7 @@ function parapheurEndpoints(context: ServiceContext<ParapheurSettings>, files: O
     }),
     tenantEndpoint({
       name: "folders-get",
+      answer: answers.folder,
       subject: "tenant.*.parapheur.folders.get",
       schema: z.object({ id: folderId }).strict(),
       callers: members,
@@ -609,6 +625,7 @@ function parapheurEndpoints(context: ServiceContext<ParapheurSettings>, files: O
     }),
     tenantEndpoint({
       name: "folders-list",
+      answer: answers.folders,
       subject: "tenant.*.parapheur.folders.list",
       schema: z.object({ view: z.enum(["waiting", "started", "all"]).default("waiting") }).strict().default({ view: "waiting" }),
       callers: members,
@@ -635,6 +652,7 @@ function parapheurEndpoints(context: ServiceContext<ParapheurSettings>, files: O
     }),
     tenantEndpoint({
       name: "folders-document",
+      answer: answers.document,
       subject: "tenant.*.parapheur.folders.document",
       schema: z.object({ id: folderId, index: z.number().int().min(0), version: z.enum(["original", "signed"]).default("original"), signature: z.number().int().min(1).optional() }).strict(),
       callers: members,
@@ -653,6 +671,7 @@ function parapheurEndpoints(context: ServiceContext<ParapheurSettings>, files: O
     }),
     tenantEndpoint({
       name: "folders-visa",
+      answer: answers.folder,
       subject: "tenant.*.parapheur.folders.visa",
       schema: z.object({ id: folderId, comment: z.string().trim().max(1000).optional() }).strict(),
       callers: members,
@@ -670,6 +689,7 @@ function parapheurEndpoints(context: ServiceContext<ParapheurSettings>, files: O
     }),
     tenantEndpoint({
       name: "folders-sign",
+      answer: answers.folder,
       subject: "tenant.*.parapheur.folders.sign",
       schema: z.object({ id: folderId, confirmation: z.string().min(20).max(4000) }).strict(),
       callers: allow.roles("signataire", "elu", "administrateur"),
@@ -685,6 +705,7 @@ function parapheurEndpoints(context: ServiceContext<ParapheurSettings>, files: O
     // the second factor for the list; each folder is signed, or says why it was not.
     tenantEndpoint({
       name: "folders-sign-batch",
+      answer: answers.batch,
       subject: "tenant.*.parapheur.folders.sign-batch",
       schema: z.object({ ids: z.array(folderId).min(1).max(100), confirmation: z.string().min(20).max(4000) }).strict(),
       callers: allow.roles("signataire", "elu", "administrateur"),
@@ -714,6 +735,7 @@ function parapheurEndpoints(context: ServiceContext<ParapheurSettings>, files: O
     }),
     tenantEndpoint({
       name: "folders-reject",
+      answer: answers.folder,
       subject: "tenant.*.parapheur.folders.reject",
       schema: z.object({ id: folderId, reason }).strict(),
       callers: members,
@@ -734,6 +756,7 @@ function parapheurEndpoints(context: ServiceContext<ParapheurSettings>, files: O
     ...(["transfer", "second-opinion"] as const).map((kind) =>
       tenantEndpoint({
         name: `folders-${kind}`,
+        answer: answers.folder,
         subject: `tenant.*.parapheur.folders.${kind}`,
         schema: z.object({ id: folderId, to: deskId, reason: z.string().trim().max(1000).optional() }).strict(),
         callers: members,
@@ -754,6 +777,7 @@ function parapheurEndpoints(context: ServiceContext<ParapheurSettings>, files: O
     ),
     tenantEndpoint({
       name: "folders-bypass",
+      answer: answers.folder,
       subject: "tenant.*.parapheur.folders.bypass",
       schema: z.object({ id: folderId, reason }).strict(),
       callers: administrators,
@@ -773,6 +797,7 @@ function parapheurEndpoints(context: ServiceContext<ParapheurSettings>, files: O
     }),
     tenantEndpoint({
       name: "folders-evidence",
+      answer: answers.evidence,
       subject: "tenant.*.parapheur.folders.evidence",
       schema: z.object({ id: folderId }).strict(),
       callers: members,
