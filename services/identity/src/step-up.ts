@@ -45,6 +45,7 @@ export function stepUpEndpoints(database: Database, accounts: AccountRepository,
   return [
     tenantEndpoint({
       name: "second-factor-status",
+      answer: z.object({ enrolled: z.boolean() }).strict(),
       subject: "tenant.*.identity.second-factor.status",
       schema: z.object({}).strict().default({}),
       callers: allow.members(),
@@ -55,6 +56,7 @@ export function stepUpEndpoints(database: Database, accounts: AccountRepository,
     }),
     tenantEndpoint({
       name: "second-factor-enrol",
+      answer: z.object({ secret: z.string().regex(/^[A-Z2-7]+=*$/), uri: z.string().startsWith("otpauth://totp/") }).strict(),
       subject: "tenant.*.identity.second-factor.enrol",
       schema: z.object({}).strict().default({}),
       callers: allow.members(),
@@ -68,6 +70,7 @@ export function stepUpEndpoints(database: Database, accounts: AccountRepository,
     }),
     tenantEndpoint({
       name: "second-factor-confirm",
+      answer: z.object({ confirmation: z.jwt(), expiresAt: z.iso.datetime() }).strict(),
       subject: "tenant.*.identity.second-factor.confirm",
       schema: z.object({ code: z.string().regex(/^[0-9]{6}$/, "must be the six digits the application shows"), purpose: z.string().regex(/^[a-z][a-z0-9.:_-]{0,199}$/) }).strict(),
       callers: allow.members(),
