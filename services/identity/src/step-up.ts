@@ -70,7 +70,8 @@ export function stepUpEndpoints(database: Database, accounts: AccountRepository,
     }),
     tenantEndpoint({
       name: "second-factor-confirm",
-      answer: z.object({ confirmation: z.jwt(), expiresAt: z.iso.datetime() }).strict(),
+      // A compact JWS (its type is confirmation+jwt, which zod's jwt() does not take).
+      answer: z.object({ confirmation: z.string().regex(/^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/), expiresAt: z.iso.datetime() }).strict(),
       subject: "tenant.*.identity.second-factor.confirm",
       schema: z.object({ code: z.string().regex(/^[0-9]{6}$/, "must be the six digits the application shows"), purpose: z.string().regex(/^[a-z][a-z0-9.:_-]{0,199}$/) }).strict(),
       callers: allow.members(),
