@@ -1,7 +1,7 @@
 import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join, relative } from "node:path";
-import { currentCode } from "@mutualis/identity";
+import { currentCode } from "@mutualis/identity/client";
 import { letterPdf } from "@mutualis/prefecture-simulator";
 import { Kubectl } from "./cluster.ts";
 import type { PlatformConfig } from "./config.ts";
