@@ -428,7 +428,8 @@ function flowEndpoints(context: ServiceContext<FlowsSettings>, files: ObjectFile
         const index = document.steps.findIndex((s) => s.state === "parked");
         if (index < 0) throw new NotFound(`document ${id} has no parked step`);
         const updated = await documents.step(document, index, { state: "waiting" }, { event: "sent again", detail: by(caller as never) }, { state: "running" });
-        await js.publish(`flows.run.${collectivity}`, JSON.stringify({ document: id, step: index }), { msgID: `${id}/${index}/${document.steps[index]!.attempts}`, timeout: 10_000 });
+        // Its own message id: a step parked, sent again and parked again may be sent again once more.
+        await js.publish(`flows.run.${collectivity}`, JSON.stringify({ document: id, step: index }), { msgID: `${id}/${index}/retry-${updated.history.length}`, timeout: 10_000 });
         return documentView(updated);
       },
     }),
